@@ -1,0 +1,47 @@
+/* backend: choose a KOps table by name. The only place that knows whether
+ * the CUDA backend was compiled in (VB_HAVE_CUDA, set by the Makefile). */
+#include <string.h>
+
+#include "kernels.h"
+
+#ifdef VB_HAVE_CUDA
+const KOps *kops_cuda(void); /* kernels/cuda/cuda.cu; NULL + message if no device */
+#endif
+
+KConv kconv_init(int n, int h, int w, int cin, int cout, int k, int stride, int pad, int groups) {
+    KConv c = {n, h, w, cin, cout, k, k, stride, stride, pad, pad, groups, 0, 0};
+    c.oh = (h + 2 * pad - k) / stride + 1;
+    c.ow = (w + 2 * pad - k) / stride + 1;
+    return c;
+}
+
+KConv kconvt_init(int n, int h, int w, int cin, int cout, int k, int stride, int pad) {
+    KConv c = {n, h, w, cin, cout, k, k, stride, stride, pad, pad, 1, 0, 0};
+    c.oh = (h - 1) * stride - 2 * pad + k;
+    c.ow = (w - 1) * stride - 2 * pad + k;
+    return c;
+}
+
+bool kops_cuda_compiled(void) {
+#ifdef VB_HAVE_CUDA
+    return true;
+#else
+    return false;
+#endif
+}
+
+const KOps *kops_get(const char *name) {
+    if (strcmp(name, "cpu") == 0) return kops_cpu();
+    if (strcmp(name, "cuda") == 0) {
+#ifdef VB_HAVE_CUDA
+        return kops_cuda();
+#else
+        VB_FAIL(VB_ERR_BACKEND,
+                "backend 'cuda' is not compiled into this binary (rebuild with CUDA=1 on a "
+                "machine with nvcc and cuDNN)");
+        return NULL;
+#endif
+    }
+    VB_FAIL(VB_ERR_USAGE, "unknown backend '%s' (expected cpu or cuda)", name);
+    return NULL;
+}

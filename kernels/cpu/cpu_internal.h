@@ -1,0 +1,24 @@
+/* cpu_internal: how the CPU backend's files put their ops into the table,
+ * and the tiling rule that makes reductions independent of thread count. */
+#ifndef VB_CPU_INTERNAL_H
+#define VB_CPU_INTERNAL_H
+
+#include "../kernels.h"
+
+/* Each file of the CPU backend fills in its part of the table. */
+void cpu_register_dense(KOps *k); /* gemm, linear, elementwise, softmax, reductions */
+void cpu_register_conv(KOps *k);  /* conv2d, dwconv2d, convt2d */
+void cpu_register_norm(KOps *k);  /* batchnorm, pooling, squeeze-excitation */
+void cpu_register_rnn(KOps *k);   /* LSTM, GRU, attention pooling */
+
+/* Reductions are split into tiles of this many rows/elements regardless of
+ * the thread count; tile partials are combined in tile order. */
+#define CPU_TILE 1024
+
+/* Single-threaded BLAS call used inside OpenMP regions (OpenBLAS itself is
+ * pinned to one thread by the backend; parallelism is ours, with fixed
+ * ownership). Row-major. */
+void cpu_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc);
+
+#endif

@@ -1,0 +1,4 @@
+/* cpu_norm: (being written) */
+#include "cpu_internal.h"
+
+void cpu_register_norm(KOps *k) { (void)k; }

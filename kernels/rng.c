@@ -1,0 +1,110 @@
+/* rng: Philox-4x32-10 (Salmon et al., SC'11) with named streams. */
+#include "rng.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+static uint64_t splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static RngStream stream_from(uint64_t h) {
+    RngStream s = {(uint32_t)h, (uint32_t)(h >> 32)};
+    return s;
+}
+
+RngStream rng_stream(uint64_t seed, const char *name) {
+    uint64_t h = 0xCBF29CE484222325ull; /* FNV-1a of the name, mixed with the seed */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001B3ull;
+    }
+    return stream_from(splitmix64(splitmix64(seed) ^ h));
+}
+
+RngStream rng_substream(RngStream s, uint64_t index) {
+    uint64_t k = ((uint64_t)s.k1 << 32) | s.k0;
+    return stream_from(splitmix64(k ^ splitmix64(index + 0x5851F42D4C957F2Dull)));
+}
+
+void rng_philox(RngStream s, const uint32_t ctr[4], uint32_t out[4]) {
+    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
+    uint32_t k0 = s.k0, k1 = s.k1;
+    for (int r = 0; r < 10; r++) {
+        uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
+        uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c0 = n0;
+        c1 = (uint32_t)p1;
+        c2 = n2;
+        c3 = (uint32_t)p0;
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
+    }
+    out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
+}
+
+static void block(RngStream s, uint64_t step, uint64_t blk, uint32_t out[4]) {
+    uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)step,
+                       (uint32_t)(step >> 32)};
+    rng_philox(s, ctr, out);
+}
+
+uint32_t rng_u32(RngStream s, uint64_t step, uint64_t elem) {
+    uint32_t o[4];
+    block(s, step, elem >> 2, o);
+    return o[elem & 3];
+}
+
+/* 24 random bits -> [0,1), exactly representable. */
+static float u01(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+
+float rng_uniform(RngStream s, uint64_t step, uint64_t elem) { return u01(rng_u32(s, step, elem)); }
+
+/* Box-Muller on the pair of words (2i, 2i+1) of the element's own block:
+ * element e uses block e/2 words (2*(e&1), 2*(e&1)+1). */
+float rng_normal(RngStream s, uint64_t step, uint64_t elem) {
+    uint32_t o[4];
+    block(s, step, elem >> 1, o);
+    int j = (int)(elem & 1) * 2;
+    double u1 = ((double)(o[j] >> 8) + 1.0) * (1.0 / 16777217.0); /* (0,1] */
+    double u2 = (double)(o[j + 1] >> 8) * (1.0 / 16777216.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+uint64_t rng_below(RngStream s, uint64_t step, uint64_t elem, uint64_t n) {
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    for (uint64_t attempt = 0;; attempt++) {
+        uint32_t o[4];
+        block(s, step ^ (attempt << 48), elem, o);
+        uint64_t x = ((uint64_t)o[0] << 32) | o[1];
+        if (x < limit) return x % n;
+    }
+}
+
+void rng_fill_uniform(RngStream s, uint64_t step, uint64_t first, size_t n, float lo, float hi,
+                      float *out) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = lo + (hi - lo) * rng_uniform(s, step, first + i);
+}
+
+void rng_fill_normal(RngStream s, uint64_t step, uint64_t first, size_t n, float mean, float std,
+                     float *out) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = mean + std * rng_normal(s, step, first + i);
+}
+
+void rng_fill_dropout(RngStream s, uint64_t step, uint64_t first, size_t n, float p, float *out) {
+    float keep = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = rng_uniform(s, step, first + i) < p ? 0.0f : keep;
+}
