@@ -134,6 +134,12 @@ typedef struct KOps {
     void (*axpy)(size_t n, float a, const float *x, float *y); /* y += a x */
     void (*scale)(size_t n, float a, float *x);                /* x *= a */
     void (*add)(size_t n, const float *a, const float *b, float *y); /* y = a + b */
+    /* y[r, :] = s[r] * x[r, :] for rows x cols; y may alias x. */
+    void (*row_scale)(int rows, int cols, const float *s, const float *x, float *y);
+    /* y[r, :] = mean over g consecutive rows of x (x [rows*g, cols] -> y [rows, cols]). */
+    void (*group_mean_fwd)(int rows, int g, int cols, const float *x, float *y);
+    /* dx[r*g + j, :] = dy[r, :] / g (overwrite). */
+    void (*group_mean_bwd)(int rows, int g, int cols, const float *dy, float *dx);
 
     /* ---- pooling and squeeze-excitation (NHWC, x [n,hw,c]) ---- */
     void (*gap_fwd)(int n, int hw, int c, const float *x, float *y); /* y[n,c] = mean */
@@ -183,6 +189,45 @@ typedef struct KOps {
     void (*softmax_bwd)(int rows, int n, const float *y, const float *dy, float *dx);
     void (*log_softmax_fwd)(int rows, int n, const float *x, float *y);
     void (*log_softmax_bwd)(int rows, int n, const float *y, const float *dy, float *dx);
+
+    /* ---- layout and VAE helpers ---- */
+    /* y [n,c,h,w] = x [n,h,w,c] and the inverse (for PyTorch-ordered flattening). */
+    void (*nhwc_to_nchw)(int n, int h, int w, int c, const float *x, float *y);
+    void (*nchw_to_nhwc)(int n, int h, int w, int c, const float *x, float *y);
+    /* y[r, j] = a[j] * x[r, j] + b[j] for rows x c (a, b backend arrays [c]). */
+    void (*chan_affine)(int rows, int c, const float *a, const float *b, const float *x, float *y);
+    /* z = mu + eps * exp(logvar / 2) */
+    void (*reparam_fwd)(size_t n, const float *mu, const float *logvar, const float *eps, float *z);
+    /* dmu = dz, dlogvar = dz * eps * exp(logvar/2) / 2 (overwrite) */
+    void (*reparam_bwd)(size_t n, const float *logvar, const float *eps, const float *dz,
+                        float *dmu, float *dlogvar);
+    /* Per row r of [rows, d] / [rows, latent]: mse[r] = mean_j (recon - target)^2,
+     * kl[r] = -1/2 sum_j (1 + logvar - mu^2 - exp(logvar)). Overwrite. */
+    void (*vae_terms)(int rows, int d, int latent, const float *recon, const float *target,
+                      const float *mu, const float *logvar, float *mse, float *kl);
+    /* Gradients of sum_r (wm[r] * mse[r] + wk[r] * kl[r]): drecon overwrite,
+     * dmu and dlogvar ACCUMULATE. wm, wk are backend arrays [rows]. */
+    void (*vae_terms_bwd)(int rows, int d, int latent, const float *recon, const float *target,
+                          const float *mu, const float *logvar, const float *wm, const float *wk,
+                          float *drecon, float *dmu, float *dlogvar);
+
+    /* out[r] = ||x[r,:] - c||^2 for x [rows, d], c [d] (Deep SVDD score). */
+    void (*sqdist_fwd)(int rows, int d, const float *x, const float *c, float *out);
+    /* dx[r,:] = 2 w[r] (x[r,:] - c) (overwrite). */
+    void (*sqdist_bwd)(int rows, int d, const float *x, const float *c, const float *w, float *dx);
+
+    /* ---- optimiser ---- */
+    /* PyTorch's AdamW on n values: p -= lr*wd*p; m = b1 m + (1-b1) g;
+     * v = b2 v + (1-b2) g^2; p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps),
+     * bc_i = 1 - b_i^step. */
+    void (*adamw)(size_t n, float lr, float b1, float b2, float eps, float wd, int64_t step,
+                  float *p, const float *g, float *m, float *v);
+
+    /* ---- noise (counter RNG: identical numbers on every backend) ---- */
+    /* mask[i] = 0 with probability p else 1/(1-p), element index i. */
+    void (*fill_dropout)(RngStream s, uint64_t step, size_t n, float p, float *mask);
+    /* x[i] = standard normal, element index i. */
+    void (*fill_normal)(RngStream s, uint64_t step, size_t n, float *x);
 
     /* ---- reductions (fixed-order, results in double on the host) ---- */
     double (*sum)(size_t n, const float *x);

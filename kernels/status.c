@@ -19,6 +19,14 @@ VbStatus vb_fail_at(VbStatus code, const char *file, int line, const char *fmt, 
     return code;
 }
 
+VbStatus vb_fail_plain(VbStatus code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 VbStatus vb_wrap(VbStatus code, const char *fmt, ...) {
     char prefix[1024];
     va_list ap;

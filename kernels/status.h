@@ -31,6 +31,10 @@ VbStatus vb_fail_at(VbStatus code, const char *file, int line, const char *fmt, 
     __attribute__((format(printf, 4, 5)));
 #define VB_FAIL(code, ...) vb_fail_at((code), __FILE__, __LINE__, __VA_ARGS__)
 
+/* Record a message verbatim, for errors located in a user's file
+ * ("experiment.yaml:3:7: ..."), where a source location would only confuse. */
+VbStatus vb_fail_plain(VbStatus code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Prefix the current message with more context ("reading X: " + old). */
 VbStatus vb_wrap(VbStatus code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

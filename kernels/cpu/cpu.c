@@ -1,5 +1,6 @@
 /* cpu: the CPU reference backend's table, memory operations and threads.
- * The ops themselves live in cpu_dense.c, cpu_conv.c, cpu_norm.c, cpu_rnn.c. */
+ * The ops themselves live in cpu_dense.c, cpu_conv.c, cpu_norm.c, cpu_rnn.c
+ * and cpu_glue.c. */
 #include "cpu_internal.h"
 
 #include <cblas.h>
@@ -68,6 +69,7 @@ const KOps *kops_cpu(void) {
         cpu_register_conv(&table);
         cpu_register_norm(&table);
         cpu_register_rnn(&table);
+        cpu_register_glue(&table);
         ready = 1;
     }
     return &table;

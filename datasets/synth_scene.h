@@ -1,0 +1,111 @@
+/* synth_scene: the internal model shared by the synthetic generator's
+ * modules (synth.c: scene, crowd, camera; synth_actors.c: people, cars and
+ * the anomaly class scripts). Not a public interface: include synth.h.
+ *
+ * Coordinates are fractions of the frame side (see synth_canvas.h); y grows
+ * downwards and a person's (x, y) is the point where the feet touch the
+ * ground. Time is the frame index t in [0, F). Random draws go through a
+ * Draw cursor over the counter RNG (stream, step, element = running index).
+ *
+ * Must not be asked to: hold more than MAX_CROWD walkers or NITEMS stall
+ * items. */
+#ifndef VB_SYNTH_SCENE_H
+#define VB_SYNTH_SCENE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "datasets/synth_canvas.h"
+#include "kernels/rng.h"
+
+enum {
+    C_ABUSE, C_ARREST, C_ARSON, C_ASSAULT, C_BURGLARY, C_EXPLOSION, C_FIGHTING,
+    C_NORMAL, C_ROAD, C_ROBBERY, C_SHOOTING, C_SHOPLIFTING, C_STEALING, C_VANDALISM
+};
+
+#define MAX_CROWD 8
+#define NITEMS 8
+
+typedef struct Draw {
+    RngStream s;
+    uint64_t step, i;
+} Draw;
+
+static inline float du(Draw *d) { return rng_uniform(d->s, d->step, d->i++); }
+static inline float dr(Draw *d, float lo, float hi) { return lo + (hi - lo) * du(d); }
+static inline int dint(Draw *d, int n) { /* [0, n) */
+    int k = (int)(du(d) * (float)n);
+    return k >= n ? n - 1 : k;
+}
+static inline float dsign(Draw *d) { return du(d) < 0.5f ? -1.0f : 1.0f; }
+static inline void dcolor(Draw *d, float rgb[3], float lo, float hi) {
+    for (int c = 0; c < 3; c++) rgb[c] = dr(d, lo, hi);
+}
+static inline void setc(float rgb[3], float r, float g, float b) { rgb[0] = r, rgb[1] = g, rgb[2] = b; }
+
+static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
+static inline float lerpf(float a, float b, float u) { return a + (b - a) * u; }
+
+typedef struct Person {
+    float x, y; /* foot position */
+    float col[3], pants[3], skin[3];
+    float scale, crouch; /* size factor; 1 = upright, < 1 bent */
+    bool lying, hidden;
+} Person;
+
+typedef struct Walker {
+    Person p;
+    float x0, y0, vx, vy, wob, ph;
+} Walker;
+
+typedef struct Scene {
+    int S, F;
+    float horizon, road0, road1;
+    float door_x, door_w, door_h;
+    int nwin;
+    float win_x[3], win_y, win_s;
+    bool stall;
+    float stall_x, stall_y, stall_col[3], item_col[NITEMS][3];
+    bool item_gone[NITEMS];
+    bool bag, bag_carried;
+    float bag_x, bag_y, bag_col[3];
+    bool car;
+    float car_x0, car_v, car_y, car_col[3];
+    float gain, tint[3], noise, jitter, drift, drift_ph;
+    int ncrowd;
+    Walker crowd[MAX_CROWD];
+    bool flee;
+    float flee_x, flee_y;
+    int flee_t0, fallen;
+    int shake;
+    Canvas cv, bgc; /* frame canvas, background canvas */
+} Scene;
+
+typedef struct Event {
+    int t0, t1;       /* event start; a class-specific key frame */
+    Person a, b;      /* actors */
+    float ax, ay;     /* a's start */
+    float px, py;     /* event place */
+    float dir, v;
+    float col[3];
+    float wx[6], wy[6];
+    int k;
+} Event;
+
+float synth_depth_scale(const Scene *sc, float y);
+/* A light source's colour, divided by the gain so it stays bright at night. */
+void synth_emit(const Scene *sc, float r, float g, float b, float out[3]);
+void synth_random_person(Draw *d, Person *p);
+void synth_draw_person(Scene *sc, const Person *p);
+void synth_draw_car(Scene *sc, float x, float y, float dir, const float col[3], float len);
+/* A random place on the pavement (off the road). */
+void synth_ground_point(const Scene *sc, Draw *d, float *x, float *y);
+
+/* Class scripts: set-up draws at step 0; per frame, step changes state
+ * before the frame is drawn (props, crowd, lasting damage), draw paints
+ * the actors and effects. */
+void synth_event_setup(Scene *sc, Event *e, Draw *d, int cls);
+void synth_event_step(Scene *sc, Event *e, int cls, int t, Draw *d);
+void synth_event_draw(Scene *sc, Event *e, int cls, int t, Draw *d);
+
+#endif

@@ -1,0 +1,9 @@
+/* commands: entry points of the subcommands (one file each, cmd_*.c). */
+#ifndef VB_COMMANDS_H
+#define VB_COMMANDS_H
+
+int cmd_forward(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+
+#endif

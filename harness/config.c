@@ -1,0 +1,395 @@
+/* config: schema-driven reading of YAML settings with precise errors. */
+#include "config.h"
+
+#include <errno.h>
+#include <libfyaml.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MC(f) offsetof(ModelConfig, f)
+#define ANY 0, 0
+
+static const CfgKey MODEL_KEYS[] = {
+    {"backbone.name", CFG_CHOICE, MC(backbone), sizeof(((ModelConfig *)0)->backbone), 0, ANY,
+     "efficientnet_b0", "feature extractor"},
+    {"backbone.width", CFG_FLOAT, MC(width), 0, 0, 0.05, 4, NULL,
+     "channel multiplier (torchvision rounding to multiples of 8)"},
+    {"backbone.depth", CFG_FLOAT, MC(depth), 0, 0, 0.05, 4, NULL, "block-repeat multiplier (ceil)"},
+    {"backbone.dropout", CFG_FLOAT, MC(backbone_dropout), 0, 0, 0, 0.99, NULL,
+     "dropout after global average pooling"},
+    {"backbone.stochastic_depth", CFG_FLOAT, MC(stochastic_depth), 0, 0, 0, 0.99, NULL,
+     "largest stochastic-depth drop probability (0 = off)"},
+    {"temporal.type", CFG_CHOICE, MC(temporal), sizeof(((ModelConfig *)0)->temporal), 0, ANY,
+     "lstm|gru|none", "temporal encoder (`temporal: none` for frame models)"},
+    {"temporal.hidden", CFG_INT, MC(hidden), 0, 0, 1, 65536, NULL, "hidden units per direction"},
+    {"temporal.layers", CFG_INT, MC(layers), 0, 0, 1, 16, NULL, "stacked RNN layers"},
+    {"temporal.bidirectional", CFG_BOOL, MC(bidirectional), 0, 0, ANY, NULL,
+     "run a reverse direction too"},
+    {"temporal.dropout", CFG_FLOAT, MC(temporal_dropout), 0, 0, 0, 0.99, NULL,
+     "dropout between RNN layers"},
+    {"feature_dim", CFG_INT, MC(feature_dim), 0, 0, 1, 65536, NULL, "projection width"},
+    {"embedding_dim", CFG_INT, MC(embedding_dim), 0, 0, 1, 65536, NULL, "Deep SVDD embedding width"},
+    {"svdd_hidden", CFG_INT, MC(svdd_hidden), 0, 0, 1, 65536, NULL, "Deep SVDD hidden layer width"},
+    {"head_dropout", CFG_FLOAT, MC(head_dropout), 0, 0, 0, 0.99, NULL,
+     "dropout in the projection and SVDD head"},
+    {"classes", CFG_INT, MC(classes), 0, 0, 2, 100000, NULL,
+     "classifier outputs (runs take it from the data)"},
+    {"image", CFG_INT, MC(image), 0, 0, 32, 4096, NULL, "frame size in pixels (square)"},
+    {"vae.level", CFG_CHOICE, MC(vae_level), sizeof(((ModelConfig *)0)->vae_level), 0, ANY,
+     "none|feature|image", "VAE branch"},
+    {"vae.latent", CFG_INT, MC(vae_latent), 0, 0, 1, 65536, NULL, "latent size"},
+    {"vae.hidden", CFG_INT_LIST, MC(vae_hidden), VAE_MAX_HIDDEN, MC(vae_nhidden), 1, 65536, NULL,
+     "feature VAE hidden sizes (encoder order)"},
+    {"vae.channels", CFG_INT_LIST, MC(vae_channels), VAE_MAX_HIDDEN, MC(vae_nchannels), 1, 4096,
+     NULL, "image VAE conv channels (4 levels)"},
+    {"vae.dropout", CFG_FLOAT, MC(vae_dropout), 0, 0, 0, 0.99, NULL, "feature VAE dropout"},
+    {"vae.target", CFG_CHOICE, MC(vae_target), sizeof(((ModelConfig *)0)->vae_target), 0, ANY,
+     "rescaled|normalized", "image VAE target: frame in [-1,1], or the seed's normalised frame"},
+    {"vae.detach_target", CFG_BOOL, MC(vae_detach_target), 0, 0, ANY, NULL,
+     "feature VAE: no gradient through the reconstruction target"},
+};
+
+const CfgSchema cfg_model_schema = {"model", MODEL_KEYS,
+                                    (int)(sizeof MODEL_KEYS / sizeof MODEL_KEYS[0])};
+
+/* ---- locations and messages ---- */
+
+static void node_pos(struct fy_node *n, int *line, int *col) {
+    *line = *col = 0;
+    struct fy_token *t = n ? fy_node_get_scalar_token(n) : NULL;
+    if (t) {
+        const struct fy_mark *m = fy_token_start_mark(t);
+        if (m) *line = m->line + 1, *col = m->column + 1;
+    }
+}
+
+static VbStatus at(const char *file, struct fy_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static VbStatus at(const char *file, struct fy_node *n, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int line, col;
+    node_pos(n, &line, &col);
+    if (line) return vb_fail_plain(VB_ERR_INPUT, "%s:%d:%d: %s", file, line, col, msg);
+    return vb_fail_plain(VB_ERR_INPUT, "%s: %s", file, msg);
+}
+
+/* ---- parsing ---- */
+
+VbStatus cfg_load(const char *path, struct fy_document **out) {
+    *out = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) return vb_fail_plain(VB_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    fclose(f);
+    struct fy_diag_cfg dcfg;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = NULL;
+    dcfg.level = FYET_ERROR;
+    struct fy_diag *diag = fy_diag_create(&dcfg);
+    struct fy_parse_cfg pcfg = {0};
+    pcfg.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG;
+    pcfg.diag = diag;
+    struct fy_document *doc = fy_document_build_from_file(&pcfg, path);
+    if (!doc) {
+        void *it = NULL;
+        struct fy_diag_error *e = diag ? fy_diag_errors_iterate(diag, &it) : NULL;
+        VbStatus s = e ? vb_fail_plain(VB_ERR_INPUT, "%s:%d:%d: YAML syntax: %s", path,
+                                       e->line + 1, e->column + 1, e->msg)
+                       : vb_fail_plain(VB_ERR_INPUT, "%s: not valid YAML", path);
+        if (diag) fy_diag_destroy(diag);
+        return s;
+    }
+    if (diag) fy_diag_destroy(diag);
+    *out = doc;
+    return VB_OK;
+}
+
+static int edit_distance(const char *a, const char *b) {
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    int d[64][64];
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
+static const CfgKey *find_key(const CfgSchema *s, const char *path) {
+    for (int i = 0; i < s->nkeys; i++)
+        if (strcmp(s->keys[i].key, path) == 0) return &s->keys[i];
+    return NULL;
+}
+
+static bool is_prefix(const CfgSchema *s, const char *path) {
+    size_t n = strlen(path);
+    for (int i = 0; i < s->nkeys; i++)
+        if (strncmp(s->keys[i].key, path, n) == 0 && s->keys[i].key[n] == '.') return true;
+    return false;
+}
+
+static const char *nearest(const CfgSchema *s, const char *path) {
+    const char *best = NULL;
+    int bd = 1 << 30;
+    for (int i = 0; i < s->nkeys; i++) {
+        int d = edit_distance(path, s->keys[i].key);
+        const char *dot = strrchr(s->keys[i].key, '.');
+        if (dot) { /* also compare with the last component */
+            int d2 = edit_distance(path, dot + 1) + 1;
+            if (d2 < d) d = d2;
+        }
+        if (d < bd) bd = d, best = s->keys[i].key;
+    }
+    return bd <= 3 ? best : NULL;
+}
+
+static bool parse_int(const char *v, long *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 0);
+    if (errno || end == v || *end) return false;
+    *out = x;
+    return true;
+}
+
+static bool parse_double(const char *v, double *out) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(x)) return false;
+    *out = x;
+    return true;
+}
+
+static VbStatus read_scalar_int(const CfgKey *k, const char *file, struct fy_node *v, long *out) {
+    const char *txt = fy_node_is_scalar(v) ? fy_node_get_scalar0(v) : NULL;
+    if (!txt || !parse_int(txt, out))
+        return at(file, v, "%s.%s: expected an integer%s%s%s", "model", k->key,
+                  txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
+    if (*out < k->min || *out > k->max)
+        return at(file, v, "%s: %ld is out of range [%g, %g]", k->key, *out, k->min, k->max);
+    return VB_OK;
+}
+
+static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file,
+                           struct fy_node *v, void *obj) {
+    char *field = (char *)obj + k->offset;
+    const char *txt = fy_node_is_scalar(v) ? fy_node_get_scalar0(v) : NULL;
+    switch (k->kind) {
+    case CFG_INT: {
+        long x;
+        VB_TRY(read_scalar_int(k, file, v, &x));
+        *(int *)field = (int)x;
+        return VB_OK;
+    }
+    case CFG_FLOAT: {
+        double x;
+        if (!txt || !parse_double(txt, &x))
+            return at(file, v, "%s.%s: expected a number%s%s%s", s->section, k->key,
+                      txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
+        if (x < k->min || x > k->max)
+            return at(file, v, "%s.%s: %g is out of range [%g, %g]", s->section, k->key, x,
+                      k->min, k->max);
+        *(double *)field = x;
+        return VB_OK;
+    }
+    case CFG_BOOL:
+        if (txt && (!strcmp(txt, "true") || !strcmp(txt, "yes") || !strcmp(txt, "on")))
+            *(bool *)field = true;
+        else if (txt && (!strcmp(txt, "false") || !strcmp(txt, "no") || !strcmp(txt, "off")))
+            *(bool *)field = false;
+        else
+            return at(file, v, "%s.%s: expected true or false", s->section, k->key);
+        return VB_OK;
+    case CFG_CHOICE: {
+        if (!txt) return at(file, v, "%s.%s: expected one of %s", s->section, k->key, k->choices);
+        size_t n = strlen(txt);
+        const char *c = k->choices;
+        bool ok = false;
+        while (*c) {
+            size_t len = strcspn(c, "|");
+            if (len == n && strncmp(c, txt, n) == 0) ok = true;
+            c += len + (c[len] == '|');
+        }
+        if (!ok)
+            return at(file, v, "%s.%s: '%s' is not one of %s", s->section, k->key, txt, k->choices);
+        snprintf(field, k->size, "%s", txt);
+        return VB_OK;
+    }
+    case CFG_INT_LIST: {
+        if (!fy_node_is_sequence(v))
+            return at(file, v, "%s.%s: expected a list of integers like [512, 256]", s->section,
+                      k->key);
+        int *arr = (int *)field, cnt = 0;
+        void *it = NULL;
+        struct fy_node *item;
+        while ((item = fy_node_sequence_iterate(v, &it))) {
+            if ((size_t)cnt >= k->size)
+                return at(file, item, "%s.%s: at most %zu entries", s->section, k->key, k->size);
+            long x;
+            VB_TRY(read_scalar_int(k, file, item, &x));
+            arr[cnt++] = (int)x;
+        }
+        if (cnt == 0) return at(file, v, "%s.%s: the list is empty", s->section, k->key);
+        *(int *)((char *)obj + k->count_offset) = cnt;
+        return VB_OK;
+    }
+    }
+    return VB_OK;
+}
+
+static VbStatus walk(const CfgSchema *s, const char *file, struct fy_node *map, const char *prefix,
+                     void *obj) {
+    if (!fy_node_is_mapping(map))
+        return at(file, map, "%s%s%s: expected a mapping", s->section, *prefix ? "." : "", prefix);
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(map, &it))) {
+        struct fy_node *kn = fy_node_pair_key(pair), *vn = fy_node_pair_value(pair);
+        const char *k = kn && fy_node_is_scalar(kn) ? fy_node_get_scalar0(kn) : NULL;
+        if (!k) return at(file, kn, "%s: keys must be plain words", s->section);
+        char path[256];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", k);
+        const CfgKey *key = find_key(s, path);
+        if (key) {
+            if (!vn) return at(file, kn, "%s.%s: missing value", s->section, path);
+            VB_TRY(read_value(s, key, file, vn, obj));
+            continue;
+        }
+        /* `temporal: none` (a scalar where a mapping may stand) */
+        char tpath[300];
+        snprintf(tpath, sizeof tpath, "%s.type", path);
+        if (vn && fy_node_is_scalar(vn) && (key = find_key(s, tpath)) != NULL) {
+            VB_TRY(read_value(s, key, file, vn, obj));
+            continue;
+        }
+        if (is_prefix(s, path) && vn) {
+            VB_TRY(walk(s, file, vn, path, obj));
+            continue;
+        }
+        const char *hint = nearest(s, path);
+        return at(file, kn, "unknown key '%s.%s'%s%s%s", s->section, path,
+                  hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    }
+    return VB_OK;
+}
+
+VbStatus cfg_read(const CfgSchema *s, const char *file, struct fy_node *node, void *obj) {
+    return walk(s, file, node, "", obj);
+}
+
+/* Apply a variant's dotted overrides "model.x.y: v" (after its `extends`). */
+static VbStatus apply_variant(const char *file, struct fy_node *variants, const char *name,
+                              ModelConfig *out, int depth) {
+    struct fy_node *v = fy_node_mapping_lookup_by_string(variants, name, FY_NT);
+    if (!v) return at(file, variants, "variant '%s' is not defined in this file", name);
+    if (depth > 16) return at(file, v, "variant '%s': `extends` forms a cycle", name);
+    if (!fy_node_is_mapping(v)) return at(file, v, "variant '%s': expected a mapping", name);
+    struct fy_node *ext = fy_node_mapping_lookup_by_string(v, "extends", FY_NT);
+    if (ext) {
+        const char *base = fy_node_is_scalar(ext) ? fy_node_get_scalar0(ext) : NULL;
+        if (!base) return at(file, ext, "variant '%s': extends expects a variant name", name);
+        VB_TRY(apply_variant(file, variants, base, out, depth + 1));
+    }
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(v, &it))) {
+        struct fy_node *kn = fy_node_pair_key(pair);
+        const char *k = kn && fy_node_is_scalar(kn) ? fy_node_get_scalar0(kn) : "";
+        if (strncmp(k, "model.", 6) != 0) continue;
+        const CfgKey *key = find_key(&cfg_model_schema, k + 6);
+        if (!key) {
+            const char *hint = nearest(&cfg_model_schema, k + 6);
+            return at(file, kn, "unknown key '%s'%s%s%s", k, hint ? " (did you mean 'model." : "",
+                      hint ? hint : "", hint ? "'?)" : "");
+        }
+        VB_TRY(read_value(&cfg_model_schema, key, file, fy_node_pair_value(pair), out));
+    }
+    return VB_OK;
+}
+
+VbStatus cfg_read_model_file(const char *path, const char *variant, ModelConfig *out) {
+    model_config_defaults(out);
+    struct fy_document *doc;
+    VB_TRY(cfg_load(path, &doc));
+    struct fy_node *root = fy_document_root(doc);
+    VbStatus st = VB_OK;
+    struct fy_node *model = root && fy_node_is_mapping(root)
+                                ? fy_node_by_path(root, "/model", FY_NT, FYNWF_DONT_FOLLOW)
+                                : NULL;
+    struct fy_node *base = root && fy_node_is_mapping(root)
+                               ? fy_node_by_path(root, "/base/model", FY_NT, FYNWF_DONT_FOLLOW)
+                               : NULL;
+    if (!model && !base) {
+        st = vb_fail_plain(VB_ERR_INPUT, "%s: no `model:` mapping (nor `base: {model: ...}`) in the file",
+                     path);
+    } else {
+        st = cfg_read(&cfg_model_schema, path, model ? model : base, out);
+        if (st == VB_OK && variant) {
+            struct fy_node *vars = fy_node_by_path(root, "/variants", FY_NT, FYNWF_DONT_FOLLOW);
+            st = vars ? apply_variant(path, vars, variant, out, 0)
+                      : vb_fail_plain(VB_ERR_INPUT, "%s: --variant given but the file has no `variants:`",
+                                path);
+        }
+        if (st == VB_OK) {
+            st = model_config_check(out);
+            if (st != VB_OK) {
+                char msg[1024];
+                snprintf(msg, sizeof msg, "%s", vb_errmsg());
+                const char *p = strstr(msg, ": ");
+                st = vb_fail_plain(VB_ERR_INPUT, "%s: %s", path, p ? p + 2 : msg);
+            }
+        }
+    }
+    fy_document_destroy(doc);
+    return st;
+}
+
+void cfg_print_schema(const CfgSchema *s, const void *defaults, FILE *f) {
+    fprintf(f, "| key | type | default | meaning |\n|---|---|---|---|\n");
+    for (int i = 0; i < s->nkeys; i++) {
+        const CfgKey *k = &s->keys[i];
+        const char *field = (const char *)defaults + k->offset;
+        char def[128] = "";
+        const char *type = "";
+        switch (k->kind) {
+        case CFG_INT:
+            type = "integer";
+            snprintf(def, sizeof def, "%d", *(const int *)field);
+            break;
+        case CFG_FLOAT:
+            type = "number";
+            snprintf(def, sizeof def, "%g", *(const double *)field);
+            break;
+        case CFG_BOOL:
+            type = "boolean";
+            snprintf(def, sizeof def, "%s", *(const bool *)field ? "true" : "false");
+            break;
+        case CFG_CHOICE:
+            type = k->choices;
+            snprintf(def, sizeof def, "%s", field);
+            break;
+        case CFG_INT_LIST: {
+            type = "list of integers";
+            int cnt = *(const int *)((const char *)defaults + k->count_offset);
+            size_t u = (size_t)snprintf(def, sizeof def, "[");
+            for (int j = 0; j < cnt; j++)
+                u += (size_t)snprintf(def + u, sizeof def - u, j ? ", %d" : "%d",
+                                      ((const int *)field)[j]);
+            snprintf(def + u, sizeof def - u, "]");
+            break;
+        }
+        }
+        fprintf(f, "| `%s.%s` | %s | `%s` | %s |\n", s->section, k->key, type, def, k->doc);
+    }
+}

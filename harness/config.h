@@ -1,0 +1,57 @@
+/* config: typed settings from YAML, with FILE:LINE:COL errors.
+ *
+ * A section of an experiment file (`model:`, and later `train:`, `eval:`)
+ * is described by a schema: a table of dotted keys, each with a type, a
+ * range or a set of choices, a default and a one-line meaning. Reading a
+ * mapping against a schema fills a C struct (every field has a default),
+ * and rejects unknown keys (with the nearest known key as a hint), wrong
+ * types and impossible values, naming the file, line and column.
+ * experiments/README.md documents the same tables (`vadbench help keys`
+ * prints them). */
+#ifndef VB_CONFIG_H
+#define VB_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "kernels/status.h"
+#include "models/hybrid.h"
+
+struct fy_document;
+struct fy_node;
+
+typedef enum CfgKind { CFG_INT, CFG_FLOAT, CFG_BOOL, CFG_CHOICE, CFG_INT_LIST } CfgKind;
+
+typedef struct CfgKey {
+    const char *key;     /* dotted path inside the section, e.g. "temporal.hidden" */
+    CfgKind kind;
+    size_t offset;       /* of the field in the section's struct */
+    size_t size;         /* char[] size (CHOICE), list capacity (INT_LIST) */
+    size_t count_offset; /* INT_LIST: offset of its int count */
+    double min, max;     /* inclusive range for numbers (and list items) */
+    const char *choices; /* CHOICE: "a|b|c" */
+    const char *doc;
+} CfgKey;
+
+typedef struct CfgSchema {
+    const char *section; /* "model" */
+    const CfgKey *keys;
+    int nkeys;
+} CfgSchema;
+
+extern const CfgSchema cfg_model_schema;
+
+/* Parse a YAML file; syntax errors come back as "FILE:LINE:COL: message". */
+VbStatus cfg_load(const char *path, struct fy_document **out);
+/* Read `node` (a mapping) into `obj` per schema. Fields not mentioned keep
+ * their current values (callers fill defaults first). `file` names the
+ * source in messages. */
+VbStatus cfg_read(const CfgSchema *s, const char *file, struct fy_node *node, void *obj);
+/* Read a model configuration from a file holding a top-level `model:`
+ * mapping (or, for an experiment file, from `base.model` plus the variant's
+ * `model.*` overrides when variant is not NULL). Defaults first. */
+VbStatus cfg_read_model_file(const char *path, const char *variant, ModelConfig *out);
+/* Print the schema as a Markdown table (key, type, default, meaning). */
+void cfg_print_schema(const CfgSchema *s, const void *defaults, FILE *f);
+
+#endif

@@ -1,0 +1,95 @@
+/* hybrid: the seed's HybridAnomalyDetector, composed from its parts.
+ *
+ *   x [b·t, s, s, 3] NHWC frames (clips are b videos × t frames)
+ *   → backbone (EfficientNet) → pooled features [b·t, F]  (output `features`:
+ *     averaged over t, before dropout)
+ *   → Dropout(backbone.dropout)
+ *   → temporal encoder (LSTM/GRU + attention) [b, D], or the mean over t
+ *   → projection: Linear → ReLU → BN1d → Dropout  [b, feature_dim]
+ *   → classifier [b, C], binary head [b, 2],
+ *     Deep SVDD head: Linear → ReLU → BN1d → Dropout → Linear [b, E],
+ *     score ‖e − c‖²
+ *   → optional VAE on the dropped-out features of every frame, or on the
+ *     frames themselves.
+ *
+ * Parameter names are the seed's PyTorch state_dict names
+ * (../shared/reference/state_dict_names.txt). The model is built once for a
+ * largest batch (max_b clips of max_t frames); every step runs without
+ * allocation. Losses live in losses.c; this module takes their gradients. */
+#ifndef VB_HYBRID_H
+#define VB_HYBRID_H
+
+#include "models/efficientnet.h"
+#include "models/temporal.h"
+#include "models/vae.h"
+
+typedef struct ModelConfig {
+    char backbone[32];      /* "efficientnet_b0" */
+    double width, depth;    /* backbone multipliers */
+    double backbone_dropout, stochastic_depth;
+    char temporal[8];       /* "lstm", "gru" or "none" */
+    int hidden, layers;
+    bool bidirectional;
+    double temporal_dropout;
+    int feature_dim, embedding_dim, svdd_hidden;
+    double head_dropout;
+    int classes;
+    int image;              /* frame size (square) */
+    char vae_level[8];      /* "none", "feature", "image" */
+    int vae_latent;
+    int vae_nhidden, vae_hidden[VAE_MAX_HIDDEN];     /* feature VAE MLP sizes */
+    int vae_nchannels, vae_channels[VAE_MAX_HIDDEN]; /* image VAE conv channels */
+    double vae_dropout;
+    char vae_target[12];    /* "rescaled" (default) or "normalized" (the seed's) */
+    bool vae_detach_target;
+} ModelConfig;
+
+/* The seed's Option A configuration (14 classes, LSTM 2×256 bidirectional,
+ * 512, 128, no VAE) at 64×64. */
+void model_config_defaults(ModelConfig *c);
+
+typedef struct Hybrid {
+    ModelConfig cfg;
+    ParamTable pt;
+    Net net;
+    int max_b, max_t;
+    Backbone bb;
+    Dropout feat_drop;
+    float *feat_mean; /* [b, F] output `features` */
+    float *feat_d;    /* [b·t, F] after dropout */
+    bool has_temporal;
+    Temporal tmp;
+    float *tin;       /* [b, F] mean over t when there is no temporal encoder */
+    int tdim;         /* width of the temporal output */
+    MlpBlock proj, emb;
+    Linear cls, bin, emb_out;
+    int center;       /* param index of anomaly_head.center */
+    float *cls_logits, *bin_logits, *emb_e, *svdd_score;
+    bool has_vae;
+    Vae vae;
+    /* gradients the losses write (backend memory) */
+    float *g_cls, *g_bin, *g_svdd_w, *g_vae_wm, *g_vae_wk;
+    /* internal gradient buffers */
+    float *d_emb_e, *d_emb, *d_proj, *d_proj2, *d_tin, *d_feat;
+} Hybrid;
+
+/* Validate a configuration; VB_ERR_INPUT with a message on impossible values. */
+VbStatus model_config_check(const ModelConfig *c);
+VbStatus hybrid_build(Hybrid *m, const ModelConfig *cfg, const KOps *k, int max_b, int max_t);
+void hybrid_free(Hybrid *m);
+/* PyTorch's default initialisation (torchvision's for the backbone), drawn
+ * from the counter RNG stream "init" of `seed`, one sub-stream per parameter
+ * name. BN: weight 1, bias 0, running mean 0, var 1. Centre 0. */
+void hybrid_init(Hybrid *m, uint64_t seed);
+/* Training mode on/off (dropout, BN batch statistics). */
+void hybrid_set_train(Hybrid *m, bool train);
+/* Forward for b clips of t frames, x [b·t, s, s, 3] backend memory. */
+void hybrid_forward(Hybrid *m, int b, int t, const float *x);
+/* Backward from the gradients in g_cls [b,C], g_bin [b,2], g_svdd_w [b]
+ * (d loss / d score), g_vae_wm/g_vae_wk [b·t] (d loss / d mse, d kl per
+ * frame). Parameter gradients accumulate into m->pt.grad. */
+void hybrid_backward(Hybrid *m, int b, int t, const float *x);
+/* Width of the temporal output and of the backbone features. */
+static inline int hybrid_feat_dim(const Hybrid *m) { return m->bb.feat_dim; }
+
+#endif

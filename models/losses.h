@@ -1,0 +1,70 @@
+/* losses: the training objective of MODEL_SPEC §4 and its gradients.
+ *
+ *   total = w_cls·focal + w_bin·binary CE + w_svdd·Deep SVDD + w_vae·VAE
+ *
+ * The model's small outputs (logits [b,C], [b,2], SVDD scores [b], VAE
+ * per-frame terms [b·t]) are read back to the host, the loss and its
+ * gradients are computed there in double precision, and the gradients are
+ * written to the model's g_* buffers for hybrid_backward. Mixup/CutMix
+ * targets are per-sample pairs (ya, yb, λ): every term mixes with λ.
+ *
+ * Focal loss: q = (1−ε)·onehot + ε/C, CE = −Σ q log p, factor (1 − p_y)^γ on
+ * the unsmoothed probability of the true class, weight α (scalar or per
+ * class); γ = 0, α = 1, ε = 0 is cross-entropy. Mean over the batch.
+ * Deep SVDD: `supervised` (the seed's, margin detached), `one-class`,
+ * `soft-boundary` (ν, R² supplied by the trainer). The term is off until
+ * the centre is set (svdd_on). */
+#ifndef VB_LOSSES_H
+#define VB_LOSSES_H
+
+#include "models/hybrid.h"
+
+typedef enum SvddMode { SVDD_SUPERVISED = 0, SVDD_ONE_CLASS, SVDD_SOFT_BOUNDARY } SvddMode;
+
+typedef struct LossConfig {
+    double gamma, alpha, smoothing;
+    const double *class_alpha; /* [C] or NULL: use alpha */
+    double w_cls, w_bin, w_svdd, w_vae;
+    double vae_beta;
+    SvddMode svdd_mode;
+    double svdd_nu, svdd_r2; /* soft-boundary */
+    bool svdd_on;
+} LossConfig;
+
+/* MODEL_SPEC §4 defaults: γ 2.5, α 0.25, ε 0.1, weights 1/0.5/0.3/0.2, β 1,
+ * supervised SVDD (on). */
+void loss_config_defaults(LossConfig *c);
+
+typedef struct LossParts {
+    double total, cls, bin, svdd, vae;
+} LossParts;
+
+/* Targets of one batch: sample i is λ_i·(ya_i, anomaly_a_i) + (1−λ_i)·(yb_i,
+ * anomaly_b_i). Without mixing, yb = ya and λ = 1. */
+typedef struct LossTargets {
+    const int *ya, *yb;
+    const int *anom_a, *anom_b; /* 1 = anomaly */
+    const float *lam;
+} LossTargets;
+
+typedef struct LossWork {
+    int max_b, max_rows, classes;
+    float *cls, *bin, *score, *mse, *kl;     /* host copies */
+    float *g_cls, *g_bin, *g_w, *g_wm, *g_wk; /* host gradients */
+} LossWork;
+
+void loss_work_init(LossWork *w, const Hybrid *m);
+void loss_work_free(LossWork *w);
+/* Compute the loss of the last forward and write the gradients into the
+ * model. Returns VB_ERR_NUMERIC (with the part named) on a NaN/Inf loss. */
+VbStatus loss_compute(const LossConfig *c, Hybrid *m, LossWork *w, int b, int t,
+                      const LossTargets *tg, LossParts *out);
+
+/* Building blocks, exposed for tests: per-sample focal loss and its
+ * gradient w.r.t. the logits (scaled by `scale`). */
+double loss_focal_row(const float *z, int C, int y, double gamma, double alpha, double eps,
+                      double scale, float *dz);
+/* Soft-target cross entropy of one row with target distribution q. */
+double loss_ce_row(const float *z, int C, const double *q, double scale, float *dz);
+
+#endif

@@ -1,0 +1,28 @@
+/* optim: AdamW over the trainable range of a parameter table, with global
+ * gradient-norm clipping. The moments live in buffers with the table's
+ * layout, so the update is one flat loop. */
+#ifndef VB_OPTIM_H
+#define VB_OPTIM_H
+
+#include "models/params.h"
+
+typedef struct AdamW {
+    float b1, b2, eps, wd;
+    int64_t step;
+    float *m, *v; /* backend memory [n_train] */
+    const KOps *k;
+    size_t n;
+} AdamW;
+
+VbStatus adamw_init(AdamW *o, ParamTable *pt, float b1, float b2, float eps, float wd);
+void adamw_free(AdamW *o);
+void optim_zero_grad(ParamTable *pt);
+/* Global L2 norm of the gradients (fixed-order reduction). */
+double optim_grad_norm(const ParamTable *pt);
+/* Scale gradients so their global norm is at most max_norm (PyTorch's
+ * clip_grad_norm_: factor max_norm / (norm + 1e-6) when that is below 1).
+ * Returns the norm before clipping. */
+double optim_clip(ParamTable *pt, double max_norm);
+void adamw_step(AdamW *o, ParamTable *pt, float lr);
+
+#endif
