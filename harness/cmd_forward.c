@@ -17,40 +17,6 @@ typedef struct FwdOpts {
     bool allow_missing, allow_unused;
 } FwdOpts;
 
-/* Dropout masks and VAE noise from a file: tensors named as the model's
- * dropout sites (e.g. "backbone.dropout", "projection.3") and "vae.eps". */
-static VbStatus load_noise(Hybrid *m, const char *path, int rows) {
-    StFile f;
-    VB_TRY(st_open(path, &f));
-    VbStatus st = VB_OK;
-    Net *n = &m->net;
-    for (int i = 0; i < n->nsites && st == VB_OK; i++) {
-        Dropout *d = n->sites[i];
-        const StTensor *t = st_find(&f, d->name);
-        if (!t) {
-            if (d->p > 0)
-                st = vb_fail_plain(VB_ERR_INPUT, "%s: no mask for dropout site '%s'", path, d->name);
-            continue;
-        }
-        float *host = vb_xmalloc((size_t)t->numel * sizeof(float) + 1);
-        if ((size_t)t->numel > d->max_n)
-            st = vb_fail_plain(VB_ERR_INPUT, "%s: mask '%s' has %lld values, the site holds %zu",
-                               path, d->name, (long long)t->numel, d->max_n);
-        else if ((st = st_read_f32(&f, t, host, t->numel)) == VB_OK)
-            n->k->upload(d->mask, host, (size_t)t->numel * sizeof(float));
-        free(host);
-    }
-    if (st == VB_OK && m->has_vae) {
-        int64_t want = (int64_t)rows * m->vae.latent;
-        float *host = vb_xmalloc((size_t)want * sizeof(float));
-        st = st_read_f32_named(&f, "vae.eps", host, want);
-        if (st == VB_OK) n->k->upload(m->vae.eps, host, (size_t)want * sizeof(float));
-        free(host);
-    }
-    st_close(&f);
-    return st;
-}
-
 static float *download(const Hybrid *m, const float *src, size_t n) {
     float *h = vb_xmalloc(n * sizeof(float) + 4);
     m->net.k->download(h, src, n * sizeof(float));
@@ -111,7 +77,7 @@ static VbStatus run_forward(const FwdOpts *o) {
                     rep.loaded, o->weights, rep.missing, rep.unexpected);
     }
     int nimg = B * T;
-    float *x = m.net.act.base ? NULL : NULL;
+    float *x = NULL;
     Arena xa;
     if (st == VB_OK) st = arena_init(&xa, k, npix * sizeof(float) * 2 + 256);
     if (st == VB_OK) {
@@ -122,7 +88,7 @@ static VbStatus run_forward(const FwdOpts *o) {
         hybrid_set_train(&m, train);
         if (train && o->noise) {
             m.net.external_noise = true;
-            st = load_noise(&m, o->noise, nimg);
+            st = weights_load_noise(&m, o->noise, nimg);
         }
     }
     if (st == VB_OK) {
@@ -146,11 +112,8 @@ static VbStatus run_forward(const FwdOpts *o) {
         if (m.has_vae) {
             int L = m.vae.latent;
             int64_t s_lat[3] = {B, T, L}, s_lat2[2] = {B, L};
-            bool clip = xt && T > 1;
-            (void)clip;
             int64_t *sl = T > 1 ? s_lat : s_lat2;
             int nd = T > 1 ? 3 : 2;
-            if (T > 1) s_lat[2] = L;
             st_writer_add(w, "vae_mu", nd, sl, bufs[nb++] = download(&m, m.vae.mu, (size_t)nimg * L));
             st_writer_add(w, "vae_logvar", nd, sl,
                           bufs[nb++] = download(&m, m.vae.logvar, (size_t)nimg * L));

@@ -124,3 +124,39 @@ VbStatus weights_save(const Hybrid *m, const char *path) {
     free(host);
     return s;
 }
+
+/* Dropout masks and VAE noise from a file: tensors named as the model's
+ * dropout sites (e.g. "backbone.dropout", "projection.3") and "vae.eps". */
+VbStatus weights_load_noise(Hybrid *m, const char *path, int rows) {
+    StFile f;
+    VB_TRY(st_open(path, &f));
+    VbStatus st = VB_OK;
+    Net *n = &m->net;
+    for (int i = 0; i < n->nsites && st == VB_OK; i++) {
+        Dropout *d = n->sites[i];
+        const StTensor *t = st_find(&f, d->name);
+        if (!t) {
+            if (d->p > 0)
+                st = vb_fail_plain(VB_ERR_INPUT, "%s: no mask for dropout site '%s'", path, d->name);
+            continue;
+        }
+        float *host = vb_xmalloc((size_t)t->numel * sizeof(float) + 1);
+        if ((size_t)t->numel > d->max_n)
+            st = vb_fail_plain(VB_ERR_INPUT, "%s: mask '%s' has %lld values, the site holds %zu",
+                               path, d->name, (long long)t->numel, d->max_n);
+        else if ((st = st_read_f32(&f, t, host, t->numel)) == VB_OK)
+            n->k->upload(d->mask, host, (size_t)t->numel * sizeof(float));
+        free(host);
+    }
+    if (st == VB_OK && m->has_vae) {
+        int64_t want = (int64_t)rows * m->vae.latent;
+        float *host = vb_xmalloc((size_t)want * sizeof(float));
+        st = st_read_f32_named(&f, "vae.eps", host, want);
+        if (st == VB_OK) n->k->upload(m->vae.eps, host, (size_t)want * sizeof(float));
+        free(host);
+    }
+    st_close(&f);
+    if (st == VB_OK) n->external_noise = true;
+    if (st == VB_OK) n->external_noise = true;
+    return st;
+}

@@ -25,6 +25,11 @@ VbStatus weights_load(Hybrid *m, const char *path, bool allow_missing, bool allo
                       FILE *log, WeightsReport *rep);
 /* Write every parameter and buffer (F32) with metadata (format, version). */
 VbStatus weights_save(const Hybrid *m, const char *path);
+/* Training-mode noise from a file, for parity with PyTorch: one mask per
+ * dropout site, named as the site (e.g. "backbone.dropout", "projection.3",
+ * "temporal_encoder.rnn.dropout_l0"; values 0 or 1/(1-p), model layout), and
+ * "vae.eps" [rows, latent]. Sets the model to use them (external_noise). */
+VbStatus weights_load_noise(Hybrid *m, const char *path, int rows);
 /* Map a file name to the model's name: timm backbone names are translated,
  * others returned unchanged. */
 void weights_canonical_name(const Hybrid *m, const char *file_name, char *out, size_t n);

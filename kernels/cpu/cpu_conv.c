@@ -11,7 +11,7 @@
  *    so each copy is a contiguous channel run) + GEMM against the weights
  *    reordered to [cout, ky, kx, ci]. The data-gradient is GEMM + col2im.
  *  - Depthwise (groups == cin == cout): direct loops whose innermost loop runs
- *    over a contiguous block of channels, so the compiler vectorises it.
+ *    over contiguous channels in 16-wide register strips (vector extensions).
  *  - Conv-transpose is the data-gradient of a conv: forward is GEMM + col2im,
  *    its data-gradient is im2col + GEMM (a conv forward).
  *
@@ -57,35 +57,46 @@ static inline v4 ld4(const float *p) {
 }
 static inline void st4(float *p, v4 v) { memcpy(p, &v, sizeof v); }
 
-/* acc[j] += sum_{i < cnt} a[i*sa + j] * b[i*sb + j] for j < cn, i ascending
- * (b NULL: acc[j] += sum a[i*sa + j]). Strips of 16 channels stay in
- * registers for the whole sum. */
-static void strip_accum(int cnt, const float *a, size_t sa, const float *b, size_t sb, int cn,
-                        float *acc) {
+/* acc[j] += sum_{i < cnt} a[i*sa + j] * b[i*sb + j] for j < cn, i ascending.
+ * Strips of 16 channels stay in registers for the whole sum. */
+static void strip_dot(int cnt, const float *a, size_t sa, const float *b, size_t sb, int cn,
+                      float *acc) {
     int j = 0;
     for (; j + 16 <= cn; j += 16) {
         v4 s0 = ld4(acc + j), s1 = ld4(acc + j + 4), s2 = ld4(acc + j + 8), s3 = ld4(acc + j + 12);
         for (int i = 0; i < cnt; i++) {
-            const float *x = a + i * sa + j;
-            if (b) {
-                const float *y = b + i * sb + j;
-                s0 += ld4(x) * ld4(y), s1 += ld4(x + 4) * ld4(y + 4);
-                s2 += ld4(x + 8) * ld4(y + 8), s3 += ld4(x + 12) * ld4(y + 12);
-            } else {
-                s0 += ld4(x), s1 += ld4(x + 4), s2 += ld4(x + 8), s3 += ld4(x + 12);
-            }
+            const float *x = a + i * sa + j, *y = b + i * sb + j;
+            s0 += ld4(x) * ld4(y), s1 += ld4(x + 4) * ld4(y + 4);
+            s2 += ld4(x + 8) * ld4(y + 8), s3 += ld4(x + 12) * ld4(y + 12);
         }
         st4(acc + j, s0), st4(acc + j + 4, s1), st4(acc + j + 8, s2), st4(acc + j + 12, s3);
     }
     for (; j + 4 <= cn; j += 4) {
         v4 s = ld4(acc + j);
-        for (int i = 0; i < cnt; i++)
-            s += b ? ld4(a + i * sa + j) * ld4(b + i * sb + j) : ld4(a + i * sa + j);
+        for (int i = 0; i < cnt; i++) s += ld4(a + i * sa + j) * ld4(b + i * sb + j);
         st4(acc + j, s);
     }
     for (; j < cn; j++) {
         float s = acc[j];
-        for (int i = 0; i < cnt; i++) s += b ? a[i * sa + j] * b[i * sb + j] : a[i * sa + j];
+        for (int i = 0; i < cnt; i++) s += a[i * sa + j] * b[i * sb + j];
+        acc[j] = s;
+    }
+}
+
+/* acc[j] += sum_{i < cnt} a[i*sa + j] for j < cn, i ascending. */
+static void strip_sum(int cnt, const float *a, size_t sa, int cn, float *acc) {
+    int j = 0;
+    for (; j + 16 <= cn; j += 16) {
+        v4 s0 = ld4(acc + j), s1 = ld4(acc + j + 4), s2 = ld4(acc + j + 8), s3 = ld4(acc + j + 12);
+        for (int i = 0; i < cnt; i++) {
+            const float *x = a + i * sa + j;
+            s0 += ld4(x), s1 += ld4(x + 4), s2 += ld4(x + 8), s3 += ld4(x + 12);
+        }
+        st4(acc + j, s0), st4(acc + j + 4, s1), st4(acc + j + 8, s2), st4(acc + j + 12, s3);
+    }
+    for (; j < cn; j++) {
+        float s = acc[j];
+        for (int i = 0; i < cnt; i++) s += a[i * sa + j];
         acc[j] = s;
     }
 }
@@ -127,7 +138,7 @@ static void bias_grad(size_t rows, int c, const float *dy, float *db, float *par
         chunk_range(rows, nch, ch, &r0, &r1);
         float *p = part + (size_t)ch * c;
         memset(p, 0, (size_t)c * sizeof(float));
-        strip_accum((int)(r1 - r0), dy + r0 * c, (size_t)c, NULL, 0, c, p);
+        strip_sum((int)(r1 - r0), dy + r0 * c, (size_t)c, c, p);
     }
     sum_partials(nch, (size_t)c, part);
     for (int j = 0; j < c; j++) db[j] += part[j];
@@ -444,7 +455,7 @@ static void dw_dwdb(const KConv *p, const float *x, const float *dy, float *dw, 
             const size_t ni = r / p->oh;
             const int iy0 = (int)(r % p->oh) * p->sh - p->ph;
             const float *dyrow = dy + r * p->ow * C + c0;
-            strip_accum(p->ow, dyrow, (size_t)C, NULL, 0, cn, accb);
+            strip_sum(p->ow, dyrow, (size_t)C, cn, accb);
             if (!dw) continue;
             for (int ky = 0; ky < p->kh; ky++) {
                 const int iy = iy0 + ky;
@@ -457,7 +468,7 @@ static void dw_dwdb(const KConv *p, const float *x, const float *dy, float *dw, 
                     if (oxa >= oxb) continue;
                     const float *xp =
                         x + ((ni * p->h + iy) * p->w + (oxa * p->sw - lo)) * C + c0;
-                    strip_accum(oxb - oxa, dyrow + (size_t)oxa * C, (size_t)C, xp,
+                    strip_dot(oxb - oxa, dyrow + (size_t)oxa * C, (size_t)C, xp,
                                 (size_t)p->sw * C, cn, accw + (ky * p->kw + kx) * cb);
                 }
             }
