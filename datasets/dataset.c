@@ -17,8 +17,10 @@ void dataset_free(Dataset *ds) {
     free(ds->classes);
     for (size_t v = 0; v < ds->nvideos; v++) free(ds->videos[v].id);
     free(ds->videos);
-    if (ds->frames.map) munmap(ds->frames.map, ds->frames.map_len);
-    else free(ds->frames.data);
+    if (ds->frames.map)
+        munmap(ds->frames.map, ds->frames.map_len);
+    else
+        free(ds->frames.data);
     free(ds->source);
     dataset_init(ds);
 }
@@ -65,8 +67,9 @@ VbStatus dataset_frames_alloc(Dataset *ds, uint64_t nframes, int h, int w) {
     if (h <= 0 || w <= 0 || h > 4096 || w > 4096)
         return VB_FAIL(VB_ERR_INPUT, "frame size %dx%d out of range", w, h);
     size_t fb = (size_t)h * (size_t)w * 3;
-    if (nframes > SIZE_MAX / fb) return VB_FAIL(VB_ERR_NOMEM, "%llu frames do not fit in memory",
-                                                (unsigned long long)nframes);
+    if (nframes > SIZE_MAX / fb)
+        return VB_FAIL(VB_ERR_NOMEM, "%llu frames do not fit in memory",
+                       (unsigned long long)nframes);
     ds->frames.data = calloc(nframes ? nframes : 1, fb);
     if (!ds->frames.data)
         return VB_FAIL(VB_ERR_NOMEM, "cannot allocate %llu frames of %dx%d (%.1f GiB)",
@@ -83,7 +86,9 @@ uint64_t dataset_total_frames(const Dataset *ds) {
     return n;
 }
 
-const char *dataset_split_name(DsSplit s) { return s == DS_TRAIN ? "Train" : "Test"; }
+const char *dataset_split_name(DsSplit s) {
+    return s == DS_TRAIN ? "Train" : "Test";
+}
 
 void dataset_counts(const Dataset *ds, DsSplit split, uint64_t *videos, uint64_t *frames) {
     for (int c = 0; c < ds->nclasses; c++) videos[c] = frames[c] = 0;
@@ -101,7 +106,9 @@ void dataset_counts(const Dataset *ds, DsSplit split, uint64_t *videos, uint64_t
 #define H_P2 0xC2B2AE3D27D4EB4Full
 #define H_P3 0x165667B19E3779F9ull
 
-static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t rotl64(uint64_t x, int r) {
+    return (x << r) | (x >> (64 - r));
+}
 static inline uint64_t h_round(uint64_t acc, uint64_t w) {
     return rotl64(acc + w * H_P2, 31) * H_P1;
 }
@@ -172,7 +179,6 @@ static void compute_digest(Dataset *ds) {
     MetaBuf m = {0};
     meta_u64(&m, (uint64_t)ds->nclasses);
     for (int c = 0; c < ds->nclasses; c++) meta_put(&m, ds->classes[c], strlen(ds->classes[c]) + 1);
-    meta_u64(&m, (uint64_t)ds->normal);
     meta_u64(&m, (uint64_t)ds->frames.h);
     meta_u64(&m, (uint64_t)ds->frames.w);
     meta_u64(&m, ds->nvideos);
@@ -198,8 +204,7 @@ static void compute_digest(Dataset *ds) {
     free(m.p);
 }
 
-VbStatus dataset_finish(Dataset *ds, const char *normal_name, const char *digest) {
-    if (!normal_name || !normal_name[0]) normal_name = DS_DEFAULT_NORMAL;
+VbStatus dataset_finish(Dataset *ds, const char *digest) {
     /* sort classes; remap the videos' provisional indices */
     int n = ds->nclasses;
     char **sorted = vb_xmalloc(sizeof(char *) * (size_t)(n ? n : 1));
@@ -213,30 +218,38 @@ VbStatus dataset_finish(Dataset *ds, const char *normal_name, const char *digest
     ds->classes = sorted;
     for (size_t v = 0; v < ds->nvideos; v++) ds->videos[v].cls = remap[ds->videos[v].cls];
     qsort(ds->videos, ds->nvideos, sizeof(DsVideo), cmp_video);
+    ds->normal = -1;
 
     if (ds->nvideos == 0) return VB_FAIL(VB_ERR_INPUT, "no videos in the data set");
     for (size_t v = 0; v < ds->nvideos; v++) {
         const DsVideo *d = &ds->videos[v];
         if (d->nframes == 0 || d->first + d->nframes > ds->frames.nframes)
-            return VB_FAIL(VB_ERR_INPUT, "video %s/%s/%s: frames [%llu, +%u) outside the store of "
-                           "%llu frames", dataset_split_name(d->split), ds->classes[d->cls], d->id,
+            return VB_FAIL(VB_ERR_INPUT,
+                           "video %s/%s/%s: frames [%llu, +%u) outside the store of "
+                           "%llu frames",
+                           dataset_split_name(d->split), ds->classes[d->cls], d->id,
                            (unsigned long long)d->first, d->nframes,
                            (unsigned long long)ds->frames.nframes);
         if (v > 0 && cmp_video(&ds->videos[v - 1], d) == 0)
             return VB_FAIL(VB_ERR_INPUT, "video %s/%s/%s appears twice",
                            dataset_split_name(d->split), ds->classes[d->cls], d->id);
     }
-    ds->normal = dataset_find_class(ds, normal_name);
-    if (ds->normal < 0) {
-        char list[1024] = "";
-        size_t len = 0;
-        for (int c = 0; c < n && len + 4 < sizeof list; c++)
-            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", c ? ", " : "",
-                                    ds->classes[c]);
-        return VB_FAIL(VB_ERR_INPUT, "normal class '%s' not found; the data has %d classes: %s",
-                       normal_name, n, list);
-    }
-    if (digest) snprintf(ds->digest, sizeof ds->digest, "%s", digest);
-    else compute_digest(ds);
+    if (digest)
+        snprintf(ds->digest, sizeof ds->digest, "%s", digest);
+    else
+        compute_digest(ds);
     return VB_OK;
+}
+
+VbStatus dataset_set_normal(Dataset *ds, const char *name) {
+    if (!name || !name[0]) name = DS_DEFAULT_NORMAL;
+    ds->normal = dataset_find_class(ds, name);
+    if (ds->normal >= 0) return VB_OK;
+    char list[1024] = "";
+    size_t len = 0;
+    for (int c = 0; c < ds->nclasses && len + 4 < sizeof list; c++)
+        len +=
+            (size_t)snprintf(list + len, sizeof list - len, "%s%s", c ? ", " : "", ds->classes[c]);
+    return vb_fail_plain(VB_ERR_INPUT, "normal class '%s' not found; the data has %d classes: %s",
+                         name, ds->nclasses, list);
 }

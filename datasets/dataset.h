@@ -11,10 +11,10 @@
  * costs address space, not resident memory.
  *
  * Readers fill a Dataset with dataset_class_index / dataset_add_video /
- * dataset_frames_alloc and then call dataset_finish, which sorts classes and
- * videos, resolves the normal class and computes the content digest (a hash
- * of the class list, the video table and every frame's bytes) used in
- * provenance and config hashes.
+ * dataset_frames_alloc, then call dataset_finish, which sorts classes and
+ * videos and computes the content digest (a hash of the class list, the
+ * video table and every frame's bytes) used in provenance and config
+ * hashes, and dataset_set_normal.
  *
  * Must not be asked to: hold frames of different sizes, or more than
  * DS_MAX_CLASSES classes; a finished Dataset is read-only and may be shared
@@ -42,23 +42,23 @@ typedef struct DsVideo {
 } DsVideo;
 
 typedef struct FrameStore {
-    uint8_t *data;    /* nframes * h * w * 3 bytes */
+    uint8_t *data; /* nframes * h * w * 3 bytes */
     uint64_t nframes;
     int h, w;
-    void *map;        /* non-NULL: data points into this mapping */
+    void *map; /* non-NULL: data points into this mapping */
     size_t map_len;
 } FrameStore;
 
 typedef struct Dataset {
-    char *source;      /* where it came from (path or generator description) */
+    char *source; /* where it came from (path or generator description) */
     int nclasses;
-    char **classes;    /* sorted after dataset_finish */
-    int normal;        /* index of the normal class */
+    char **classes; /* sorted after dataset_finish */
+    int normal;     /* index of the normal class */
     size_t nvideos;
-    DsVideo *videos;   /* sorted by (split, class, id) after dataset_finish */
+    DsVideo *videos; /* sorted by (split, class, id) after dataset_finish */
     FrameStore frames;
-    uint64_t skipped;  /* entries a reader skipped (skip_bad) */
-    char digest[33];   /* 128-bit content digest, lowercase hex */
+    uint64_t skipped; /* entries a reader skipped (skip_bad) */
+    char digest[33];  /* 128-bit content digest, lowercase hex */
     size_t cap_videos;
 } Dataset;
 
@@ -75,10 +75,14 @@ void dataset_add_video(Dataset *ds, const char *id, int cls, DsSplit split, uint
 /* Allocate a malloc'd store of `nframes` zeroed frames of h x w x 3. */
 VbStatus dataset_frames_alloc(Dataset *ds, uint64_t nframes, int h, int w);
 
-/* Sort classes and videos, resolve the normal class (error naming the
- * classes found when it is absent), check every video's frame range, and
- * compute the digest unless `digest` is given (e.g. from a cache file). */
-VbStatus dataset_finish(Dataset *ds, const char *normal_name, const char *digest);
+/* Sort classes and videos, check every video's frame range, and compute
+ * the content digest unless `digest` is given (e.g. from a cache file). The
+ * digest covers classes, videos and frames, not the choice of normal class
+ * (a run's config records that). */
+VbStatus dataset_finish(Dataset *ds, const char *digest);
+/* Make `name` (NULL or "" = NormalVideos) the normal class; an error naming
+ * the classes found when the data has no such class. */
+VbStatus dataset_set_normal(Dataset *ds, const char *name);
 
 static inline size_t dataset_frame_bytes(const Dataset *ds) {
     return (size_t)ds->frames.h * (size_t)ds->frames.w * 3;
@@ -90,7 +94,9 @@ static inline const uint8_t *dataset_frame(const Dataset *ds, size_t v, uint32_t
 uint64_t dataset_total_frames(const Dataset *ds);
 /* Index of the class named `name`, or -1. */
 int dataset_find_class(const Dataset *ds, const char *name);
-static inline bool dataset_is_anomaly(const Dataset *ds, int cls) { return cls != ds->normal; }
+static inline bool dataset_is_anomaly(const Dataset *ds, int cls) {
+    return cls != ds->normal;
+}
 const char *dataset_split_name(DsSplit s);
 
 /* Per class and split: number of videos and frames (arrays of nclasses). */

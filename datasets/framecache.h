@@ -38,7 +38,7 @@ typedef struct CacheKey {
 typedef struct CacheFile {
     char path[1024], tmp[1100];
     int fd;
-    uint8_t *map;   /* read-write mapping of the temporary file */
+    uint8_t *map; /* read-write mapping of the temporary file */
     size_t map_len;
     uint64_t nframes;
     int h, w;
@@ -61,10 +61,13 @@ VbStatus framecache_load(const char *file, const CacheKey *key, const char *norm
 
 /* Create the temporary file for nframes frames of h x w x 3 and map it. */
 VbStatus framecache_begin(CacheFile *cf, const char *file, uint64_t nframes, int h, int w);
-static inline uint8_t *framecache_frames(CacheFile *cf) { return cf->map + 4096; }
-/* Finish: `ds` is a finished Dataset whose frames are the first
- * ds->frames.nframes frames of the temporary file (ds->frames must not own
- * them). Writes metadata and header, renames into place, unmaps. */
+static inline uint8_t *framecache_frames(CacheFile *cf) {
+    return cf->map + 4096;
+}
+/* Finish: `ds` went through dataset_finish (no normal class needed) and
+ * its frames are the first ds->frames.nframes frames of the temporary file
+ * (frames.map NULL; the caller clears frames.data before dataset_free).
+ * Writes metadata and header, unmaps, renames into place. */
 VbStatus framecache_commit(CacheFile *cf, const CacheKey *key, const Dataset *ds,
                            const char *warning);
 /* Drop the temporary file (after an error). Safe to call twice. */

@@ -18,9 +18,9 @@
 #include "datasets/synth_scene.h"
 
 const char *const synth_class_names[SYNTH_NCLASSES] = {
-    "Abuse",     "Arrest",        "Arson",   "Assault", "Burglary",    "Explosion",
-    "Fighting",  "NormalVideos",  "RoadAccidents", "Robbery", "Shooting", "Shoplifting",
-    "Stealing",  "Vandalism"};
+    "Abuse",     "Arrest",      "Arson",        "Assault",       "Burglary",
+    "Explosion", "Fighting",    "NormalVideos", "RoadAccidents", "Robbery",
+    "Shooting",  "Shoplifting", "Stealing",     "Vandalism"};
 
 static void setup_scene(Scene *sc, Draw *d, int cls, RngStream tex) {
     sc->horizon = dr(d, 0.28f, 0.4f);
@@ -127,8 +127,8 @@ static void setup_scene(Scene *sc, Draw *d, int cls, RngStream tex) {
         int n = 2 + dint(d, 3);
         for (int i = 0; i < n; i++) {
             float x = du(d), y = dr(d, 0.05f, sc->horizon - 0.02f);
-            canvas_line(&sc->bgc, x, y, x + dr(d, -0.08f, 0.08f), y + dr(d, -0.04f, 0.04f),
-                        0.015f, gc, 0.7f);
+            canvas_line(&sc->bgc, x, y, x + dr(d, -0.08f, 0.08f), y + dr(d, -0.04f, 0.04f), 0.015f,
+                        gc, 0.7f);
         }
     }
 }
@@ -142,7 +142,8 @@ static void draw_props(Scene *sc, int t) {
         canvas_rect(cv, x - 0.11f, y - 0.095f, x + 0.11f, y - 0.08f, top, 1);
         for (int i = 0; i < NITEMS; i++) {
             if (sc->item_gone[i]) continue;
-            float ix = x - 0.085f + 0.045f * (float)(i % 4), iy = y - 0.075f + 0.035f * (float)(i / 4);
+            float ix = x - 0.085f + 0.045f * (float)(i % 4),
+                  iy = y - 0.075f + 0.035f * (float)(i / 4);
             canvas_rect(cv, ix, iy, ix + 0.03f, iy + 0.025f, sc->item_col[i], 1);
         }
     }
@@ -150,10 +151,10 @@ static void draw_props(Scene *sc, int t) {
         static const float strap[3] = {0.1f, 0.08f, 0.05f};
         canvas_rect(cv, sc->bag_x - 0.03f, sc->bag_y - 0.04f, sc->bag_x + 0.03f, sc->bag_y,
                     sc->bag_col, 1);
-        canvas_line(cv, sc->bag_x - 0.02f, sc->bag_y - 0.04f, sc->bag_x, sc->bag_y - 0.06f,
-                    0.008f, strap, 1);
-        canvas_line(cv, sc->bag_x, sc->bag_y - 0.06f, sc->bag_x + 0.02f, sc->bag_y - 0.04f,
-                    0.008f, strap, 1);
+        canvas_line(cv, sc->bag_x - 0.02f, sc->bag_y - 0.04f, sc->bag_x, sc->bag_y - 0.06f, 0.008f,
+                    strap, 1);
+        canvas_line(cv, sc->bag_x, sc->bag_y - 0.06f, sc->bag_x + 0.02f, sc->bag_y - 0.04f, 0.008f,
+                    strap, 1);
     }
     if (sc->car) {
         float x = sc->car_x0 + sc->car_v * (float)t;
@@ -222,8 +223,9 @@ void synth_render_video(const SynthConfig *cfg, int cls, DsSplit split, int inde
         float amp = sc.jitter + (float)sc.shake;
         int jx = (int)lrintf((du(&df) - 0.5f) * 2.0f * amp);
         int jy = (int)lrintf((du(&df) - 0.5f) * 2.0f * amp);
-        float g = sc.gain * (1.0f + sc.drift * sinf(sc.drift_ph + 6.2831853f * (float)t /
-                                                                     (float)(sc.F > 1 ? sc.F : 1)));
+        float g =
+            sc.gain * (1.0f + sc.drift * sinf(sc.drift_ph + 6.2831853f * (float)t /
+                                                                (float)(sc.F > 1 ? sc.F : 1)));
         float mul[3];
         for (int c = 0; c < 3; c++) mul[c] = g * sc.tint[c] * 255.0f;
         uint8_t *o = out + (size_t)t * npx * 3;
@@ -288,9 +290,11 @@ VbStatus synth_generate(const SynthConfig *cfg, Dataset *ds) {
     VB_TRY(synth_check(cfg));
     dataset_init(ds);
     char src[160];
-    snprintf(src, sizeof src, "synthetic(videos=%d,test_videos=%d,normal_factor=%d,frames=%d,"
-             "size=%d,seed=%llu)", cfg->videos_per_class, cfg->test_videos_per_class,
-             cfg->normal_factor, cfg->frames, cfg->size, (unsigned long long)cfg->seed);
+    snprintf(src, sizeof src,
+             "synthetic(videos=%d,test_videos=%d,normal_factor=%d,frames=%d,"
+             "size=%d,seed=%llu)",
+             cfg->videos_per_class, cfg->test_videos_per_class, cfg->normal_factor, cfg->frames,
+             cfg->size, (unsigned long long)cfg->seed);
     ds->source = vb_xstrdup(src);
     for (int c = 0; c < SYNTH_NCLASSES; c++) dataset_class_index(ds, synth_class_names[c]);
     uint64_t first = 0;
@@ -326,7 +330,8 @@ VbStatus synth_generate(const SynthConfig *cfg, Dataset *ds) {
         synth_render_video(cfg, dv->cls, dv->split, number[v], ds->frames.data + dv->first * fb);
     }
     free(number);
-    st = dataset_finish(ds, DS_DEFAULT_NORMAL, NULL);
+    st = dataset_finish(ds, NULL);
+    if (st == VB_OK) st = dataset_set_normal(ds, DS_DEFAULT_NORMAL);
     if (st != VB_OK) dataset_free(ds);
     return st;
 }

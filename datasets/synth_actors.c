@@ -59,7 +59,8 @@ void synth_draw_car(Scene *sc, float x, float y, float dir, const float col[3], 
 
 void synth_ground_point(const Scene *sc, Draw *d, float *x, float *y) {
     *x = dr(d, 0.15f, 0.85f);
-    *y = du(d) < 0.5f ? dr(d, sc->horizon + 0.1f, sc->road0 - 0.01f) : dr(d, sc->road1 + 0.08f, 0.95f);
+    *y = du(d) < 0.5f ? dr(d, sc->horizon + 0.1f, sc->road0 - 0.01f)
+                      : dr(d, sc->road1 + 0.08f, 0.95f);
 }
 
 /* ---- anomaly events ---- */
@@ -90,7 +91,9 @@ void synth_event_setup(Scene *sc, Event *e, Draw *d, int cls) {
     int rest = F - 1 - e->t0;
     for (int i = 0; i < 6; i++) e->wx[i] = dr(d, -0.6f, 0.6f), e->wy[i] = dr(d, -0.6f, 0.4f);
     switch (cls) {
-    case C_ABUSE: e->b.scale = 0.75f; break;
+    case C_ABUSE:
+        e->b.scale = 0.75f;
+        break;
     case C_ARREST:
         setc(e->a.col, dr(d, 0.05f, 0.12f), dr(d, 0.08f, 0.14f), dr(d, 0.22f, 0.35f));
         setc(e->a.pants, 0.05f, 0.06f, 0.12f);
@@ -148,7 +151,8 @@ void synth_event_setup(Scene *sc, Event *e, Draw *d, int cls) {
         e->ax = e->px - e->dir * 0.4f, e->ay = sc->horizon + 0.15f;
         break;
     }
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -197,7 +201,8 @@ void synth_event_step(Scene *sc, Event *e, int cls, int t, Draw *d) {
         }
         break;
     }
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -207,8 +212,10 @@ static void draw_police_car(Scene *sc, const Event *e, int t) {
     synth_draw_car(sc, x, y, 1.0f, white, 0.18f);
     float k = synth_depth_scale(sc, y), top = y - 0.065f * k * 1.2f, light[3];
     if (t >= e->t0) {
-        if (t & 1) synth_emit(sc, 1.0f, 0.1f, 0.1f, light);
-        else synth_emit(sc, 0.15f, 0.25f, 1.0f, light);
+        if (t & 1)
+            synth_emit(sc, 1.0f, 0.1f, 0.1f, light);
+        else
+            synth_emit(sc, 0.15f, 0.25f, 1.0f, light);
         canvas_glow(&sc->cv, x, top, 0.08f, light, 0.55f);
         canvas_rect(&sc->cv, x - 0.03f, top - 0.008f, x + 0.03f, top + 0.004f, light, 1);
     } else {
@@ -241,7 +248,8 @@ void synth_event_draw(Scene *sc, Event *e, int cls, int t, Draw *d) {
             approach(a, e->ax, e->ay + 0.04f, e->px, e->py, t, t0 * 2 + 1);
         } else if (u < 0.5f) {
             float ax = e->ax + (e->px - e->ax) * 0.5f, ay = e->ay + (e->py - e->ay) * 0.5f;
-            a->x = lerpf(ax, e->px - 0.03f, u / 0.5f), a->y = lerpf(ay + 0.04f, e->py + 0.01f, u / 0.5f);
+            a->x = lerpf(ax, e->px - 0.03f, u / 0.5f),
+            a->y = lerpf(ay + 0.04f, e->py + 0.01f, u / 0.5f);
         } else {
             float w = (u - 0.5f) / 0.5f;
             b->x = lerpf(e->px, e->ax, w * 0.8f), b->y = lerpf(e->py, e->ay + 0.05f, w * 0.8f);
@@ -251,8 +259,10 @@ void synth_event_draw(Scene *sc, Event *e, int cls, int t, Draw *d) {
         synth_draw_person(sc, b), synth_draw_person(sc, a);
         break;
     case C_ARSON: /* a figure sets a fire at the wall and runs; the fire grows and flickers */
-        if (u < 0) approach(a, e->ax, e->ay, e->px + e->dir * 0.03f, e->py + 0.03f, t, t0);
-        else a->x = e->px + e->dir * (0.03f + 0.045f * (float)(t - t0)), a->y = e->py + 0.03f;
+        if (u < 0)
+            approach(a, e->ax, e->ay, e->px + e->dir * 0.03f, e->py + 0.03f, t, t0);
+        else
+            a->x = e->px + e->dir * (0.03f + 0.045f * (float)(t - t0)), a->y = e->py + 0.03f;
         synth_draw_person(sc, a);
         if (u >= 0) {
             float r = 0.025f + 0.15f * powf(u, 0.8f), k = dr(d, 0.65f, 1.0f), c[3];
@@ -313,7 +323,8 @@ void synth_event_draw(Scene *sc, Event *e, int cls, int t, Draw *d) {
             float sr = 0.12f + 0.22f * u, cy = e->py - 0.01f * (float)dt;
             for (int i = 0; i < 6; i++) {
                 float g = 0.12f + 0.03f * (float)i, gc[3] = {g, g, g};
-                canvas_glow(&sc->cv, e->px + e->wx[i] * sr, cy + e->wy[i] * sr, sr * 0.7f, gc, 0.8f);
+                canvas_glow(&sc->cv, e->px + e->wx[i] * sr, cy + e->wy[i] * sr, sr * 0.7f, gc,
+                            0.8f);
             }
         }
         if (dt >= 1 && dt <= 3) {
@@ -373,8 +384,9 @@ void synth_event_draw(Scene *sc, Event *e, int cls, int t, Draw *d) {
         float vb = e->v, bx0 = e->px;
         float bt0 = bx0 + e->dir * vb * (float)t0;
         float bx_at_tc = bt0 + e->dir * 1.5f * vb * (float)(tc - t0);
-        float bx = t < t0 ? bx0 + e->dir * vb * (float)t
-                          : t <= tc ? bt0 + e->dir * 1.5f * vb * (float)(t - t0) : bx_at_tc;
+        float bx = t < t0    ? bx0 + e->dir * vb * (float)t
+                   : t <= tc ? bt0 + e->dir * 1.5f * vb * (float)(t - t0)
+                             : bx_at_tc;
         b->x = bx, b->y = e->py;
         bool snatched = t > tc + 1;
         if (t < t0) {
@@ -400,7 +412,8 @@ void synth_event_draw(Scene *sc, Event *e, int cls, int t, Draw *d) {
         a->x = e->ax, a->y = e->py;
         synth_draw_person(sc, a);
         if (u < 0) break;
-        float k = synth_depth_scale(sc, a->y), hx = a->x + e->dir * 0.03f * k, hy = a->y - 0.08f * k;
+        float k = synth_depth_scale(sc, a->y), hx = a->x + e->dir * 0.03f * k,
+              hy = a->y - 0.08f * k;
         static const float arm[3] = {0.1f, 0.1f, 0.1f};
         canvas_line(&sc->cv, a->x, hy, hx, hy, 0.01f, arm, 1);
         if (du(d) < 0.6f) {
@@ -410,7 +423,8 @@ void synth_event_draw(Scene *sc, Event *e, int cls, int t, Draw *d) {
             synth_emit(sc, 1.0f, 0.95f, 0.7f, c);
             int n = 1 + dint(d, 3);
             for (int i = 0; i < n; i++) {
-                float ang = dr(d, -0.25f, 0.25f), s0 = dr(d, 0.03f, 0.15f), len = dr(d, 0.08f, 0.25f);
+                float ang = dr(d, -0.25f, 0.25f), s0 = dr(d, 0.03f, 0.15f),
+                      len = dr(d, 0.08f, 0.25f);
                 float ux = e->dir * cosf(ang), uy = sinf(ang);
                 canvas_line(&sc->cv, hx + ux * s0, hy + uy * s0, hx + ux * (s0 + len),
                             hy + uy * (s0 + len), 0.012f, c, 0.9f);
@@ -453,10 +467,13 @@ void synth_event_draw(Scene *sc, Event *e, int cls, int t, Draw *d) {
         }
         break;
     case C_VANDALISM: /* jerky moves along the wall while the strokes accumulate */
-        if (u < 0) approach(a, e->ax, e->ay, e->px, e->py, t, t0);
-        else a->x = e->px + dr(d, -0.02f, 0.02f), a->y = e->py;
+        if (u < 0)
+            approach(a, e->ax, e->ay, e->px, e->py, t, t0);
+        else
+            a->x = e->px + dr(d, -0.02f, 0.02f), a->y = e->py;
         synth_draw_person(sc, a);
         break;
-    default: break;
+    default:
+        break;
     }
 }

@@ -19,8 +19,20 @@
 #include "kernels/rng.h"
 
 enum {
-    C_ABUSE, C_ARREST, C_ARSON, C_ASSAULT, C_BURGLARY, C_EXPLOSION, C_FIGHTING,
-    C_NORMAL, C_ROAD, C_ROBBERY, C_SHOOTING, C_SHOPLIFTING, C_STEALING, C_VANDALISM
+    C_ABUSE,
+    C_ARREST,
+    C_ARSON,
+    C_ASSAULT,
+    C_BURGLARY,
+    C_EXPLOSION,
+    C_FIGHTING,
+    C_NORMAL,
+    C_ROAD,
+    C_ROBBERY,
+    C_SHOOTING,
+    C_SHOPLIFTING,
+    C_STEALING,
+    C_VANDALISM
 };
 
 #define MAX_CROWD 8
@@ -31,20 +43,32 @@ typedef struct Draw {
     uint64_t step, i;
 } Draw;
 
-static inline float du(Draw *d) { return rng_uniform(d->s, d->step, d->i++); }
-static inline float dr(Draw *d, float lo, float hi) { return lo + (hi - lo) * du(d); }
+static inline float du(Draw *d) {
+    return rng_uniform(d->s, d->step, d->i++);
+}
+static inline float dr(Draw *d, float lo, float hi) {
+    return lo + (hi - lo) * du(d);
+}
 static inline int dint(Draw *d, int n) { /* [0, n) */
     int k = (int)(du(d) * (float)n);
     return k >= n ? n - 1 : k;
 }
-static inline float dsign(Draw *d) { return du(d) < 0.5f ? -1.0f : 1.0f; }
+static inline float dsign(Draw *d) {
+    return du(d) < 0.5f ? -1.0f : 1.0f;
+}
 static inline void dcolor(Draw *d, float rgb[3], float lo, float hi) {
     for (int c = 0; c < 3; c++) rgb[c] = dr(d, lo, hi);
 }
-static inline void setc(float rgb[3], float r, float g, float b) { rgb[0] = r, rgb[1] = g, rgb[2] = b; }
+static inline void setc(float rgb[3], float r, float g, float b) {
+    rgb[0] = r, rgb[1] = g, rgb[2] = b;
+}
 
-static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
-static inline float lerpf(float a, float b, float u) { return a + (b - a) * u; }
+static inline float clampf(float x, float lo, float hi) {
+    return x < lo ? lo : x > hi ? hi : x;
+}
+static inline float lerpf(float a, float b, float u) {
+    return a + (b - a) * u;
+}
 
 typedef struct Person {
     float x, y; /* foot position */
@@ -82,10 +106,10 @@ typedef struct Scene {
 } Scene;
 
 typedef struct Event {
-    int t0, t1;       /* event start; a class-specific key frame */
-    Person a, b;      /* actors */
-    float ax, ay;     /* a's start */
-    float px, py;     /* event place */
+    int t0, t1;   /* event start; a class-specific key frame */
+    Person a, b;  /* actors */
+    float ax, ay; /* a's start */
+    float px, py; /* event place */
     float dir, v;
     float col[3];
     float wx[6], wy[6];

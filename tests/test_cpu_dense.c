@@ -24,8 +24,8 @@ static void store_mat(const float *m, int rows, int cols, bool trans, int ld, fl
 }
 
 Test(cpu_dense, gemm_2x3x2_all_transposes) {
-    const float a[6] = {1, 2, 3, 4, 5, 6};      /* op(A) [2,3] */
-    const float b[6] = {7, 8, 9, 10, 11, 12};   /* op(B) [3,2] */
+    const float a[6] = {1, 2, 3, 4, 5, 6};    /* op(A) [2,3] */
+    const float b[6] = {7, 8, 9, 10, 11, 12}; /* op(B) [3,2] */
     /* A B = [[58, 64], [139, 154]]; C = 2 AB + 0.5 C0 with C0 = [[1,2],[3,4]] */
     const float want[4] = {116.5f, 129.0f, 279.5f, 310.0f};
     for (int ta = 0; ta < 2; ta++)
@@ -156,17 +156,23 @@ Test(cpu_dense, linear_single_row) {
 
 static double ref_act(KAct a, double v) {
     switch (a) {
-    case K_ACT_RELU: return v > 0 ? v : 0;
-    case K_ACT_SILU: return v / (1 + exp(-v));
-    case K_ACT_LEAKY: return v > 0 ? v : 0.2 * v;
-    case K_ACT_SIGMOID: return 1 / (1 + exp(-v));
-    case K_ACT_TANH: return tanh(v);
-    default: return v;
+    case K_ACT_RELU:
+        return v > 0 ? v : 0;
+    case K_ACT_SILU:
+        return v / (1 + exp(-v));
+    case K_ACT_LEAKY:
+        return v > 0 ? v : 0.2 * v;
+    case K_ACT_SIGMOID:
+        return 1 / (1 + exp(-v));
+    case K_ACT_TANH:
+        return tanh(v);
+    default:
+        return v;
     }
 }
 
-static const KAct all_acts[] = {K_ACT_NONE, K_ACT_RELU, K_ACT_SILU, K_ACT_LEAKY, K_ACT_SIGMOID,
-                                K_ACT_TANH};
+static const KAct all_acts[] = {K_ACT_NONE,  K_ACT_RELU,    K_ACT_SILU,
+                                K_ACT_LEAKY, K_ACT_SIGMOID, K_ACT_TANH};
 
 Test(cpu_dense, act_fwd_values) {
     enum { N = 1001 };
@@ -330,7 +336,7 @@ Test(cpu_dense, sum_sumsq_exact) {
     float *x = tu_alloc(n);
     for (size_t i = 0; i < n; i++) x[i] = (float)(i + 1);
     double nn = (double)n;
-    cr_assert_eq(K->sum(n, x), nn * (nn + 1) / 2);                /* integers: exact */
+    cr_assert_eq(K->sum(n, x), nn * (nn + 1) / 2); /* integers: exact */
     cr_assert_eq(K->sumsq(n, x), nn * (nn + 1) * (2 * nn + 1) / 6);
     cr_assert_eq(K->sum(0, x), 0.0);
     cr_assert_eq(K->sum(1, x), 1.0);
@@ -391,6 +397,13 @@ Test(cpu_dense, results_independent_of_threads) {
     float *a = tu_rand((size_t)m * k, 80, -1, 1), *b = tu_rand((size_t)k * n, 81, -1, 1);
     float *x = tu_rand((size_t)rows * in, 82, -1, 1), *w = tu_rand((size_t)out * in, 83, -1, 1);
     float *bias = tu_rand(out, 84, -1, 1), *dy = tu_rand((size_t)rows * out, 85, -1, 1);
+    /* Plant +-1e18 in the 2nd and 3rd row tiles: with them, the double sums
+     * (col_sum, db, sum, sumsq) keep or lose the small terms depending on
+     * the grouping and order, so any thread-dependent order changes bits. */
+    for (int j = 0; j < out; j++) {
+        dy[(size_t)(CPU_TILE + 7) * out + j] = 1e18f;
+        dy[(size_t)(2 * CPU_TILE + 9) * out + j] = -1e18f;
+    }
     float *res[2][6];
     double sums[2][2];
     for (int t = 0; t < 2; t++) {
@@ -408,8 +421,8 @@ Test(cpu_dense, results_independent_of_threads) {
         sums[t][0] = K->sum((size_t)rows * out, dy);
         sums[t][1] = K->sumsq((size_t)rows * out, dy);
     }
-    size_t sz[6] = {(size_t)m * n, (size_t)rows * out, (size_t)rows * in, (size_t)out * in, out,
-                    out};
+    size_t sz[6] = {
+        (size_t)m * n, (size_t)rows * out, (size_t)rows * in, (size_t)out * in, out, out};
     const char *names[6] = {"gemm", "linear_fwd", "linear dx", "linear dw", "linear db", "col_sum"};
     for (int i = 0; i < 6; i++) {
         tu_assert_bytes_equal(res[0][i], res[1][i], sz[i] * sizeof(float), names[i]);

@@ -10,17 +10,23 @@
 
 #define K kops_cpu()
 
-static const KAct all_acts[] = {K_ACT_NONE, K_ACT_RELU, K_ACT_SILU, K_ACT_LEAKY, K_ACT_SIGMOID,
-                                K_ACT_TANH};
+static const KAct all_acts[] = {K_ACT_NONE,  K_ACT_RELU,    K_ACT_SILU,
+                                K_ACT_LEAKY, K_ACT_SIGMOID, K_ACT_TANH};
 
 static double ref_act(KAct a, double v) {
     switch (a) {
-    case K_ACT_RELU: return v > 0 ? v : 0;
-    case K_ACT_SILU: return v / (1 + exp(-v));
-    case K_ACT_LEAKY: return v > 0 ? v : 0.2 * v;
-    case K_ACT_SIGMOID: return 1 / (1 + exp(-v));
-    case K_ACT_TANH: return tanh(v);
-    default: return v;
+    case K_ACT_RELU:
+        return v > 0 ? v : 0;
+    case K_ACT_SILU:
+        return v / (1 + exp(-v));
+    case K_ACT_LEAKY:
+        return v > 0 ? v : 0.2 * v;
+    case K_ACT_SIGMOID:
+        return 1 / (1 + exp(-v));
+    case K_ACT_TANH:
+        return tanh(v);
+    default:
+        return v;
     }
 }
 
@@ -146,6 +152,12 @@ Test(cpu_norm, bn_eval_fwd_hand) {
     /* ch0: 2*(x-1)/2 + 0.5; ch1: (x-1)/0.5; then ReLU */
     const float want[6] = {0.5f, 0, 2.5f, 8, 0, 2};
     tu_assert_close(y, want, 6, 0, 0, "bn eval");
+    /* gamma, beta NULL: 1 and 0 */
+    const float one[2] = {1, 1}, zero[2] = {0, 0};
+    float y1[6];
+    K->bn_eval_fwd(&p, x, NULL, NULL, rm, rv, y);
+    K->bn_eval_fwd(&p, x, one, zero, rm, rv, y1);
+    tu_assert_bytes_equal(y, y1, sizeof y, "bn eval without affine");
 }
 
 /* ---- batchnorm backward ---- */
@@ -167,8 +179,8 @@ static double bn_loss(void *v) {
 }
 
 static BnCtx bn_ctx(int rows, int c, KAct act, bool eval, uint64_t seed) {
-    BnCtx b = {{rows, c, 1e-5f, 0.1f, act}, eval, NULL, NULL, NULL, NULL, NULL,
-               NULL, NULL, NULL, NULL};
+    BnCtx b = {
+        {rows, c, 1e-5f, 0.1f, act}, eval, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     size_t n = (size_t)rows * c;
     b.x = tu_rand(n, seed, -1, 1);
     b.gamma = tu_rand(c, seed + 1, 0.5f, 1.5f), b.beta = tu_rand(c, seed + 2, -0.5f, 0.5f);
@@ -239,7 +251,8 @@ static void check_bn_bwd(int rows, int cc, KAct act, bool eval) {
 }
 
 Test(cpu_norm, bn_train_bwd_gradcheck_each_act) {
-    for (size_t i = 0; i < sizeof all_acts / sizeof *all_acts; i++) check_bn_bwd(6, 3, all_acts[i], false);
+    for (size_t i = 0; i < sizeof all_acts / sizeof *all_acts; i++)
+        check_bn_bwd(6, 3, all_acts[i], false);
 }
 
 Test(cpu_norm, bn_train_bwd_gradcheck_edges) {
@@ -287,7 +300,7 @@ Test(cpu_norm, bn_train_bwd_multi_tile_matches_formula) {
 /* ---- global average pooling ---- */
 
 Test(cpu_norm, gap_hand) {
-    const float x[12] = {1, 2, 3, 4, 5, 6, /* sample 0: hw 3, c 2 */
+    const float x[12] = {1,  2, 3,  4, 5, 6, /* sample 0: hw 3, c 2 */
                          -1, 0, -3, 2, 1, 1};
     float y[4];
     K->gap_fwd(2, 3, 2, x, y);
@@ -323,7 +336,9 @@ Test(cpu_norm, gap_bwd_gradcheck) {
 
 /* ---- squeeze-excitation ---- */
 
-static double sigm(double v) { return 1 / (1 + exp(-v)); }
+static double sigm(double v) {
+    return 1 / (1 + exp(-v));
+}
 
 Test(cpu_norm, se_fwd_hand) {
     /* n 1, hw 2, c 2, cr 1: s = [2, 3]; r_pre = 0.5*2 - 0.25*3 + 0.1 = 0.35;
@@ -377,8 +392,8 @@ Test(cpu_norm, se_bwd_gradcheck_and_accumulate) {
     /* NULL parameter gradients: same dx */
     float *dx2 = tu_alloc(n);
     se_loss(&s);
-    K->se_bwd(s.n, s.hw, s.c, s.cr, s.x, s.w1, s.b1, s.w2, s.b2, s.save, s.r, dx2, NULL, NULL,
-              NULL, NULL, ws);
+    K->se_bwd(s.n, s.hw, s.c, s.cr, s.x, s.w1, s.b1, s.w2, s.b2, s.save, s.r, dx2, NULL, NULL, NULL,
+              NULL, ws);
     tu_assert_bytes_equal(dx, dx2, n * sizeof(float), "se dx without parameter grads");
     free(s.x), free(s.w1), free(s.b1), free(s.w2), free(s.b2), free(s.save), free(s.y), free(s.r);
     free(dx), free(ws), free(dw1), free(db1), free(dw2), free(db2), free(dx2);
@@ -387,12 +402,26 @@ Test(cpu_norm, se_bwd_gradcheck_and_accumulate) {
 /* ---- determinism: 1 vs 2 threads, byte for byte ---- */
 
 Test(cpu_norm, results_independent_of_threads) {
-    int shapes[2][2] = {{3 * CPU_TILE + 100, 80}, {CPU_TILE + 300, 600}};
+    int shapes[2][2] = {{3 * CPU_TILE + 100, 80}, {3 * CPU_TILE + 1, 600}};
     for (int s = 0; s < 2; s++) {
         KBn p = {shapes[s][0], shapes[s][1], 1e-5f, 0.1f, K_ACT_SILU};
         size_t n = (size_t)p.rows * p.c;
         float *x = tu_rand(n, 600 + s, -3, 5), *dy = tu_rand(n, 610 + s, -1, 1);
         float *gamma = tu_rand(p.c, 620, 0.5f, 1.5f), *beta = tu_rand(p.c, 621, -1, 1);
+        /* Plant huge values in the 2nd and 3rd row tiles so that they cancel
+         * exactly: x = +-1e18 (statistics), and dy = +-1e20 on two identical
+         * rows of x (sum dp and sum dp*xhat). The small terms then survive or
+         * vanish depending on grouping and order, so any thread-dependent
+         * order changes the bits of mean, dgamma, dbeta. */
+        int r1 = CPU_TILE + 5, r2 = 2 * CPU_TILE + 7, ra = CPU_TILE + 9, rb = 2 * CPU_TILE + 11;
+        for (int j = 0; j < p.c; j++) {
+            x[(size_t)r1 * p.c + j] = 1e18f;
+            x[(size_t)r2 * p.c + j] = -1e18f;
+            dy[(size_t)r1 * p.c + j] = dy[(size_t)r2 * p.c + j] = 0; /* keep dp*xhat small */
+            x[(size_t)rb * p.c + j] = x[(size_t)ra * p.c + j];
+            dy[(size_t)ra * p.c + j] = 1e20f;
+            dy[(size_t)rb * p.c + j] = -1e20f;
+        }
         float *out[2][8];
         for (int t = 0; t < 2; t++) {
             kthreads_set(t + 1);
@@ -404,8 +433,8 @@ Test(cpu_norm, results_independent_of_threads) {
             K->bn_train_fwd(&p, x, gamma, beta, o[0], o[1], true, o[2], o[3], o[4]);
             K->bn_train_bwd(&p, x, gamma, beta, o[2], o[3], dy, o[5], o[6], o[7]);
         }
-        const char *names[8] = {"running mean", "running var", "mean", "invstd",
-                                "y",            "dx",          "dgamma", "dbeta"};
+        const char *names[8] = {"running mean", "running var", "mean", "invstd", "y",
+                                "dx",           "dgamma",      "dbeta"};
         for (int i = 0; i < 8; i++) {
             size_t sz = (i == 4 || i == 5) ? n : (size_t)p.c;
             tu_assert_bytes_equal(out[0][i], out[1][i], sz * sizeof(float), names[i]);

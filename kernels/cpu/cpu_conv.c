@@ -28,24 +28,28 @@
 /* Fixed work-unit sizes. Changing them changes rounding, never correctness;
  * none of them may depend on the thread count. */
 enum {
-    GEMM_MT = 256,   /* rows of one forward / data-gradient GEMM tile */
-    GEMM_NT = 256,   /* columns of one such tile */
-    RED_ROWS = 2048, /* rows per reduction chunk (weight and bias gradients) */
-    RED_MAX = 16,    /* at most this many chunks (bounds the partial buffers) */
-    WG_TILE = 64,    /* output rows of one weight-gradient GEMM */
+    GEMM_MT = 256,    /* rows of one forward / data-gradient GEMM tile */
+    GEMM_NT = 256,    /* columns of one such tile */
+    RED_ROWS = 2048,  /* rows per reduction chunk (weight and bias gradients) */
+    RED_MAX = 16,     /* at most this many chunks (bounds the partial buffers) */
+    WG_TILE = 64,     /* output rows of one weight-gradient GEMM */
     SUM_BLOCK = 4096, /* elements per unit when summing partials */
-    DW_WBUF = 4096,  /* floats of stack for one block's weights (kh*kw*block) */
-    DW_MAXTAP = 64,  /* depthwise kernels up to 8x8 */
+    DW_WBUF = 4096,   /* floats of stack for one block's weights (kh*kw*block) */
+    DW_MAXTAP = 64,   /* depthwise kernels up to 8x8 */
     DW_UNIT_PIX = 64, /* output pixels (at least) per depthwise fwd/dx unit */
-    DW_PART = 16384, /* floats of caller stack for depthwise gradient partials */
+    DW_PART = 16384,  /* floats of caller stack for depthwise gradient partials */
 };
 /* Loops with less work than this (multiply-adds or copies) run on the
  * calling thread: same units in the same order, so the same bits, without
  * the cost of waking the team for a few microseconds of work. */
 #define PAR_MIN ((size_t)32768)
 
-static inline int imin(int a, int b) { return a < b ? a : b; }
-static inline size_t zmin(size_t a, size_t b) { return a < b ? a : b; }
+static inline int imin(int a, int b) {
+    return a < b ? a : b;
+}
+static inline size_t zmin(size_t a, size_t b) {
+    return a < b ? a : b;
+}
 
 /* 4-lane float vectors (GCC/Clang vector extensions). Arithmetic is
  * lane-wise IEEE single precision, identical to the scalar loops. */
@@ -55,7 +59,9 @@ static inline v4 ld4(const float *p) {
     memcpy(&v, p, sizeof v);
     return v;
 }
-static inline void st4(float *p, v4 v) { memcpy(p, &v, sizeof v); }
+static inline void st4(float *p, v4 v) {
+    memcpy(p, &v, sizeof v);
+}
 
 /* acc[j] += sum_{i < cnt} a[i*sa + j] * b[i*sb + j] for j < cn, i ascending.
  * Strips of 16 channels stay in registers for the whole sum. */
@@ -128,6 +134,14 @@ static void sum_partials(int nch, size_t len, float *part) {
     }
 }
 
+/* dst[e] += src[e], e < n. */
+static void add_to(size_t n, const float *src, float *dst) {
+    const size_t nblk = (n + SUM_BLOCK - 1) / SUM_BLOCK;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t b = 0; b < nblk; b++)
+        for (size_t e = b * SUM_BLOCK; e < zmin(n, (b + 1) * SUM_BLOCK); e++) dst[e] += src[e];
+}
+
 /* db[c] += sum over rows of dy[rows, c]. Row chunks write partials to
  * part [red_chunks(rows) * c], combined in chunk order. */
 static void bias_grad(size_t rows, int c, const float *dy, float *db, float *part) {
@@ -165,8 +179,8 @@ static void par_gemm(bool tb, int groups, int m, int n, int k, const float *a, i
             beta = 1.0f;
         }
         const float *bt = b + g * gb + (tb ? (size_t)j0 * ldb : (size_t)j0);
-        cpu_sgemm(false, tb, mi, nj, k, 1.0f, a + (size_t)i0 * lda + g * ga, lda, bt, ldb, beta,
-                  ct, ldc);
+        cpu_sgemm(false, tb, mi, nj, k, 1.0f, a + (size_t)i0 * lda + g * ga, lda, bt, ldb, beta, ct,
+                  ldc);
     }
 }
 
@@ -224,11 +238,12 @@ typedef struct Geo {
 } Geo;
 
 static Geo geo_conv(const KConv *p) {
-    return (Geo){p->n, p->h, p->w, p->oh, p->ow, p->cin, p->groups,
+    return (Geo){p->n,  p->h,  p->w,  p->oh, p->ow, p->cin, p->groups,
                  p->kh, p->kw, p->sh, p->sw, p->ph, p->pw};
 }
 static Geo geo_convt(const KConv *p) {
-    return (Geo){p->n, p->oh, p->ow, p->h, p->w, p->cout, 1, p->kh, p->kw, p->sh, p->sw, p->ph, p->pw};
+    return (Geo){p->n,  p->oh, p->ow, p->h,  p->w,  p->cout, 1,
+                 p->kh, p->kw, p->sh, p->sw, p->ph, p->pw};
 }
 
 /* col [n*Hs*Ws, C*kh*kw], overwrite: row (n,ys,xs), column
@@ -276,8 +291,10 @@ static void col2im(const Geo *g, const float *col, const float *bias, float *out
         const int Y = (int)(r % g->H);
         for (int X = 0; X < g->W; X++) {
             float *o = out + (r * g->W + X) * g->C;
-            if (bias) memcpy(o, bias, (size_t)g->C * sizeof(float));
-            else memset(o, 0, (size_t)g->C * sizeof(float));
+            if (bias)
+                memcpy(o, bias, (size_t)g->C * sizeof(float));
+            else
+                memset(o, 0, (size_t)g->C * sizeof(float));
             for (int ky = 0; ky < g->kh; ky++) {
                 const int t = Y + g->ph - ky;
                 if (t < 0 || t % g->sh) continue;
@@ -291,8 +308,7 @@ static void col2im(const Geo *g, const float *col, const float *bias, float *out
                     const float *crow = col + ((ni * g->Hs + ys) * g->Ws + xs) * ldcol;
                     for (int gi = 0; gi < g->groups; gi++) {
                         const float *s = crow + ((size_t)gi * kk + ky * g->kw + kx) * cg;
-                        float *og = o + (size_t)gi * cg;
-                        for (int ci = 0; ci < cg; ci++) og[ci] += s[ci];
+                        strip_sum(1, s, 0, cg, o + (size_t)gi * cg);
                     }
                 }
             }
@@ -333,8 +349,9 @@ static void taps_dot(int nt, const float *const *a, const float *const *b, int c
     int j = 0;
     for (; j + 16 <= cn; j += 16) {
         v4 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-        if (init) s0 = ld4(init + j), s1 = ld4(init + j + 4), s2 = ld4(init + j + 8),
-                  s3 = ld4(init + j + 12);
+        if (init)
+            s0 = ld4(init + j), s1 = ld4(init + j + 4), s2 = ld4(init + j + 8),
+            s3 = ld4(init + j + 12);
         for (int t = 0; t < nt; t++) {
             const float *x = a[t] + j, *w = b[t] + j;
             s0 += ld4(x) * ld4(w);
@@ -466,10 +483,9 @@ static void dw_dwdb(const KConv *p, const float *x, const float *dy, float *dw, 
                     const int oxa = lo > 0 ? (lo + p->sw - 1) / p->sw : 0;
                     const int oxb = hi < 0 ? 0 : imin(p->ow, hi / p->sw + 1);
                     if (oxa >= oxb) continue;
-                    const float *xp =
-                        x + ((ni * p->h + iy) * p->w + (oxa * p->sw - lo)) * C + c0;
-                    strip_dot(oxb - oxa, dyrow + (size_t)oxa * C, (size_t)C, xp,
-                                (size_t)p->sw * C, cn, accw + (ky * p->kw + kx) * cb);
+                    const float *xp = x + ((ni * p->h + iy) * p->w + (oxa * p->sw - lo)) * C + c0;
+                    strip_dot(oxb - oxa, dyrow + (size_t)oxa * C, (size_t)C, xp, (size_t)p->sw * C,
+                              cn, accw + (ky * p->kw + kx) * cb);
                 }
             }
         }
@@ -478,17 +494,20 @@ static void dw_dwdb(const KConv *p, const float *x, const float *dy, float *dw, 
         for (int j = 0; j < cn; j++) {
             const size_t c = (size_t)(c0 + j);
             for (int t = 0; t < kk; t++) {
-                if (pdst) pdst[c * kk + t] = accw[t * cb + j];
-                else if (dw) dw[c * kk + t] += accw[t * cb + j];
+                if (pdst)
+                    pdst[c * kk + t] = accw[t * cb + j];
+                else if (dw)
+                    dw[c * kk + t] += accw[t * cb + j];
             }
-            if (pdst) pdst[(size_t)C * kk + c] = accb[j];
-            else if (db) db[c] += accb[j];
+            if (pdst)
+                pdst[(size_t)C * kk + c] = accb[j];
+            else if (db)
+                db[c] += accb[j];
         }
     }
     if (nch > 1) {
         sum_partials((int)nch, plen, part);
-        if (dw)
-            for (size_t e = 0; e < (size_t)C * kk; e++) dw[e] += part[e];
+        if (dw) add_to((size_t)C * kk, part, dw);
         if (db)
             for (int c = 0; c < C; c++) db[c] += part[(size_t)C * kk + c];
     }
@@ -504,7 +523,9 @@ static void cpu_dwconv2d_bwd(const KConv *p, const float *x, const float *w, con
 
 /* ---- conv2d ---- */
 
-static bool conv_is_dw(const KConv *p) { return p->groups == p->cin && p->cin == p->cout; }
+static bool conv_is_dw(const KConv *p) {
+    return p->groups == p->cin && p->cin == p->cout;
+}
 static bool conv_is_1x1(const KConv *p) {
     return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->ph == 0 && p->pw == 0 &&
            p->groups == 1;
@@ -588,7 +609,7 @@ static void cpu_conv2d_bwd(const KConv *p, const float *x, const float *w, const
         if (dw) { /* dw[cout,cin] += dy^T x */
             float *part = ws + l.part;
             par_wgrad(1, rows, p->cout, p->cin, dy, p->cout, 0, x, p->cin, 0, part);
-            for (size_t e = 0; e < (size_t)p->cout * p->cin; e++) dw[e] += part[e];
+            add_to((size_t)p->cout * p->cin, part, dw);
         }
         if (dx) /* dx[rows,cin] = dy[rows,cout] W[cout,cin] */
             par_gemm(false, 1, (int)rows, p->cin, p->cout, dy, p->cout, 0, w, p->cin, 0, NULL, dx,
@@ -600,8 +621,8 @@ static void cpu_conv2d_bwd(const KConv *p, const float *x, const float *w, const
     float *wr = ws + l.wr, *col = ws + l.col, *part = ws + l.part;
     if (dw) { /* dwr_g[cgo, K] += dy_g^T col_g, then back to PyTorch layout */
         im2col(&g, x, col);
-        par_wgrad(p->groups, rows, cgo, K, dy, p->cout, (size_t)cgo, col, p->groups * K,
-                  (size_t)K, part);
+        par_wgrad(p->groups, rows, cgo, K, dy, p->cout, (size_t)cgo, col, p->groups * K, (size_t)K,
+                  part);
         taps_mid_add_inner(p->cout, cg, kk, part, dw);
     }
     if (dx) { /* dcol_g[rows, K] = dy_g[rows, cgo] wr_g[cgo, K]; dx = col2im(dcol) */

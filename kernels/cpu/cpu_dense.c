@@ -12,8 +12,8 @@
  * combined in tile order. None of these boundaries depend on the thread count,
  * and `if` clauses only decide whether a loop runs on one thread or many.
  *
- * Not for: ops that need scratch memory (nothing here allocates), or inputs
- * that alias outputs other than where a comment allows it. */
+ * Nothing here allocates. Not for: inputs that alias outputs other than
+ * where a comment allows it. */
 #include "cpu_internal.h"
 
 #include <float.h>
@@ -21,35 +21,46 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Let the vectoriser evaluate both arms of the selects in the activation
- * loops (ReLU', LeakyReLU, the exp clamp). This only says that nobody reads
- * the floating-point exception flags; values are unchanged (no reassociation,
- * no finite-math assumptions, unlike -ffast-math). */
+/* Let the vectoriser evaluate both arms of the float selects in the
+ * activation loops (ReLU', LeakyReLU and its slope). This only says that
+ * nobody reads the floating-point exception flags; values are unchanged (no
+ * reassociation, no finite-math assumptions, unlike -ffast-math). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
 
-#define GEMM_MT 128         /* rows of C per GEMM tile */
-#define GEMM_NT 256         /* columns of C per GEMM tile */
-#define GEMM_PAR_FLOPS 2e5  /* below this m*n*k a GEMM runs on one thread */
-#define EW_BLOCK 8192       /* elements per block of an elementwise op */
-#define PAR_MIN 32768       /* below this many elements, loops stay on one thread */
-#define RED_W 512           /* columns per super-block in col_sum */
-#define RED_CB 64           /* columns per work item in col_sum */
-#define RED_BUF 4096        /* doubles of tile partials held per round (stack) */
-#define SUM_ROUND 256       /* tiles per round in sum/sumsq */
+#define GEMM_MT 128        /* rows of C per GEMM tile */
+#define GEMM_NT 256        /* columns of C per GEMM tile */
+#define GEMM_PAR_FLOPS 2e5 /* below this m*n*k a GEMM runs on one thread */
+#define EW_BLOCK 8192      /* elements per block of an elementwise op */
+#define PAR_MIN 32768      /* below this many elements, loops stay on one thread */
+#define RED_W 512          /* columns per super-block in col_sum */
+#define RED_CB 64          /* columns per work item in col_sum */
+#define RED_BUF 4096       /* doubles of tile partials held per round (stack) */
+#define SUM_ROUND 256      /* tiles per round in sum/sumsq */
 
-static inline int imin(int a, int b) { return a < b ? a : b; }
-static inline size_t zmin(size_t a, size_t b) { return a < b ? a : b; }
+static inline int imin(int a, int b) {
+    return a < b ? a : b;
+}
+static inline size_t zmin(size_t a, size_t b) {
+    return a < b ? a : b;
+}
 
 /* ------------------------------------------------------------------------ */
-/* Activations. exp is a vectorisable Cody-Waite + degree-7 polynomial
- * (about 1 ulp on the reduced range); the input is clamped to [-87, 88] so
- * 2^n stays a normal float, NaN passes through. tanh uses libm. */
+/* Activations. exp is a vectorisable Cody-Waite range reduction and a
+ * polynomial (about 1 ulp on the reduced range); the input is clamped to
+ * [-87, 87] so 2^n stays a normal float, NaN passes through. tanh uses libm. */
 
 static inline float fast_expf(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
+    /* |x| <= 87 (0x42AE0000), clamped on the bits: integer selects vectorise
+     * cleanly where float compares make the compiler split the loop body.
+     * NaN (magnitude above Inf's) is left alone and propagates. */
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    uint32_t mag = b & 0x7FFFFFFFu;
+    mag = (mag > 0x42AE0000u && mag <= 0x7F800000u) ? 0x42AE0000u : mag;
+    b = (b & 0x80000000u) | mag;
+    memcpy(&x, &b, sizeof x);
     float t = x * 1.44269504088896341f + 12582912.0f; /* 1.5*2^23: rounds x/ln2 */
     float n = t - 12582912.0f;
     float r = x - n * 0.693359375f; /* ln2 split in two: the first part is exact */
@@ -69,29 +80,39 @@ static inline float fast_expf(float x) {
     return p * scale;
 }
 
-static inline float sigmoid_f(float v) { return 1.0f / (1.0f + fast_expf(-v)); }
+static inline float sigmoid_f(float v) {
+    return 1.0f / (1.0f + fast_expf(-v));
+}
 
 /* act(v) */
 static inline __attribute__((always_inline)) float act_value(KAct a, float v) {
     switch (a) {
-    case K_ACT_RELU: return v < 0.0f ? 0.0f : v; /* keeps NaN */
-    case K_ACT_SILU: return v / (1.0f + fast_expf(-v));
-    case K_ACT_LEAKY: return v < 0.0f ? K_LEAKY_SLOPE * v : v;
-    case K_ACT_SIGMOID: return sigmoid_f(v);
-    case K_ACT_TANH: return tanhf(v);
-    default: return v;
+    case K_ACT_RELU:
+        return v < 0.0f ? 0.0f : v; /* keeps NaN */
+    case K_ACT_SILU:
+        return v / (1.0f + fast_expf(-v));
+    case K_ACT_LEAKY:
+        return v < 0.0f ? K_LEAKY_SLOPE * v : v;
+    case K_ACT_SIGMOID:
+        return sigmoid_f(v);
+    case K_ACT_TANH:
+        return tanhf(v);
+    default:
+        return v;
     }
 }
 
 /* act'(v), v being the activation's input */
 static inline __attribute__((always_inline)) float act_slope(KAct a, float v) {
     switch (a) {
-    case K_ACT_RELU: return v > 0.0f ? 1.0f : 0.0f;
+    case K_ACT_RELU:
+        return v > 0.0f ? 1.0f : 0.0f;
     case K_ACT_SILU: {
         float s = sigmoid_f(v);
         return s * (1.0f + v * (1.0f - s));
     }
-    case K_ACT_LEAKY: return v > 0.0f ? 1.0f : K_LEAKY_SLOPE;
+    case K_ACT_LEAKY:
+        return v > 0.0f ? 1.0f : K_LEAKY_SLOPE;
     case K_ACT_SIGMOID: {
         float s = sigmoid_f(v);
         return s * (1.0f - s);
@@ -100,7 +121,8 @@ static inline __attribute__((always_inline)) float act_slope(KAct a, float v) {
         float t = tanhf(v);
         return 1.0f - t * t;
     }
-    default: return 1.0f;
+    default:
+        return 1.0f;
     }
 }
 
@@ -125,7 +147,8 @@ static void gemm_tiled(bool ta, bool tb, int m, int n, int k, float alpha, const
         float *ct = c + (size_t)i0 * ldc + j0;
         float tile_beta = beta;
         if (bias) {
-            for (int i = 0; i < mm; i++) memcpy(ct + (size_t)i * ldc, bias + j0, nn * sizeof(float));
+            for (int i = 0; i < mm; i++)
+                memcpy(ct + (size_t)i * ldc, bias + j0, nn * sizeof(float));
             tile_beta = 1.0f;
         }
         cpu_sgemm(ta, tb, mm, nn, k, alpha, at, lda, bt, ldb, tile_beta, ct, ldc);
@@ -209,15 +232,14 @@ static void cpu_linear_bwd(int rows, int in, int out, const float *x, const floa
 /* ------------------------------------------------------------------------ */
 /* Elementwise ops: fixed blocks of EW_BLOCK elements, one thread per block. */
 
-static inline __attribute__((always_inline)) void act_fwd_span_k(KAct a, size_t len,
-                                                                 const float *x, float *y) {
+static inline __attribute__((always_inline)) void act_fwd_span_k(KAct a, size_t len, const float *x,
+                                                                 float *y) {
 #pragma omp simd
     for (size_t i = 0; i < len; i++) y[i] = act_value(a, x[i]);
 }
 
-static inline __attribute__((always_inline)) void act_bwd_span_k(KAct a, size_t len,
-                                                                 const float *x, const float *dy,
-                                                                 float *dx) {
+static inline __attribute__((always_inline)) void act_bwd_span_k(KAct a, size_t len, const float *x,
+                                                                 const float *dy, float *dx) {
 #pragma omp simd
     for (size_t i = 0; i < len; i++) dx[i] = dy[i] * act_slope(a, x[i]);
 }
@@ -225,11 +247,21 @@ static inline __attribute__((always_inline)) void act_bwd_span_k(KAct a, size_t 
 /* One block; the switch hands each loop a constant activation. */
 static void act_fwd_span(KAct a, size_t len, const float *x, float *y) {
     switch (a) {
-    case K_ACT_RELU: act_fwd_span_k(K_ACT_RELU, len, x, y); break;
-    case K_ACT_SILU: act_fwd_span_k(K_ACT_SILU, len, x, y); break;
-    case K_ACT_LEAKY: act_fwd_span_k(K_ACT_LEAKY, len, x, y); break;
-    case K_ACT_SIGMOID: act_fwd_span_k(K_ACT_SIGMOID, len, x, y); break;
-    case K_ACT_TANH: act_fwd_span_k(K_ACT_TANH, len, x, y); break;
+    case K_ACT_RELU:
+        act_fwd_span_k(K_ACT_RELU, len, x, y);
+        break;
+    case K_ACT_SILU:
+        act_fwd_span_k(K_ACT_SILU, len, x, y);
+        break;
+    case K_ACT_LEAKY:
+        act_fwd_span_k(K_ACT_LEAKY, len, x, y);
+        break;
+    case K_ACT_SIGMOID:
+        act_fwd_span_k(K_ACT_SIGMOID, len, x, y);
+        break;
+    case K_ACT_TANH:
+        act_fwd_span_k(K_ACT_TANH, len, x, y);
+        break;
     default:
         if (y != x) memmove(y, x, len * sizeof(float));
     }
@@ -237,17 +269,29 @@ static void act_fwd_span(KAct a, size_t len, const float *x, float *y) {
 
 static void act_bwd_span(KAct a, size_t len, const float *x, const float *dy, float *dx) {
     switch (a) {
-    case K_ACT_RELU: act_bwd_span_k(K_ACT_RELU, len, x, dy, dx); break;
-    case K_ACT_SILU: act_bwd_span_k(K_ACT_SILU, len, x, dy, dx); break;
-    case K_ACT_LEAKY: act_bwd_span_k(K_ACT_LEAKY, len, x, dy, dx); break;
-    case K_ACT_SIGMOID: act_bwd_span_k(K_ACT_SIGMOID, len, x, dy, dx); break;
-    case K_ACT_TANH: act_bwd_span_k(K_ACT_TANH, len, x, dy, dx); break;
+    case K_ACT_RELU:
+        act_bwd_span_k(K_ACT_RELU, len, x, dy, dx);
+        break;
+    case K_ACT_SILU:
+        act_bwd_span_k(K_ACT_SILU, len, x, dy, dx);
+        break;
+    case K_ACT_LEAKY:
+        act_bwd_span_k(K_ACT_LEAKY, len, x, dy, dx);
+        break;
+    case K_ACT_SIGMOID:
+        act_bwd_span_k(K_ACT_SIGMOID, len, x, dy, dx);
+        break;
+    case K_ACT_TANH:
+        act_bwd_span_k(K_ACT_TANH, len, x, dy, dx);
+        break;
     default:
         if (dx != dy) memmove(dx, dy, len * sizeof(float));
     }
 }
 
-static inline size_t ew_blocks(size_t n) { return (n + EW_BLOCK - 1) / EW_BLOCK; }
+static inline size_t ew_blocks(size_t n) {
+    return (n + EW_BLOCK - 1) / EW_BLOCK;
+}
 
 /* y[n] = act(x) (overwrite; y may alias x). */
 static void cpu_act_fwd(KAct act, size_t n, const float *x, float *y) {
@@ -379,7 +423,8 @@ static double tile_sum(const float *x, size_t len, bool squares) {
         }
         for (int j = 0; i < len; i++, j++) lane[j] += x[i];
     }
-    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+           ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
 static double reduce_impl(size_t n, const float *x, bool squares) {
@@ -401,10 +446,14 @@ static double reduce_impl(size_t n, const float *x, bool squares) {
 }
 
 /* sum of x[n], in double, fixed order */
-static double cpu_sum(size_t n, const float *x) { return reduce_impl(n, x, false); }
+static double cpu_sum(size_t n, const float *x) {
+    return reduce_impl(n, x, false);
+}
 
 /* sum of x[n]^2, in double, fixed order */
-static double cpu_sumsq(size_t n, const float *x) { return reduce_impl(n, x, true); }
+static double cpu_sumsq(size_t n, const float *x) {
+    return reduce_impl(n, x, true);
+}
 
 /* true when no element of x[n] is NaN or +-Inf */
 static bool cpu_all_finite(size_t n, const float *x) {

@@ -13,8 +13,9 @@
  * and SE reduce over hw per (sample, channel) in a fixed order on one thread.
  *
  * Memory: nothing is allocated. The backward recomputes the pre-activation
- * from x and the saved mean/invstd; channels are processed in super-blocks
- * of at most BN_W so the per-channel coefficients fit on the stack.
+ * from x and the saved mean/invstd (the training backward parks dp in dx
+ * between its two passes); channels are processed in super-blocks of at
+ * most BN_W so the per-channel coefficients fit on the stack.
  *
  * Not for: rows == 0 in training (no statistics). rows == 1 in training is
  * accepted (PyTorch refuses it): the variance is 0 and the running variance
@@ -25,10 +26,10 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Let the vectoriser evaluate both arms of the selects in the activation
- * loops (ReLU', LeakyReLU, the exp clamp). This only says that nobody reads
- * the floating-point exception flags; values are unchanged (no reassociation,
- * no finite-math assumptions, unlike -ffast-math). */
+/* Let the vectoriser evaluate both arms of the float selects in the
+ * activation loops (ReLU', LeakyReLU and its slope). This only says that
+ * nobody reads the floating-point exception flags; values are unchanged (no
+ * reassociation, no finite-math assumptions, unlike -ffast-math). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
@@ -38,15 +39,24 @@
 #define BN_BUF 2048   /* doubles of tile partials per accumulator and round (stack) */
 #define PAR_MIN 32768 /* below this many elements, loops stay on one thread */
 
-static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline int imin(int a, int b) {
+    return a < b ? a : b;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Activations: the same definitions as cpu_dense.c (vectorisable exp with
- * the input clamped to [-87, 88]; NaN passes through; tanh from libm). */
+ * the input clamped to [-87, 87]; NaN passes through; tanh from libm). */
 
 static inline float fast_expf(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
+    /* |x| <= 87 (0x42AE0000), clamped on the bits: integer selects vectorise
+     * cleanly where float compares make the compiler split the loop body.
+     * NaN (magnitude above Inf's) is left alone and propagates. */
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    uint32_t mag = b & 0x7FFFFFFFu;
+    mag = (mag > 0x42AE0000u && mag <= 0x7F800000u) ? 0x42AE0000u : mag;
+    b = (b & 0x80000000u) | mag;
+    memcpy(&x, &b, sizeof x);
     float t = x * 1.44269504088896341f + 12582912.0f; /* 1.5*2^23: rounds x/ln2 */
     float n = t - 12582912.0f;
     float r = x - n * 0.693359375f; /* ln2 split in two: the first part is exact */
@@ -66,29 +76,39 @@ static inline float fast_expf(float x) {
     return p * scale;
 }
 
-static inline float sigmoid_f(float v) { return 1.0f / (1.0f + fast_expf(-v)); }
+static inline float sigmoid_f(float v) {
+    return 1.0f / (1.0f + fast_expf(-v));
+}
 
 /* act(v) */
 static inline __attribute__((always_inline)) float act_value(KAct a, float v) {
     switch (a) {
-    case K_ACT_RELU: return v < 0.0f ? 0.0f : v;
-    case K_ACT_SILU: return v / (1.0f + fast_expf(-v));
-    case K_ACT_LEAKY: return v < 0.0f ? K_LEAKY_SLOPE * v : v;
-    case K_ACT_SIGMOID: return sigmoid_f(v);
-    case K_ACT_TANH: return tanhf(v);
-    default: return v;
+    case K_ACT_RELU:
+        return v < 0.0f ? 0.0f : v;
+    case K_ACT_SILU:
+        return v / (1.0f + fast_expf(-v));
+    case K_ACT_LEAKY:
+        return v < 0.0f ? K_LEAKY_SLOPE * v : v;
+    case K_ACT_SIGMOID:
+        return sigmoid_f(v);
+    case K_ACT_TANH:
+        return tanhf(v);
+    default:
+        return v;
     }
 }
 
 /* act'(v), v being the activation's input */
 static inline __attribute__((always_inline)) float act_slope(KAct a, float v) {
     switch (a) {
-    case K_ACT_RELU: return v > 0.0f ? 1.0f : 0.0f;
+    case K_ACT_RELU:
+        return v > 0.0f ? 1.0f : 0.0f;
     case K_ACT_SILU: {
         float s = sigmoid_f(v);
         return s * (1.0f + v * (1.0f - s));
     }
-    case K_ACT_LEAKY: return v > 0.0f ? 1.0f : K_LEAKY_SLOPE;
+    case K_ACT_LEAKY:
+        return v > 0.0f ? 1.0f : K_LEAKY_SLOPE;
     case K_ACT_SIGMOID: {
         float s = sigmoid_f(v);
         return s * (1.0f - s);
@@ -97,7 +117,8 @@ static inline __attribute__((always_inline)) float act_slope(KAct a, float v) {
         float t = tanhf(v);
         return 1.0f - t * t;
     }
-    default: return 1.0f;
+    default:
+        return 1.0f;
     }
 }
 
@@ -105,24 +126,37 @@ static inline __attribute__((always_inline)) float act_slope(KAct a, float v) {
  * kernel is specialised and its inner loop vectorises. */
 #define ACT_DISPATCH(act, fn, ...)                                                                 \
     switch (act) {                                                                                 \
-    case K_ACT_RELU: fn(K_ACT_RELU, __VA_ARGS__); break;                                           \
-    case K_ACT_SILU: fn(K_ACT_SILU, __VA_ARGS__); break;                                           \
-    case K_ACT_LEAKY: fn(K_ACT_LEAKY, __VA_ARGS__); break;                                         \
-    case K_ACT_SIGMOID: fn(K_ACT_SIGMOID, __VA_ARGS__); break;                                     \
-    case K_ACT_TANH: fn(K_ACT_TANH, __VA_ARGS__); break;                                           \
-    default: fn(K_ACT_NONE, __VA_ARGS__); break;                                                   \
+    case K_ACT_RELU:                                                                               \
+        fn(K_ACT_RELU, __VA_ARGS__);                                                               \
+        break;                                                                                     \
+    case K_ACT_SILU:                                                                               \
+        fn(K_ACT_SILU, __VA_ARGS__);                                                               \
+        break;                                                                                     \
+    case K_ACT_LEAKY:                                                                              \
+        fn(K_ACT_LEAKY, __VA_ARGS__);                                                              \
+        break;                                                                                     \
+    case K_ACT_SIGMOID:                                                                            \
+        fn(K_ACT_SIGMOID, __VA_ARGS__);                                                            \
+        break;                                                                                     \
+    case K_ACT_TANH:                                                                               \
+        fn(K_ACT_TANH, __VA_ARGS__);                                                               \
+        break;                                                                                     \
+    default:                                                                                       \
+        fn(K_ACT_NONE, __VA_ARGS__);                                                               \
+        break;                                                                                     \
     }
 
 /* ------------------------------------------------------------------------ */
 /* Batchnorm work items. A block holds one channel block's per-channel
  * values: statistics m/is (mean, 1/sqrt(var+eps)), affine g/b (1 and 0 when
- * gamma/beta are NULL), and the backward's k1 = mean(dp), k2 =
- * mean(dp*xhat), sc = g*is. Every item computes xhat = (x-m)*is and
- * pre = xhat*g + b with the same expressions, so the backward sees the
- * forward's pre-activation bit for bit. */
+ * gamma/beta are NULL), the training backward's k1 = mean(dp) and
+ * k2 = mean(dp*xhat), and o, the factor applied when the gradient pass
+ * stores dp (1 in training; g*is in evaluation, which makes it dx). Every
+ * item computes xhat = (x-m)*is and pre = xhat*g + b with the same
+ * expressions, so the backward sees the forward's pre-activation bit for bit. */
 
 typedef struct BnBlock {
-    float m[BN_CB], is[BN_CB], g[BN_CB], b[BN_CB], k1[BN_CB], k2[BN_CB];
+    float m[BN_CB], is[BN_CB], g[BN_CB], b[BN_CB], k1[BN_CB], k2[BN_CB], o[BN_CB];
 } BnBlock;
 
 /* Where a block's values come from. mean/invstd: batch statistics [c]
@@ -133,6 +167,7 @@ typedef struct BnSrc {
     float eps;
     const float *k1, *k2;
     int j0;
+    bool store_dx; /* o = g*is (evaluation backward) instead of 1 */
 } BnSrc;
 
 static void bn_block_load(const BnSrc *s, int j, int w, BnBlock *bk) {
@@ -149,6 +184,7 @@ static void bn_block_load(const BnSrc *s, int j, int w, BnBlock *bk) {
         bk->b[i] = s->beta ? s->beta[ch] : 0.0f;
         bk->k1[i] = s->k1 ? s->k1[ch - s->j0] : 0.0f;
         bk->k2[i] = s->k2 ? s->k2[ch - s->j0] : 0.0f;
+        bk->o[i] = s->store_dx ? bk->g[i] * bk->is[i] : 1.0f;
     }
 }
 
@@ -172,9 +208,8 @@ static void bn_stats_item(const float *x, const float *shift, int c, int r0, int
 }
 
 /* y = act(xhat*g + b) for one item (x, y offset to the block). */
-static inline __attribute__((always_inline)) void bn_apply_k(KAct a, const float *x, float *y,
-                                                             int c, int r0, int r1, int w,
-                                                             const BnBlock *bk) {
+static inline __attribute__((always_inline)) void
+bn_apply_k(KAct a, const float *x, float *y, int c, int r0, int r1, int w, const BnBlock *bk) {
     for (int r = r0; r < r1; r++) {
         const float *xr = x + (size_t)r * c;
         float *yr = y + (size_t)r * c;
@@ -187,39 +222,39 @@ static inline __attribute__((always_inline)) void bn_apply_k(KAct a, const float
 }
 
 /* Gradient sums for one item: dp = dy * act'(pre); s1 = sum(dp),
- * s2 = sum(dp * xhat), in double. */
-static inline __attribute__((always_inline)) void bn_gsum_k(KAct a, const float *x,
-                                                            const float *dy, int c, int r0, int r1,
-                                                            int w, const BnBlock *bk, double *s1,
-                                                            double *s2) {
+ * s2 = sum(dp * xhat), in double. When `store`, also out = dp * o (dp for
+ * the training backward's second pass, dx in evaluation); dy is read
+ * before out is written, so out may alias dy. */
+static inline __attribute__((always_inline)) void
+bn_gsum_k(KAct a, bool store, const float *x, const float *dy, float *out, int c, int r0, int r1,
+          int w, const BnBlock *bk, double *s1, double *s2) {
     double a1[BN_CB] = {0}, a2[BN_CB] = {0};
     for (int r = r0; r < r1; r++) {
         const float *xr = x + (size_t)r * c, *gr = dy + (size_t)r * c;
+        float *orow = store ? out + (size_t)r * c : NULL;
 #pragma omp simd
         for (int j = 0; j < w; j++) {
             float xh = (xr[j] - bk->m[j]) * bk->is[j];
             float dp = gr[j] * act_slope(a, xh * bk->g[j] + bk->b[j]);
             a1[j] += dp;
             a2[j] += (double)dp * xh;
+            if (store) orow[j] = dp * bk->o[j];
         }
     }
     memcpy(s1, a1, w * sizeof(double));
     memcpy(s2, a2, w * sizeof(double));
 }
 
-/* dx = (dp - k1 - xhat*k2) * g*is for one item; with k1 = k2 = 0 this is
- * the frozen-statistics backward. Reads dy before writing dx: may alias. */
-static inline __attribute__((always_inline)) void bn_dx_k(KAct a, const float *x, const float *dy,
-                                                          float *dx, int c, int r0, int r1, int w,
-                                                          const BnBlock *bk) {
+/* Training backward's second pass over one item: dx holds dp and becomes
+ * (dp - k1 - xhat*k2) * g*is. */
+static void bn_dx_item(const float *x, float *dx, int c, int r0, int r1, int w, const BnBlock *bk) {
     for (int r = r0; r < r1; r++) {
-        const float *xr = x + (size_t)r * c, *gr = dy + (size_t)r * c;
+        const float *xr = x + (size_t)r * c;
         float *dr = dx + (size_t)r * c;
 #pragma omp simd
         for (int j = 0; j < w; j++) {
             float xh = (xr[j] - bk->m[j]) * bk->is[j];
-            float dp = gr[j] * act_slope(a, xh * bk->g[j] + bk->b[j]);
-            dr[j] = (dp - bk->k1[j] - xh * bk->k2[j]) * (bk->g[j] * bk->is[j]);
+            dr[j] = (dr[j] - bk->k1[j] - xh * bk->k2[j]) * (bk->g[j] * bk->is[j]);
         }
     }
 }
@@ -228,25 +263,30 @@ static void bn_apply_item(KAct a, const float *x, float *y, int c, int r0, int r
                           const BnBlock *bk) {
     ACT_DISPATCH(a, bn_apply_k, x, y, c, r0, r1, w, bk)
 }
-static void bn_gsum_item(KAct a, const float *x, const float *dy, int c, int r0, int r1, int w,
-                         const BnBlock *bk, double *s1, double *s2) {
-    ACT_DISPATCH(a, bn_gsum_k, x, dy, c, r0, r1, w, bk, s1, s2)
-}
-static void bn_dx_item(KAct a, const float *x, const float *dy, float *dx, int c, int r0, int r1,
-                       int w, const BnBlock *bk) {
-    ACT_DISPATCH(a, bn_dx_k, x, dy, dx, c, r0, r1, w, bk)
+#define BN_GSUM_STORE(a, ...) bn_gsum_k(a, true, __VA_ARGS__)
+#define BN_GSUM_SUMS(a, ...) bn_gsum_k(a, false, __VA_ARGS__)
+static void bn_gsum_item(KAct a, const float *x, const float *dy, float *out, int c, int r0, int r1,
+                         int w, const BnBlock *bk, double *s1, double *s2) {
+    if (out) {
+        ACT_DISPATCH(a, BN_GSUM_STORE, x, dy, out, c, r0, r1, w, bk, s1, s2)
+    } else {
+        ACT_DISPATCH(a, BN_GSUM_SUMS, x, dy, NULL, c, r0, r1, w, bk, s1, s2)
+    }
 }
 
 /* ------------------------------------------------------------------------ */
 /* Batchnorm drivers */
 
-static inline int bn_tiles(int rows) { return (rows + CPU_TILE - 1) / CPU_TILE; }
+static inline int bn_tiles(int rows) {
+    return (rows + CPU_TILE - 1) / CPU_TILE;
+}
 
 /* Per-channel double sums over all rows for channels [j0, j0+w), w <= BN_W:
  * statistics (src == NULL: shifted sums of x) or gradient sums (src given:
- * sum dp, sum dp*xhat). Overwrites s1, s2 [w]. */
-static void bn_reduce(const KBn *p, const float *x, const float *dy, const BnSrc *src, int j0,
-                      int w, double *s1, double *s2) {
+ * sum dp, sum dp*xhat; `out`, when not NULL, receives dp*o as in
+ * bn_gsum_k). Overwrites s1, s2 [w]. */
+static void bn_reduce(const KBn *p, const float *x, const float *dy, float *out, const BnSrc *src,
+                      int j0, int w, double *s1, double *s2) {
     double p1[BN_BUF], p2[BN_BUF];
     int rows = p->rows, c = p->c, ntiles = bn_tiles(rows);
     int nblk = (w + BN_CB - 1) / BN_CB, per_round = BN_BUF / w;
@@ -264,7 +304,8 @@ static void bn_reduce(const KBn *p, const float *x, const float *dy, const BnSrc
             } else {
                 BnBlock bk;
                 bn_block_load(src, jb, wb, &bk);
-                bn_gsum_item(p->act, x + jb, dy + jb, c, r0, r1, wb, &bk, p1 + at, p2 + at);
+                bn_gsum_item(p->act, x + jb, dy + jb, out ? out + jb : NULL, c, r0, r1, wb, &bk,
+                             p1 + at, p2 + at);
             }
         }
 #pragma omp for schedule(static)
@@ -276,10 +317,11 @@ static void bn_reduce(const KBn *p, const float *x, const float *dy, const BnSrc
     }
 }
 
-/* Elementwise pass over channels [j0, j0+w): y = act(bn(x)) when dy is
- * NULL, otherwise dx from dy (bn_dx_k). One thread per (tile, block). */
-static void bn_pass(const KBn *p, const float *x, const float *dy, float *out, const BnSrc *src,
-                    int j0, int w) {
+/* Elementwise pass over channels [j0, j0+w): out = act(bn(x)) (forward),
+ * or, when `grad`, out = dx from the dp it holds (bn_dx_item). One thread
+ * per (tile, block). */
+static void bn_pass(const KBn *p, const float *x, float *out, const BnSrc *src, int j0, int w,
+                    bool grad) {
     int rows = p->rows, c = p->c, ntiles = bn_tiles(rows);
     int nblk = (w + BN_CB - 1) / BN_CB;
 #pragma omp parallel for schedule(static) if ((size_t)rows * w >= PAR_MIN)
@@ -288,8 +330,8 @@ static void bn_pass(const KBn *p, const float *x, const float *dy, float *out, c
         int r0 = t * CPU_TILE, r1 = imin(rows, r0 + CPU_TILE);
         BnBlock bk;
         bn_block_load(src, jb, wb, &bk);
-        if (dy)
-            bn_dx_item(p->act, x + jb, dy + jb, out + jb, c, r0, r1, wb, &bk);
+        if (grad)
+            bn_dx_item(x + jb, out + jb, c, r0, r1, wb, &bk);
         else
             bn_apply_item(p->act, x + jb, out + jb, c, r0, r1, wb, &bk);
     }
@@ -302,12 +344,12 @@ static void bn_pass(const KBn *p, const float *x, const float *dy, float *out, c
 static void cpu_bn_train_fwd(const KBn *p, const float *x, const float *gamma, const float *beta,
                              float *run_mean, float *run_var, bool update_running, float *mean,
                              float *invstd, float *y) {
-    VB_ASSERT(p->rows > 0 && p->c > 0);
+    VB_ASSERT(p->rows > 0);
     double s1[BN_W], s2[BN_W];
     double n = p->rows, mom = p->momentum;
     for (int j0 = 0; j0 < p->c; j0 += BN_W) {
         int w = imin(BN_W, p->c - j0);
-        bn_reduce(p, x, NULL, NULL, j0, w, s1, s2);
+        bn_reduce(p, x, NULL, NULL, NULL, j0, w, s1, s2);
         for (int j = 0; j < w; j++) {
             double md = s1[j] / n;
             double var = s2[j] / n - md * md;
@@ -323,25 +365,23 @@ static void cpu_bn_train_fwd(const KBn *p, const float *x, const float *gamma, c
         }
     }
     BnSrc src = {.gamma = gamma, .beta = beta, .mean = mean, .invstd = invstd};
-    bn_pass(p, x, NULL, y, &src, 0, p->c);
+    bn_pass(p, x, y, &src, 0, p->c, false);
 }
 
 /* Evaluation forward with running statistics: y = act(gamma*(x-rm)/
  * sqrt(rv+eps) + beta), overwrite. x, y [rows,c]. */
 static void cpu_bn_eval_fwd(const KBn *p, const float *x, const float *gamma, const float *beta,
                             const float *run_mean, const float *run_var, float *y) {
-    BnSrc src = {.gamma = gamma,
-                 .beta = beta,
-                 .run_mean = run_mean,
-                 .run_var = run_var,
-                 .eps = p->eps};
-    bn_pass(p, x, NULL, y, &src, 0, p->c);
+    BnSrc src = {
+        .gamma = gamma, .beta = beta, .run_mean = run_mean, .run_var = run_var, .eps = p->eps};
+    bn_pass(p, x, y, &src, 0, p->c, false);
 }
 
 /* Training backward (activation recomputed from x, mean, invstd, gamma,
  * beta). dp = dy*act'(pre); dx = gamma*invstd*(dp - mean(dp) -
  * xhat*mean(dp*xhat)) overwrite (dx may alias dy); dgamma += sum dp*xhat,
- * dbeta += sum dp. Any of dx, dgamma, dbeta may be NULL. */
+ * dbeta += sum dp. Any of dx, dgamma, dbeta may be NULL. Two passes per
+ * channel super-block: the sums (storing dp in dx), then dx from dp. */
 static void cpu_bn_train_bwd(const KBn *p, const float *x, const float *gamma, const float *beta,
                              const float *mean, const float *invstd, const float *dy, float *dx,
                              float *dgamma, float *dbeta) {
@@ -352,7 +392,7 @@ static void cpu_bn_train_bwd(const KBn *p, const float *x, const float *gamma, c
     BnSrc src = {.gamma = gamma, .beta = beta, .mean = mean, .invstd = invstd};
     for (int j0 = 0; j0 < p->c; j0 += BN_W) {
         int w = imin(BN_W, p->c - j0);
-        bn_reduce(p, x, dy, &src, j0, w, s1, s2);
+        bn_reduce(p, x, dy, dx, &src, j0, w, s1, s2);
         for (int j = 0; j < w; j++) {
             if (dbeta) dbeta[j0 + j] = (float)((double)dbeta[j0 + j] + s1[j]);
             if (dgamma) dgamma[j0 + j] = (float)((double)dgamma[j0 + j] + s2[j]);
@@ -362,33 +402,33 @@ static void cpu_bn_train_bwd(const KBn *p, const float *x, const float *gamma, c
         if (dx) {
             BnSrc s = src;
             s.k1 = k1, s.k2 = k2, s.j0 = j0;
-            bn_pass(p, x, dy, dx, &s, j0, w);
+            bn_pass(p, x, dx, &s, j0, w, true);
         }
     }
 }
 
 /* Evaluation backward (frozen statistics): dx = dy*act'(pre)*gamma*invstd
- * overwrite (dx may alias dy); dgamma += sum dp*xhat, dbeta += sum dp. */
+ * overwrite (dx may alias dy); dgamma += sum dp*xhat, dbeta += sum dp.
+ * Any of dx, dgamma, dbeta may be NULL. One pass. */
 static void cpu_bn_eval_bwd(const KBn *p, const float *x, const float *gamma, const float *beta,
-                            const float *run_mean, const float *run_var, const float *dy,
-                            float *dx, float *dgamma, float *dbeta) {
+                            const float *run_mean, const float *run_var, const float *dy, float *dx,
+                            float *dgamma, float *dbeta) {
+    if (!dx && !dgamma && !dbeta) return;
     BnSrc src = {.gamma = gamma,
                  .beta = beta,
                  .run_mean = run_mean,
                  .run_var = run_var,
-                 .eps = p->eps};
-    if (dgamma || dbeta) {
-        double s1[BN_W], s2[BN_W];
-        for (int j0 = 0; j0 < p->c; j0 += BN_W) {
-            int w = imin(BN_W, p->c - j0);
-            bn_reduce(p, x, dy, &src, j0, w, s1, s2);
-            for (int j = 0; j < w; j++) {
-                if (dbeta) dbeta[j0 + j] = (float)((double)dbeta[j0 + j] + s1[j]);
-                if (dgamma) dgamma[j0 + j] = (float)((double)dgamma[j0 + j] + s2[j]);
-            }
+                 .eps = p->eps,
+                 .store_dx = true};
+    double s1[BN_W], s2[BN_W];
+    for (int j0 = 0; j0 < p->c; j0 += BN_W) {
+        int w = imin(BN_W, p->c - j0);
+        bn_reduce(p, x, dy, dx, &src, j0, w, s1, s2);
+        for (int j = 0; j < w; j++) {
+            if (dbeta) dbeta[j0 + j] = (float)((double)dbeta[j0 + j] + s1[j]);
+            if (dgamma) dgamma[j0 + j] = (float)((double)dgamma[j0 + j] + s2[j]);
         }
     }
-    if (dx) bn_pass(p, x, dy, dx, &src, 0, p->c); /* k1 = k2 = 0 */
 }
 
 /* ------------------------------------------------------------------------ */
@@ -439,8 +479,8 @@ static void cpu_gap_bwd(int n, int hw, int c, const float *dy, float *dx) {
  * cpu_sgemm calls (fixed order, one thread). */
 
 /* y[rows,out] = x[rows,in] W^T + b (W [out,in]; b may be NULL), overwrite. */
-static void small_linear(int rows, int in, int out, const float *x, const float *w,
-                         const float *b, float *y) {
+static void small_linear(int rows, int in, int out, const float *x, const float *w, const float *b,
+                         float *y) {
     if (b)
         for (int i = 0; i < rows; i++) memcpy(y + (size_t)i * out, b, out * sizeof(float));
     cpu_sgemm(false, true, rows, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);

@@ -19,11 +19,13 @@
  * sums.
  *
  * Determinism: every GEMM is cut into fixed tiles of its OUTPUT (RNN_TM
- * rows x RNN_TN or RNN_TS columns), each tile one full-K cpu_sgemm, and tiles are shared out to
- * OpenMP threads. Tile boundaries depend only on the shapes, so each output element is computed by
- * the same arithmetic for any thread count. Column sums run over fixed column tiles, rows in order,
- * in double. Elementwise work is split over (batch row, hidden chunk) and each element is written
- * by one thread. Hence results are bit-identical for any thread count. Nothing is allocated.
+ * rows x RNN_TN or RNN_TS columns), each tile one full-K cpu_sgemm, and the
+ * tiles are shared out to OpenMP threads. Tile boundaries depend only on the
+ * shapes, so each output element gets the same arithmetic for any thread
+ * count. Column sums run over fixed column tiles, rows in order, in double.
+ * Elementwise work is split over (batch row, hidden chunk), each element
+ * written by one thread. Results are therefore bit-identical for any thread
+ * count. Nothing is allocated.
  *
  * Not for: multi-layer or bidirectional stacks in one call, non-zero initial
  * states, packed/variable-length sequences, x or y aliasing each other. */
@@ -34,9 +36,9 @@
 
 #define RNN_TM 64 /* output rows per GEMM tile */
 #define RNN_TN 64 /* output columns per GEMM tile (whole-sequence GEMMs) */
-#define RNN_TS                                                                                     \
-    32            /* output columns per tile of the per-step GEMMs (few rows: more                 \
-                     column tiles keep threads busy); hidden units per elementwise chunk */
+/* output columns per tile of the per-step GEMMs (only b rows: narrower tiles
+ * keep more threads busy), and hidden units per elementwise chunk */
+#define RNN_TS 32
 #define RNN_TC 64 /* columns per column-sum tile */
 /* Below this many multiply-adds an op runs on one thread: fork and per-step
  * barriers would cost more than they save. The tiling is the same either
@@ -59,9 +61,10 @@ static inline float bias_at(const float *bias, int j) {
 }
 
 /* C[m,n] = op(A) op(B) + beta*C (alpha = 1), row-major, op(A) is [m,k].
- * Cut into fixed RNN_TM x tn tiles of C (tn is a constant per call site), each one full-K
- * cpu_sgemm, shared out by an orphaned `omp for` (ends with a barrier): call it from every thread
- * of a parallel region, or serially. beta = 0 overwrites, 1 adds. */
+ * Cut into fixed RNN_TM x tn tiles of C (tn is a constant per call site),
+ * each one full-K cpu_sgemm, shared out by an orphaned `omp for` (ends with
+ * a barrier): call it from every thread of a parallel region, or serially.
+ * beta = 0 overwrites, 1 adds. */
 static void gemm_tiles(bool ta, bool tb, int m, int n, int k, const float *a, int lda,
                        const float *b, int ldb, float beta, float *c, int ldc, int tn) {
     int mt = (m + RNN_TM - 1) / RNN_TM, nt = (n + tn - 1) / tn;

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch twins of vadbench's parts: writes the reference fixtures the C tests load.
 
-Usage (from the repository root; needs Debian's python3-torch only):
+Usage (from the repository root; needs Debian's python3-torch, and
+python3-torchvision for the model fixtures):
 
     /usr/bin/python3 tests/reference/make_fixtures.py tests/fixtures [NAME ...]
     make fixtures                      # the same, for every fixture
@@ -21,8 +22,24 @@ work adds model-level fixtures the same way):
   upstream gradient ``dy``. Every reference is computed in float64 from
   float32-representable inputs and then rounded to float32, so each stored output
   is the exact answer rounded once, not PyTorch's float32 arithmetic.
+* ``model_<case>.safetensors`` (+ ``model_<case>.yaml``, the case's ``model:``
+  mapping as vadbench reads it) -- the whole hybrid model against its PyTorch twin
+  (HybridTwin below; tests/test_torch_model.c). Weights and the input ``x`` come
+  from ``formula_tensor`` (the C test computes the same values), so nothing big is
+  stored. Metadata: ``case`` (JSON: B, T, weight_gain, ...) and ``state_dict``
+  (JSON list of [name, shape, "param" | "buffer" | "ignored"] in PyTorch's
+  order). Tensors: ``labels``, ``anomaly`` (0/1), the dropout masks under the C
+  model's site names and ``vae.eps`` (training mode), then per mode ``train`` /
+  ``eval``: ``<mode>.<output>`` as `vadbench forward` writes them,
+  ``<mode>.loss.{cls,bin,svdd,vae,total}``, ``<mode>.grad`` (every trainable
+  gradient, flattened in state_dict order; ``<mode>.grad_norm`` per tensor for the
+  full-size case), ``train.state`` (BN running statistics after the step), and
+  ``<mode>.f32dev.{out,loss,grad,state}``: per tensor, how far PyTorch's own
+  float32 run of the same model lands from the float64 reference.
+  ``model_lstm_frames.weights.safetensors`` is that case's state_dict as PyTorch
+  exports it (with the backbone's timm names in its metadata).
 
-Tensor names are ``<case>.<what>``; ``what`` is ``x``/``w``/``b``/... for inputs
+In ``kernels.safetensors``, tensor names are ``<case>.<what>``; ``what`` is ``x``/``w``/``b``/... for inputs
 and weights, ``y`` for the output, ``dy`` for the upstream gradient and ``d<name>``
 for gradients (``dx``, ``dw``, ``db``, ``dweight_ih_l0`` ...). Layouts are
 vadbench's kernel layouts (kernels/kernels.h): image activations NHWC (torch's
@@ -43,12 +60,18 @@ little-endian header length N, N bytes of JSON padded with spaces to an 8-byte
 boundary, then the raw little-endian tensor data.
 """
 
+import copy
 import json
+import math
 import os
+import re
 import struct
 import sys
+from functools import partial
 
+import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 TOTAL_LIMIT = 2 * 1024 * 1024
@@ -443,9 +466,586 @@ def fixture_interop(path):
     save_safetensors(path, tensors, {"format": "pt", "generator": "tests/reference/make_fixtures.py"})
 
 
+
+# ----------------------------------------------------------------- model twin
+#
+# A PyTorch twin of the seed's HybridAnomalyDetector exactly as vadbench's C
+# model computes it (models/hybrid.h): torchvision's EfficientNet-B0 features
+# (width/depth multipliers, BN eps 1e-5 momentum 0.1) → global average pool
+# → dropout → stacked LSTM/GRU with dropout between layers and attention
+# pooling (or the mean over T) → projection → classifier / binary head /
+# Deep SVDD head, and the optional feature- or image-level VAE. Dropout is a
+# multiplication by a given mask (0 or 1/(1-p), named as the C model's
+# dropout sites) so that both sides see the same noise; the VAE's eps is
+# given too. The RNN stack is one nn.LSTM/nn.GRU per layer (so masks can go
+# between layers) and exported under the stacked names
+# temporal_encoder.rnn.weight_ih_l{k}[_reverse]. tests/reference/bench_torch.py
+# imports this twin too.
+
+MODEL_DEFAULTS = dict(width=1.0, depth=1.0, backbone_dropout=0.5, stochastic_depth=0.0,
+                      temporal="lstm", hidden=256, layers=2, bidirectional=True,
+                      temporal_dropout=0.5, feature_dim=512, embedding_dim=128, svdd_hidden=256,
+                      head_dropout=0.3, classes=14, image=64, vae_level="none", vae_latent=128,
+                      vae_hidden=[512, 256], vae_channels=[32, 64, 128, 256], vae_dropout=0.2,
+                      vae_target="rescaled", vae_detach_target=True)
+# model: mapping keys (harness/config.c MODEL_KEYS) -> twin config keys
+_YAML_KEYS = {"backbone.width": "width", "backbone.depth": "depth",
+              "backbone.dropout": "backbone_dropout", "backbone.stochastic_depth": "stochastic_depth",
+              "temporal.type": "temporal", "temporal.hidden": "hidden", "temporal.layers": "layers",
+              "temporal.bidirectional": "bidirectional", "temporal.dropout": "temporal_dropout",
+              "feature_dim": "feature_dim", "embedding_dim": "embedding_dim",
+              "svdd_hidden": "svdd_hidden", "head_dropout": "head_dropout", "classes": "classes",
+              "image": "image", "vae.level": "vae_level", "vae.latent": "vae_latent",
+              "vae.hidden": "vae_hidden", "vae.channels": "vae_channels",
+              "vae.dropout": "vae_dropout", "vae.target": "vae_target",
+              "vae.detach_target": "vae_detach_target"}
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def model_config(**over):
+    cfg = dict(MODEL_DEFAULTS)
+    for k, v in over.items():
+        assert k in cfg, k
+        cfg[k] = v
+    return cfg
+
+
+def model_config_from_mapping(m):
+    """A parsed YAML `model:` mapping (as vadbench reads it) -> twin config."""
+    cfg = dict(MODEL_DEFAULTS)
+
+    def walk(node, prefix):
+        for k, v in node.items():
+            path = f"{prefix}{k}"
+            if path in _YAML_KEYS:
+                cfg[_YAML_KEYS[path]] = v
+            elif f"{path}.type" in _YAML_KEYS and not isinstance(v, dict):
+                cfg[_YAML_KEYS[f"{path}.type"]] = v
+            elif isinstance(v, dict):
+                walk(v, path + ".")
+            elif path != "backbone.name":
+                raise ValueError(f"unknown model key {path}")
+    walk(m, "")
+    return cfg
+
+
+def model_yaml(cfg):
+    """The `model:` mapping of cfg as YAML text vadbench reads."""
+    b = lambda v: "true" if v else "false"
+    lst = lambda v: "[" + ", ".join(str(int(i)) for i in v) + "]"
+    return (
+        "model:\n"
+        f"  backbone: {{name: efficientnet_b0, width: {cfg['width']!r}, depth: {cfg['depth']!r}, "
+        f"dropout: {cfg['backbone_dropout']!r}, stochastic_depth: {cfg['stochastic_depth']!r}}}\n"
+        f"  temporal: {{type: {cfg['temporal']}, hidden: {cfg['hidden']}, layers: {cfg['layers']}, "
+        f"bidirectional: {b(cfg['bidirectional'])}, dropout: {cfg['temporal_dropout']!r}}}\n"
+        f"  feature_dim: {cfg['feature_dim']}\n  embedding_dim: {cfg['embedding_dim']}\n"
+        f"  svdd_hidden: {cfg['svdd_hidden']}\n  head_dropout: {cfg['head_dropout']!r}\n"
+        f"  classes: {cfg['classes']}\n  image: {cfg['image']}\n"
+        f"  vae: {{level: {cfg['vae_level']}, latent: {cfg['vae_latent']}, "
+        f"hidden: {lst(cfg['vae_hidden'])}, channels: {lst(cfg['vae_channels'])}, "
+        f"dropout: {cfg['vae_dropout']!r}, target: {cfg['vae_target']}, "
+        f"detach_target: {b(cfg['vae_detach_target'])}}}\n")
+
+
+def _mlp(i, o, p):
+    """Linear -> ReLU -> BatchNorm1d -> Dropout (indices 0..3, dropout applied by mask)."""
+    return [nn.Linear(i, o), nn.ReLU(), nn.BatchNorm1d(o, eps=1e-5, momentum=0.1), nn.Identity()]
+
+
+class _Holder(nn.Module):
+    pass
+
+
+class HybridTwin(nn.Module):
+    """The hybrid model; forward(x, noise) -> dict of outputs (see C's `vadbench forward`)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        from torchvision.models.efficientnet import EfficientNet, _efficientnet_conf
+        self.cfg = cfg
+        setting, last = _efficientnet_conf("efficientnet_b0", width_mult=cfg["width"],
+                                           depth_mult=cfg["depth"])
+        eff = EfficientNet(setting, cfg["backbone_dropout"],
+                           stochastic_depth_prob=cfg["stochastic_depth"],
+                           norm_layer=partial(nn.BatchNorm2d, eps=1e-5, momentum=0.1),
+                           last_channel=last)
+        self.backbone = _Holder()
+        self.backbone.backbone = _Holder()
+        self.backbone.backbone.features = eff.features
+        F_ = self.feat_dim = eff.classifier[1].in_features
+        self.has_temporal = cfg["temporal"] != "none"
+        if self.has_temporal:
+            h, dirs = cfg["hidden"], 2 if cfg["bidirectional"] else 1
+            rnn = nn.LSTM if cfg["temporal"] == "lstm" else nn.GRU
+            self.tdim = h * dirs
+            self.temporal_encoder = _Holder()
+            self.temporal_encoder.layers = nn.ModuleList(
+                rnn(F_ if k == 0 else self.tdim, h, num_layers=1, batch_first=True,
+                    bidirectional=cfg["bidirectional"]) for k in range(cfg["layers"]))
+            self.temporal_encoder.attention = nn.Sequential(nn.Linear(self.tdim, h), nn.Tanh(),
+                                                            nn.Linear(h, 1))
+        else:
+            self.tdim = F_
+        P, hd = cfg["feature_dim"], cfg["head_dropout"]
+        self.projection = nn.Sequential(*_mlp(self.tdim, P, hd))
+        self.classifier = nn.Linear(P, cfg["classes"])
+        self.anomaly_head = _Holder()
+        self.anomaly_head.register_buffer("center", torch.zeros(cfg["embedding_dim"]))
+        self.anomaly_head.embedding = nn.Sequential(*_mlp(P, cfg["svdd_hidden"], hd),
+                                                    nn.Linear(cfg["svdd_hidden"], cfg["embedding_dim"]))
+        self.binary_classifier = nn.Linear(P, 2)
+        lvl, L = cfg["vae_level"], cfg["vae_latent"]
+        if lvl == "feature":
+            hs = cfg["vae_hidden"]
+            self.vae = _Holder()
+            enc, prev = [], F_
+            for h in hs:
+                enc += _mlp(prev, h, cfg["vae_dropout"])
+                prev = h
+            self.vae.encoder = nn.Sequential(*enc)
+            self.vae.fc_mu, self.vae.fc_logvar = nn.Linear(prev, L), nn.Linear(prev, L)
+            dec, prev = [], L
+            for h in reversed(hs):
+                dec += _mlp(prev, h, cfg["vae_dropout"])
+                prev = h
+            self.vae.decoder = nn.Sequential(*dec, nn.Linear(prev, F_))
+        elif lvl == "image":
+            ch = cfg["vae_channels"]
+            self.vae = _Holder()
+            enc, prev = [], 3
+            for c in ch:
+                enc += [nn.Conv2d(prev, c, 4, 2, 1), nn.BatchNorm2d(c), nn.LeakyReLU(0.2)]
+                prev = c
+            self.vae.encoder = nn.Sequential(*enc)
+            self.fs = cfg["image"] // 16
+            flat = ch[-1] * self.fs * self.fs
+            self.vae.fc_mu, self.vae.fc_logvar = nn.Linear(flat, L), nn.Linear(flat, L)
+            self.vae.decoder_input = nn.Linear(L, flat)
+            dec = []
+            for c in list(reversed(ch))[1:]:
+                dec += [nn.ConvTranspose2d(prev, c, 4, 2, 1), nn.BatchNorm2d(c), nn.ReLU()]
+                prev = c
+            self.vae.decoder = nn.Sequential(*dec, nn.ConvTranspose2d(prev, 3, 4, 2, 1), nn.Tanh())
+
+    # -- names: the C model's (the seed's stacked RNN names)
+    @staticmethod
+    def export_name(n):
+        m = re.match(r"temporal_encoder\.layers\.(\d+)\.(weight|bias)_(ih|hh)_l0(_reverse)?$", n)
+        return f"temporal_encoder.rnn.{m[2]}_{m[3]}_l{m[1]}{m[4] or ''}" if m else n
+
+    def export_state_dict(self):
+        return {self.export_name(k): v for k, v in self.state_dict().items()}
+
+    def export_parameters(self):
+        return [(self.export_name(k), p) for k, p in self.named_parameters()]
+
+    def dropout_sites(self, B, T):
+        """{site name: (p, mask shape)} for every active dropout site of the C model."""
+        c, N = self.cfg, B * T
+        s = {"backbone.dropout": (c["backbone_dropout"], (N, self.feat_dim)),
+             "projection.3": (c["head_dropout"], (B, c["feature_dim"])),
+             "anomaly_head.embedding.3": (c["head_dropout"], (B, c["svdd_hidden"]))}
+        if self.has_temporal:
+            for k in range(c["layers"] - 1):
+                s[f"temporal_encoder.rnn.dropout_l{k}"] = (c["temporal_dropout"], (B, T, self.tdim))
+        if c["vae_level"] == "feature":
+            hs = c["vae_hidden"]
+            for i, h in enumerate(hs):
+                s[f"vae.encoder.{4 * i + 3}"] = (c["vae_dropout"], (N, h))
+                s[f"vae.decoder.{4 * i + 3}"] = (c["vae_dropout"], (N, hs[len(hs) - 1 - i]))
+        return {k: v for k, v in s.items() if v[0] > 0}
+
+    @staticmethod
+    def _drop(noise, name, v):
+        return v * noise[name].to(v.dtype) if noise is not None and name in noise else v
+
+    def _mlp_fwd(self, seq, first, v, noise, name):
+        v = seq[first + 2](torch.relu(seq[first](v)))
+        return self._drop(noise, f"{name}.{first + 3}", v) if self.training else v
+
+    def forward(self, x, noise=None):
+        """x (B,3,H,W) or (B,T,3,H,W). noise: {site: mask, "vae.eps": eps} in training."""
+        c = self.cfg
+        clip = x.dim() == 5
+        B, T = x.shape[0], x.shape[1] if clip else 1
+        frames = x.reshape(B * T, *x.shape[-3:])
+        pooled = self.backbone.backbone.features(frames).mean(dim=(2, 3))
+        out = {"features": pooled.view(B, T, -1).mean(1)}
+        fd = self._drop(noise, "backbone.dropout", pooled) if self.training else pooled
+        if self.has_temporal:
+            seq = fd.view(B, T, -1)
+            for k, rnn in enumerate(self.temporal_encoder.layers):
+                seq, _ = rnn(seq)
+                if k < c["layers"] - 1 and self.training:
+                    seq = self._drop(noise, f"temporal_encoder.rnn.dropout_l{k}", seq)
+            w = torch.softmax(self.temporal_encoder.attention(seq), dim=1)
+            tout = (w * seq).sum(1)
+        else:
+            tout = fd.view(B, T, -1).mean(1)
+        out["temporal"] = tout
+        proj = self._mlp_fwd(self.projection, 0, tout, noise, "projection")
+        out["projection"] = proj
+        out["class_logits"] = self.classifier(proj)
+        out["binary_logits"] = self.binary_classifier(proj)
+        emb = self.anomaly_head.embedding
+        e = emb[4](self._mlp_fwd(emb, 0, proj, noise, "anomaly_head.embedding"))
+        out["svdd_embedding"] = e
+        out["svdd_score"] = ((e - self.anomaly_head.center) ** 2).sum(1)
+        if c["vae_level"] != "none":
+            self._vae_forward(out, fd, frames, noise, B, T)
+        return out
+
+    def _vae_forward(self, out, fd, frames, noise, B, T):
+        c, v, N = self.cfg, self.vae, B * T
+        if c["vae_level"] == "feature":
+            h = fd
+            for i in range(len(c["vae_hidden"])):
+                h = self._mlp_fwd(v.encoder, 4 * i, h, noise, "vae.encoder")
+            target = fd.detach() if c["vae_detach_target"] else fd
+        else:
+            h = v.encoder(frames).reshape(N, -1)
+            if c["vae_target"] == "normalized":
+                target = frames
+            else:
+                sd = torch.tensor(IMAGENET_STD, dtype=frames.dtype).view(1, 3, 1, 1)
+                mn = torch.tensor(IMAGENET_MEAN, dtype=frames.dtype).view(1, 3, 1, 1)
+                target = (frames * sd + mn) * 2 - 1
+        mu, logvar = v.fc_mu(h), v.fc_logvar(h)
+        z = mu + noise["vae.eps"].to(mu.dtype) * torch.exp(0.5 * logvar) if self.training else mu
+        if c["vae_level"] == "feature":
+            d = z
+            for i in range(len(c["vae_hidden"])):
+                d = self._mlp_fwd(v.decoder, 4 * i, d, noise, "vae.decoder")
+            rec = v.decoder[4 * len(c["vae_hidden"])](d)
+        else:
+            d = v.decoder_input(z).view(N, c["vae_channels"][-1], self.fs, self.fs)
+            rec = v.decoder(d)
+        mse = ((rec - target) ** 2).reshape(N, -1).mean(1)
+        kl = -0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar)).sum(1)
+        lead = (B, T) if T > 1 else (B,)
+        out["vae_mu"], out["vae_logvar"] = mu.reshape(*lead, -1), logvar.reshape(*lead, -1)
+        out["vae_reconstruction"] = rec.reshape(*lead, *rec.shape[1:])
+        out["vae_score"] = (mse + 0.1 * kl).view(B, T).mean(1)
+        out["_mse"], out["_kl"] = mse, kl
+
+
+def hybrid_loss(out, labels, anomaly, vae=True, gamma=2.5, alpha=0.25, smoothing=0.1,
+                weights=(1.0, 0.5, 0.3, 0.2), beta=1.0):
+    """MODEL_SPEC §4 as models/losses.c computes it without mixing (λ = 1):
+    focal (smoothed CE, focal factor on the unsmoothed p_y), binary CE,
+    supervised Deep SVDD with the margin detached, VAE = mean over frames of
+    mse + β·kl. Returns {cls, bin, svdd, vae, total}."""
+    z = out["class_logits"]
+    C = z.shape[1]
+    lp = torch.log_softmax(z, dim=1)
+    q = F.one_hot(labels, C).to(z.dtype) * (1 - smoothing) + smoothing / C
+    ce = -(q * lp).sum(1)
+    py = lp.gather(1, labels[:, None])[:, 0].exp()
+    cls = (alpha * (1 - py) ** gamma * ce).mean()
+    binl = F.cross_entropy(out["binary_logits"], anomaly)
+    d = out["svdd_score"]
+    nrm, ano = anomaly == 0, anomaly == 1
+    dn = d[nrm].mean() if nrm.any() else d.new_zeros(())
+    margin = dn.detach() + 1.0
+    svdd = dn + (torch.relu(margin - d[ano]).mean() if ano.any() else 0.0)
+    vl = (out["_mse"] + beta * out["_kl"]).mean() if vae and "_mse" in out else z.new_zeros(())
+    svdd = torch.as_tensor(svdd, dtype=z.dtype)
+    total = weights[0] * cls + weights[1] * binl + weights[2] * svdd + weights[3] * vl
+    return {"cls": cls, "bin": binl, "svdd": svdd, "vae": vl, "total": total}
+
+
+# Weights and inputs from a formula both sides compute (tests/test_torch_model.c
+# has the C twin of these lines): value i of the tensor called `name` is
+#   v = fmix32((i * 0x9E3779B1 + fnv1a32(name)) mod 2^32),  u = (v >> 8) / 2^24 - 1/2
+# mapped by kind (every step in float64, rounded once to float32):
+#   running_var 1 + u/2; running_mean u/5; anomaly_head.center u/2; BN weight
+#   (1-D ".weight") 1 + 2u/5; other 1-D (biases) u/5; "x" 4u; tensors of rank >= 2
+#   u * gain * sqrt(12 / fan_in) with fan_in = numel / shape[0] (standard
+#   deviation gain / sqrt(fan_in)). The gain (a case's "weight_gain") is chosen
+#   so that activations neither vanish nor explode through the backbone in
+#   evaluation mode, where BatchNorm uses the formula's running statistics:
+#   1.0 would make every eval output independent of the input.
+WEIGHT_GAIN = 1.6
+
+
+def _fnv1a32(s):
+    h = 0x811C9DC5
+    for ch in s.encode():
+        h = ((h ^ ch) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def formula_tensor(name, shape, gain=WEIGHT_GAIN):
+    n = int(np.prod(shape)) if len(shape) else 1
+    M = np.uint64(0xFFFFFFFF)
+    v = (np.arange(n, dtype=np.uint64) * np.uint64(0x9E3779B1) + np.uint64(_fnv1a32(name))) & M
+    v ^= v >> np.uint64(16)
+    v = (v * np.uint64(0x85EBCA6B)) & M
+    v ^= v >> np.uint64(13)
+    v = (v * np.uint64(0xC2B2AE35)) & M
+    v ^= v >> np.uint64(16)
+    u = (v >> np.uint64(8)).astype(np.float64) * 2.0 ** -24 - 0.5
+    if name.endswith("running_var"):
+        val = 1.0 + 0.5 * u
+    elif name.endswith("running_mean"):
+        val = 0.2 * u
+    elif name == "anomaly_head.center":
+        val = 0.5 * u
+    elif name == "x":
+        val = 4.0 * u
+    elif len(shape) == 1 and name.endswith(".weight"):
+        val = 1.0 + 0.4 * u
+    elif len(shape) <= 1:
+        val = 0.2 * u
+    else:
+        val = u * (gain * math.sqrt(12.0 / (n // shape[0])))
+    return torch.from_numpy(val.astype(np.float32)).reshape(shape)
+
+
+def twin_from_formula(cfg, gain=WEIGHT_GAIN):
+    """A float64 twin whose every tensor comes from formula_tensor."""
+    m = HybridTwin(cfg).double()
+    with torch.no_grad():
+        for name, t in m.state_dict().items():
+            if not name.endswith("num_batches_tracked"):
+                t.copy_(formula_tensor(HybridTwin.export_name(name), tuple(t.shape), gain))
+    return m
+
+
+# ----------------------------------------------------------------- model cases
+
+REFERENCE_NAMES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                               "shared", "reference", "state_dict_names.txt")
+LOSS_NAMES = ("cls", "bin", "svdd", "vae", "total")
+OUTPUT_NAMES = ("features", "temporal", "projection", "class_logits", "binary_logits",
+                "svdd_embedding", "svdd_score", "vae_mu", "vae_logvar", "vae_reconstruction",
+                "vae_score")
+
+
+def check_reference_names():
+    """The twin's state_dict for the seed's configuration (and each VAE level)
+    equals ../shared/reference/state_dict_names.txt, when that file is present."""
+    if not os.path.exists(REFERENCE_NAMES):
+        return
+    want, level = {"none": []}, "none"
+    for line in open(REFERENCE_NAMES):
+        m = re.match(r"# vae level: (\w+)", line)
+        if m:
+            level = m[1]
+            want[level] = []
+        elif line.strip() and not line.startswith("#"):
+            name, shape = line.split(" ", 1)
+            want[level].append((name, json.loads(shape)))
+    for lvl in ("none", "feature", "image"):
+        sd = HybridTwin(model_config(vae_level=lvl)).export_state_dict()
+        got = [(k, list(v.shape)) for k, v in sd.items()]
+        exp = want["none"] + (want[lvl] if lvl != "none" else [])
+        assert got == exp, f"twin state_dict differs from {REFERENCE_NAMES} (vae {lvl})"
+
+
+def model_case(path, cfg, B, T, seed, labels, normal_class=1, grad_modes=("train", "eval"),
+               grad_norms_only=False, gain=WEIGHT_GAIN):
+    """One model-level case (layout in the module docstring): formula weights
+    and input, PyTorch's masks and eps, then per mode the outputs, loss parts
+    and gradients (flat, in state_dict order of the parameters) and, in
+    training, the updated BN running statistics (flat, state_dict order)."""
+    base = HybridTwin(cfg)
+    twin0 = twin_from_formula(cfg, gain)
+    N, S = B * T, cfg["image"]
+    xshape = (B, T, 3, S, S) if T > 1 else (B, 3, S, S)
+    x = formula_tensor("x", xshape).double()
+    g = gen(seed)
+    store, noise = {}, {}
+    for site, (p, shape) in twin0.dropout_sites(B, T).items():
+        noise[site] = (torch.rand(*shape, generator=g) >= p).to(torch.float32) / (1.0 - p)
+    if cfg["vae_level"] != "none":
+        noise["vae.eps"] = torch.randn(N, cfg["vae_latent"], generator=g)
+    labels_t = torch.tensor(labels, dtype=torch.int64)
+    anomaly = (labels_t != normal_class).to(torch.int64)
+    assert len(labels) == B and 0 < int(anomaly.sum()) < B
+    store["labels"] = labels_t.to(torch.float32)
+    store["anomaly"] = anomaly.to(torch.float32)
+    store.update(noise)
+    params = [n for n, _ in base.export_parameters()]
+    stats = [n for n in base.export_state_dict() if n.endswith(("running_mean", "running_var"))]
+    for mode in ("train", "eval"):
+        # the float64 reference, and PyTorch's own float32 run of the same
+        # model: its deviation from float64 is the rounding noise float32
+        # arithmetic cannot avoid on each tensor (the C tests' yardstick
+        # where a tensor is ill-conditioned)
+        ref, dev = {}, {}
+        for dt in (torch.float64, torch.float32):
+            twin = copy.deepcopy(twin0).to(dt)
+            twin.train(mode == "train")
+            out = twin(x.to(dt), noise if mode == "train" else None)
+            loss = hybrid_loss(out, labels_t, anomaly)
+            twin.zero_grad()
+            loss["total"].backward()
+            grads = dict((n, p.grad) for n, p in twin.export_parameters())
+            sd = twin.export_state_dict()
+            vals = {"out": [out[k].detach() for k in OUTPUT_NAMES if k in out],
+                    "loss": [loss[k].detach() for k in LOSS_NAMES],
+                    "grad": [grads[n] for n in params], "state": [sd[n] for n in stats]}
+            if dt == torch.float64:
+                ref = vals
+                for k in OUTPUT_NAMES:
+                    if k in out:
+                        store[f"{mode}.{k}"] = out[k].detach()
+                for k in LOSS_NAMES:
+                    store[f"{mode}.loss.{k}"] = loss[k].detach().reshape(())
+            else:
+                norm32 = [g.double() for g in vals["grad"]]
+                for kind, lst in vals.items():
+                    dev[kind] = torch.stack([(a.double() - b).abs().max() if b.numel() else
+                                             b.new_zeros(()) for a, b in zip(lst, ref[kind])])
+        store[f"{mode}.f32dev.out"], store[f"{mode}.f32dev.loss"] = dev["out"], dev["loss"]
+        if mode in grad_modes and grad_norms_only:
+            # per-tensor norms; the deviation is that of PyTorch's float32 norm
+            store[f"{mode}.grad_norm"] = torch.stack([g.norm() for g in ref["grad"]])
+            store[f"{mode}.f32dev.grad"] = torch.stack([(a.norm() - b.norm()).abs() for a, b
+                                                        in zip(norm32, ref["grad"])])
+        elif mode in grad_modes:
+            store[f"{mode}.grad"] = torch.cat([g.reshape(-1) for g in ref["grad"]])
+            store[f"{mode}.f32dev.grad"] = dev["grad"]
+        if mode == "train" and not grad_norms_only:
+            store["train.state"] = torch.cat([t.reshape(-1) for t in ref["state"]])
+            store["train.f32dev.state"] = dev["state"]
+    sd = base.export_state_dict()
+    pset = set(params)
+    meta = {
+        "case": json.dumps({"B": B, "T": T, "normal_class": normal_class,
+                            "yaml": os.path.basename(path).replace(".safetensors", ".yaml"),
+                            "grad_modes": list(grad_modes), "grad_norms_only": grad_norms_only,
+                            "weight_gain": gain}),
+        "state_dict": json.dumps([[n, list(t.shape), "param" if n in pset else
+                                   ("ignored" if n.endswith("num_batches_tracked") else "buffer")]
+                                  for n, t in sd.items()]),
+        "weights": "formula v1 (tests/reference/make_fixtures.py formula_tensor)",
+        "format": "pt", "generator": "tests/reference/make_fixtures.py",
+        "torch_version": torch.__version__,
+    }
+    if grad_norms_only:
+        meta["grad_norm_names"] = json.dumps(params)
+    for k in store:
+        store[k] = store[k].detach().to(torch.float32).contiguous()
+    save_safetensors(path, store, meta)
+    with open(path.replace(".safetensors", ".yaml"), "w") as f:
+        f.write(f"# {os.path.basename(path)}: model of this PyTorch parity case "
+                "(tests/reference/make_fixtures.py)\n" + model_yaml(cfg))
+
+
+def export_weights(twin, path):
+    """The twin's state_dict as PyTorch exports it (F32, num_batches_tracked I64),
+    with the backbone's timm names in the metadata (README's table) for the
+    name-mapping test."""
+    sd = twin.export_state_dict()
+    tensors = {k: (v if k.endswith("num_batches_tracked") else v.float()) for k, v in sd.items()}
+    save_safetensors(path, tensors, {"format": "pt", "timm_names": json.dumps(timm_names(twin))})
+
+
+def timm_names(twin):
+    """torchvision -> timm names of the backbone (../shared/reference/README.md)."""
+    pre, out = "backbone.backbone.", {}
+    for k in twin.export_state_dict():
+        if not k.startswith(pre + "features.") or k.endswith("num_batches_tracked"):
+            continue
+        parts = k[len(pre + "features."):].split(".")
+        st, leafname = int(parts[0]), parts[-1]
+        if st == 0:
+            t = ("conv_stem" if parts[1] == "0" else "bn1") + "." + leafname
+        elif st == 8:
+            t = ("conv_head" if parts[1] == "0" else "bn2") + "." + leafname
+        else:
+            i, seq, sub = int(parts[1]), int(parts[3]), parts[4]
+            if st == 1:
+                names = [("conv_dw", "bn1"), ("se.conv_reduce", "se.conv_expand"), ("conv_pw", "bn2")]
+            else:
+                names = [("conv_pw", "bn1"), ("conv_dw", "bn2"),
+                         ("se.conv_reduce", "se.conv_expand"), ("conv_pwl", "bn3")]
+            pair = names[seq]
+            t = f"blocks.{st - 1}.{i}." + (pair[0] if sub in ("0", "fc1") else pair[1]) + "." + leafname
+        out[k] = pre + t
+    return out
+
+
+# Reduced heads: small widths keep every file small while keeping the
+# shapes distinct (a swapped dimension cannot go unnoticed).
+_SMALL = dict(hidden=8, feature_dim=16, embedding_dim=8, svdd_hidden=12, classes=4)
+
+
+def fixture_model_lstm_bi_clip(path):
+    """Clips T=3, 2-layer bidirectional LSTM (dropout between layers), no VAE,
+    backbone width 0.1 depth 0.1 (channels 8..32, head 128) at 64x64 (final map
+    2x2). Gradients in training mode only (eval-mode backward is covered by the
+    other cases; this keeps the fixtures under their size limit)."""
+    cfg = model_config(width=0.1, depth=0.1, image=64, **_SMALL)
+    model_case(path, cfg, B=4, T=3, seed=1101, labels=[1, 0, 3, 1], grad_modes=("train",))
+
+
+def fixture_model_gru_frames_fvae(path):
+    """Frames T=1, 2-layer unidirectional GRU, feature VAE (target detached)."""
+    cfg = model_config(width=0.05, depth=0.1, image=64, temporal="gru", bidirectional=False,
+                       vae_level="feature", vae_latent=6, vae_hidden=[20, 10], **_SMALL)
+    model_case(path, cfg, B=4, T=1, seed=1102, labels=[2, 1, 1, 0])
+
+
+def fixture_model_none_ivae_clip(path):
+    """Clips T=2 without a temporal encoder (mean over T), image VAE at 32x32."""
+    cfg = model_config(width=0.05, depth=0.1, image=32, temporal="none", vae_level="image",
+                       vae_latent=8, vae_channels=[4, 8, 8, 16], **_SMALL)
+    model_case(path, cfg, B=4, T=2, seed=1103, labels=[0, 1, 2, 1])
+
+
+def fixture_model_gru_bi_clip_fvae(path):
+    """Clips T=2, 1-layer bidirectional GRU, feature VAE with the target NOT
+    detached (its gradient reaches the backbone through both sides), one
+    hidden size."""
+    cfg = model_config(width=0.05, depth=0.1, image=32, temporal="gru", layers=1, vae_level="feature",
+                       vae_latent=4, vae_hidden=[16], vae_detach_target=False,
+                       **dict(_SMALL, hidden=6))
+    model_case(path, cfg, B=4, T=2, seed=1104, labels=[3, 1, 2, 1])
+
+
+_LSTM_FRAMES = model_config(width=0.05, depth=0.1, image=64, layers=1, bidirectional=False,
+                            **_SMALL)
+
+
+def fixture_model_lstm_frames(path):
+    """Frames, 1-layer unidirectional LSTM, no VAE; the case `vadbench forward`
+    runs end to end on weights exported from the twin (next entry)."""
+    model_case(path, _LSTM_FRAMES, B=4, T=1, seed=1105, labels=[1, 2, 0, 3])
+
+
+def fixture_model_option_a(path):
+    """The seed's Option A at full size (EfficientNet-B0 width = depth = 1, 64x64,
+    LSTM 2x256 bidirectional, 512, 128, 14 classes): clips B=3, T=2. Weights
+    are too many to store: only outputs, loss parts and per-tensor gradient
+    norms are kept."""
+    check_reference_names()
+    cfg = model_config()
+    n = sum(p.numel() for p in HybridTwin(cfg).parameters())
+    assert n == 9302541, n
+    model_case(path, cfg, B=4, T=2, seed=1106, labels=[7, 3, 12, 7], normal_class=7,
+               grad_norms_only=True, gain=1.5)
+
+
+def fixture_model_lstm_frames_weights(path):
+    """The weights of model_lstm_frames exported from the twin's state_dict."""
+    export_weights(twin_from_formula(_LSTM_FRAMES), path)
+
+
 FIXTURES = {
     "interop.safetensors": fixture_interop,
     "kernels.safetensors": fixture_kernels,
+    "model_lstm_bi_clip.safetensors": fixture_model_lstm_bi_clip,
+    "model_gru_frames_fvae.safetensors": fixture_model_gru_frames_fvae,
+    "model_none_ivae_clip.safetensors": fixture_model_none_ivae_clip,
+    "model_gru_bi_clip_fvae.safetensors": fixture_model_gru_bi_clip_fvae,
+    "model_lstm_frames.safetensors": fixture_model_lstm_frames,
+    "model_lstm_frames.weights.safetensors": fixture_model_lstm_frames_weights,
+    "model_option_a.safetensors": fixture_model_option_a,
 }
 
 

@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""The PyTorch side of `vadbench bench`: times the same model on the CPU.
+
+Usage (from the repository root; Debian's python3-torch, python3-torchvision,
+python3-yaml):
+
+    /usr/bin/python3 tests/reference/bench_torch.py --model experiments/models/option_a.yaml \\
+        --mode train --batch 32 [--clip 1] [--steps 20] [--warmup 3] [--threads 2] [--variant NAME]
+
+The model is the PyTorch twin of vadbench's hybrid model (HybridTwin in
+make_fixtures.py, the one the parity tests check vadbench against), built from
+the same YAML `model:` mapping (or an experiment file's `base.model` plus a
+variant's `model.*` overrides), in float32 with PyTorch's default initialisation.
+
+* train: one step = forward in training mode (dropout masks drawn fresh each
+  step, as nn.Dropout would), the loss of MODEL_SPEC §4 with default weights
+  (hybrid_loss: focal + 0.5 binary CE + 0.3 supervised Deep SVDD + 0.2 VAE),
+  backward, clip_grad_norm_(1.0), AdamW (lr 1e-4, betas 0.9/0.999, eps 1e-8,
+  weight decay 0.01).
+* infer: forward in evaluation mode under torch.no_grad().
+
+Input: standard normal frames (B, T, 3, S, S), labels i % classes with class 7
+(NormalVideos) normal, as `vadbench bench` uses. After --warmup untimed steps,
+--steps timed steps; prints one JSON line with the keys of `vadbench bench`:
+mode, backend, threads, batch, clip, steps, images_per_s (B*T*steps / total
+seconds), median_ms, p90_ms, p99_ms (linear interpolation between order
+statistics, numpy's default), peak_rss_mb (the process's peak resident set),
+param_bytes, trainable_params and, in training, last_loss.
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures as mf  # noqa: E402
+
+
+def read_model(path, variant):
+    import yaml
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    m = doc.get("model") or (doc.get("base") or {}).get("model")
+    if m is None:
+        raise SystemExit(f"{path}: no `model:` mapping (nor `base: {{model: ...}}`)")
+    cfg = mf.model_config_from_mapping(m)
+    if variant:
+        variants = doc.get("variants") or {}
+
+        def apply(name, depth=0):
+            v = variants.get(name)
+            if v is None or depth > 16:
+                raise SystemExit(f"{path}: variant '{name}' is not defined")
+            if "extends" in v:
+                apply(v["extends"], depth + 1)
+            for k, val in v.items():
+                if k.startswith("model."):
+                    over = mf.model_config_from_mapping(_nest(k[6:], val))
+                    for ck, cv in over.items():
+                        if cv != mf.MODEL_DEFAULTS[ck]:
+                            cfg[ck] = cv
+        apply(variant)
+    return cfg
+
+
+def _nest(dotted, val):
+    out = cur = {}
+    parts = dotted.split(".")
+    for p in parts[:-1]:
+        cur[p] = {}
+        cur = cur[p]
+    cur[parts[-1]] = val
+    return out
+
+
+def percentile(sorted_ms, q):
+    pos = q * (len(sorted_ms) - 1)
+    lo = int(pos)
+    if lo >= len(sorted_ms) - 1:
+        return sorted_ms[-1]
+    return sorted_ms[lo] + (pos - lo) * (sorted_ms[lo + 1] - sorted_ms[lo])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--variant")
+    ap.add_argument("--mode", choices=("train", "infer"), default="train")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--clip", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: default)")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    if a.batch < 1 or a.clip < 1 or a.steps < 1 or a.warmup < 0 or a.threads < 0:
+        ap.error("--batch, --clip and --steps must be >= 1, --warmup >= 0")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    cfg = read_model(a.model, a.variant)
+    B, T, S = a.batch, a.clip, cfg["image"]
+    train = a.mode == "train"
+    model = mf.HybridTwin(cfg)  # float32, PyTorch's default initialisation
+    model.train(train)
+    x = torch.randn(B, T, 3, S, S) if T > 1 else torch.randn(B, 3, S, S)
+    labels = torch.arange(B) % cfg["classes"]
+    anomaly = (labels != 7 % cfg["classes"]).long()
+    sites = model.dropout_sites(B, T)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8,
+                            weight_decay=0.01)
+    times, last_loss = [], None
+    for step in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        if train:
+            noise = {n: torch.empty(shape).bernoulli_(1 - p).div_(1 - p)
+                     for n, (p, shape) in sites.items()}
+            if cfg["vae_level"] != "none":
+                noise["vae.eps"] = torch.randn(B * T, cfg["vae_latent"])
+            opt.zero_grad(set_to_none=True)
+            out = model(x, noise)
+            loss = mf.hybrid_loss(out, labels, anomaly)["total"]
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            last_loss = loss.item()
+        else:
+            with torch.no_grad():
+                model(x)
+        times.append((time.perf_counter() - t0) * 1e3)
+    t = sorted(times[a.warmup:])
+    nparam = sum(p.numel() for p in model.parameters())
+    res = {
+        "mode": a.mode, "backend": "torch-cpu", "threads": torch.get_num_threads(),
+        "batch": B, "clip": T, "steps": a.steps,
+        "images_per_s": B * T * a.steps / (sum(t) / 1e3),
+        "median_ms": percentile(t, 0.5), "p90_ms": percentile(t, 0.9),
+        "p99_ms": percentile(t, 0.99),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "param_bytes": 4 * sum(v.numel() for v in model.state_dict().values()),
+        "trainable_params": nparam, "torch_version": torch.__version__,
+    }
+    if train:
+        res["last_loss"] = last_loss
+    print(json.dumps(res, separators=(",", ":")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+/* Tests of `vadbench data synth|inspect|cache` through cmd_data: exit
+ * codes, the archive it writes, and inspect's JSON (parsed with jansson).
+ * stdout is redirected to a file under tests/tmp/data_cmd/ (each Criterion
+ * test runs in its own process). */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <sys/stat.h>
+
+int cmd_data(int argc, char **argv);
+
+#define DIR "tests/tmp/data_cmd"
+
+static int run(const char *out_file, int argc, const char **argv) {
+    fflush(stdout);
+    cr_assert_not_null(freopen(out_file, "w", stdout));
+    int rc = cmd_data(argc, (char **)argv);
+    fflush(stdout);
+    return rc;
+}
+
+static json_t *load_json(const char *file) {
+    json_error_t e;
+    json_t *j = json_load_file(file, 0, &e);
+    cr_assert_not_null(j, "%s:%d: %s", file, e.line, e.text);
+    return j;
+}
+
+static long long geti(json_t *o, const char *a, const char *b) {
+    json_t *x = json_object_get(o, a);
+    if (b) x = json_object_get(x, b);
+    cr_assert(json_is_integer(x), "%s.%s", a, b ? b : "");
+    return (long long)json_integer_value(x);
+}
+
+Test(data_cmd, synth_then_inspect_json_then_cache_reuse) {
+    cr_assert_eq(system("rm -rf " DIR " && mkdir -p " DIR), 0);
+    const char *synth[] = {"data",
+                           "synth",
+                           "--out",
+                           DIR "/s.tar.gz",
+                           "--videos",
+                           "2",
+                           "--test-videos",
+                           "1",
+                           "--normal-factor",
+                           "3",
+                           "--frames",
+                           "3",
+                           "--size",
+                           "16",
+                           "--seed",
+                           "4",
+                           "--top",
+                           "UCF"};
+    cr_assert_eq(run(DIR "/synth.out", 18, synth), 0);
+    struct stat st;
+    cr_assert_eq(stat(DIR "/s.tar.gz", &st), 0);
+    const char *insp[] = {"data", "inspect",     DIR "/s.tar.gz", "--format",
+                          "json", "--cache-dir", DIR "/cache"};
+    for (int pass = 0; pass < 2; pass++) {
+        cr_assert_eq(run(DIR "/inspect.json", 7, insp), 0);
+        json_t *j = load_json(DIR "/inspect.json");
+        cr_assert_eq(json_array_size(json_object_get(j, "classes")), 14);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "normal")), "NormalVideos");
+        cr_assert_eq(geti(json_object_get(j, "totals"), "train", "videos"), 13 * 2 + 6);
+        cr_assert_eq(geti(json_object_get(j, "totals"), "test", "frames"), (13 + 3) * 3);
+        json_t *ab = json_array_get(json_object_get(j, "classes"), 0);
+        cr_assert_str_eq(json_string_value(json_object_get(ab, "name")), "Abuse");
+        cr_assert_eq(geti(ab, "train", "frames"), 6);
+        cr_assert_eq(geti(j, "skipped", NULL), 0);
+        cr_assert_eq(json_integer_value(json_array_get(json_object_get(j, "frame_size"), 0)), 16);
+        cr_assert(json_is_true(json_object_get(json_object_get(j, "cache"), "hit")) == (pass == 1));
+        json_decref(j);
+    }
+    const char *cache[] = {"data", "cache", DIR "/s.tar.gz", "--cache-dir", DIR "/cache"};
+    cr_assert_eq(run(DIR "/cache.out", 5, cache), 0);
+    FILE *f = fopen(DIR "/cache.out", "r");
+    char line[512] = "";
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    fclose(f);
+    cr_assert(strncmp(line, "reused " DIR "/cache/s.tar.gz-", 20) == 0, "%s", line);
+    cr_assert(strstr(line, "144 frames of 16x16"), "%s", line);
+    /* the same data described by the generator directly: same digest */
+    const char *gen[] = {
+        "data",          "inspect", "--source",        "synthetic", "--videos", "2",
+        "--test-videos", "1",       "--normal-factor", "3",         "--frames", "3",
+        "--size",        "16",      "--seed",          "4",         "--format", "json"};
+    cr_assert_eq(run(DIR "/gen.json", 18, gen), 0);
+    json_t *a = load_json(DIR "/gen.json"), *b = load_json(DIR "/inspect.json");
+    cr_assert_str_eq(json_string_value(json_object_get(a, "digest")),
+                     json_string_value(json_object_get(b, "digest")));
+    json_decref(a), json_decref(b);
+}
+
+Test(data_cmd, text_output_lists_every_class) {
+    cr_assert_eq(system("mkdir -p " DIR), 0);
+    const char *gen[] = {"data",          "inspect", "--source", "synthetic", "--videos", "1",
+                         "--test-videos", "0",       "--frames", "2",         "--size",   "16"};
+    cr_assert_eq(run(DIR "/text.out", 12, gen), 0);
+    FILE *f = fopen(DIR "/text.out", "r");
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    cr_assert(strstr(buf, "frames:   16x16 RGB") &&
+                  strstr(buf, "classes:  14 (normal: NormalVideos)"),
+              "%s", buf);
+    cr_assert(strstr(buf, "NormalVideos *") && strstr(buf, "Vandalism "), "%s", buf);
+    cr_assert(strstr(buf, "total                      17"), "%s", buf);
+}
+
+Test(data_cmd, usage_and_input_errors_exit_2) {
+    cr_assert_eq(system("mkdir -p " DIR), 0);
+    const char *a[] = {"data"};
+    cr_assert_eq(run(DIR "/e.out", 1, a), 2);
+    const char *b[] = {"data", "frobnicate"};
+    cr_assert_eq(run(DIR "/e.out", 2, b), 2);
+    const char *c[] = {"data", "synth", "--videos", "2"};
+    cr_assert_eq(run(DIR "/e.out", 4, c), 2);
+    const char *d[] = {"data", "inspect", "x.tar", "--format", "xml"};
+    cr_assert_eq(run(DIR "/e.out", 5, d), 2);
+    const char *e[] = {"data", "inspect", DIR "/does-not-exist.tar", "--no-cache"};
+    cr_assert_eq(run(DIR "/e.out", 4, e), 2);
+    const char *g[] = {"data", "synth", "--out", DIR "/x.zip", "--size", "4"};
+    cr_assert_eq(run(DIR "/e.out", 6, g), 2);
+    const char *h[] = {"data", "inspect", "--source", "synthetic", "--bogus"};
+    cr_assert_eq(run(DIR "/e.out", 5, h), 2);
+    const char *i[] = {"data", "--help"};
+    cr_assert_eq(run(DIR "/e.out", 2, i), 0);
+}
