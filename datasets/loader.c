@@ -193,15 +193,18 @@ LoaderPos loader_position(const Loader *l) {
     return p;
 }
 
-void loader_seek(Loader *l, LoaderPos pos) {
+VbStatus loader_seek(Loader *l, LoaderPos pos) {
+    if (pos.batch >= l->nb)
+        return VB_FAIL(VB_ERR_INPUT,
+                       "loader position batch %llu is past the %llu batches of an epoch",
+                       (unsigned long long)pos.batch, (unsigned long long)l->nb);
     uint64_t g = pos.epoch * l->nb + pos.batch;
     if (l->c.workers == 0) {
         l->next_take = g;
-        return;
+        return VB_OK;
     }
     stop_workers(l);
-    VbStatus st = start_workers(l, g);
-    VB_ASSERT(st == VB_OK); /* the same threads started before */
+    return start_workers(l, g);
 }
 
 /* ---- open / close ---- */

@@ -73,8 +73,10 @@ uint64_t loader_batches_per_epoch(const Loader *l);
 /* The batch at the current position; advances the position. */
 const Batch *loader_next(Loader *l);
 LoaderPos loader_position(const Loader *l);
-/* Continue from a saved position (e.g. a checkpoint). */
-void loader_seek(Loader *l, LoaderPos pos);
+/* Continue from a saved position (e.g. a checkpoint); an error when the
+ * position does not fit this loader's epoch or its threads cannot start
+ * (the loader must then be closed). */
+VbStatus loader_seek(Loader *l, LoaderPos pos);
 /* Clip index of sample `pos` of `epoch` (the sampler alone, for tests). */
 uint64_t loader_sample(const Loader *l, uint64_t epoch, uint64_t pos);
 

@@ -4,11 +4,33 @@
  * pavement, a road, sometimes a market stall, a bag or passing traffic)
  * with people walking along paths, in the 14 classes of UCF-Crime.
  * NormalVideos is ordinary walking; every anomaly class adds its own visual
- * and temporal signature (fire that grows, a flash then smoke, two figures
- * in erratic contact, a car that hits a person, graffiti accumulating on the
- * wall, ...; see the class scripts in synth.c). Nuisance variation is shared
- * by all classes: illumination level and drift, colour tint, sensor noise,
- * camera jitter, crowd density, scene geometry and colours.
+ * and temporal signature, starting in the first quarter of the video
+ * (scripts in synth_actors.c):
+ *   Abuse         a small figure on the ground, struck again and again
+ *   Arrest        a dark-uniformed officer reaches a suspect, both walk to a
+ *                 police car whose light bar flashes red/blue
+ *   Arson         a figure crouches at the wall and runs; an orange fire grows
+ *                 and flickers, smoke rises, the wall scorches
+ *   Assault       a head-on approach, one blow, the victim falls, the
+ *                 attacker runs off
+ *   Burglary      night (low gain); a figure works a door open, a torch
+ *                 flickers, the figure slips inside
+ *   Explosion     a bright flash expanding over three frames, debris, rising
+ *                 smoke, camera shake, the crowd flees
+ *   Fighting      two figures in contact, moving erratically
+ *   RoadAccidents a fast car hits a crossing pedestrian and stops
+ *   Robbery       one figure chases another, a short struggle, the chaser
+ *                 runs off with the victim's bag
+ *   Shooting      a still figure, muzzle flashes and bright streaks, the crowd
+ *                 flees, one person falls
+ *   Shoplifting   loitering at a market stall; one item vanishes
+ *   Stealing      an unattended bag is picked up and carried off at a run
+ *   Vandalism     jerky moves along the wall while spray strokes accumulate
+ *                 and a window breaks
+ * Stalls, bags, passing cars and old graffiti also appear in
+ * other classes' scenes, so a prop alone proves nothing. Nuisance variation
+ * is shared by all classes: illumination level and drift, colour tint,
+ * sensor noise, camera jitter, crowd density, scene geometry and colours.
  *
  * Every value comes from the counter RNG (rng.h): a video's stream is keyed
  * by (seed, split, class, video number), so a video is a pure function of

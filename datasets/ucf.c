@@ -235,11 +235,13 @@ static VbStatus decode_archive(Pass *p) {
     VB_TRY(ucf_open_archive(ix->path, &a));
     VbStatus st = VB_OK;
     size_t k = 0;
+    int retries = 0;
     while (st == VB_OK && k < ix->n) {
         struct archive_entry *ent;
         int r = archive_read_next_header(a, &ent);
-        if (r == ARCHIVE_RETRY) continue;
-        if (r == ARCHIVE_EOF || r < ARCHIVE_WARN) {
+        if (r == ARCHIVE_RETRY && ++retries < 8) continue;
+        retries = 0;
+        if (r == ARCHIVE_EOF || r == ARCHIVE_RETRY || r < ARCHIVE_WARN) {
             if (r == ARCHIVE_EOF) archive_set_error(a, EIO, "archive ended early");
             st = fatal_at(p, a, k);
             break;

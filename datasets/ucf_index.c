@@ -155,7 +155,7 @@ static VbStatus list_archive(Index *ix) {
         int r = archive_read_next_header(a, &ent);
         if (r == ARCHIVE_EOF) break;
         if (r == ARCHIVE_RETRY && ++retries < 8) continue;
-        if (r < ARCHIVE_WARN) {
+        if (r == ARCHIVE_RETRY || r < ARCHIVE_WARN) {
             st = ucf_archive_fatal(ix, a, ix->n ? ix->e[ix->n - 1].raw : NULL, true);
             break;
         }

@@ -11,12 +11,23 @@ int cmd_data(int argc, char **argv);
 
 #define DIR "tests/tmp/data_cmd"
 
+/* Run cmd_data with stdout to out_file and stderr to DIR/stderr.out. */
 static int run(const char *out_file, int argc, const char **argv) {
-    fflush(stdout);
+    fflush(stdout), fflush(stderr);
     cr_assert_not_null(freopen(out_file, "w", stdout));
+    cr_assert_not_null(freopen(DIR "/stderr.out", "w", stderr));
     int rc = cmd_data(argc, (char **)argv);
-    fflush(stdout);
+    fflush(stdout), fflush(stderr);
     return rc;
+}
+
+static bool stderr_has(const char *text) {
+    FILE *f = fopen(DIR "/stderr.out", "r");
+    char buf[8192];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[n] = 0;
+    if (f) fclose(f);
+    return strstr(buf, text) != NULL;
 }
 
 static json_t *load_json(const char *file) {
@@ -114,18 +125,24 @@ Test(data_cmd, usage_and_input_errors_exit_2) {
     cr_assert_eq(system("mkdir -p " DIR), 0);
     const char *a[] = {"data"};
     cr_assert_eq(run(DIR "/e.out", 1, a), 2);
+    cr_assert(stderr_has("a subcommand is required"));
     const char *b[] = {"data", "frobnicate"};
     cr_assert_eq(run(DIR "/e.out", 2, b), 2);
+    cr_assert(stderr_has("unknown subcommand 'frobnicate'"));
     const char *c[] = {"data", "synth", "--videos", "2"};
     cr_assert_eq(run(DIR "/e.out", 4, c), 2);
+    cr_assert(stderr_has("--out PATH is required"));
     const char *d[] = {"data", "inspect", "x.tar", "--format", "xml"};
     cr_assert_eq(run(DIR "/e.out", 5, d), 2);
     const char *e[] = {"data", "inspect", DIR "/does-not-exist.tar", "--no-cache"};
     cr_assert_eq(run(DIR "/e.out", 4, e), 2);
+    cr_assert(stderr_has("cannot open " DIR "/does-not-exist.tar"));
     const char *g[] = {"data", "synth", "--out", DIR "/x.zip", "--size", "4"};
     cr_assert_eq(run(DIR "/e.out", 6, g), 2);
+    cr_assert(stderr_has("size 4 is outside"));
     const char *h[] = {"data", "inspect", "--source", "synthetic", "--bogus"};
     cr_assert_eq(run(DIR "/e.out", 5, h), 2);
+    cr_assert(stderr_has("unknown option '--bogus'"));
     const char *i[] = {"data", "--help"};
     cr_assert_eq(run(DIR "/e.out", 2, i), 0);
 }

@@ -96,7 +96,9 @@ Test(data_loader, resume_from_a_saved_position_matches_straight_run) {
     cr_assert_eq(pos.batch, nb - 1);
     LoaderPos end = loader_position(l);
     cr_assert(end.epoch == 1 && end.batch == 2);
-    loader_seek(m, pos);
+    LoaderPos bad = {0, nb};
+    cr_assert_eq(loader_seek(m, bad), VB_ERR_INPUT);
+    cr_assert_eq(loader_seek(m, pos), VB_OK);
     const Batch *b = loader_next(m);
     cr_assert(b->epoch == 0 && b->index == nb - 1);
     tu_assert_bytes_equal(saved, b->x, bytes, "resumed batch");

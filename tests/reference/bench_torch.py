@@ -6,6 +6,7 @@ python3-yaml):
 
     /usr/bin/python3 tests/reference/bench_torch.py --model experiments/models/option_a.yaml \\
         --mode train --batch 32 [--clip 1] [--steps 20] [--warmup 3] [--threads 2] [--variant NAME]
+        [--channels-last]
 
 The model is the PyTorch twin of vadbench's hybrid model (HybridTwin in
 make_fixtures.py, the one the parity tests check vadbench against), built from
@@ -97,6 +98,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: default)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--channels-last", action="store_true",
+                    help="run the convolutions in channels_last (NHWC) memory format")
     a = ap.parse_args()
     if a.batch < 1 or a.clip < 1 or a.steps < 1 or a.warmup < 0 or a.threads < 0:
         ap.error("--batch, --clip and --steps must be >= 1, --warmup >= 0")
@@ -109,6 +112,9 @@ def main():
     model = mf.HybridTwin(cfg)  # float32, PyTorch's default initialisation
     model.train(train)
     x = torch.randn(B, T, 3, S, S) if T > 1 else torch.randn(B, 3, S, S)
+    if a.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last) if T == 1 else x
     labels = torch.arange(B) % cfg["classes"]
     anomaly = (labels != 7 % cfg["classes"]).long()
     sites = model.dropout_sites(B, T)
@@ -144,6 +150,7 @@ def main():
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "param_bytes": 4 * sum(v.numel() for v in model.state_dict().values()),
         "trainable_params": nparam, "torch_version": torch.__version__,
+        "channels_last": a.channels_last,
     }
     if train:
         res["last_loss"] = last_loss

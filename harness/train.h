@@ -1,0 +1,123 @@
+/* train: the training loop of one run.
+ *
+ * epochs of batches from a shuffled, augmented loader → optional Mixup /
+ * CutMix → forward → MODEL_SPEC §4 losses → backward → (SAM: perturb,
+ * second forward/backward without touching BN statistics, restore) →
+ * gradient clipping → AdamW at the scheduled learning rate; SWA averaging
+ * from a start epoch with its own learning rate; validation each epoch with
+ * early stopping; a checkpoint every N steps and at every epoch end,
+ * written atomically, from which a restarted run continues to the same bits.
+ * NaN/Inf in the loss or the gradients stops the run with the reason.
+ *
+ * Progress goes to a logging callback (the runner connects it to SQLite):
+ * per step the learning rate, loss parts and gradient norm; per epoch the
+ * validation metrics. */
+#ifndef VB_TRAIN_H
+#define VB_TRAIN_H
+
+#include "datasets/loader.h"
+#include "models/hybrid.h"
+#include "models/losses.h"
+#include "models/schedule.h"
+
+typedef struct TrainConfig {
+    int epochs, batch_size;
+    char schedule[12]; /* onecycle | cosine | constant */
+    double lr, warmup, div_factor, final_div_factor;
+    bool cycle_momentum;
+    double beta1, beta2, eps, weight_decay, clip_norm;
+    /* losses */
+    double focal_gamma, focal_alpha, label_smoothing;
+    char class_alpha[12]; /* none | balanced */
+    double w_cls, w_bin, w_svdd, w_vae, vae_beta;
+    char svdd_mode[16];   /* supervised | one-class | soft-boundary */
+    double svdd_nu;
+    int svdd_warmup_epochs, svdd_recenter_every;
+    /* SAM */
+    bool sam;
+    double sam_rho;
+    bool sam_adaptive;
+    /* SWA */
+    bool swa;
+    double swa_start, swa_lr;
+    int swa_anneal_epochs;
+    /* Mixup / CutMix */
+    double mix_p, mixup_alpha, cutmix_alpha, mix_switch;
+    /* data */
+    char sampler[12]; /* inverse | sqrt | none */
+    bool augment;
+    /* early stopping */
+    char es_metric[16]; /* none | val_loss | val_accuracy */
+    int es_patience;
+    double es_min_delta;
+    int checkpoint_every; /* steps; 0 = at epoch ends only */
+} TrainConfig;
+
+void train_config_defaults(TrainConfig *c);
+
+typedef enum TrainEventKind { TRAIN_STEP, TRAIN_EPOCH } TrainEventKind;
+
+typedef struct TrainEvent {
+    TrainEventKind kind;
+    int64_t step;
+    int epoch, epochs;
+    int64_t steps_per_epoch;
+    double lr, grad_norm, images_per_s;
+    LossParts loss;
+    /* TRAIN_EPOCH: validation */
+    double val_loss, val_accuracy, train_loss;
+    double epoch_seconds;
+    bool swa_active;
+} TrainEvent;
+
+typedef void (*TrainLogFn)(void *ctx, const TrainEvent *ev);
+
+/* What a run trains on. class_map[d] is the model class of dataset class d
+ * (-1 for classes held out of training). */
+typedef struct TrainData {
+    Loader *train;      /* shuffled, augmented, drop_last */
+    Loader *train_eval; /* the training clips in order, unaugmented */
+    Loader *val;        /* validation clips in order (NULL: no validation) */
+    const int *class_map;
+    int normal_class;   /* model class index of the normal class */
+    const int *class_counts; /* training clips per model class (balanced α) */
+} TrainData;
+
+typedef struct TrainResult {
+    int64_t steps;
+    int epochs_run;
+    bool early_stopped;
+    double best_metric;
+    double seconds, images_per_s;
+    bool stopped; /* interrupted by a stop request (checkpoint written) */
+} TrainResult;
+
+typedef struct Trainer Trainer;
+
+/* Set up training of `m` (built, initialised) for `tc`. ckpt_path may be
+ * NULL (no checkpoints). `seed` drives dropout, mixup and VAE noise. */
+VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint64_t seed,
+                     const char *ckpt_path, const char *config_hash, Trainer **out);
+void trainer_free(Trainer *t);
+/* Resume from the checkpoint at ckpt_path if it exists (VB_OK and *resumed
+ * = false when there is none). A corrupt or mismatched checkpoint is an error. */
+VbStatus trainer_resume(Trainer *t, bool *resumed);
+void trainer_set_logger(Trainer *t, TrainLogFn fn, void *ctx);
+/* Stop cleanly at the next step boundary (e.g. from a SIGINT handler):
+ * writes a checkpoint and returns with result.stopped. */
+void trainer_request_stop(Trainer *t);
+/* For tests: stop after this many optimiser steps, writing a checkpoint. */
+void trainer_stop_after(Trainer *t, int64_t steps);
+/* Run to the end (or the stop); on success the model holds the final
+ * weights (the SWA average with recomputed BN statistics when SWA is on). */
+VbStatus trainer_run(Trainer *t, TrainResult *res);
+
+/* Deep SVDD centre: mean embedding of normal samples from `loader` (one
+ * pass, evaluation mode), |c_i| < 0.01 pushed to ±0.01. Written to the
+ * model's anomaly_head.center. */
+VbStatus train_svdd_center(Hybrid *m, Loader *loader, const int *class_map, int normal_class);
+/* Recompute BN running statistics with one pass over `loader` in training
+ * mode (cumulative average, as torch.optim.swa_utils.update_bn). */
+void train_bn_update(Hybrid *m, Loader *loader);
+
+#endif
