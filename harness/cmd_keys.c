@@ -1,11 +1,12 @@
-/* cmd_keys: `vadbench keys` — print the documented experiment-file keys
- * (the source of experiments/README.md's tables). */
+/* cmd_keys: `vadbench keys [SECTION]` — print the documented experiment-file
+ * keys of each section as Markdown tables (the source of the tables in
+ * experiments/README.md). */
 #include <stdio.h>
 #include <string.h>
 
 #include "harness/cli.h"
 #include "harness/commands.h"
-#include "harness/config.h"
+#include "harness/schema.h"
 
 int cmd_keys(int argc, char **argv) {
     const CliCommand *cmd = cli_find("keys");
@@ -15,13 +16,23 @@ int cmd_keys(int argc, char **argv) {
     VbStatus s = cli_parse(cmd, argc, argv, NULL, pos, 1, &npos, &help);
     if (s != VB_OK) return cli_usage_error(cmd, vb_errmsg());
     if (help) return 0;
-    if (npos && strcmp(pos[0], "model") != 0) {
+    static const char *sections[] = {"dataset", "model", "train", "eval"};
+    RunConfig d;
+    run_config_defaults(&d);
+    bool any = false;
+    for (int i = 0; i < 4; i++) {
+        if (npos && strcmp(pos[0], sections[i]) != 0) continue;
+        void *obj;
+        const CfgSchema *sc = schema_section(sections[i], &d, &obj);
+        if (any) printf("\n");
+        printf("### %s\n\n", sections[i]);
+        cfg_print_schema(sc, obj, stdout);
+        any = true;
+    }
+    if (!any) {
         char msg[128];
-        snprintf(msg, sizeof msg, "unknown section '%s' (known: model)", pos[0]);
+        snprintf(msg, sizeof msg, "unknown section '%s' (dataset, model, train, eval)", pos[0]);
         return cli_usage_error(cmd, msg);
     }
-    ModelConfig d;
-    model_config_defaults(&d);
-    cfg_print_schema(&cfg_model_schema, &d, stdout);
     return 0;
 }

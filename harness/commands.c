@@ -4,6 +4,16 @@
 
 const CliCommand cli_commands[] = {
     {"help", "describe the commands (`vadbench help CMD` for one)", "help [COMMAND]", NULL},
+    {"run", "run experiment matrices (train, evaluate, measure, record)",
+     "run FILE... [--dry-run] [--only PATTERN] [--shard i/n] [--backend cpu|cuda]\n"
+     "        [--threads N] [--db PATH] [--quiet]\n\n"
+     "Runs every cell (variant x holdout x seed) of each experiment file; cells already done\n"
+     "in the database are skipped, interrupted ones resume from their checkpoint, failed ones\n"
+     "are recorded with the reason while the rest go on. --only matches fnmatch patterns\n"
+     "against variant/holdout/seedN; --shard i/n takes every n-th cell from the i-th.\n"
+     "Several processes may share one database. Exit 1 when a cell failed, 130 when\n"
+     "interrupted (Ctrl-C: the checkpoint is written and the cell left resumable).",
+     cmd_run},
     {"forward", "run a model on a safetensors input (weights in and out of PyTorch)",
      "forward --model FILE.yaml [--variant NAME] [--weights W.safetensors] --input X.safetensors\n"
      "        --output Y.safetensors [--mode eval|train] [--noise N.safetensors] [--seed S]\n"
@@ -22,7 +32,29 @@ const CliCommand cli_commands[] = {
      "inference on random data after W warm-up steps; prints one JSON line with images/s,\n"
      "median/p90/p99 milliseconds, peak RSS and arena bytes.",
      cmd_bench},
+    {"data", "make, inspect and pre-decode data sets (synth, inspect, cache)",
+     "data synth|inspect|cache [options]   (`vadbench data SUBCOMMAND --help` for one)", cmd_data},
     {"keys", "list every experiment-file key with its type, default and meaning",
      "keys [SECTION]", cmd_keys},
+    {"runs", "list the runs in the results store",
+     "runs [--experiment NAME] [--status queued|running|done|failed] [--format table|csv|json]\n"
+     "        [--db PATH]\n\n"
+     "One line per run: id, experiment, variant, holdout, seed, status, up to four key final\n"
+     "metrics (test before val, AUC/AP/accuracy first), wall time, config hash and error.\n"
+     "csv and json carry every final metric as a \"split/key\" column. The database is --db,\n"
+     "else $VADBENCH_DB, else results/vadbench.db.",
+     cmd_runs},
+    {"show", "show one run: config, provenance, metrics, timings, latency",
+     "show RUN [--format text|json] [--db PATH]\n\n"
+     "RUN is a run id or at least 4 hex digits of its config hash (an ambiguous prefix lists\n"
+     "the runs it matches). Prints status and times, provenance, final metrics, a summary of\n"
+     "each curve, timings, latency percentiles (ms) and the resolved config.",
+     cmd_show},
+    {"export", "export one row per run with every final metric (CSV or JSON)",
+     "export --format csv|json [--experiment NAME] [--status S] [--db PATH]\n\n"
+     "One row per run: ids, variant, holdout, seed, status, error, times, provenance, then each\n"
+     "final metric as its own \"split/key\" column (empty/null where a run lacks it), for\n"
+     "pandas (pd.read_csv) and spreadsheets.",
+     cmd_export},
 };
 const int cli_ncommands = (int)(sizeof cli_commands / sizeof cli_commands[0]);

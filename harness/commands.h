@@ -5,5 +5,10 @@
 int cmd_forward(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

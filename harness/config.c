@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <libfyaml.h>
 #include <math.h>
 #include <stdlib.h>
@@ -171,13 +172,15 @@ static bool parse_double(const char *v, double *out) {
     return true;
 }
 
-static VbStatus read_scalar_int(const CfgKey *k, const char *file, struct fy_node *v, long *out) {
+static VbStatus read_scalar_int(const CfgSchema *s, const CfgKey *k, const char *file,
+                                struct fy_node *v, long *out) {
     const char *txt = fy_node_is_scalar(v) ? fy_node_get_scalar0(v) : NULL;
     if (!txt || !parse_int(txt, out))
-        return at(file, v, "%s.%s: expected an integer%s%s%s", "model", k->key,
+        return at(file, v, "%s.%s: expected an integer%s%s%s", s->section, k->key,
                   txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
     if (*out < k->min || *out > k->max)
-        return at(file, v, "%s: %ld is out of range [%g, %g]", k->key, *out, k->min, k->max);
+        return at(file, v, "%s.%s: %ld is out of range [%g, %g]", s->section, k->key, *out,
+                  k->min, k->max);
     return VB_OK;
 }
 
@@ -188,7 +191,7 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
     switch (k->kind) {
     case CFG_INT: {
         long x;
-        VB_TRY(read_scalar_int(k, file, v, &x));
+        VB_TRY(read_scalar_int(s, k, file, v, &x));
         *(int *)field = (int)x;
         return VB_OK;
     }
@@ -226,6 +229,12 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
         snprintf(field, k->size, "%s", txt);
         return VB_OK;
     }
+    case CFG_STRING:
+        if (!txt) return at(file, v, "%s.%s: expected a string", s->section, k->key);
+        if (strlen(txt) >= k->size)
+            return at(file, v, "%s.%s: longer than %zu characters", s->section, k->key, k->size - 1);
+        snprintf(field, k->size, "%s", txt);
+        return VB_OK;
     case CFG_INT_LIST: {
         if (!fy_node_is_sequence(v))
             return at(file, v, "%s.%s: expected a list of integers like [512, 256]", s->section,
@@ -237,7 +246,7 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
             if ((size_t)cnt >= k->size)
                 return at(file, item, "%s.%s: at most %zu entries", s->section, k->key, k->size);
             long x;
-            VB_TRY(read_scalar_int(k, file, item, &x));
+            VB_TRY(read_scalar_int(s, k, file, item, &x));
             arr[cnt++] = (int)x;
         }
         if (cnt == 0) return at(file, v, "%s.%s: the list is empty", s->section, k->key);
@@ -288,71 +297,97 @@ VbStatus cfg_read(const CfgSchema *s, const char *file, struct fy_node *node, vo
     return walk(s, file, node, "", obj);
 }
 
-/* Apply a variant's dotted overrides "model.x.y: v" (after its `extends`). */
-static VbStatus apply_variant(const char *file, struct fy_node *variants, const char *name,
-                              ModelConfig *out, int depth) {
-    struct fy_node *v = fy_node_mapping_lookup_by_string(variants, name, FY_NT);
-    if (!v) return at(file, variants, "variant '%s' is not defined in this file", name);
-    if (depth > 16) return at(file, v, "variant '%s': `extends` forms a cycle", name);
-    if (!fy_node_is_mapping(v)) return at(file, v, "variant '%s': expected a mapping", name);
-    struct fy_node *ext = fy_node_mapping_lookup_by_string(v, "extends", FY_NT);
-    if (ext) {
-        const char *base = fy_node_is_scalar(ext) ? fy_node_get_scalar0(ext) : NULL;
-        if (!base) return at(file, ext, "variant '%s': extends expects a variant name", name);
-        VB_TRY(apply_variant(file, variants, base, out, depth + 1));
+VbStatus cfg_set(const CfgSchema *s, const char *file, struct fy_node *keynode, const char *path,
+                 struct fy_node *value, void *obj) {
+    const CfgKey *key = find_key(s, path);
+    if (key) {
+        if (!value) return at(file, keynode, "%s.%s: missing value", s->section, path);
+        return read_value(s, key, file, value, obj);
     }
-    void *it = NULL;
-    struct fy_node_pair *pair;
-    while ((pair = fy_node_mapping_iterate(v, &it))) {
-        struct fy_node *kn = fy_node_pair_key(pair);
-        const char *k = kn && fy_node_is_scalar(kn) ? fy_node_get_scalar0(kn) : "";
-        if (strncmp(k, "model.", 6) != 0) continue;
-        const CfgKey *key = find_key(&cfg_model_schema, k + 6);
-        if (!key) {
-            const char *hint = nearest(&cfg_model_schema, k + 6);
-            return at(file, kn, "unknown key '%s'%s%s%s", k, hint ? " (did you mean 'model." : "",
-                      hint ? hint : "", hint ? "'?)" : "");
-        }
-        VB_TRY(read_value(&cfg_model_schema, key, file, fy_node_pair_value(pair), out));
-    }
-    return VB_OK;
+    if (value && fy_node_is_mapping(value) && is_prefix(s, path)) return walk(s, file, value, path, obj);
+    char tpath[300];
+    snprintf(tpath, sizeof tpath, "%s.type", path);
+    if (value && fy_node_is_scalar(value) && (key = find_key(s, tpath)) != NULL)
+        return read_value(s, key, file, value, obj);
+    const char *hint = nearest(s, path);
+    return at(file, keynode, "unknown key '%s.%s'%s%s.%s%s", s->section, path,
+              hint ? " (did you mean '" : "", hint ? s->section : "", hint ? hint : "",
+              hint ? "'?)" : "");
 }
 
-VbStatus cfg_read_model_file(const char *path, const char *variant, ModelConfig *out) {
-    model_config_defaults(out);
-    struct fy_document *doc;
-    VB_TRY(cfg_load(path, &doc));
-    struct fy_node *root = fy_document_root(doc);
-    VbStatus st = VB_OK;
-    struct fy_node *model = root && fy_node_is_mapping(root)
-                                ? fy_node_by_path(root, "/model", FY_NT, FYNWF_DONT_FOLLOW)
-                                : NULL;
-    struct fy_node *base = root && fy_node_is_mapping(root)
-                               ? fy_node_by_path(root, "/base/model", FY_NT, FYNWF_DONT_FOLLOW)
-                               : NULL;
-    if (!model && !base) {
-        st = vb_fail_plain(VB_ERR_INPUT, "%s: no `model:` mapping (nor `base: {model: ...}`) in the file",
-                     path);
-    } else {
-        st = cfg_read(&cfg_model_schema, path, model ? model : base, out);
-        if (st == VB_OK && variant) {
-            struct fy_node *vars = fy_node_by_path(root, "/variants", FY_NT, FYNWF_DONT_FOLLOW);
-            st = vars ? apply_variant(path, vars, variant, out, 0)
-                      : vb_fail_plain(VB_ERR_INPUT, "%s: --variant given but the file has no `variants:`",
-                                path);
+/* Nested object for a dotted path, created on demand. */
+static json_t *json_path_parent(json_t *root, const char *path, const char **leaf) {
+    json_t *cur = root;
+    const char *p = path, *dot;
+    while ((dot = strchr(p, '.')) != NULL) {
+        char part[128];
+        snprintf(part, sizeof part, "%.*s", (int)(dot - p), p);
+        json_t *next = json_object_get(cur, part);
+        if (!next) {
+            next = json_object();
+            json_object_set_new(cur, part, next);
         }
-        if (st == VB_OK) {
-            st = model_config_check(out);
-            if (st != VB_OK) {
-                char msg[1024];
-                snprintf(msg, sizeof msg, "%s", vb_errmsg());
-                const char *p = strstr(msg, ": ");
-                st = vb_fail_plain(VB_ERR_INPUT, "%s: %s", path, p ? p + 2 : msg);
-            }
+        cur = next;
+        p = dot + 1;
+    }
+    *leaf = p;
+    return cur;
+}
+
+json_t *cfg_to_json(const CfgSchema *s, const void *obj) {
+    json_t *root = json_object();
+    for (int i = 0; i < s->nkeys; i++) {
+        const CfgKey *k = &s->keys[i];
+        const char *field = (const char *)obj + k->offset, *leaf;
+        json_t *parent = json_path_parent(root, k->key, &leaf), *v = NULL;
+        switch (k->kind) {
+        case CFG_INT: v = json_integer(*(const int *)field); break;
+        case CFG_FLOAT: v = json_real(*(const double *)field); break;
+        case CFG_BOOL: v = json_boolean(*(const bool *)field); break;
+        case CFG_CHOICE:
+        case CFG_STRING: v = json_string(field); break;
+        case CFG_INT_LIST: {
+            v = json_array();
+            int cnt = *(const int *)((const char *)obj + k->count_offset);
+            for (int j = 0; j < cnt; j++) json_array_append_new(v, json_integer(((const int *)field)[j]));
+            break;
+        }
+        }
+        json_object_set_new(parent, leaf, v);
+    }
+    return root;
+}
+
+VbStatus cfg_from_json(const CfgSchema *s, json_t *j, void *obj) {
+    for (int i = 0; i < s->nkeys; i++) {
+        const CfgKey *k = &s->keys[i];
+        char *field = (char *)obj + k->offset;
+        json_t *v = j;
+        const char *p = k->key, *dot;
+        while (v && (dot = strchr(p, '.')) != NULL) {
+            char part[128];
+            snprintf(part, sizeof part, "%.*s", (int)(dot - p), p);
+            v = json_object_get(v, part);
+            p = dot + 1;
+        }
+        v = v ? json_object_get(v, p) : NULL;
+        if (!v) return VB_FAIL(VB_ERR_INPUT, "stored config lacks %s.%s", s->section, k->key);
+        switch (k->kind) {
+        case CFG_INT: *(int *)field = (int)json_integer_value(v); break;
+        case CFG_FLOAT: *(double *)field = json_number_value(v); break;
+        case CFG_BOOL: *(bool *)field = json_is_true(v); break;
+        case CFG_CHOICE:
+        case CFG_STRING: snprintf(field, k->size, "%s", json_string_value(v) ? json_string_value(v) : ""); break;
+        case CFG_INT_LIST: {
+            size_t n = json_array_size(v);
+            if (n > k->size) return VB_FAIL(VB_ERR_INPUT, "stored %s.%s has too many items", s->section, k->key);
+            for (size_t q = 0; q < n; q++) ((int *)field)[q] = (int)json_integer_value(json_array_get(v, q));
+            *(int *)((char *)obj + k->count_offset) = (int)n;
+            break;
+        }
         }
     }
-    fy_document_destroy(doc);
-    return st;
+    return VB_OK;
 }
 
 void cfg_print_schema(const CfgSchema *s, const void *defaults, FILE *f) {
@@ -377,6 +412,10 @@ void cfg_print_schema(const CfgSchema *s, const void *defaults, FILE *f) {
             break;
         case CFG_CHOICE:
             type = k->choices;
+            snprintf(def, sizeof def, "%s", field);
+            break;
+        case CFG_STRING:
+            type = "string";
             snprintf(def, sizeof def, "%s", field);
             break;
         case CFG_INT_LIST: {

@@ -20,13 +20,13 @@
 struct fy_document;
 struct fy_node;
 
-typedef enum CfgKind { CFG_INT, CFG_FLOAT, CFG_BOOL, CFG_CHOICE, CFG_INT_LIST } CfgKind;
+typedef enum CfgKind { CFG_INT, CFG_FLOAT, CFG_BOOL, CFG_CHOICE, CFG_INT_LIST, CFG_STRING } CfgKind;
 
 typedef struct CfgKey {
     const char *key;     /* dotted path inside the section, e.g. "temporal.hidden" */
     CfgKind kind;
     size_t offset;       /* of the field in the section's struct */
-    size_t size;         /* char[] size (CHOICE), list capacity (INT_LIST) */
+    size_t size;         /* char[] size (CHOICE, STRING), list capacity (INT_LIST) */
     size_t count_offset; /* INT_LIST: offset of its int count */
     double min, max;     /* inclusive range for numbers (and list items) */
     const char *choices; /* CHOICE: "a|b|c" */
@@ -47,6 +47,15 @@ VbStatus cfg_load(const char *path, struct fy_document **out);
  * their current values (callers fill defaults first). `file` names the
  * source in messages. */
 VbStatus cfg_read(const CfgSchema *s, const char *file, struct fy_node *node, void *obj);
+/* Set one key (dotted path inside the section) from a YAML value node;
+ * `keynode` locates errors. Unknown keys get the nearest known key as hint. */
+VbStatus cfg_set(const CfgSchema *s, const char *file, struct fy_node *keynode, const char *path,
+                 struct fy_node *value, void *obj);
+/* Every key of the section as a JSON object {"a": {"b": v}} (nested by the
+ * dots), defaults included: the canonical form hashed into config hashes. */
+struct json_t *cfg_to_json(const CfgSchema *s, const void *obj);
+/* The inverse of cfg_to_json (for cells read back from the results store). */
+VbStatus cfg_from_json(const CfgSchema *s, struct json_t *j, void *obj);
 /* Read a model configuration from a file holding a top-level `model:`
  * mapping (or, for an experiment file, from `base.model` plus the variant's
  * `model.*` overrides when variant is not NULL). Defaults first. */

@@ -4,6 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+const char *const hybrid_part_names[HPART_N] = {"backbone", "temporal", "heads", "svdd", "vae"};
+
+static double part_clock(const Hybrid *m) {
+    if (!m->time_parts) return 0;
+    m->net.k->sync();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 void model_config_defaults(ModelConfig *c) {
     memset(c, 0, sizeof *c);
@@ -164,9 +175,11 @@ void hybrid_forward(Hybrid *m, int b, int t, const float *x) {
     Net *n = &m->net;
     const KOps *k = n->k;
     int nimg = b * t, F = m->bb.feat_dim, E = m->cfg.embedding_dim;
+    double c0 = part_clock(m);
     effnet_fwd(n, &m->bb, nimg, x);
     k->group_mean_fwd(b, t, F, m->bb.feat, m->feat_mean);
     dropout_fwd(n, &m->feat_drop, (size_t)nimg * F, m->bb.feat, m->feat_d);
+    double c1 = part_clock(m);
     const float *tout;
     if (m->has_temporal) {
         temporal_fwd(n, &m->tmp, b, t, m->feat_d);
@@ -175,13 +188,22 @@ void hybrid_forward(Hybrid *m, int b, int t, const float *x) {
         k->group_mean_fwd(b, t, F, m->feat_d, m->tin);
         tout = m->tin;
     }
+    double c2 = part_clock(m);
     mlp_fwd(n, &m->proj, b, tout);
     lin_fwd(n, &m->cls, b, m->proj.y, m->cls_logits);
     lin_fwd(n, &m->bin, b, m->proj.y, m->bin_logits);
+    double c3 = part_clock(m);
     mlp_fwd(n, &m->emb, b, m->proj.y);
     lin_fwd(n, &m->emb_out, b, m->emb.y, m->emb_e);
     k->sqdist_fwd(b, E, m->emb_e, params_data(&m->pt, m->center), m->svdd_score);
+    double c4 = part_clock(m);
     if (m->has_vae) vae_fwd(n, &m->vae, nimg, m->vae.level == VAE_FEATURE ? m->feat_d : x);
+    double c5 = part_clock(m);
+    if (m->time_parts) {
+        m->part_ms[HPART_BACKBONE] = c1 - c0, m->part_ms[HPART_TEMPORAL] = c2 - c1;
+        m->part_ms[HPART_HEADS] = c3 - c2, m->part_ms[HPART_SVDD] = c4 - c3;
+        m->part_ms[HPART_VAE] = c5 - c4;
+    }
 }
 
 void hybrid_backward(Hybrid *m, int b, int t, const float *x) {

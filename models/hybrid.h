@@ -48,8 +48,21 @@ typedef struct ModelConfig {
  * 512, 128, no VAE) at 64×64. */
 void model_config_defaults(ModelConfig *c);
 
+/* Components timed when Hybrid.time_parts is set (latency measurement). */
+typedef enum HybridPart {
+    HPART_BACKBONE = 0, /* EfficientNet + pooling + dropout */
+    HPART_TEMPORAL,     /* RNN + attention (or the mean over time) */
+    HPART_HEADS,        /* projection, classifier, binary head */
+    HPART_SVDD,         /* Deep SVDD head and distance */
+    HPART_VAE,          /* VAE branch */
+    HPART_N
+} HybridPart;
+extern const char *const hybrid_part_names[HPART_N];
+
 typedef struct Hybrid {
     ModelConfig cfg;
+    bool time_parts;
+    double part_ms[HPART_N]; /* of the last forward, when time_parts */
     ParamTable pt;
     Net net;
     int max_b, max_t;

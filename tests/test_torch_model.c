@@ -116,7 +116,7 @@ typedef struct Fix {
     json_t *info, *sd;
     Entry *e;
     int ne;
-    int B, T, normal_class;
+    int B, T;
     double gain;
     bool norms_only;
     ModelConfig cfg;
@@ -136,7 +136,6 @@ static void fix_open(Fix *x, const char *cname) {
     cr_assert(json_is_object(x->info) && json_is_array(x->sd), "%s: bad metadata", x->path);
     x->B = (int)json_integer_value(json_object_get(x->info, "B"));
     x->T = (int)json_integer_value(json_object_get(x->info, "T"));
-    x->normal_class = (int)json_integer_value(json_object_get(x->info, "normal_class"));
     x->norms_only = json_is_true(json_object_get(x->info, "grad_norms_only"));
     x->gain = json_number_value(json_object_get(x->info, "weight_gain"));
     cr_assert(x->gain > 0, "%s: no weight_gain in the case metadata", x->path);
@@ -458,6 +457,20 @@ static void run_case(const char *cname, bool train) {
         cr_assert_eq(off, (size_t)ns, "%s: train.state has %lld values, used %zu", cname,
                      (long long)ns, off);
         free(st);
+    }
+
+    /* evaluation leaves every buffer (running statistics, centre) as loaded */
+    if (!train) {
+        for (int i = 0; i < x.ne; i++) {
+            const Entry *e = &x.e[i];
+            if (e->kind != 1) continue;
+            float *h = down(&m, params_data(&m.pt, params_find(&m.pt, e->name)), e->numel);
+            float *f0 = tu_alloc(e->numel);
+            tm_formula(e->name, e->ndim, e->shape, x.gain, f0);
+            cr_assert(memcmp(h, f0, e->numel * sizeof(float)) == 0,
+                      "%s: the evaluation forward changed buffer %s", cname, e->name);
+            free(h), free(f0);
+        }
     }
 
     /* loss (no mixing) */
