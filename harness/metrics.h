@@ -159,8 +159,8 @@ void metrics_class_report_free(ClassReport *r);
  * seen class of those samples, row r is where class r's samples were
  * assigned; with rows = cols = classes it is the confusion matrix. Ids out
  * of range are VB_ERR_INPUT. */
-VbStatus metrics_assignment_counts(const int *row_ids, const int *col_ids, size_t n,
-                                   size_t n_rows, size_t n_cols, size_t *counts);
+VbStatus metrics_assignment_counts(const int *row_ids, const int *col_ids, size_t n, size_t n_rows,
+                                   size_t n_cols, size_t *counts);
 
 /* ------------------------------------------------------ video level */
 

@@ -81,8 +81,8 @@ VbStatus metrics_rate_above_classes(const double *scores, const int *class_ids, 
 
 /* ------------------------------------------------ closed-set classification */
 
-VbStatus metrics_assignment_counts(const int *row_ids, const int *col_ids, size_t n,
-                                   size_t n_rows, size_t n_cols, size_t *counts) {
+VbStatus metrics_assignment_counts(const int *row_ids, const int *col_ids, size_t n, size_t n_rows,
+                                   size_t n_cols, size_t *counts) {
     VB_ASSERT(n == 0 || (row_ids && col_ids));
     memset(counts, 0, n_rows * n_cols * sizeof *counts);
     for (size_t i = 0; i < n; i++) {
@@ -104,7 +104,9 @@ void metrics_class_report_free(ClassReport *r) {
     memset(r, 0, sizeof *r);
 }
 
-static double safe_div(double a, double b) { return b == 0.0 ? 0.0 : a / b; }
+static double safe_div(double a, double b) {
+    return b == 0.0 ? 0.0 : a / b;
+}
 
 VbStatus metrics_classification(const int *y_true, const int *y_pred, size_t n, size_t n_classes,
                                 ClassReport *out) {

@@ -102,7 +102,9 @@ double stats_t_quantile(double p, double df) {
     return p < 0.5 ? -t : t;
 }
 
-double stats_normal_sf(double z) { return 0.5 * erfc(z / sqrt(2.0)); }
+double stats_normal_sf(double z) {
+    return 0.5 * erfc(z / sqrt(2.0));
+}
 
 /* ---------------------------------------------------- summaries */
 
@@ -226,9 +228,12 @@ StatsVerdict stats_verdict(Interval diff, StatsDirection dir) {
 
 const char *stats_verdict_name(StatsVerdict v) {
     switch (v) {
-    case STATS_BETTER: return "better";
-    case STATS_WORSE: return "worse";
-    case STATS_NO_DIFFERENCE: return "no detectable difference";
+    case STATS_BETTER:
+        return "better";
+    case STATS_WORSE:
+        return "worse";
+    case STATS_NO_DIFFERENCE:
+        return "no detectable difference";
     }
     return "?";
 }

@@ -42,8 +42,10 @@ typedef struct Interval {
 double stats_betainc(double a, double b, double x);
 /* Student t with df > 0 degrees of freedom (df need not be an integer):
  * CDF, and the quantile (inverse CDF) for p in (0, 1), found by bisection on
- * the tail probability 0.5 * I_{df/(df+t^2)}(df/2, 1/2) to full double
- * precision; agrees with scipy.stats.t.ppf to ~1e-12. NAN when invalid. */
+ * the tail probability 0.5 * I_{df/(df+t^2)}(df/2, 1/2). Relative error
+ * ~1e-15 for df <= 1e4 (checked against closed forms and 40-digit mpmath;
+ * scipy.stats.t.ppf itself is off by up to ~5e-9), degrading to ~1e-8 at
+ * df = 1e8 through lgamma cancellation. NAN when invalid. */
 double stats_t_cdf(double t, double df);
 double stats_t_quantile(double p, double df);
 /* Standard normal survival function P(Z > z) = erfc(z / sqrt 2) / 2. */
@@ -120,8 +122,8 @@ typedef enum MwuAlternative {
 } MwuAlternative;
 
 typedef struct MwuResult {
-    double u1; /* U of x: #pairs x > y + 0.5 #pairs x == y (= R1 - n1(n1+1)/2) */
-    double p;  /* p-value in [0, 1] */
+    double u1;  /* U of x: #pairs x > y + 0.5 #pairs x == y (= R1 - n1(n1+1)/2) */
+    double p;   /* p-value in [0, 1] */
     bool exact; /* exact null distribution (else normal approximation) */
 } MwuResult;
 

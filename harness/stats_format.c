@@ -37,10 +37,13 @@ static void print_rounded(double v, int pos, char *buf, size_t cap) {
         double scale = pow(10.0, pos);
         snprintf(buf, cap, "%.0f", round(v / scale) * scale);
     }
-    if (buf[0] == '-' && strspn(buf + 1, "0.") == strlen(buf + 1)) memmove(buf, buf + 1, strlen(buf));
+    if (buf[0] == '-' && strspn(buf + 1, "0.") == strlen(buf + 1))
+        memmove(buf, buf + 1, strlen(buf));
 }
 
-static bool has_interval(double hw) { return hw > 0.0 && isfinite(hw); }
+static bool has_interval(double hw) {
+    return hw > 0.0 && isfinite(hw);
+}
 
 int stats_format_value(double value, double half_width, char *buf, size_t cap) {
     if (isnan(value)) return snprintf(buf, cap, "n/a");

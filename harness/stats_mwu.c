@@ -40,7 +40,7 @@ static VbStatus exact_cdf(size_t m, size_t n, size_t u, double *cdf) {
     for (size_t i = 1; i <= m; i++) {
         size_t up = n + i;
         for (size_t k = u; k >= up && k <= u; k--) c[k] -= c[k - up]; /* * (1 - q^{n+i}) */
-        for (size_t k = i; k <= u; k++) c[k] += c[k - i];               /* / (1 - q^i) */
+        for (size_t k = i; k <= u; k++) c[k] += c[k - i];             /* / (1 - q^i) */
         total = total * (i128)(n + i) / (i128)i;
     }
     i128 s = 0;
@@ -55,8 +55,7 @@ VbStatus stats_mann_whitney(const double *x, size_t n1, const double *y, size_t 
     memset(out, 0, sizeof *out);
     out->u1 = NAN, out->p = NAN;
     if (n1 == 0 || n2 == 0)
-        return VB_FAIL(VB_ERR_INPUT, "Mann-Whitney needs two non-empty samples (%zu, %zu)", n1,
-                       n2);
+        return VB_FAIL(VB_ERR_INPUT, "Mann-Whitney needs two non-empty samples (%zu, %zu)", n1, n2);
     VB_ASSERT(x && y);
     size_t n = n1 + n2;
     Pooled *p = malloc(n * sizeof *p);

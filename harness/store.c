@@ -1,11 +1,13 @@
 /* store: opening the results store, experiments, registering the cells of a
- * matrix, the atomic claim with its lease, status changes, provenance and
- * baselines (API and concurrency rules in store.h).
+ * matrix, the atomic claim with its lease, status changes and provenance
+ * (API and concurrency rules in store.h; baselines are in store_baseline.c,
+ * logging in store_log.c, reading in store_query.c, the schema in
+ * store_schema.c).
  *
  * Every write is one transaction; those that read before they write (claim,
- * mark, release, requeue, baseline pin) start with BEGIN IMMEDIATE so two
- * processes never decide on the same snapshot. This file must not be asked
- * to run cells or to interpret configs beyond flattening them into params. */
+ * mark, release, requeue) start with BEGIN IMMEDIATE so two processes never
+ * decide on the same snapshot. This file must not be asked to run cells or
+ * to interpret configs beyond flattening them into params. */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -119,13 +121,19 @@ const char *store_default_path(void) {
     return e && *e ? e : "results/vadbench.db";
 }
 
-const char *store_path(const Store *st) { return st->path; }
-const char *store_owner(const Store *st) { return st->owner; }
-void store_set_batch(Store *st, int rows) { st->batch = rows >= 1 ? rows : 1; }
+const char *store_path(const Store *st) {
+    return st->path;
+}
+const char *store_owner(const Store *st) {
+    return st->owner;
+}
+void store_set_batch(Store *st, int rows) {
+    st->batch = rows >= 1 ? rows : 1;
+}
 
 /* ---- opening ------------------------------------------------------------ */
 
-/* vb_owner_dead(owner): 1 when `owner` ("host:pid") names a process on this
+/* vb_owner_dead(owner): 1 when `owner` ("host:pid[/N]") names a process on this
  * host that no longer exists, so its cell can be taken over at once. */
 static void owner_dead_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     (void)argc;
@@ -137,7 +145,8 @@ static void owner_dead_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
         strncmp(owner, host, (size_t)(colon - owner)) == 0) {
         char *end;
         long pid = strtol(colon + 1, &end, 10);
-        if (*end == 0 && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) dead = 1;
+        if ((*end == 0 || *end == '/') && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            dead = 1;
     }
     sqlite3_result_int(ctx, dead);
 }
@@ -159,6 +168,25 @@ static VbStatus make_parent_dirs(const char *path) {
     return VB_OK;
 }
 
+/* PRAGMA journal_mode = WAL; *mode gets the resulting mode. Switching needs
+ * an exclusive lock and SQLite does not wait for it through the busy
+ * handler, so processes opening a fresh file together retry here for up to
+ * the busy timeout. */
+static VbStatus set_wal(Store *st, char *mode, size_t size) {
+    for (int waited_ms = 0;; waited_ms += 10) {
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK)
+            return STORE_DB_FAIL(st, "switching to WAL mode");
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) snprintf(mode, size, "%s", (const char *)sqlite3_column_text(s, 0));
+        sqlite3_finalize(s);
+        if (rc == SQLITE_ROW) return VB_OK;
+        if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS)
+            return STORE_DB_FAIL(st, "switching to WAL mode");
+        usleep(10 * 1000);
+    }
+}
+
 static VbStatus open_db(Store *st, StoreOpenMode mode) {
     int flags = SQLITE_OPEN_READWRITE | (mode == STORE_CREATE ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(st->path, &st->db, flags, NULL) != SQLITE_OK)
@@ -167,19 +195,11 @@ static VbStatus open_db(Store *st, StoreOpenMode mode) {
     if (sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS) != SQLITE_OK)
         return STORE_DB_FAIL(st, "setting the busy timeout");
     if (sqlite3_create_function(st->db, "vb_owner_dead", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
-                                (void *)provenance_host(), owner_dead_fn, NULL,
-                                NULL) != SQLITE_OK)
+                                (void *)provenance_host(), owner_dead_fn, NULL, NULL) != SQLITE_OK)
         return STORE_DB_FAIL(st, "registering vb_owner_dead()");
     VB_TRY(store_exec(st, "PRAGMA foreign_keys = ON"));
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK)
-        return STORE_DB_FAIL(st, "switching to WAL mode");
-    int rc = sqlite3_step(s);
-    char mode_now[16] = "";
-    if (rc == SQLITE_ROW)
-        snprintf(mode_now, sizeof mode_now, "%s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
-    if (rc != SQLITE_ROW) return STORE_DB_FAIL(st, "switching to WAL mode");
+    char mode_now[16];
+    VB_TRY(set_wal(st, mode_now, sizeof mode_now));
     if (strcmp(mode_now, "wal") != 0)
         return VB_FAIL(VB_ERR_DB,
                        "%s: cannot use WAL mode (journal mode stays '%s'); the store needs a "
@@ -195,8 +215,7 @@ VbStatus store_open(const char *path, StoreOpenMode mode, Store **out) {
     struct stat sb;
     if (stat(path, &sb) == 0) {
         if (S_ISDIR(sb.st_mode))
-            return vb_fail_plain(VB_ERR_INPUT, "%s: is a directory, not a results database",
-                                 path);
+            return vb_fail_plain(VB_ERR_INPUT, "%s: is a directory, not a results database", path);
     } else if (mode == STORE_EXISTING) {
         return vb_fail_plain(VB_ERR_INPUT,
                              "%s: no such results database (`vadbench run` creates it; pass "
@@ -209,7 +228,14 @@ VbStatus store_open(const char *path, StoreOpenMode mode, Store **out) {
     st->path = vb_xstrdup(path);
     st->batch = STORE_BATCH_DEFAULT;
     st->lease_s = STORE_LEASE_DEFAULT_S;
-    snprintf(st->owner, sizeof st->owner, "%s:%ld", provenance_host(), (long)getpid());
+    /* "host:pid", and "host:pid/N" for the N-th handle a process opens, so
+     * that two handles of one process never own each other's cells */
+    static int handles;
+    int nth = ++handles;
+    if (nth == 1)
+        snprintf(st->owner, sizeof st->owner, "%s:%ld", provenance_host(), (long)getpid());
+    else
+        snprintf(st->owner, sizeof st->owner, "%s:%ld/%d", provenance_host(), (long)getpid(), nth);
     VbStatus s = open_db(st, mode);
     if (s != VB_OK) {
         sqlite3_close(st->db);
@@ -283,14 +309,20 @@ VbStatus store_ensure_experiment(Store *st, const char *name, const char *descri
 static char *param_text(json_t *v) {
     char buf[64];
     switch (json_typeof(v)) {
-    case JSON_STRING: return vb_xstrdup(json_string_value(v));
+    case JSON_STRING:
+        return vb_xstrdup(json_string_value(v));
     case JSON_INTEGER:
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return vb_xstrdup(buf);
-    case JSON_REAL: store_format_real(json_real_value(v), buf, sizeof buf); return vb_xstrdup(buf);
-    case JSON_TRUE: return vb_xstrdup("true");
-    case JSON_FALSE: return vb_xstrdup("false");
-    case JSON_NULL: return vb_xstrdup("null");
+    case JSON_REAL:
+        store_format_real(json_real_value(v), buf, sizeof buf);
+        return vb_xstrdup(buf);
+    case JSON_TRUE:
+        return vb_xstrdup("true");
+    case JSON_FALSE:
+        return vb_xstrdup("false");
+    case JSON_NULL:
+        return vb_xstrdup("null");
     default: {
         char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         VB_ASSERT(t != NULL);
@@ -388,8 +420,10 @@ VbStatus store_register_cells(Store *st, int64_t experiment_id, const StoreCell 
             s = register_one(st, ins, find, par, experiment_id, &cells[i], cfg[i], now, &r);
             if (s == VB_OK && out) out[i] = r;
         }
-        if (s == VB_OK) s = store_commit(st);
-        else store_rollback(st);
+        if (s == VB_OK)
+            s = store_commit(st);
+        else
+            store_rollback(st);
     }
     sqlite3_finalize(ins), sqlite3_finalize(find), sqlite3_finalize(par);
     for (int i = 0; i < n; i++) json_decref(cfg[i]);
@@ -466,8 +500,10 @@ VbStatus store_claim(Store *st, const StoreClaimFilter *filter, double lease_s, 
     if (!(lease_s > 0)) lease_s = STORE_LEASE_DEFAULT_S;
     VB_TRY(store_begin(st));
     VbStatus s = claim_locked(st, filter, lease_s, claimed, run);
-    if (s == VB_OK) s = store_commit(st);
-    else store_rollback(st);
+    if (s == VB_OK)
+        s = store_commit(st);
+    else
+        store_rollback(st);
     if (s != VB_OK) {
         if (*claimed) store_run_free(run);
         *claimed = false;
@@ -496,7 +532,10 @@ VbStatus store_renew_lease(Store *st, int64_t run_id, double lease_s, bool *owne
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return STORE_DB_FAIL(st, "renewing a lease");
     *owned = sqlite3_changes(st->db) == 1;
-    if (*owned) st->hb_run = run_id, st->hb_last = now;
+    if (*owned)
+        st->hb_run = run_id, st->hb_last = now;
+    else
+        store_buffer_clear(st, run_id); /* its new owner logs its own rows */
     return VB_OK;
 }
 
@@ -528,11 +567,12 @@ static VbStatus update_owned(Store *st, int64_t run_id, const char *sql, const c
     bool found;
     VB_TRY(store_read_run(st, run_id, &r, &found));
     VbStatus e;
-    if (!found) e = VB_FAIL(VB_ERR_DB, "%s: %s: no run %lld", st->path, what, (long long)run_id);
+    if (!found)
+        e = VB_FAIL(VB_ERR_DB, "%s: %s: no run %lld", st->path, what, (long long)run_id);
     else
         e = VB_FAIL(VB_ERR_DB, "%s: %s: run %lld is %s%s%s, not claimed by %s", st->path, what,
-                    (long long)run_id, store_status_name(r.status),
-                    r.claim_owner ? " by " : "", r.claim_owner ? r.claim_owner : "", st->owner);
+                    (long long)run_id, store_status_name(r.status), r.claim_owner ? " by " : "",
+                    r.claim_owner ? r.claim_owner : "", st->owner);
     if (found) store_run_free(&r);
     return e;
 }
@@ -544,10 +584,14 @@ static VbStatus finish_owned(Store *st, int64_t run_id, const char *sql, const c
     bool lost = false;
     VbStatus s = store_flush_locked(st);
     if (s == VB_OK) s = update_owned(st, run_id, sql, text1, what, &lost);
-    if (s == VB_OK) s = store_commit(st);
-    else store_rollback(st);
-    if (s == VB_OK) store_buffer_clear(st, 0);
-    else if (lost) store_buffer_clear(st, run_id); /* the cell is not ours: drop its rows */
+    if (s == VB_OK)
+        s = store_commit(st);
+    else
+        store_rollback(st);
+    if (s == VB_OK)
+        store_buffer_clear(st, 0);
+    else if (lost)
+        store_buffer_clear(st, run_id); /* the cell is not ours: drop its rows */
     if (s == VB_OK && st->hb_run == run_id) st->hb_run = 0;
     return s;
 }
@@ -622,8 +666,10 @@ static VbStatus requeue_locked(Store *st, int64_t run_id) {
 VbStatus store_requeue(Store *st, int64_t run_id) {
     VB_TRY(store_begin(st));
     VbStatus s = requeue_locked(st, run_id);
-    if (s == VB_OK) s = store_commit(st);
-    else store_rollback(st);
+    if (s == VB_OK)
+        s = store_commit(st);
+    else
+        store_rollback(st);
     if (s == VB_OK) store_buffer_clear(st, run_id);
     return s;
 }
@@ -632,8 +678,8 @@ VbStatus store_counts(Store *st, const StoreClaimFilter *filter, StoreCounts *ou
     memset(out, 0, sizeof *out);
     sqlite3_stmt *s;
     VB_TRY(store_prepare(st,
-                         "SELECT status, count(*), sum(" TAKEOVER_SQL ") FROM runs WHERE " FILTER_SQL
-                         " GROUP BY status",
+                         "SELECT status, count(*), sum(" TAKEOVER_SQL
+                         ") FROM runs WHERE " FILTER_SQL " GROUP BY status",
                          &s));
     char *hashes;
     bind_filter(s, filter, store_now(), &hashes);
@@ -686,70 +732,5 @@ VbStatus store_set_provenance(Store *st, int64_t run_id, const StoreProvenance *
     if (rc != SQLITE_DONE) return STORE_DB_FAIL(st, "recording provenance");
     if (sqlite3_changes(st->db) != 1)
         return VB_FAIL(VB_ERR_INPUT, "%s: no run %lld", st->path, (long long)run_id);
-    return VB_OK;
-}
-
-/* ---- baselines ----------------------------------------------------------- */
-
-static VbStatus pin_locked(Store *st, const char *name, const int64_t *ids, int n) {
-    sqlite3_stmt *s;
-    VB_TRY(store_prepare(st, "DELETE FROM baselines WHERE name = ?1", &s));
-    store_bind_text(s, 1, name);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return STORE_DB_FAIL(st, "clearing a baseline");
-    char now[40];
-    store_iso_time(store_now(), now, sizeof now);
-    VB_TRY(store_prepare(st,
-                         "INSERT OR IGNORE INTO baselines(name, run_id, pinned)"
-                         " SELECT ?1, id, ?3 FROM runs WHERE id = ?2",
-                         &s));
-    VbStatus r = VB_OK;
-    for (int i = 0; i < n && r == VB_OK; i++) {
-        sqlite3_reset(s);
-        store_bind_text(s, 1, name);
-        sqlite3_bind_int64(s, 2, ids[i]);
-        store_bind_text(s, 3, now);
-        if (sqlite3_step(s) != SQLITE_DONE) r = STORE_DB_FAIL(st, "pinning a baseline");
-        else if (sqlite3_changes(st->db) == 0) {
-            /* either a duplicate id in ids[] or no such run */
-            bool dup = false;
-            for (int j = 0; j < i; j++) dup = dup || ids[j] == ids[i];
-            if (!dup)
-                r = VB_FAIL(VB_ERR_INPUT, "%s: baseline %s: no run %lld", st->path, name,
-                            (long long)ids[i]);
-        }
-    }
-    sqlite3_finalize(s);
-    return r;
-}
-
-VbStatus store_baseline_pin(Store *st, const char *name, const int64_t *ids, int n) {
-    if (!name || !*name) return VB_FAIL(VB_ERR_INPUT, "a baseline needs a name");
-    VB_TRY(store_begin(st));
-    VbStatus s = pin_locked(st, name, ids, n);
-    if (s == VB_OK) s = store_commit(st);
-    else store_rollback(st);
-    return s;
-}
-
-VbStatus store_baseline_get(Store *st, const char *name, int64_t **ids, int *n) {
-    *ids = NULL;
-    *n = 0;
-    sqlite3_stmt *s;
-    VB_TRY(store_prepare(st, "SELECT run_id FROM baselines WHERE name = ?1 ORDER BY run_id", &s));
-    store_bind_text(s, 1, name);
-    int rc, cap = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*n == cap) *ids = vb_xrealloc(*ids, (size_t)(cap = cap ? 2 * cap : 8) * sizeof **ids);
-        (*ids)[(*n)++] = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        free(*ids);
-        *ids = NULL;
-        *n = 0;
-        return STORE_DB_FAIL(st, "reading a baseline");
-    }
     return VB_OK;
 }

@@ -80,7 +80,8 @@ VbStatus store_close(Store *st);
 /* The path the store was opened with. */
 const char *store_path(const Store *st);
 
-/* This handle's claim owner, "host:pid" (pid at open time). */
+/* This handle's claim owner: "host:pid" (pid at open time), "host:pid/N" for
+ * the N-th handle one process opens (N >= 2). */
 const char *store_owner(const Store *st);
 
 /* Rows buffered before an automatic flush (default STORE_BATCH_DEFAULT, >= 1). */
@@ -142,7 +143,7 @@ typedef struct StoreRun {
     StoreStatus status;
     char *error;
     char *created, *started, *finished; /* ISO 8601 UTC, e.g. 2024-05-01T12:00:00.123Z */
-    double wall_s;                      /* finished - started; < 0 when not finished */
+    double wall_s;                      /* finished - started (s, to the ms); < 0 if not */
     char *config_json, *config_hash;
     /* provenance */
     char *git_sha;
@@ -175,7 +176,8 @@ VbStatus store_claim(Store *st, const StoreClaimFilter *filter, double lease_s, 
 /* Extend this process's lease on `run_id` to now + lease_s (0: the length
  * used when it was claimed). *owned is false when the cell is no longer ours
  * (another process took it over after our lease expired, or it is not
- * running): stop working on it and do not mark it. */
+ * running): stop working on it and do not mark it; its buffered metric rows
+ * are dropped. */
 VbStatus store_renew_lease(Store *st, int64_t run_id, double lease_s, bool *owned);
 
 /* store_renew_lease, but only writes when a quarter of the lease has passed
@@ -305,7 +307,7 @@ typedef struct StoreMetric {
     char *split, *key;
     bool has_step, has_epoch;
     int64_t step, epoch;
-    double value; /* NaN when stored as NULL */
+    double value;     /* NaN when stored as NULL */
     double wall_time; /* Unix seconds when logged */
 } StoreMetric;
 

@@ -1,7 +1,7 @@
 /* store_internal: what the store's source files (store.c, store_schema.c,
- * store_log.c, store_query.c) share and nothing else may use — the Store
- * struct, the metric buffer, error and transaction helpers, clocks.
- * Callers outside the store go through store.h only. */
+ * store_log.c, store_query.c, store_baseline.c) share and nothing else may
+ * use — the Store struct, the metric buffer, error and transaction helpers,
+ * clocks. Callers outside the store go through store.h only. */
 #ifndef VB_STORE_INTERNAL_H
 #define VB_STORE_INTERNAL_H
 
@@ -21,9 +21,9 @@ struct Store {
     sqlite3 *db;
     char *path;
     char owner[320];
-    double lease_s;     /* lease length of the last claim */
-    int64_t hb_run;     /* run renewed last by this handle */
-    double hb_last;     /* when (Unix seconds) */
+    double lease_s; /* lease length of the last claim */
+    int64_t hb_run; /* run renewed last by this handle */
+    double hb_last; /* when (Unix seconds) */
     StoreMetricRow *buf;
     int nbuf, capbuf, batch;
 };

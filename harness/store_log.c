@@ -61,8 +61,10 @@ VbStatus store_flush(Store *st) {
     if (st->nbuf == 0) return VB_OK;
     VB_TRY(store_begin(st));
     VbStatus s = store_flush_locked(st);
-    if (s == VB_OK) s = store_commit(st);
-    else store_rollback(st);
+    if (s == VB_OK)
+        s = store_commit(st);
+    else
+        store_rollback(st);
     if (s == VB_OK) store_buffer_clear(st, 0);
     return s;
 }
@@ -77,9 +79,9 @@ static VbStatus buffer_row(Store *st, int64_t run_id, const char *split, const c
         st->buf = vb_xrealloc(st->buf, (size_t)st->capbuf * sizeof *st->buf);
     }
     double now = store_now();
-    st->buf[st->nbuf++] = (StoreMetricRow){run_id, vb_xstrdup(split ? split : ""),
-                                           vb_xstrdup(key), final, step, epoch < 0 ? -1 : epoch,
-                                           value, now};
+    st->buf[st->nbuf++] =
+        (StoreMetricRow){run_id, vb_xstrdup(split ? split : ""), vb_xstrdup(key), final,
+                         step,   epoch < 0 ? -1 : epoch,         value,           now};
     if (st->nbuf >= st->batch || now - st->buf[0].wall >= STORE_FLUSH_INTERVAL_S)
         return store_flush(st);
     return VB_OK;
@@ -102,11 +104,12 @@ VbStatus store_log_timing(Store *st, int64_t run_id, const char *phase, double s
         return VB_FAIL(VB_ERR_INPUT, "timing %s: %g seconds, count %lld is not a valid total",
                        phase, seconds, (long long)count);
     sqlite3_stmt *s;
-    VB_TRY(store_prepare(st,
-                         "INSERT INTO timings(run_id, phase, seconds, count) VALUES (?1, ?2, ?3, ?4)"
-                         " ON CONFLICT(run_id, phase) DO UPDATE SET"
-                         " seconds = seconds + excluded.seconds, count = count + excluded.count",
-                         &s));
+    VB_TRY(
+        store_prepare(st,
+                      "INSERT INTO timings(run_id, phase, seconds, count) VALUES (?1, ?2, ?3, ?4)"
+                      " ON CONFLICT(run_id, phase) DO UPDATE SET"
+                      " seconds = seconds + excluded.seconds, count = count + excluded.count",
+                      &s));
     sqlite3_bind_int64(s, 1, run_id);
     store_bind_text(s, 2, phase);
     sqlite3_bind_double(s, 3, seconds);

@@ -16,7 +16,7 @@
 const char STORE_RUN_COLUMNS[] =
     "r.id, r.experiment_id, e.name, r.variant, r.seed, r.holdout, r.status, r.error,"
     " r.created, r.started, r.finished,"
-    " (julianday(r.finished) - julianday(r.started)) * 86400.0,"
+    " round((julianday(r.finished) - julianday(r.started)) * 86400.0, 3),"
     " r.config_json, r.config_hash, r.git_sha, r.git_dirty, r.host, r.cpu_model, r.gpu,"
     " r.gpu_driver, r.build_opts, r.libraries, r.backend, r.threads, r.dataset_digest,"
     " r.claim_owner, r.lease_expires, r.attempts, r.checkpoint"
@@ -59,11 +59,11 @@ void store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
 }
 
 void store_run_free(StoreRun *r) {
-    char **strs[] = {&r->experiment, &r->variant,     &r->holdout,    &r->error,
-                     &r->created,    &r->started,     &r->finished,   &r->config_json,
-                     &r->config_hash, &r->git_sha,    &r->host,       &r->cpu_model,
-                     &r->gpu,        &r->gpu_driver,  &r->build_opts, &r->libraries,
-                     &r->backend,    &r->dataset_digest, &r->claim_owner, &r->checkpoint};
+    char **strs[] = {&r->experiment,  &r->variant,        &r->holdout,     &r->error,
+                     &r->created,     &r->started,        &r->finished,    &r->config_json,
+                     &r->config_hash, &r->git_sha,        &r->host,        &r->cpu_model,
+                     &r->gpu,         &r->gpu_driver,     &r->build_opts,  &r->libraries,
+                     &r->backend,     &r->dataset_digest, &r->claim_owner, &r->checkpoint};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -98,8 +98,7 @@ VbStatus store_read_run(Store *st, int64_t run_id, StoreRun *out, bool *found) {
 VbStatus store_get_run(Store *st, int64_t run_id, StoreRun *out) {
     bool found;
     VB_TRY(store_read_run(st, run_id, out, &found));
-    if (!found)
-        return vb_fail_plain(VB_ERR_INPUT, "%s: no run %lld", st->path, (long long)run_id);
+    if (!found) return vb_fail_plain(VB_ERR_INPUT, "%s: no run %lld", st->path, (long long)run_id);
     return VB_OK;
 }
 
@@ -108,8 +107,8 @@ static VbStatus collect_runs(Store *st, sqlite3_stmt *s, StoreRunList *out, cons
     int rc, cap = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (out->n == cap)
-            out->runs = vb_xrealloc(out->runs, (size_t)(cap = cap ? 2 * cap : 16) *
-                                                   sizeof *out->runs);
+            out->runs =
+                vb_xrealloc(out->runs, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *out->runs);
         store_run_from_row(s, &out->runs[out->n++]);
     }
     if (rc != SQLITE_DONE) {
@@ -147,8 +146,8 @@ void store_run_list_free(StoreRunList *l) {
 
 static VbStatus ambiguous(Store *st, const char *spec, const StoreRunList *l) {
     char msg[1536];
-    int n = snprintf(msg, sizeof msg, "%s: '%s' is ambiguous; it starts the config hash of:",
-                     st->path, spec);
+    int n = snprintf(msg, sizeof msg,
+                     "%s: '%s' is ambiguous; it starts the config hash of:", st->path, spec);
     for (int i = 0; i < l->n && i < MAX_LISTED && n < (int)sizeof msg; i++) {
         const StoreRun *r = &l->runs[i];
         n += snprintf(msg + n, sizeof msg - (size_t)n, "\n  run %lld  %.16s  %s %s%s%s seed %lld",
@@ -220,8 +219,8 @@ VbStatus store_run_metrics(Store *st, int64_t run_id, bool finals_only, StoreMet
     int rc, cap = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (out->n == cap)
-            out->rows = vb_xrealloc(out->rows, (size_t)(cap = cap ? 2 * cap : 16) *
-                                                   sizeof *out->rows);
+            out->rows =
+                vb_xrealloc(out->rows, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *out->rows);
         StoreMetric *m = &out->rows[out->n++];
         m->split = store_col_strdup(s, 0);
         m->key = store_col_strdup(s, 1);
@@ -258,7 +257,8 @@ VbStatus store_run_timings(Store *st, int64_t run_id, StoreTiming **rows, int *n
     sqlite3_bind_int64(s, 1, run_id);
     int rc, cap = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*n == cap) *rows = vb_xrealloc(*rows, (size_t)(cap = cap ? 2 * cap : 8) * sizeof **rows);
+        if (*n == cap)
+            *rows = vb_xrealloc(*rows, (size_t)(cap = cap ? 2 * cap : 8) * sizeof **rows);
         StoreTiming *t = &(*rows)[(*n)++];
         t->phase = store_col_strdup(s, 0);
         t->seconds = sqlite3_column_double(s, 1);
@@ -290,7 +290,8 @@ VbStatus store_run_latency(Store *st, int64_t run_id, StoreLatency **rows, int *
     sqlite3_bind_int64(s, 1, run_id);
     int rc, cap = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*n == cap) *rows = vb_xrealloc(*rows, (size_t)(cap = cap ? 2 * cap : 8) * sizeof **rows);
+        if (*n == cap)
+            *rows = vb_xrealloc(*rows, (size_t)(cap = cap ? 2 * cap : 8) * sizeof **rows);
         StoreLatency *l = &(*rows)[(*n)++];
         l->component = store_col_strdup(s, 0);
         l->batch = sqlite3_column_int(s, 1);
@@ -318,7 +319,7 @@ void store_latency_free(StoreLatency *rows, int n) {
 static const char EXPORT_SQL[] =
     "SELECT r.id AS run_id, e.name AS experiment, r.variant, r.holdout, r.seed, r.status,"
     " r.error, r.config_hash, r.created, r.started, r.finished,"
-    " (julianday(r.finished) - julianday(r.started)) * 86400.0 AS wall_s, r.attempts,"
+    " round((julianday(r.finished) - julianday(r.started)) * 86400.0, 3) AS wall_s, r.attempts,"
     " r.git_sha, r.git_dirty, r.host, r.cpu_model, r.gpu, r.gpu_driver, r.build_opts,"
     " r.libraries, r.backend, r.threads, r.dataset_digest"
     " FROM runs r JOIN experiments e ON e.id = r.experiment_id";
@@ -332,10 +333,18 @@ static void bind_run_filter(sqlite3_stmt *s, const StoreRunFilter *f) {
 static StoreValue column_value(sqlite3_stmt *s, int c) {
     StoreValue v = {0};
     switch (sqlite3_column_type(s, c)) {
-    case SQLITE_INTEGER: v.type = STORE_INT, v.i = sqlite3_column_int64(s, c); break;
-    case SQLITE_FLOAT: v.type = STORE_REAL, v.r = sqlite3_column_double(s, c); break;
-    case SQLITE_NULL: v.type = STORE_NULL; break;
-    default: v.type = STORE_TEXT, v.s = store_col_strdup(s, c); break;
+    case SQLITE_INTEGER:
+        v.type = STORE_INT, v.i = sqlite3_column_int64(s, c);
+        break;
+    case SQLITE_FLOAT:
+        v.type = STORE_REAL, v.r = sqlite3_column_double(s, c);
+        break;
+    case SQLITE_NULL:
+        v.type = STORE_NULL;
+        break;
+    default:
+        v.type = STORE_TEXT, v.s = store_col_strdup(s, c);
+        break;
     }
     return v;
 }
@@ -366,7 +375,8 @@ static VbStatus export_names(Store *st, const StoreRunFilter *f, MetricName **na
     bind_run_filter(s, f);
     int rc, cap = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*n == cap) *names = vb_xrealloc(*names, (size_t)(cap = cap ? 2 * cap : 16) * sizeof **names);
+        if (*n == cap)
+            *names = vb_xrealloc(*names, (size_t)(cap = cap ? 2 * cap : 16) * sizeof **names);
         (*names)[(*n)++] = (MetricName){store_col_strdup(s, 0), store_col_strdup(s, 1)};
     }
     sqlite3_finalize(s);
@@ -416,12 +426,16 @@ static VbStatus export_values(Store *st, const StoreRunFilter *f, StoreTable *t,
         int row = -1;
         for (int lo = 0, hi = t->nrows - 1; lo <= hi && row < 0;) {
             int mid = (lo + hi) / 2, c = cmp_run_id(&id, store_cell(t, mid, 0));
-            if (c == 0) row = mid;
-            else if (c < 0) hi = mid - 1;
-            else lo = mid + 1;
+            if (c == 0)
+                row = mid;
+            else if (c < 0)
+                hi = mid - 1;
+            else
+                lo = mid + 1;
         }
         VB_ASSERT(name && row >= 0);
-        StoreValue *v = &t->cells[(size_t)row * (size_t)t->ncols + (size_t)(nfixed + (name - names))];
+        StoreValue *v =
+            &t->cells[(size_t)row * (size_t)t->ncols + (size_t)(nfixed + (name - names))];
         if (sqlite3_column_type(s, 3) != SQLITE_NULL)
             *v = (StoreValue){.type = STORE_REAL, .r = sqlite3_column_double(s, 3)};
     }

@@ -59,7 +59,9 @@ static double jnum(json_t *o, const char *key) {
     return json_number_value(x);
 }
 
-static const char *jname(json_t *o) { return json_string_value(json_object_get(o, "name")); }
+static const char *jname(json_t *o) {
+    return json_string_value(json_object_get(o, "name"));
+}
 
 static void assert_rel(double got, double want, double rtol, const char *what, const char *name) {
     double lim = rtol * fmax(fabs(want), 1e-300);
@@ -99,7 +101,9 @@ static BinCase bin_case(json_t *c) {
     return b;
 }
 
-static void bin_free(BinCase *b) { free(b->scores), free(b->labels); }
+static void bin_free(BinCase *b) {
+    free(b->scores), free(b->labels);
+}
 
 /* ------------------------------------------------------------ ranking */
 
@@ -433,7 +437,7 @@ Test(metrics_fusion, standardise_by_validation_normals) {
     cr_assert_eq(metrics_fusion_fit(val, 2, 4, mean, sd), VB_OK);
     cr_assert_eq(mean[0], 2.5);
     cr_assert(fabs(sd[0] - sqrt(1.25)) < 1e-15); /* population std */
-    cr_assert(mean[1] == 5.0 && sd[1] == 1.0);  /* std 0 -> 1 */
+    cr_assert(mean[1] == 5.0 && sd[1] == 1.0);   /* std 0 -> 1 */
     double ta[] = {2.5, 2.5 + sqrt(1.25)}, tb[] = {5, 7};
     const double *test[] = {ta, tb};
     double out[2];
@@ -517,8 +521,7 @@ Test(metrics_bootstrap, deterministic_for_a_seed) {
     double one = 1;
     cr_assert_eq(stats_bootstrap_mean(&one, 1, 100, 0.95, rng_stream(5, "bootstrap"), &a), VB_OK);
     cr_assert(!a.defined);
-    cr_assert_eq(stats_bootstrap_mean(x, 5, 1, 0.95, rng_stream(5, "bootstrap"), &a),
-                 VB_ERR_INPUT);
+    cr_assert_eq(stats_bootstrap_mean(x, 5, 1, 0.95, rng_stream(5, "bootstrap"), &a), VB_ERR_INPUT);
     double k3[] = {2, 2, 2};
     cr_assert_eq(stats_bootstrap_mean(k3, 3, 100, 0.95, rng_stream(5, "bootstrap"), &a), VB_OK);
     cr_assert(a.defined && a.lo == 2 && a.hi == 2);
@@ -538,9 +541,16 @@ Test(metrics_bootstrap, covers_the_true_mean) {
     Summary s;
     stats_summary(x, N, 0.95, &s);
     cr_assert(ci.lo < 3.0 && ci.hi > 3.0, "[%g, %g] misses 3", ci.lo, ci.hi);
+    /* expected width ratio: 1.96 sqrt((n-1)/n) / t_{0.975, n-1} = 0.971 */
     double ratio = (ci.hi - ci.lo) / (s.ci.hi - s.ci.lo);
-    cr_assert(ratio > 0.85 && ratio < 1.1, "bootstrap/t width ratio %g", ratio);
+    cr_assert(ratio > 0.93 && ratio < 1.01, "bootstrap/t width ratio %g", ratio);
     cr_assert(ci.lo < s.mean && s.mean < ci.hi);
+    /* with B = 10000 the Monte Carlo error of each end is ~1% of the width */
+    Interval other;
+    stats_bootstrap_mean(x, N, STATS_BOOTSTRAP_DEFAULT_B, 0.95, rng_stream(2, "bootstrap"), &other);
+    double w = ci.hi - ci.lo;
+    cr_assert(fabs(other.lo - ci.lo) < 0.04 * w && fabs(other.hi - ci.hi) < 0.04 * w,
+              "seeds disagree: [%g, %g] vs [%g, %g]", ci.lo, ci.hi, other.lo, other.hi);
 }
 
 /* ------------------------------------------------------------ verdicts */
@@ -549,8 +559,8 @@ static StatsVerdict verdict_of(const double *base, const double *cand, size_t n,
                                StatsDirection dir) {
     Interval ci;
     double md;
-    cr_assert_eq(stats_bootstrap_paired_diff(base, cand, n, 4000, 0.95,
-                                             rng_stream(3, "bootstrap"), &ci, &md),
+    cr_assert_eq(stats_bootstrap_paired_diff(base, cand, n, 4000, 0.95, rng_stream(3, "bootstrap"),
+                                             &ci, &md),
                  VB_OK);
     return stats_verdict(ci, dir);
 }

@@ -208,8 +208,8 @@ static double check(const char *label, const float *got, const float *want, size
     cr_assert(md <= lim,
               "%s: element %zu of %zu: vadbench %.9g, PyTorch %.9g (|diff| %.3g > %.3g = max(%g * "
               "max|ref| %.4g, %g * PyTorch's float32 deviation %.3g) + %g)",
-              label, worst, n, n ? (double)got[worst] : 0.0, n ? (double)want[worst] : 0.0, md,
-              lim, tol, mx, NOISE_K, dev32, atol);
+              label, worst, n, n ? (double)got[worst] : 0.0, n ? (double)want[worst] : 0.0, md, lim,
+              tol, mx, NOISE_K, dev32, atol);
     *ref = mx;
     return md;
 }
@@ -241,8 +241,8 @@ static void note(Worst *w, int *nw, const char *what, double diff, double ref) {
 
 /* Group name of a parameter for the gradient report. */
 static const char *group_of(const char *name) {
-    static const char *g[] = {"backbone", "temporal_encoder", "projection", "classifier",
-                              "binary_classifier", "anomaly_head", "vae"};
+    static const char *g[] = {"backbone",          "temporal_encoder", "projection", "classifier",
+                              "binary_classifier", "anomaly_head",     "vae"};
     for (size_t i = 0; i < sizeof g / sizeof *g; i++)
         if (strncmp(name, g[i], strlen(g[i])) == 0) return g[i];
     return "other";
@@ -384,7 +384,11 @@ static void run_case(const char *cname, bool train) {
     double ftol = FWD_TOL;
     const ModelConfig *c = &m.cfg;
     int F = m.bb.feat_dim, D = m.tdim, P = c->feature_dim, C = c->classes, E = c->embedding_dim;
-    struct { const char *what; const float *dev; size_t n; } outs[] = {
+    struct {
+        const char *what;
+        const float *dev;
+        size_t n;
+    } outs[] = {
         {"features", m.feat_mean, (size_t)B * F},
         {"temporal", m.has_temporal ? m.tmp.out : m.tin, (size_t)B * D},
         {"projection", m.proj.y, (size_t)B * P},
@@ -417,7 +421,8 @@ static void run_case(const char *cname, bool train) {
             for (int i = 0; i < N; i++)
                 for (int ch = 0; ch < 3; ch++)
                     for (int p = 0; p < S * S; p++)
-                        r2[((size_t)i * 3 + ch) * S * S + p] = rec[((size_t)i * S * S + p) * 3 + ch];
+                        r2[((size_t)i * 3 + ch) * S * S + p] =
+                            rec[((size_t)i * S * S + p) * 3 + ch];
             free(rec);
             rec = r2;
         }
@@ -441,7 +446,8 @@ static void run_case(const char *cname, bool train) {
         int si = 0;
         for (int i = 0; i < x.ne; i++) {
             const Entry *e = &x.e[i];
-            if (e->kind != 1 || !(ends_with(e->name, "running_mean") || ends_with(e->name, "running_var")))
+            if (e->kind != 1 ||
+                !(ends_with(e->name, "running_mean") || ends_with(e->name, "running_var")))
                 continue;
             cr_assert_leq(off + e->numel, (size_t)ns);
             cr_assert_lt(si, n_sdev);
@@ -486,7 +492,10 @@ static void run_case(const char *cname, bool train) {
     loss_work_init(&lw, &m);
     LossParts lp;
     cr_assert_eq(loss_compute(&lc, &m, &lw, B, T, &tg, &lp), VB_OK, "%s", vb_errmsg());
-    struct { const char *what; double v; } parts[] = {
+    struct {
+        const char *what;
+        double v;
+    } parts[] = {
         {"cls", lp.cls}, {"bin", lp.bin}, {"svdd", lp.svdd}, {"vae", lp.vae}, {"total", lp.total}};
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
         char name[64];
@@ -570,23 +579,47 @@ static void run_case(const char *cname, bool train) {
 
 /* Clips T=3, 2-layer bidirectional LSTM with dropout between layers, no VAE,
  * backbone width 0.1 (channels 8..32) at 64x64. */
-Test(torch_model, lstm_bi_clip_train, .timeout = 60) { run_case("lstm_bi_clip", true); }
-Test(torch_model, lstm_bi_clip_eval, .timeout = 60) { run_case("lstm_bi_clip", false); }
+Test(torch_model, lstm_bi_clip_train, .timeout = 60) {
+    run_case("lstm_bi_clip", true);
+}
+Test(torch_model, lstm_bi_clip_eval, .timeout = 60) {
+    run_case("lstm_bi_clip", false);
+}
 /* Frames, 2-layer unidirectional GRU, feature VAE (target detached). */
-Test(torch_model, gru_frames_feature_vae_train, .timeout = 60) { run_case("gru_frames_fvae", true); }
-Test(torch_model, gru_frames_feature_vae_eval, .timeout = 60) { run_case("gru_frames_fvae", false); }
+Test(torch_model, gru_frames_feature_vae_train, .timeout = 60) {
+    run_case("gru_frames_fvae", true);
+}
+Test(torch_model, gru_frames_feature_vae_eval, .timeout = 60) {
+    run_case("gru_frames_fvae", false);
+}
 /* Clips T=2 without temporal encoder (mean over T), image VAE. */
-Test(torch_model, no_temporal_clip_image_vae_train, .timeout = 60) { run_case("none_ivae_clip", true); }
-Test(torch_model, no_temporal_clip_image_vae_eval, .timeout = 60) { run_case("none_ivae_clip", false); }
+Test(torch_model, no_temporal_clip_image_vae_train, .timeout = 60) {
+    run_case("none_ivae_clip", true);
+}
+Test(torch_model, no_temporal_clip_image_vae_eval, .timeout = 60) {
+    run_case("none_ivae_clip", false);
+}
 /* Clips T=2, 1-layer bidirectional GRU, feature VAE with an undetached target. */
-Test(torch_model, gru_bi_clip_feature_vae_train, .timeout = 60) { run_case("gru_bi_clip_fvae", true); }
-Test(torch_model, gru_bi_clip_feature_vae_eval, .timeout = 60) { run_case("gru_bi_clip_fvae", false); }
+Test(torch_model, gru_bi_clip_feature_vae_train, .timeout = 60) {
+    run_case("gru_bi_clip_fvae", true);
+}
+Test(torch_model, gru_bi_clip_feature_vae_eval, .timeout = 60) {
+    run_case("gru_bi_clip_fvae", false);
+}
 /* Frames, 1-layer unidirectional LSTM (the end-to-end case of test_torch_model_io.c). */
-Test(torch_model, lstm_frames_train, .timeout = 60) { run_case("lstm_frames", true); }
-Test(torch_model, lstm_frames_eval, .timeout = 60) { run_case("lstm_frames", false); }
+Test(torch_model, lstm_frames_train, .timeout = 60) {
+    run_case("lstm_frames", true);
+}
+Test(torch_model, lstm_frames_eval, .timeout = 60) {
+    run_case("lstm_frames", false);
+}
 /* The seed's Option A at full size (EfficientNet-B0 at width = depth = 1), clips T=2. */
-Test(torch_model, option_a_full_size_train, .timeout = 120) { run_case("option_a", true); }
-Test(torch_model, option_a_full_size_eval, .timeout = 120) { run_case("option_a", false); }
+Test(torch_model, option_a_full_size_train, .timeout = 120) {
+    run_case("option_a", true);
+}
+Test(torch_model, option_a_full_size_eval, .timeout = 120) {
+    run_case("option_a", false);
+}
 
 /* The comparison can fail: one stem weight changed by 1%, or training-mode
  * dropout masks drawn by vadbench's own RNG instead of PyTorch's, move the
@@ -625,7 +658,8 @@ Test(torch_model, negative_controls, .timeout = 60) {
     hybrid_forward(&m, x.B, x.T, xin);
     got = down(&m, m.cls_logits, nl);
     double r = max_rel(got, want_eval, nl);
-    cr_assert_gt(r, 10 * FWD_TOL, "a 1%% change of one stem weight moved the logits by only %.2e", r);
+    cr_assert_gt(r, 10 * FWD_TOL, "a 1%% change of one stem weight moved the logits by only %.2e",
+                 r);
     free(got);
     m.net.k->upload(params_data(&m.pt, pi), &w0, sizeof w0);
     /* training mode with vadbench's own masks instead of PyTorch's */

@@ -148,11 +148,14 @@ Test(torch_model_io, parameter_counts_match_pytorch) {
         json_t *e = json_array_get(sd, i), *sh = json_array_get(e, 1);
         if (strcmp(json_string_value(json_array_get(e, 2)), "param")) continue;
         size_t n = 1;
-        for (size_t d = 0; d < json_array_size(sh); d++) n *= (size_t)json_integer_value(json_array_get(sh, d));
+        for (size_t d = 0; d < json_array_size(sh); d++)
+            n *= (size_t)json_integer_value(json_array_get(sh, d));
         pt_train += n;
-        if (strncmp(json_string_value(json_array_get(e, 0)), "backbone.backbone.", 18) == 0) pt_bb += n;
+        if (strncmp(json_string_value(json_array_get(e, 0)), "backbone.backbone.", 18) == 0)
+            pt_bb += n;
     }
-    cr_assert_eq(pt_train, train, "PyTorch counts %zu trainable values, vadbench %zu", pt_train, train);
+    cr_assert_eq(pt_train, train, "PyTorch counts %zu trainable values, vadbench %zu", pt_train,
+                 train);
     cr_assert_eq(pt_bb, bb);
     json_decref(sd);
     st_close(&f);
@@ -246,17 +249,19 @@ Test(torch_model_io, timm_and_torchvision_names_load_the_same_weights) {
     Hybrid ref;
     build(&ref, "lstm_frames");
     WeightsReport rep;
-    cr_assert_eq(weights_load(&ref, EXPORTED, false, false, stderr, &rep), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(weights_load(&ref, EXPORTED, false, false, stderr, &rep), VB_OK, "%s",
+                 vb_errmsg());
     float *want = all_params(&ref);
-    const char *paths[2] = {TMP "torch_model_timm_all.safetensors", TMP "torch_model_timm_mixed.safetensors"};
+    const char *paths[2] = {TMP "torch_model_timm_all.safetensors",
+                            TMP "torch_model_timm_mixed.safetensors"};
     for (int which = 0; which < 2; which++) {
         Tens *o;
         int no = timm_variant(&o, which);
         write_all(paths[which], o, no);
         Hybrid m;
         build(&m, "lstm_frames"); /* initialised from seed 0: every value must be replaced */
-        cr_assert_eq(weights_load(&m, paths[which], false, false, stderr, &rep), VB_OK,
-                     "%s: %s", paths[which], vb_errmsg());
+        cr_assert_eq(weights_load(&m, paths[which], false, false, stderr, &rep), VB_OK, "%s: %s",
+                     paths[which], vb_errmsg());
         cr_assert_eq(rep.loaded, ref.pt.n);
         float *got = all_params(&m);
         cr_assert(memcmp(got, want, ref.pt.total * sizeof(float)) == 0,
@@ -371,8 +376,17 @@ Test(torch_model_io, truncated_weights_file_is_an_error_not_a_crash) {
     fclose(fp);
     uint64_t hlen = 0;
     for (int i = 0; i < 8; i++) hlen |= (uint64_t)buf[i] << (8 * i);
-    long cuts[] = {0, 4, 8, 9, (long)(8 + hlen / 2), (long)(8 + hlen) - 1, (long)(8 + hlen),
-                   (long)(8 + hlen) + 1, len / 2, len - 4, len - 1};
+    long cuts[] = {0,
+                   4,
+                   8,
+                   9,
+                   (long)(8 + hlen / 2),
+                   (long)(8 + hlen) - 1,
+                   (long)(8 + hlen),
+                   (long)(8 + hlen) + 1,
+                   len / 2,
+                   len - 4,
+                   len - 1};
     Hybrid m;
     build(&m, "lstm_frames");
     const char *path = TMP "torch_model_truncated.safetensors";
@@ -410,7 +424,8 @@ static void run_forward(const char *cname, const char *weights, const char *mode
     st_writer_free(w);
     free(x);
     struct stat sb;
-    cr_assert(stat("./vadbench", &sb) == 0, "./vadbench is missing (run `make test`, which builds it)");
+    cr_assert(stat("./vadbench", &sb) == 0,
+              "./vadbench is missing (run `make test`, which builds it)");
     char noise[200] = "";
     if (strcmp(mode, "train") == 0) /* PyTorch's masks: the case fixture itself */
         snprintf(noise, sizeof noise, " --noise " FIX "model_%s.safetensors", cname);
@@ -445,7 +460,8 @@ static void compare_outputs(const char *cname, const char *mode, const char *out
         snprintf(name, sizeof name, "%s.%s", mode, o.t[i].name);
         const StTensor *r = st_find(&c, name);
         cr_assert_not_null(r, "output '%s' has no reference %s", o.t[i].name, name);
-        cr_assert_eq(o.t[i].ndim, r->ndim, "%s: rank %d, PyTorch %d", o.t[i].name, o.t[i].ndim, r->ndim);
+        cr_assert_eq(o.t[i].ndim, r->ndim, "%s: rank %d, PyTorch %d", o.t[i].name, o.t[i].ndim,
+                     r->ndim);
         for (int d = 0; d < r->ndim; d++)
             cr_assert_eq(o.t[i].shape[d], r->shape[d], "%s: dim %d", o.t[i].name, d);
         float *a = tu_alloc((size_t)r->numel), *b = tu_alloc((size_t)r->numel);

@@ -39,9 +39,10 @@ work adds model-level fixtures the same way):
   ``model_lstm_frames.weights.safetensors`` is that case's state_dict as PyTorch
   exports it (with the backbone's timm names in its metadata).
 
-In ``kernels.safetensors``, tensor names are ``<case>.<what>``; ``what`` is ``x``/``w``/``b``/... for inputs
-and weights, ``y`` for the output, ``dy`` for the upstream gradient and ``d<name>``
-for gradients (``dx``, ``dw``, ``db``, ``dweight_ih_l0`` ...). Layouts are
+In ``kernels.safetensors``, tensor names are ``<case>.<what>``; ``what`` is
+``x``/``w``/``b``/... for inputs and weights, ``y`` for the output, ``dy`` for the
+upstream gradient and ``d<name>`` for gradients (``dx``, ``dw``, ``db``,
+``dweight_ih_l0`` ...). Layouts are
 vadbench's kernel layouts (kernels/kernels.h): image activations NHWC (torch's
 NCHW permuted with ``.permute(0, 2, 3, 1).contiguous()``), sequences batch-major
 ``[b, t, features]``, weights in PyTorch layout unchanged. Each case's geometry
@@ -490,7 +491,8 @@ MODEL_DEFAULTS = dict(width=1.0, depth=1.0, backbone_dropout=0.5, stochastic_dep
                       vae_target="rescaled", vae_detach_target=True)
 # model: mapping keys (harness/config.c MODEL_KEYS) -> twin config keys
 _YAML_KEYS = {"backbone.width": "width", "backbone.depth": "depth",
-              "backbone.dropout": "backbone_dropout", "backbone.stochastic_depth": "stochastic_depth",
+              "backbone.dropout": "backbone_dropout",
+              "backbone.stochastic_depth": "stochastic_depth",
               "temporal.type": "temporal", "temporal.hidden": "hidden", "temporal.layers": "layers",
               "temporal.bidirectional": "bidirectional", "temporal.dropout": "temporal_dropout",
               "feature_dim": "feature_dim", "embedding_dim": "embedding_dim",
@@ -593,8 +595,8 @@ class HybridTwin(nn.Module):
         self.classifier = nn.Linear(P, cfg["classes"])
         self.anomaly_head = _Holder()
         self.anomaly_head.register_buffer("center", torch.zeros(cfg["embedding_dim"]))
-        self.anomaly_head.embedding = nn.Sequential(*_mlp(P, cfg["svdd_hidden"], hd),
-                                                    nn.Linear(cfg["svdd_hidden"], cfg["embedding_dim"]))
+        self.anomaly_head.embedding = nn.Sequential(
+            *_mlp(P, cfg["svdd_hidden"], hd), nn.Linear(cfg["svdd_hidden"], cfg["embedding_dim"]))
         self.binary_classifier = nn.Linear(P, 2)
         lvl, L = cfg["vae_level"], cfg["vae_latent"]
         if lvl == "feature":
@@ -960,12 +962,14 @@ def timm_names(twin):
         else:
             i, seq, sub = int(parts[1]), int(parts[3]), parts[4]
             if st == 1:
-                names = [("conv_dw", "bn1"), ("se.conv_reduce", "se.conv_expand"), ("conv_pw", "bn2")]
+                names = [("conv_dw", "bn1"), ("se.conv_reduce", "se.conv_expand"),
+                         ("conv_pw", "bn2")]
             else:
                 names = [("conv_pw", "bn1"), ("conv_dw", "bn2"),
                          ("se.conv_reduce", "se.conv_expand"), ("conv_pwl", "bn3")]
             pair = names[seq]
-            t = f"blocks.{st - 1}.{i}." + (pair[0] if sub in ("0", "fc1") else pair[1]) + "." + leafname
+            part = pair[0] if sub in ("0", "fc1") else pair[1]
+            t = f"blocks.{st - 1}.{i}.{part}.{leafname}"
         out[k] = pre + t
     return out
 
@@ -1002,8 +1006,8 @@ def fixture_model_gru_bi_clip_fvae(path):
     """Clips T=2, 1-layer bidirectional GRU, feature VAE with the target NOT
     detached (its gradient reaches the backbone through both sides), one
     hidden size."""
-    cfg = model_config(width=0.05, depth=0.1, image=32, temporal="gru", layers=1, vae_level="feature",
-                       vae_latent=4, vae_hidden=[16], vae_detach_target=False,
+    cfg = model_config(width=0.05, depth=0.1, image=32, temporal="gru", layers=1,
+                       vae_level="feature", vae_latent=4, vae_hidden=[16], vae_detach_target=False,
                        **dict(_SMALL, hidden=6))
     model_case(path, cfg, B=4, T=2, seed=1104, labels=[3, 1, 2, 1])
 
@@ -1020,9 +1024,10 @@ def fixture_model_lstm_frames(path):
 
 def fixture_model_option_a(path):
     """The seed's Option A at full size (EfficientNet-B0 width = depth = 1, 64x64,
-    LSTM 2x256 bidirectional, 512, 128, 14 classes): clips B=3, T=2. Weights
-    are too many to store: only outputs, loss parts and per-tensor gradient
-    norms are kept."""
+    LSTM 2x256 bidirectional, 512, 128, 14 classes): clips B=4, T=2, weight gain
+    1.5 (at 1.6 the full-depth backbone's eval activations grow to ~400 and
+    saturate the LSTM). Weights are too many to store, and so are gradients:
+    only outputs, loss parts and per-tensor gradient norms are kept."""
     check_reference_names()
     cfg = model_config()
     n = sum(p.numel() for p in HybridTwin(cfg).parameters())
