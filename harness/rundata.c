@@ -21,6 +21,7 @@ char *rundata_identity(const DataConfig *d) {
         json_object_set_new(j, "seed", json_integer(d->data_seed));
     } else {
         json_object_set_new(j, "path", json_string(d->path));
+        if (d->limit) json_object_set_new(j, "limit", json_integer(d->limit));
     }
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);
@@ -51,13 +52,16 @@ VbStatus rundata_load(const DataConfig *d, Dataset *ds) {
         o.normal = d->normal_class;
         o.skip_bad = d->skip_bad;
         UcfReport rep;
-        VB_TRY(ucf_read(path, &o, ds, &rep));
+        VbStatus st = ucf_read(path, &o, ds, &rep);
+        if (st != VB_OK)
+            return vb_wrap(st, "reading the UCF-Crime data set (dataset.path or $VADBENCH_UCF_CRIME)");
     } else {
         FmnistOptions o;
         fmnist_defaults(&o);
         if (d->path[0]) o.dir = d->path;
         o.size = d->size;
         if (strcmp(d->normal_class, "NormalVideos") != 0) o.normal = d->normal_class;
+        o.limit = d->limit;
         VB_TRY(fmnist_read(&o, ds));
     }
     if (!strcmp(d->source, "synthetic") || !strcmp(d->source, "ucf_crime")) {

@@ -117,6 +117,8 @@ static const CfgKey DATA_KEYS[] = {
     {"protocol", CFG_CHOICE, DC(protocol), STR(DataConfig, protocol), 0, ANY,
      "supervised|one-class", "one-class: one normal class, every other class anomalous"},
     {"workers", CFG_INT, DC(workers), 0, 0, 0, 256, NULL, "loader threads"},
+    {"limit", CFG_INT, DC(limit), 0, 0, 0, 100000000, NULL,
+     "fashion_mnist: only the first N images of each split (0 = all)"},
 };
 
 const CfgSchema cfg_train_schema = {"train", TRAIN_KEYS, (int)(sizeof TRAIN_KEYS / sizeof TRAIN_KEYS[0])};

@@ -20,6 +20,7 @@ typedef struct DataConfig {
     bool skip_bad;
     char protocol[16];    /* supervised | one-class */
     int workers;
+    int limit;            /* fashion_mnist: first N images of each split (0 = all) */
 } DataConfig;
 
 typedef struct EvalConfig {

@@ -340,20 +340,9 @@ static int cmp_float(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* swa ← swa + (p − swa)/(n + 1) over the trainable range (AveragedModel's
- * equal-weight average); the first call copies p. */
 static void swa_update(Trainer *t) {
-    const KOps *k = t->m->net.k;
     ParamTable *pt = &t->m->pt;
-    size_t n = pt->n_train;
-    if (t->s.swa_n == 0) {
-        k->copy(t->swa, pt->data, n * sizeof(float));
-    } else {
-        float *tmp = t->lw_tmp;
-        k->copy(tmp, pt->data, n * sizeof(float));
-        k->axpy(n, -1.0f, t->swa, tmp);
-        k->axpy(n, 1.0f / (float)(t->s.swa_n + 1), tmp, t->swa);
-    }
+    swa_accumulate(t->m->net.k, pt->n_train, pt->data, t->swa, t->lw_tmp, t->s.swa_n);
     t->s.swa_n++;
 }
 

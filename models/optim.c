@@ -41,3 +41,14 @@ void adamw_step(AdamW *o, ParamTable *pt, float lr) {
     /* padding between tensors holds zeros in p, g, m and v, and stays zero */
     o->k->adamw(o->n, lr, o->b1, o->b2, o->eps, o->wd, o->step, pt->data, pt->grad, o->m, o->v);
 }
+
+void swa_accumulate(const KOps *k, size_t n, const float *p, float *swa, float *tmp,
+                    int n_averaged) {
+    if (n_averaged == 0) {
+        k->copy(swa, p, n * sizeof(float));
+        return;
+    }
+    k->copy(tmp, p, n * sizeof(float));
+    k->axpy(n, -1.0f, swa, tmp);
+    k->axpy(n, 1.0f / (float)(n_averaged + 1), tmp, swa);
+}

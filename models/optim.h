@@ -24,5 +24,10 @@ double optim_grad_norm(const ParamTable *pt);
  * Returns the norm before clipping. */
 double optim_clip(ParamTable *pt, double max_norm);
 void adamw_step(AdamW *o, ParamTable *pt, float lr);
+/* SWA: swa ← swa + (p − swa)/(n_averaged + 1) over n values
+ * (torch.optim.swa_utils.AveragedModel's equal-weight average); the first
+ * call (n_averaged = 0) copies p. tmp: n floats of scratch. */
+void swa_accumulate(const KOps *k, size_t n, const float *p, float *swa, float *tmp,
+                    int n_averaged);
 
 #endif
