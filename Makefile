@@ -100,7 +100,7 @@ $(VARIANT)/vadbench: $(LIB_OBJ) $(VARIANT)/harness/main.o
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 
 vadbench: $(VARIANT)/vadbench
-	@cp $< $@
+	@cp $< $@.tmp && mv -f $@.tmp $@
 
 $(VARIANT)/vbtest: $(LIB_OBJ) $(TEST_OBJ)
 	$(CC) -o $@ $^ $(LDLIBS_ALL) $(CRIT_LIBS)

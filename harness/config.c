@@ -81,31 +81,61 @@ static VbStatus at(const char *file, struct fy_node *n, const char *fmt, ...) {
 
 /* ---- parsing ---- */
 
+/* libfyaml reports errors through a diagnostic object; collect its first
+ * error (with its position) instead of letting it print. */
+typedef struct DiagCapture {
+    char text[1024];
+    bool have;
+} DiagCapture;
+
+static void diag_capture(struct fy_diag *diag, void *user, const char *buf, size_t len) {
+    (void)diag;
+    DiagCapture *c = user;
+    if (c->have) return;
+    size_t n = len < sizeof c->text - 1 ? len : sizeof c->text - 1;
+    memcpy(c->text, buf, n);
+    c->text[n] = 0;
+    c->text[strcspn(c->text, "\n")] = 0;
+    c->have = n > 0;
+}
+
 VbStatus cfg_load(const char *path, struct fy_document **out) {
     *out = NULL;
     FILE *f = fopen(path, "r");
     if (!f) return vb_fail_plain(VB_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     fclose(f);
+    DiagCapture cap = {{0}, false};
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
-    dcfg.output_fn = NULL;
+    dcfg.output_fn = diag_capture;
+    dcfg.user = &cap;
     dcfg.level = FYET_ERROR;
+    dcfg.colorize = false;
+    dcfg.show_source = false;
+    dcfg.show_position = true;
+    dcfg.show_type = false;
+    dcfg.show_module = false;
     struct fy_diag *diag = fy_diag_create(&dcfg);
     struct fy_parse_cfg pcfg = {0};
-    pcfg.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG;
+    pcfg.flags = FYPCF_QUIET;
     pcfg.diag = diag;
     struct fy_document *doc = fy_document_build_from_file(&pcfg, path);
-    if (!doc) {
-        void *it = NULL;
-        struct fy_diag_error *e = diag ? fy_diag_errors_iterate(diag, &it) : NULL;
-        VbStatus s = e ? vb_fail_plain(VB_ERR_INPUT, "%s:%d:%d: YAML syntax: %s", path,
-                                       e->line + 1, e->column + 1, e->msg)
-                       : vb_fail_plain(VB_ERR_INPUT, "%s: not valid YAML", path);
-        if (diag) fy_diag_destroy(diag);
-        return s;
-    }
     if (diag) fy_diag_destroy(diag);
+    if (!doc) {
+        /* libfyaml's text is "FILE:LINE:COL: error: message" (1-based) */
+        int line = 0, col = 0, used = 0;
+        const char *t = cap.text;
+        while (*t == ' ') t++;
+        if (strncmp(t, path, strlen(path)) == 0 && t[strlen(path)] == ':') t += strlen(path) + 1;
+        if (cap.have && sscanf(t, "%d:%d:%n", &line, &col, &used) == 2 && used > 0) {
+            const char *msg = t + used;
+            while (*msg == ' ') msg++;
+            if (strncmp(msg, "error: ", 7) == 0) msg += 7;
+            return vb_fail_plain(VB_ERR_INPUT, "%s:%d:%d: YAML syntax: %s", path, line, col, msg);
+        }
+        return vb_fail_plain(VB_ERR_INPUT, "%s: not valid YAML%s%s", path, cap.have ? ": " : "", cap.text);
+    }
     *out = doc;
     return VB_OK;
 }
@@ -287,8 +317,9 @@ static VbStatus walk(const CfgSchema *s, const char *file, struct fy_node *map, 
             continue;
         }
         const char *hint = nearest(s, path);
-        return at(file, kn, "unknown key '%s.%s'%s%s%s", s->section, path,
-                  hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+        return at(file, kn, "unknown key '%s.%s'%s%s%s%s%s", s->section, path,
+                  hint ? " (did you mean '" : "", hint ? s->section : "", hint ? "." : "",
+                  hint ? hint : "", hint ? "'?)" : "");
     }
     return VB_OK;
 }
