@@ -115,9 +115,12 @@ test: vadbench $(VARIANT)/vbtest
 test-cuda: vadbench $(VARIANT)/vbtest
 	VADBENCH_REQUIRE_CUDA=1 $(VARIANT)/vbtest $(TEST_ARGS) --filter='cuda*/*'
 
+# The quickstart experiment end to end: train and evaluate every cell (cells already
+# done in results/vadbench.db are skipped), then write its report.
 demo: vadbench
-	./vadbench --version
-	./vadbench help
+	./vadbench run experiments/quickstart.yaml
+	./vadbench report quickstart
+	@echo "vadbench demo: report written to $(CURDIR)/reports/quickstart/report.html"
 
 bench: vadbench
 	./vadbench bench --help

@@ -33,33 +33,37 @@ static void setup_scene(Scene *sc, Draw *d, int cls, RngStream tex) {
     sc->win_s = dr(d, 0.06f, 0.09f);
     sc->win_y = dr(d, 0.04f, sc->horizon - sc->door_h - sc->win_s - 0.01f);
     for (int i = 0; i < sc->nwin; i++) sc->win_x[i] = dr(d, 0.02f, 0.9f);
-    sc->stall = cls == C_SHOPLIFTING || du(d) < 0.45f;
+    sc->stall = cls == C_SHOPLIFTING || du(d) < 0.2f;
     sc->stall_x = dr(d, 0.18f, 0.82f);
     sc->stall_y = dr(d, sc->horizon + 0.12f, sc->road0 - 0.01f);
     dcolor(d, sc->stall_col, 0.3f, 0.7f);
     for (int i = 0; i < NITEMS; i++) dcolor(d, sc->item_col[i], 0.2f, 1.0f);
-    sc->bag = cls == C_STEALING || du(d) < 0.35f;
+    sc->bag = cls == C_STEALING || du(d) < 0.2f;
     synth_ground_point(sc, d, &sc->bag_x, &sc->bag_y);
     dcolor(d, sc->bag_col, 0.3f, 1.0f);
-    sc->car = du(d) < 0.45f;
+    sc->car = du(d) < 0.3f;
     sc->car_x0 = du(d);
     sc->car_v = dsign(d) * dr(d, 0.025f, 0.045f);
-    sc->car_y = (sc->road0 + sc->road1) * 0.5f + (sc->car_v > 0 ? 0.035f : -0.01f);
+    sc->car_y = (sc->road0 + sc->road1) * 0.5f + (sc->car_v > 0 ? 0.045f : 0.0f);
     dcolor(d, sc->car_col, 0.15f, 0.95f);
-    sc->gain = cls == C_BURGLARY ? dr(d, 0.22f, 0.42f) : dr(d, 0.6f, 1.25f);
-    for (int c = 0; c < 3; c++) sc->tint[c] = dr(d, 0.9f, 1.1f);
-    sc->noise = dr(d, 1.5f, 9.0f);
-    sc->jitter = dr(d, 0.0f, 1.2f);
+    sc->gain = cls == C_BURGLARY ? dr(d, 0.22f, 0.4f) : dr(d, 0.7f, 1.2f);
+    for (int c = 0; c < 3; c++) sc->tint[c] = dr(d, 0.92f, 1.08f);
+    sc->noise = dr(d, 1.0f, 6.0f);
+    sc->jitter = dr(d, 0.0f, 1.0f);
     sc->drift = dr(d, 0.0f, 0.08f);
     sc->drift_ph = dr(d, 0.0f, 6.2831853f);
-    sc->ncrowd = cls == C_BURGLARY ? dint(d, 2) : 1 + dint(d, 5);
-    if (cls == C_SHOOTING && sc->ncrowd < 3) sc->ncrowd = 3;
+    if (getenv("SYNTH_CLEAN")) { /* TEMP ablation */
+        sc->gain = cls == C_BURGLARY ? 0.3f : 1.0f; sc->tint[0] = sc->tint[1] = sc->tint[2] = 1.0f;
+        sc->noise = 0.5f; sc->jitter = 0; sc->drift = 0;
+    }
+    sc->ncrowd = cls == C_BURGLARY ? dint(d, 2) : dint(d, 4);
+    if ((cls == C_SHOOTING || cls == C_EXPLOSION) && sc->ncrowd < 3) sc->ncrowd = 3;
     for (int i = 0; i < sc->ncrowd; i++) {
         Walker *w = &sc->crowd[i];
         synth_random_person(d, &w->p);
         w->x0 = du(d);
-        w->y0 = dr(d, sc->horizon + 0.06f, 0.97f);
-        float speed = dr(d, 0.015f, 0.035f), ang = dr(d, -0.45f, 0.45f);
+        w->y0 = dr(d, sc->horizon + 0.1f, 0.97f);
+        float speed = dr(d, 0.012f, 0.024f), ang = dr(d, -0.4f, 0.4f);
         w->vx = dsign(d) * speed * cosf(ang);
         w->vy = speed * sinf(ang);
         w->wob = dr(d, 0.0f, 0.01f);
@@ -121,14 +125,14 @@ static void setup_scene(Scene *sc, Draw *d, int cls, RngStream tex) {
     static const float knob[3] = {0.8f, 0.7f, 0.3f};
     canvas_ellipse(&sc->bgc, sc->door_x + sc->door_w * 0.8f, sc->horizon - sc->door_h * 0.45f,
                    0.006f, 0.006f, knob, 1);
-    if (du(d) < 0.3f) { /* old graffiti, in every class, so graffiti alone proves nothing */
+    if (du(d) < 0.2f) { /* old faded graffiti, in every class, so graffiti alone proves nothing */
         float gc[3];
         dcolor(d, gc, 0.0f, 1.0f);
         int n = 2 + dint(d, 3);
         for (int i = 0; i < n; i++) {
             float x = du(d), y = dr(d, 0.05f, sc->horizon - 0.02f);
-            canvas_line(&sc->bgc, x, y, x + dr(d, -0.08f, 0.08f), y + dr(d, -0.04f, 0.04f), 0.015f,
-                        gc, 0.7f);
+            canvas_line(&sc->bgc, x, y, x + dr(d, -0.08f, 0.08f), y + dr(d, -0.04f, 0.04f), 0.012f,
+                        gc, 0.45f);
         }
     }
 }
@@ -138,45 +142,42 @@ static void draw_props(Scene *sc, int t) {
     if (sc->stall) {
         float x = sc->stall_x, y = sc->stall_y, top[3];
         for (int c = 0; c < 3; c++) top[c] = sc->stall_col[c] * 0.6f + 0.3f;
-        canvas_rect(cv, x - 0.1f, y - 0.08f, x + 0.1f, y, sc->stall_col, 1);
-        canvas_rect(cv, x - 0.11f, y - 0.095f, x + 0.11f, y - 0.08f, top, 1);
+        canvas_rect(cv, x - 0.13f, y - 0.1f, x + 0.13f, y, sc->stall_col, 1);
+        canvas_rect(cv, x - 0.145f, y - 0.12f, x + 0.145f, y - 0.1f, top, 1);
         for (int i = 0; i < NITEMS; i++) {
             if (sc->item_gone[i]) continue;
-            float ix = x - 0.085f + 0.045f * (float)(i % 4),
-                  iy = y - 0.075f + 0.035f * (float)(i / 4);
-            canvas_rect(cv, ix, iy, ix + 0.03f, iy + 0.025f, sc->item_col[i], 1);
+            float ix = x - 0.115f + 0.06f * (float)(i % 4),
+                  iy = y - 0.095f + 0.045f * (float)(i / 4);
+            canvas_rect(cv, ix, iy, ix + 0.045f, iy + 0.035f, sc->item_col[i], 1);
         }
     }
-    if (sc->bag && !sc->bag_carried) {
-        static const float strap[3] = {0.1f, 0.08f, 0.05f};
-        canvas_rect(cv, sc->bag_x - 0.03f, sc->bag_y - 0.04f, sc->bag_x + 0.03f, sc->bag_y,
-                    sc->bag_col, 1);
-        canvas_line(cv, sc->bag_x - 0.02f, sc->bag_y - 0.04f, sc->bag_x, sc->bag_y - 0.06f, 0.008f,
-                    strap, 1);
-        canvas_line(cv, sc->bag_x, sc->bag_y - 0.06f, sc->bag_x + 0.02f, sc->bag_y - 0.04f, 0.008f,
-                    strap, 1);
-    }
+    if (sc->bag && !sc->bag_carried) synth_draw_bag(sc, sc->bag_x, sc->bag_y, sc->bag_col);
     if (sc->car) {
         float x = sc->car_x0 + sc->car_v * (float)t;
         x = -0.2f + fmodf(fmodf(x + 0.2f, 1.4f) + 1.4f, 1.4f);
-        synth_draw_car(sc, x, sc->car_y, sc->car_v > 0 ? 1.0f : -1.0f, sc->car_col, 0.16f);
+        synth_draw_car(sc, x, sc->car_y, sc->car_v > 0 ? 1.0f : -1.0f, sc->car_col, CAR_LEN);
     }
 }
 
 /* Walker position at frame t: straight paths that wrap around horizontally
  * and bounce between horizon and bottom; after a flee start, running away. */
 static void walker_at(const Scene *sc, Walker *w, int t) {
-    float lo = sc->horizon + 0.06f, hi = 0.97f, span = hi - lo;
+    float lo = sc->horizon + 0.1f, hi = 0.97f, span = hi - lo;
     int tb = sc->flee && t > sc->flee_t0 ? sc->flee_t0 : t;
     float x = w->x0 + w->vx * (float)tb;
     x = -0.1f + fmodf(fmodf(x + 0.1f, 1.2f) + 1.2f, 1.2f);
     float y = fmodf(fmodf(w->y0 - lo + w->vy * (float)tb, 2 * span) + 2 * span, 2 * span);
     y = lo + (y > span ? 2 * span - y : y) + w->wob * sinf(w->ph + 0.9f * (float)tb);
-    if (tb < t) {
+    if (tb < t) { /* fleeing: running away from the danger */
         float dx = x - sc->flee_x, dy = y - sc->flee_y, n = sqrtf(dx * dx + dy * dy) + 1e-3f;
         float run = 0.055f * (float)(t - tb);
         x += dx / n * run;
         y = clampf(y + dy / n * run * 0.5f, lo, hi);
+        synth_pose_run(&w->p, w->ph + 2.3f * (float)t);
+        w->p.face = dx < 0 ? -1.0f : 1.0f;
+    } else {
+        synth_pose_walk(&w->p, w->ph + 1.6f * (float)t);
+        w->p.face = w->vx < 0 ? -1.0f : 1.0f;
     }
     w->p.x = x;
     w->p.y = y;
@@ -219,6 +220,13 @@ void synth_render_video(const SynthConfig *cfg, int cls, DsSplit split, int inde
             synth_draw_person(&sc, &w->p);
         }
         synth_event_draw(&sc, &ev, cls, t, &df);
+        if (getenv("SYNTH_CAL")) { /* TEMP calibration */
+            float cc[3] = {(float)(cls % 3) * 0.45f, (float)((cls / 3) % 3) * 0.45f, (float)(cls / 9) * 0.9f};
+            float bs = (float)atof(getenv("SYNTH_CAL"));
+            Draw dc = {vs, 999, 0};
+            float bx = dr(&dc, 0, 1 - bs), by = dr(&dc, 0, 1 - bs);
+            canvas_rect(&sc.cv, bx, by, bx + bs, by + bs, cc, 1);
+        }
         /* camera: jitter, illumination, noise, quantisation */
         float amp = sc.jitter + (float)sc.shake;
         int jx = (int)lrintf((du(&df) - 0.5f) * 2.0f * amp);

@@ -1,6 +1,6 @@
 /* synth_scene: the internal model shared by the synthetic generator's
- * modules (synth.c: scene, crowd, camera; synth_actors.c: people, cars and
- * the anomaly class scripts). Not a public interface: include synth.h.
+ * modules (synth.c: scene, crowd, camera; synth_actors.c: people and cars;
+ * synth_events.c: the anomaly class scripts). Not a public interface: include synth.h.
  *
  * Coordinates are fractions of the frame side (see synth_canvas.h); y grows
  * downwards and a person's (x, y) is the point where the feet touch the
@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "datasets/synth_canvas.h"
 #include "kernels/rng.h"
@@ -72,8 +73,12 @@ static inline float lerpf(float a, float b, float u) {
 
 typedef struct Person {
     float x, y; /* foot position */
-    float col[3], pants[3], skin[3];
+    float col[3], pants[3], skin[3], hair[3];
     float scale, crouch; /* size factor; 1 = upright, < 1 bent */
+    float face;          /* +1 facing right, -1 facing left */
+    float gait, stride;  /* leg phase (radians); leg swing, 0 standing .. 1 running */
+    float lean;          /* upper body shifted forward by lean * height */
+    float arm[2];        /* arm angles from hanging down, radians, positive forward */
     bool lying, hidden;
 } Person;
 
@@ -106,21 +111,39 @@ typedef struct Scene {
 } Scene;
 
 typedef struct Event {
-    int t0, t1;   /* event start; a class-specific key frame */
-    Person a, b;  /* actors */
-    float ax, ay; /* a's start */
-    float px, py; /* event place */
+    int t0, t1, t2; /* event start; class-specific key frames */
+    Person a, b;    /* actors */
+    Person o[2];    /* onlookers */
+    int no;
+    float ax, ay;   /* a's start */
+    float px, py;   /* event place */
     float dir, v;
     float col[3];
     float wx[6], wy[6];
     int k;
 } Event;
 
+/* People are PERSON_H frame sides tall at depth scale 1 (mid-ground). */
+#define PERSON_H (getenv("SYNTH_PH") ? (float)atof(getenv("SYNTH_PH")) : 0.24f)
+/* Cars are CAR_LEN frame sides long at depth scale 1. */
+#define CAR_LEN 0.3f
+
 float synth_depth_scale(const Scene *sc, float y);
+/* Height of p in frame sides (depth, size factor; crouch not included). */
+float synth_person_h(const Scene *sc, const Person *p);
+/* Poses: standing, walking and running at leg phase ph (arms swing). */
+void synth_pose_stand(Person *p);
+void synth_pose_walk(Person *p, float ph);
+void synth_pose_run(Person *p, float ph);
 /* A light source's colour, divided by the gain so it stays bright at night. */
 void synth_emit(const Scene *sc, float r, float g, float b, float out[3]);
 void synth_random_person(Draw *d, Person *p);
 void synth_draw_person(Scene *sc, const Person *p);
+/* Where the hand of p's arm i is. */
+void synth_hand(const Scene *sc, const Person *p, int i, float *x, float *y);
+/* A bag standing on the ground at (x, y). */
+void synth_draw_bag(Scene *sc, float x, float y, const float col[3]);
+/* A car of length len (frame sides at depth 1) with its wheels on y. */
 void synth_draw_car(Scene *sc, float x, float y, float dir, const float col[3], float len);
 /* A random place on the pavement (off the road). */
 void synth_ground_point(const Scene *sc, Draw *d, float *x, float *y);

@@ -56,5 +56,35 @@ const CliCommand cli_commands[] = {
      "final metric as its own \"split/key\" column (empty/null where a run lacks it), for\n"
      "pandas (pd.read_csv) and spreadsheets.",
      cmd_export},
+    {"report", "write an experiment's report: Markdown, HTML, gnuplot figures",
+     "report EXPERIMENT [--out DIR] [--db PATH]\n\n"
+     "Writes DIR (default reports/EXPERIMENT/): report.md, a self-contained report.html (figures\n"
+     "embedded), each figure as PNG and SVG with the gnuplot script (.gp) and data (.dat) that\n"
+     "made it (style.gp restyles them all). Tables: the decision table (MODEL_SPEC section 7 rows,\n"
+     "baseline vs each variant, paired differences with bootstrap 95% intervals, verdicts),\n"
+     "metrics per variant (mean +- 95% interval across seeds), provenance. gnuplot is\n"
+     "$VADBENCH_GNUPLOT or `gnuplot`; without it the tables are still written. Prints the path\n"
+     "of report.html. Exit 2 for an unknown experiment or one without done runs.",
+     cmd_report},
+    {"baseline", "pin runs as a named baseline for `check`",
+     "baseline pin NAME --experiment X [--variant V] [--db PATH]\n"
+     "       baseline show NAME [--db PATH]\n\n"
+     "pin records the done runs of experiment X (of variant V only, if given; the newest run\n"
+     "of each cell) as baseline NAME, replacing what NAME held. show lists its runs.",
+     cmd_baseline},
+    {"check", "compare candidate runs with a baseline; exit 1 on a regression",
+     "check --baseline NAME (--experiment X [--variant V] | --runs ID,ID,...)\n"
+     "        [--tolerance METRIC=ABS ...] [--latency-factor F] [--format table|json] [--db PATH]\n\n"
+     "Metrics: the mean over the candidate runs against the mean over the baseline runs, for\n"
+     "the experiment's compare.metrics (with --experiment) and every --tolerance metric;\n"
+     "tolerances are absolute, from compare.tolerances, overridden or added by --tolerance\n"
+     "(repeatable, or comma-separated). A drop beyond the tolerance (a rise, for false-positive\n"
+     "rates, losses and costs) is a regression; a metric without a tolerance is shown, not\n"
+     "gated. Latency: p50 and p99 of the pooled raw samples of the whole model (`model`) at each\n"
+     "batch size both sides measured; a regression needs BOTH candidate/baseline > F\n"
+     "(--latency-factor, else compare.latency_factor, else 1.5) AND a one-sided Mann-Whitney U\n"
+     "test p < 0.01 (candidate slower). Exit 0 all hold, 1 a regression, 2 bad input (unknown\n"
+     "baseline, no runs, a missing metric).",
+     cmd_check},
 };
 const int cli_ncommands = (int)(sizeof cli_commands / sizeof cli_commands[0]);

@@ -206,6 +206,12 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
     snprintf(ckpt, sizeof ckpt, "%s/%s.ckpt", ckpt_dir, cell->hash);
     if (st == VB_OK) {
         hybrid_init(&m, seed);
+        /* test hook: plant a NaN in this variant's weights (a cell that must fail) */
+        const char *nan_env = getenv("VADBENCH_TEST_NAN_VARIANT");
+        if (nan_env && !strcmp(nan_env, e->variant[cell->variant])) {
+            float nan = NAN;
+            k->upload(params_data(&m.pt, 0), &nan, sizeof nan);
+        }
         TrainData td = {cd.train, cd.train_eval, cd.val, cd.class_map, cd.normal_model, cd.counts};
         st = trainer_new(&m, &rc.train, &td, seed, ckpt, cell->hash, &tr);
     }
@@ -218,6 +224,9 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
         c->steps_total = (int64_t)loader_batches_per_epoch(cd.train) * rc.train.epochs;
         c->t0 = now_s();
         trainer_set_logger(tr, on_train, c);
+        /* test hook: behave as if Ctrl-C came after N optimiser steps */
+        const char *stop_env = getenv("VADBENCH_TEST_STOP_AFTER");
+        if (stop_env && atoi(stop_env) > 0) trainer_stop_after(tr, atoi(stop_env));
         TrainResult res;
         st = trainer_run(tr, &res);
         if (c->tty && !c->quiet) fprintf(stderr, "\r\033[K");
@@ -417,6 +426,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         case CELL_STOPPED:
             s = store_release(st, run.id);
             sum->interrupted++;
+            g_stop = 1; /* an interruption stops the whole run, as Ctrl-C does */
             fprintf(stderr, "[cell %d/%d] %s: interrupted; checkpoint kept, the cell resumes on the next run\n", index, nsel, label);
             break;
         case CELL_LOST:

@@ -1,0 +1,157 @@
+/* The runner end to end, through the real binary (./vadbench, built by
+ * `make test` before the suite runs): a finished file runs nothing again; a
+ * run interrupted (Ctrl-C-like stop, and SIGKILL mid-epoch) and restarted
+ * ends with final metrics and weights byte-identical to an uninterrupted
+ * run; two concurrent processes on one database complete every cell exactly
+ * once; a cell with a planted NaN is recorded as failed while the others
+ * finish, and the exit status says so. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+static const char *TINY =
+    "experiment: %s\n"
+    "dataset: {source: synthetic, videos_per_class: 2, test_videos_per_class: 1, normal_factor: 2,\n"
+    "          frames_per_video: 4, size: 32, val_fraction: 0.34, workers: 1,\n"
+    "          clip: {frames: 2, stride: 1, window: 2}}\n"
+    "holdouts:\n  - {name: h, classes: [Arson]}\n"
+    "base:\n"
+    "  model: {backbone: {width: 0.25, depth: 0.34}, temporal: {type: gru, hidden: 8, layers: 1},\n"
+    "          feature_dim: 16, embedding_dim: 8, svdd_hidden: 8, image: 32}\n"
+    "  train: {epochs: %d, batch_size: 4, checkpoint_every: 2}\n"
+    "  eval: {latency_samples: 5, latency_batch: 2, batch_size: 4}\n"
+    "variants:\n  a: {}\n  b: {train.sam.enabled: true, model.vae: {level: feature, latent: 8, hidden: [16]}}\n"
+    "%s"
+    "seeds: [0, 1]\n";
+
+static void write_exp(const char *path, const char *name, int epochs, const char *extra) {
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, TINY, name, epochs, extra);
+    fclose(f);
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) {
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+}
+
+/* Every final val/test metric as "split key value\n" lines, ordered, from db. */
+static char *finals(const char *db) {
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q;
+    cr_assert_eq(sqlite3_prepare_v2(h,
+                     "SELECT r.variant, r.seed, m.split, m.key, quote(m.value) FROM metrics m "
+                     "JOIN runs r ON r.id = m.run_id WHERE m.step IS NULL AND m.split IN ('val','test') "
+                     "ORDER BY r.variant, r.seed, m.split, m.key", -1, &q, NULL), SQLITE_OK);
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    out[0] = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        char line[512];
+        int n = snprintf(line, sizeof line, "%s %d %s %s %s\n", sqlite3_column_text(q, 0),
+                         sqlite3_column_int(q, 1), sqlite3_column_text(q, 2), sqlite3_column_text(q, 3),
+                         sqlite3_column_text(q, 4));
+        if (len + (size_t)n + 1 > cap) out = realloc(out, cap *= 2);
+        memcpy(out + len, line, (size_t)n + 1);
+        len += (size_t)n;
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    return out;
+}
+
+static int count(const char *db, const char *sql) {
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q;
+    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    int v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    return v;
+}
+
+Test(runner, rerun_skips_and_interrupt_resumes_exactly, .timeout = 240) {
+    sh("rm -rf tests/tmp/run_a tests/tmp/run_b");
+    write_exp("tests/tmp/run_tiny.yaml", "tiny", 2, "");
+    /* uninterrupted reference */
+    cr_assert_eq(sh("./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_a/db --quiet"), 0);
+    /* interrupted after 3 steps (a checkpoint exists), then resumed */
+    int rc = sh("VADBENCH_TEST_STOP_AFTER=3 ./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db --quiet 2>/dev/null");
+    cr_assert_eq(rc, 130, "an interrupted run exits 130, got %d", rc);
+    cr_assert_eq(count("tests/tmp/run_b/db",
+                       "SELECT count(*) FROM runs WHERE status='queued' AND variant='b' AND seed=0 AND attempts=1"), 1);
+    cr_assert_eq(sh("./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db --quiet"), 0);
+    char *fa = finals("tests/tmp/run_a/db"), *fb = finals("tests/tmp/run_b/db");
+    cr_assert(strlen(fa) > 1000, "too few final metrics:\n%s", fa);
+    cr_assert_str_eq(fa, fb, "final metrics differ after interrupt + resume");
+    cr_assert_eq(count("tests/tmp/run_b/db", "SELECT attempts FROM runs WHERE variant='b' AND seed=0"), 2);
+    /* the saved final weights are identical too */
+    cr_assert_eq(sh("cmp -s tests/tmp/run_a/checkpoints/*.safetensors tests/tmp/run_b/checkpoints/*.safetensors"), 0);
+    /* a finished file runs nothing the second time */
+    cr_assert_eq(sh("./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db 2> tests/tmp/run_b/log"), 0);
+    cr_assert_eq(sh("grep -q '0 ran, 1 already done' tests/tmp/run_b/log"), 0);
+    free(fa), free(fb);
+}
+
+Test(runner, sigkill_mid_epoch_then_restart_matches, .timeout = 300) {
+    sh("rm -rf tests/tmp/kill_a tests/tmp/kill_b");
+    write_exp("tests/tmp/kill_tiny.yaml", "killtiny", 6, "");
+    cr_assert_eq(sh("./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db tests/tmp/kill_a/db --quiet"), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("./vadbench", "vadbench", "run", "tests/tmp/kill_tiny.yaml", "--only", "a/*/seed1", "--db",
+              "tests/tmp/kill_b/db", "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    /* wait for a checkpoint, then kill without warning */
+    bool killed = false;
+    for (int i = 0; i < 3000 && !killed; i++) {
+        usleep(10000);
+        if (sh("ls tests/tmp/kill_b/checkpoints/*.ckpt >/dev/null 2>&1") == 0) {
+            usleep(30000);
+            kill(pid, SIGKILL);
+            killed = true;
+        }
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(killed && WIFSIGNALED(status), "the run finished before it could be killed");
+    cr_assert_eq(count("tests/tmp/kill_b/db", "SELECT count(*) FROM runs WHERE status='running'"), 1);
+    /* the dead owner's cell is claimed again at once and resumed */
+    cr_assert_eq(sh("./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db tests/tmp/kill_b/db --quiet"), 0);
+    char *fa = finals("tests/tmp/kill_a/db"), *fb = finals("tests/tmp/kill_b/db");
+    cr_assert_str_eq(fa, fb, "final metrics differ after SIGKILL + restart");
+    free(fa), free(fb);
+}
+
+Test(runner, two_processes_share_cells_and_failures_are_recorded, .timeout = 300) {
+    sh("rm -rf tests/tmp/conc");
+    /* variant c gets a NaN planted in its weights (VADBENCH_TEST_NAN_VARIANT) */
+    write_exp("tests/tmp/conc.yaml", "conc", 1, "  c: {train.lr: 0.002}\n");
+    int rc = sh("(export VADBENCH_TEST_NAN_VARIANT=c; "
+                "./vadbench run tests/tmp/conc.yaml --db tests/tmp/conc/db --quiet 2>/dev/null & "
+                "./vadbench run tests/tmp/conc.yaml --db tests/tmp/conc/db --quiet 2>/dev/null; a=$?; wait $!; b=$?; "
+                "[ $a -eq 1 ] || [ $b -eq 1 ]) ");
+    cr_assert_eq(rc, 0, "one of the runners must exit 1 (a cell failed)");
+    cr_assert_eq(count("tests/tmp/conc/db", "SELECT count(*) FROM runs"), 6);
+    cr_assert_eq(count("tests/tmp/conc/db", "SELECT count(*) FROM runs WHERE status='done'"), 4);
+    cr_assert_eq(count("tests/tmp/conc/db", "SELECT count(*) FROM runs WHERE status='failed' AND variant='c'"), 2);
+    cr_assert_eq(count("tests/tmp/conc/db", "SELECT max(attempts) FROM runs"), 1, "a cell ran twice");
+    cr_assert_eq(count("tests/tmp/conc/db",
+                       "SELECT count(*) FROM runs WHERE status='failed' AND (error LIKE '%not finite%' OR error LIKE '%gradient norm%')"), 2);
+    cr_assert_eq(count("tests/tmp/conc/db", "SELECT count(DISTINCT claim_owner) FROM runs WHERE status='done'"), 0);
+}
