@@ -122,8 +122,10 @@ demo: vadbench
 	./vadbench report quickstart
 	@echo "vadbench demo: report written to $(CURDIR)/reports/quickstart/report.html"
 
+# vadbench against the PyTorch twin, as ratios (THREADS=2 by default).
+THREADS ?= 2
 bench: vadbench
-	./vadbench bench --help
+	sh harness/bench.sh $(THREADS)
 
 # Regenerate the PyTorch fixtures (needs python3-torch; see the script).
 fixtures: $(DEPS_STAMP)
