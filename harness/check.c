@@ -9,10 +9,14 @@
 
 const char *check_verdict_name(CheckVerdict v) {
     switch (v) {
-    case CHECK_OK: return "ok";
-    case CHECK_IMPROVED: return "improved";
-    case CHECK_REGRESSION: return "REGRESSION";
-    case CHECK_UNGATED: return "not gated";
+    case CHECK_OK:
+        return "ok";
+    case CHECK_IMPROVED:
+        return "improved";
+    case CHECK_REGRESSION:
+        return "REGRESSION";
+    case CHECK_UNGATED:
+        return "not gated";
     }
     return "?";
 }
@@ -20,14 +24,18 @@ const char *check_verdict_name(CheckVerdict v) {
 VbStatus check_parse_tolerance(const char *text, RepTol *out) {
     const char *eq = strrchr(text, '=');
     if (!eq || eq == text)
-        return VB_FAIL(VB_ERR_USAGE, "--tolerance expects METRIC=ABS (e.g. test.accuracy=0.02), "
-                       "got '%s'", text);
+        return VB_FAIL(VB_ERR_USAGE,
+                       "--tolerance expects METRIC=ABS (e.g. test.accuracy=0.02), "
+                       "got '%s'",
+                       text);
     char *end;
     errno = 0;
     double v = strtod(eq + 1, &end);
     if (errno || end == eq + 1 || *end || !(v >= 0) || !isfinite(v))
-        return VB_FAIL(VB_ERR_USAGE, "--tolerance %s: the tolerance must be a non-negative "
-                       "number", text);
+        return VB_FAIL(VB_ERR_USAGE,
+                       "--tolerance %s: the tolerance must be a non-negative "
+                       "number",
+                       text);
     if ((size_t)(eq - text) >= sizeof out->metric)
         return VB_FAIL(VB_ERR_USAGE, "--tolerance: metric name too long in '%s'", text);
     snprintf(out->metric, sizeof out->metric, "%.*s", (int)(eq - text), text);
@@ -154,8 +162,10 @@ static int common_batches(const RepData *b, const RepData *c, int *out, int cap)
         const StoreLatency *l = &r0->latency[i];
         if (strcmp(l->component, "model") != 0) continue;
         bool all = true;
-        for (int k = 0; k < b->nruns && all; k++) all = rep_latency(&b->runs[k], "model", l->batch) != NULL;
-        for (int k = 0; k < c->nruns && all; k++) all = rep_latency(&c->runs[k], "model", l->batch) != NULL;
+        for (int k = 0; k < b->nruns && all; k++)
+            all = rep_latency(&b->runs[k], "model", l->batch) != NULL;
+        for (int k = 0; k < c->nruns && all; k++)
+            all = rep_latency(&c->runs[k], "model", l->batch) != NULL;
         if (all) out[n++] = l->batch;
     }
     for (int i = 1; i < n; i++) /* ascending */
@@ -251,8 +261,10 @@ VbStatus check_run(Store *st, const CheckOptions *o, CheckResult *r) {
     int n;
     VB_TRY(store_baseline_get(st, o->baseline, &ids, &n));
     if (n == 0)
-        return VB_FAIL(VB_ERR_INPUT, "%s: no baseline named '%s' (pin one with `vadbench baseline "
-                       "pin %s --experiment X`)", store_path(st), o->baseline, o->baseline);
+        return VB_FAIL(VB_ERR_INPUT,
+                       "%s: no baseline named '%s' (pin one with `vadbench baseline "
+                       "pin %s --experiment X`)",
+                       store_path(st), o->baseline, o->baseline);
     RepData b, c;
     memset(&c, 0, sizeof c);
     VbStatus s = rep_load_runs(st, ids, n, false, &b);
@@ -268,8 +280,8 @@ VbStatus check_run(Store *st, const CheckOptions *o, CheckResult *r) {
         s = rep_load_runs(st, o->runs, o->nruns, false, &c);
     if (s == VB_OK) {
         r->latency_factor = o->latency_factor > 0 ? o->latency_factor
-                            : c.cmp.from_file       ? c.cmp.latency_factor
-                                                    : CHECK_DEFAULT_FACTOR;
+                            : c.cmp.from_file     ? c.cmp.latency_factor
+                                                  : CHECK_DEFAULT_FACTOR;
         char what[400];
         snprintf(what, sizeof what, "baseline '%s':", o->baseline);
         describe(&b, what, r->base_desc, sizeof r->base_desc, &r->base_ids, &r->nbase);

@@ -43,19 +43,24 @@ typedef struct CheckOptions {
     double latency_factor; /* <= 0: the experiment's compare.latency_factor, else 1.5 */
 } CheckOptions;
 
-typedef enum CheckVerdict { CHECK_OK, CHECK_IMPROVED, CHECK_REGRESSION, CHECK_UNGATED } CheckVerdict;
+typedef enum CheckVerdict {
+    CHECK_OK,
+    CHECK_IMPROVED,
+    CHECK_REGRESSION,
+    CHECK_UNGATED
+} CheckVerdict;
 
 typedef struct CheckRow {
-    char metric[200];   /* "test/accuracy", "latency model batch 1 p50" */
+    char metric[200]; /* "test/accuracy", "latency model batch 1 p50" */
     bool latency;
     StatsDirection dir;
-    double base, cand;  /* means over runs, or latency percentiles (ms) */
-    int nbase, ncand;   /* runs, or pooled samples */
-    double change;      /* cand - base, or cand / base for latency */
+    double base, cand; /* means over runs, or latency percentiles (ms) */
+    int nbase, ncand;  /* runs, or pooled samples */
+    double change;     /* cand - base, or cand / base for latency */
     bool has_limit;
-    double limit;       /* tolerance, or latency factor */
-    double p;           /* Mann-Whitney p (candidate slower); NAN for metrics */
-    double p_faster;    /* Mann-Whitney p (candidate faster); NAN for metrics */
+    double limit;    /* tolerance, or latency factor */
+    double p;        /* Mann-Whitney p (candidate slower); NAN for metrics */
+    double p_faster; /* Mann-Whitney p (candidate faster); NAN for metrics */
     CheckVerdict verdict;
 } CheckRow;
 

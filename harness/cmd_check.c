@@ -52,7 +52,8 @@ int cmd_baseline(int argc, char **argv) {
         s = check_pin_baseline(st, pos[1], experiment, variant, &ids, &n);
         if (s == VB_OK) {
             printf("pinned baseline %s: %d run%s of experiment %s%s%s (runs", pos[1], n,
-                   n == 1 ? "" : "s", experiment, variant ? " variant " : "", variant ? variant : "");
+                   n == 1 ? "" : "s", experiment, variant ? " variant " : "",
+                   variant ? variant : "");
             for (int i = 0; i < n; i++) printf("%s%lld", i ? "," : " ", (long long)ids[i]);
             printf(")\n");
         }
@@ -180,7 +181,8 @@ static void print_table(const CheckResult *r) {
         fputc('\n', stdout);
     }
     printf("latency: regression when the ratio exceeds x%g AND a one-sided Mann-Whitney U test "
-           "(candidate slower) gives p < %g\n", r->latency_factor, r->alpha);
+           "(candidate slower) gives p < %g\n",
+           r->latency_factor, r->alpha);
     if (r->regressions) {
         printf("check: FAIL: %d regression%s:", r->regressions, r->regressions == 1 ? "" : "s");
         for (int i = 0; i < r->nrows; i++)
@@ -215,9 +217,9 @@ static void print_json(const CheckResult *r) {
         json_t *j = json_object();
         json_object_set_new(j, "metric", json_string(x->metric));
         json_object_set_new(j, "kind", json_string(x->latency ? "latency" : "metric"));
-        json_object_set_new(j, "direction",
-                            json_string(x->dir == STATS_HIGHER_IS_BETTER ? "higher_is_better"
-                                                                         : "lower_is_better"));
+        json_object_set_new(
+            j, "direction",
+            json_string(x->dir == STATS_HIGHER_IS_BETTER ? "higher_is_better" : "lower_is_better"));
         json_object_set_new(j, "baseline", jnum(x->base));
         json_object_set_new(j, "candidate", jnum(x->cand));
         json_object_set_new(j, "n_baseline", json_integer(x->nbase));
@@ -289,7 +291,8 @@ int cmd_check(int argc, char **argv) {
         else if (a.variant && !a.experiment)
             s = VB_FAIL(VB_ERR_USAGE, "--variant goes with --experiment");
         else if (a.runs && !parse_ids(a.runs, &a))
-            s = VB_FAIL(VB_ERR_USAGE, "--runs expects run ids separated by commas, got '%s'", a.runs);
+            s = VB_FAIL(VB_ERR_USAGE, "--runs expects run ids separated by commas, got '%s'",
+                        a.runs);
         else if (a.factor != 0 && !(a.factor > 1.0 && isfinite(a.factor)))
             s = VB_FAIL(VB_ERR_USAGE, "--latency-factor must be a number > 1, got %g", a.factor);
     }
@@ -303,8 +306,8 @@ int cmd_check(int argc, char **argv) {
         if (s != VB_OK) {
             rc = check_error(cmd, json, s, false);
         } else {
-            CheckOptions o = {a.baseline, a.experiment, a.variant, a.ids, a.nids,
-                              a.tols,     a.ntols,      a.factor};
+            CheckOptions o = {a.baseline, a.experiment, a.variant, a.ids,
+                              a.nids,     a.tols,       a.ntols,   a.factor};
             CheckResult r;
             s = check_run(st, &o, &r);
             store_close(st);

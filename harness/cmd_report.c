@@ -22,7 +22,8 @@ int cmd_report(int argc, char **argv) {
     VbStatus s = cli_parse(cmd, argc, argv, opts, pos, 1, &npos, &help);
     if (s != VB_OK) return cli_usage_error(cmd, vb_errmsg());
     if (help) return 0;
-    if (npos != 1) return cli_usage_error(cmd, "which experiment? give its name (see `vadbench runs`)");
+    if (npos != 1)
+        return cli_usage_error(cmd, "which experiment? give its name (see `vadbench runs`)");
     if (out && !*out) return cli_usage_error(cmd, "--out needs a directory");
     Store *st;
     s = store_open(db ? db : store_default_path(), STORE_EXISTING, &st);

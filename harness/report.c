@@ -90,13 +90,13 @@ static void section_overview(RepDoc *doc, const RepData *d, int vb, const RepPlo
     char now[64];
     time_t t = time(NULL);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-    rep_doc_para(doc,
-                 "%d done runs: %d variant%s \xc3\x97 %d holdout%s \xc3\x97 %d seed%s, from `%s`. "
-                 "Baseline variant: `%s`; decision score: `%s`. Written %s by vadbench %s (git %s%s).",
-                 d->nruns, d->nvariants, d->nvariants == 1 ? "" : "s", holdouts,
-                 holdouts == 1 ? "" : "s", seeds, seeds == 1 ? "" : "s", d->db_path,
-                 d->variants[vb].name, d->score, now, provenance_version(), provenance_git_sha(),
-                 provenance_dirty() ? "-dirty" : "");
+    rep_doc_para(
+        doc,
+        "%d done runs: %d variant%s \xc3\x97 %d holdout%s \xc3\x97 %d seed%s, from `%s`. "
+        "Baseline variant: `%s`; decision score: `%s`. Written %s by vadbench %s (git %s%s).",
+        d->nruns, d->nvariants, d->nvariants == 1 ? "" : "s", holdouts, holdouts == 1 ? "" : "s",
+        seeds, seeds == 1 ? "" : "s", d->db_path, d->variants[vb].name, d->score, now,
+        provenance_version(), provenance_git_sha(), provenance_dirty() ? "-dirty" : "");
     Text notes = {0};
     if (d->cmp.from_file)
         text_add(&notes, "Compare settings from `%s`: baseline `%s`, latency factor %g.\n", d->file,
@@ -109,7 +109,8 @@ static void section_overview(RepDoc *doc, const RepData *d, int vb, const RepPlo
                  d->n_not_done == 1 ? "" : "s", d->n_not_done == 1 ? "is" : "are",
                  d->n_not_done == 1 ? "is" : "are");
     if (d->n_superseded)
-        text_add(&notes, "%d done run%s replaced by a newer run of the same cell (the experiment "
+        text_add(&notes,
+                 "%d done run%s replaced by a newer run of the same cell (the experiment "
                  "file changed); only the newest counts.\n",
                  d->n_superseded, d->n_superseded == 1 ? " was" : "s were");
     if (*pl->note) text_add(&notes, "Figures: %s\n", pl->note);
@@ -123,7 +124,8 @@ static void section_overview(RepDoc *doc, const RepData *d, int vb, const RepPlo
                  "\"better\" or \"worse\" when that interval excludes 0 (in the metric's own "
                  "direction: lower is better for false positives, latency, memory and time), else "
                  "\"no detectable difference\". Numbers carry only the digits their interval "
-                 "supports; with one run there is no interval. Intervals from 2\xe2\x80\x93" "3 seeds "
+                 "supports; with one run there is no interval. Intervals from 2\xe2\x80\x93"
+                 "3 seeds "
                  "are wide, and a bootstrap over so few pairs is too narrow: treat verdicts from "
                  "few seeds as indications.");
 }
@@ -131,7 +133,8 @@ static void section_overview(RepDoc *doc, const RepData *d, int vb, const RepPlo
 static void section_decision(RepDoc *doc, const RepData *d, int vb) {
     rep_doc_heading(doc, 1, "Decision table");
     rep_doc_para(doc,
-                 "The seed's claims (MODEL_SPEC.md \xc2\xa7" "7) against measurements: the baseline "
+                 "The seed's claims (MODEL_SPEC.md \xc2\xa7"
+                 "7) against measurements: the baseline "
                  "`%s`, each other variant, the paired difference (variant \xe2\x88\x92 baseline, "
                  "pairs = same seed and holdout) with its bootstrap 95%% interval and the verdict. "
                  "Rates are in %% and their differences in percentage points (pp). The seed's "
@@ -156,10 +159,10 @@ static void section_metrics(RepDoc *doc, const RepData *d, int vb) {
     rep_doc_heading(doc, 1, "Metrics per variant");
     RepQuantity *q;
     int nq = rep_quantities_default(d, &q);
-    rep_doc_para(doc,
-                 "Mean \xc2\xb1 95%% interval across runs (Student t) for the experiment's "
-                 "`compare.metrics` and a default set; (n=k) marks a metric only k runs have. Rates "
-                 "are fractions; latency is the median of each run's timed passes, ms.");
+    rep_doc_para(
+        doc, "Mean \xc2\xb1 95%% interval across runs (Student t) for the experiment's "
+             "`compare.metrics` and a default set; (n=k) marks a metric only k runs have. Rates "
+             "are fractions; latency is the median of each run's timed passes, ms.");
     rep_doc_table(doc, rep_table_per_variant(d, q, nq));
     free(q);
     if (d->nvariants >= 2) {
@@ -179,8 +182,9 @@ static void section_metrics(RepDoc *doc, const RepData *d, int vb) {
             for (int i = 0; i < 3; i++) c[nc++] = rep_q_final(d, spec[i], NULL);
         }
         rep_doc_para(doc, "Paired differences on the experiment's `compare.metrics`%s.",
-                     d->cmp.nmetrics ? "" : " (none given: accuracy, false positives, unknown "
-                                            "anomalies detected)");
+                     d->cmp.nmetrics ? ""
+                                     : " (none given: accuracy, false positives, unknown "
+                                       "anomalies detected)");
         for (int v = 0; v < d->nvariants; v++) {
             if (v == vb) continue;
             rep_doc_heading(doc, 2, "%s vs %s", d->variants[v].name, d->variants[vb].name);
@@ -222,7 +226,8 @@ static void section_figures(RepDoc *doc, const RepPlots *pl) {
         snprintf(png, sizeof png, "%s.png", p->name);
         snprintf(svg, sizeof svg, "%s.svg", p->name);
         char cap[1400];
-        snprintf(cap, sizeof cap, "%s Script: `%s.gp`, data: `%s.dat`.", p->caption, p->name, p->name);
+        snprintf(cap, sizeof cap, "%s Script: `%s.gp`, data: `%s.dat`.", p->caption, p->name,
+                 p->name);
         rep_doc_figure(doc, png, p->rendered ? svg : NULL, p->rendered, cap);
     }
 }
@@ -231,11 +236,20 @@ static void section_figures(RepDoc *doc, const RepPlots *pl) {
 typedef const char *(*FieldFn)(const StoreRun *r, char *buf, size_t size);
 
 static const char *f_git(const StoreRun *r, char *b, size_t n) {
-    snprintf(b, n, "%s%s", nz(r->git_sha), r->git_dirty == 1 ? " (dirty)" : r->git_dirty < 0 ? " (dirty: unknown)" : "");
+    snprintf(b, n, "%s%s", nz(r->git_sha),
+             r->git_dirty == 1  ? " (dirty)"
+             : r->git_dirty < 0 ? " (dirty: unknown)"
+                                : "");
     return b;
 }
-static const char *f_host(const StoreRun *r, char *b, size_t n) { (void)b, (void)n; return nz(r->host); }
-static const char *f_cpu(const StoreRun *r, char *b, size_t n) { (void)b, (void)n; return nz(r->cpu_model); }
+static const char *f_host(const StoreRun *r, char *b, size_t n) {
+    (void)b, (void)n;
+    return nz(r->host);
+}
+static const char *f_cpu(const StoreRun *r, char *b, size_t n) {
+    (void)b, (void)n;
+    return nz(r->cpu_model);
+}
 static const char *f_gpu(const StoreRun *r, char *b, size_t n) {
     snprintf(b, n, "%s%s%s%s", r->gpu ? r->gpu : "none", r->gpu_driver ? " (driver " : "",
              r->gpu_driver ? r->gpu_driver : "", r->gpu_driver ? ")" : "");
@@ -248,9 +262,18 @@ static const char *f_backend(const StoreRun *r, char *b, size_t n) {
         snprintf(b, n, "%s", nz(r->backend));
     return b;
 }
-static const char *f_build(const StoreRun *r, char *b, size_t n) { (void)b, (void)n; return nz(r->build_opts); }
-static const char *f_libs(const StoreRun *r, char *b, size_t n) { (void)b, (void)n; return nz(r->libraries); }
-static const char *f_data(const StoreRun *r, char *b, size_t n) { (void)b, (void)n; return nz(r->dataset_digest); }
+static const char *f_build(const StoreRun *r, char *b, size_t n) {
+    (void)b, (void)n;
+    return nz(r->build_opts);
+}
+static const char *f_libs(const StoreRun *r, char *b, size_t n) {
+    (void)b, (void)n;
+    return nz(r->libraries);
+}
+static const char *f_data(const StoreRun *r, char *b, size_t n) {
+    (void)b, (void)n;
+    return nz(r->dataset_digest);
+}
 
 static void field_line(Text *t, const RepData *d, const char *label, FieldFn fn) {
     char a[1024], b[1024];
@@ -258,7 +281,8 @@ static void field_line(Text *t, const RepData *d, const char *label, FieldFn fn)
     const char *first = fn(&d->runs[0].run, a, sizeof a);
     char firstbuf[1024];
     snprintf(firstbuf, sizeof firstbuf, "%s", first);
-    for (int i = 1; i < d->nruns && same; i++) same = strcmp(fn(&d->runs[i].run, b, sizeof b), firstbuf) == 0;
+    for (int i = 1; i < d->nruns && same; i++)
+        same = strcmp(fn(&d->runs[i].run, b, sizeof b), firstbuf) == 0;
     if (same) {
         text_add(t, "%s: %s\n", label, firstbuf);
         return;
@@ -294,13 +318,13 @@ static void section_provenance(RepDoc *doc, const RepData *d) {
     field_line(&t, d, "compiler and build", f_build);
     field_line(&t, d, "libraries", f_libs);
     field_line(&t, d, "dataset digest", f_data);
-    text_add(&t, "report written by: vadbench %s (git %s%s), build %s, on %s\n", provenance_version(),
-             provenance_git_sha(), provenance_dirty() ? "-dirty" : "", nz(provenance_build_opts()),
-             provenance_host());
+    text_add(&t, "report written by: vadbench %s (git %s%s), build %s, on %s\n",
+             provenance_version(), provenance_git_sha(), provenance_dirty() ? "-dirty" : "",
+             nz(provenance_build_opts()), provenance_host());
     rep_doc_list(doc, t.s);
     free(t.s);
-    const char *head[] = {"run", "variant", "holdout", "seed", "config hash", "git", "started (UTC)",
-                          "wall s", "attempts"};
+    const char *head[] = {"run", "variant",       "holdout", "seed",    "config hash",
+                          "git", "started (UTC)", "wall s",  "attempts"};
     RepTable *tab = rep_table_new(9, head);
     rep_table_align_right(tab, 0), rep_table_align_right(tab, 3), rep_table_align_right(tab, 7);
     for (int i = 0; i < d->nruns; i++) {
@@ -314,8 +338,10 @@ static void section_provenance(RepDoc *doc, const RepData *d) {
         else
             snprintf(wall, sizeof wall, "\xe2\x80\x93");
         snprintf(att, sizeof att, "%d", r->attempts);
-        const char *row[] = {id, r->variant, r->holdout && *r->holdout ? r->holdout : "\xe2\x80\x93",
-                             seed, r->config_hash, git, r->started, wall, att};
+        const char *row[] = {
+            id,         r->variant,     r->holdout && *r->holdout ? r->holdout : "\xe2\x80\x93",
+            seed,       r->config_hash, git,
+            r->started, wall,           att};
         rep_table_row(tab, row);
     }
     rep_doc_table(doc, tab);
@@ -334,9 +360,10 @@ VbStatus report_write(Store *st, const ReportOptions *o, ReportResult *res) {
     char baseline_note[400] = "";
     int vb = rep_variant_index(&d, d.cmp.baseline);
     if (vb < 0) {
-        snprintf(baseline_note, sizeof baseline_note,
-                 "the baseline variant `%s` has no done runs; `%s` is used as the baseline instead.",
-                 d.cmp.baseline, d.variants[0].name);
+        snprintf(
+            baseline_note, sizeof baseline_note,
+            "the baseline variant `%s` has no done runs; `%s` is used as the baseline instead.",
+            d.cmp.baseline, d.variants[0].name);
         vb = 0;
     }
     if (o->out_dir) {
@@ -355,7 +382,8 @@ VbStatus report_write(Store *st, const ReportOptions *o, ReportResult *res) {
         rep_free(&d);
         return s;
     }
-    for (int i = 0; i < pl.n; i++) res->nfigures += pl.p[i].written, res->nrendered += pl.p[i].rendered;
+    for (int i = 0; i < pl.n; i++)
+        res->nfigures += pl.p[i].written, res->nrendered += pl.p[i].rendered;
     snprintf(res->note, sizeof res->note, "%s", pl.note);
     char title[REP_NAME + 32];
     snprintf(title, sizeof title, "vadbench report: %s", d.experiment);

@@ -32,9 +32,9 @@ typedef struct ReportOptions {
 typedef struct ReportResult {
     char dir[1024];
     char markdown[1100], html[1100];
-    int nfigures;     /* figures with data */
-    int nrendered;    /* of which rendered to PNG and SVG */
-    char note[1300];  /* why figures are missing ("" when none are) */
+    int nfigures;    /* figures with data */
+    int nrendered;   /* of which rendered to PNG and SVG */
+    char note[1300]; /* why figures are missing ("" when none are) */
 } ReportResult;
 
 /* Write the report of o->experiment. An unknown experiment or one without

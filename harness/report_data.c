@@ -45,7 +45,8 @@ static VbStatus experiment_row(const char *path, const char *name, char **desc, 
     sqlite3 *db;
     VB_TRY(ro_open(path, &db));
     sqlite3_stmt *s;
-    VbStatus r = ro_prepare(db, path, "SELECT description, file FROM experiments WHERE name = ?1", &s);
+    VbStatus r =
+        ro_prepare(db, path, "SELECT description, file FROM experiments WHERE name = ?1", &s);
     if (r == VB_OK) {
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(s) == SQLITE_ROW) {
@@ -81,8 +82,8 @@ static char *experiment_names(const char *path) {
     return out;
 }
 
-VbStatus rep_latency_samples(const char *db_path, int64_t run_id, const char *component,
-                             int batch, double **ms, int *n) {
+VbStatus rep_latency_samples(const char *db_path, int64_t run_id, const char *component, int batch,
+                             double **ms, int *n) {
     *ms = NULL;
     *n = 0;
     sqlite3 *db;
@@ -110,8 +111,10 @@ VbStatus rep_latency_samples(const char *db_path, int64_t run_id, const char *co
     free(text);
     if (!json_is_array(arr) || json_array_size(arr) == 0) {
         json_decref(arr);
-        return VB_FAIL(VB_ERR_INPUT, "%s: run %lld: latency samples of '%s' at batch %d are not "
-                       "a JSON array of numbers", db_path, (long long)run_id, component, batch);
+        return VB_FAIL(VB_ERR_INPUT,
+                       "%s: run %lld: latency samples of '%s' at batch %d are not "
+                       "a JSON array of numbers",
+                       db_path, (long long)run_id, component, batch);
     }
     size_t m = json_array_size(arr);
     *ms = vb_xmalloc(m * sizeof **ms);
@@ -146,7 +149,8 @@ static void read_config(RepRun *r) {
     const char *lvl = json_string_value(
         json_object_get(json_object_get(json_object_get(c, "model"), "vae"), "level"));
     r->has_vae = lvl && strcmp(lvl, "none") != 0;
-    const char *nc = json_string_value(json_object_get(json_object_get(c, "dataset"), "normal_class"));
+    const char *nc =
+        json_string_value(json_object_get(json_object_get(c, "dataset"), "normal_class"));
     if (nc) snprintf(r->normal_class, sizeof r->normal_class, "%s", nc);
     json_decref(c);
 }
@@ -175,7 +179,8 @@ static void add_to_variant(RepData *d, int run_index) {
 }
 
 static bool same_cell(const StoreRun *a, const StoreRun *b) {
-    return a->seed == b->seed && strcmp(a->variant ? a->variant : "", b->variant ? b->variant : "") == 0 &&
+    return a->seed == b->seed &&
+           strcmp(a->variant ? a->variant : "", b->variant ? b->variant : "") == 0 &&
            strcmp(a->holdout ? a->holdout : "", b->holdout ? b->holdout : "") == 0;
 }
 
@@ -250,19 +255,24 @@ static void load_compare(RepData *d) {
     if (access(d->file, R_OK) != 0) {
         snprintf(c->note, sizeof c->note,
                  "experiment file %s (recorded in the store) is not readable from here: default "
-                 "compare settings", d->file);
+                 "compare settings",
+                 d->file);
         return;
     }
     Experiment e;
     if (experiment_load(d->file, &e) != VB_OK) {
-        snprintf(c->note, sizeof c->note, "experiment file %s no longer loads (%s): default "
-                 "compare settings", d->file, vb_errmsg());
+        snprintf(c->note, sizeof c->note,
+                 "experiment file %s no longer loads (%s): default "
+                 "compare settings",
+                 d->file, vb_errmsg());
         vb_clear_error();
         return;
     }
     if (strcmp(e.name, d->experiment) != 0) {
-        snprintf(c->note, sizeof c->note, "experiment file %s now names experiment '%s', not "
-                 "'%s': default compare settings", d->file, e.name, d->experiment);
+        snprintf(c->note, sizeof c->note,
+                 "experiment file %s now names experiment '%s', not "
+                 "'%s': default compare settings",
+                 d->file, e.name, d->experiment);
         experiment_free(&e);
         return;
     }
@@ -299,9 +309,9 @@ VbStatus rep_load_experiment(Store *st, const char *name, const char *variant, b
     VB_TRY(store_find_experiment(st, name, &eid));
     if (!eid) {
         char *names = experiment_names(d->db_path);
-        VbStatus s = VB_FAIL(VB_ERR_INPUT, "%s: no experiment named '%s' (%s%s)", d->db_path, name,
-                             *names ? "experiments here: " : "the database holds no experiments",
-                             names);
+        VbStatus s =
+            VB_FAIL(VB_ERR_INPUT, "%s: no experiment named '%s' (%s%s)", d->db_path, name,
+                    *names ? "experiments here: " : "the database holds no experiments", names);
         free(names);
         return s;
     }
@@ -346,8 +356,8 @@ VbStatus rep_load_runs(Store *st, const int64_t *ids, int n, bool curves, RepDat
         VbStatus s = store_get_run(st, ids[i], &r);
         if (s != VB_OK) return vb_wrap(s, "%s: ", d->db_path);
         if (r.status != STORE_DONE) {
-            s = VB_FAIL(VB_ERR_INPUT, "%s: run %lld is %s, not done", d->db_path,
-                        (long long)ids[i], store_status_name(r.status));
+            s = VB_FAIL(VB_ERR_INPUT, "%s: run %lld is %s, not done", d->db_path, (long long)ids[i],
+                        store_status_name(r.status));
             store_run_free(&r);
             return s;
         }

@@ -72,9 +72,9 @@ typedef struct RepData {
     RepVariant *variants; /* baseline first (when known), then by first run id */
     int nvariants;
     RepCompare cmp;
-    char score[32];     /* anomaly score the decision rows use (default "fused") */
-    int n_not_done;     /* runs of the experiment that are not done (left out) */
-    int n_superseded;   /* done runs replaced by a newer run of the same cell */
+    char score[32];   /* anomaly score the decision rows use (default "fused") */
+    int n_not_done;   /* runs of the experiment that are not done (left out) */
+    int n_superseded; /* done runs replaced by a newer run of the same cell */
 } RepData;
 
 /* The done runs of experiment `name` (of `variant` only when not NULL).
@@ -107,8 +107,8 @@ const StoreLatency *rep_latency(const RepRun *r, const char *component, int batc
 
 /* The raw samples (ms) of (run, component, batch) from the database at
  * db_path; *ms malloc'ed. VB_ERR_INPUT when there are none. */
-VbStatus rep_latency_samples(const char *db_path, int64_t run_id, const char *component,
-                             int batch, double **ms, int *n);
+VbStatus rep_latency_samples(const char *db_path, int64_t run_id, const char *component, int batch,
+                             double **ms, int *n);
 
 /* Index of a variant by name, -1 when absent. */
 int rep_variant_index(const RepData *d, const char *name);

@@ -63,7 +63,8 @@ void rep_doc_free(RepDoc *d) {
 }
 
 static RepBlock *push(RepDoc *d, RepBlockKind kind) {
-    if (d->n == d->cap) d->b = vb_xrealloc(d->b, (size_t)(d->cap = d->cap ? 2 * d->cap : 32) * sizeof *d->b);
+    if (d->n == d->cap)
+        d->b = vb_xrealloc(d->b, (size_t)(d->cap = d->cap ? 2 * d->cap : 32) * sizeof *d->b);
     RepBlock *b = &d->b[d->n++];
     memset(b, 0, sizeof *b);
     b->kind = kind;
@@ -140,7 +141,8 @@ static void md_table(FILE *f, const RepTable *t) {
 
 static VbStatus close_checked(FILE *f, const char *path) {
     bool bad = ferror(f) != 0;
-    if (fclose(f) != 0 || bad) return VB_FAIL(VB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    if (fclose(f) != 0 || bad)
+        return VB_FAIL(VB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     return VB_OK;
 }
 
@@ -151,8 +153,12 @@ VbStatus rep_doc_write_markdown(const RepDoc *d, const char *path) {
     for (int i = 0; i < d->n; i++) {
         const RepBlock *b = &d->b[i];
         switch (b->kind) {
-        case RB_HEADING: fprintf(f, "%.*s %s\n\n", b->level + 1, "####", b->text); break;
-        case RB_PARA: fprintf(f, "%s\n\n", b->text); break;
+        case RB_HEADING:
+            fprintf(f, "%.*s %s\n\n", b->level + 1, "####", b->text);
+            break;
+        case RB_PARA:
+            fprintf(f, "%s\n\n", b->text);
+            break;
         case RB_LIST:
             for (const char *p = b->text; *p;) {
                 const char *e = strchr(p, '\n');
@@ -162,7 +168,9 @@ VbStatus rep_doc_write_markdown(const RepDoc *d, const char *path) {
             }
             fputc('\n', f);
             break;
-        case RB_TABLE: md_table(f, b->table), fputc('\n', f); break;
+        case RB_TABLE:
+            md_table(f, b->table), fputc('\n', f);
+            break;
         case RB_FIGURE:
             if (b->rendered)
                 fprintf(f, "![%s](%s)\n\n", b->file, b->file);
@@ -182,12 +190,23 @@ VbStatus rep_doc_write_markdown(const RepDoc *d, const char *path) {
 static void html_text(FILE *f, const char *s, size_t n) {
     for (size_t i = 0; i < n && s[i]; i++) {
         switch (s[i]) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(s[i], f);
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        default:
+            fputc(s[i], f);
         }
     }
 }
@@ -309,7 +328,9 @@ VbStatus rep_doc_write_html(const RepDoc *d, const char *dir, const char *path) 
             }
             fputs("</ul>\n", f);
             break;
-        case RB_TABLE: html_table(f, b->table); break;
+        case RB_TABLE:
+            html_table(f, b->table);
+            break;
         case RB_FIGURE: {
             fputs("<figure>\n", f);
             char *b64 = b->rendered ? file_base64(dir, b->file) : NULL;

@@ -18,10 +18,10 @@
 #include "kernels/status.h"
 
 typedef struct RepTable {
-    int ncols, nrows;  /* nrows excludes the header */
-    char **head;       /* [ncols] */
-    char **cells;      /* [nrows * ncols], row-major */
-    bool *right;       /* [ncols] right-aligned (numbers) */
+    int ncols, nrows; /* nrows excludes the header */
+    char **head;      /* [ncols] */
+    char **cells;     /* [nrows * ncols], row-major */
+    bool *right;      /* [ncols] right-aligned (numbers) */
 } RepTable;
 
 /* A table with ncols columns and these headers (copied). */
@@ -35,11 +35,11 @@ typedef enum RepBlockKind { RB_HEADING, RB_PARA, RB_LIST, RB_TABLE, RB_FIGURE } 
 
 typedef struct RepBlock {
     RepBlockKind kind;
-    int level;      /* heading level 1..3 */
-    char *text;     /* heading, paragraph, figure caption; list: items joined by '\n' */
-    char *file;     /* figure: PNG file name in the report directory */
-    char *svg;      /* figure: its SVG (may be NULL) */
-    bool rendered;  /* figure: the PNG exists */
+    int level;     /* heading level 1..3 */
+    char *text;    /* heading, paragraph, figure caption; list: items joined by '\n' */
+    char *file;    /* figure: PNG file name in the report directory */
+    char *svg;     /* figure: its SVG (may be NULL) */
+    bool rendered; /* figure: the PNG exists */
     RepTable *table;
 } RepBlock;
 
@@ -51,7 +51,8 @@ typedef struct RepDoc {
 
 void rep_doc_init(RepDoc *d, const char *title);
 void rep_doc_free(RepDoc *d);
-void rep_doc_heading(RepDoc *d, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void rep_doc_heading(RepDoc *d, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void rep_doc_para(RepDoc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A bullet list; items separated by '\n'. */
 void rep_doc_list(RepDoc *d, const char *items);

@@ -40,7 +40,8 @@ static VbStatus open_files(const char *dir, const char *name, PlotFiles *f) {
 
 static VbStatus close_one(FILE *f, const char *path) {
     bool bad = ferror(f) != 0;
-    if (fclose(f) != 0 || bad) return VB_FAIL(VB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    if (fclose(f) != 0 || bad)
+        return VB_FAIL(VB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     return VB_OK;
 }
 
@@ -186,7 +187,8 @@ static VbStatus plot_roc(const RepData *d, const char *dir, RepPlot *p) {
             rep_curve(r, "test", kx, &sx, &fx, &nx);
             rep_curve(r, "test", ky, &sy, &ty, &ny);
             bool ok = nx > 1 && nx == ny;
-            for (int j = 0; ok && j < nx; j++) ok = sx[j] == sy[j] && isfinite(fx[j]) && isfinite(ty[j]);
+            for (int j = 0; ok && j < nx; j++)
+                ok = sx[j] == sy[j] && isfinite(fx[j]) && isfinite(ty[j]);
             if (ok) {
                 for (int g = 0; g < ROC_GRID; g++) {
                     double t = roc_at(fx, ty, nx, (double)g / (ROC_GRID - 1));
@@ -198,8 +200,9 @@ static VbStatus plot_roc(const RepData *d, const char *dir, RepPlot *p) {
         }
     PlotFiles f;
     VB_TRY(open_files(dir, p->name, &f));
-    fprintf(f.dat, "# ROC of the %s score on %s test anomalies vs test normals: TPR averaged over\n"
-                   "# each variant's runs at evenly spaced FPR (vertical averaging).\n# fpr",
+    fprintf(f.dat,
+            "# ROC of the %s score on %s test anomalies vs test normals: TPR averaged over\n"
+            "# each variant's runs at evenly spaced FPR (vertical averaging).\n# fpr",
             d->score, subset);
     for (int v = 0; v < d->nvariants; v++) fprintf(f.dat, " %s", d->variants[v].name);
     fputc('\n', f.dat);
@@ -210,10 +213,11 @@ static VbStatus plot_roc(const RepData *d, const char *dir, RepPlot *p) {
         fputc('\n', f.dat);
     }
     gp_header(f.gp, p->name, "ROC curves per variant");
-    fprintf(f.gp, "set title 'ROC on %s anomalies (%s score), TPR averaged over runs'\n"
-                  "set xlabel 'false-positive rate (test normals)'\n"
-                  "set ylabel 'true-positive rate (%s test anomalies)'\n"
-                  "set xrange [0:1]\nset yrange [0:1]\nset size ratio -1\nset key bottom right\n",
+    fprintf(f.gp,
+            "set title 'ROC on %s anomalies (%s score), TPR averaged over runs'\n"
+            "set xlabel 'false-positive rate (test normals)'\n"
+            "set ylabel 'true-positive rate (%s test anomalies)'\n"
+            "set xrange [0:1]\nset yrange [0:1]\nset size ratio -1\nset key bottom right\n",
             subset, d->score, subset);
     gp_loop_open(f.gp, p->name, 760, 700);
     fputs("    plot x with lines dt 2 lc rgb '#999999' lw 1 title 'chance'", f.gp);
@@ -227,7 +231,8 @@ static VbStatus plot_roc(const RepData *d, const char *dir, RepPlot *p) {
         if (rep_q_summary(d, v, &auc, &s)) rep_fmt_summary(&s, "", a, sizeof a);
         snprintf(t, sizeof t, "%s: AUROC %s (%d run%s)", d->variants[v].name, *a ? a : "n/a",
                  nruns[v], nruns[v] == 1 ? "" : "s");
-        fprintf(f.gp, ", \\\n        '%s.dat' using 1:%d with lines lt %d title ", p->name, v + 2, v + 1);
+        fprintf(f.gp, ", \\\n        '%s.dat' using 1:%d with lines lt %d title ", p->name, v + 2,
+                v + 1);
         gp_str(f.gp, t);
     }
     fputc('\n', f.gp);
@@ -241,7 +246,8 @@ static VbStatus plot_roc(const RepData *d, const char *dir, RepPlot *p) {
              "stored curve is interpolated at %d evenly spaced false-positive rates and the "
              "true-positive rates are averaged over the variant's runs; the legend gives the mean "
              "AUROC \xc2\xb1 95%% interval across runs. Dashed: chance.",
-             d->score, strcmp(subset, "unseen") == 0 ? "unseen-class (held-out)" : "(all)", ROC_GRID);
+             d->score, strcmp(subset, "unseen") == 0 ? "unseen-class (held-out)" : "(all)",
+             ROC_GRID);
     return close_files(&f);
 }
 
@@ -273,7 +279,8 @@ static VbStatus plot_decision(const RepData *d, const char *dir, RepPlot *p) {
     PlotFiles f;
     VB_TRY(open_files(dir, p->name, &f));
     fputs("# decision metrics: per variant mean, lower and upper end of the Student-t 95% "
-          "interval across runs\n# metric", f.dat);
+          "interval across runs\n# metric",
+          f.dat);
     for (int v = 0; v < d->nvariants; v++)
         fprintf(f.dat, " %s_mean %s_lo %s_hi", d->variants[v].name, d->variants[v].name,
                 d->variants[v].name);
@@ -309,8 +316,8 @@ static VbStatus plot_decision(const RepData *d, const char *dir, RepPlot *p) {
                        "Decision metrics per variant: bars are means across each variant's runs "
                        "(seeds \xc3\x97 holdouts), whiskers the Student-t 95%% interval. Metrics:");
     for (int i = 0; i < nq && len < (int)sizeof p->caption; i++)
-        len += snprintf(p->caption + len, sizeof p->caption - (size_t)len, "%s `%s`",
-                        i ? "," : "", q[i].name);
+        len += snprintf(p->caption + len, sizeof p->caption - (size_t)len, "%s `%s`", i ? "," : "",
+                        q[i].name);
     if (len < (int)sizeof p->caption)
         snprintf(p->caption + len, sizeof p->caption - (size_t)len,
                  " (for false-positive rates lower is better, for the others higher).");
@@ -321,8 +328,8 @@ static VbStatus plot_decision(const RepData *d, const char *dir, RepPlot *p) {
 
 /* Mean over the variant's runs of curve (split, key) at each step present
  * in any run; *n points (steps ascending). */
-static void mean_curve(const RepData *d, int v, const char *split, const char *key,
-                       int64_t **steps, double **mean, int *n) {
+static void mean_curve(const RepData *d, int v, const char *split, const char *key, int64_t **steps,
+                       double **mean, int *n) {
     *steps = NULL, *mean = NULL, *n = 0;
     int *cnt = NULL, cap = 0;
     for (int i = 0; i < d->variants[v].n; i++) {
@@ -401,8 +408,10 @@ static VbStatus plot_training(const RepData *d, const char *dir, RepPlot *p) {
     gp_header(f.gp, p->name, "training and validation curves per variant");
     fprintf(f.gp, "set key top right\nset grid\n");
     gp_loop_open(f.gp, p->name, 420 * panels, 440);
-    fprintf(f.gp, "    set multiplot layout 1,%d title 'Training and validation curves (mean over "
-                  "runs)'\n", panels);
+    fprintf(f.gp,
+            "    set multiplot layout 1,%d title 'Training and validation curves (mean over "
+            "runs)'\n",
+            panels);
     for (int c = 0; c < 3; c++) {
         if (!have[c]) continue;
         fprintf(f.gp, "    set xlabel '%s'\n    set ylabel '%s'\n    %s\n    plot ", xlab[c],
@@ -423,12 +432,14 @@ static VbStatus plot_training(const RepData *d, const char *dir, RepPlot *p) {
     gp_loop_close(f.gp);
     free(block);
     p->written = true;
-    snprintf(p->caption, sizeof p->caption,
-             "Training and validation curves, one line per variant, each the mean over the "
-             "variant's runs at every step or epoch:%s%s%s.",
-             have[0] ? " training loss (`train/loss`, total of the MODEL_SPEC losses) per optimiser step" : "",
-             have[1] ? "; validation loss (`val/loss`) per epoch" : "",
-             have[2] ? "; validation accuracy (`val/accuracy`) per epoch" : "");
+    snprintf(
+        p->caption, sizeof p->caption,
+        "Training and validation curves, one line per variant, each the mean over the "
+        "variant's runs at every step or epoch:%s%s%s.",
+        have[0] ? " training loss (`train/loss`, total of the MODEL_SPEC losses) per optimiser step"
+                : "",
+        have[1] ? "; validation loss (`val/loss`) per epoch" : "",
+        have[2] ? "; validation accuracy (`val/accuracy`) per epoch" : "");
     return close_files(&f);
 }
 
@@ -448,7 +459,8 @@ static VbStatus plot_latency(const RepData *d, const char *dir, RepPlot *p) {
     PlotFiles f;
     VB_TRY(open_files(dir, p->name, &f));
     fputs("# median latency at batch 1, ms per clip, mean over each variant's runs (0: the "
-          "variant has no such component)\n# variant", f.dat);
+          "variant has no such component)\n# variant",
+          f.dat);
     for (int k = 0; k < nc; k++) fprintf(f.dat, " %s", comp[k]);
     fputs(" model\n", f.dat);
     for (int v = 0; v < d->nvariants; v++) {
@@ -473,11 +485,13 @@ static VbStatus plot_latency(const RepData *d, const char *dir, RepPlot *p) {
     fputs("    plot ", f.gp);
     for (int k = 0; k < nc; k++) {
         if (k) fputs(", \\\n        ", f.gp);
-        fprintf(f.gp, "'%s.dat' using %d%s lt %d title ", p->name, k + 2, k ? "" : ":xtic(1)", k + 1);
+        fprintf(f.gp, "'%s.dat' using %d%s lt %d title ", p->name, k + 2, k ? "" : ":xtic(1)",
+                k + 1);
         gp_str(f.gp, comp[k]);
     }
-    fprintf(f.gp, ", \\\n        '%s.dat' using 0:%d with points pt 7 ps 1.6 lc rgb 'black' "
-                  "title 'whole model (timed end to end)'\n",
+    fprintf(f.gp,
+            ", \\\n        '%s.dat' using 0:%d with points pt 7 ps 1.6 lc rgb 'black' "
+            "title 'whole model (timed end to end)'\n",
             p->name, nc + 2);
     gp_loop_close(f.gp);
     p->written = true;
@@ -494,7 +508,8 @@ static VbStatus plot_latency(const RepData *d, const char *dir, RepPlot *p) {
 static VbStatus plot_pareto(const RepData *d, const char *dir, RepPlot *p) {
     RepQuantity lat = rep_q_latency("model", 1, false, NULL);
     RepQuantity acc = rep_q_final(d, "test/accuracy", NULL);
-    double *x = vb_xcalloc((size_t)d->nvariants, sizeof *x), *y = vb_xcalloc((size_t)d->nvariants, sizeof *y);
+    double *x = vb_xcalloc((size_t)d->nvariants, sizeof *x),
+           *y = vb_xcalloc((size_t)d->nvariants, sizeof *y);
     int npts = 0;
     for (int v = 0; v < d->nvariants; v++) {
         double lo, hi;
@@ -510,7 +525,8 @@ static VbStatus plot_pareto(const RepData *d, const char *dir, RepPlot *p) {
         return s;
     }
     fputs("# one block per variant: name, latency mean lo hi (ms per clip, batch 1 median), "
-          "test accuracy mean lo hi; the last block is the Pareto front\n", f.dat);
+          "test accuracy mean lo hi; the last block is the Pareto front\n",
+          f.dat);
     int *blk = vb_xmalloc((size_t)d->nvariants * sizeof *blk), nblk = 0;
     for (int v = 0; v < d->nvariants; v++) {
         double m1, l1, h1, m2, l2, h2;
@@ -526,8 +542,10 @@ static VbStatus plot_pareto(const RepData *d, const char *dir, RepPlot *p) {
         fputc('\n', f.dat);
         blk[v] = nblk++;
     }
-    fprintf(f.dat, "\n\n# block %d: the Pareto front (no other variant is faster and more "
-            "accurate), by latency\n", nblk);
+    fprintf(f.dat,
+            "\n\n# block %d: the Pareto front (no other variant is faster and more "
+            "accurate), by latency\n",
+            nblk);
     bool *used = vb_xcalloc((size_t)d->nvariants, sizeof *used);
     double best = -INFINITY;
     for (;;) { /* variants by increasing latency; keep those more accurate than all faster ones */
@@ -549,15 +567,19 @@ static VbStatus plot_pareto(const RepData *d, const char *dir, RepPlot *p) {
           "graph 0.1, graph 0.1, graph 0.1\n",
           f.gp);
     gp_loop_open(f.gp, p->name, 800, 600);
-    fprintf(f.gp, "    plot '%s.dat' index %d using 1:2 with lines dt 2 lw 1.5 lc rgb '#888888' "
-            "title 'Pareto front'", p->name, nblk);
+    fprintf(f.gp,
+            "    plot '%s.dat' index %d using 1:2 with lines dt 2 lw 1.5 lc rgb '#888888' "
+            "title 'Pareto front'",
+            p->name, nblk);
     for (int v = 0; v < d->nvariants; v++) {
         if (blk[v] < 0) continue;
         fprintf(f.gp, ", \\\n        '' index %d using 2:5:3:4:6:7 with xyerrorbars lt %d title ",
                 blk[v], v + 1);
         gp_str(f.gp, d->variants[v].name);
-        fprintf(f.gp, ", \\\n        '' index %d using 2:5:1 with labels offset char 1,1 left "
-                "notitle", blk[v]);
+        fprintf(f.gp,
+                ", \\\n        '' index %d using 2:5:1 with labels offset char 1,1 left "
+                "notitle",
+                blk[v]);
     }
     fputc('\n', f.gp);
     gp_loop_close(f.gp);
@@ -575,15 +597,15 @@ static VbStatus plot_pareto(const RepData *d, const char *dir, RepPlot *p) {
 
 static VbStatus plot_confusion(const RepData *d, int vb, const char *dir, RepPlot *p) {
     const RepVariant *V = &d->variants[vb];
-    char (*cls)[REP_NAME] = NULL;
+    char(*cls)[REP_NAME] = NULL;
     int nc = 0;
     for (int i = 0; i < V->n; i++) {
         const RepRun *r = &d->runs[V->idx[i]];
         for (int j = 0; j < r->metrics.n; j++) {
             const StoreMetric *m = &r->metrics.rows[j];
             size_t kl = strlen(m->key);
-            if (m->has_step || strcmp(m->split, "test") || strncmp(m->key, "class.", 6) || kl < 15 ||
-                strcmp(m->key + kl - 8, ".support"))
+            if (m->has_step || strcmp(m->split, "test") || strncmp(m->key, "class.", 6) ||
+                kl < 15 || strcmp(m->key + kl - 8, ".support"))
                 continue;
             char name[REP_NAME];
             snprintf(name, sizeof name, "%.*s", (int)(kl - 14), m->key + 6);
@@ -606,7 +628,8 @@ static VbStatus plot_confusion(const RepData *d, int vb, const char *dir, RepPlo
                 char key[3 * REP_NAME];
                 double v;
                 snprintf(key, sizeof key, "confusion.%s.%s", cls[a], cls[b]);
-                if (rep_final(&d->runs[V->idx[i]], "test", key, &v)) cnt[a * nc + b] += v, any = true;
+                if (rep_final(&d->runs[V->idx[i]], "test", key, &v))
+                    cnt[a * nc + b] += v, any = true;
             }
     VbStatus s = VB_OK;
     PlotFiles f;
@@ -614,8 +637,9 @@ static VbStatus plot_confusion(const RepData *d, int vb, const char *dir, RepPlo
         free(cls), free(cnt);
         return s;
     }
-    fprintf(f.dat, "# confusion matrix of %s on the test split, summed over %d runs\n"
-                   "# predicted_index true_index fraction_of_true_class count\n",
+    fprintf(f.dat,
+            "# confusion matrix of %s on the test split, summed over %d runs\n"
+            "# predicted_index true_index fraction_of_true_class count\n",
             V->name, V->n);
     for (int a = 0; a < nc; a++) {
         double row = 0;
@@ -630,10 +654,11 @@ static VbStatus plot_confusion(const RepData *d, int vb, const char *dir, RepPlo
     char t[300];
     snprintf(t, sizeof t, "Confusion matrix of %s (test, summed over %d runs)", V->name, V->n);
     gp_str(f.gp, t);
-    fprintf(f.gp, "\nset xrange [-0.5:%d.5]\nset yrange [%d.5:-0.5]\nset size ratio -1\n"
-                  "set palette defined (0 '#ffffff', 1 '#08519c')\nset cbrange [0:1]\n"
-                  "set cblabel 'fraction of the true class'\nset xlabel 'predicted class'\n"
-                  "set ylabel 'true class'\nunset grid\nunset key\nset tics scale 0\n",
+    fprintf(f.gp,
+            "\nset xrange [-0.5:%d.5]\nset yrange [%d.5:-0.5]\nset size ratio -1\n"
+            "set palette defined (0 '#ffffff', 1 '#08519c')\nset cbrange [0:1]\n"
+            "set cblabel 'fraction of the true class'\nset xlabel 'predicted class'\n"
+            "set ylabel 'true class'\nunset grid\nunset key\nset tics scale 0\n",
             nc - 1, nc - 1);
     for (int axis = 0; axis < 2; axis++) {
         fprintf(f.gp, "set %s (", axis ? "ytics" : "xtics");
@@ -668,7 +693,9 @@ VbStatus rep_plots_make(const RepData *d, int vb, const char *dir, const char *g
     memset(out, 0, sizeof *out);
     const char *env = getenv("VADBENCH_GNUPLOT");
     snprintf(out->gnuplot, sizeof out->gnuplot, "%s",
-             gnuplot ? gnuplot : env && *env ? env : "gnuplot");
+             gnuplot       ? gnuplot
+             : env && *env ? env
+                           : "gnuplot");
     char log[1200];
     snprintf(log, sizeof log, "%s/gnuplot.log", dir);
     unlink(log);
@@ -692,12 +719,24 @@ VbStatus rep_plots_make(const RepData *d, int vb, const char *dir, const char *g
         snprintf(p->title, sizeof p->title, "%s", spec[i].title);
         VbStatus s;
         switch (i) {
-        case 0: s = plot_roc(d, dir, p); break;
-        case 1: s = plot_decision(d, dir, p); break;
-        case 2: s = plot_training(d, dir, p); break;
-        case 3: s = plot_latency(d, dir, p); break;
-        case 4: s = plot_pareto(d, dir, p); break;
-        default: s = plot_confusion(d, vb, dir, p); break;
+        case 0:
+            s = plot_roc(d, dir, p);
+            break;
+        case 1:
+            s = plot_decision(d, dir, p);
+            break;
+        case 2:
+            s = plot_training(d, dir, p);
+            break;
+        case 3:
+            s = plot_latency(d, dir, p);
+            break;
+        case 4:
+            s = plot_pareto(d, dir, p);
+            break;
+        default:
+            s = plot_confusion(d, vb, dir, p);
+            break;
         }
         VB_TRY(s);
     }

@@ -39,10 +39,10 @@ typedef struct RepPlot {
 typedef struct RepPlots {
     RepPlot p[REP_MAX_PLOTS];
     int n;
-    char gnuplot[512];  /* the program used */
-    bool have_gnuplot;  /* it could be run */
-    char terminal[16];  /* "pngcairo" or "png" */
-    char note[1200];    /* why figures are missing ("" when all rendered) */
+    char gnuplot[512]; /* the program used */
+    bool have_gnuplot; /* it could be run */
+    char terminal[16]; /* "pngcairo" or "png" */
+    char note[1200];   /* why figures are missing ("" when all rendered) */
 } RepPlots;
 
 /* Write scripts and data of every figure into dir (which must exist) for

@@ -65,7 +65,8 @@ bool rep_q_value(const RepRun *r, const RepQuantity *q, double *v) {
         *v = a * q->scale;
         return true;
     case RQ_FINAL_SUM:
-        if (!rep_final(r, q->split, q->key, &a) || !rep_final(r, q->split, q->key2, &b)) return false;
+        if (!rep_final(r, q->split, q->key, &a) || !rep_final(r, q->split, q->key2, &b))
+            return false;
         *v = (a + b) * q->scale;
         return true;
     case RQ_LATENCY: {
@@ -116,8 +117,8 @@ bool rep_q_paired(const RepData *d, int vb, int vc, const RepQuantity *q, RepPai
         const RepRun *rc = &d->runs[C->idx[i]];
         for (int j = 0; j < B->n; j++) {
             const RepRun *rb = &d->runs[B->idx[j]];
-            if (rb->run.seed != rc->run.seed ||
-                strcmp(rb->run.holdout ? rb->run.holdout : "", rc->run.holdout ? rc->run.holdout : ""))
+            if (rb->run.seed != rc->run.seed || strcmp(rb->run.holdout ? rb->run.holdout : "",
+                                                       rc->run.holdout ? rc->run.holdout : ""))
                 continue;
             if (rep_q_value(rb, q, &xb[n]) && rep_q_value(rc, q, &xc[n])) n++;
             break;
@@ -192,7 +193,8 @@ void rep_fmt_paired(const RepPaired *p, const char *unit, char *buf, size_t size
         snprintf(buf, size, "%s", sm);
         with_unit(buf, size, u);
         size_t n = strlen(buf);
-        snprintf(buf + n, size - n, " (%d pair%s: no interval)", p->npairs, p->npairs == 1 ? "" : "s");
+        snprintf(buf + n, size - n, " (%d pair%s: no interval)", p->npairs,
+                 p->npairs == 1 ? "" : "s");
     }
 }
 
@@ -221,14 +223,15 @@ static void add_q(const RepData *d, RepQuantity **l, int *n, RepQuantity q) {
 int rep_quantities_default(const RepData *d, RepQuantity **out) {
     RepQuantity *l = NULL;
     int n = 0;
-    for (int m = 0; m < d->cmp.nmetrics; m++) add_q(d, &l, &n, rep_q_final(d, d->cmp.metrics[m], NULL));
+    for (int m = 0; m < d->cmp.nmetrics; m++)
+        add_q(d, &l, &n, rep_q_final(d, d->cmp.metrics[m], NULL));
     const char *S = d->score;
     char spec[REP_NAME + 32];
     const char *plain[] = {"test/accuracy", "test/macro_f1", "test/weighted_f1"};
     for (int i = 0; i < 3; i++) add_q(d, &l, &n, rep_q_final(d, plain[i], NULL));
-    const char *scored[] = {"auroc.%s.all", "auroc.%s.seen", "auroc.%s.unseen", "ap.%s.unseen",
-                            "fpr.%s",       "detect.%s.seen", "detect.%s.unseen",
-                            "video_auroc.%s.all"};
+    const char *scored[] = {
+        "auroc.%s.all", "auroc.%s.seen",  "auroc.%s.unseen",  "ap.%s.unseen",
+        "fpr.%s",       "detect.%s.seen", "detect.%s.unseen", "video_auroc.%s.all"};
     for (int i = 0; i < 8; i++) {
         char key[REP_NAME];
         snprintf(key, sizeof key, scored[i], S);
@@ -238,8 +241,8 @@ int rep_quantities_default(const RepData *d, RepQuantity **out) {
     add_q(d, &l, &n, rep_q_latency("model", 1, false, NULL));
     add_q(d, &l, &n, rep_q_latency("model", 1, true, NULL));
     add_q(d, &l, &n, rep_q_latency("vae", 1, false, NULL));
-    const char *costs[] = {"memory/activation_mb", "memory/param_mb", "memory/peak_rss_mb",
-                           "model/trainable_params", "train/seconds", "train/seconds_per_epoch",
+    const char *costs[] = {"memory/activation_mb",   "memory/param_mb", "memory/peak_rss_mb",
+                           "model/trainable_params", "train/seconds",   "train/seconds_per_epoch",
                            "train/images_per_s"};
     for (int i = 0; i < 7; i++) add_q(d, &l, &n, rep_q_final(d, costs[i], NULL));
     *out = l;
@@ -289,7 +292,7 @@ static const char *verdict_text(const RepPaired *p) {
 RepTable *rep_table_per_variant(const RepData *d, const RepQuantity *q, int nq) {
     int nc = d->nvariants + 1;
     const char **head = vb_xcalloc((size_t)nc, sizeof *head);
-    char (*hbuf)[REP_NAME + 32] = vb_xcalloc((size_t)nc, sizeof *hbuf);
+    char(*hbuf)[REP_NAME + 32] = vb_xcalloc((size_t)nc, sizeof *hbuf);
     head[0] = "metric";
     for (int v = 0; v < d->nvariants; v++) {
         snprintf(hbuf[v + 1], sizeof hbuf[v + 1], "%s (%d run%s)", d->variants[v].name,
@@ -298,7 +301,7 @@ RepTable *rep_table_per_variant(const RepData *d, const RepQuantity *q, int nq) 
     }
     RepTable *t = rep_table_new(nc, head);
     for (int v = 1; v < nc; v++) rep_table_align_right(t, v);
-    char (*cell)[160] = vb_xcalloc((size_t)nc, sizeof *cell);
+    char(*cell)[160] = vb_xcalloc((size_t)nc, sizeof *cell);
     const char **row = vb_xcalloc((size_t)nc, sizeof *row);
     for (int i = 0; i < nq; i++) {
         if (q[i].kind == RQ_LATENCY || strcmp(q[i].label, q[i].name) != 0)
@@ -338,7 +341,8 @@ RepTable *rep_table_paired(const RepData *d, int vb, int vc, const RepQuantity *
     char hb[REP_NAME + 8], hc[REP_NAME + 8], hd[2 * REP_NAME + 40];
     snprintf(hb, sizeof hb, "%s", d->variants[vb].name);
     snprintf(hc, sizeof hc, "%s", d->variants[vc].name);
-    snprintf(hd, sizeof hd, "%s \xe2\x88\x92 %s [95%% CI]", d->variants[vc].name, d->variants[vb].name);
+    snprintf(hd, sizeof hd, "%s \xe2\x88\x92 %s [95%% CI]", d->variants[vc].name,
+             d->variants[vb].name);
     const char *head[] = {"metric", hb, hc, hd, "pairs", "verdict"};
     RepTable *t = rep_table_new(6, head);
     for (int c = 1; c <= 4; c++) rep_table_align_right(t, c);
@@ -354,8 +358,8 @@ RepTable *rep_table_paired(const RepData *d, int vb, int vc, const RepQuantity *
         bool ok = rep_q_paired(d, vb, vc, &q[i], &p);
         if (ok) rep_fmt_paired(&p, q[i].unit, df, sizeof df);
         snprintf(np, sizeof np, "%d", ok ? p.npairs : 0);
-        const char *row[] = {name, b, c, ok ? df : "n/a (no pairs)", np,
-                             ok ? verdict_text(&p) : "n/a"};
+        const char *row[] = {
+            name, b, c, ok ? df : "n/a (no pairs)", np, ok ? verdict_text(&p) : "n/a"};
         rep_table_row(t, row);
     }
     return t;
@@ -377,48 +381,100 @@ static int decision_rows(const RepData *d, DecisionRow *r) {
     int n = 0;
     char spec[REP_NAME], label[160];
     const char *S = d->score;
-    r[n] = (DecisionRow){"test accuracy, Option A \xe2\x86\x92 with VAE", "90% \xe2\x86\x92 93\xe2\x80\x93" "95%",
-                         CLAIM_ABS, 3, 5, rep_q_final(d, "test/accuracy", "test accuracy (`test/accuracy`)")};
+    r[n] = (DecisionRow){"test accuracy, Option A \xe2\x86\x92 with VAE",
+                         "90% \xe2\x86\x92 93\xe2\x80\x93"
+                         "95%",
+                         CLAIM_ABS,
+                         3,
+                         5,
+                         rep_q_final(d, "test/accuracy", "test accuracy (`test/accuracy`)")};
     r[n].q.scale = 100, snprintf(r[n].q.unit, sizeof r[n].q.unit, "%%"), n++;
     snprintf(spec, sizeof spec, "test/fpr.%s", S);
     snprintf(label, sizeof label, "false positives (`%s` at the validation threshold)", spec);
-    r[n] = (DecisionRow){"false positives", "8% \xe2\x86\x92 5%", CLAIM_ABS, -3, -3, rep_q_final(d, spec, label)};
+    r[n] = (DecisionRow){"false positives",          "8% \xe2\x86\x92 5%", CLAIM_ABS, -3, -3,
+                         rep_q_final(d, spec, label)};
     r[n].q.scale = 100, snprintf(r[n].q.unit, sizeof r[n].q.unit, "%%"), n++;
     snprintf(spec, sizeof spec, "test/detect.%s.unseen", S);
     snprintf(label, sizeof label, "unknown anomalies detected (`%s`)", spec);
-    r[n] = (DecisionRow){"unknown anomaly types detected", "70% \xe2\x86\x92 85%", CLAIM_ABS, 15, 15,
-                         rep_q_final(d, spec, label)};
+    r[n] =
+        (DecisionRow){"unknown anomaly types detected", "70% \xe2\x86\x92 85%", CLAIM_ABS, 15, 15,
+                      rep_q_final(d, spec, label)};
     r[n].q.scale = 100, snprintf(r[n].q.unit, sizeof r[n].q.unit, "%%"), n++;
-    r[n] = (DecisionRow){"VAE inference cost", "", CLAIM_NONE, 0, 0,
-                         rep_q_latency("vae", 1, false, "`vae` component, batch 1, median, ms per clip")};
+    r[n] = (DecisionRow){
+        "VAE inference cost",
+        "",
+        CLAIM_NONE,
+        0,
+        0,
+        rep_q_latency("vae", 1, false, "`vae` component, batch 1, median, ms per clip")};
     r[n].q.zero_if_absent = true, n++;
-    r[n] = (DecisionRow){"VAE inference cost", "+5\xe2\x80\x93" "10 ms per frame", CLAIM_ABS, 5, 10,
-                         rep_q_latency("vae", 1, true, "`vae` component, batch 1, median, ms per frame")};
+    r[n] = (DecisionRow){
+        "VAE inference cost",
+        "+5\xe2\x80\x93"
+        "10 ms per frame",
+        CLAIM_ABS,
+        5,
+        10,
+        rep_q_latency("vae", 1, true, "`vae` component, batch 1, median, ms per frame")};
     r[n].q.zero_if_absent = true, n++;
-    r[n] = (DecisionRow){"VAE inference cost", "", CLAIM_NONE, 0, 0,
-                         rep_q_latency("model", 1, false, "whole model, batch 1, median, ms per clip")};
+    r[n] = (DecisionRow){
+        "VAE inference cost",
+        "",
+        CLAIM_NONE,
+        0,
+        0,
+        rep_q_latency("model", 1, false, "whole model, batch 1, median, ms per clip")};
     n++;
-    r[n] = (DecisionRow){"VAE inference cost", "+5\xe2\x80\x93" "10 ms per frame", CLAIM_ABS, 5, 10,
-                         rep_q_latency("model", 1, true, "whole model, batch 1, median, ms per frame")};
+    r[n] = (DecisionRow){
+        "VAE inference cost",
+        "+5\xe2\x80\x93"
+        "10 ms per frame",
+        CLAIM_ABS,
+        5,
+        10,
+        rep_q_latency("model", 1, true, "whole model, batch 1, median, ms per frame")};
     n++;
     RepQuantity mem = rep_q_final(d, "memory/activation_mb",
                                   "activations + parameters (`memory/activation_mb` + `param_mb`)");
     mem.kind = RQ_FINAL_SUM;
     snprintf(mem.key2, sizeof mem.key2, "param_mb");
     snprintf(mem.name, sizeof mem.name, "memory/activation_mb+param_mb");
-    r[n++] = (DecisionRow){"VAE memory", "+200\xe2\x80\x93" "500 MB", CLAIM_ABS, 200, 500, mem};
-    r[n++] = (DecisionRow){"VAE memory", "+200\xe2\x80\x93" "500 MB", CLAIM_ABS, 200, 500,
-                           rep_q_final(d, "memory/peak_rss_mb", "peak RSS of the run (`memory/peak_rss_mb`)")};
-    r[n++] = (DecisionRow){"VAE training time", "+20\xe2\x80\x93" "30%", CLAIM_REL, 20, 30,
+    r[n++] = (DecisionRow){"VAE memory",
+                           "+200\xe2\x80\x93"
+                           "500 MB",
+                           CLAIM_ABS,
+                           200,
+                           500,
+                           mem};
+    r[n++] = (DecisionRow){
+        "VAE memory",
+        "+200\xe2\x80\x93"
+        "500 MB",
+        CLAIM_ABS,
+        200,
+        500,
+        rep_q_final(d, "memory/peak_rss_mb", "peak RSS of the run (`memory/peak_rss_mb`)")};
+    r[n++] = (DecisionRow){"VAE training time",
+                           "+20\xe2\x80\x93"
+                           "30%",
+                           CLAIM_REL,
+                           20,
+                           30,
                            rep_q_final(d, "train/seconds", "training time (`train/seconds`)")};
-    r[n++] = (DecisionRow){"VAE training time", "+20\xe2\x80\x93" "30%", CLAIM_REL, 20, 30,
-                           rep_q_final(d, "train/seconds_per_epoch",
-                                       "seconds per epoch (`train/seconds_per_epoch`)")};
+    r[n++] = (DecisionRow){
+        "VAE training time",
+        "+20\xe2\x80\x93"
+        "30%",
+        CLAIM_REL,
+        20,
+        30,
+        rep_q_final(d, "train/seconds_per_epoch", "seconds per epoch (`train/seconds_per_epoch`)")};
     return n;
 }
 
 /* Does the claimed difference fall inside the measured interval? */
-static void claim_check(const DecisionRow *row, const RepPaired *p, bool have, char *buf, size_t size) {
+static void claim_check(const DecisionRow *row, const RepPaired *p, bool have, char *buf,
+                        size_t size) {
     if (row->kind == CLAIM_NONE) {
         snprintf(buf, size, "\xe2\x80\x93");
         return;
@@ -466,8 +522,15 @@ RepTable *rep_table_decision(const RepData *d, int vb, int vc) {
     snprintf(hc, sizeof hc, "%s (%d runs)", d->variants[vc].name, d->variants[vc].n);
     snprintf(hd, sizeof hd, "\xce\x94 %s \xe2\x88\x92 %s [bootstrap 95%% CI] (pairs)",
              d->variants[vc].name, d->variants[vb].name);
-    const char *head[] = {"claim (MODEL_SPEC \xc2\xa7" "7)", "seed's figure", "measured as", hb, hc, hd,
-                          "verdict", "seed's claim vs measurement"};
+    const char *head[] = {"claim (MODEL_SPEC \xc2\xa7"
+                          "7)",
+                          "seed's figure",
+                          "measured as",
+                          hb,
+                          hc,
+                          hd,
+                          "verdict",
+                          "seed's claim vs measurement"};
     RepTable *t = rep_table_new(8, head);
     for (int c = 3; c <= 5; c++) rep_table_align_right(t, c);
     for (int i = 0; i < nr; i++) {
@@ -482,9 +545,14 @@ RepTable *rep_table_decision(const RepData *d, int vb, int vc) {
             snprintf(df + len, sizeof df - len, " (%d)", p.npairs);
         }
         claim_check(&rows[i], &p, ok, ck, sizeof ck);
-        const char *row[] = {rows[i].claim, *rows[i].figure ? rows[i].figure : "\xe2\x80\x93",
-                             rows[i].q.label, b, c, ok ? df : "n/a (no pairs)",
-                             ok ? verdict_text(&p) : "n/a", ck};
+        const char *row[] = {rows[i].claim,
+                             *rows[i].figure ? rows[i].figure : "\xe2\x80\x93",
+                             rows[i].q.label,
+                             b,
+                             c,
+                             ok ? df : "n/a (no pairs)",
+                             ok ? verdict_text(&p) : "n/a",
+                             ck};
         rep_table_row(t, row);
     }
     return t;

@@ -54,9 +54,9 @@ bool rep_q_summary(const RepData *d, int v, const RepQuantity *q, Summary *out);
 
 typedef struct RepPaired {
     int npairs;
-    double mean_diff;  /* candidate - baseline, displayed units */
-    double base_mean;  /* mean of the paired baseline values */
-    Interval ci;       /* bootstrap 95% interval of the mean difference */
+    double mean_diff; /* candidate - baseline, displayed units */
+    double base_mean; /* mean of the paired baseline values */
+    Interval ci;      /* bootstrap 95% interval of the mean difference */
     StatsVerdict verdict;
 } RepPaired;
 

@@ -76,7 +76,8 @@ static void tc_db(const char *name, bool with_file, char *db, size_t size) {
     int n = 0;
     for (int v = 0; v < TC_NV; v++)
         for (int s = 0; s < 2; s++, n++) {
-            snprintf(json[n], sizeof json[n], "{\"seed\":%d,\"variant\":\"%s\"}", s, TC_VARIANTS[v]);
+            snprintf(json[n], sizeof json[n], "{\"seed\":%d,\"variant\":\"%s\"}", s,
+                     TC_VARIANTS[v]);
             snprintf(hash[n], sizeof hash[n], "%08x%024x", 0xc0de0000u + (unsigned)n, (unsigned)n);
             cells[n] = (StoreCell){TC_VARIANTS[v], s, "h", json[n], hash[n]};
         }
@@ -120,20 +121,25 @@ static int tc_run(const char *db, const char *args, const char *out) {
 }
 
 static void tc_pin(const char *db) {
-    cr_assert_eq(tc_run(db, "baseline pin ref --experiment synth --variant base", TC_DIR "/pin.txt"), 0);
+    cr_assert_eq(
+        tc_run(db, "baseline pin ref --experiment synth --variant base", TC_DIR "/pin.txt"), 0);
 }
 
-#define TC_TOL "--tolerance test.accuracy=0.05 --tolerance=test.fpr.fused=0.02,test.detect.fused.unseen=0.05"
+#define TC_TOL                                                                                     \
+    "--tolerance test.accuracy=0.05 --tolerance=test.fpr.fused=0.02,test.detect.fused.unseen=0.05"
 
 Test(check, identical_runs_pass) {
     char db[300];
     tc_db("identical", false, db, sizeof db);
-    cr_assert_eq(tc_run(db, "baseline pin ref --experiment synth --variant base", TC_DIR "/identical-pin.txt"), 0);
+    cr_assert_eq(tc_run(db, "baseline pin ref --experiment synth --variant base",
+                        TC_DIR "/identical-pin.txt"),
+                 0);
     char *t = tc_slurp(TC_DIR "/identical-pin.txt");
     cr_assert(strstr(t, "pinned baseline ref: 2 runs") && strstr(t, "runs 1,2"), "%s", t);
     free(t);
     const char *out = TC_DIR "/identical.txt";
-    cr_assert_eq(tc_run(db, "check --baseline ref --experiment synth --variant same " TC_TOL, out), 0);
+    cr_assert_eq(tc_run(db, "check --baseline ref --experiment synth --variant same " TC_TOL, out),
+                 0);
     t = tc_slurp(out);
     cr_assert(strstr(t, "metric") && strstr(t, "baseline") && strstr(t, "candidate") &&
                   strstr(t, "change") && strstr(t, "limit") && strstr(t, "verdict"),
@@ -152,7 +158,8 @@ Test(check, planted_accuracy_drop_fails) {
     tc_db("drop", false, db, sizeof db);
     tc_pin(db);
     const char *out = TC_DIR "/drop.txt";
-    cr_assert_eq(tc_run(db, "check --baseline ref --experiment synth --variant drop " TC_TOL, out), 1);
+    cr_assert_eq(tc_run(db, "check --baseline ref --experiment synth --variant drop " TC_TOL, out),
+                 1);
     char *t = tc_slurp(out);
     char *line = strstr(t, "test/accuracy");
     cr_assert_not_null(line, "%s", t);
@@ -160,8 +167,11 @@ Test(check, planted_accuracy_drop_fails) {
     cr_assert(strstr(line, "-0.1") && strstr(line, "drop <= 0.05"), "%s", t);
     free(t);
     /* a looser tolerance from the flag lets it pass */
-    cr_assert_eq(tc_run(db, "check --baseline ref --experiment synth --variant drop "
-                            "--tolerance test.accuracy=0.15", out), 0);
+    cr_assert_eq(tc_run(db,
+                        "check --baseline ref --experiment synth --variant drop "
+                        "--tolerance test.accuracy=0.15",
+                        out),
+                 0);
 }
 
 Test(check, planted_2x_latency_slowdown_fails) {
@@ -169,7 +179,10 @@ Test(check, planted_2x_latency_slowdown_fails) {
     tc_db("slow", false, db, sizeof db);
     tc_pin(db);
     const char *out = TC_DIR "/slow.json";
-    cr_assert_eq(tc_run(db, "check --baseline ref --experiment synth --variant slow --format json " TC_TOL, out), 1);
+    cr_assert_eq(
+        tc_run(db, "check --baseline ref --experiment synth --variant slow --format json " TC_TOL,
+               out),
+        1);
     json_error_t e;
     json_t *j = json_load_file(out, 0, &e);
     cr_assert_not_null(j, "%s:%d: %s", out, e.line, e.text);
@@ -195,8 +208,10 @@ Test(check, planted_2x_latency_slowdown_fails) {
     cr_assert_eq(latency_rows, 2);
     json_decref(j);
     /* a factor above 2 lets it pass: a regression needs the factor AND the test */
-    cr_assert_eq(tc_run(db, "check --baseline ref --experiment synth --variant slow --latency-factor 2.5",
-                        TC_DIR "/slow25.txt"), 0);
+    cr_assert_eq(
+        tc_run(db, "check --baseline ref --experiment synth --variant slow --latency-factor 2.5",
+               TC_DIR "/slow25.txt"),
+        0);
 }
 
 Test(check, noise_within_tolerance_passes) {
@@ -204,7 +219,10 @@ Test(check, noise_within_tolerance_passes) {
     tc_db("noisy", false, db, sizeof db);
     tc_pin(db);
     const char *out = TC_DIR "/noisy.json";
-    cr_assert_eq(tc_run(db, "check --baseline ref --experiment synth --variant noisy --format=json " TC_TOL, out), 0);
+    cr_assert_eq(
+        tc_run(db, "check --baseline ref --experiment synth --variant noisy --format=json " TC_TOL,
+               out),
+        0);
     json_error_t e;
     json_t *j = json_load_file(out, 0, &e);
     cr_assert_not_null(j, "%s:%d: %s", out, e.line, e.text);
@@ -237,10 +255,14 @@ Test(check, tolerances_from_experiment_file_and_runs_list) {
               "%s", t);
     free(t);
     /* a flag overrides the file's tolerance */
-    cr_assert_eq(tc_run(db, "check --baseline ref --experiment synth --variant drop --tolerance "
-                            "test.accuracy=0.2", out), 0);
+    cr_assert_eq(tc_run(db,
+                        "check --baseline ref --experiment synth --variant drop --tolerance "
+                        "test.accuracy=0.2",
+                        out),
+                 0);
     /* --runs: only flag tolerances; runs 7,8 are `slow` */
-    cr_assert_eq(tc_run(db, "check --baseline ref --runs 3,4 --tolerance test.accuracy=0.01", out), 0);
+    cr_assert_eq(tc_run(db, "check --baseline ref --runs 3,4 --tolerance test.accuracy=0.01", out),
+                 0);
     cr_assert_eq(tc_run(db, "check --baseline ref --runs 7,8", out), 1);
     t = tc_slurp(out);
     cr_assert(strstr(t, "candidate: runs 7,8 (slow)") && strstr(t, "REGRESSION"), "%s", t);
@@ -276,7 +298,8 @@ Test(check, bad_input_exits_2) {
     cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "error");
     json_decref(j);
     /* a metric the runs do not have */
-    cr_assert_eq(tc_run(db, "check --baseline ref --experiment synth --tolerance test.nosuch=0.1", out), 2);
+    cr_assert_eq(
+        tc_run(db, "check --baseline ref --experiment synth --tolerance test.nosuch=0.1", out), 2);
     t = tc_slurp(TC_DIR "/bad.txt.err");
     cr_assert(strstr(t, "has no final metric test/nosuch"), "%s", t);
     free(t);

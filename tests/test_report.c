@@ -36,15 +36,22 @@ static void tr_log_run(Store *st, int64_t id, int v, int s) {
         const char *split, *key;
         double base, shift, noise;
     } fin[] = {
-        {"test", "accuracy", 0.80, 0.05, 1.0},          {"test", "fpr.fused", 0.08, -0.02, 0.5},
-        {"test", "detect.fused.unseen", 0.60, 0.15, 2.0}, {"test", "auroc.fused.unseen", 0.85, 0.04, 1.0},
-        {"test", "auroc.fused.all", 0.88, 0.03, 1.0},   {"test", "auroc.binary.unseen", 0.70, 0.0, 1.0},
-        {"test", "detect.binary.unseen", 0.40, 0.0, 1.0}, {"test", "macro_f1", 0.70, 0.04, 1.0},
+        {"test", "accuracy", 0.80, 0.05, 1.0},
+        {"test", "fpr.fused", 0.08, -0.02, 0.5},
+        {"test", "detect.fused.unseen", 0.60, 0.15, 2.0},
+        {"test", "auroc.fused.unseen", 0.85, 0.04, 1.0},
+        {"test", "auroc.fused.all", 0.88, 0.03, 1.0},
+        {"test", "auroc.binary.unseen", 0.70, 0.0, 1.0},
+        {"test", "detect.binary.unseen", 0.40, 0.0, 1.0},
+        {"test", "macro_f1", 0.70, 0.04, 1.0},
         {"test", "detect.fused.class.Arson", 0.55, 0.1, 2.0},
         {"test", "detect.fused.class.Explosion", 0.65, 0.2, 2.0},
-        {"memory", "activation_mb", 100.0, 50.0, 0.0},  {"memory", "param_mb", 2.0, 1.0, 0.0},
-        {"memory", "peak_rss_mb", 300.0, 80.0, 100.0},  {"train", "seconds", 10.0, 3.0, 20.0},
-        {"train", "seconds_per_epoch", 5.0, 1.5, 10.0}, {"model", "trainable_params", 1000, 200, 0},
+        {"memory", "activation_mb", 100.0, 50.0, 0.0},
+        {"memory", "param_mb", 2.0, 1.0, 0.0},
+        {"memory", "peak_rss_mb", 300.0, 80.0, 100.0},
+        {"train", "seconds", 10.0, 3.0, 20.0},
+        {"train", "seconds_per_epoch", 5.0, 1.5, 10.0},
+        {"model", "trainable_params", 1000, 200, 0},
     };
     for (size_t i = 0; i < sizeof fin / sizeof fin[0]; i++)
         cr_assert_eq(store_log_final(st, id, fin[i].split, fin[i].key, -1,
@@ -63,8 +70,10 @@ static void tr_log_run(Store *st, int64_t id, int v, int s) {
     }
     const double fpr[4] = {0, 0.1, 0.5, 1}, tpr[4] = {0, 0.5 + 0.1 * v, 0.8, 1};
     for (int k = 0; k < 4; k++) {
-        cr_assert_eq(store_log_metric(st, id, "test", "roc.fused.unseen.fpr", k, -1, fpr[k]), VB_OK);
-        cr_assert_eq(store_log_metric(st, id, "test", "roc.fused.unseen.tpr", k, -1, tpr[k]), VB_OK);
+        cr_assert_eq(store_log_metric(st, id, "test", "roc.fused.unseen.fpr", k, -1, fpr[k]),
+                     VB_OK);
+        cr_assert_eq(store_log_metric(st, id, "test", "roc.fused.unseen.tpr", k, -1, tpr[k]),
+                     VB_OK);
     }
     for (int step = 0; step < 10; step++)
         cr_assert_eq(store_log_metric(st, id, "train", "loss", step, step / 5,
@@ -72,7 +81,8 @@ static void tr_log_run(Store *st, int64_t id, int v, int s) {
                      VB_OK);
     for (int e = 0; e < 2; e++) {
         cr_assert_eq(store_log_metric(st, id, "val", "loss", e, e, 1.5 - 0.2 * e), VB_OK);
-        cr_assert_eq(store_log_metric(st, id, "val", "accuracy", e, e, 0.6 + 0.1 * e + 0.02 * v), VB_OK);
+        cr_assert_eq(store_log_metric(st, id, "val", "accuracy", e, e, 0.6 + 0.1 * e + 0.02 * v),
+                     VB_OK);
     }
     cr_assert_eq(store_log_timing(st, id, "train", 10.0 + s, 10), VB_OK);
     const char *comp[] = {"backbone", "temporal", "heads", "svdd", "vae", "model"};
@@ -84,8 +94,9 @@ static void tr_log_run(Store *st, int64_t id, int v, int s) {
             x[i] = (ms[c] + (c == 5 ? 0.1 * v : 0)) * (1.0 + 0.01 * ((i * 7 + s) % 11));
         cr_assert_eq(store_log_latency(st, id, comp[c], 1, x, 40), VB_OK, "%s", vb_errmsg());
     }
-    StoreProvenance p = {"abc123def456", 0, "testhost", "Test CPU", NULL, NULL,
-                         "CUDA=0 SAN=0 DEBUG=0 CC=gcc 12", "testlibs 1.0", "cpu", 2, "digest42"};
+    StoreProvenance p = {
+        "abc123def456", 0,     "testhost", "Test CPU", NULL, NULL, "CUDA=0 SAN=0 DEBUG=0 CC=gcc 12",
+        "testlibs 1.0", "cpu", 2,          "digest42"};
     cr_assert_eq(store_set_provenance(st, id, &p), VB_OK);
 }
 
@@ -108,7 +119,8 @@ static void tr_db(const char *name, bool with_file, int nseeds, char *db, size_t
         FILE *f = fopen(file, "w");
         cr_assert_not_null(f);
         fputs("experiment: synth\ndescription: synthetic report test\n"
-              "variants:\n  plain: {}\n  with_vae:\n    model.vae: {level: feature, latent: 16, hidden: [32]}\n"
+              "variants:\n  plain: {}\n  with_vae:\n    model.vae: {level: feature, latent: 16, "
+              "hidden: [32]}\n"
               "seeds: [0, 1, 2]\n"
               "compare:\n  baseline: plain\n"
               "  metrics: [test.accuracy, test.fpr.fused, test.detect.fused.unseen]\n"
@@ -222,10 +234,11 @@ Test(report, end_to_end_files_sections_images_numbers) {
     char path[400];
     snprintf(path, sizeof path, "%s.stdout", out);
     char *printed = tr_slurp(path);
-    cr_assert(strstr(printed, "report.html") != NULL, "the command prints report.html: %s", printed);
+    cr_assert(strstr(printed, "report.html") != NULL, "the command prints report.html: %s",
+              printed);
     free(printed);
-    const char *figs[] = {"roc_unseen", "decision_metrics", "training", "latency_components",
-                          "pareto", "confusion"};
+    const char *figs[] = {"roc_unseen",         "decision_metrics", "training",
+                          "latency_components", "pareto",           "confusion"};
     const char *ext[] = {"png", "svg", "gp", "dat"};
     for (int i = 0; i < 6; i++)
         for (int e = 0; e < 4; e++) {
@@ -233,22 +246,26 @@ Test(report, end_to_end_files_sections_images_numbers) {
             snprintf(f, sizeof f, "%s.%s", figs[i], ext[e]);
             cr_assert(tr_exists(out, f), "%s/%s missing", out, f);
         }
-    cr_assert(tr_exists(out, "style.gp") && tr_exists(out, "report.md") && tr_exists(out, "report.html"));
+    cr_assert(tr_exists(out, "style.gp") && tr_exists(out, "report.md") &&
+              tr_exists(out, "report.html"));
     for (int i = 0; i < 6; i++) {
         snprintf(path, sizeof path, "%s/%s.png", out, figs[i]);
         tr_assert_png(path);
     }
     snprintf(path, sizeof path, "%s/report.html", out);
     char *html = tr_slurp(path);
-    const char *sections[] = {"<h2>Decision table</h2>", "<h2>Metrics per variant</h2>",
+    const char *sections[] = {"<h2>Decision table</h2>",
+                              "<h2>Metrics per variant</h2>",
                               "<h2>Comparison with the baseline</h2>",
                               "<h2>Anomaly scores on unseen classes</h2>",
                               "<h2>Unknown anomalies detected per unseen class</h2>",
-                              "<h2>Figures</h2>", "<h2>Provenance</h2>",
+                              "<h2>Figures</h2>",
+                              "<h2>Provenance</h2>",
                               "<h3>with_vae vs plain</h3>"};
     for (int i = 0; i < 8; i++) cr_assert(strstr(html, sections[i]), "HTML lacks %s", sections[i]);
     int imgs = 0;
-    for (const char *p = html; (p = strstr(p, "src=\"data:image/png;base64,iVBORw0KGgo")); p++) imgs++;
+    for (const char *p = html; (p = strstr(p, "src=\"data:image/png;base64,iVBORw0KGgo")); p++)
+        imgs++;
     cr_assert_eq(imgs, 6, "%d embedded PNGs", imgs);
     cr_assert(!strstr(html, "src=\"roc_unseen.png"), "the HTML must not reference image files");
     cr_assert(strstr(html, "synthetic &lt;report&gt; &amp; &quot;test&quot;") &&
@@ -272,10 +289,18 @@ Test(report, end_to_end_files_sections_images_numbers) {
     tr_expected(300.0, 80.0, 1, 100.0, 3, 1.0, want, sizeof want);
     cr_assert(strstr(md, want), "peak RSS %s missing", want);
     /* the decision rows, the seed's figures, verdicts in the right direction */
-    const char *rows[] = {"test accuracy, Option A", "90% \xe2\x86\x92 93\xe2\x80\x93" "95%",
-                          "false positives", "8% \xe2\x86\x92 5%", "unknown anomaly types detected",
-                          "VAE inference cost", "+5\xe2\x80\x93" "10 ms per frame", "VAE memory",
-                          "VAE training time", "Compare settings from"};
+    const char *rows[] = {"test accuracy, Option A",
+                          "90% \xe2\x86\x92 93\xe2\x80\x93"
+                          "95%",
+                          "false positives",
+                          "8% \xe2\x86\x92 5%",
+                          "unknown anomaly types detected",
+                          "VAE inference cost",
+                          "+5\xe2\x80\x93"
+                          "10 ms per frame",
+                          "VAE memory",
+                          "VAE training time",
+                          "Compare settings from"};
     for (int i = 0; i < 10; i++) cr_assert(strstr(md, rows[i]), "report.md lacks '%s'", rows[i]);
     char *acc = strstr(md, "| test accuracy, Option A");
     cr_assert_not_null(acc);
@@ -313,7 +338,8 @@ Test(report, without_gnuplot_tables_and_a_note) {
               tr_exists(out, "roc_unseen.dat"));
     snprintf(path, sizeof path, "%s/report.md", out);
     char *md = tr_slurp(path);
-    cr_assert(strstr(md, "gnuplot could not be run") && strstr(md, "/nonexistent/gnuplot"), "%s", md);
+    cr_assert(strstr(md, "gnuplot could not be run") && strstr(md, "/nonexistent/gnuplot"), "%s",
+              md);
     cr_assert(strstr(md, "## Decision table") && strstr(md, "| VAE memory |"), "tables missing");
     char want[80];
     tr_expected(0.60, 0.15, 1, 2.0, 2, 1.0, want, sizeof want);
@@ -338,7 +364,8 @@ Test(report, defaults_without_experiment_file_direct_call) {
     cr_assert_eq(res.nfigures, 6);
     cr_assert(strstr(res.html, "report.html") && strstr(res.note, "gnuplot"));
     char *md = tr_slurp(res.markdown);
-    cr_assert(strstr(md, "no experiment file") && strstr(md, "Baseline variant: `plain`"), "%s", md);
+    cr_assert(strstr(md, "no experiment file") && strstr(md, "Baseline variant: `plain`"), "%s",
+              md);
     cr_assert(strstr(md, "### with_vae vs plain"));
     free(md);
 }
@@ -346,8 +373,10 @@ Test(report, defaults_without_experiment_file_direct_call) {
 Test(report, unknown_or_empty_experiment_exits_2) {
     char db[300], cmd[1200];
     tr_db("unknown", false, 1, db, sizeof db);
-    snprintf(cmd, sizeof cmd, "./vadbench report nosuch --db %s --out " TR_OUT "unknown > "
-             TR_OUT "unknown.txt 2>&1", db);
+    snprintf(cmd, sizeof cmd,
+             "./vadbench report nosuch --db %s --out " TR_OUT "unknown > " TR_OUT
+             "unknown.txt 2>&1",
+             db);
     cr_assert_eq(tr_system(cmd), 2);
     char *t = tr_slurp(TR_OUT "unknown.txt");
     cr_assert(strstr(t, "no experiment named 'nosuch'") && strstr(t, "synth"), "%s", t);
@@ -360,13 +389,15 @@ Test(report, unknown_or_empty_experiment_exits_2) {
     StoreCell c = {"v", 0, "", "{\"a\":1}", "ffff0000ffff0000ffff0000ffff0000"};
     cr_assert_eq(store_register_cells(st, eid, &c, 1, NULL), VB_OK);
     cr_assert_eq(store_close(st), VB_OK);
-    snprintf(cmd, sizeof cmd, "./vadbench report empty --db %s --out " TR_OUT "empty > "
-             TR_OUT "empty.txt 2>&1", db);
+    snprintf(cmd, sizeof cmd,
+             "./vadbench report empty --db %s --out " TR_OUT "empty > " TR_OUT "empty.txt 2>&1",
+             db);
     cr_assert_eq(tr_system(cmd), 2);
     t = tr_slurp(TR_OUT "empty.txt");
     cr_assert(strstr(t, "no done runs") && strstr(t, "1 queued"), "%s", t);
     free(t);
     snprintf(cmd, sizeof cmd, "./vadbench report > " TR_OUT "noarg.txt 2>&1");
     cr_assert_eq(tr_system(cmd), 2);
-    cr_assert_eq(tr_system("./vadbench report synth --db " TR_DIR "/missing.db > /dev/null 2>&1"), 2);
+    cr_assert_eq(tr_system("./vadbench report synth --db " TR_DIR "/missing.db > /dev/null 2>&1"),
+                 2);
 }
