@@ -131,6 +131,9 @@ bench: vadbench
 fixtures: $(DEPS_STAMP)
 	@sh harness/deps.sh --torch
 	$(PYTHON) tests/reference/make_fixtures.py tests/fixtures
+	$(PYTHON) tests/reference/make_train_parity.py tests/fixtures
+	$(PYTHON) tests/reference/make_train_fixtures.py tests/fixtures
+	$(PYTHON) tests/reference/make_metric_fixtures.py tests/fixtures
 
 clean:
 	rm -rf $(BUILD) vadbench tests/tmp

@@ -56,7 +56,7 @@ static void setup_scene(Scene *sc, Draw *d, int cls, RngStream tex) {
         sc->gain = cls == C_BURGLARY ? 0.3f : 1.0f; sc->tint[0] = sc->tint[1] = sc->tint[2] = 1.0f;
         sc->noise = 0.5f; sc->jitter = 0; sc->drift = 0;
     }
-    sc->ncrowd = cls == C_BURGLARY ? dint(d, 2) : dint(d, 4);
+    sc->ncrowd = cls == C_BURGLARY ? dint(d, 2) : dint(d, 3);
     if ((cls == C_SHOOTING || cls == C_EXPLOSION) && sc->ncrowd < 3) sc->ncrowd = 3;
     for (int i = 0; i < sc->ncrowd; i++) {
         Walker *w = &sc->crowd[i];

@@ -42,6 +42,7 @@ void synth_event_setup(Scene *sc, Event *e, Draw *d, int cls) {
     synth_random_person(d, &e->b);
     e->dir = dsign(d);
     synth_ground_point(sc, d, &e->px, &e->py);
+    if (du(d) < 0.5f) e->py = dr(d, sc->road1 + 0.1f, 0.95f); /* mostly near the camera */
     e->ax = e->px - e->dir * 0.4f;
     e->ay = e->py + dr(d, -0.05f, 0.05f);
     for (int i = 0; i < 6; i++) e->wx[i] = dr(d, -0.6f, 0.6f), e->wy[i] = dr(d, -0.6f, 0.4f);
@@ -84,7 +85,7 @@ void synth_event_setup(Scene *sc, Event *e, Draw *d, int cls) {
         break;
     case C_FIGHTING: /* and one or two onlookers */
         e->v = dr(d, -0.006f, 0.006f);
-        e->no = 1 + dint(d, 2);
+        e->no = 2;
         for (int i = 0; i < e->no; i++) {
             synth_random_person(d, &e->o[i]);
             e->o[i].x = e->px + (i ? -1.0f : 1.0f) * e->dir * dr(d, 0.15f, 0.25f);
@@ -233,6 +234,15 @@ static void draw_police_car(Scene *sc, const Event *e, int t) {
     canvas_rect(&sc->cv, x, top - 0.012f, x + 0.06f, top + 0.008f, right, 1);
 }
 
+/* A stick (or knife) of length len held in p's hand i, along the arm. */
+static void draw_tool(Scene *sc, const Person *p, int i, float len, float width,
+                      const float col[3]) {
+    float hx, hy, h = height(sc, p), a = p->arm[i];
+    synth_hand(sc, p, i, &hx, &hy);
+    canvas_line(&sc->cv, hx, hy, hx + p->face * len * h * sinf(a), hy + len * h * cosf(a),
+                width * h, col, 1);
+}
+
 /* The thing carried in p's front hand. */
 static void draw_held(Scene *sc, const Person *p, const float col[3]) {
     float hx, hy, h = height(sc, p);
@@ -257,10 +267,12 @@ static void draw_fire(Scene *sc, const Event *e, float r, Draw *d) {
 }
 
 static void draw_abuse(Scene *sc, Event *e, int t, Draw *d) {
-    /* a small victim on the ground, an attacker over it striking and kicking */
+    /* a small victim on the ground, an attacker over it striking with a
+     * stick and kicking */
+    static const float stick[3] = {0.35f, 0.22f, 0.1f};
     Person *a = &e->a, *b = &e->b;
     b->x = e->px + dr(d, -0.004f, 0.004f), b->y = e->py, b->lying = true, b->face = e->dir;
-    b->crouch = 0.8f, b->arm[0] = (t & 1) ? 1.5f : 0.0f;
+    b->crouch = 0.8f, b->arm[0] = t % 3 ? 1.5f : 0.0f;
     synth_pose_stand(a);
     a->y = e->py + 0.012f;
     float h = height(sc, a), side = ((t + e->k) / 5) & 1 ? -1.0f : 1.0f;
@@ -278,6 +290,7 @@ static void draw_abuse(Scene *sc, Event *e, int t, Draw *d) {
         break;
     }
     synth_draw_person(sc, b), synth_draw_person(sc, a);
+    draw_tool(sc, a, 0, 0.45f, 0.07f, stick);
 }
 
 static void draw_arrest(Scene *sc, Event *e, int t, Draw *d) {
@@ -428,7 +441,7 @@ static void draw_fighting(Scene *sc, Event *e, int t, Draw *d) {
     a->face = swap, b->face = -swap;
     for (int i = 0; i < e->no; i++) { /* onlookers, now and then raising an arm */
         Person *o = &e->o[i];
-        o->arm[0] = du(d) < 0.4f ? 2.6f : 0.3f;
+        o->arm[0] = du(d) < 0.6f ? 2.7f : 0.3f, o->arm[1] = du(d) < 0.3f ? 2.5f : -0.2f;
         synth_draw_person(sc, o);
     }
     synth_draw_person(sc, a), synth_draw_person(sc, b);
@@ -473,30 +486,39 @@ static void draw_road(Scene *sc, Event *e, int t, Draw *d) {
 }
 
 static void draw_robbery(Scene *sc, Event *e, int t, Draw *d) {
-    /* a runner chases a walker with a bag, a struggle, the robber runs off
-     * with the bag and the victim is left on its knees, reaching after him */
+    /* a runner chases a walker with a bag and holds a knife on him (hands
+     * up), grabs the bag and runs off; the victim is left on his knees */
+    static const float blade[3] = {0.85f, 0.87f, 0.92f};
     Person *a = &e->a, *b = &e->b;
     int tc = e->t1;
     float dir = e->dir, va = 0.05f;
     b->y = e->py, a->y = e->py + 0.015f;
     float h = height(sc, b), bx_c = e->px + dir * e->v * (float)tc;
+    bool knife = false;
     if (t < tc) {
         synth_pose_walk(b, 1.6f * (float)t), synth_pose_run(a, 2.3f * (float)t);
         b->x = e->px + dir * e->v * (float)t;
-        a->x = bx_c - dir * (0.25f * h + va * (float)(tc - t));
-    } else if (t <= tc + 1) { /* the struggle over the bag */
-        fighter_pose(a, d), fighter_pose(b, d);
-        b->x = bx_c + dr(d, -0.015f, 0.015f), b->lean = -0.05f, b->arm[0] = 1.4f;
-        a->x = bx_c - dir * 0.25f * h + dr(d, -0.015f, 0.015f), a->arm[0] = 1.5f;
+        a->x = bx_c - dir * (0.3f * h + va * (float)(tc - t));
+        a->face = b->face = dir;
+    } else if (t <= tc + 2) { /* the hold-up: victim turned round, hands up */
+        synth_pose_stand(a), synth_pose_stand(b);
+        b->x = bx_c + dr(d, -0.01f, 0.01f), b->face = -dir;
+        b->arm[0] = dr(d, 2.7f, 3.0f), b->arm[1] = dr(d, 2.6f, 2.9f), b->lean = -0.04f;
+        a->x = bx_c - dir * 0.3f * h + dr(d, -0.01f, 0.01f), a->face = dir;
+        a->arm[0] = 1.6f, a->arm[1] = t == tc + 2 ? 1.3f : 0.2f, a->lean = 0.08f;
+        knife = true;
     } else {
         synth_pose_stand(b);
-        b->x = bx_c, b->crouch = 0.7f, b->arm[0] = 1.7f, b->arm[1] = 1.3f;
+        b->x = bx_c, b->face = dir, b->crouch = 0.7f, b->arm[0] = 1.7f, b->arm[1] = 1.3f;
         synth_pose_run(a, 2.3f * (float)t);
-        a->x = bx_c + dir * va * (float)(t - tc - 1);
+        a->face = dir, a->x = bx_c + dir * va * (float)(t - tc - 2);
     }
-    a->face = b->face = dir;
     synth_draw_person(sc, b), synth_draw_person(sc, a);
-    draw_held(sc, t > tc + 1 ? a : b, e->col);
+    if (knife) draw_tool(sc, a, 0, 0.2f, 0.06f, blade);
+    if (t <= tc + 1)
+        draw_held(sc, b, e->col);
+    else
+        draw_held(sc, a, e->col);
 }
 
 static void draw_shooting(Scene *sc, Event *e, int t, Draw *d) {

@@ -87,7 +87,6 @@ static VbStatus run_forward(const FwdOpts *o) {
         x = xn;
         hybrid_set_train(&m, train);
         if (train && o->noise) {
-            m.net.external_noise = true;
             st = weights_load_noise(&m, o->noise, nimg);
         }
     }

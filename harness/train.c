@@ -227,25 +227,22 @@ static void record_normal_distances(Trainer *t, int n) {
     }
 }
 
-/* SAM / ASAM: e = ρ·g/‖g‖ (ASAM: ρ·p²·g/‖|p|·g‖); returns false when the
- * gradient is zero (no perturbation). */
-static bool sam_perturb(Trainer *t) {
-    const KOps *k = t->m->net.k;
-    ParamTable *pt = &t->m->pt;
+bool train_sam_perturb(ParamTable *pt, double rho, bool adaptive, float *e, float *tmp) {
+    const KOps *k = pt->k;
     size_t n = pt->n_train;
     double norm;
-    if (t->tc.sam_adaptive) {
-        k->mul(n, pt->data, pt->grad, t->sam_t); /* |p|·g up to sign: p·g */
-        norm = sqrt(k->sumsq(n, t->sam_t));
+    if (adaptive) {
+        k->mul(n, pt->data, pt->grad, tmp); /* |p|·g up to sign: p·g */
+        norm = sqrt(k->sumsq(n, tmp));
         if (!(norm > 0)) return false;
-        k->mul(n, pt->data, t->sam_t, t->sam_e); /* p²·g */
+        k->mul(n, pt->data, tmp, e); /* p²·g */
     } else {
         norm = sqrt(k->sumsq(n, pt->grad));
         if (!(norm > 0)) return false;
-        k->copy(t->sam_e, pt->grad, n * sizeof(float));
+        k->copy(e, pt->grad, n * sizeof(float));
     }
-    k->scale(n, (float)(t->tc.sam_rho / (norm + 1e-12)), t->sam_e);
-    k->axpy(n, 1.0f, t->sam_e, pt->data);
+    k->scale(n, (float)(rho / (norm + 1e-12)), e);
+    k->axpy(n, 1.0f, e, pt->data);
     return true;
 }
 
@@ -271,7 +268,8 @@ static VbStatus train_step(Trainer *t, const Batch *bt, TrainEvent *ev) {
     LossParts lp;
     VB_TRY(forward_backward(t, n, &lp));
     record_normal_distances(t, n);
-    if (t->tc.sam && sam_perturb(t)) {
+    if (t->tc.sam && train_sam_perturb(&m->pt, t->tc.sam_rho, t->tc.sam_adaptive, t->sam_e,
+                                       t->sam_t)) {
         LossParts lp2;
         m->net.update_bn = false; /* the second pass leaves BN running statistics alone */
         VbStatus st = forward_backward(t, n, &lp2);

@@ -119,5 +119,10 @@ VbStatus train_svdd_center(Hybrid *m, Loader *loader, const int *class_map, int 
 /* Recompute BN running statistics with one pass over `loader` in training
  * mode (cumulative average, as torch.optim.swa_utils.update_bn). */
 void train_bn_update(Hybrid *m, Loader *loader);
+/* SAM / ASAM ascent of one training step (exposed for the PyTorch parity
+ * test): with g the gradients in pt, e = ρ·g/‖g‖ (adaptive: ρ·p²·g/‖|p|·g‖)
+ * over the trainable range, then p += e. e and tmp: backend buffers of
+ * n_train floats. Returns false, leaving p alone, when the norm is zero. */
+bool train_sam_perturb(ParamTable *pt, double rho, bool adaptive, float *e, float *tmp);
 
 #endif

@@ -157,6 +157,5 @@ VbStatus weights_load_noise(Hybrid *m, const char *path, int rows) {
     }
     st_close(&f);
     if (st == VB_OK) n->external_noise = true;
-    if (st == VB_OK) n->external_noise = true;
     return st;
 }
