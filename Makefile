@@ -133,7 +133,7 @@ fixtures: $(DEPS_STAMP)
 	$(PYTHON) tests/reference/make_fixtures.py tests/fixtures
 	$(PYTHON) tests/reference/make_train_parity.py tests/fixtures
 	$(PYTHON) tests/reference/make_train_fixtures.py tests/fixtures
-	$(PYTHON) tests/reference/make_metric_fixtures.py tests/fixtures
+	$(PYTHON) tests/reference/make_metric_fixtures.py tests/fixtures/metrics.json
 
 clean:
 	rm -rf $(BUILD) vadbench tests/tmp
