@@ -24,7 +24,7 @@ static const char *TINY =
     "  model: {backbone: {width: 0.25, depth: 0.34}, temporal: {type: gru, hidden: 8, layers: 1},\n"
     "          feature_dim: 16, embedding_dim: 8, svdd_hidden: 8, image: 32}\n"
     "  train: {epochs: %d, batch_size: 4, checkpoint_every: 2}\n"
-    "  eval: {latency_samples: 5, latency_batch: 2, batch_size: 4}\n"
+    "  eval: {latency_samples: 5, latency_batch: 2, batch_size: 4, tta: %d}\n"
     "variants:\n  a: {}\n  b: {train.sam.enabled: true, model.vae: {level: feature, latent: 8, hidden: [16]}}\n"
     "%s"
     "seeds: [0, 1]\n";
@@ -32,7 +32,8 @@ static const char *TINY =
 static void write_exp(const char *path, const char *name, int epochs, const char *extra) {
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
-    fprintf(f, TINY, name, epochs, extra);
+    /* the concurrency experiment also exercises test-time augmentation */
+    fprintf(f, TINY, name, epochs, strcmp(name, "conc") == 0 ? 3 : 0, extra);
     fclose(f);
 }
 
@@ -154,4 +155,7 @@ Test(runner, two_processes_share_cells_and_failures_are_recorded, .timeout = 300
     cr_assert_eq(count("tests/tmp/conc/db",
                        "SELECT count(*) FROM runs WHERE status='failed' AND (error LIKE '%not finite%' OR error LIKE '%gradient norm%')"), 2);
     cr_assert_eq(count("tests/tmp/conc/db", "SELECT count(DISTINCT claim_owner) FROM runs WHERE status='done'"), 0);
+    /* TTA metrics are stored beside the plain ones */
+    cr_assert_eq(count("tests/tmp/conc/db",
+                       "SELECT count(DISTINCT run_id) FROM metrics WHERE step IS NULL AND key = 'tta.accuracy'"), 4);
 }
