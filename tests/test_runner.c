@@ -159,3 +159,19 @@ Test(runner, two_processes_share_cells_and_failures_are_recorded, .timeout = 300
     cr_assert_eq(count("tests/tmp/conc/db",
                        "SELECT count(DISTINCT run_id) FROM metrics WHERE step IS NULL AND key = 'tta.accuracy'"), 4);
 }
+
+Test(runner, only_and_shard_select_cells, .timeout = 60) {
+    write_exp("tests/tmp/sel.yaml", "sel", 1, "");
+    /* 2 variants x 1 holdout x 2 seeds = 4 cells, listed in matrix order */
+    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --dry-run > tests/tmp/sel.all 2>/dev/null"), 0);
+    cr_assert_eq(sh("test $(grep -c '^  run ' tests/tmp/sel.all) -eq 4"), 0);
+    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --dry-run --only 'b/*' > tests/tmp/sel.only 2>/dev/null"), 0);
+    cr_assert_eq(sh("test $(grep -c '^  run  b/h/seed' tests/tmp/sel.only) -eq 2 && "
+                    "test $(grep -c '^  run ' tests/tmp/sel.only) -eq 2"), 0);
+    /* shards 0/2 and 1/2 partition the cells */
+    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --dry-run --shard 0/2 | grep '^  run ' > tests/tmp/sel.s0"), 0);
+    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --dry-run --shard 1/2 | grep '^  run ' > tests/tmp/sel.s1"), 0);
+    cr_assert_eq(sh("test $(cat tests/tmp/sel.s0 tests/tmp/sel.s1 | sort -u | wc -l) -eq 4 && "
+                    "test $(wc -l < tests/tmp/sel.s0) -eq 2"), 0);
+    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --shard 2/2 2>/dev/null"), 2, "a bad shard is a usage error");
+}
