@@ -143,9 +143,15 @@ static int find_col(const StoreTable *t, const char *name) {
 
 /* ---- runs ------------------------------------------------------------------ */
 
-/* Lower is more important: test before val before the rest before train;
- * within a split AUC, AP, accuracy, F1, FPR, loss, then the rest. */
+/* Lower is more important: the decision metrics the runner stores (test
+ * accuracy, unseen-class AUROC, false positives and unknown anomalies
+ * detected of the fused score) first; then test before val before the rest
+ * before train; within a split AUC, AP, accuracy, F1, FPR, loss, then the rest. */
 static int metric_rank(const char *name) {
+    static const char *const decision[] = {"test/accuracy", "test/auroc.fused.unseen",
+                                           "test/fpr.fused", "test/detect.fused.unseen"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, decision[i]) == 0) return -4 + i;
     const char *slash = strchr(name, '/');
     size_t sl = slash ? (size_t)(slash - name) : 0;
     const char *key = slash ? slash + 1 : name;
@@ -159,7 +165,7 @@ static int metric_rank(const char *name) {
         split = 2;
     else if (sl == 5 && strncmp(name, "train", 5) == 0)
         split = 4;
-    static const char *const keys[] = {"auc", "ap", "acc", "f1", "fpr", "loss"};
+    static const char *const keys[] = {"auroc", "ap", "acc", "f1", "fpr", "loss"};
     int k = 6;
     for (int i = 0; i < 6 && k == 6; i++)
         if (strstr(key, keys[i])) k = i;
