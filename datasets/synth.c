@@ -1,8 +1,10 @@
 /* synth: scene, crowd, camera model, configuration and the data set.
  *
  * A video is rendered frame by frame on a float canvas: the static
- * background (drawn once, then damaged in place by Vandalism and Arson),
- * props, the walking crowd, the class's actors and effects; then the camera
+ * background (drawn once, then damaged in place: paint and a broken window
+ * in Vandalism, scorch in Arson and Explosion, skid marks and glass in
+ * RoadAccidents), props, the walking (or fleeing) crowd, the class's actors
+ * and effects (synth_events.c); then the camera
  * applies jitter, illumination (gain with slow drift, tint) and sensor noise
  * and quantises to uint8. Light sources (fire, flashes, police lights) are
  * drawn "emissive": divided by the gain so that night scenes keep them
@@ -33,29 +35,34 @@ static void setup_scene(Scene *sc, Draw *d, int cls, RngStream tex) {
     sc->win_s = dr(d, 0.06f, 0.09f);
     sc->win_y = dr(d, 0.04f, sc->horizon - sc->door_h - sc->win_s - 0.01f);
     for (int i = 0; i < sc->nwin; i++) sc->win_x[i] = dr(d, 0.02f, 0.9f);
-    sc->stall = cls == C_SHOPLIFTING || du(d) < 0.2f;
+    sc->stall = cls == C_SHOPLIFTING || du(d) < 0.15f;
     sc->stall_x = dr(d, 0.18f, 0.82f);
     sc->stall_y = dr(d, sc->horizon + 0.12f, sc->road0 - 0.01f);
-    dcolor(d, sc->stall_col, 0.3f, 0.7f);
-    for (int i = 0; i < NITEMS; i++) dcolor(d, sc->item_col[i], 0.2f, 1.0f);
+    static const float wood[3] = {0.45f, 0.3f, 0.17f}, fruit[4][3] = {{0.8f, 0.5f, 0.2f},
+                                                                      {0.65f, 0.2f, 0.2f},
+                                                                      {0.75f, 0.7f, 0.3f},
+                                                                      {0.4f, 0.6f, 0.25f}};
+    static const float awning[3][3] = {
+        {0.65f, 0.25f, 0.25f}, {0.25f, 0.5f, 0.3f}, {0.25f, 0.35f, 0.6f}};
+    float wk = dr(d, 0.8f, 1.15f);
+    for (int c = 0; c < 3; c++) sc->stall_col[c] = wood[c] * wk;
+    memcpy(sc->awning_col, awning[dint(d, 3)], sizeof sc->awning_col);
+    for (int i = 0; i < NITEMS; i++)
+        memcpy(sc->item_col[i], fruit[dint(d, 4)], sizeof sc->item_col[i]);
     sc->bag = cls == C_STEALING || du(d) < 0.2f;
     synth_ground_point(sc, d, &sc->bag_x, &sc->bag_y);
-    dcolor(d, sc->bag_col, 0.3f, 1.0f);
+    dmuted(d, sc->bag_col, 0.6f, 0.3f, 0.9f);
     sc->car = du(d) < 0.3f;
     sc->car_x0 = du(d);
     sc->car_v = dsign(d) * dr(d, 0.025f, 0.045f);
     sc->car_y = (sc->road0 + sc->road1) * 0.5f + (sc->car_v > 0 ? 0.045f : 0.0f);
-    dcolor(d, sc->car_col, 0.15f, 0.95f);
+    dmuted(d, sc->car_col, 0.5f, 0.15f, 0.95f);
     sc->gain = cls == C_BURGLARY ? dr(d, 0.22f, 0.4f) : dr(d, 0.7f, 1.2f);
     for (int c = 0; c < 3; c++) sc->tint[c] = dr(d, 0.92f, 1.08f);
     sc->noise = dr(d, 1.0f, 6.0f);
     sc->jitter = dr(d, 0.0f, 1.0f);
     sc->drift = dr(d, 0.0f, 0.08f);
     sc->drift_ph = dr(d, 0.0f, 6.2831853f);
-    if (getenv("SYNTH_CLEAN")) { /* TEMP ablation */
-        sc->gain = cls == C_BURGLARY ? 0.3f : 1.0f; sc->tint[0] = sc->tint[1] = sc->tint[2] = 1.0f;
-        sc->noise = 0.5f; sc->jitter = 0; sc->drift = 0;
-    }
     sc->ncrowd = cls == C_BURGLARY ? dint(d, 2) : dint(d, 3);
     if ((cls == C_SHOOTING || cls == C_EXPLOSION) && sc->ncrowd < 3) sc->ncrowd = 3;
     for (int i = 0; i < sc->ncrowd; i++) {
@@ -139,16 +146,19 @@ static void setup_scene(Scene *sc, Draw *d, int cls, RngStream tex) {
 
 static void draw_props(Scene *sc, int t) {
     Canvas *cv = &sc->cv;
-    if (sc->stall) {
-        float x = sc->stall_x, y = sc->stall_y, top[3];
-        for (int c = 0; c < 3; c++) top[c] = sc->stall_col[c] * 0.6f + 0.3f;
-        canvas_rect(cv, x - 0.13f, y - 0.1f, x + 0.13f, y, sc->stall_col, 1);
-        canvas_rect(cv, x - 0.145f, y - 0.12f, x + 0.145f, y - 0.1f, top, 1);
+    if (sc->stall) { /* a fruit stall: wooden counter, produce, striped awning */
+        float x = sc->stall_x, y = sc->stall_y;
+        static const float white[3] = {0.92f, 0.92f, 0.9f}, post[3] = {0.3f, 0.22f, 0.15f};
+        canvas_line(cv, x - 0.13f, y, x - 0.13f, y - 0.21f, 0.012f, post, 1);
+        canvas_line(cv, x + 0.13f, y, x + 0.13f, y - 0.21f, 0.012f, post, 1);
+        for (int i = 0; i < 10; i++)
+            canvas_rect(cv, x - 0.15f + 0.03f * (float)i, y - 0.24f, x - 0.12f + 0.03f * (float)i,
+                        y - 0.2f, i & 1 ? white : sc->awning_col, 1);
+        canvas_rect(cv, x - 0.14f, y - 0.09f, x + 0.14f, y, sc->stall_col, 1);
         for (int i = 0; i < NITEMS; i++) {
             if (sc->item_gone[i]) continue;
-            float ix = x - 0.115f + 0.06f * (float)(i % 4),
-                  iy = y - 0.095f + 0.045f * (float)(i / 4);
-            canvas_rect(cv, ix, iy, ix + 0.045f, iy + 0.035f, sc->item_col[i], 1);
+            float ix = x - 0.105f + 0.07f * (float)(i % 4), iy = y - 0.1f + 0.04f * (float)(i / 4);
+            canvas_ellipse(cv, ix, iy, 0.024f, 0.017f, sc->item_col[i], 1);
         }
     }
     if (sc->bag && !sc->bag_carried) synth_draw_bag(sc, sc->bag_x, sc->bag_y, sc->bag_col);
@@ -191,72 +201,80 @@ static RngStream video_stream(const SynthConfig *cfg, int cls, DsSplit split, in
     return rng_substream(s, (uint64_t)index);
 }
 
-void synth_render_video(const SynthConfig *cfg, int cls, DsSplit split, int index, uint8_t *out) {
+void synth_video_open(SynthVideo *v, const SynthConfig *cfg, int cls, DsSplit split, int index) {
     VB_ASSERT(cls >= 0 && cls < SYNTH_NCLASSES);
-    RngStream vs = video_stream(cfg, cls, split, index);
-    RngStream tex = rng_substream(vs, 1), noise = rng_substream(vs, 2);
-    int S = cfg->size;
+    memset(v, 0, sizeof *v);
+    v->cls = cls;
+    v->vs = video_stream(cfg, cls, split, index);
+    v->noise = rng_substream(v->vs, 2);
+    Scene *sc = &v->sc;
+    size_t n = (size_t)cfg->size * (size_t)cfg->size * 3;
+    sc->S = cfg->size, sc->F = cfg->frames;
+    sc->cv.size = sc->bgc.size = cfg->size;
+    sc->cv.px = vb_xmalloc(n * sizeof(float));
+    sc->bgc.px = vb_xmalloc(n * sizeof(float));
+    Draw d0 = {v->vs, 0, 0};
+    setup_scene(sc, &d0, cls, rng_substream(v->vs, 1));
+    synth_event_setup(sc, &v->ev, &d0, cls);
+}
+
+void synth_video_frame(SynthVideo *v, int t, uint8_t *out) {
+    Scene *sc = &v->sc;
+    int S = sc->S;
     size_t npx = (size_t)S * S;
-    Scene sc;
-    memset(&sc, 0, sizeof sc);
-    sc.S = S, sc.F = cfg->frames;
-    sc.cv.size = sc.bgc.size = S;
-    sc.cv.px = vb_xmalloc(npx * 3 * sizeof(float));
-    sc.bgc.px = vb_xmalloc(npx * 3 * sizeof(float));
-    Draw d0 = {vs, 0, 0};
-    setup_scene(&sc, &d0, cls, tex);
-    Event ev;
-    synth_event_setup(&sc, &ev, &d0, cls);
-    for (int t = 0; t < sc.F; t++) {
-        Draw df = {vs, 1 + (uint64_t)t, 0};
-        sc.shake = 0;
-        synth_event_step(&sc, &ev, cls, t, &df);
-        memcpy(sc.cv.px, sc.bgc.px, npx * 3 * sizeof(float));
-        draw_props(&sc, t);
-        for (int i = 0; i < sc.ncrowd; i++) {
-            Walker *w = &sc.crowd[i];
-            walker_at(&sc, w, t);
-            w->p.lying = i == sc.fallen;
-            synth_draw_person(&sc, &w->p);
-        }
-        synth_event_draw(&sc, &ev, cls, t, &df);
-        if (getenv("SYNTH_CAL")) { /* TEMP calibration */
-            float cc[3] = {(float)(cls % 3) * 0.45f, (float)((cls / 3) % 3) * 0.45f, (float)(cls / 9) * 0.9f};
-            float bs = (float)atof(getenv("SYNTH_CAL"));
-            Draw dc = {vs, 999, 0};
-            float bx = dr(&dc, 0, 1 - bs), by = dr(&dc, 0, 1 - bs);
-            canvas_rect(&sc.cv, bx, by, bx + bs, by + bs, cc, 1);
-        }
-        /* camera: jitter, illumination, noise, quantisation */
-        float amp = sc.jitter + (float)sc.shake;
-        int jx = (int)lrintf((du(&df) - 0.5f) * 2.0f * amp);
-        int jy = (int)lrintf((du(&df) - 0.5f) * 2.0f * amp);
-        float g =
-            sc.gain * (1.0f + sc.drift * sinf(sc.drift_ph + 6.2831853f * (float)t /
-                                                                (float)(sc.F > 1 ? sc.F : 1)));
-        float mul[3];
-        for (int c = 0; c < 3; c++) mul[c] = g * sc.tint[c] * 255.0f;
-        uint8_t *o = out + (size_t)t * npx * 3;
-        for (int y = 0; y < S; y++) {
-            int sy = y + jy < 0 ? 0 : y + jy >= S ? S - 1 : y + jy;
-            for (int x = 0; x < S; x++) {
-                int sx = x + jx < 0 ? 0 : x + jx >= S ? S - 1 : x + jx;
-                const float *p = sc.cv.px + ((size_t)sy * S + sx) * 3;
-                uint64_t pix = (uint64_t)y * S + x;
-                uint32_t ctr[4] = {(uint32_t)pix, (uint32_t)(pix >> 32), (uint32_t)t, 0}, r[4];
-                rng_philox(noise, ctr, r);
-                for (int c = 0; c < 3; c++) {
-                    /* Irwin-Hall of 4 bytes: approximately N(0,1), |n| <= 3.45 */
-                    int sum = (int)(r[c] & 255) + (int)((r[c] >> 8) & 255) +
-                              (int)((r[c] >> 16) & 255) + (int)(r[c] >> 24) - 510;
-                    float v = p[c] * mul[c] + sc.noise * (float)sum * (1.0f / 147.8f);
-                    o[pix * 3 + c] = (uint8_t)lrintf(clampf(v, 0.0f, 255.0f));
-                }
+    Draw df = {v->vs, 1 + (uint64_t)t, 0};
+    sc->shake = 0;
+    synth_event_step(sc, &v->ev, v->cls, t, &df);
+    memcpy(sc->cv.px, sc->bgc.px, npx * 3 * sizeof(float));
+    draw_props(sc, t);
+    for (int i = 0; i < sc->ncrowd; i++) {
+        Walker *w = &sc->crowd[i];
+        walker_at(sc, w, t);
+        w->p.lying = i == sc->fallen;
+        synth_draw_person(sc, &w->p);
+    }
+    synth_event_draw(sc, &v->ev, v->cls, t, &df);
+    /* camera: jitter, illumination, noise, quantisation */
+    float amp = sc->jitter + (float)sc->shake;
+    int jx = (int)lrintf((du(&df) - 0.5f) * 2.0f * amp);
+    int jy = (int)lrintf((du(&df) - 0.5f) * 2.0f * amp);
+    float g =
+        sc->gain * (1.0f + sc->drift * sinf(sc->drift_ph + 6.2831853f * (float)t /
+                                                               (float)(sc->F > 1 ? sc->F : 1)));
+    float mul[3];
+    for (int c = 0; c < 3; c++) mul[c] = g * sc->tint[c] * 255.0f;
+    for (int y = 0; y < S; y++) {
+        int sy = y + jy < 0 ? 0 : y + jy >= S ? S - 1 : y + jy;
+        for (int x = 0; x < S; x++) {
+            int sx = x + jx < 0 ? 0 : x + jx >= S ? S - 1 : x + jx;
+            const float *p = sc->cv.px + ((size_t)sy * S + sx) * 3;
+            uint64_t pix = (uint64_t)y * S + x;
+            uint32_t ctr[4] = {(uint32_t)pix, (uint32_t)(pix >> 32), (uint32_t)t, 0}, r[4];
+            rng_philox(v->noise, ctr, r);
+            for (int c = 0; c < 3; c++) {
+                /* Irwin-Hall of 4 bytes: approximately N(0,1), |n| <= 3.45 */
+                int sum = (int)(r[c] & 255) + (int)((r[c] >> 8) & 255) + (int)((r[c] >> 16) & 255) +
+                          (int)(r[c] >> 24) - 510;
+                float val = p[c] * mul[c] + sc->noise * (float)sum * (1.0f / 147.8f);
+                out[pix * 3 + c] = (uint8_t)lrintf(clampf(val, 0.0f, 255.0f));
             }
         }
     }
-    free(sc.cv.px);
-    free(sc.bgc.px);
+}
+
+void synth_video_close(SynthVideo *v) {
+    free(v->sc.cv.px);
+    free(v->sc.bgc.px);
+    v->sc.cv.px = v->sc.bgc.px = NULL;
+}
+
+void synth_render_video(const SynthConfig *cfg, int cls, DsSplit split, int index, uint8_t *out) {
+    SynthVideo *v = vb_xmalloc(sizeof *v);
+    synth_video_open(v, cfg, cls, split, index);
+    size_t fb = (size_t)cfg->size * (size_t)cfg->size * 3;
+    for (int t = 0; t < cfg->frames; t++) synth_video_frame(v, t, out + (size_t)t * fb);
+    synth_video_close(v);
+    free(v);
 }
 
 /* ---- configuration and the whole data set ---- */

@@ -1,36 +1,57 @@
 /* synth: the deterministic synthetic surveillance-video generator.
  *
  * Short videos of a fixed camera scene (brick wall with a door and windows,
- * pavement, a road, sometimes a market stall, a bag or passing traffic)
- * with people walking along paths, in the 14 classes of UCF-Crime.
- * NormalVideos is ordinary walking; every anomaly class adds its own visual
- * and temporal signature, starting in the first quarter of the video
- * (scripts in synth_actors.c):
- *   Abuse         a small figure on the ground, struck again and again
- *   Arrest        a dark-uniformed officer reaches a suspect, both walk to a
- *                 police car whose light bar flashes red/blue
- *   Arson         a figure crouches at the wall and runs; an orange fire grows
- *                 and flickers, smoke rises, the wall scorches
- *   Assault       a head-on approach, one blow, the victim falls, the
- *                 attacker runs off
- *   Burglary      night (low gain); a figure works a door open, a torch
- *                 flickers, the figure slips inside
- *   Explosion     a bright flash expanding over three frames, debris, rising
- *                 smoke, camera shake, the crowd flees
- *   Fighting      two figures in contact, moving erratically
- *   RoadAccidents a fast car hits a crossing pedestrian and stops
- *   Robbery       one figure chases another, a short struggle, the chaser
- *                 runs off with the victim's bag
- *   Shooting      a still figure, muzzle flashes and bright streaks, the crowd
- *                 flees, one person falls
- *   Shoplifting   loitering at a market stall; one item vanishes
- *   Stealing      an unattended bag is picked up and carried off at a run
- *   Vandalism     jerky moves along the wall while spray strokes accumulate
- *                 and a window breaks
- * Stalls, bags, passing cars and old graffiti also appear in
- * other classes' scenes, so a prop alone proves nothing. Nuisance variation
- * is shared by all classes: illumination level and drift, colour tint,
- * sensor noise, camera jitter, crowd density, scene geometry and colours.
+ * pavement, a road, sometimes a fruit stall, a bag or passing traffic) with
+ * people walking along paths, in the 14 classes of UCF-Crime. People are
+ * about a quarter of the frame tall (9-20 px at 64 px), with legs, arms and
+ * poses (walking, running, crouching, arms raised, lying), so that what
+ * they do shows. NormalVideos is ordinary walking: 0-2 passers-by at a
+ * steady pace, nobody runs, falls, takes or damages anything. Every anomaly
+ * class adds its own visual and temporal signature; it starts within the
+ * first eighth of the video and lasts, in phases, to its end, so that any
+ * clip of a few frames shows part of it (scripts in synth_events.c):
+ *   Abuse         a small victim lies on the ground all along; an attacker
+ *                 stands over it raising a stick, striking (bent down) and
+ *                 kicking in turn, now and then stepping round it
+ *   Arrest        a police car with a red/blue light bar flashing in a
+ *                 3-frame cycle; a dark-uniformed officer walks a suspect
+ *                 with his hands behind his back to it, the suspect gets in
+ *   Arson         a figure crouches at the wall, a fire flares up and grows
+ *                 (flickering orange, smoke, a spreading scorch); the figure
+ *                 runs off
+ *   Assault       two people walk head-on, one punches, the victim falls and
+ *                 lies there while the attacker runs off
+ *   Burglary      night (low gain); a dark figure works a door open by a
+ *                 flickering torch and slips inside
+ *   Explosion     a bright flash expanding over three frames, camera shake,
+ *                 flying debris, then a rising smoke cloud over burning
+ *                 wreckage; the crowd runs away
+ *   Fighting      two figures face to face, swinging at each other, lurching
+ *                 erratically and circling, two onlookers raising their arms
+ *   RoadAccidents a fast car (motion streak) hits a pedestrian crossing the
+ *                 road: skid marks and glass, the victim thrown and lying,
+ *                 the car stopped with blinking hazard lights and steam
+ *   Robbery       a runner catches up with a walker carrying a bag, holds a
+ *                 knife on him (hands up), runs off with the bag; the victim
+ *                 is left on his knees reaching after him
+ *   Shooting      a still figure aiming, muzzle flashes and bright streaks,
+ *                 the crowd runs away and one person falls
+ *   Shoplifting   someone loiters at the fruit stall glancing around and
+ *                 reaching in; three items vanish one by one, then walks off
+ *   Stealing      an unattended bag: someone walks up, bends down, grabs it
+ *                 and runs off with it
+ *   Vandalism     a figure at the wall sprays thick strokes in two vivid
+ *                 colours, jerking along it; a window gets smashed
+ * Props of the signatures also appear in other classes' scenes (stalls,
+ * bags, passing cars, old faded graffiti), so a prop alone proves nothing;
+ * people and cars wear muted colours, so vivid light and paint belong to
+ * events. Nuisance variation is shared by all classes: illumination level
+ * and drift, colour tint, sensor noise, camera jitter, crowd density, scene
+ * geometry and colours, clothing. Classes share elements without copying
+ * each other (people run in Robbery, Stealing, Assault, Arson, Explosion and
+ * Shooting; someone lies on the ground in Abuse, Assault, RoadAccidents and
+ * Shooting; lights glow in Arrest, Burglary, RoadAccidents and the fire and
+ * flash classes), so an unseen class still looks "not normal".
  *
  * Every value comes from the counter RNG (rng.h): a video's stream is keyed
  * by (seed, split, class, video number), so a video is a pure function of

@@ -21,8 +21,8 @@ void synth_emit(const Scene *sc, float r, float g, float b, float out[3]) {
 
 void synth_random_person(Draw *d, Person *p) {
     memset(p, 0, sizeof *p);
-    dcolor(d, p->col, 0.1f, 0.95f);
-    dcolor(d, p->pants, 0.05f, 0.5f);
+    dmuted(d, p->col, 0.55f, 0.2f, 0.85f);
+    dmuted(d, p->pants, 0.4f, 0.08f, 0.45f);
     float s = dr(d, 0.45f, 0.95f), h = dr(d, 0.05f, 0.45f);
     setc(p->skin, s, s * 0.78f, s * 0.62f);
     setc(p->hair, h, h * 0.8f, h * 0.6f);

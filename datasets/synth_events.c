@@ -56,7 +56,8 @@ void synth_event_setup(Scene *sc, Event *e, Draw *d, int cls) {
         setc(e->a.col, dr(d, 0.05f, 0.12f), dr(d, 0.08f, 0.14f), dr(d, 0.22f, 0.35f));
         setc(e->a.pants, 0.05f, 0.06f, 0.12f);
         setc(e->a.hair, 0.04f, 0.05f, 0.15f);
-        e->v = dr(d, 0.2f, 0.8f); /* police car x */
+        e->v = dr(d, 0.2f, 0.8f);            /* police car x */
+        e->dir = e->v > 0.5f ? 1.0f : -1.0f; /* the arrest happens on the roomier side */
         e->ax = e->v - e->dir * 0.12f, e->ay = sc->road0 + 0.005f;
         e->px = e->v - e->dir * dr(d, 0.25f, 0.4f);
         e->py = dr(d, sc->horizon + 0.14f, sc->road0 - 0.02f);
@@ -83,7 +84,7 @@ void synth_event_setup(Scene *sc, Event *e, Draw *d, int cls) {
     case C_EXPLOSION:
         e->px = dr(d, 0.2f, 0.8f), e->py = dr(d, sc->horizon + 0.05f, 0.8f);
         break;
-    case C_FIGHTING: /* and one or two onlookers */
+    case C_FIGHTING: /* and two onlookers */
         e->v = dr(d, -0.006f, 0.006f);
         e->no = 2;
         for (int i = 0; i < e->no; i++) {
@@ -97,14 +98,14 @@ void synth_event_setup(Scene *sc, Event *e, Draw *d, int cls) {
         e->v = dr(d, 0.08f, 0.11f);
         e->t1 = key_frame(sc, e, 0.25f);
         e->px = dr(d, 0.3f, 0.7f), e->py = (sc->road0 + sc->road1) * 0.5f + 0.045f;
-        dcolor(d, e->col, 0.3f, 1.0f);
+        dmuted(d, e->col, 0.5f, 0.15f, 0.95f);
         break;
     case C_ROBBERY:
         e->v = dr(d, 0.014f, 0.02f);
         e->dir = toward_far;
         e->px = e->px < 0.5f ? dr(d, 0.25f, 0.4f) : dr(d, 0.6f, 0.75f);
         e->t1 = key_frame(sc, e, 0.35f);
-        dcolor(d, e->col, 0.5f, 1.0f);
+        dmuted(d, e->col, 0.6f, 0.3f, 0.9f);
         break;
     case C_SHOOTING:
         e->ax = e->dir > 0 ? dr(d, 0.06f, 0.16f) : dr(d, 0.84f, 0.94f);
@@ -123,10 +124,14 @@ void synth_event_setup(Scene *sc, Event *e, Draw *d, int cls) {
         e->t1 = key_frame(sc, e, 0.2f);
         break;
     case C_VANDALISM: {
-        static const float spray[4][3] = {
-            {0.05f, 0.05f, 0.05f}, {0.95f, 0.1f, 0.1f}, {0.1f, 0.9f, 0.2f}, {0.95f, 0.2f, 0.9f}};
-        memcpy(e->col, spray[dint(d, 4)], sizeof e->col);
+        static const float spray[6][3] = {{0.95f, 0.1f, 0.1f}, {0.1f, 0.9f, 0.2f},
+                                          {0.95f, 0.2f, 0.9f}, {0.1f, 0.5f, 1.0f},
+                                          {1.0f, 0.9f, 0.1f},  {1.0f, 0.5f, 0.05f}};
+        int c1 = dint(d, 6), c2 = (c1 + 1 + dint(d, 5)) % 6; /* two different cans */
+        memcpy(e->col, spray[c1], sizeof e->col);
+        memcpy(e->col2, spray[c2], sizeof e->col2);
         e->px = dr(d, 0.15f, 0.85f), e->py = sc->horizon + 0.03f;
+        e->dir = e->px < 0.5f ? 1.0f : -1.0f; /* working along the wall into the open */
         e->ax = e->px - e->dir * 0.3f, e->ay = e->py + 0.08f;
         e->t1 = key_frame(sc, e, dr(d, 0.4f, 0.6f));
         break;
@@ -147,16 +152,16 @@ static void vandal_step(Scene *sc, Event *e, int t, Draw *d) {
     }
     /* jerky moves along the wall, the spraying arm up, fresh strokes */
     synth_pose_stand(a);
-    a->x = e->px + dr(d, -0.05f, 0.05f);
+    a->x = e->px + e->dir * 0.012f * (float)(t - e->t0) + dr(d, -0.05f, 0.05f); /* along the wall */
     a->face = du(d) < 0.5f ? -1.0f : 1.0f;
     a->arm[0] = dr(d, 2.2f, 2.7f), a->arm[1] = dr(d, -0.3f, 0.5f), a->lean = 0.04f;
     float hx, hy;
     synth_hand(sc, a, 0, &hx, &hy);
-    int n = 2 + dint(d, 2);
+    int n = 3 + dint(d, 2);
     for (int i = 0; i < n; i++) {
-        float x = hx + dr(d, -0.04f, 0.04f), y = fminf(hy, sc->horizon - 0.03f) - dr(d, 0, 0.08f);
-        canvas_line(&sc->bgc, x, y, x + dr(d, -0.14f, 0.14f), y + dr(d, -0.06f, 0.06f),
-                    dr(d, 0.025f, 0.04f), e->col, 0.9f);
+        float x = hx + dr(d, -0.05f, 0.05f), y = fminf(hy, sc->horizon - 0.03f) - dr(d, 0, 0.1f);
+        canvas_line(&sc->bgc, x, y, x + dr(d, -0.16f, 0.16f), y + dr(d, -0.07f, 0.07f),
+                    dr(d, 0.035f, 0.055f), i & 1 ? e->col2 : e->col, 0.9f);
     }
     if (t == e->t1 && sc->nwin > 0) { /* a kick at the window: it breaks */
         int w = 0;
@@ -205,7 +210,8 @@ void synth_event_step(Scene *sc, Event *e, int cls, int t, Draw *d) {
         break;
     case C_SHOPLIFTING: /* three items taken one after the other */
         for (int j = 0; j < 3; j++)
-            if (t > key_frame(sc, e, 0.1f + 0.2f * (float)j)) sc->item_gone[(e->k + 3 * j) % NITEMS] = true;
+            if (t > key_frame(sc, e, 0.1f + 0.2f * (float)j))
+                sc->item_gone[(e->k + 3 * j) % NITEMS] = true;
         break;
     case C_STEALING:
         if (t > e->t1) sc->bag_carried = true;
@@ -228,8 +234,8 @@ static void draw_police_car(Scene *sc, const Event *e, int t) {
     synth_emit(sc, 0.15f, 0.3f, 1.0f, blue);
     int ph = t % 3; /* not period 2, which clips at stride 2 would never see change */
     const float *left = ph == 1 ? blue : red, *right = ph == 0 ? red : blue;
-    canvas_glow(&sc->cv, x - 0.04f, top, 0.16f, left, ph == 2 ? 0.25f : 0.6f);
-    canvas_glow(&sc->cv, x + 0.04f, top, 0.16f, right, ph == 2 ? 0.25f : 0.6f);
+    canvas_glow(&sc->cv, x - 0.05f, top, 0.2f, left, 0.7f);
+    canvas_glow(&sc->cv, x + 0.05f, top, 0.2f, right, 0.7f);
     canvas_rect(&sc->cv, x - 0.06f, top - 0.012f, x, top + 0.008f, left, 1);
     canvas_rect(&sc->cv, x, top - 0.012f, x + 0.06f, top + 0.008f, right, 1);
 }
@@ -318,7 +324,7 @@ static void draw_arson(Scene *sc, Event *e, int t, Draw *d) {
     /* a figure crouches at the wall, a fire starts and grows, the figure runs */
     Person *a = &e->a;
     if (t < e->t0) {
-        approach(a, e->ax, e->ay, e->px + e->dir * 0.04f, e->py + 0.03f, t, e->t0);
+        approach(a, e->ax, e->ay, e->px - e->dir * 0.04f, e->py + 0.03f, t, e->t0);
     } else if (t <= e->t1) {
         synth_pose_stand(a);
         a->x = e->px - e->dir * 0.04f, a->y = e->py + 0.03f, a->face = e->dir;
@@ -373,8 +379,8 @@ static void draw_burglary(Scene *sc, Event *e, int t, Draw *d) {
         approach(a, e->ax, e->ay, e->px, e->py, t, e->t0);
     } else {
         float open = clampf(u * 1.4f, 0, 1);
-        canvas_shade(&sc->cv, sc->door_x, sc->horizon - sc->door_h,
-                     sc->door_x + sc->door_w * open, sc->horizon, 0.08f);
+        canvas_shade(&sc->cv, sc->door_x, sc->horizon - sc->door_h, sc->door_x + sc->door_w * open,
+                     sc->horizon, 0.08f);
         synth_pose_stand(a);
         a->x = e->px + dr(d, -0.008f, 0.008f), a->y = e->py + dr(d, -0.004f, 0.004f);
         a->face = -1.0f, a->crouch = 0.9f;
@@ -393,16 +399,16 @@ static void draw_explosion(Scene *sc, Event *e, int t, Draw *d) {
     int dt = t - e->t0;
     if (dt < 0) return;
     float u = tau(sc, e, t), c[3];
-    if (dt >= 1) {
-        synth_emit(sc, 1.0f, 0.5f, 0.1f, c);
-        for (int i = 0; i < 4; i++)
-            canvas_glow(&sc->cv, e->px + e->wx[i] * 0.12f, e->py - 0.01f + e->wy[i] * 0.03f,
-                        dr(d, 0.015f, 0.035f), c, dr(d, 0.5f, 1.0f));
-        float sr = 0.12f + 0.2f * u, cy = e->py - 0.06f - 0.012f * (float)dt;
+    if (dt >= 1) { /* smoke rising over the burning wreckage */
+        float sr = 0.12f + 0.2f * u, cy = e->py - 0.08f - 0.012f * (float)dt;
         for (int i = 0; i < 6; i++) {
             float g = 0.1f + 0.03f * (float)i, gc[3] = {g, g, g};
             canvas_glow(&sc->cv, e->px + e->wx[i] * sr, cy + e->wy[i] * sr, sr * 0.75f, gc, 0.85f);
         }
+        synth_emit(sc, 1.0f, 0.5f, 0.1f, c);
+        for (int i = 0; i < 5; i++)
+            canvas_glow(&sc->cv, e->px + e->wx[i] * 0.14f, e->py - 0.01f + e->wy[i] * 0.04f,
+                        dr(d, 0.03f, 0.06f), c, dr(d, 0.6f, 1.0f));
     }
     if (dt >= 1 && dt <= 4) {
         static const float dark[3] = {0.08f, 0.06f, 0.05f};
@@ -476,11 +482,11 @@ static void draw_road(Scene *sc, Event *e, int t, Draw *d) {
         float c[3], l = len * k, hgt = 0.38f * len * k;
         static const float steam[3] = {0.75f, 0.75f, 0.78f};
         canvas_glow(&sc->cv, x + e->dir * 0.35f * l + dr(d, -0.01f, 0.01f),
-                    y - hgt * 1.4f - 0.01f * (float)(t % 3), 0.08f, steam, 0.75f);
+                    y - hgt * 1.4f - 0.01f * (float)(t % 3), 0.1f, steam, 0.8f);
         if ((t - tc) % 3 != 0) { /* hazard lights, on two frames of three */
             synth_emit(sc, 1.0f, 0.6f, 0.05f, c);
-            canvas_glow(&sc->cv, x + 0.47f * l, y - hgt * 0.57f, 0.06f, c, 1.0f);
-            canvas_glow(&sc->cv, x - 0.47f * l, y - hgt * 0.57f, 0.06f, c, 1.0f);
+            canvas_glow(&sc->cv, x + 0.47f * l, y - hgt * 0.57f, 0.08f, c, 1.0f);
+            canvas_glow(&sc->cv, x - 0.47f * l, y - hgt * 0.57f, 0.08f, c, 1.0f);
         }
     }
 }
@@ -529,18 +535,18 @@ static void draw_shooting(Scene *sc, Event *e, int t, Draw *d) {
     a->x = e->ax, a->y = e->py, a->face = e->dir;
     if (t >= e->t0) a->arm[0] = 1.57f, a->arm[1] = 1.4f;
     synth_draw_person(sc, a);
-    if (t < e->t0 || du(d) >= 0.7f) return;
+    if (t < e->t0 || du(d) >= 0.75f) return;
     float hx, hy, c[3];
     synth_hand(sc, a, 0, &hx, &hy);
     synth_emit(sc, 1.0f, 0.9f, 0.5f, c);
-    canvas_glow(&sc->cv, hx, hy, 0.06f, c, 1.0f);
+    canvas_glow(&sc->cv, hx, hy, 0.075f, c, 1.0f);
     synth_emit(sc, 1.0f, 0.95f, 0.7f, c);
     int n = 1 + dint(d, 3);
     for (int i = 0; i < n; i++) {
         float ang = dr(d, -0.25f, 0.25f), s0 = dr(d, 0.03f, 0.15f), len = dr(d, 0.1f, 0.3f);
         float ux = e->dir * cosf(ang), uy = sinf(ang);
         canvas_line(&sc->cv, hx + ux * s0, hy + uy * s0, hx + ux * (s0 + len), hy + uy * (s0 + len),
-                    0.014f, c, 0.9f);
+                    0.018f, c, 0.9f);
     }
 }
 
@@ -594,18 +600,42 @@ static void draw_stealing(Scene *sc, Event *e, int t) {
 /* Actors and light effects of frame t. */
 void synth_event_draw(Scene *sc, Event *e, int cls, int t, Draw *d) {
     switch (cls) {
-    case C_ABUSE: draw_abuse(sc, e, t, d); break;
-    case C_ARREST: draw_arrest(sc, e, t, d); break;
-    case C_ARSON: draw_arson(sc, e, t, d); break;
-    case C_ASSAULT: draw_assault(sc, e, t); break;
-    case C_BURGLARY: draw_burglary(sc, e, t, d); break;
-    case C_EXPLOSION: draw_explosion(sc, e, t, d); break;
-    case C_FIGHTING: draw_fighting(sc, e, t, d); break;
-    case C_ROAD: draw_road(sc, e, t, d); break;
-    case C_ROBBERY: draw_robbery(sc, e, t, d); break;
-    case C_SHOOTING: draw_shooting(sc, e, t, d); break;
-    case C_SHOPLIFTING: draw_shoplifting(sc, e, t, d); break;
-    case C_STEALING: draw_stealing(sc, e, t); break;
+    case C_ABUSE:
+        draw_abuse(sc, e, t, d);
+        break;
+    case C_ARREST:
+        draw_arrest(sc, e, t, d);
+        break;
+    case C_ARSON:
+        draw_arson(sc, e, t, d);
+        break;
+    case C_ASSAULT:
+        draw_assault(sc, e, t);
+        break;
+    case C_BURGLARY:
+        draw_burglary(sc, e, t, d);
+        break;
+    case C_EXPLOSION:
+        draw_explosion(sc, e, t, d);
+        break;
+    case C_FIGHTING:
+        draw_fighting(sc, e, t, d);
+        break;
+    case C_ROAD:
+        draw_road(sc, e, t, d);
+        break;
+    case C_ROBBERY:
+        draw_robbery(sc, e, t, d);
+        break;
+    case C_SHOOTING:
+        draw_shooting(sc, e, t, d);
+        break;
+    case C_SHOPLIFTING:
+        draw_shoplifting(sc, e, t, d);
+        break;
+    case C_STEALING:
+        draw_stealing(sc, e, t);
+        break;
     case C_VANDALISM: {
         float hx, hy;
         synth_draw_person(sc, &e->a);

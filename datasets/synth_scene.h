@@ -14,8 +14,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 
+#include "datasets/synth.h"
 #include "datasets/synth_canvas.h"
 #include "kernels/rng.h"
 
@@ -60,6 +60,15 @@ static inline float dsign(Draw *d) {
 static inline void dcolor(Draw *d, float rgb[3], float lo, float hi) {
     for (int c = 0; c < 3; c++) rgb[c] = dr(d, lo, hi);
 }
+/* A colour of random hue, saturation at most smax and value in [vlo, vhi]:
+ * clothes, cars and bags are muted, unlike fire, paint and signal lights. */
+static inline void dmuted(Draw *d, float rgb[3], float smax, float vlo, float vhi) {
+    float h = du(d) * 6.0f, s = dr(d, 0.0f, smax), v = dr(d, vlo, vhi);
+    int i = (int)h % 6;
+    float f = h - (float)(int)h, p = v * (1 - s), q = v * (1 - s * f), u = v * (1 - s * (1 - f));
+    const float tab[6][3] = {{v, u, p}, {q, v, p}, {p, v, u}, {p, q, v}, {u, p, v}, {v, p, q}};
+    for (int c = 0; c < 3; c++) rgb[c] = tab[i][c];
+}
 static inline void setc(float rgb[3], float r, float g, float b) {
     rgb[0] = r, rgb[1] = g, rgb[2] = b;
 }
@@ -94,7 +103,7 @@ typedef struct Scene {
     int nwin;
     float win_x[3], win_y, win_s;
     bool stall;
-    float stall_x, stall_y, stall_col[3], item_col[NITEMS][3];
+    float stall_x, stall_y, stall_col[3], awning_col[3], item_col[NITEMS][3];
     bool item_gone[NITEMS];
     bool bag, bag_carried;
     float bag_x, bag_y, bag_col[3];
@@ -111,20 +120,20 @@ typedef struct Scene {
 } Scene;
 
 typedef struct Event {
-    int t0, t1, t2; /* event start; class-specific key frames */
-    Person a, b;    /* actors */
-    Person o[2];    /* onlookers */
+    int t0, t1;  /* event start; a class-specific key frame */
+    Person a, b; /* actors */
+    Person o[2]; /* onlookers */
     int no;
-    float ax, ay;   /* a's start */
-    float px, py;   /* event place */
+    float ax, ay; /* a's start */
+    float px, py; /* event place */
     float dir, v;
-    float col[3];
+    float col[3], col2[3];
     float wx[6], wy[6];
     int k;
 } Event;
 
 /* People are PERSON_H frame sides tall at depth scale 1 (mid-ground). */
-#define PERSON_H (getenv("SYNTH_PH") ? (float)atof(getenv("SYNTH_PH")) : 0.24f)
+#define PERSON_H 0.24f
 /* Cars are CAR_LEN frame sides long at depth scale 1. */
 #define CAR_LEN 0.3f
 
@@ -154,5 +163,20 @@ void synth_ground_point(const Scene *sc, Draw *d, float *x, float *y);
 void synth_event_setup(Scene *sc, Event *e, Draw *d, int cls);
 void synth_event_step(Scene *sc, Event *e, int cls, int t, Draw *d);
 void synth_event_draw(Scene *sc, Event *e, int cls, int t, Draw *d);
+
+/* One video being rendered frame by frame (synth_render_video is open,
+ * every frame in order, close); between frames the scene and the event
+ * state can be inspected (the tests do). */
+typedef struct SynthVideo {
+    Scene sc;
+    Event ev;
+    RngStream vs, noise;
+    int cls;
+} SynthVideo;
+
+void synth_video_open(SynthVideo *v, const SynthConfig *cfg, int cls, DsSplit split, int index);
+/* Frame t (frames must come in order 0, 1, ...) into out[size * size * 3]. */
+void synth_video_frame(SynthVideo *v, int t, uint8_t *out);
+void synth_video_close(SynthVideo *v);
 
 #endif
