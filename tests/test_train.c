@@ -238,3 +238,34 @@ Test(train_loop, corrupt_checkpoint_is_refused, .timeout = 60) {
     celldata_close(&cd);
     dataset_free(&t.ds);
 }
+
+Test(train_loop, early_stopping_stops_after_patience, .timeout = 60) {
+    Tiny t;
+    tiny_setup(&t);
+    t.rc.train.epochs = 5;
+    t.rc.train.sam = false, t.rc.train.swa = false, t.rc.train.mix_p = 0;
+    snprintf(t.rc.train.es_metric, sizeof t.rc.train.es_metric, "val_loss");
+    t.rc.train.es_patience = 2;
+    t.rc.train.es_min_delta = 1e9; /* nothing counts as an improvement after the first epoch */
+    kthreads_set(1);
+    CellData cd;
+    cr_assert_eq(celldata_open(&t.ds, &t.rc, &t.h, 3, &cd), VB_OK, "%s", vb_errmsg());
+    ModelConfig mc = t.rc.model;
+    mc.classes = cd.nmodel;
+    Hybrid m;
+    cr_assert_eq(hybrid_build(&m, &mc, kops_cpu(), 4, 2), VB_OK);
+    hybrid_init(&m, 3);
+    TrainData td = {cd.train, cd.train_eval, cd.val, cd.class_map, cd.normal_model, cd.counts};
+    Trainer *tr;
+    cr_assert_eq(trainer_new(&m, &t.rc.train, &td, 3, NULL, "h", &tr), VB_OK);
+    TrainResult res;
+    cr_assert_eq(trainer_run(tr, &res), VB_OK, "%s", vb_errmsg());
+    /* epoch 1 sets the best; epochs 2 and 3 do not improve: stop after 3 of 5 */
+    cr_assert(res.early_stopped, "early stopping did not trigger");
+    cr_assert_eq(res.epochs_run, 3, "ran %d epochs", res.epochs_run);
+    cr_assert(isfinite(res.best_metric));
+    trainer_free(tr);
+    hybrid_free(&m);
+    celldata_close(&cd);
+    dataset_free(&t.ds);
+}
