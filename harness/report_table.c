@@ -136,7 +136,19 @@ bool rep_q_paired(const RepData *d, int vb, int vc, const RepQuantity *q, RepPai
         for (size_t i = 0; i < n; i++) s += xb[i];
         out->base_mean = s / (double)n;
         out->npairs = (int)n;
-        out->verdict = stats_verdict(out->ci, q->dir);
+        /* A verdict needs the bootstrap interval AND the Student-t interval of
+         * the paired differences to exclude zero: with few seeds the
+         * percentile bootstrap alone is far too narrow (with 2 pairs it is
+         * just the range of the two differences). */
+        StatsVerdict vboot = stats_verdict(out->ci, q->dir);
+        double *dd = vb_xmalloc(n * sizeof *dd);
+        for (size_t i = 0; i < n; i++) dd[i] = xc[i] - xb[i];
+        Summary sm;
+        StatsVerdict vt = STATS_NO_DIFFERENCE;
+        if (stats_summary(dd, n, REP_LEVEL, &sm) == VB_OK) vt = stats_verdict(sm.ci, q->dir);
+        else vb_clear_error();
+        free(dd);
+        out->verdict = vboot == vt ? vboot : STATS_NO_DIFFERENCE;
     }
     free(xb);
     free(xc);
