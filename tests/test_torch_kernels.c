@@ -40,7 +40,7 @@
 
 /* An op pointer of the table must be present. */
 #define NEED(ops, field)                                                                           \
-    cr_assert((ops)->field != NULL, "%s backend: op '" #field "' is NULL (not implemented yet)",   \
+    cr_assert((ops)->field != NULL, "%s backend: op '" #field "' is missing from the table",   \
               (ops)->name)
 
 /* ---------------------------------------------------------------- fixture access */

@@ -166,49 +166,22 @@ static inline __attribute__((always_inline)) void act_bwd_span_k(KAct a, size_t 
     for (size_t i = 0; i < len; i++) dx[i] = dy[i] * act_slope(a, x[i]);
 }
 
-/* One block; the switch hands each loop a constant activation. */
+/* One block; ACT_DISPATCH hands each loop a constant activation, and the
+ * identity is a copy. */
 static void act_fwd_span(KAct a, size_t len, const float *x, float *y) {
-    switch (a) {
-    case K_ACT_RELU:
-        act_fwd_span_k(K_ACT_RELU, len, x, y);
-        break;
-    case K_ACT_SILU:
-        act_fwd_span_k(K_ACT_SILU, len, x, y);
-        break;
-    case K_ACT_LEAKY:
-        act_fwd_span_k(K_ACT_LEAKY, len, x, y);
-        break;
-    case K_ACT_SIGMOID:
-        act_fwd_span_k(K_ACT_SIGMOID, len, x, y);
-        break;
-    case K_ACT_TANH:
-        act_fwd_span_k(K_ACT_TANH, len, x, y);
-        break;
-    default:
+    if (a == K_ACT_NONE) {
         if (y != x) memmove(y, x, len * sizeof(float));
+        return;
     }
+    ACT_DISPATCH(a, act_fwd_span_k, len, x, y);
 }
 
 static void act_bwd_span(KAct a, size_t len, const float *x, const float *dy, float *dx) {
-    switch (a) {
-    case K_ACT_RELU:
-        act_bwd_span_k(K_ACT_RELU, len, x, dy, dx);
-        break;
-    case K_ACT_SILU:
-        act_bwd_span_k(K_ACT_SILU, len, x, dy, dx);
-        break;
-    case K_ACT_LEAKY:
-        act_bwd_span_k(K_ACT_LEAKY, len, x, dy, dx);
-        break;
-    case K_ACT_SIGMOID:
-        act_bwd_span_k(K_ACT_SIGMOID, len, x, dy, dx);
-        break;
-    case K_ACT_TANH:
-        act_bwd_span_k(K_ACT_TANH, len, x, dy, dx);
-        break;
-    default:
+    if (a == K_ACT_NONE) {
         if (dx != dy) memmove(dx, dy, len * sizeof(float));
+        return;
     }
+    ACT_DISPATCH(a, act_bwd_span_k, len, x, dy, dx);
 }
 
 static inline size_t ew_blocks(size_t n) {

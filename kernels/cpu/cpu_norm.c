@@ -45,29 +45,6 @@ static inline int imin(int a, int b) {
 
 #include "cpu_act.h"
 
-/* Call fn(K_ACT_X, ...) with the activation as a constant, so each inlined
- * kernel is specialised and its inner loop vectorises. */
-#define ACT_DISPATCH(act, fn, ...)                                                                 \
-    switch (act) {                                                                                 \
-    case K_ACT_RELU:                                                                               \
-        fn(K_ACT_RELU, __VA_ARGS__);                                                               \
-        break;                                                                                     \
-    case K_ACT_SILU:                                                                               \
-        fn(K_ACT_SILU, __VA_ARGS__);                                                               \
-        break;                                                                                     \
-    case K_ACT_LEAKY:                                                                              \
-        fn(K_ACT_LEAKY, __VA_ARGS__);                                                              \
-        break;                                                                                     \
-    case K_ACT_SIGMOID:                                                                            \
-        fn(K_ACT_SIGMOID, __VA_ARGS__);                                                            \
-        break;                                                                                     \
-    case K_ACT_TANH:                                                                               \
-        fn(K_ACT_TANH, __VA_ARGS__);                                                               \
-        break;                                                                                     \
-    default:                                                                                       \
-        fn(K_ACT_NONE, __VA_ARGS__);                                                               \
-        break;                                                                                     \
-    }
 
 /* ------------------------------------------------------------------------ */
 /* Batchnorm work items. A block holds one channel block's per-channel
