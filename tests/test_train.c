@@ -4,6 +4,7 @@
  * on) on a tiny synthetic data set: determinism across thread counts and
  * seeds, exact resume from a checkpoint, NaN detection, corrupt checkpoints. */
 #include "testutil.h"
+#include "model_testutil.h"
 
 #include <jansson.h>
 #include <sys/stat.h>
@@ -268,4 +269,85 @@ Test(train_loop, early_stopping_stops_after_patience, .timeout = 60) {
     hybrid_free(&m);
     celldata_close(&cd);
     dataset_free(&t.ds);
+}
+
+/* The PyTorch parity tests (test_train_parity.c) mirror train_step; this drives harness/train.c's own loop
+ * (trainer_run, one step, on a tiny synthetic data set with counter-RNG
+ * masks): with SAM or ASAM on, the BN running statistics after the step are
+ * byte for byte those of the same step without SAM (the second pass leaves
+ * them alone), while the parameters differ (the perturbation happened). */
+typedef struct Stepped {
+    float *bn, *params;
+    size_t nbn, np;
+} Stepped;
+
+static void one_trainer_step(Dataset *ds, const RunConfig *rc, bool sam, bool adaptive,
+                             Stepped *out) {
+    Holdout h;
+    memset(&h, 0, sizeof h);
+    CellData cd;
+    cr_assert_eq(celldata_open(ds, rc, &h, 3, &cd), VB_OK, "%s", vb_errmsg());
+    ModelConfig mc = rc->model;
+    mc.classes = cd.nmodel;
+    Hybrid m;
+    cr_assert_eq(hybrid_build(&m, &mc, kops_cpu(), rc->train.batch_size, rc->data.clip_frames),
+                 VB_OK, "%s", vb_errmsg());
+    hybrid_init(&m, 3);
+    TrainConfig tc = rc->train;
+    tc.sam = sam, tc.sam_adaptive = adaptive, tc.sam_rho = adaptive ? 2.0 : 0.05;
+    TrainData td = {cd.train, cd.train_eval, cd.val, cd.class_map, cd.normal_model, cd.counts};
+    Trainer *tr;
+    cr_assert_eq(trainer_new(&m, &tc, &td, 3, NULL, "parity", &tr), VB_OK, "%s", vb_errmsg());
+    trainer_stop_after(tr, 1);
+    TrainResult res;
+    cr_assert_eq(trainer_run(tr, &res), VB_OK, "%s", vb_errmsg());
+    cr_assert(res.stopped && res.steps == 1);
+    size_t nb;
+    float *bn = bn_copy(&m, &nb);
+    out->bn = bn, out->nbn = nb, out->np = m.pt.n_train;
+    out->params = tu_alloc(out->np);
+    m.net.k->download(out->params, m.pt.data, out->np * sizeof(float));
+    trainer_free(tr);
+    hybrid_free(&m);
+    celldata_close(&cd);
+}
+
+Test(train_loop, sam_leaves_bn_statistics_to_the_first_pass, .timeout = 60) {
+    RunConfig rc;
+    run_config_defaults(&rc);
+    DataConfig *d = &rc.data;
+    d->videos_per_class = 2, d->test_videos_per_class = 1, d->normal_factor = 2;
+    d->frames_per_video = 4, d->size = 32, d->val_fraction = 0.34;
+    d->clip_frames = 2, d->clip_stride = 1, d->clip_window = 2, d->workers = 1;
+    ModelConfig *m = &rc.model;
+    m->width = 0.1, m->depth = 0.1, m->image = 32;
+    snprintf(m->temporal, sizeof m->temporal, "gru");
+    m->hidden = 8, m->layers = 1;
+    m->feature_dim = 16, m->embedding_dim = 8, m->svdd_hidden = 8;
+    snprintf(m->vae_level, sizeof m->vae_level, "feature");
+    m->vae_latent = 4, m->vae_nhidden = 1, m->vae_hidden[0] = 8;
+    rc.train.epochs = 1, rc.train.batch_size = 4, rc.train.mix_p = 0;
+    kthreads_set(1);
+    Dataset ds;
+    cr_assert_eq(rundata_load(d, &ds), VB_OK, "%s", vb_errmsg());
+    Stepped r[3];
+    one_trainer_step(&ds, &rc, false, false, &r[0]);
+    one_trainer_step(&ds, &rc, true, false, &r[1]);
+    one_trainer_step(&ds, &rc, true, true, &r[2]);
+    static const char *const name[3] = {"plain", "SAM", "ASAM"};
+    bool moved = false; /* the step did update them (initial values are 0 and 1) */
+    for (size_t i = 0; i < r[0].nbn; i++) moved |= r[0].bn[i] != 0.0f && r[0].bn[i] != 1.0f;
+    cr_assert(moved, "one training step left every BN running statistic at its initial value");
+    for (int i = 1; i < 3; i++) {
+        cr_assert(r[i].nbn == r[0].nbn && r[i].np == r[0].np);
+        cr_assert(memcmp(r[0].bn, r[i].bn, r[0].nbn * sizeof(float)) == 0,
+                  "%s: BN running statistics differ from a plain step's (the second pass "
+                  "updated them)", name[i]);
+        cr_assert(memcmp(r[0].params, r[i].params, r[0].np * sizeof(float)) != 0,
+                  "%s took the plain step", name[i]);
+    }
+    cr_assert(memcmp(r[1].params, r[2].params, r[0].np * sizeof(float)) != 0,
+              "SAM and ASAM took the same step");
+    for (int i = 0; i < 3; i++) free(r[i].bn), free(r[i].params);
+    dataset_free(&ds);
 }
