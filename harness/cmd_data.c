@@ -1,15 +1,18 @@
-/* cmd_data: `vadbench data synth|inspect|cache` — make, inspect and
- * pre-decode data sets.
+/* cmd_data: `vadbench data synth|inspect|probe|cache` — make, inspect,
+ * probe and pre-decode data sets.
  *
  *   synth   generate the synthetic surveillance set and write it in
  *           UCF-Crime's layout (directory, .zip, .tar, .tar.gz, .tar.zst, .7z)
  *   inspect classes, videos and frames per class and split, frame size,
  *           skipped entries, digest; text or JSON (jansson)
+ *   probe   shortcut baselines: how far colour, layout and motion features
+ *           get with a ridge classifier and a distance from normal (probe.h)
  *   cache   decode a UCF-Crime directory/archive into its frame cache, with a
  *           progress line on a terminal
  *
  * Exit status: 0 ok, 2 bad usage or input. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +23,13 @@
 #include "datasets/synth.h"
 #include "datasets/ucf.h"
 #include "harness/cli.h"
+#include "harness/probe.h"
 
 int cmd_data(int argc, char **argv);
 
 static const CliCommand c_data = {
     "data", "make, inspect and pre-decode data sets",
-    "data synth|inspect|cache [options]   (`vadbench data SUBCOMMAND --help` for one)", NULL};
+    "data synth|inspect|probe|cache [options]   (`vadbench data SUBCOMMAND --help` for one)", NULL};
 static const CliCommand c_synth = {
     "data synth", "write the synthetic data set",
     "data synth --out PATH [--videos N] [--test-videos N] [--normal-factor K] [--frames F]\n"
@@ -47,6 +51,18 @@ static const CliCommand c_inspect = {
     "Fashion-MNIST from PATH (default " FMNIST_DEFAULT_DIR ", resized to --size, default 64);\n"
     "synthetic generates the set described by the synth options.",
     NULL};
+static const CliCommand c_probe = {
+    "data probe", "shortcut baselines: what simple features already reveal",
+    "data probe [PATH] [--source ucf|fmnist|synthetic] [--format text|json] [--alpha A]\n"
+    "        [--skip-bad] [--normal NAME] [--cache-dir DIR] [--no-cache] [--size S]\n"
+    "        [--videos N] [--test-videos N] [--normal-factor K] [--frames F] [--seed S]\n\n"
+    "Turns every video into simple features (colour statistics, the mean frame's 8x8\n"
+    "layout, the 8x8 map of frame-to-frame change, all three), fits a ridge classifier\n"
+    "(alpha A, default 1) on the Train videos and scores the Test videos: accuracy,\n"
+    "balanced accuracy and recall per class; and the AUROC of each anomaly class against\n"
+    "normal for the distance from the Train normal videos. A model should beat these;\n"
+    "a class the colour probe already finds is a shortcut. Data options as for inspect.",
+    NULL};
 static const CliCommand c_cache = {
     "data cache", "decode a UCF-Crime set into its frame cache",
     "data cache PATH [--skip-bad] [--normal NAME] [--cache-dir DIR]\n\n"
@@ -58,6 +74,7 @@ static const CliCommand c_cache = {
 typedef struct DataOpts {
     const char *out, *top, *source, *format, *normal, *cache_dir;
     int videos, test_videos, normal_factor, frames, size, seed;
+    double alpha;
     bool skip_bad, no_cache;
 } DataOpts;
 
@@ -215,45 +232,55 @@ static int run_synth(const DataOpts *o) {
     return s == VB_OK ? 0 : cli_fail("data synth", s);
 }
 
-static int run_inspect(const DataOpts *o, const char *path) {
+/* Load the data set named by --source and PATH (shared by inspect and
+ * probe); 0 with *kind set, or the exit status after reporting. */
+static int load_data(const CliCommand *cmd, const DataOpts *o, const char *path, Dataset *ds,
+                     UcfReport *rep, const char **kind) {
     const char *src = o->source ? o->source : "ucf";
-    bool json = false;
-    if (o->format && strcmp(o->format, "json") == 0)
-        json = true;
-    else if (o->format && strcmp(o->format, "text") != 0)
-        return cli_usage_error(&c_inspect, "--format must be text or json");
-    Dataset ds;
-    UcfReport rep;
-    memset(&rep, 0, sizeof rep);
     VbStatus s;
-    const char *kind;
+    memset(rep, 0, sizeof *rep);
     if (strcmp(src, "ucf") == 0) {
         if (!path)
-            return cli_usage_error(&c_inspect,
-                                   "a PATH to a UCF-Crime directory or archive is required");
+            return cli_usage_error(cmd, "a PATH to a UCF-Crime directory or archive is required");
         UcfOptions u;
         Progress pr;
         ucf_options(o, &u, &pr);
-        kind = "ucf";
-        s = ucf_read(path, &u, &ds, &rep);
+        *kind = "ucf";
+        s = ucf_read(path, &u, ds, rep);
     } else if (strcmp(src, "fmnist") == 0) {
         FmnistOptions f;
         fmnist_defaults(&f);
         f.dir = path;
         if (o->size >= 0) f.size = o->size;
         if (o->normal) f.normal = o->normal;
-        kind = "fashion-mnist";
-        s = fmnist_read(&f, &ds);
+        *kind = "fashion-mnist";
+        s = fmnist_read(&f, ds);
     } else if (strcmp(src, "synthetic") == 0) {
-        if (path) return cli_usage_error(&c_inspect, "--source synthetic takes no PATH");
+        if (path) return cli_usage_error(cmd, "--source synthetic takes no PATH");
         SynthConfig c;
-        kind = "synthetic";
+        *kind = "synthetic";
         s = synth_from(o, &c);
-        if (s == VB_OK) s = synth_generate(&c, &ds);
+        if (s == VB_OK) s = synth_generate(&c, ds);
     } else {
-        return cli_usage_error(&c_inspect, "--source must be ucf, fmnist or synthetic");
+        return cli_usage_error(cmd, "--source must be ucf, fmnist or synthetic");
     }
-    if (s != VB_OK) return cli_fail("data inspect", s);
+    return s == VB_OK ? 0 : cli_fail(cmd->name, s);
+}
+
+static int json_format(const CliCommand *cmd, const DataOpts *o, bool *json) {
+    *json = o->format && strcmp(o->format, "json") == 0;
+    if (o->format && !*json && strcmp(o->format, "text") != 0)
+        return cli_usage_error(cmd, "--format must be text or json");
+    return 0;
+}
+
+static int run_inspect(const DataOpts *o, const char *path) {
+    bool json;
+    int rc = json_format(&c_inspect, o, &json);
+    Dataset ds;
+    UcfReport rep;
+    const char *kind = NULL;
+    if (rc || (rc = load_data(&c_inspect, o, path, &ds, &rep, &kind))) return rc;
     json_t *d = describe(&ds, kind, strcmp(kind, "ucf") == 0 ? &rep : NULL);
     if (json) {
         json_dumpf(d, stdout, JSON_INDENT(2));
@@ -262,6 +289,127 @@ static int run_inspect(const DataOpts *o, const char *path) {
         print_text(d);
     }
     json_decref(d);
+    dataset_free(&ds);
+    return 0;
+}
+
+/* ---- probe output ---- */
+
+static json_t *jnum_or_null(double x) {
+    return isnan(x) ? json_null() : json_real(x);
+}
+
+static json_t *probe_json(const Dataset *ds, const char *kind, const ProbeResult *r,
+                          double alpha) {
+    json_t *root = json_object(), *sets = json_object();
+    json_object_set_new(root, "source", json_string(ds->source ? ds->source : ""));
+    json_object_set_new(root, "kind", json_string(kind));
+    json_object_set_new(root, "digest", json_string(ds->digest));
+    json_object_set_new(root, "alpha", json_real(alpha));
+    json_object_set_new(root, "train_videos", json_integer((json_int_t)r->train_videos));
+    json_object_set_new(root, "test_videos", json_integer((json_int_t)r->test_videos));
+    json_object_set_new(root, "chance_balanced_accuracy", json_real(1.0 / r->test_classes));
+    json_object_set_new(root, "majority_accuracy", json_real(r->majority_accuracy));
+    json_object_set_new(root, "normal", json_string(ds->classes[ds->normal]));
+    for (int s = 0; s < PROBE_NSETS; s++) {
+        const ProbeSet *p = &r->set[s];
+        json_t *js = json_object();
+        if (!p->defined) {
+            json_object_set_new(js, "undefined", json_string(p->reason ? p->reason : ""));
+            json_object_set_new(sets, probe_set_names[s], js);
+            continue;
+        }
+        json_t *rec = json_object(), *auc = json_object();
+        for (int c = 0; c < r->nclasses; c++) {
+            json_object_set_new(rec, ds->classes[c], jnum_or_null(p->recall[c]));
+            if (c != ds->normal) json_object_set_new(auc, ds->classes[c], jnum_or_null(p->auroc[c]));
+        }
+        json_object_set_new(js, "dims", json_integer(p->dims));
+        json_object_set_new(js, "accuracy", jnum_or_null(p->accuracy));
+        json_object_set_new(js, "balanced_accuracy", jnum_or_null(p->balanced_accuracy));
+        json_object_set_new(js, "recall", rec);
+        json_object_set_new(js, "auroc_vs_normal", jnum_or_null(p->auroc_all));
+        json_object_set_new(js, "auroc_vs_normal_by_class", auc);
+        json_object_set_new(sets, probe_set_names[s], js);
+    }
+    json_object_set_new(root, "probes", sets);
+    return root;
+}
+
+/* One 15-character column: a value (or "-") and an optional AUROC. */
+static void print_cell(double x, double auc) {
+    if (isnan(x))
+        printf(" %7s", "-");
+    else
+        printf(" %7.3f", x);
+    if (isnan(auc))
+        printf("       ");
+    else
+        printf(" (%.2f)", auc);
+}
+
+static void probe_text(const Dataset *ds, const char *kind, const ProbeResult *r, double alpha) {
+    printf("source:   %s (%s)\n", ds->source ? ds->source : "", kind);
+    printf("videos:   %zu Train (fit), %zu Test (scored); one sample per video\n", r->train_videos,
+           r->test_videos);
+    printf("chance:   balanced accuracy %.3f (%d Test classes); majority-class accuracy %.3f\n",
+           1.0 / r->test_classes, r->test_classes, r->majority_accuracy);
+    printf("probes:   ridge classifier (alpha %g) on standardised features; AUROC of the mean\n"
+           "          squared z-score against the Train %s videos (no anomaly seen)\n\n",
+           alpha, ds->classes[ds->normal]);
+    printf("%-16s", "features");
+    for (int s = 0; s < PROBE_NSETS; s++) printf(" %7s       ", probe_set_names[s]);
+    printf("\n%-16s", "dims");
+    for (int s = 0; s < PROBE_NSETS; s++)
+        r->set[s].defined ? printf(" %7d       ", r->set[s].dims) : printf(" %7s       ", "-");
+    static const char *const rows[3] = {"accuracy", "balanced acc.", "AUROC vs normal"};
+    for (int k = 0; k < 3; k++) {
+        printf("\n%-16s", rows[k]);
+        for (int s = 0; s < PROBE_NSETS; s++) {
+            const ProbeSet *p = &r->set[s];
+            double x = k == 0 ? p->accuracy : k == 1 ? p->balanced_accuracy : p->auroc_all;
+            print_cell(p->defined ? x : NAN, NAN);
+        }
+    }
+    printf("\n\nrecall per class (AUROC vs normal in brackets)\n");
+    for (int c = 0; c < r->nclasses; c++) {
+        printf("%-16s", ds->classes[c]);
+        for (int s = 0; s < PROBE_NSETS; s++) {
+            const ProbeSet *p = &r->set[s];
+            print_cell(p->defined ? p->recall[c] : NAN,
+                       p->defined && c != ds->normal ? p->auroc[c] : NAN);
+        }
+        printf("%s\n", c == ds->normal ? " (normal)" : "");
+    }
+    for (int s = 0; s < PROBE_NSETS; s++)
+        if (!r->set[s].defined && r->set[s].reason)
+            printf("%s: undefined (%s)\n", probe_set_names[s], r->set[s].reason);
+}
+
+static int run_probe(const DataOpts *o, const char *path) {
+    bool json;
+    int rc = json_format(&c_probe, o, &json);
+    if (rc) return rc;
+    if (!(o->alpha > 0)) return cli_usage_error(&c_probe, "--alpha must be > 0");
+    Dataset ds;
+    UcfReport rep;
+    const char *kind = NULL;
+    if ((rc = load_data(&c_probe, o, path, &ds, &rep, &kind))) return rc;
+    ProbeResult r;
+    VbStatus s = probe_run(&ds, o->alpha, &r);
+    if (s != VB_OK) {
+        dataset_free(&ds);
+        return cli_fail("data probe", s);
+    }
+    if (json) {
+        json_t *d = probe_json(&ds, kind, &r, o->alpha);
+        json_dumpf(d, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        fputc('\n', stdout);
+        json_decref(d);
+    } else {
+        probe_text(&ds, kind, &r, o->alpha);
+    }
+    probe_free(&r);
     dataset_free(&ds);
     return 0;
 }
@@ -291,23 +439,31 @@ static int run_cache(const DataOpts *o, const char *path) {
 int cmd_data(int argc, char **argv) {
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-            printf("usage: vadbench %s\n\n  synth    %s\n  inspect  %s\n  cache    %s\n",
-                   c_data.usage, c_synth.summary, c_inspect.summary, c_cache.summary);
+            printf("usage: vadbench %s\n\n  synth    %s\n  inspect  %s\n  probe    %s\n"
+                   "  cache    %s\n",
+                   c_data.usage, c_synth.summary, c_inspect.summary, c_probe.summary,
+                   c_cache.summary);
             return 0;
         }
-        return cli_usage_error(&c_data, "a subcommand is required: synth, inspect or cache");
+        return cli_usage_error(&c_data, "a subcommand is required: synth, inspect, probe or cache");
     }
     const char *sub = argv[1];
     const CliCommand *cmd = strcmp(sub, "synth") == 0     ? &c_synth
                             : strcmp(sub, "inspect") == 0 ? &c_inspect
+                            : strcmp(sub, "probe") == 0   ? &c_probe
                             : strcmp(sub, "cache") == 0   ? &c_cache
                                                           : NULL;
     if (!cmd) {
         char msg[160];
-        snprintf(msg, sizeof msg, "unknown subcommand '%s' (synth, inspect or cache)", sub);
+        snprintf(msg, sizeof msg, "unknown subcommand '%s' (synth, inspect, probe or cache)", sub);
         return cli_usage_error(&c_data, msg);
     }
-    DataOpts o = {.videos = -1, .test_videos = -1, .normal_factor = -1, .frames = -1, .size = -1};
+    DataOpts o = {.videos = -1,
+                  .test_videos = -1,
+                  .normal_factor = -1,
+                  .frames = -1,
+                  .size = -1,
+                  .alpha = 1.0};
     CliOpt synth_opts[] = {{"out", CLI_STR, &o.out},
                            {"top", CLI_STR, &o.top},
                            {"videos", CLI_INT, &o.videos},
@@ -329,14 +485,21 @@ int cmd_data(int argc, char **argv) {
                              {"normal-factor", CLI_INT, &o.normal_factor},
                              {"frames", CLI_INT, &o.frames},
                              {"seed", CLI_INT, &o.seed},
+                             {NULL, 0, NULL},
                              {NULL, 0, NULL}};
     CliOpt cache_opts[] = {{"skip-bad", CLI_FLAG, &o.skip_bad},
                            {"normal", CLI_STR, &o.normal},
                            {"cache-dir", CLI_STR, &o.cache_dir},
                            {NULL, 0, NULL}};
-    const CliOpt *opts = cmd == &c_synth     ? synth_opts
-                         : cmd == &c_inspect ? inspect_opts
-                                             : cache_opts;
+    /* probe takes inspect's options and --alpha (the spare slot) */
+    if (cmd == &c_probe) {
+        CliOpt *end = inspect_opts;
+        while (end->name) end++;
+        *end = (CliOpt){"alpha", CLI_DOUBLE, &o.alpha};
+    }
+    const CliOpt *opts = cmd == &c_synth                           ? synth_opts
+                         : cmd == &c_inspect || cmd == &c_probe ? inspect_opts
+                                                                 : cache_opts;
     char *pos[1] = {NULL};
     int npos;
     bool help;
@@ -346,5 +509,6 @@ int cmd_data(int argc, char **argv) {
     if (help) return 0;
     if (cmd == &c_synth) return run_synth(&o);
     if (cmd == &c_inspect) return run_inspect(&o, npos ? pos[0] : NULL);
+    if (cmd == &c_probe) return run_probe(&o, npos ? pos[0] : NULL);
     return run_cache(&o, npos ? pos[0] : NULL);
 }

@@ -6,23 +6,31 @@
 
 #include <jansson.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int cmd_data(int argc, char **argv);
 
 #define DIR "tests/tmp/data_cmd"
 
-/* Run cmd_data with stdout to out_file and stderr to DIR/stderr.out. */
+/* This test process's stderr file (tests run in parallel processes). */
+static const char *err_file(void) {
+    static char path[96];
+    snprintf(path, sizeof path, DIR "/stderr.%d.out", (int)getpid());
+    return path;
+}
+
+/* Run cmd_data with stdout to out_file and stderr to err_file(). */
 static int run(const char *out_file, int argc, const char **argv) {
     fflush(stdout), fflush(stderr);
     cr_assert_not_null(freopen(out_file, "w", stdout));
-    cr_assert_not_null(freopen(DIR "/stderr.out", "w", stderr));
+    cr_assert_not_null(freopen(err_file(), "w", stderr));
     int rc = cmd_data(argc, (char **)argv);
     fflush(stdout), fflush(stderr);
     return rc;
 }
 
 static bool stderr_has(const char *text) {
-    FILE *f = fopen(DIR "/stderr.out", "r");
+    FILE *f = fopen(err_file(), "r");
     char buf[8192];
     size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
     buf[n] = 0;
@@ -45,7 +53,7 @@ static long long geti(json_t *o, const char *a, const char *b) {
 }
 
 Test(data_cmd, synth_then_inspect_json_then_cache_reuse) {
-    cr_assert_eq(system("rm -rf " DIR " && mkdir -p " DIR), 0);
+    cr_assert_eq(system("mkdir -p " DIR " && rm -rf " DIR "/cache " DIR "/s.tar.gz"), 0);
     const char *synth[] = {"data",
                            "synth",
                            "--out",
@@ -119,6 +127,46 @@ Test(data_cmd, text_output_lists_every_class) {
               "%s", buf);
     cr_assert(strstr(buf, "NormalVideos *") && strstr(buf, "Vandalism "), "%s", buf);
     cr_assert(strstr(buf, "total                      17"), "%s", buf);
+}
+
+Test(data_cmd, probe_json_and_text) {
+    cr_assert_eq(system("mkdir -p " DIR), 0);
+    const char *probe[] = {"data",     "probe", "--source", "synthetic", "--videos", "6",
+                           "--frames", "4",     "--size",   "32",        "--format", "json",
+                           "--alpha",  "2"};
+    cr_assert_eq(run(DIR "/probe.json", 14, probe), 0);
+    json_t *j = load_json(DIR "/probe.json");
+    cr_assert_eq(geti(j, "train_videos", NULL), 13 * 6 + 4 * 6);
+    cr_assert_eq(geti(j, "test_videos", NULL), 13 * 4 + 4 * 4);
+    cr_assert_float_eq(json_number_value(json_object_get(j, "alpha")), 2.0, 0);
+    json_t *sets = json_object_get(j, "probes");
+    const char *names[] = {"colour", "layout", "motion", "all"};
+    const long long dims[] = {30, 192, 66, 288};
+    for (int s = 0; s < 4; s++) {
+        json_t *p = json_object_get(sets, names[s]);
+        cr_assert_eq(geti(p, "dims", NULL), dims[s], "%s", names[s]);
+        double b = json_number_value(json_object_get(p, "balanced_accuracy"));
+        cr_assert(b >= 0 && b <= 1, "%s %g", names[s], b);
+        cr_assert_eq(json_object_size(json_object_get(p, "recall")), 14);
+        cr_assert_eq(json_object_size(json_object_get(p, "auroc_vs_normal_by_class")), 13);
+    }
+    json_decref(j);
+    probe[10] = "--alpha", probe[11] = "1";
+    cr_assert_eq(run(DIR "/probe.txt", 12, probe), 0);
+    FILE *f = fopen(DIR "/probe.txt", "r");
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    cr_assert(strstr(buf, "balanced acc.") && strstr(buf, "NormalVideos") &&
+                  strstr(buf, "(normal)") && strstr(buf, "ridge classifier (alpha 1)"),
+              "%s", buf);
+    const char *bad[] = {"data", "probe", "--source", "synthetic", "--alpha", "0"};
+    cr_assert_eq(run(DIR "/probe_bad.out", 6, bad), 2);
+    cr_assert(stderr_has("--alpha must be > 0"));
+    const char *one[] = {"data", "probe", "--source", "synthetic", "--test-videos", "0"};
+    cr_assert_eq(run(DIR "/probe_bad.out", 6, one), 2);
+    cr_assert(stderr_has("needs Test videos"));
 }
 
 Test(data_cmd, usage_and_input_errors_exit_2) {

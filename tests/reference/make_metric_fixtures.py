@@ -20,7 +20,10 @@ tests/test_metrics.c. It holds:
     approximation with tie and continuity corrections);
   * "t_ppf": scipy.stats.t.ppf(p, df) for small and large df;
   * "t_interval": mean, sample std and scipy.stats.t.interval(0.95, n-1,
-    loc=mean, scale=sem) for a few seed-like samples.
+    loc=mean, scale=sem) for a few seed-like samples;
+  * "ridge": feature matrices and class labels (3+ classes, one case with
+    more features than samples) with sklearn.linear_model.RidgeClassifier's
+    coef_, intercept_ and predictions on held-out rows (harness/probe.c).
 
 Scores are rounded to a few decimals so that JSON round-trips them exactly
 (Python writes the shortest repr, jansson's strtod reads it back to the same
@@ -217,6 +220,20 @@ def single_class_cases():
     ]
 
 
+def ridge_cases(rng):
+    from sklearn.linear_model import RidgeClassifier
+    out = []
+    for n, d, c, alpha in ((40, 5, 3, 1.0), (12, 20, 4, 0.5), (90, 8, 6, 3.0)):
+        x = np.round(rng.normal(0, 1, (n + 10, d)), 4)
+        y = np.arange(n + 10) % c
+        x[:, 0] += 0.8 * y  # some signal
+        clf = RidgeClassifier(alpha=alpha).fit(x[:n], y[:n])
+        out.append({"n": n, "d": d, "c": c, "alpha": alpha, "x": floats(x.ravel()),
+                    "y": ints(y), "coef": floats(clf.coef_.ravel()),
+                    "intercept": floats(clf.intercept_), "pred": ints(clf.predict(x[n:]))})
+    return out
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/metrics.json"
     rng = np.random.default_rng(20240607)
@@ -230,6 +247,7 @@ def main():
         "mannwhitney": mwu_cases(rng),
         "t_ppf": t_ppf_cases(),
         "t_interval": t_interval_cases(rng),
+        "ridge": ridge_cases(np.random.default_rng(20261129)),
     }
     text = json.dumps(doc, separators=(",", ":"))
     with open(path, "w") as f:

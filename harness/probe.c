@@ -1,0 +1,289 @@
+/* probe: shortcut baselines (colour, layout, motion features; ridge
+ * classifier; distance from normal). See probe.h. */
+#include "probe.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/metrics.h"
+
+/* LAPACK's Cholesky solve, from OpenBLAS (the trailing argument is the
+ * hidden length of the character argument in the Fortran ABI). */
+void dposv_(const char *uplo, const int *n, const int *nrhs, double *a, const int *lda, double *b,
+            const int *ldb, int *info, size_t uplo_len);
+
+const char *const probe_set_names[PROBE_NSETS] = {"colour", "layout", "motion", "all"};
+
+#define CELLS 8
+#define BINS 8
+#define N_COLOUR (3 * 2 + 3 * BINS)
+#define N_LAYOUT (CELLS * CELLS * 3)
+#define N_MOTION (CELLS * CELLS + 2)
+#define N_FEAT (N_COLOUR + N_LAYOUT + N_MOTION)
+
+/* Offsets of each set's features inside a video's row of N_FEAT values. */
+static const int set_off[3] = {0, N_COLOUR, N_COLOUR + N_LAYOUT};
+static const int set_dim[3] = {N_COLOUR, N_LAYOUT, N_MOTION};
+
+/* The N_FEAT features of video v into f (motion left 0 for one frame). */
+static void video_features(const Dataset *ds, size_t v, double *f, double *map) {
+    const DsVideo *dv = &ds->videos[v];
+    int h = ds->frames.h, w = ds->frames.w;
+    size_t npx = (size_t)h * w;
+    double sum[3] = {0}, sq[3] = {0}, hist[3][BINS] = {{0}}, cell[N_LAYOUT] = {0};
+    double cell_n[CELLS * CELLS] = {0};
+    memset(map, 0, npx * sizeof *map);
+    for (uint32_t t = 0; t < dv->nframes; t++) {
+        const uint8_t *p = dataset_frame(ds, v, t), *q = t ? dataset_frame(ds, v, t - 1) : NULL;
+        for (int y = 0; y < h; y++) {
+            int cy = y * CELLS / h;
+            for (int x = 0; x < w; x++) {
+                int k = cy * CELLS + x * CELLS / w;
+                size_t i = (size_t)y * w + x;
+                const uint8_t *px = p + i * 3;
+                double diff = 0;
+                for (int c = 0; c < 3; c++) {
+                    double val = px[c] / 255.0;
+                    sum[c] += val, sq[c] += val * val;
+                    hist[c][px[c] * BINS / 256] += 1;
+                    cell[k * 3 + c] += val;
+                    if (q) diff += fabs(val - q[i * 3 + c] / 255.0);
+                }
+                cell_n[k] += 1;
+                map[i] += diff / 3.0;
+            }
+        }
+    }
+    double n = (double)npx * dv->nframes;
+    for (int c = 0; c < 3; c++) {
+        double m = sum[c] / n;
+        f[c] = m;
+        f[3 + c] = sqrt(fmax(0.0, sq[c] / n - m * m));
+        for (int b = 0; b < BINS; b++) f[6 + c * BINS + b] = hist[c][b] / n;
+    }
+    for (int k = 0; k < CELLS * CELLS; k++)
+        for (int c = 0; c < 3; c++) f[N_COLOUR + k * 3 + c] = cell[k * 3 + c] / cell_n[k];
+    double *mo = f + N_COLOUR + N_LAYOUT;
+    memset(mo, 0, N_MOTION * sizeof *mo);
+    if (dv->nframes < 2) return;
+    double ms = 0, mq = 0, mcell[CELLS * CELLS] = {0};
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double m = map[(size_t)y * w + x] / (double)(dv->nframes - 1);
+            ms += m, mq += m * m;
+            mcell[(y * CELLS / h) * CELLS + x * CELLS / w] += m;
+        }
+    for (int k = 0; k < CELLS * CELLS; k++) mo[k] = mcell[k] / (cell_n[k] / dv->nframes);
+    mo[CELLS * CELLS] = ms / (double)npx;
+    mo[CELLS * CELLS + 1] = sqrt(fmax(0.0, mq / (double)npx - (ms / npx) * (ms / npx)));
+}
+
+VbStatus probe_ridge_fit(const double *X, const int *y, int n, int d, int C, double alpha,
+                         double *coef, double *intercept) {
+    VB_ASSERT(n >= 1 && d >= 1 && C >= 1 && alpha > 0);
+    double *xm = vb_xcalloc((size_t)d, sizeof *xm), *ym = vb_xcalloc((size_t)C, sizeof *ym);
+    double *A = vb_xcalloc((size_t)d * d, sizeof *A), *B = vb_xcalloc((size_t)d * C, sizeof *B);
+    double *xc = vb_xmalloc((size_t)d * sizeof *xc);
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < d; j++) xm[j] += X[(size_t)i * d + j];
+        ym[y[i]] += 2.0;
+    }
+    for (int j = 0; j < d; j++) xm[j] /= n;
+    for (int c = 0; c < C; c++) ym[c] = ym[c] / n - 1.0; /* mean of the +-1 targets */
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < d; j++) xc[j] = X[(size_t)i * d + j] - xm[j];
+        /* column-major A (upper triangle: row j <= column k) and B[d x C] */
+        for (int k = 0; k < d; k++)
+            for (int j = 0; j <= k; j++) A[(size_t)k * d + j] += xc[j] * xc[k];
+        for (int c = 0; c < C; c++) {
+            double yc = (y[i] == c ? 1.0 : -1.0) - ym[c];
+            for (int j = 0; j < d; j++) B[(size_t)c * d + j] += xc[j] * yc;
+        }
+    }
+    for (int j = 0; j < d; j++) A[(size_t)j * d + j] += alpha;
+    int info = 0;
+    dposv_("U", &d, &C, A, &d, B, &d, &info, 1);
+    VbStatus st = VB_OK;
+    if (info != 0) {
+        st = VB_FAIL(VB_ERR_NUMERIC, "ridge probe: the normal equations are not positive definite "
+                                     "(LAPACK dposv info %d)", info);
+    } else {
+        for (int c = 0; c < C; c++) {
+            double b = ym[c];
+            for (int j = 0; j < d; j++) {
+                coef[(size_t)c * d + j] = B[(size_t)c * d + j];
+                b -= xm[j] * B[(size_t)c * d + j];
+            }
+            intercept[c] = b;
+        }
+    }
+    free(xm), free(ym), free(A), free(B), free(xc);
+    return st;
+}
+
+/* Columns [off, off+dim) of the feature table as a standardised n x dim
+ * matrix (mean and standard deviation from the rows with use[i]; a constant
+ * column gets scale 1, as scikit-learn's StandardScaler). */
+static void standardise(const double *feat, size_t nv, const bool *use, const int *cols, int dim,
+                        double *out) {
+    for (int j = 0; j < dim; j++) {
+        double s = 0, q = 0, m = 0;
+        size_t k = 0;
+        for (size_t v = 0; v < nv; v++)
+            if (use[v]) s += feat[v * N_FEAT + cols[j]], k++;
+        m = k ? s / (double)k : 0.0;
+        for (size_t v = 0; v < nv; v++)
+            if (use[v]) {
+                double e = feat[v * N_FEAT + cols[j]] - m;
+                q += e * e;
+            }
+        double sd = k ? sqrt(q / (double)k) : 0.0;
+        if (!(sd > 1e-12)) sd = 1.0;
+        for (size_t v = 0; v < nv; v++) out[v * dim + j] = (feat[v * N_FEAT + cols[j]] - m) / sd;
+    }
+}
+
+static VbStatus run_set(const Dataset *ds, const double *feat, const int *cols, int dim,
+                        double alpha, ProbeSet *ps) {
+    size_t nv = ds->nvideos;
+    int C = ds->nclasses;
+    bool *train = vb_xmalloc(nv * sizeof *train), *normal = vb_xmalloc(nv * sizeof *normal);
+    size_t ntr = 0, nnorm = 0;
+    for (size_t v = 0; v < nv; v++) {
+        train[v] = ds->videos[v].split == DS_TRAIN;
+        normal[v] = train[v] && ds->videos[v].cls == ds->normal;
+        ntr += train[v], nnorm += normal[v];
+    }
+    double *Z = vb_xmalloc(nv * (size_t)dim * sizeof *Z);
+    double *Xtr = vb_xmalloc(ntr * (size_t)dim * sizeof *Xtr);
+    int *ytr = vb_xmalloc(ntr * sizeof *ytr);
+    double *coef = vb_xmalloc((size_t)C * dim * sizeof *coef), *icpt = vb_xmalloc(C * sizeof *icpt);
+    standardise(feat, nv, train, cols, dim, Z);
+    for (size_t v = 0, i = 0; v < nv; v++)
+        if (train[v]) {
+            memcpy(Xtr + i * dim, Z + v * dim, (size_t)dim * sizeof *Z);
+            ytr[i++] = ds->videos[v].cls;
+        }
+    VbStatus st = probe_ridge_fit(Xtr, ytr, (int)ntr, dim, C, alpha, coef, icpt);
+    ps->dims = dim;
+    ps->recall = vb_xmalloc((size_t)C * sizeof(double));
+    ps->auroc = vb_xmalloc((size_t)C * sizeof(double));
+    if (st == VB_OK) {
+        size_t *hit = vb_xcalloc((size_t)C, sizeof *hit), *cnt = vb_xcalloc((size_t)C, sizeof *cnt);
+        size_t nte = 0, right = 0;
+        for (size_t v = 0; v < nv; v++) {
+            if (train[v]) continue;
+            int best = 0;
+            double bs = -INFINITY;
+            for (int c = 0; c < C; c++) {
+                double s = icpt[c];
+                for (int j = 0; j < dim; j++) s += coef[(size_t)c * dim + j] * Z[v * dim + j];
+                if (s > bs) bs = s, best = c;
+            }
+            int truth = ds->videos[v].cls;
+            cnt[truth]++, nte++;
+            if (best == truth) hit[truth]++, right++;
+        }
+        double bal = 0;
+        int present = 0;
+        for (int c = 0; c < C; c++) {
+            ps->recall[c] = cnt[c] ? (double)hit[c] / (double)cnt[c] : NAN;
+            if (cnt[c]) bal += ps->recall[c], present++;
+        }
+        ps->accuracy = nte ? (double)right / (double)nte : NAN;
+        ps->balanced_accuracy = present ? bal / present : NAN;
+        free(hit), free(cnt);
+    }
+    /* distance from the Train normal videos, scored on Test */
+    for (int c = 0; c < C; c++) ps->auroc[c] = NAN;
+    ps->auroc_all = NAN;
+    if (st == VB_OK && nnorm > 0) {
+        standardise(feat, nv, normal, cols, dim, Z);
+        double *score = vb_xmalloc(nv * sizeof *score);
+        int *label = vb_xmalloc(nv * sizeof *label);
+        for (int c = -1; c < C && st == VB_OK; c++) {
+            if (c == ds->normal) continue;
+            size_t m = 0;
+            for (size_t v = 0; v < nv; v++) {
+                int k = ds->videos[v].cls;
+                if (train[v] || (k != ds->normal && c >= 0 && k != c)) continue;
+                double s = 0;
+                for (int j = 0; j < dim; j++) s += Z[v * dim + j] * Z[v * dim + j];
+                score[m] = s / dim;
+                label[m++] = k != ds->normal;
+            }
+            MetricResult r;
+            st = metrics_auroc(score, label, m, &r);
+            if (st == VB_OK && r.defined) *(c < 0 ? &ps->auroc_all : &ps->auroc[c]) = r.value;
+        }
+        free(score), free(label);
+    }
+    ps->defined = st == VB_OK;
+    free(train), free(normal), free(Z), free(Xtr), free(ytr), free(coef), free(icpt);
+    return st;
+}
+
+VbStatus probe_run(const Dataset *ds, double alpha, ProbeResult *out) {
+    memset(out, 0, sizeof *out);
+    if (!(alpha > 0)) return VB_FAIL(VB_ERR_INPUT, "ridge alpha must be > 0 (got %g)", alpha);
+    size_t nv = ds->nvideos;
+    uint64_t vtr[DS_MAX_CLASSES], vte[DS_MAX_CLASSES], fr[DS_MAX_CLASSES];
+    dataset_counts(ds, DS_TRAIN, vtr, fr);
+    dataset_counts(ds, DS_TEST, vte, fr);
+    int train_classes = 0, big = 0;
+    uint32_t min_frames = UINT32_MAX;
+    out->nclasses = ds->nclasses;
+    for (int c = 0; c < ds->nclasses; c++) {
+        train_classes += vtr[c] > 0;
+        out->test_classes += vte[c] > 0;
+        out->train_videos += vtr[c], out->test_videos += vte[c];
+        if (vtr[c] > vtr[big]) big = c;
+    }
+    if (train_classes < 2)
+        return VB_FAIL(VB_ERR_INPUT, "%s: the probe needs Train videos of at least two classes",
+                       ds->source ? ds->source : "data set");
+    if (out->test_videos == 0)
+        return VB_FAIL(VB_ERR_INPUT, "%s: the probe needs Test videos",
+                       ds->source ? ds->source : "data set");
+    out->majority_accuracy = (double)vte[big] / (double)out->test_videos;
+    for (size_t v = 0; v < nv; v++)
+        if (ds->videos[v].nframes < min_frames) min_frames = ds->videos[v].nframes;
+
+    double *feat = vb_xmalloc(nv * N_FEAT * sizeof *feat);
+    size_t npx = (size_t)ds->frames.h * ds->frames.w;
+#pragma omp parallel
+    {
+        double *map = vb_xmalloc(npx * sizeof *map);
+#pragma omp for schedule(dynamic, 4)
+        for (long v = 0; v < (long)nv; v++) video_features(ds, (size_t)v, feat + v * N_FEAT, map);
+        free(map);
+    }
+    int cols[N_FEAT];
+    VbStatus st = VB_OK;
+    for (int s = 0; s < PROBE_NSETS && st == VB_OK; s++) {
+        ProbeSet *ps = &out->set[s];
+        int dim = 0;
+        for (int k = 0; k < 3; k++) {
+            if (!(s == PROBE_ALL || s == k)) continue;
+            if (k == PROBE_MOTION && min_frames < 2) continue;
+            for (int j = 0; j < set_dim[k]; j++) cols[dim++] = set_off[k] + j;
+        }
+        if (s == PROBE_MOTION && min_frames < 2) {
+            ps->reason = "some videos have a single frame";
+            continue;
+        }
+        st = run_set(ds, feat, cols, dim, alpha, ps);
+    }
+    free(feat);
+    if (st != VB_OK) probe_free(out);
+    return st;
+}
+
+void probe_free(ProbeResult *r) {
+    for (int s = 0; s < PROBE_NSETS; s++) {
+        free(r->set[s].recall);
+        free(r->set[s].auroc);
+        r->set[s].recall = r->set[s].auroc = NULL;
+    }
+}

@@ -1,0 +1,81 @@
+/* probe: shortcut baselines for a data set — how far simple hand-made video
+ * features get, so that a model's numbers can be read against them.
+ *
+ * Every video becomes four feature vectors, computed from its frames alone
+ * (values in [0, 1]):
+ *   colour  per-channel mean and standard deviation over all pixels and
+ *           frames, and an 8-bin histogram per channel (30 values): what a
+ *           "the scene is dark / orange / blue" shortcut can see;
+ *   layout  the video's mean frame pooled to 8 x 8 cells x 3 channels (192):
+ *           what a fixed scene layout or a static prop can give away;
+ *   motion  the mean absolute frame difference (averaged over channels and
+ *           time) pooled to 8 x 8 cells, plus its mean and standard deviation
+ *           over the frame (66): where and how much things move; undefined
+ *           for single-frame videos (Fashion-MNIST);
+ *   all     the three concatenated.
+ * Two probes per feature set, both fit on the Train videos and scored on the
+ * Test videos, one sample per video:
+ *   * closed-set classification by a ridge classifier (as scikit-learn's
+ *     RidgeClassifier(alpha)): features standardised with the training
+ *     mean and standard deviation, targets +-1 per class, intercepts by
+ *     centring, (X'X + alpha I) W = X'Y solved by Cholesky (LAPACK dposv
+ *     from OpenBLAS); prediction = the largest score. Reported as accuracy,
+ *     balanced accuracy (mean recall over the classes present in Test) and
+ *     recall per class;
+ *   * "different from normal" without any anomaly in training: the mean
+ *     squared z-score of a video's features against the Train normal
+ *     videos' mean and standard deviation; AUROC of each anomaly class's
+ *     Test videos against the Test normal videos, and of all anomalies.
+ * A data set whose classes the colour probe already separates, or whose
+ * anomalies the colour distance already finds, has a shortcut a model can
+ * take without learning motion or shape.
+ *
+ * Everything is computed in double, in a fixed order (OpenMP only over
+ * videos, each written to its own row), so results are the same for any
+ * thread count. */
+#ifndef VB_PROBE_H
+#define VB_PROBE_H
+
+#include <stdbool.h>
+
+#include "datasets/dataset.h"
+#include "kernels/status.h"
+
+enum { PROBE_COLOUR, PROBE_LAYOUT, PROBE_MOTION, PROBE_ALL, PROBE_NSETS };
+
+extern const char *const probe_set_names[PROBE_NSETS];
+
+typedef struct ProbeSet {
+    bool defined;       /* false: motion on single-frame videos */
+    const char *reason; /* why not, when !defined */
+    int dims;
+    double accuracy, balanced_accuracy;
+    double *recall;     /* [nclasses], NAN for classes without Test videos */
+    double *auroc;      /* [nclasses] per anomaly class vs normal; NAN: normal or undefined */
+    double auroc_all;   /* every anomaly vs normal; NAN when undefined */
+} ProbeSet;
+
+typedef struct ProbeResult {
+    int nclasses;
+    size_t train_videos, test_videos;
+    int test_classes;          /* classes with Test videos */
+    double majority_accuracy;  /* always predicting the largest Train class */
+    ProbeSet set[PROBE_NSETS];
+} ProbeResult;
+
+/* Run every probe on ds with ridge strength alpha (> 0; 1.0 is scikit-
+ * learn's default). Needs Train videos of at least two classes and Test
+ * videos; the distance probe needs Train normal videos (otherwise its
+ * AUROCs are NAN). */
+VbStatus probe_run(const Dataset *ds, double alpha, ProbeResult *out);
+void probe_free(ProbeResult *r);
+
+/* The ridge classifier alone (exposed for tests against scikit-learn):
+ * X[n x d] row-major (already standardised or not: it is fit as given,
+ * intercepts by centring X and the +-1 targets), y[n] in [0, C). Writes
+ * coef[C x d] and intercept[C]. VB_ERR_NUMERIC when the system is not
+ * positive definite. */
+VbStatus probe_ridge_fit(const double *X, const int *y, int n, int d, int C, double alpha,
+                         double *coef, double *intercept);
+
+#endif
