@@ -1,4 +1,5 @@
 /* evaluate: scoring loops, metric computation and latency measurement. */
+#define _GNU_SOURCE /* qsort_r */
 #include "evaluate.h"
 
 #include <math.h>
@@ -14,7 +15,7 @@ const char *const eval_score_names[EVAL_NSCORES] = {"binary", "classifier", "svd
 
 static const float MEAN[3] = {0.485f, 0.456f, 0.406f}, STD[3] = {0.229f, 0.224f, 0.225f};
 
-static void scores_reserve(EvalScores *s, size_t n) {
+static void scores_reserve(EvalScores *s, size_t n, int C) {
     if (s->n + n <= s->cap) return;
     size_t cap = s->cap ? s->cap : 256;
     while (cap < s->n + n) cap *= 2;
@@ -24,12 +25,13 @@ static void scores_reserve(EvalScores *s, size_t n) {
     s->anomaly = vb_xrealloc(s->anomaly, cap * sizeof(int));
     s->unseen = vb_xrealloc(s->unseen, cap);
     s->video = vb_xrealloc(s->video, cap * sizeof(int64_t));
+    s->prob = vb_xrealloc(s->prob, cap * (size_t)C * sizeof(double));
     s->cap = cap;
 }
 
 void eval_scores_free(EvalScores *s) {
     for (int k = 0; k < EVAL_NSCORES; k++) free(s->s[k]);
-    free(s->cls), free(s->pred), free(s->anomaly), free(s->unseen), free(s->video);
+    free(s->cls), free(s->pred), free(s->anomaly), free(s->unseen), free(s->video), free(s->prob);
     memset(s, 0, sizeof *s);
 }
 
@@ -70,6 +72,7 @@ VbStatus eval_collect(Hybrid *m, Loader *l, const EvalContext *ec, int tta, bool
     const KOps *k = m->net.k;
     memset(out, 0, sizeof *out);
     out->nscores = EVAL_NSCORES;
+    out->nprob = m->cfg.classes;
     int views = tta > 1 ? tta : 1, C = m->cfg.classes, T = m->max_t, S = m->cfg.image;
     size_t fx = (size_t)m->max_b * T * S * S * 3;
     float *xv = vb_xmalloc(fx * sizeof(float));
@@ -91,7 +94,9 @@ VbStatus eval_collect(Hybrid *m, Loader *l, const EvalContext *ec, int tta, bool
             break;
         }
         int n = bt->n, W = EVAL_NSCORES + C;
-        for (size_t i = 0; i < (size_t)n * W; i++) acc[i] = tta_max ? -INFINITY : 0.0;
+        /* scores start at -inf for the max over views; logits are always averaged */
+        for (size_t i = 0; i < (size_t)n * W; i++)
+            acc[i] = tta_max && (int)(i % (size_t)W) < EVAL_NSCORES ? -INFINITY : 0.0;
         for (int v = 0; v < views; v++) {
             const float *src = bt->x;
             if (v > 0) {
@@ -130,15 +135,18 @@ VbStatus eval_collect(Hybrid *m, Loader *l, const EvalContext *ec, int tta, bool
                 for (int c = 0; c < C; c++) a[EVAL_NSCORES + c] += z[c] / views;
             }
         }
-        scores_reserve(out, (size_t)n);
+        scores_reserve(out, (size_t)n, C);
         for (int i = 0; i < n; i++) {
             size_t r = out->n++;
-            double *a = acc + (size_t)i * W;
+            double *a = acc + (size_t)i * W, *z = a + EVAL_NSCORES, *p = out->prob + r * C;
             for (int q = 0; q < EVAL_NSCORES; q++) out->s[q][r] = a[q];
             int best = 0;
             for (int c = 1; c < C; c++)
-                if (a[EVAL_NSCORES + c] > a[EVAL_NSCORES + best]) best = c;
+                if (z[c] > z[best]) best = c;
             out->pred[r] = best;
+            double den = 0;
+            for (int c = 0; c < C; c++) den += (p[c] = exp(z[c] - z[best]));
+            for (int c = 0; c < C; c++) p[c] /= den;
             out->cls[r] = bt->cls[i];
             out->anomaly[r] = bt->anomaly[i];
             out->unseen[r] = bt->unseen[i];
@@ -289,6 +297,51 @@ static VbStatus video_level(const Logger *L, const EvalScores *s, int q) {
     return st;
 }
 
+/* Clip indices ordered by (video, index); ctx is the video array. */
+static int by_video(const void *a, const void *b, void *ctx) {
+    const int64_t *video = ctx;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (video[i] != video[j]) return video[i] < video[j] ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+/* Closed-set accuracy per video over the seen classes: a video's class is
+ * the largest mean probability over its clips (first on ties); balanced
+ * accuracy is the mean recall over the classes that have videos. */
+static void video_closed_set(const Logger *L, const EvalContext *ec, const EvalScores *s) {
+    int C = s->nprob;
+    size_t *ord = vb_xmalloc((s->n ? s->n : 1) * sizeof *ord);
+    for (size_t i = 0; i < s->n; i++) ord[i] = i;
+    qsort_r(ord, s->n, sizeof *ord, by_video, s->video);
+    size_t *hit = vb_xcalloc((size_t)C, sizeof *hit), *cnt = vb_xcalloc((size_t)C, sizeof *cnt);
+    double *sum = vb_xmalloc((size_t)C * sizeof *sum);
+    size_t nv = 0, right = 0;
+    for (size_t i = 0; i < s->n;) {
+        size_t j = i, first = ord[i];
+        for (int c = 0; c < C; c++) sum[c] = 0;
+        for (; j < s->n && s->video[ord[j]] == s->video[first]; j++)
+            for (int c = 0; c < C; c++) sum[c] += s->prob[ord[j] * C + c];
+        int truth = ec->class_map[s->cls[first]];
+        if (truth >= 0) {
+            int best = 0;
+            for (int c = 1; c < C; c++)
+                if (sum[c] > sum[best]) best = c;
+            cnt[truth]++, nv++;
+            if (best == truth) hit[truth]++, right++;
+        }
+        i = j;
+    }
+    if (nv > 0) {
+        double bal = 0;
+        int present = 0;
+        for (int c = 0; c < C; c++)
+            if (cnt[c]) bal += (double)hit[c] / (double)cnt[c], present++;
+        put(L, "video_accuracy", -1, (double)right / (double)nv);
+        put(L, "video_balanced_accuracy", -1, bal / present);
+    }
+    free(ord), free(hit), free(cnt), free(sum);
+}
+
 static VbStatus closed_set(const Logger *L, const EvalContext *ec, const EvalScores *s) {
     int C = ec->model_classes;
     size_t n = 0, nu = 0;
@@ -358,6 +411,7 @@ VbStatus eval_metrics(const EvalContext *ec, const EvalScores *val, const EvalSc
                       const char *split, const char *prefix, EvalLogFn log, void *ctx) {
     Logger L = {log, ctx, split, prefix};
     VB_TRY(closed_set(&L, ec, s));
+    video_closed_set(&L, ec, s);
     for (int q = 0; q < EVAL_NSCORES; q++) {
         if (!score_present(s, q)) continue;
         for (int which = 0; which < 3; which++) VB_TRY(ranking(&L, s, q, which));

@@ -14,6 +14,8 @@
  *   class.<C>.precision|recall|f1|support, confusion.<true>.<pred>,
  *   unseen_assigned.<true>.<pred> — closed-set over the classes seen in
  *   training (unseen-class samples excluded, then counted by assignment);
+ *   video_accuracy, video_balanced_accuracy — the same per video (the class
+ *   of the largest mean probability over its clips), labels being per video;
  *   auroc.<score>.<all|seen|unseen>, ap.<score>.<…>, video_auroc.<score>.all;
  *   threshold.<score> (set on validation normals at eval.target_fpr),
  *   fpr.<score> (test normals above it: "false positives"),
@@ -36,6 +38,8 @@ typedef struct EvalScores {
     double *s[EVAL_NSCORES];
     int *cls;             /* dataset class */
     int *pred;            /* predicted model class */
+    int nprob;            /* model classes: the width of prob */
+    double *prob;         /* [n x nprob] softmax of the (view-averaged) class logits */
     int *anomaly;
     uint8_t *unseen;
     int64_t *video;
