@@ -25,15 +25,18 @@ const CliCommand cli_commands[] = {
      "initialised from --seed (default 0). In train mode --noise supplies dropout masks (named\n"
      "by dropout site) and `vae.eps`; otherwise they are drawn from the seed.",
      cmd_forward},
-    {"bench", "time a training step or inference of a model configuration",
-     "bench --model FILE.yaml [--variant NAME] [--mode train|infer] [--batch N] [--clip T]\n"
-     "        [--steps K] [--warmup W] [--threads N] [--backend cpu|cuda] [--seed S]\n\n"
+    {"bench", "time a training step, inference or the data loader",
+     "bench --model FILE.yaml [--variant NAME] [--mode train|infer|loader] [--batch N] [--clip T]\n"
+     "        [--steps K] [--warmup W] [--threads N] [--backend cpu|cuda] [--seed S]\n"
+     "        [--workers N]\n\n"
      "Times the full training step (forward, MODEL_SPEC losses, backward, clipping, AdamW) or\n"
      "inference on random data after W warm-up steps; prints one JSON line with images/s,\n"
-     "median/p90/p99 milliseconds, peak RSS and arena bytes.",
+     "median/p90/p99 milliseconds, peak RSS and arena bytes. --mode loader times the training\n"
+     "loader instead (synthetic videos at the model's image size, augmentation and sampler\n"
+     "on, --workers threads, default 2) and adds batches/s.",
      cmd_bench},
-    {"data", "make, inspect and pre-decode data sets (synth, inspect, cache)",
-     "data synth|inspect|cache [options]   (`vadbench data SUBCOMMAND --help` for one)", cmd_data},
+    {"data", "make, inspect, probe and pre-decode data sets (synth, inspect, probe, cache)",
+     "data synth|inspect|probe|cache [options]   (`vadbench data SUBCOMMAND --help` for one)", cmd_data},
     {"keys", "list every experiment-file key with its type, default and meaning",
      "keys [SECTION]", cmd_keys},
     {"runs", "list the runs in the results store",

@@ -239,8 +239,9 @@ int rep_quantities_default(const RepData *d, RepQuantity **out) {
         add_q(d, &l, &n, rep_q_final(d, d->cmp.metrics[m], NULL));
     const char *S = d->score;
     char spec[REP_NAME + 32];
-    const char *plain[] = {"test/accuracy", "test/macro_f1", "test/weighted_f1"};
-    for (int i = 0; i < 3; i++) add_q(d, &l, &n, rep_q_final(d, plain[i], NULL));
+    const char *plain[] = {"test/accuracy", "test/video_accuracy", "test/video_balanced_accuracy",
+                           "test/macro_f1", "test/weighted_f1"};
+    for (int i = 0; i < 5; i++) add_q(d, &l, &n, rep_q_final(d, plain[i], NULL));
     const char *scored[] = {
         "auroc.%s.all", "auroc.%s.seen",  "auroc.%s.unseen",  "ap.%s.unseen",
         "fpr.%s",       "detect.%s.seen", "detect.%s.unseen", "video_auroc.%s.all"};
