@@ -29,12 +29,17 @@ static int run(const char *out_file, int argc, const char **argv) {
     return rc;
 }
 
-static bool stderr_has(const char *text) {
-    FILE *f = fopen(err_file(), "r");
-    char buf[8192];
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+/* The start of a text file as a string ("" when it cannot be read). */
+static void read_text(const char *path, char *buf, size_t size) {
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
     buf[n] = 0;
     if (f) fclose(f);
+}
+
+static bool stderr_has(const char *text) {
+    char buf[8192];
+    read_text(err_file(), buf, sizeof buf);
     return strstr(buf, text) != NULL;
 }
 
@@ -117,11 +122,8 @@ Test(data_cmd, text_output_lists_every_class) {
     const char *gen[] = {"data",          "inspect", "--source", "synthetic", "--videos", "1",
                          "--test-videos", "0",       "--frames", "2",         "--size",   "16"};
     cr_assert_eq(run(DIR "/text.out", 12, gen), 0);
-    FILE *f = fopen(DIR "/text.out", "r");
     char buf[8192];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
+    read_text(DIR "/text.out", buf, sizeof buf);
     cr_assert(strstr(buf, "frames:   16x16 RGB") &&
                   strstr(buf, "classes:  14 (normal: NormalVideos)"),
               "%s", buf);
@@ -153,11 +155,8 @@ Test(data_cmd, probe_json_and_text) {
     json_decref(j);
     probe[10] = "--alpha", probe[11] = "1";
     cr_assert_eq(run(DIR "/probe.txt", 12, probe), 0);
-    FILE *f = fopen(DIR "/probe.txt", "r");
     char buf[8192];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
+    read_text(DIR "/probe.txt", buf, sizeof buf);
     cr_assert(strstr(buf, "balanced acc.") && strstr(buf, "NormalVideos") &&
                   strstr(buf, "(normal)") && strstr(buf, "ridge classifier (alpha 1)"),
               "%s", buf);
