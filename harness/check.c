@@ -134,13 +134,14 @@ static VbStatus check_metrics(const CheckOptions *o, const RepData *b, const Rep
 }
 
 /* Pool the raw samples of component at batch over all runs of d. */
-static VbStatus pool(const RepData *d, const char *component, int batch, double **x, size_t *n) {
+static VbStatus pool(Store *st, const RepData *d, const char *component, int batch, double **x,
+                     size_t *n) {
     *x = NULL;
     *n = 0;
     for (int i = 0; i < d->nruns; i++) {
         double *ms;
         int m;
-        VB_TRY(rep_latency_samples(d->db_path, d->runs[i].run.id, component, batch, &ms, &m));
+        VB_TRY(store_latency_samples(st, d->runs[i].run.id, component, batch, &ms, &m));
         *x = vb_xrealloc(*x, (*n + (size_t)m) * sizeof **x);
         memcpy(*x + *n, ms, (size_t)m * sizeof *ms);
         *n += (size_t)m;
@@ -193,14 +194,14 @@ static VbStatus missing_model_latency(const RepData *b, const RepData *c) {
     return VB_OK;
 }
 
-static VbStatus check_latency(const RepData *b, const RepData *c, CheckResult *r) {
+static VbStatus check_latency(Store *st, const RepData *b, const RepData *c, CheckResult *r) {
     VB_TRY(missing_model_latency(b, c));
     int batches[16], nb = common_batches(b, c, batches, 16);
     for (int k = 0; k < nb; k++) {
         double *xb, *xc;
         size_t nxb, nxc;
-        VB_TRY(pool(b, "model", batches[k], &xb, &nxb));
-        VbStatus s = pool(c, "model", batches[k], &xc, &nxc);
+        VB_TRY(pool(st, b, "model", batches[k], &xb, &nxb));
+        VbStatus s = pool(st, c, "model", batches[k], &xc, &nxc);
         MwuResult slower, faster;
         if (s == VB_OK) s = stats_latency_slower(xb, nxb, xc, nxc, &slower);
         if (s == VB_OK) s = stats_mann_whitney(xc, nxc, xb, nxb, MWU_LESS, &faster);
@@ -293,7 +294,7 @@ VbStatus check_run(Store *st, const CheckOptions *o, CheckResult *r) {
         describe(&c, what, r->cand_desc, sizeof r->cand_desc, &r->cand_ids, &r->ncand);
         s = check_metrics(o, &b, &c, r);
     }
-    if (s == VB_OK) s = check_latency(&b, &c, r);
+    if (s == VB_OK) s = check_latency(st, &b, &c, r);
     for (int i = 0; i < r->nrows; i++) r->regressions += r->rows[i].verdict == CHECK_REGRESSION;
     rep_free(&b);
     rep_free(&c);

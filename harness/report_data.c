@@ -4,7 +4,6 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,127 +11,6 @@
 
 #include "harness/evaluate.h"
 #include "harness/experiment.h"
-
-/* ---- read-only SQL on the documented schema ------------------------------ */
-
-static VbStatus ro_open(const char *path, sqlite3 **db) {
-    *db = NULL;
-    int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL);
-    if (rc != SQLITE_OK) {
-        VbStatus s = VB_FAIL(VB_ERR_DB, "%s: opening read-only: %s", path,
-                             *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
-        sqlite3_close(*db);
-        *db = NULL;
-        return s;
-    }
-    sqlite3_busy_timeout(*db, 10000);
-    return VB_OK;
-}
-
-static VbStatus ro_prepare(sqlite3 *db, const char *path, const char *sql, sqlite3_stmt **s) {
-    if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK)
-        return VB_FAIL(VB_ERR_DB, "%s: %s", path, sqlite3_errmsg(db));
-    return VB_OK;
-}
-
-static char *col_dup(sqlite3_stmt *s, int i) {
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return vb_xstrdup(t ? (const char *)t : "");
-}
-
-/* Description and file of experiment `name`. */
-static VbStatus experiment_row(const char *path, const char *name, char **desc, char **file) {
-    sqlite3 *db;
-    VB_TRY(ro_open(path, &db));
-    sqlite3_stmt *s;
-    VbStatus r =
-        ro_prepare(db, path, "SELECT description, file FROM experiments WHERE name = ?1", &s);
-    if (r == VB_OK) {
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW) {
-            *desc = col_dup(s, 0);
-            *file = col_dup(s, 1);
-        }
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(db);
-    if (!*desc) *desc = vb_xstrdup("");
-    if (!*file) *file = vb_xstrdup("");
-    return r;
-}
-
-/* "a, b, c" of every experiment name in the store (caller frees). */
-static char *experiment_names(const char *path) {
-    sqlite3 *db;
-    if (ro_open(path, &db) != VB_OK) return vb_xstrdup("");
-    sqlite3_stmt *s;
-    size_t cap = 256, len = 0;
-    char *out = vb_xcalloc(cap, 1);
-    if (ro_prepare(db, path, "SELECT name FROM experiments ORDER BY name", &s) == VB_OK) {
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            const char *n = (const char *)sqlite3_column_text(s, 0);
-            size_t need = len + strlen(n ? n : "") + 3;
-            if (need > cap) out = vb_xrealloc(out, cap = 2 * need);
-            len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? ", " : "", n ? n : "");
-        }
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(db);
-    vb_clear_error();
-    return out;
-}
-
-VbStatus rep_latency_samples(const char *db_path, int64_t run_id, const char *component, int batch,
-                             double **ms, int *n) {
-    *ms = NULL;
-    *n = 0;
-    sqlite3 *db;
-    VB_TRY(ro_open(db_path, &db));
-    sqlite3_stmt *s;
-    VbStatus r = ro_prepare(db, db_path,
-                            "SELECT samples_ms FROM latency WHERE run_id = ?1 AND component = ?2"
-                            " AND batch = ?3",
-                            &s);
-    char *text = NULL;
-    if (r == VB_OK) {
-        sqlite3_bind_int64(s, 1, run_id);
-        sqlite3_bind_text(s, 2, component, -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 3, batch);
-        if (sqlite3_step(s) == SQLITE_ROW) text = col_dup(s, 0);
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(db);
-    if (r != VB_OK) return r;
-    if (!text)
-        return VB_FAIL(VB_ERR_INPUT, "%s: run %lld has no latency samples of '%s' at batch %d",
-                       db_path, (long long)run_id, component, batch);
-    json_error_t e;
-    json_t *arr = json_loads(text, 0, &e);
-    free(text);
-    if (!json_is_array(arr) || json_array_size(arr) == 0) {
-        json_decref(arr);
-        return VB_FAIL(VB_ERR_INPUT,
-                       "%s: run %lld: latency samples of '%s' at batch %d are not "
-                       "a JSON array of numbers",
-                       db_path, (long long)run_id, component, batch);
-    }
-    size_t m = json_array_size(arr);
-    *ms = vb_xmalloc(m * sizeof **ms);
-    for (size_t i = 0; i < m; i++) {
-        json_t *v = json_array_get(arr, i);
-        if (!json_is_number(v)) {
-            json_decref(arr);
-            free(*ms);
-            *ms = NULL;
-            return VB_FAIL(VB_ERR_INPUT, "%s: run %lld: latency sample %zu of '%s' is not a number",
-                           db_path, (long long)run_id, i, component);
-        }
-        (*ms)[i] = json_number_value(v);
-    }
-    *n = (int)m;
-    json_decref(arr);
-    return VB_OK;
-}
 
 /* ---- runs ------------------------------------------------------------------ */
 
@@ -308,14 +186,16 @@ VbStatus rep_load_experiment(Store *st, const char *name, const char *variant, b
     int64_t eid;
     VB_TRY(store_find_experiment(st, name, &eid));
     if (!eid) {
-        char *names = experiment_names(d->db_path);
+        char *names;
+        VB_TRY(store_experiment_names(st, &names));
         VbStatus s =
             VB_FAIL(VB_ERR_INPUT, "%s: no experiment named '%s' (%s%s)", d->db_path, name,
                     *names ? "experiments here: " : "the database holds no experiments", names);
         free(names);
         return s;
     }
-    VB_TRY(experiment_row(d->db_path, name, &d->description, &d->file));
+    bool found;
+    VB_TRY(store_experiment_info(st, name, &d->description, &d->file, &found));
     StoreRunFilter f = {.experiment = name};
     StoreRunList l;
     VB_TRY(store_list_runs(st, &f, &l));

@@ -105,11 +105,6 @@ void rep_curve(const RepRun *r, const char *split, const char *key, int64_t **st
 /* Latency summary of (component, batch); NULL when not measured. */
 const StoreLatency *rep_latency(const RepRun *r, const char *component, int batch);
 
-/* The raw samples (ms) of (run, component, batch) from the database at
- * db_path; *ms malloc'ed. VB_ERR_INPUT when there are none. */
-VbStatus rep_latency_samples(const char *db_path, int64_t run_id, const char *component, int batch,
-                             double **ms, int *n);
-
 /* Index of a variant by name, -1 when absent. */
 int rep_variant_index(const RepData *d, const char *name);
 

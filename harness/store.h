@@ -338,6 +338,19 @@ VbStatus store_run_timings(Store *st, int64_t run_id, StoreTiming **rows, int *n
 void store_timings_free(StoreTiming *rows, int n);
 VbStatus store_run_latency(Store *st, int64_t run_id, StoreLatency **rows, int *n);
 void store_latency_free(StoreLatency *rows, int n);
+/* The raw samples (ms) of (run, component, batch); *ms malloc'ed.
+ * VB_ERR_INPUT naming the database when there are none or they are not a
+ * JSON array of numbers. */
+VbStatus store_latency_samples(Store *st, int64_t run_id, const char *component, int batch,
+                               double **ms, int *n);
+
+/* Description and file of experiment `name` (malloc'ed, "" when not
+ * recorded); *found = false (and empty strings) when there is none. */
+VbStatus store_experiment_info(Store *st, const char *name, char **description, char **file,
+                               bool *found);
+/* Every experiment name in the store, sorted, as "a, b, c" (malloc'ed; ""
+ * when there are none). */
+VbStatus store_experiment_names(Store *st, char **joined);
 
 /* A rectangular result for export: typed cells, row-major. */
 typedef enum StoreValueType { STORE_NULL = 0, STORE_INT, STORE_REAL, STORE_TEXT } StoreValueType;

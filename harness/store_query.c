@@ -1,11 +1,13 @@
 /* store_query: reading the results store — runs by filter, id or hash
- * prefix, a run's metrics, timings and latency, and the one-row-per-run
- * export table with every final metric as a column.
+ * prefix, a run's metrics, timings, latency summaries and raw samples,
+ * experiments by name, and the one-row-per-run export table with every
+ * final metric as a column.
  *
  * Everything here only reads; results are copied into caller-owned structs
  * so no statement outlives a call. This file must not be asked to format
  * output (the browsing commands in cmd_runs.c do). */
 #include <ctype.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,6 +314,97 @@ VbStatus store_run_latency(Store *st, int64_t run_id, StoreLatency **rows, int *
 void store_latency_free(StoreLatency *rows, int n) {
     for (int i = 0; i < n; i++) free(rows[i].component);
     free(rows);
+}
+
+VbStatus store_latency_samples(Store *st, int64_t run_id, const char *component, int batch,
+                               double **ms, int *n) {
+    *ms = NULL;
+    *n = 0;
+    sqlite3_stmt *s;
+    VB_TRY(store_prepare(st,
+                         "SELECT samples_ms FROM latency WHERE run_id = ?1 AND component = ?2"
+                         " AND batch = ?3",
+                         &s));
+    sqlite3_bind_int64(s, 1, run_id);
+    store_bind_text(s, 2, component);
+    sqlite3_bind_int(s, 3, batch);
+    int rc = sqlite3_step(s);
+    char *text = rc == SQLITE_ROW ? store_col_strdup(s, 0) : NULL;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return STORE_DB_FAIL(st, "reading latency samples");
+    const char *db = store_path(st);
+    if (!text)
+        return VB_FAIL(VB_ERR_INPUT, "%s: run %lld has no latency samples of '%s' at batch %d", db,
+                       (long long)run_id, component, batch);
+    json_error_t e;
+    json_t *arr = json_loads(text, 0, &e);
+    free(text);
+    size_t m = json_is_array(arr) ? json_array_size(arr) : 0;
+    VbStatus r = VB_OK;
+    if (m == 0)
+        r = VB_FAIL(VB_ERR_INPUT,
+                    "%s: run %lld: latency samples of '%s' at batch %d are not a JSON array of "
+                    "numbers",
+                    db, (long long)run_id, component, batch);
+    if (r == VB_OK) *ms = vb_xmalloc(m * sizeof **ms);
+    for (size_t i = 0; i < m && r == VB_OK; i++) {
+        json_t *v = json_array_get(arr, i);
+        if (!json_is_number(v))
+            r = VB_FAIL(VB_ERR_INPUT, "%s: run %lld: latency sample %zu of '%s' is not a number",
+                        db, (long long)run_id, i, component);
+        else
+            (*ms)[i] = json_number_value(v);
+    }
+    json_decref(arr);
+    if (r != VB_OK) {
+        free(*ms);
+        *ms = NULL;
+        return r;
+    }
+    *n = (int)m;
+    return VB_OK;
+}
+
+/* ---- experiments ------------------------------------------------------------ */
+
+VbStatus store_experiment_info(Store *st, const char *name, char **description, char **file,
+                               bool *found) {
+    *description = *file = NULL;
+    sqlite3_stmt *s;
+    VB_TRY(store_prepare(st, "SELECT description, file FROM experiments WHERE name = ?1", &s));
+    store_bind_text(s, 1, name);
+    int rc = sqlite3_step(s);
+    *found = rc == SQLITE_ROW;
+    if (*found) {
+        *description = store_col_strdup(s, 0);
+        *file = store_col_strdup(s, 1);
+    }
+    sqlite3_finalize(s);
+    if (!*description) *description = vb_xstrdup("");
+    if (!*file) *file = vb_xstrdup("");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? VB_OK : STORE_DB_FAIL(st, "reading experiment");
+}
+
+VbStatus store_experiment_names(Store *st, char **joined) {
+    *joined = NULL;
+    sqlite3_stmt *s;
+    VB_TRY(store_prepare(st, "SELECT name FROM experiments ORDER BY name", &s));
+    size_t cap = 256, len = 0;
+    char *out = vb_xcalloc(cap, 1);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *n = (const char *)sqlite3_column_text(s, 0);
+        size_t need = len + strlen(n ? n : "") + 3;
+        if (need > cap) out = vb_xrealloc(out, cap = 2 * need);
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? ", " : "", n ? n : "");
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        free(out);
+        return STORE_DB_FAIL(st, "listing experiments");
+    }
+    *joined = out;
+    return VB_OK;
 }
 
 /* ---- export ---------------------------------------------------------------- */

@@ -544,6 +544,18 @@ Test(store, timings_accumulate_and_latency_percentiles) {
     cr_assert_float_eq(l[1].mean, 50.5, 1e-12);
     cr_assert(l[1].min == 1 && l[1].max == 100);
     store_latency_free(l, n);
+    /* the raw samples come back in the order they were logged */
+    double *raw;
+    int m;
+    cr_assert_eq(store_latency_samples(st, 2, "infer", 8, &raw, &m), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(m, 100);
+    for (int i = 0; i < 100; i++) cr_assert_eq(raw[i], 100 - i);
+    free(raw);
+    cr_assert_eq(store_latency_samples(st, 2, "infer", 4, &raw, &m), VB_ERR_INPUT);
+    cr_assert(strstr(vb_errmsg(), "no latency samples of 'infer' at batch 4") &&
+                  strstr(vb_errmsg(), db),
+              "%s", vb_errmsg());
+    cr_assert_null(raw);
     cr_assert_eq(q1(db, "SELECT json_array_length(samples_ms) FROM latency WHERE batch = 8"),
                  100.0);
     cr_assert_eq(q1(db, "SELECT json_extract(samples_ms, '$[0]') FROM latency WHERE batch = 8"),
@@ -552,6 +564,39 @@ Test(store, timings_accumulate_and_latency_percentiles) {
     cr_assert_eq(store_run_timings(st, 2, &t, &n), VB_OK);
     cr_assert(n == 1 && strcmp(t[0].phase, "train") == 0 && t[0].seconds == 2.0 && t[0].count == 4);
     store_timings_free(t, n);
+    cr_assert_eq(store_close(st), VB_OK);
+}
+
+Test(store, experiments_by_name_and_corrupt_latency_samples) {
+    char db[256];
+    Store *st = results_db("experiments", db, sizeof db);
+    char *desc, *file, *names;
+    bool found;
+    cr_assert_eq(store_experiment_info(st, "exp", &desc, &file, &found), VB_OK);
+    cr_assert(found);
+    cr_assert_str_eq(desc, "demo");
+    cr_assert_str_eq(file, "exp.yaml");
+    free(desc), free(file);
+    cr_assert_eq(store_experiment_info(st, "nosuch", &desc, &file, &found), VB_OK);
+    cr_assert(!found && !*desc && !*file);
+    free(desc), free(file);
+    cr_assert_eq(store_experiment_names(st, &names), VB_OK);
+    cr_assert_str_eq(names, "exp, other");
+    free(names);
+    double ms[2] = {1, 2};
+    cr_assert_eq(store_log_latency(st, 2, "model", 1, ms, 2), VB_OK);
+    cr_assert_eq(store_flush(st), VB_OK);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h, "UPDATE latency SET samples_ms = '[1, \"x\"]'", NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(h);
+    double *raw;
+    int m;
+    cr_assert_eq(store_latency_samples(st, 2, "model", 1, &raw, &m), VB_ERR_INPUT);
+    cr_assert(strstr(vb_errmsg(), "latency sample 1 of 'model' is not a number"), "%s",
+              vb_errmsg());
+    cr_assert(raw == NULL && m == 0);
     cr_assert_eq(store_close(st), VB_OK);
 }
 
