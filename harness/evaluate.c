@@ -285,15 +285,34 @@ static VbStatus thresholds(const Logger *L, const EvalContext *ec, const EvalSco
     return st;
 }
 
-static VbStatus video_level(const Logger *L, const EvalScores *s, int q) {
-    VideoScores v;
-    VB_TRY(metrics_video_aggregate(s->s[q], s->anomaly, s->video, s->n, &v));
-    MetricResult r;
-    VbStatus st = metrics_auroc(v.scores, v.labels, v.n, &r);
-    char key[128];
-    snprintf(key, sizeof key, "video_auroc.%s.all", eval_score_names[q]);
-    if (st == VB_OK) put_metric(L, key, &r);
-    metrics_video_free(&v);
+/* Video-level AUROC (a video's score = the max over its clips) of the
+ * normal videos against every (which 0), the seen (1) or the unseen (2)
+ * anomalous videos. */
+static VbStatus video_level(const Logger *L, const EvalScores *s, int q, int which) {
+    static const char *names[] = {"all", "seen", "unseen"};
+    size_t n = 0;
+    double *sc = vb_xmalloc((s->n ? s->n : 1) * sizeof(double));
+    int *lab = vb_xmalloc((s->n ? s->n : 1) * sizeof(int));
+    int64_t *vid = vb_xmalloc((s->n ? s->n : 1) * sizeof(int64_t));
+    for (size_t i = 0; i < s->n; i++) {
+        bool keep = !s->anomaly[i] || which == 0 || (which == 1 && !s->unseen[i]) ||
+                    (which == 2 && s->unseen[i]);
+        if (keep) sc[n] = s->s[q][i], lab[n] = s->anomaly[i], vid[n] = s->video[i], n++;
+    }
+    VbStatus st = VB_OK;
+    if (n > 0) {
+        VideoScores v;
+        st = metrics_video_aggregate(sc, lab, vid, n, &v);
+        MetricResult r;
+        if (st == VB_OK) {
+            st = metrics_auroc(v.scores, v.labels, v.n, &r);
+            metrics_video_free(&v);
+        }
+        char key[128];
+        snprintf(key, sizeof key, "video_auroc.%s.%s", eval_score_names[q], names[which]);
+        if (st == VB_OK) put_metric(L, key, &r);
+    }
+    free(sc), free(lab), free(vid);
     return st;
 }
 
@@ -415,7 +434,7 @@ VbStatus eval_metrics(const EvalContext *ec, const EvalScores *val, const EvalSc
     for (int q = 0; q < EVAL_NSCORES; q++) {
         if (!score_present(s, q)) continue;
         for (int which = 0; which < 3; which++) VB_TRY(ranking(&L, s, q, which));
-        VB_TRY(video_level(&L, s, q));
+        for (int which = 0; which < 3; which++) VB_TRY(video_level(&L, s, q, which));
         VB_TRY(thresholds(&L, ec, val, s, q));
     }
     return VB_OK;

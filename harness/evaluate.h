@@ -16,7 +16,8 @@
  *   training (unseen-class samples excluded, then counted by assignment);
  *   video_accuracy, video_balanced_accuracy — the same per video (the class
  *   of the largest mean probability over its clips), labels being per video;
- *   auroc.<score>.<all|seen|unseen>, ap.<score>.<…>, video_auroc.<score>.all;
+ *   auroc.<score>.<all|seen|unseen>, ap.<score>.<…>,
+ *   video_auroc.<score>.<all|seen|unseen> (a video's score: max over its clips);
  *   threshold.<score> (set on validation normals at eval.target_fpr),
  *   fpr.<score> (test normals above it: "false positives"),
  *   detect.<score>.unseen ("unknown anomalies detected"), detect.<score>.seen,

@@ -144,24 +144,29 @@ static void standardise(const double *feat, size_t nv, const bool *use, const in
     }
 }
 
-static VbStatus run_set(const Dataset *ds, const double *feat, const int *cols, int dim,
-                        double alpha, ProbeSet *ps) {
+/* Roles of the videos in a probe. */
+enum { ROLE_NONE = 0, ROLE_FIT = 1, ROLE_SCORE = 2 };
+
+static VbStatus run_set(const Dataset *ds, const double *feat, const uint8_t *role,
+                        const bool *unseen, const int *cols, int dim, double alpha, ProbeSet *ps) {
     size_t nv = ds->nvideos;
     int C = ds->nclasses;
-    bool *train = vb_xmalloc(nv * sizeof *train), *normal = vb_xmalloc(nv * sizeof *normal);
+    bool *fit = vb_xmalloc(nv * sizeof *fit), *normal = vb_xmalloc(nv * sizeof *normal);
+    bool *fitted = vb_xcalloc((size_t)C, sizeof *fitted);
     size_t ntr = 0, nnorm = 0;
     for (size_t v = 0; v < nv; v++) {
-        train[v] = ds->videos[v].split == DS_TRAIN;
-        normal[v] = train[v] && ds->videos[v].cls == ds->normal;
-        ntr += train[v], nnorm += normal[v];
+        fit[v] = role[v] == ROLE_FIT;
+        normal[v] = fit[v] && ds->videos[v].cls == ds->normal;
+        if (fit[v]) fitted[ds->videos[v].cls] = true;
+        ntr += fit[v], nnorm += normal[v];
     }
     double *Z = vb_xmalloc(nv * (size_t)dim * sizeof *Z);
     double *Xtr = vb_xmalloc(ntr * (size_t)dim * sizeof *Xtr);
     int *ytr = vb_xmalloc(ntr * sizeof *ytr);
     double *coef = vb_xmalloc((size_t)C * dim * sizeof *coef), *icpt = vb_xmalloc(C * sizeof *icpt);
-    standardise(feat, nv, train, cols, dim, Z);
+    standardise(feat, nv, fit, cols, dim, Z);
     for (size_t v = 0, i = 0; v < nv; v++)
-        if (train[v]) {
+        if (fit[v]) {
             memcpy(Xtr + i * dim, Z + v * dim, (size_t)dim * sizeof *Z);
             ytr[i++] = ds->videos[v].cls;
         }
@@ -170,18 +175,20 @@ static VbStatus run_set(const Dataset *ds, const double *feat, const int *cols, 
     ps->recall = vb_xmalloc((size_t)C * sizeof(double));
     ps->auroc = vb_xmalloc((size_t)C * sizeof(double));
     if (st == VB_OK) {
+        /* classification of the scored videos of seen classes, among the fitted classes */
         size_t *hit = vb_xcalloc((size_t)C, sizeof *hit), *cnt = vb_xcalloc((size_t)C, sizeof *cnt);
         size_t nte = 0, right = 0;
         for (size_t v = 0; v < nv; v++) {
-            if (train[v]) continue;
-            int best = 0;
+            int truth = ds->videos[v].cls;
+            if (role[v] != ROLE_SCORE || (unseen && unseen[truth])) continue;
+            int best = -1;
             double bs = -INFINITY;
             for (int c = 0; c < C; c++) {
-                double s = icpt[c];
-                for (int j = 0; j < dim; j++) s += coef[(size_t)c * dim + j] * Z[v * dim + j];
-                if (s > bs) bs = s, best = c;
+                if (!fitted[c]) continue;
+                double sc = icpt[c];
+                for (int j = 0; j < dim; j++) sc += coef[(size_t)c * dim + j] * Z[v * dim + j];
+                if (best < 0 || sc > bs) bs = sc, best = c;
             }
-            int truth = ds->videos[v].cls;
             cnt[truth]++, nte++;
             if (best == truth) hit[truth]++, right++;
         }
@@ -195,60 +202,86 @@ static VbStatus run_set(const Dataset *ds, const double *feat, const int *cols, 
         ps->balanced_accuracy = present ? bal / present : NAN;
         free(hit), free(cnt);
     }
-    /* distance from the Train normal videos, scored on Test */
+    /* distance from the fitted normal videos; AUROC per anomaly class and
+     * for every, the seen and the unseen anomalies, against scored normals */
     for (int c = 0; c < C; c++) ps->auroc[c] = NAN;
-    ps->auroc_all = NAN;
+    ps->auroc_all = ps->auroc_seen = ps->auroc_unseen = NAN;
     if (st == VB_OK && nnorm > 0) {
         standardise(feat, nv, normal, cols, dim, Z);
         double *score = vb_xmalloc(nv * sizeof *score);
         int *label = vb_xmalloc(nv * sizeof *label);
-        for (int c = -1; c < C && st == VB_OK; c++) {
+        for (int c = -3; c < C && st == VB_OK; c++) { /* -3 all, -2 seen, -1 unseen */
             if (c == ds->normal) continue;
             size_t m = 0;
             for (size_t v = 0; v < nv; v++) {
                 int k = ds->videos[v].cls;
-                if (train[v] || (k != ds->normal && c >= 0 && k != c)) continue;
-                double s = 0;
-                for (int j = 0; j < dim; j++) s += Z[v * dim + j] * Z[v * dim + j];
-                score[m] = s / dim;
+                if (role[v] != ROLE_SCORE) continue;
+                bool un = unseen && unseen[k];
+                if (k != ds->normal && ((c >= 0 && k != c) || (c == -2 && un) || (c == -1 && !un)))
+                    continue;
+                double sc = 0;
+                for (int j = 0; j < dim; j++) sc += Z[v * dim + j] * Z[v * dim + j];
+                score[m] = sc / dim;
                 label[m++] = k != ds->normal;
             }
             MetricResult r;
             st = metrics_auroc(score, label, m, &r);
-            if (st == VB_OK && r.defined) *(c < 0 ? &ps->auroc_all : &ps->auroc[c]) = r.value;
+            double *dst = c == -3 ? &ps->auroc_all : c == -2 ? &ps->auroc_seen
+                        : c == -1 ? &ps->auroc_unseen : &ps->auroc[c];
+            if (st == VB_OK && r.defined) *dst = r.value;
         }
         free(score), free(label);
     }
     ps->defined = st == VB_OK;
-    free(train), free(normal), free(Z), free(Xtr), free(ytr), free(coef), free(icpt);
+    free(fit), free(normal), free(fitted), free(Z), free(Xtr), free(ytr), free(coef), free(icpt);
     return st;
 }
 
-VbStatus probe_run(const Dataset *ds, double alpha, ProbeResult *out) {
+static const char *ds_name(const Dataset *ds) {
+    return ds->source ? ds->source : "data set";
+}
+
+VbStatus probe_run_select(const Dataset *ds, const ProbeSelect *sel, double alpha,
+                          ProbeResult *out) {
     memset(out, 0, sizeof *out);
     if (!(alpha > 0)) return VB_FAIL(VB_ERR_INPUT, "ridge alpha must be > 0 (got %g)", alpha);
     size_t nv = ds->nvideos;
-    uint64_t vtr[DS_MAX_CLASSES], vte[DS_MAX_CLASSES], fr[DS_MAX_CLASSES];
-    dataset_counts(ds, DS_TRAIN, vtr, fr);
-    dataset_counts(ds, DS_TEST, vte, fr);
-    int train_classes = 0, big = 0;
-    uint32_t min_frames = UINT32_MAX;
-    out->nclasses = ds->nclasses;
-    for (int c = 0; c < ds->nclasses; c++) {
-        train_classes += vtr[c] > 0;
-        out->test_classes += vte[c] > 0;
-        out->train_videos += vtr[c], out->test_videos += vte[c];
-        if (vtr[c] > vtr[big]) big = c;
+    int C = ds->nclasses;
+    uint8_t *role = vb_xcalloc(nv ? nv : 1, 1);
+    for (size_t i = 0; i < sel->nfit; i++) role[sel->fit[i]] = ROLE_FIT;
+    for (size_t i = 0; i < sel->nscore; i++) {
+        VB_ASSERT(role[sel->score[i]] != ROLE_FIT);
+        role[sel->score[i]] = ROLE_SCORE;
     }
-    if (train_classes < 2)
-        return VB_FAIL(VB_ERR_INPUT, "%s: the probe needs Train videos of at least two classes",
-                       ds->source ? ds->source : "data set");
-    if (out->test_videos == 0)
-        return VB_FAIL(VB_ERR_INPUT, "%s: the probe needs Test videos",
-                       ds->source ? ds->source : "data set");
-    out->majority_accuracy = (double)vte[big] / (double)out->test_videos;
-    for (size_t v = 0; v < nv; v++)
+    size_t *vfit = vb_xcalloc((size_t)C, sizeof *vfit), *vsc = vb_xcalloc((size_t)C, sizeof *vsc);
+    uint32_t min_frames = UINT32_MAX;
+    for (size_t v = 0; v < nv; v++) {
+        if (role[v] == ROLE_NONE) continue;
+        (role[v] == ROLE_FIT ? vfit : vsc)[ds->videos[v].cls]++;
         if (ds->videos[v].nframes < min_frames) min_frames = ds->videos[v].nframes;
+    }
+    int fit_classes = 0, big = 0;
+    out->nclasses = C;
+    for (int c = 0; c < C; c++) {
+        fit_classes += vfit[c] > 0;
+        out->train_videos += vfit[c], out->test_videos += vsc[c];
+        if (vfit[c] > vfit[big]) big = c;
+        if (vsc[c] && !(sel->unseen && sel->unseen[c])) out->test_classes++;
+    }
+    VbStatus st = VB_OK;
+    if (fit_classes < 2)
+        st = VB_FAIL(VB_ERR_INPUT, "%s: the probe needs Train videos of at least two classes",
+                     ds_name(ds));
+    else if (out->test_videos == 0)
+        st = VB_FAIL(VB_ERR_INPUT, "%s: the probe needs Test videos", ds_name(ds));
+    if (st != VB_OK) {
+        free(role), free(vfit), free(vsc);
+        return st;
+    }
+    size_t seen_scored = 0;
+    for (int c = 0; c < C; c++)
+        if (!(sel->unseen && sel->unseen[c])) seen_scored += vsc[c];
+    out->majority_accuracy = seen_scored ? (double)vsc[big] / (double)seen_scored : NAN;
 
     double *feat = vb_xmalloc(nv * N_FEAT * sizeof *feat);
     size_t npx = (size_t)ds->frames.h * ds->frames.w;
@@ -256,11 +289,11 @@ VbStatus probe_run(const Dataset *ds, double alpha, ProbeResult *out) {
     {
         double *map = vb_xmalloc(npx * sizeof *map);
 #pragma omp for schedule(dynamic, 4)
-        for (long v = 0; v < (long)nv; v++) video_features(ds, (size_t)v, feat + v * N_FEAT, map);
+        for (long v = 0; v < (long)nv; v++)
+            if (role[v] != ROLE_NONE) video_features(ds, (size_t)v, feat + v * N_FEAT, map);
         free(map);
     }
     int cols[N_FEAT];
-    VbStatus st = VB_OK;
     for (int s = 0; s < PROBE_NSETS && st == VB_OK; s++) {
         ProbeSet *ps = &out->set[s];
         int dim = 0;
@@ -273,10 +306,26 @@ VbStatus probe_run(const Dataset *ds, double alpha, ProbeResult *out) {
             ps->reason = "some videos have a single frame";
             continue;
         }
-        st = run_set(ds, feat, cols, dim, alpha, ps);
+        st = run_set(ds, feat, role, sel->unseen, cols, dim, alpha, ps);
     }
-    free(feat);
+    free(feat), free(role), free(vfit), free(vsc);
     if (st != VB_OK) probe_free(out);
+    return st;
+}
+
+VbStatus probe_run(const Dataset *ds, double alpha, ProbeResult *out) {
+    size_t nv = ds->nvideos, nf = 0, ns = 0;
+    uint32_t *fit = vb_xmalloc((nv ? nv : 1) * sizeof *fit);
+    uint32_t *score = vb_xmalloc((nv ? nv : 1) * sizeof *score);
+    for (size_t v = 0; v < nv; v++) {
+        if (ds->videos[v].split == DS_TRAIN)
+            fit[nf++] = (uint32_t)v;
+        else
+            score[ns++] = (uint32_t)v;
+    }
+    ProbeSelect sel = {fit, nf, score, ns, NULL};
+    VbStatus st = probe_run_select(ds, &sel, alpha, out);
+    free(fit), free(score);
     return st;
 }
 

@@ -53,21 +53,37 @@ typedef struct ProbeSet {
     double *recall;     /* [nclasses], NAN for classes without Test videos */
     double *auroc;      /* [nclasses] per anomaly class vs normal; NAN: normal or undefined */
     double auroc_all;   /* every anomaly vs normal; NAN when undefined */
+    double auroc_seen, auroc_unseen; /* the anomalies of seen / unseen classes vs normal */
 } ProbeSet;
 
 typedef struct ProbeResult {
     int nclasses;
-    size_t train_videos, test_videos;
-    int test_classes;          /* classes with Test videos */
-    double majority_accuracy;  /* always predicting the largest Train class */
+    size_t train_videos, test_videos; /* fitted and scored videos */
+    int test_classes;          /* seen classes with scored videos */
+    double majority_accuracy;  /* always predicting the largest fitted class */
     ProbeSet set[PROBE_NSETS];
 } ProbeResult;
 
 /* Run every probe on ds with ridge strength alpha (> 0; 1.0 is scikit-
- * learn's default). Needs Train videos of at least two classes and Test
- * videos; the distance probe needs Train normal videos (otherwise its
- * AUROCs are NAN). */
+ * learn's default), fit on the Train videos and scored on the Test videos.
+ * Needs Train videos of at least two classes and Test videos; the distance
+ * probe needs Train normal videos (otherwise its AUROCs are NAN). */
 VbStatus probe_run(const Dataset *ds, double alpha, ProbeResult *out);
+
+/* The same on a chosen set of videos, as a run with a holdout sees them:
+ * fit on `fit` (e.g. a cell's training videos), score `score` (its test
+ * videos; disjoint from fit); classes with unseen[c] are never fitted, not
+ * classified (their recall is NAN, and balanced accuracy is over the seen
+ * classes) and only scored by the distance from normal (auroc_unseen). */
+typedef struct ProbeSelect {
+    const uint32_t *fit;
+    size_t nfit;
+    const uint32_t *score;
+    size_t nscore;
+    const bool *unseen; /* [nclasses] or NULL: every class seen */
+} ProbeSelect;
+VbStatus probe_run_select(const Dataset *ds, const ProbeSelect *sel, double alpha,
+                          ProbeResult *out);
 void probe_free(ProbeResult *r);
 
 /* The ridge classifier alone (exposed for tests against scikit-learn):

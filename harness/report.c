@@ -215,6 +215,22 @@ static void section_metrics(RepDoc *doc, const RepData *d, int vb) {
     free(q);
 }
 
+static void section_shortcuts(RepDoc *doc, const RepData *d, int vb) {
+    RepTable *t = rep_table_shortcuts(d, vb);
+    if (!t) return;
+    rep_doc_heading(doc, 1, "Against shortcut baselines");
+    rep_doc_para(doc,
+                 "What simple features of the same videos achieve (`vadbench data probe`): a "
+                 "ridge classifier on colour statistics, the mean frame's 8x8 layout, the 8x8 map "
+                 "of frame-to-frame change, or all three, fit on each run's training videos; and "
+                 "for anomalies, the distance from the training normal videos, no anomaly seen. "
+                 "Per video (a model's video class is the largest mean probability over its "
+                 "clips, its video score the largest clip score); mean \xc2\xb1 95%% interval "
+                 "across runs. A model that does not beat these has learned a shortcut or "
+                 "nothing.");
+    rep_doc_table(doc, t);
+}
+
 static void section_figures(RepDoc *doc, const RepPlots *pl) {
     rep_doc_heading(doc, 1, "Figures");
     if (*pl->note) rep_doc_para(doc, "%s", pl->note);
@@ -395,6 +411,7 @@ VbStatus report_write(Store *st, const ReportOptions *o, ReportResult *res) {
     section_overview(&doc, &d, vb, &pl, baseline_note);
     section_decision(&doc, &d, vb);
     section_metrics(&doc, &d, vb);
+    section_shortcuts(&doc, &d, vb);
     section_figures(&doc, &pl);
     section_provenance(&doc, &d);
     s = rep_doc_write_markdown(&doc, res->markdown);

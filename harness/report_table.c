@@ -342,6 +342,52 @@ RepTable *rep_table_per_variant(const RepData *d, const RepQuantity *q, int nq) 
     return t;
 }
 
+RepTable *rep_table_shortcuts(const RepData *d, int vb) {
+    static const char *const head[4] = {
+        "", "balanced accuracy, seen classes", "AUROC unseen anomalies", "AUROC all anomalies"};
+    static const char *const probe_keys[3] = {"video_balanced_accuracy", "video_auroc.unseen",
+                                              "video_auroc.all"};
+    static const char *const sets[4] = {"colour", "layout", "motion", "all"};
+    RepTable *t = rep_table_new(4, head);
+    for (int c = 1; c < 4; c++) rep_table_align_right(t, c);
+    char cell[4][160], spec[REP_NAME + 64];
+    const char *row[4];
+    int rows = 0;
+    for (int r = 0; r < d->nvariants + 4; r++) {
+        bool model = r < d->nvariants;
+        int v = model ? r : vb;
+        if (model)
+            snprintf(cell[0], sizeof cell[0], "%s (model, `%s` score)", d->variants[r].name,
+                     d->score);
+        else
+            snprintf(cell[0], sizeof cell[0], "probe: %s features", sets[r - d->nvariants]);
+        row[0] = cell[0];
+        bool any = false;
+        for (int k = 0; k < 3; k++) {
+            if (model && k == 0)
+                snprintf(spec, sizeof spec, "test/video_balanced_accuracy");
+            else if (model)
+                snprintf(spec, sizeof spec, "test/video_auroc.%s.%s", d->score,
+                         k == 1 ? "unseen" : "all");
+            else
+                snprintf(spec, sizeof spec, "probe/%s.%s", sets[r - d->nvariants], probe_keys[k]);
+            RepQuantity q = rep_q_final(d, spec, NULL);
+            Summary sm;
+            row[k + 1] = NULL;
+            if (!rep_q_summary(d, v, &q, &sm)) continue;
+            rep_fmt_summary(&sm, q.unit, cell[k + 1], sizeof cell[k + 1]);
+            row[k + 1] = cell[k + 1];
+            any = true;
+        }
+        if (any) rep_table_row(t, row), rows++;
+    }
+    if (rows == 0) {
+        rep_table_free(t);
+        return NULL;
+    }
+    return t;
+}
+
 static void cell_summary(const RepData *d, int v, const RepQuantity *q, char *buf, size_t size) {
     Summary s;
     if (rep_q_summary(d, v, q, &s))

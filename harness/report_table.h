@@ -86,5 +86,11 @@ RepTable *rep_table_paired(const RepData *d, int vb, int vc, const RepQuantity *
  * claims of MODEL_SPEC §7 with the measured values, paired difference,
  * verdict and whether the claim lies inside the interval. */
 RepTable *rep_table_decision(const RepData *d, int vb, int vc);
+/* The models against the shortcut probe (probe.h), per video: balanced
+ * accuracy over the seen classes and AUROC of unseen / all anomalies
+ * against normal, one row per variant (its decision score) and per probe
+ * feature set (from the baseline vb's runs: the probe sees the data and
+ * the split, not the variant). NULL when no run has any of them. */
+RepTable *rep_table_shortcuts(const RepData *d, int vb);
 
 #endif

@@ -16,6 +16,7 @@
 #include "harness/evaluate.h"
 #include "harness/experiment.h"
 #include "harness/provenance.h"
+#include "harness/probe.h"
 #include "harness/rundata.h"
 #include "harness/store.h"
 #include "harness/train.h"
@@ -182,6 +183,42 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
     return c->log_status;
 }
 
+/* The shortcut probe on this cell's videos (probe.h): fit on its training
+ * videos, scored on its test videos, holdout classes unseen; final metrics
+ * under split "probe" so that reports can set the model against them. */
+static VbStatus probe_cell(CellRun *c, const CellData *cd, const Dataset *ds) {
+    double t0 = now_s();
+    ProbeSelect sel = {cd->split.videos[SPLIT_TRAIN], cd->split.n[SPLIT_TRAIN],
+                       cd->split.videos[SPLIT_TEST], cd->split.n[SPLIT_TEST], cd->split.unseen};
+    ProbeResult r;
+    VbStatus st = probe_run_select(ds, &sel, 1.0, &r);
+    if (st != VB_OK) {
+        /* a data set the probe cannot fit (e.g. one class) costs the report a
+         * table, not the run its results */
+        if (!c->quiet) fprintf(stderr, "[cell %d/%d] %s: no shortcut probe: %s\n", c->index,
+                               c->total, c->label, vb_errmsg());
+        vb_clear_error();
+        return VB_OK;
+    }
+    for (int s = 0; s < PROBE_NSETS; s++) {
+        const ProbeSet *p = &r.set[s];
+        if (!p->defined) continue;
+        const char *keys[5] = {"video_accuracy", "video_balanced_accuracy", "video_auroc.all",
+                               "video_auroc.seen", "video_auroc.unseen"};
+        const double vals[5] = {p->accuracy, p->balanced_accuracy, p->auroc_all, p->auroc_seen,
+                                p->auroc_unseen};
+        for (int k = 0; k < 5; k++) {
+            if (isnan(vals[k])) continue;
+            char key[96];
+            snprintf(key, sizeof key, "%s.%s", probe_set_names[s], keys[k]);
+            on_metric(c, "probe", key, -1, vals[k]);
+        }
+    }
+    probe_free(&r);
+    note_status(c, store_log_timing(c->st, c->run_id, "probe", now_s() - t0, 1));
+    return c->log_status;
+}
+
 static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, Dataset *ds,
                             const char *ckpt_dir, const char *backend, char *why, size_t nwhy) {
     RunConfig rc = cell->cfg;
@@ -241,6 +278,7 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
             on_metric(c, "train", "seconds_per_epoch", -1, res.epochs_run ? res.seconds / res.epochs_run : NAN);
             on_metric(c, "train", "early_stopped", -1, res.early_stopped);
             st = evaluate_cell(c, &m, &rc, &cd, ds);
+            if (st == VB_OK) st = probe_cell(c, &cd, ds);
             struct rusage ru;
             getrusage(RUSAGE_SELF, &ru);
             on_metric(c, "memory", "peak_rss_mb", -1, ru.ru_maxrss / 1024.0);

@@ -150,6 +150,43 @@ Test(probe, single_frame_videos_have_no_motion_probe) {
     dataset_free(&ds);
 }
 
+Test(probe, holdout_selection_scores_unseen_classes_by_distance_only) {
+    Dataset ds;
+    make_set(&ds, 10, 5, 3, true);
+    int B = dataset_find_class(&ds, "B");
+    bool unseen[4] = {false};
+    unseen[B] = true;
+    uint32_t fit[64], score[64];
+    size_t nf = 0, ns = 0;
+    for (size_t v = 0; v < ds.nvideos; v++) {
+        if (ds.videos[v].split == DS_TEST)
+            score[ns++] = (uint32_t)v;
+        else if (ds.videos[v].cls != B && (v % 10) != 0) /* a cell's training videos */
+            fit[nf++] = (uint32_t)v;
+    }
+    ProbeSelect sel = {fit, nf, score, ns, unseen};
+    ProbeResult r;
+    cr_assert_eq(probe_run_select(&ds, &sel, 1.0, &r), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(r.train_videos, nf);
+    cr_assert_eq(r.test_videos, 20);
+    cr_assert_eq(r.test_classes, 3);
+    const ProbeSet *col = &r.set[PROBE_COLOUR];
+    cr_assert(isnan(col->recall[B]));
+    cr_assert_float_eq(col->balanced_accuracy, 1.0, 1e-12);
+    cr_assert_float_eq(col->accuracy, 1.0, 1e-12); /* over the 15 seen-class videos */
+    cr_assert_float_eq(col->auroc_unseen, 1.0, 1e-12);
+    cr_assert_float_eq(col->auroc_seen, 1.0, 1e-12);
+    cr_assert_float_eq(col->auroc[B], 1.0, 1e-12);
+    probe_free(&r);
+    /* without a selection's unseen flags, B is an unfitted class: never predicted */
+    sel.unseen = NULL;
+    cr_assert_eq(probe_run_select(&ds, &sel, 1.0, &r), VB_OK);
+    cr_assert_float_eq(r.set[PROBE_COLOUR].recall[B], 0.0, 0);
+    cr_assert(isnan(r.set[PROBE_COLOUR].auroc_unseen));
+    probe_free(&r);
+    dataset_free(&ds);
+}
+
 static void assert_same(const ProbeResult *a, const ProbeResult *b, int C) {
     for (int s = 0; s < PROBE_NSETS; s++) {
         const ProbeSet *x = &a->set[s], *y = &b->set[s];

@@ -52,6 +52,10 @@ static void tr_log_run(Store *st, int64_t id, int v, int s) {
         {"train", "seconds", 10.0, 3.0, 20.0},
         {"train", "seconds_per_epoch", 5.0, 1.5, 10.0},
         {"model", "trainable_params", 1000, 200, 0},
+        {"test", "video_balanced_accuracy", 0.75, 0.05, 1.0},
+        {"test", "video_auroc.fused.unseen", 0.90, 0.02, 1.0},
+        {"probe", "all.video_balanced_accuracy", 0.50, 0.0, 1.0},
+        {"probe", "colour.video_auroc.unseen", 0.55, 0.0, 1.0},
     };
     for (size_t i = 0; i < sizeof fin / sizeof fin[0]; i++)
         cr_assert_eq(store_log_final(st, id, fin[i].split, fin[i].key, -1,
@@ -261,8 +265,9 @@ Test(report, end_to_end_files_sections_images_numbers) {
                               "<h2>Unknown anomalies detected per unseen class</h2>",
                               "<h2>Figures</h2>",
                               "<h2>Provenance</h2>",
-                              "<h3>with_vae vs plain</h3>"};
-    for (int i = 0; i < 8; i++) cr_assert(strstr(html, sections[i]), "HTML lacks %s", sections[i]);
+                              "<h3>with_vae vs plain</h3>",
+                              "<h2>Against shortcut baselines</h2>"};
+    for (int i = 0; i < 9; i++) cr_assert(strstr(html, sections[i]), "HTML lacks %s", sections[i]);
     int imgs = 0;
     for (const char *p = html; (p = strstr(p, "src=\"data:image/png;base64,iVBORw0KGgo")); p++)
         imgs++;
@@ -288,6 +293,18 @@ Test(report, end_to_end_files_sections_images_numbers) {
     }
     tr_expected(300.0, 80.0, 1, 100.0, 3, 1.0, want, sizeof want);
     cr_assert(strstr(md, want), "peak RSS %s missing", want);
+    /* shortcut table: each variant's video-level numbers, the probe's from the baseline */
+    char line[300], v0[80], v1[80];
+    tr_expected(0.75, 0.05, 1, 1.0, 3, 1.0, v0, sizeof v0);
+    tr_expected(0.90, 0.02, 1, 1.0, 3, 1.0, v1, sizeof v1);
+    snprintf(line, sizeof line, "| with_vae (model, `fused` score) | %s | %s |", v0, v1);
+    cr_assert(strstr(md, line), "shortcut table lacks '%s'", line);
+    tr_expected(0.50, 0.0, 0, 1.0, 3, 1.0, v0, sizeof v0);
+    snprintf(line, sizeof line, "| probe: all features | %s | \xe2\x80\x93 | \xe2\x80\x93 |", v0);
+    cr_assert(strstr(md, line), "shortcut table lacks '%s'", line);
+    tr_expected(0.55, 0.0, 0, 1.0, 3, 1.0, v1, sizeof v1);
+    snprintf(line, sizeof line, "| probe: colour features | \xe2\x80\x93 | %s | \xe2\x80\x93 |", v1);
+    cr_assert(strstr(md, line), "shortcut table lacks '%s'", line);
     /* the decision rows, the seed's figures, verdicts in the right direction */
     const char *rows[] = {"test accuracy, Option A",
                           "90% \xe2\x86\x92 93\xe2\x80\x93"

@@ -158,6 +158,22 @@ Test(runner, two_processes_share_cells_and_failures_are_recorded, .timeout = 300
     /* TTA metrics are stored beside the plain ones */
     cr_assert_eq(count("tests/tmp/conc/db",
                        "SELECT count(DISTINCT run_id) FROM metrics WHERE step IS NULL AND key = 'tta.accuracy'"), 4);
+    /* the shortcut probe of each done cell; it sees the data and the split, not the
+     * variant, so a and b agree seed by seed */
+    cr_assert_eq(count("tests/tmp/conc/db",
+                       "SELECT count(DISTINCT run_id) FROM metrics WHERE split = 'probe' AND "
+                       "key = 'all.video_balanced_accuracy'"), 4);
+    cr_assert_eq(count("tests/tmp/conc/db",
+                       "SELECT count(*) FROM metrics ma JOIN runs ra ON ra.id = ma.run_id "
+                       "JOIN runs rb ON rb.seed = ra.seed AND rb.variant = 'b' "
+                       "JOIN metrics mb ON mb.run_id = rb.id AND mb.split = 'probe' AND mb.key = ma.key "
+                       "WHERE ra.variant = 'a' AND ma.split = 'probe' AND ma.value = mb.value"),
+                 count("tests/tmp/conc/db",
+                       "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id "
+                       "WHERE r.variant = 'a' AND m.split = 'probe'"));
+    cr_assert_eq(count("tests/tmp/conc/db",
+                       "SELECT count(DISTINCT run_id) FROM metrics WHERE split = 'test' AND "
+                       "key = 'video_auroc.fused.unseen'"), 4);
 }
 
 Test(runner, only_and_shard_select_cells, .timeout = 60) {
