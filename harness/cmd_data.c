@@ -54,6 +54,7 @@ static const CliCommand c_inspect = {
 static const CliCommand c_probe = {
     "data probe", "shortcut baselines: what simple features already reveal",
     "data probe [PATH] [--source ucf|fmnist|synthetic] [--format text|json] [--alpha A]\n"
+    "        [--holdout CLASS,CLASS,...]\n"
     "        [--skip-bad] [--normal NAME] [--cache-dir DIR] [--no-cache] [--size S]\n"
     "        [--videos N] [--test-videos N] [--normal-factor K] [--frames F] [--seed S]\n\n"
     "Turns every video into simple features (colour statistics, the mean frame's 8x8\n"
@@ -61,7 +62,9 @@ static const CliCommand c_probe = {
     "(alpha A, default 1) on the Train videos and scores the Test videos: accuracy,\n"
     "balanced accuracy and recall per class; and the AUROC of each anomaly class against\n"
     "normal for the distance from the Train normal videos. A model should beat these;\n"
-    "a class the colour probe already finds is a shortcut. Data options as for inspect.",
+    "a class the colour probe already finds is a shortcut. --holdout keeps anomaly classes\n"
+    "out of the fit, as an experiment's holdout does: they are scored by the distance only\n"
+    "(AUROC unseen). Data options as for inspect.",
     NULL};
 static const CliCommand c_cache = {
     "data cache", "decode a UCF-Crime set into its frame cache",
@@ -72,7 +75,7 @@ static const CliCommand c_cache = {
     NULL};
 
 typedef struct DataOpts {
-    const char *out, *top, *source, *format, *normal, *cache_dir;
+    const char *out, *top, *source, *format, *normal, *cache_dir, *holdout;
     int videos, test_videos, normal_factor, frames, size, seed;
     double alpha;
     bool skip_bad, no_cache;
@@ -300,7 +303,7 @@ static json_t *jnum_or_null(double x) {
 }
 
 static json_t *probe_json(const Dataset *ds, const char *kind, const ProbeResult *r,
-                          double alpha) {
+                          const bool *unseen, double alpha) {
     json_t *root = json_object(), *sets = json_object();
     json_object_set_new(root, "source", json_string(ds->source ? ds->source : ""));
     json_object_set_new(root, "kind", json_string(kind));
@@ -311,6 +314,10 @@ static json_t *probe_json(const Dataset *ds, const char *kind, const ProbeResult
     json_object_set_new(root, "chance_balanced_accuracy", json_real(1.0 / r->test_classes));
     json_object_set_new(root, "majority_accuracy", json_real(r->majority_accuracy));
     json_object_set_new(root, "normal", json_string(ds->classes[ds->normal]));
+    json_t *held = json_array();
+    for (int c = 0; c < r->nclasses; c++)
+        if (unseen[c]) json_array_append_new(held, json_string(ds->classes[c]));
+    json_object_set_new(root, "holdout", held);
     for (int s = 0; s < PROBE_NSETS; s++) {
         const ProbeSet *p = &r->set[s];
         json_t *js = json_object();
@@ -329,6 +336,8 @@ static json_t *probe_json(const Dataset *ds, const char *kind, const ProbeResult
         json_object_set_new(js, "balanced_accuracy", jnum_or_null(p->balanced_accuracy));
         json_object_set_new(js, "recall", rec);
         json_object_set_new(js, "auroc_vs_normal", jnum_or_null(p->auroc_all));
+        json_object_set_new(js, "auroc_vs_normal_seen", jnum_or_null(p->auroc_seen));
+        json_object_set_new(js, "auroc_vs_normal_unseen", jnum_or_null(p->auroc_unseen));
         json_object_set_new(js, "auroc_vs_normal_by_class", auc);
         json_object_set_new(sets, probe_set_names[s], js);
     }
@@ -348,8 +357,13 @@ static void print_cell(double x, double auc) {
         printf(" (%.2f)", auc);
 }
 
-static void probe_text(const Dataset *ds, const char *kind, const ProbeResult *r, double alpha) {
+static void probe_text(const Dataset *ds, const char *kind, const ProbeResult *r,
+                       const bool *unseen, double alpha) {
     printf("source:   %s (%s)\n", ds->source ? ds->source : "", kind);
+    bool any = false;
+    for (int c = 0; c < r->nclasses; c++)
+        if (unseen[c]) printf("%s%s", any ? ", " : "holdout:  ", ds->classes[c]), any = true;
+    if (any) printf(" (not fitted; scored by the distance from normal only)\n");
     printf("videos:   %zu Train (fit), %zu Test (scored); one sample per video\n", r->train_videos,
            r->test_videos);
     printf("chance:   balanced accuracy %.3f (%d Test classes); majority-class accuracy %.3f\n",
@@ -362,12 +376,16 @@ static void probe_text(const Dataset *ds, const char *kind, const ProbeResult *r
     printf("\n%-16s", "dims");
     for (int s = 0; s < PROBE_NSETS; s++)
         r->set[s].defined ? printf(" %7d       ", r->set[s].dims) : printf(" %7s       ", "-");
-    static const char *const rows[3] = {"accuracy", "balanced acc.", "AUROC vs normal"};
-    for (int k = 0; k < 3; k++) {
+    static const char *const rows[4] = {"accuracy", "balanced acc.", "AUROC vs normal",
+                                        "AUROC unseen"};
+    for (int k = 0; k < (any ? 4 : 3); k++) {
         printf("\n%-16s", rows[k]);
         for (int s = 0; s < PROBE_NSETS; s++) {
             const ProbeSet *p = &r->set[s];
-            double x = k == 0 ? p->accuracy : k == 1 ? p->balanced_accuracy : p->auroc_all;
+            double x = k == 0   ? p->accuracy
+                       : k == 1 ? p->balanced_accuracy
+                       : k == 2 ? p->auroc_all
+                                : p->auroc_unseen;
             print_cell(p->defined ? x : NAN, NAN);
         }
     }
@@ -379,7 +397,7 @@ static void probe_text(const Dataset *ds, const char *kind, const ProbeResult *r
             print_cell(p->defined ? p->recall[c] : NAN,
                        p->defined && c != ds->normal ? p->auroc[c] : NAN);
         }
-        printf("%s\n", c == ds->normal ? " (normal)" : "");
+        printf("%s\n", c == ds->normal ? " (normal)" : unseen[c] ? " (held out)" : "");
     }
     for (int s = 0; s < PROBE_NSETS; s++)
         if (!r->set[s].defined && r->set[s].reason)
@@ -395,19 +413,47 @@ static int run_probe(const DataOpts *o, const char *path) {
     UcfReport rep;
     const char *kind = NULL;
     if ((rc = load_data(&c_probe, o, path, &ds, &rep, &kind))) return rc;
+    /* --holdout: anomaly classes kept out of the fit */
+    bool unseen[DS_MAX_CLASSES] = {false};
+    char *list = vb_xstrdup(o->holdout ? o->holdout : ""), *save = NULL;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ') t++;
+        int c = dataset_find_class(&ds, t);
+        if (c < 0 || c == ds.normal) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "--holdout: '%s' is not an anomaly class of %s", t,
+                     ds.source ? ds.source : "the data set");
+            free(list);
+            dataset_free(&ds);
+            return cli_usage_error(&c_probe, msg);
+        }
+        unseen[c] = true;
+    }
+    free(list);
+    size_t nv = ds.nvideos, nf = 0, ns = 0;
+    uint32_t *fit = vb_xmalloc((nv ? nv : 1) * sizeof *fit);
+    uint32_t *score = vb_xmalloc((nv ? nv : 1) * sizeof *score);
+    for (size_t v = 0; v < nv; v++) {
+        if (ds.videos[v].split == DS_TEST)
+            score[ns++] = (uint32_t)v;
+        else if (!unseen[ds.videos[v].cls])
+            fit[nf++] = (uint32_t)v;
+    }
+    ProbeSelect sel = {fit, nf, score, ns, unseen};
     ProbeResult r;
-    VbStatus s = probe_run(&ds, o->alpha, &r);
+    VbStatus s = probe_run_select(&ds, &sel, o->alpha, &r);
+    free(fit), free(score);
     if (s != VB_OK) {
         dataset_free(&ds);
         return cli_fail("data probe", s);
     }
     if (json) {
-        json_t *d = probe_json(&ds, kind, &r, o->alpha);
+        json_t *d = probe_json(&ds, kind, &r, unseen, o->alpha);
         json_dumpf(d, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
         fputc('\n', stdout);
         json_decref(d);
     } else {
-        probe_text(&ds, kind, &r, o->alpha);
+        probe_text(&ds, kind, &r, unseen, o->alpha);
     }
     probe_free(&r);
     dataset_free(&ds);
@@ -486,16 +532,18 @@ int cmd_data(int argc, char **argv) {
                              {"frames", CLI_INT, &o.frames},
                              {"seed", CLI_INT, &o.seed},
                              {NULL, 0, NULL},
+                             {NULL, 0, NULL},
                              {NULL, 0, NULL}};
     CliOpt cache_opts[] = {{"skip-bad", CLI_FLAG, &o.skip_bad},
                            {"normal", CLI_STR, &o.normal},
                            {"cache-dir", CLI_STR, &o.cache_dir},
                            {NULL, 0, NULL}};
-    /* probe takes inspect's options and --alpha (the spare slot) */
+    /* probe takes inspect's options, --alpha and --holdout (the spare slots) */
     if (cmd == &c_probe) {
         CliOpt *end = inspect_opts;
         while (end->name) end++;
-        *end = (CliOpt){"alpha", CLI_DOUBLE, &o.alpha};
+        end[0] = (CliOpt){"alpha", CLI_DOUBLE, &o.alpha};
+        end[1] = (CliOpt){"holdout", CLI_STR, &o.holdout};
     }
     const CliOpt *opts = cmd == &c_synth                           ? synth_opts
                          : cmd == &c_inspect || cmd == &c_probe ? inspect_opts

@@ -160,6 +160,22 @@ Test(data_cmd, probe_json_and_text) {
     cr_assert(strstr(buf, "balanced acc.") && strstr(buf, "NormalVideos") &&
                   strstr(buf, "(normal)") && strstr(buf, "ridge classifier (alpha 1)"),
               "%s", buf);
+    const char *held[] = {"data",     "probe", "--source", "synthetic", "--videos",  "6",
+                          "--frames", "4",     "--size",   "32",        "--holdout", "Arson, Robbery",
+                          "--format", "json"};
+    cr_assert_eq(run(DIR "/probe_held.json", 14, held), 0);
+    j = load_json(DIR "/probe_held.json");
+    json_t *h = json_object_get(j, "holdout");
+    cr_assert_eq(json_array_size(h), 2);
+    cr_assert_str_eq(json_string_value(json_array_get(h, 0)), "Arson");
+    cr_assert_eq(geti(j, "train_videos", NULL), 11 * 6 + 4 * 6); /* held-out classes not fitted */
+    json_t *all = json_object_get(json_object_get(j, "probes"), "all");
+    cr_assert(json_is_null(json_object_get(json_object_get(all, "recall"), "Robbery")));
+    cr_assert(json_is_number(json_object_get(all, "auroc_vs_normal_unseen")));
+    json_decref(j);
+    held[11] = "Nope";
+    cr_assert_eq(run(DIR "/probe_bad.out", 12, held), 2);
+    cr_assert(stderr_has("'Nope' is not an anomaly class"));
     const char *bad[] = {"data", "probe", "--source", "synthetic", "--alpha", "0"};
     cr_assert_eq(run(DIR "/probe_bad.out", 6, bad), 2);
     cr_assert(stderr_has("--alpha must be > 0"));
