@@ -30,9 +30,17 @@
  * anomalies the colour distance already finds, has a shortcut a model can
  * take without learning motion or shape.
  *
+ * `vadbench data probe` runs it on a data set's Train/Test split; the runner
+ * runs it on each cell's own training and test videos (probe_run_select,
+ * holdout classes unseen) and stores it under split "probe", and reports set
+ * the models against it.
+ *
  * Everything is computed in double, in a fixed order (OpenMP only over
  * videos, each written to its own row), so results are the same for any
- * thread count. */
+ * thread count.
+ *
+ * Must not be asked to: weigh classes or videos, tune alpha, or stand in
+ * for a model (it is a floor to beat, not a detector). */
 #ifndef VB_PROBE_H
 #define VB_PROBE_H
 
