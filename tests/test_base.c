@@ -147,3 +147,14 @@ Test(arena, overflow_is_an_invariant_failure, .signal = SIGABRT) {
     arena_floats(&a, 16);
     arena_floats(&a, 32); /* 128 bytes more than fits */
 }
+
+/* Committed fixtures stay under 2 MB in total (issue 2); the fixture makers
+ * check their own share, this checks them all. */
+Test(base, fixtures_stay_under_2_MB) {
+    FILE *p = popen("du -cb tests/fixtures/* | tail -1", "r");
+    cr_assert_not_null(p);
+    long long total = -1;
+    cr_assert_eq(fscanf(p, "%lld", &total), 1);
+    pclose(p);
+    cr_assert(total > 1000000 && total < 2000000, "tests/fixtures holds %lld bytes", total);
+}

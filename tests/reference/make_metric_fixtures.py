@@ -223,9 +223,9 @@ def single_class_cases():
 def ridge_cases(rng):
     from sklearn.linear_model import RidgeClassifier
     out = []
-    for n, d, c, alpha in ((40, 5, 3, 1.0), (12, 20, 4, 0.5), (90, 8, 6, 3.0)):
-        x = np.round(rng.normal(0, 1, (n + 10, d)), 4)
-        y = np.arange(n + 10) % c
+    for n, d, c, alpha in ((30, 4, 3, 1.0), (10, 14, 4, 0.5), (48, 6, 5, 3.0)):
+        x = np.round(rng.normal(0, 1, (n + 6, d)), 3)
+        y = np.arange(n + 6) % c
         x[:, 0] += 0.8 * y  # some signal
         clf = RidgeClassifier(alpha=alpha).fit(x[:n], y[:n])
         out.append({"n": n, "d": d, "c": c, "alpha": alpha, "x": floats(x.ravel()),
