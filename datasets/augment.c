@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/status.h"
+
 static const float MEAN[3] = {0.485f, 0.456f, 0.406f}, STD[3] = {0.229f, 0.224f, 0.225f};
 #define SLOTS 64 /* random numbers reserved per sample */
 
@@ -182,28 +184,38 @@ static void jitter(float *a, size_t np, const AugParams *p) {
     }
 }
 
+/* Separable Gaussian blur with reflect-101 borders: rows into tmp, then
+ * columns back into a. Each output sums its taps in ascending order. */
 static void blur(float *a, float *tmp, int h, int w, int k, float sigma) {
     float wt[5];
-    int r = k / 2;
+    int r = k / 2, rx[4096 + 4], ry[4096 + 4]; /* reflected coordinate of x - r */
+    VB_ASSERT(w <= 4096 && h <= 4096 && k <= 5); /* the largest dataset.size */
     float sum = 0;
     for (int i = -r; i <= r; i++) sum += wt[i + r] = expf(-(float)(i * i) / (2 * sigma * sigma));
     for (int i = 0; i < k; i++) wt[i] /= sum;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < 3; c++) {
-                float s = 0;
-                for (int i = -r; i <= r; i++)
-                    s += wt[i + r] * a[((size_t)y * w + reflect101(x + i, w)) * 3 + c];
-                tmp[((size_t)y * w + x) * 3 + c] = s;
+    for (int x = 0; x < w + 2 * r; x++) rx[x] = reflect101(x - r, w);
+    for (int y = 0; y < h + 2 * r; y++) ry[y] = reflect101(y - r, h);
+    size_t row = (size_t)w * 3;
+    for (int y = 0; y < h; y++) {
+        const float *src = a + (size_t)y * row;
+        float *dst = tmp + (size_t)y * row;
+        for (int x = 0; x < w; x++) {
+            float s0 = 0, s1 = 0, s2 = 0;
+            for (int i = 0; i < k; i++) {
+                const float *q = src + (size_t)rx[x + i] * 3;
+                s0 += wt[i] * q[0], s1 += wt[i] * q[1], s2 += wt[i] * q[2];
             }
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < 3; c++) {
-                float s = 0;
-                for (int i = -r; i <= r; i++)
-                    s += wt[i + r] * tmp[((size_t)reflect101(y + i, h) * w + x) * 3 + c];
-                a[((size_t)y * w + x) * 3 + c] = s;
-            }
+            dst[3 * x] = s0, dst[3 * x + 1] = s1, dst[3 * x + 2] = s2;
+        }
+    }
+    for (int y = 0; y < h; y++) {
+        float *dst = a + (size_t)y * row;
+        memset(dst, 0, row * sizeof(float));
+        for (int i = 0; i < k; i++) {
+            const float *src = tmp + (size_t)ry[y + i] * row;
+            for (size_t j = 0; j < row; j++) dst[j] += wt[i] * src[j];
+        }
+    }
 }
 
 void augment_clip(const AugParams *p, RngStream noise, uint64_t step, uint64_t sample,
@@ -223,10 +235,11 @@ void augment_clip(const AugParams *p, RngStream noise, uint64_t step, uint64_t s
             copy_flip(frames[t], h, w, p, a);
         if (p->jitter) jitter(a, np, p);
         if (p->blur) blur(a, tmp, h, w, p->ksize, p->sigma);
-        if (p->noise) {
-            uint64_t first = ((uint64_t)sample * (uint64_t)T + (uint64_t)t) * np * 3;
-            for (size_t i = 0; i < np * 3; i++)
-                a[i] = clamp01(a[i] + p->noise_std * rng_normal(noise, step, first + i));
+        if (p->noise) { /* frame t of the sample owns blocks [first, first + nb) */
+            size_t nb = (np * 3 + 3) / 4;
+            uint64_t first = ((uint64_t)sample * (uint64_t)T + (uint64_t)t) * nb;
+            rng_normals_blocked(noise, step, first, np * 3, tmp);
+            for (size_t i = 0; i < np * 3; i++) a[i] = clamp01(a[i] + p->noise_std * tmp[i]);
         }
         for (int k = 0; k < p->holes; k++)
             for (int y = p->hole_y[k]; y < p->hole_y[k] + p->hole_size; y++)

@@ -81,6 +81,22 @@ float rng_normal(RngStream s, uint64_t step, uint64_t elem) {
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
+void rng_normals_blocked(RngStream s, uint64_t step, uint64_t first_block, size_t n, float *out) {
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t o[4];
+        block(s, step, first_block + i / 4, o);
+        float z[4];
+        for (int j = 0; j < 2; j++) {
+            double u1 = ((double)(o[2 * j] >> 8) + 1.0) * (1.0 / 16777217.0); /* (0,1] */
+            double u2 = (double)(o[2 * j + 1] >> 8) * (1.0 / 16777216.0);
+            double r = sqrt(-2.0 * log(u1)), a = 6.283185307179586 * u2;
+            z[2 * j] = (float)(r * cos(a));
+            z[2 * j + 1] = (float)(r * sin(a));
+        }
+        for (size_t k = 0; k < 4 && i + k < n; k++) out[i + k] = z[k];
+    }
+}
+
 uint64_t rng_below(RngStream s, uint64_t step, uint64_t elem, uint64_t n) {
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     for (uint64_t attempt = 0;; attempt++) {

@@ -37,6 +37,11 @@ void rng_fill_uniform(RngStream s, uint64_t step, uint64_t first, size_t n, floa
                       float *out);
 void rng_fill_normal(RngStream s, uint64_t step, uint64_t first, size_t n, float mean, float std,
                      float *out);
+/* n standard normals, 4 per Philox block: block (first_block + i/4) gives
+ * two Box-Muller pairs (cos and sin of each), so element i is NOT
+ * rng_normal(.., i); about 3x cheaper for bulk noise. Sequential (callers
+ * parallelise over their own work); a pure function of its arguments. */
+void rng_normals_blocked(RngStream s, uint64_t step, uint64_t first_block, size_t n, float *out);
 /* Dropout mask: out[i] = 0 with probability p, else 1/(1-p). p in [0,1). */
 void rng_fill_dropout(RngStream s, uint64_t step, uint64_t first, size_t n, float p, float *out);
 

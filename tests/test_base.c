@@ -80,6 +80,28 @@ Test(rng, uniform_normal_moments) {
     free(u), free(g);
 }
 
+Test(rng, blocked_normals_moments_pairs_and_tails) {
+    RngStream s = rng_stream(1, "test");
+    enum { N = 200001 }; /* a partial last block */
+    float *g = tu_alloc(N + 3), *again = tu_alloc(N), *part = tu_alloc(6);
+    g[N] = g[N + 1] = g[N + 2] = 99.0f;
+    rng_normals_blocked(s, 3, 10, N, g);
+    cr_assert(g[N] == 99.0f && g[N + 1] == 99.0f, "wrote past n");
+    double m = 0, v = 0, c = 0, m4 = 0;
+    for (int i = 0; i < N; i++) m += g[i], v += (double)g[i] * g[i], m4 += pow(g[i], 4);
+    for (int i = 0; i + 1 < N; i += 2) c += (double)g[i] * g[i + 1]; /* cos/sin of one pair */
+    m /= N, v = v / N - m * m, c /= N / 2, m4 /= N;
+    cr_assert(fabs(m) < 0.012, "mean %f", m);
+    cr_assert(fabs(v - 1.0) < 0.02, "var %f", v);
+    cr_assert(fabs(c) < 0.015, "the two normals of a pair correlate: %f", c);
+    cr_assert(fabs(m4 - 3.0) < 0.1, "fourth moment %f (normal: 3)", m4);
+    rng_normals_blocked(s, 3, 10, N, again);
+    cr_assert(memcmp(g, again, N * sizeof(float)) == 0);
+    rng_normals_blocked(s, 3, 11, 6, part); /* block 11 = elements 4..7 */
+    cr_assert(memcmp(part, g + 4, 4 * sizeof(float)) == 0);
+    free(g), free(again), free(part);
+}
+
 Test(rng, dropout_mask_rate_and_scale) {
     RngStream s = rng_stream(3, "dropout");
     enum { N = 100000 };

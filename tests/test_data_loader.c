@@ -255,6 +255,49 @@ Test(data_loader, augmentation_same_params_on_every_frame_and_pure_function_of_i
     cr_assert(!p.warp && !p.hflip && !p.jitter && !p.noise && p.holes == 0);
 }
 
+/* Blur alone against a direct 2D sum in double: a Gaussian of k taps
+ * (weights exp(-i^2 / 2 sigma^2), normalised), reflect-101 borders; an
+ * impulse on the border row and a ramp, every pixel and channel. */
+static int refl101(int i, int n) {
+    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
+    return i;
+}
+
+Test(data_loader, blur_is_a_separable_gaussian_with_reflect101_borders) {
+    enum { H = 9, W = 7 };
+    uint8_t img[H * W * 3];
+    for (int i = 0; i < H * W * 3; i++) img[i] = (uint8_t)((i * 53) % 200);
+    img[(0 * W + 3) * 3 + 0] = 255;
+    const uint8_t *frames[1] = {img};
+    float out[H * W * 3], scratch[2 * H * W * 3];
+    static const float MEAN[3] = {0.485f, 0.456f, 0.406f}, STD[3] = {0.229f, 0.224f, 0.225f};
+    RngStream s = rng_stream(1, "augment");
+    for (int k = 3; k <= 5; k += 2)
+        for (int trial = 0; trial < 2; trial++) {
+            float sigma = trial ? 2.5f : 0.7f;
+            AugParams p;
+            memset(&p, 0, sizeof p);
+            p.scale = 1, p.blur = true, p.ksize = k, p.sigma = sigma;
+            augment_clip(&p, s, 0, 0, frames, 1, H, W, out, scratch);
+            double wt[5], sum = 0;
+            int r = k / 2;
+            for (int i = -r; i <= r; i++) sum += wt[i + r] = exp(-(double)(i * i) / (2.0 * sigma * sigma));
+            for (int i = 0; i < k; i++) wt[i] /= sum;
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++)
+                    for (int c = 0; c < 3; c++) {
+                        double want = 0;
+                        for (int i = -r; i <= r; i++)
+                            for (int j = -r; j <= r; j++)
+                                want += wt[i + r] * wt[j + r] *
+                                        img[(refl101(y + i, H) * W + refl101(x + j, W)) * 3 + c] / 255.0;
+                        double got = out[(y * W + x) * 3 + c] * STD[c] + MEAN[c];
+                        cr_assert(fabs(got - want) < 2e-6, "k %d sigma %g (%d,%d,%d): %g vs %g", k,
+                                  sigma, y, x, c, got, want);
+                    }
+        }
+}
+
 Test(data_loader, open_errors) {
     Dataset ds;
     make_set(&ds);
