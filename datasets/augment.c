@@ -8,6 +8,12 @@
 #include "kernels/status.h"
 
 static const float MEAN[3] = {0.485f, 0.456f, 0.406f}, STD[3] = {0.229f, 0.224f, 0.225f};
+
+/* ImageNet normalisation of np RGB pixels: (v - mean) / std per channel. */
+static void normalise(const float *a, size_t np, float *o) {
+    for (size_t i = 0; i < np; i++)
+        for (int c = 0; c < 3; c++) o[3 * i + c] = (a[3 * i + c] - MEAN[c]) / STD[c];
+}
 #define SLOTS 64 /* random numbers reserved per sample */
 
 static inline float clamp01(float x) {
@@ -109,9 +115,9 @@ static void warp(const uint8_t *src, int h, int w, const AugParams *p, float *ds
             float sx = fx * (cs * qx + sn * qy) + cx - 0.5f,
                   sy = fy * (-sn * qx + cs * qy) + cy - 0.5f;
             float x0f = floorf(sx), y0f = floorf(sy), ax = sx - x0f, ay = sy - y0f;
-            int x0 = (int)x0f, y0 = (int)y0f;
-            int xa = reflect101(x0, w), xb = reflect101(x0 + 1, w);
-            int ya = reflect101(y0, h), yb = reflect101(y0 + 1, h);
+            int x0 = (int)x0f, y0 = (int)y0f, xa = x0, xb = x0 + 1, ya = y0, yb = y0 + 1;
+            if (x0 < 0 || x0 > w - 2) xa = reflect101(x0, w), xb = reflect101(x0 + 1, w);
+            if (y0 < 0 || y0 > h - 2) ya = reflect101(y0, h), yb = reflect101(y0 + 1, h);
             const uint8_t *p00 = src + ((size_t)ya * w + xa) * 3,
                           *p01 = src + ((size_t)ya * w + xb) * 3;
             const uint8_t *p10 = src + ((size_t)yb * w + xa) * 3,
@@ -225,8 +231,8 @@ void augment_clip(const AugParams *p, RngStream noise, uint64_t step, uint64_t s
     for (int t = 0; t < T; t++) {
         float *o = out + (size_t)t * np * 3;
         if (!p) {
-            for (size_t i = 0; i < np * 3; i++)
-                o[i] = (to_unit(frames[t][i]) - MEAN[i % 3]) / STD[i % 3];
+            for (size_t i = 0; i < np * 3; i++) a[i] = to_unit(frames[t][i]);
+            normalise(a, np, o);
             continue;
         }
         if (p->warp)
@@ -245,6 +251,6 @@ void augment_clip(const AugParams *p, RngStream noise, uint64_t step, uint64_t s
             for (int y = p->hole_y[k]; y < p->hole_y[k] + p->hole_size; y++)
                 memset(a + ((size_t)y * w + p->hole_x[k]) * 3, 0,
                        sizeof(float) * 3 * (size_t)p->hole_size);
-        for (size_t i = 0; i < np * 3; i++) o[i] = (a[i] - MEAN[i % 3]) / STD[i % 3];
+        normalise(a, np, o);
     }
 }

@@ -59,7 +59,8 @@ void augment_draw(const AugConfig *c, RngStream s, uint64_t step, uint64_t sampl
 /* Floats of scratch augment_clip needs for h x w frames. */
 size_t augment_scratch_floats(int h, int w);
 /* Augment and normalise T frames into out[T*h*w*3]; p NULL = normalise only.
- * Noise is drawn from `noise` at (step, (sample*T + t)*h*w*3 + element). */
+ * Noise for frame t comes from Philox blocks (sample*T + t) * ceil(h*w*3/4)
+ * onwards of `noise` at `step`, four normals a block (rng_normals_blocked). */
 void augment_clip(const AugParams *p, RngStream noise, uint64_t step, uint64_t sample,
                   const uint8_t *const *frames, int T, int h, int w, float *out, float *scratch);
 

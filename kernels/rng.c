@@ -86,12 +86,12 @@ void rng_normals_blocked(RngStream s, uint64_t step, uint64_t first_block, size_
         uint32_t o[4];
         block(s, step, first_block + i / 4, o);
         float z[4];
-        for (int j = 0; j < 2; j++) {
-            double u1 = ((double)(o[2 * j] >> 8) + 1.0) * (1.0 / 16777217.0); /* (0,1] */
-            double u2 = (double)(o[2 * j + 1] >> 8) * (1.0 / 16777216.0);
-            double r = sqrt(-2.0 * log(u1)), a = 6.283185307179586 * u2;
-            z[2 * j] = (float)(r * cos(a));
-            z[2 * j + 1] = (float)(r * sin(a));
+        for (int j = 0; j < 2; j++) { /* in float: bulk noise needs no more */
+            float u1 = ((float)(o[2 * j] >> 8) + 1.0f) * (1.0f / 16777216.0f); /* (0,1] */
+            float u2 = (float)(o[2 * j + 1] >> 8) * (1.0f / 16777216.0f);
+            float r = sqrtf(-2.0f * logf(u1)), a = 6.28318530718f * u2;
+            z[2 * j] = r * cosf(a);
+            z[2 * j + 1] = r * sinf(a);
         }
         for (size_t k = 0; k < 4 && i + k < n; k++) out[i + k] = z[k];
     }
