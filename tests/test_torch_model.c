@@ -1,4 +1,4 @@
-/* The whole hybrid model against its PyTorch twin (tests/reference/make_fixtures.py,
+/* The whole hybrid model against its PyTorch twin (tests/reference/twin.py, fixtures by make_fixtures.py,
  * HybridTwin). Each fixture tests/fixtures/model_<case>.safetensors holds one
  * model configuration (model_<case>.yaml, read here exactly as `vadbench`
  * reads it) and, in metadata, the twin's state_dict listing (name, shape,
@@ -66,7 +66,7 @@ static bool ends_with(const char *s, const char *suf) {
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-/* Values of tensor `name` (shape[ndim]) as make_fixtures.py's formula_tensor:
+/* Values of tensor `name` (shape[ndim]) as twin.py's formula_tensor:
  * every step in double, rounded once to float. Shared with test_torch_model_io.c. */
 void tm_formula(const char *name, int ndim, const int64_t *shape, double gain, float *out);
 void tm_formula(const char *name, int ndim, const int64_t *shape, double gain, float *out) {

@@ -9,7 +9,7 @@ python3-yaml):
         [--channels-last]
 
 The model is the PyTorch twin of vadbench's hybrid model (HybridTwin in
-make_fixtures.py, the one the parity tests check vadbench against), built from
+twin.py, the one the parity tests check vadbench against), built from
 the same YAML `model:` mapping (or an experiment file's `base.model` plus a
 variant's `model.*` overrides), in float32 with PyTorch's default initialisation.
 
@@ -39,7 +39,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import make_fixtures as mf  # noqa: E402
+import twin  # noqa: E402  (the model twin)
 
 
 def read_model(path, variant):
@@ -49,7 +49,7 @@ def read_model(path, variant):
     m = doc.get("model") or (doc.get("base") or {}).get("model")
     if m is None:
         raise SystemExit(f"{path}: no `model:` mapping (nor `base: {{model: ...}}`)")
-    cfg = mf.model_config_from_mapping(m)
+    cfg = twin.model_config_from_mapping(m)
     if variant:
         variants = doc.get("variants") or {}
 
@@ -61,9 +61,9 @@ def read_model(path, variant):
                 apply(v["extends"], depth + 1)
             for k, val in v.items():
                 if k.startswith("model."):
-                    over = mf.model_config_from_mapping(_nest(k[6:], val))
+                    over = twin.model_config_from_mapping(_nest(k[6:], val))
                     for ck, cv in over.items():
-                        if cv != mf.MODEL_DEFAULTS[ck]:
+                        if cv != twin.MODEL_DEFAULTS[ck]:
                             cfg[ck] = cv
         apply(variant)
     return cfg
@@ -109,7 +109,7 @@ def main():
     cfg = read_model(a.model, a.variant)
     B, T, S = a.batch, a.clip, cfg["image"]
     train = a.mode == "train"
-    model = mf.HybridTwin(cfg)  # float32, PyTorch's default initialisation
+    model = twin.HybridTwin(cfg)  # float32, PyTorch's default initialisation
     model.train(train)
     x = torch.randn(B, T, 3, S, S) if T > 1 else torch.randn(B, 3, S, S)
     if a.channels_last:
@@ -130,7 +130,7 @@ def main():
                 noise["vae.eps"] = torch.randn(B * T, cfg["vae_latent"])
             opt.zero_grad(set_to_none=True)
             out = model(x, noise)
-            loss = mf.hybrid_loss(out, labels, anomaly)["total"]
+            loss = twin.hybrid_loss(out, labels, anomaly)["total"]
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()

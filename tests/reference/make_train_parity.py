@@ -2,7 +2,7 @@
 """PyTorch references for vadbench's training step: losses, a 10-step run, SAM/ASAM.
 
 Usage (from the repository root; needs Debian's python3-torch and
-python3-torchvision, like make_fixtures.py whose model twin this imports):
+python3-torchvision, like make_fixtures.py and twin.py, whose model twin it uses):
 
     /usr/bin/python3 tests/reference/make_train_parity.py tests/fixtures
     make fixtures                      # runs this after make_fixtures.py
