@@ -1,5 +1,5 @@
-/* The whole hybrid model against its PyTorch twin (tests/reference/twin.py, fixtures by make_fixtures.py,
- * HybridTwin). Each fixture tests/fixtures/model_<case>.safetensors holds one
+/* The whole hybrid model against its PyTorch twin (HybridTwin in
+ * tests/reference/twin.py; the fixtures are written by make_fixtures.py). Each fixture tests/fixtures/model_<case>.safetensors holds one
  * model configuration (model_<case>.yaml, read here exactly as `vadbench`
  * reads it) and, in metadata, the twin's state_dict listing (name, shape,
  * parameter or buffer). Weights and the input x are NOT stored: both sides
