@@ -1,10 +1,11 @@
 /* The whole hybrid model against its PyTorch twin (HybridTwin in
- * tests/reference/twin.py; the fixtures are written by make_fixtures.py). Each fixture tests/fixtures/model_<case>.safetensors holds one
+ * tests/reference/twin.py; the fixtures are written by make_fixtures.py).
+ * Each fixture tests/fixtures/model_<case>.safetensors holds one
  * model configuration (model_<case>.yaml, read here exactly as `vadbench`
  * reads it) and, in metadata, the twin's state_dict listing (name, shape,
  * parameter or buffer). Weights and the input x are NOT stored: both sides
  * compute them from the formula below (tm_formula, twin of formula_tensor in
- * make_fixtures.py), so even the full-size Option A model needs no stored
+ * twin.py), so even the full-size Option A model needs no stored
  * weights. What is stored: labels, PyTorch's dropout masks (named as the C
  * model's dropout sites) and VAE eps, and per mode (train, eval) every output
  * of `vadbench forward`, the loss parts, the gradient of every trainable
