@@ -241,8 +241,29 @@ static const char *ds_name(const Dataset *ds) {
     return ds->source ? ds->source : "data set";
 }
 
-VbStatus probe_run_select(const Dataset *ds, const ProbeSelect *sel, double alpha,
-                          ProbeResult *out) {
+/* Per-video features of the videos with want[v] (all when want is NULL)
+ * into feat[v * N_FEAT ...]; the others are left as they are. */
+static void features_into(const Dataset *ds, const uint8_t *want, double *feat) {
+    size_t nv = ds->nvideos, npx = (size_t)ds->frames.h * ds->frames.w;
+#pragma omp parallel
+    {
+        double *map = vb_xmalloc(npx * sizeof *map);
+#pragma omp for schedule(dynamic, 4)
+        for (long v = 0; v < (long)nv; v++)
+            if (!want || want[v]) video_features(ds, (size_t)v, feat + v * N_FEAT, map);
+        free(map);
+    }
+}
+
+double *probe_features(const Dataset *ds) {
+    double *feat = vb_xmalloc((ds->nvideos ? ds->nvideos : 1) * N_FEAT * sizeof *feat);
+    features_into(ds, NULL, feat);
+    return feat;
+}
+
+/* The probes on features `feat` (NULL: computed here for the selected videos). */
+static VbStatus probe_core(const Dataset *ds, const double *given, const ProbeSelect *sel,
+                           double alpha, ProbeResult *out) {
     memset(out, 0, sizeof *out);
     if (!(alpha > 0)) return VB_FAIL(VB_ERR_INPUT, "ridge alpha must be > 0 (got %g)", alpha);
     size_t nv = ds->nvideos;
@@ -283,16 +304,12 @@ VbStatus probe_run_select(const Dataset *ds, const ProbeSelect *sel, double alph
         if (!(sel->unseen && sel->unseen[c])) seen_scored += vsc[c];
     out->majority_accuracy = seen_scored ? (double)vsc[big] / (double)seen_scored : NAN;
 
-    double *feat = vb_xmalloc(nv * N_FEAT * sizeof *feat);
-    size_t npx = (size_t)ds->frames.h * ds->frames.w;
-#pragma omp parallel
-    {
-        double *map = vb_xmalloc(npx * sizeof *map);
-#pragma omp for schedule(dynamic, 4)
-        for (long v = 0; v < (long)nv; v++)
-            if (role[v] != ROLE_NONE) video_features(ds, (size_t)v, feat + v * N_FEAT, map);
-        free(map);
+    double *own = NULL;
+    if (!given) {
+        own = vb_xcalloc((nv ? nv : 1) * N_FEAT, sizeof *own);
+        features_into(ds, role, own); /* role != 0: fitted or scored */
     }
+    const double *feat = given ? given : own;
     int cols[N_FEAT];
     for (int s = 0; s < PROBE_NSETS && st == VB_OK; s++) {
         ProbeSet *ps = &out->set[s];
@@ -308,9 +325,20 @@ VbStatus probe_run_select(const Dataset *ds, const ProbeSelect *sel, double alph
         }
         st = run_set(ds, feat, role, sel->unseen, cols, dim, alpha, ps);
     }
-    free(feat), free(role), free(vfit), free(vsc);
+    free(own), free(role), free(vfit), free(vsc);
     if (st != VB_OK) probe_free(out);
     return st;
+}
+
+VbStatus probe_run_select(const Dataset *ds, const ProbeSelect *sel, double alpha,
+                          ProbeResult *out) {
+    return probe_core(ds, NULL, sel, alpha, out);
+}
+
+VbStatus probe_run_features(const Dataset *ds, const double *feat, const ProbeSelect *sel,
+                            double alpha, ProbeResult *out) {
+    VB_ASSERT(feat != NULL);
+    return probe_core(ds, feat, sel, alpha, out);
 }
 
 VbStatus probe_run(const Dataset *ds, double alpha, ProbeResult *out) {

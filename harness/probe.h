@@ -92,6 +92,13 @@ typedef struct ProbeSelect {
 } ProbeSelect;
 VbStatus probe_run_select(const Dataset *ds, const ProbeSelect *sel, double alpha,
                           ProbeResult *out);
+
+/* The features of every video, computed once (malloc'ed; the only part of a
+ * probe that reads frames), for many probe_run_features calls on the same
+ * data set, e.g. one per cell of an experiment. */
+double *probe_features(const Dataset *ds);
+VbStatus probe_run_features(const Dataset *ds, const double *feat, const ProbeSelect *sel,
+                            double alpha, ProbeResult *out);
 void probe_free(ProbeResult *r);
 
 /* The ridge classifier alone (exposed for tests against scikit-learn):

@@ -47,39 +47,45 @@ static double now_s(void) {
 typedef struct DataEntry {
     char *identity;
     Dataset ds;
+    double *probe_feat; /* per-video probe features, computed at the first probe */
 } DataEntry;
 
+/* Entries are allocated one by one so that a Dataset (and its digest) never
+ * moves while plans and cells hold pointers to it. */
 typedef struct DataCache {
-    DataEntry *e;
+    DataEntry **e;
     int n;
 } DataCache;
 
-static VbStatus data_get(DataCache *c, const DataConfig *d, bool quiet, Dataset **out) {
+static VbStatus data_get(DataCache *c, const DataConfig *d, bool quiet, DataEntry **out) {
     char *id = rundata_identity(d);
     for (int i = 0; i < c->n; i++)
-        if (!strcmp(c->e[i].identity, id)) {
+        if (!strcmp(c->e[i]->identity, id)) {
             free(id);
-            *out = &c->e[i].ds;
+            *out = c->e[i];
             return VB_OK;
         }
     if (!quiet) fprintf(stderr, "vadbench run: loading data set %s\n", id);
-    c->e = vb_xrealloc(c->e, (size_t)(c->n + 1) * sizeof *c->e);
-    DataEntry *e = &c->e[c->n];
+    DataEntry *e = vb_xcalloc(1, sizeof *e);
     VbStatus st = rundata_load(d, &e->ds);
     if (st != VB_OK) {
         free(id);
+        free(e);
         return st;
     }
     e->identity = id;
-    *out = &e->ds;
-    c->n++;
+    c->e = vb_xrealloc(c->e, (size_t)(c->n + 1) * sizeof *c->e);
+    c->e[c->n++] = e;
+    *out = e;
     return VB_OK;
 }
 
 static void data_free(DataCache *c) {
     for (int i = 0; i < c->n; i++) {
-        free(c->e[i].identity);
-        dataset_free(&c->e[i].ds);
+        free(c->e[i]->identity);
+        free(c->e[i]->probe_feat);
+        dataset_free(&c->e[i]->ds);
+        free(c->e[i]);
     }
     free(c->e);
 }
@@ -186,12 +192,13 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
 /* The shortcut probe on this cell's videos (probe.h): fit on its training
  * videos, scored on its test videos, holdout classes unseen; final metrics
  * under split "probe" so that reports can set the model against them. */
-static VbStatus probe_cell(CellRun *c, const CellData *cd, const Dataset *ds) {
+static VbStatus probe_cell(CellRun *c, const CellData *cd, DataEntry *de) {
     double t0 = now_s();
     ProbeSelect sel = {cd->split.videos[SPLIT_TRAIN], cd->split.n[SPLIT_TRAIN],
                        cd->split.videos[SPLIT_TEST], cd->split.n[SPLIT_TEST], cd->split.unseen};
+    if (!de->probe_feat) de->probe_feat = probe_features(&de->ds); /* once per data set */
     ProbeResult r;
-    VbStatus st = probe_run_select(ds, &sel, 1.0, &r);
+    VbStatus st = probe_run_features(&de->ds, de->probe_feat, &sel, 1.0, &r);
     if (st != VB_OK) {
         /* a data set the probe cannot fit (e.g. one class) costs the report a
          * table, not the run its results */
@@ -219,8 +226,9 @@ static VbStatus probe_cell(CellRun *c, const CellData *cd, const Dataset *ds) {
     return c->log_status;
 }
 
-static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, Dataset *ds,
+static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, DataEntry *de,
                             const char *ckpt_dir, const char *backend, char *why, size_t nwhy) {
+    Dataset *ds = &de->ds;
     RunConfig rc = cell->cfg;
     uint64_t seed = (uint64_t)e->seeds[cell->seed];
     CellData cd;
@@ -278,7 +286,7 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
             on_metric(c, "train", "seconds_per_epoch", -1, res.epochs_run ? res.seconds / res.epochs_run : NAN);
             on_metric(c, "train", "early_stopped", -1, res.early_stopped);
             st = evaluate_cell(c, &m, &rc, &cd, ds);
-            if (st == VB_OK) st = probe_cell(c, &cd, ds);
+            if (st == VB_OK) st = probe_cell(c, &cd, de);
             struct rusage ru;
             getrusage(RUSAGE_SELF, &ru);
             on_metric(c, "memory", "peak_rss_mb", -1, ru.ru_maxrss / 1024.0);
@@ -342,8 +350,9 @@ static VbStatus plan_file(const char *file, const RunnerOptions *o, DataCache *d
     const char **dig = vb_xcalloc((size_t)p->e.nvariants, sizeof *dig);
     VbStatus st = VB_OK;
     for (int v = 0; v < p->e.nvariants && st == VB_OK; v++) {
-        Dataset *ds;
-        st = data_get(dc, &p->e.vcfg[v].data, o->quiet, &ds);
+        DataEntry *de;
+        st = data_get(dc, &p->e.vcfg[v].data, o->quiet, &de);
+        const Dataset *ds = st == VB_OK ? &de->ds : NULL;
         if (st == VB_OK) dig[v] = ds->digest;
         /* holdout classes must exist in the data actually read */
         for (int h = 0; h < p->e.nholdouts && st == VB_OK; h++)
@@ -440,16 +449,16 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         store_provenance_local(&pv);
         pv.backend = e->backend;
         pv.threads = kthreads_get();
-        Dataset *ds;
-        s = data_get(dc, &cell->cfg.data, o->quiet, &ds);
+        DataEntry *de;
+        s = data_get(dc, &cell->cfg.data, o->quiet, &de);
         if (s != VB_OK) break;
-        pv.dataset_digest = ds->digest;
+        pv.dataset_digest = de->ds.digest;
         s = store_set_provenance(st, run.id, &pv);
         if (s != VB_OK) break;
         CellRun c = {st, run.id, NULL, false, o->quiet, isatty(2) != 0, label, index, nsel, 0, 0, 0, VB_OK};
         if (!o->quiet) fprintf(stderr, "[cell %d/%d] %s (run %lld, %s)\n", index, nsel, label, (long long)run.id, cell->hash);
         double t0 = now_s();
-        CellOutcome out = run_cell(&c, e, cell, ds, ckpt_dir, e->backend, why, sizeof why);
+        CellOutcome out = run_cell(&c, e, cell, de, ckpt_dir, e->backend, why, sizeof why);
         switch (out) {
         case CELL_DONE:
             s = store_mark_done(st, run.id);

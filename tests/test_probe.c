@@ -150,6 +150,18 @@ Test(probe, single_frame_videos_have_no_motion_probe) {
     dataset_free(&ds);
 }
 
+static void assert_same(const ProbeResult *a, const ProbeResult *b, int C) {
+    for (int s = 0; s < PROBE_NSETS; s++) {
+        const ProbeSet *x = &a->set[s], *y = &b->set[s];
+        cr_assert_eq(x->defined, y->defined);
+        if (!x->defined) continue;
+        cr_assert(memcmp(&x->balanced_accuracy, &y->balanced_accuracy, sizeof(double)) == 0);
+        cr_assert(memcmp(&x->auroc_all, &y->auroc_all, sizeof(double)) == 0);
+        cr_assert(memcmp(x->recall, y->recall, (size_t)C * sizeof(double)) == 0);
+        cr_assert(memcmp(x->auroc, y->auroc, (size_t)C * sizeof(double)) == 0);
+    }
+}
+
 Test(probe, holdout_selection_scores_unseen_classes_by_distance_only) {
     Dataset ds;
     make_set(&ds, 10, 5, 3, true);
@@ -177,6 +189,14 @@ Test(probe, holdout_selection_scores_unseen_classes_by_distance_only) {
     cr_assert_float_eq(col->auroc_unseen, 1.0, 1e-12);
     cr_assert_float_eq(col->auroc_seen, 1.0, 1e-12);
     cr_assert_float_eq(col->auroc[B], 1.0, 1e-12);
+    /* features computed once for every video (as the runner does per data
+     * set) give the same bits as features computed for the selection */
+    double *feat = probe_features(&ds);
+    ProbeResult again;
+    cr_assert_eq(probe_run_features(&ds, feat, &sel, 1.0, &again), VB_OK);
+    assert_same(&r, &again, ds.nclasses);
+    probe_free(&again);
+    free(feat);
     probe_free(&r);
     /* without a selection's unseen flags, B is an unfitted class: never predicted */
     sel.unseen = NULL;
@@ -185,18 +205,6 @@ Test(probe, holdout_selection_scores_unseen_classes_by_distance_only) {
     cr_assert(isnan(r.set[PROBE_COLOUR].auroc_unseen));
     probe_free(&r);
     dataset_free(&ds);
-}
-
-static void assert_same(const ProbeResult *a, const ProbeResult *b, int C) {
-    for (int s = 0; s < PROBE_NSETS; s++) {
-        const ProbeSet *x = &a->set[s], *y = &b->set[s];
-        cr_assert_eq(x->defined, y->defined);
-        if (!x->defined) continue;
-        cr_assert(memcmp(&x->balanced_accuracy, &y->balanced_accuracy, sizeof(double)) == 0);
-        cr_assert(memcmp(&x->auroc_all, &y->auroc_all, sizeof(double)) == 0);
-        cr_assert(memcmp(x->recall, y->recall, (size_t)C * sizeof(double)) == 0);
-        cr_assert(memcmp(x->auroc, y->auroc, (size_t)C * sizeof(double)) == 0);
-    }
 }
 
 Test(probe, same_answer_for_any_thread_count) {

@@ -176,6 +176,20 @@ Test(runner, two_processes_share_cells_and_failures_are_recorded, .timeout = 300
                        "key = 'video_auroc.fused.unseen'"), 4);
 }
 
+/* Variants on different data sets: each cell's hash takes its own data set's
+ * digest (the data cache must not move a data set while the plan points into
+ * it; the ASan build catches a dangling pointer here). */
+Test(runner, variants_on_different_data_sets_hash_their_own_digest, .timeout = 60) {
+    write_exp("tests/tmp/two_ds.yaml", "two_ds", 1, "  c: {dataset.videos_per_class: 3}\n");
+    write_exp("tests/tmp/one_ds.yaml", "two_ds", 1, "");
+    cr_assert_eq(sh("./vadbench run tests/tmp/two_ds.yaml --dry-run --db tests/tmp/two_ds.db "
+                    "2>/dev/null | grep '^  run  a/h/seed0' > tests/tmp/two_ds.a"), 0);
+    cr_assert_eq(sh("./vadbench run tests/tmp/one_ds.yaml --dry-run --db tests/tmp/one_ds.db "
+                    "2>/dev/null | grep '^  run  a/h/seed0' > tests/tmp/one_ds.a"), 0);
+    cr_assert_eq(sh("test -s tests/tmp/two_ds.a && cmp -s tests/tmp/two_ds.a tests/tmp/one_ds.a"), 0,
+                 "variant a's hash changed when another variant read another data set");
+}
+
 Test(runner, only_and_shard_select_cells, .timeout = 60) {
     write_exp("tests/tmp/sel.yaml", "sel", 1, "");
     /* 2 variants x 1 holdout x 2 seeds = 4 cells, listed in matrix order */
