@@ -366,8 +366,11 @@ static VbStatus closed_set(const Logger *L, const EvalContext *ec, const EvalSco
     size_t n = 0, nu = 0;
     int *yt = vb_xmalloc((s->n ? s->n : 1) * sizeof(int)), *yp = vb_xmalloc((s->n ? s->n : 1) * sizeof(int));
     int *ut = vb_xmalloc((s->n ? s->n : 1) * sizeof(int)), *up = vb_xmalloc((s->n ? s->n : 1) * sizeof(int));
-    /* model class -> dataset class, for names */
+    /* model class -> dataset class, for names; -1 for a class no data maps to
+     * (the one-class protocol pads the model to two classes): its predictions
+     * count as errors, it gets no keys of its own */
     int *mc2d = vb_xmalloc((size_t)C * sizeof(int)), *d2u = vb_xcalloc((size_t)ec->nclasses, sizeof(int));
+    for (int c = 0; c < C; c++) mc2d[c] = -1;
     int nunseen = 0;
     for (int d = 0; d < ec->nclasses; d++) {
         if (ec->class_map[d] >= 0) mc2d[ec->class_map[d]] = d;
@@ -392,6 +395,7 @@ static VbStatus closed_set(const Logger *L, const EvalContext *ec, const EvalSco
             put(L, "weighted_precision", -1, r.weighted_precision);
             put(L, "weighted_recall", -1, r.weighted_recall);
             for (int c = 0; c < C; c++) {
+                if (mc2d[c] < 0) continue;
                 const char *nm = ec->class_names[mc2d[c]];
                 snprintf(key, sizeof key, "class.%s.precision", nm);
                 put(L, key, -1, r.precision[c]);
@@ -402,6 +406,7 @@ static VbStatus closed_set(const Logger *L, const EvalContext *ec, const EvalSco
                 snprintf(key, sizeof key, "class.%s.support", nm);
                 put(L, key, -1, (double)r.support[c]);
                 for (int j = 0; j < C; j++) {
+                    if (mc2d[j] < 0) continue;
                     snprintf(key, sizeof key, "confusion.%s.%s", nm, ec->class_names[mc2d[j]]);
                     put(L, key, -1, (double)r.confusion[c * C + j]);
                 }
@@ -415,6 +420,7 @@ static VbStatus closed_set(const Logger *L, const EvalContext *ec, const EvalSco
         for (int d = 0; d < ec->nclasses && st == VB_OK; d++) {
             if (ec->class_map[d] >= 0) continue;
             for (int j = 0; j < C; j++) {
+                if (mc2d[j] < 0) continue;
                 snprintf(key, sizeof key, "unseen_assigned.%s.%s", ec->class_names[d],
                          ec->class_names[mc2d[j]]);
                 put(L, key, -1, (double)cnt[(size_t)d2u[d] * C + j]);

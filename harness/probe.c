@@ -154,10 +154,11 @@ static VbStatus run_set(const Dataset *ds, const double *feat, const uint8_t *ro
     bool *fit = vb_xmalloc(nv * sizeof *fit), *normal = vb_xmalloc(nv * sizeof *normal);
     bool *fitted = vb_xcalloc((size_t)C, sizeof *fitted);
     size_t ntr = 0, nnorm = 0;
+    int nfitted = 0;
     for (size_t v = 0; v < nv; v++) {
         fit[v] = role[v] == ROLE_FIT;
         normal[v] = fit[v] && ds->videos[v].cls == ds->normal;
-        if (fit[v]) fitted[ds->videos[v].cls] = true;
+        if (fit[v] && !fitted[ds->videos[v].cls]) fitted[ds->videos[v].cls] = true, nfitted++;
         ntr += fit[v], nnorm += normal[v];
     }
     double *Z = vb_xmalloc(nv * (size_t)dim * sizeof *Z);
@@ -170,11 +171,14 @@ static VbStatus run_set(const Dataset *ds, const double *feat, const uint8_t *ro
             memcpy(Xtr + i * dim, Z + v * dim, (size_t)dim * sizeof *Z);
             ytr[i++] = ds->videos[v].cls;
         }
-    VbStatus st = probe_ridge_fit(Xtr, ytr, (int)ntr, dim, C, alpha, coef, icpt);
+    /* one fitted class (the one-class protocol): nothing to classify */
+    VbStatus st = nfitted < 2 ? VB_OK : probe_ridge_fit(Xtr, ytr, (int)ntr, dim, C, alpha, coef, icpt);
     ps->dims = dim;
     ps->recall = vb_xmalloc((size_t)C * sizeof(double));
     ps->auroc = vb_xmalloc((size_t)C * sizeof(double));
-    if (st == VB_OK) {
+    ps->accuracy = ps->balanced_accuracy = NAN;
+    for (int c = 0; c < C; c++) ps->recall[c] = NAN;
+    if (st == VB_OK && nfitted >= 2) {
         /* classification of the scored videos of seen classes, among the fitted classes */
         size_t *hit = vb_xcalloc((size_t)C, sizeof *hit), *cnt = vb_xcalloc((size_t)C, sizeof *cnt);
         size_t nte = 0, right = 0;
@@ -290,8 +294,11 @@ static VbStatus probe_core(const Dataset *ds, const double *given, const ProbeSe
         if (vsc[c] && !(sel->unseen && sel->unseen[c])) out->test_classes++;
     }
     VbStatus st = VB_OK;
-    if (fit_classes < 2)
-        st = VB_FAIL(VB_ERR_INPUT, "%s: the probe needs Train videos of at least two classes",
+    /* one class is enough for the distance probe when it is the normal one */
+    if (fit_classes < 2 && !(fit_classes == 1 && vfit[ds->normal] > 0))
+        st = VB_FAIL(VB_ERR_INPUT,
+                     "%s: the probe needs Train videos of at least two classes, or of the normal "
+                     "class",
                      ds_name(ds));
     else if (out->test_videos == 0)
         st = VB_FAIL(VB_ERR_INPUT, "%s: the probe needs Test videos", ds_name(ds));

@@ -74,8 +74,10 @@ typedef struct ProbeResult {
 
 /* Run every probe on ds with ridge strength alpha (> 0; 1.0 is scikit-
  * learn's default), fit on the Train videos and scored on the Test videos.
- * Needs Train videos of at least two classes and Test videos; the distance
- * probe needs Train normal videos (otherwise its AUROCs are NAN). */
+ * Needs Test videos and Train videos of at least two classes or of the normal
+ * class: with one fitted class (the one-class protocol) the classifier's
+ * numbers are NAN and only the distance probe runs; without Train normal
+ * videos the distance AUROCs are NAN. */
 VbStatus probe_run(const Dataset *ds, double alpha, ProbeResult *out);
 
 /* The same on a chosen set of videos, as a run with a holdout sees them:

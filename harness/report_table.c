@@ -342,44 +342,75 @@ RepTable *rep_table_per_variant(const RepData *d, const RepQuantity *q, int nq) 
     return t;
 }
 
+static const char *const SC_SETS[4] = {"colour", "layout", "motion", "all"};
+static const char *const SC_PROBE_KEYS[3] = {"video_balanced_accuracy", "video_auroc.unseen",
+                                             "video_auroc.all"};
+
+/* The metric of column k (0..2) for a model row (set < 0) or probe set `set`. */
+static void shortcut_spec(const RepData *d, int set, int k, char *spec, size_t size) {
+    if (set < 0 && k == 0)
+        snprintf(spec, size, "test/video_balanced_accuracy");
+    else if (set < 0)
+        snprintf(spec, size, "test/video_auroc.%s.%s", d->score, k == 1 ? "unseen" : "all");
+    else
+        snprintf(spec, size, "probe/%s.%s", SC_SETS[set], SC_PROBE_KEYS[k]);
+}
+
+/* One row of the shortcut table; false (and nothing added) when empty. */
+static bool shortcut_row(RepTable *t, const RepData *d, int v, int set, const char *label) {
+    char cell[4][160], spec[REP_NAME + 64];
+    const char *row[4] = {label, NULL, NULL, NULL};
+    bool any = false;
+    for (int k = 0; k < 3; k++) {
+        shortcut_spec(d, set, k, spec, sizeof spec);
+        RepQuantity q = rep_q_final(d, spec, NULL);
+        Summary sm;
+        if (!rep_q_summary(d, v, &q, &sm)) continue;
+        rep_fmt_summary(&sm, q.unit, cell[k + 1], sizeof cell[k + 1]);
+        row[k + 1] = cell[k + 1];
+        any = true;
+    }
+    if (any) rep_table_row(t, row);
+    return any;
+}
+
+/* Whether every variant's runs have the same probe values as the baseline's
+ * (variants that change only the model or training share their data and
+ * splits; a variant with another normal class or data set does not). */
+static bool probes_shared(const RepData *d, int vb) {
+    char spec[REP_NAME + 64];
+    for (int v = 0; v < d->nvariants; v++)
+        for (int set = 0; set < 4; set++)
+            for (int k = 0; k < 3; k++) {
+                shortcut_spec(d, set, k, spec, sizeof spec);
+                RepQuantity q = rep_q_final(d, spec, NULL);
+                Summary a, b;
+                bool ha = rep_q_summary(d, vb, &q, &a), hb = rep_q_summary(d, v, &q, &b);
+                if (ha != hb || (ha && (a.n != b.n || a.mean != b.mean))) return false;
+            }
+    return true;
+}
+
 RepTable *rep_table_shortcuts(const RepData *d, int vb) {
     static const char *const head[4] = {
         "", "balanced accuracy, seen classes", "AUROC unseen anomalies", "AUROC all anomalies"};
-    static const char *const probe_keys[3] = {"video_balanced_accuracy", "video_auroc.unseen",
-                                              "video_auroc.all"};
-    static const char *const sets[4] = {"colour", "layout", "motion", "all"};
     RepTable *t = rep_table_new(4, head);
     for (int c = 1; c < 4; c++) rep_table_align_right(t, c);
-    char cell[4][160], spec[REP_NAME + 64];
-    const char *row[4];
+    char label[REP_NAME + 80];
     int rows = 0;
-    for (int r = 0; r < d->nvariants + 4; r++) {
-        bool model = r < d->nvariants;
-        int v = model ? r : vb;
-        if (model)
-            snprintf(cell[0], sizeof cell[0], "%s (model, `%s` score)", d->variants[r].name,
-                     d->score);
-        else
-            snprintf(cell[0], sizeof cell[0], "probe: %s features", sets[r - d->nvariants]);
-        row[0] = cell[0];
-        bool any = false;
-        for (int k = 0; k < 3; k++) {
-            if (model && k == 0)
-                snprintf(spec, sizeof spec, "test/video_balanced_accuracy");
-            else if (model)
-                snprintf(spec, sizeof spec, "test/video_auroc.%s.%s", d->score,
-                         k == 1 ? "unseen" : "all");
-            else
-                snprintf(spec, sizeof spec, "probe/%s.%s", sets[r - d->nvariants], probe_keys[k]);
-            RepQuantity q = rep_q_final(d, spec, NULL);
-            Summary sm;
-            row[k + 1] = NULL;
-            if (!rep_q_summary(d, v, &q, &sm)) continue;
-            rep_fmt_summary(&sm, q.unit, cell[k + 1], sizeof cell[k + 1]);
-            row[k + 1] = cell[k + 1];
-            any = true;
+    bool shared = probes_shared(d, vb);
+    for (int v = 0; v < d->nvariants; v++) {
+        snprintf(label, sizeof label, "%s (model, `%s` score)", d->variants[v].name, d->score);
+        rows += shortcut_row(t, d, v, -1, label);
+        for (int set = 0; set < 4 && !shared; set++) {
+            snprintf(label, sizeof label, "\xe2\x80\x83probe on %s's videos: %s features",
+                     d->variants[v].name, SC_SETS[set]);
+            rows += shortcut_row(t, d, v, set, label);
         }
-        if (any) rep_table_row(t, row), rows++;
+    }
+    for (int set = 0; set < 4 && shared; set++) {
+        snprintf(label, sizeof label, "probe: %s features", SC_SETS[set]);
+        rows += shortcut_row(t, d, vb, set, label);
     }
     if (rows == 0) {
         rep_table_free(t);

@@ -89,8 +89,10 @@ RepTable *rep_table_decision(const RepData *d, int vb, int vc);
 /* The models against the shortcut probe (probe.h), per video: balanced
  * accuracy over the seen classes and AUROC of unseen / all anomalies
  * against normal, one row per variant (its decision score) and per probe
- * feature set (from the baseline vb's runs: the probe sees the data and
- * the split, not the variant). NULL when no run has any of them. */
+ * feature set — once, from the baseline vb's runs, when every variant's
+ * probe agrees (it sees the data and the split, not the model), else under
+ * each variant (e.g. variants with different normal classes). NULL when no
+ * run has any of them. */
 RepTable *rep_table_shortcuts(const RepData *d, int vb);
 
 #endif

@@ -400,7 +400,13 @@ static void print_dry_run(const Plan *p) {
 static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *dc,
                          const char *ckpt_dir, RunnerSummary *sum) {
     Experiment *e = &p->e;
-    VB_TRY(store_ensure_experiment(st, e->name, e->description, e->file, &p->exp_id));
+    /* the file as an absolute path, so that `vadbench report` finds its compare
+     * settings from any directory */
+    char *abs = realpath(e->file, NULL);
+    VbStatus es = store_ensure_experiment(st, e->name, e->description, abs ? abs : e->file,
+                                          &p->exp_id);
+    free(abs);
+    VB_TRY(es);
     StoreCell *sc = vb_xcalloc((size_t)p->ncells, sizeof *sc);
     char **canon = vb_xcalloc((size_t)p->ncells, sizeof *canon);
     const char **hashes = vb_xcalloc((size_t)p->ncells, sizeof *hashes);

@@ -150,6 +150,36 @@ Test(probe, single_frame_videos_have_no_motion_probe) {
     dataset_free(&ds);
 }
 
+Test(probe, one_class_protocol_runs_the_distance_probe_only) {
+    Dataset ds;
+    make_set(&ds, 10, 5, 3, true);
+    bool unseen[4];
+    uint32_t fit[64], score[64], other[64];
+    size_t nf = 0, ns = 0, no = 0;
+    for (int c = 0; c < 4; c++) unseen[c] = c != ds.normal;
+    for (size_t v = 0; v < ds.nvideos; v++) {
+        if (ds.videos[v].split == DS_TEST)
+            score[ns++] = (uint32_t)v;
+        else if (ds.videos[v].cls == ds.normal)
+            fit[nf++] = (uint32_t)v;
+        else if (ds.videos[v].cls == 0)
+            other[no++] = (uint32_t)v;
+    }
+    ProbeSelect sel = {fit, nf, score, ns, unseen};
+    ProbeResult r;
+    cr_assert_eq(probe_run_select(&ds, &sel, 1.0, &r), VB_OK, "%s", vb_errmsg());
+    const ProbeSet *col = &r.set[PROBE_COLOUR];
+    cr_assert(col->defined && isnan(col->balanced_accuracy) && isnan(col->accuracy));
+    cr_assert_float_eq(col->auroc_unseen, 1.0, 1e-12); /* tinted anomalies, grey normals */
+    cr_assert(isnan(col->auroc_seen));
+    probe_free(&r);
+    /* one fitted class that is not the normal one: nothing to do */
+    ProbeSelect bad = {other, no, score, ns, NULL};
+    cr_assert_eq(probe_run_select(&ds, &bad, 1.0, &r), VB_ERR_INPUT);
+    cr_assert_not_null(strstr(vb_errmsg(), "or of the normal class"), "%s", vb_errmsg());
+    dataset_free(&ds);
+}
+
 static void assert_same(const ProbeResult *a, const ProbeResult *b, int C) {
     for (int s = 0; s < PROBE_NSETS; s++) {
         const ProbeSet *x = &a->set[s], *y = &b->set[s];

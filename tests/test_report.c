@@ -418,3 +418,32 @@ Test(report, unknown_or_empty_experiment_exits_2) {
     cr_assert_eq(tr_system("./vadbench report synth --db " TR_DIR "/missing.db > /dev/null 2>&1"),
                  2);
 }
+
+/* Variants whose probes differ (e.g. other normal classes) get their own
+ * probe rows; variants sharing data and splits share one set of rows. */
+Test(report, shortcut_rows_per_variant_when_the_probes_differ) {
+    char db[300];
+    tr_db("probes_differ", true, 3, db, sizeof db);
+    Store *st;
+    cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_OK, "%s", vb_errmsg());
+    StoreRunFilter f = {.experiment = "synth"};
+    StoreRunList l;
+    cr_assert_eq(store_list_runs(st, &f, &l), VB_OK);
+    for (int i = 0; i < l.n; i++)
+        if (strcmp(l.runs[i].variant, "with_vae") == 0)
+            cr_assert_eq(store_log_final(st, l.runs[i].id, "probe", "all.video_balanced_accuracy",
+                                         -1, 0.9),
+                         VB_OK);
+    store_run_list_free(&l);
+    cr_assert_eq(store_close(st), VB_OK);
+    char cmd[900];
+    snprintf(cmd, sizeof cmd, "./vadbench report synth --db %s --out " TR_OUT "differ > /dev/null 2>&1",
+             db);
+    cr_assert_eq(tr_system(cmd), 0, "%s", cmd);
+    char *md = tr_slurp(TR_OUT "differ/report.md");
+    cr_assert(strstr(md, "probe on with_vae's videos: all features | 0.9 |") &&
+                  strstr(md, "probe on plain's videos: all features") &&
+                  !strstr(md, "| probe: all features"),
+              "%s", strstr(md, "Against shortcut") ? strstr(md, "Against shortcut") : md);
+    free(md);
+}

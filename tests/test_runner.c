@@ -158,6 +158,9 @@ Test(runner, two_processes_share_cells_and_failures_are_recorded, .timeout = 300
     /* TTA metrics are stored beside the plain ones */
     cr_assert_eq(count("tests/tmp/conc/db",
                        "SELECT count(DISTINCT run_id) FROM metrics WHERE step IS NULL AND key = 'tta.accuracy'"), 4);
+    /* the experiment file is recorded as an absolute path (reports run anywhere) */
+    cr_assert_eq(count("tests/tmp/conc/db",
+                       "SELECT count(*) FROM experiments WHERE file LIKE '/%/tests/tmp/conc.yaml'"), 1);
     /* the shortcut probe of each done cell; it sees the data and the split, not the
      * variant, so a and b agree seed by seed */
     cr_assert_eq(count("tests/tmp/conc/db",
