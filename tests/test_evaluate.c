@@ -80,6 +80,49 @@ Test(evaluate, clip_and_video_accuracy_over_seen_classes) {
     cr_assert_float_eq(logged(&l, "unseen_assigned.U.A"), 1.0, 0); /* clip (0.1 0.9) */
 }
 
+/* The one-class protocol: only the normal class is seen, the model is padded
+ * to two classes; its padding class has no data class and gets no keys (the
+ * evaluation used to read a name for it from uninitialised memory). */
+Test(evaluate, one_class_padding_class_gets_no_keys) {
+    static const int64_t video[] = {1, 2, 3, 4};
+    static const int cls[] = {1, 1, 0, 2}; /* N, N, A, U */
+    static const double p1[] = {0.2, 0.7, 0.4, 0.9}; /* P(padding class) */
+    EvalScores s;
+    memset(&s, 0, sizeof s);
+    s.n = s.cap = 4;
+    s.nprob = 2;
+    int pred[4], anomaly[4];
+    double prob[8], none[4];
+    uint8_t unseen[4];
+    for (int i = 0; i < 4; i++) {
+        prob[2 * i] = 1 - p1[i], prob[2 * i + 1] = p1[i];
+        pred[i] = p1[i] > 0.5;
+        anomaly[i] = cls[i] != 1;
+        unseen[i] = cls[i] != 1;
+        none[i] = NAN;
+    }
+    for (int q = 0; q < EVAL_NSCORES; q++) s.s[q] = none;
+    s.cls = (int *)cls, s.video = (int64_t *)video, s.pred = pred, s.prob = prob;
+    s.anomaly = anomaly, s.unseen = unseen;
+    static const char *const names[] = {"A", "N", "U"};
+    static const int map[] = {-1, 0, -1};
+    EvalContext ec = {names, 3, map, 2, 0, 0.05};
+    Logged l = {.n = 0};
+    cr_assert_eq(eval_metrics(&ec, &s, &s, "test", "", logfn, &l), VB_OK, "%s", vb_errmsg());
+    cr_assert_float_eq(logged(&l, "accuracy"), 0.5, 1e-12); /* one of two normals */
+    cr_assert_float_eq(logged(&l, "class.N.recall"), 0.5, 1e-12);
+    cr_assert_float_eq(logged(&l, "confusion.N.N"), 1, 0);
+    cr_assert_float_eq(logged(&l, "unseen_assigned.A.N"), 1, 0);
+    for (int i = 0; i < l.n; i++) {
+        const char *k = l.key[i];
+        bool known = !strncmp(k, "class.N.", 8) || !strcmp(k, "confusion.N.N") ||
+                     !strncmp(k, "unseen_assigned.", 16) || !strchr(k, '.') ||
+                     !strncmp(k, "video_", 6);
+        cr_assert(known, "unexpected key %s", k);
+        if (!strncmp(k, "unseen_assigned.", 16)) cr_assert(!strcmp(k + strlen(k) - 2, ".N"), "%s", k);
+    }
+}
+
 Test(evaluate, tta_max_reduces_scores_but_averages_class_logits, .timeout = 120) {
     RunConfig rc;
     run_config_defaults(&rc);
