@@ -311,8 +311,11 @@ static json_t *probe_json(const Dataset *ds, const char *kind, const ProbeResult
     json_object_set_new(root, "alpha", json_real(alpha));
     json_object_set_new(root, "train_videos", json_integer((json_int_t)r->train_videos));
     json_object_set_new(root, "test_videos", json_integer((json_int_t)r->test_videos));
-    json_object_set_new(root, "chance_balanced_accuracy", json_real(1.0 / r->test_classes));
-    json_object_set_new(root, "majority_accuracy", json_real(r->majority_accuracy));
+    bool classify = r->test_classes >= 2;
+    json_object_set_new(root, "chance_balanced_accuracy",
+                        classify ? json_real(1.0 / r->test_classes) : json_null());
+    json_object_set_new(root, "majority_accuracy",
+                        classify ? json_real(r->majority_accuracy) : json_null());
     json_object_set_new(root, "normal", json_string(ds->classes[ds->normal]));
     json_t *held = json_array();
     for (int c = 0; c < r->nclasses; c++)
@@ -366,8 +369,11 @@ static void probe_text(const Dataset *ds, const char *kind, const ProbeResult *r
     if (any) printf(" (not fitted; scored by the distance from normal only)\n");
     printf("videos:   %zu Train (fit), %zu Test (scored); one sample per video\n", r->train_videos,
            r->test_videos);
-    printf("chance:   balanced accuracy %.3f (%d Test classes); majority-class accuracy %.3f\n",
-           1.0 / r->test_classes, r->test_classes, r->majority_accuracy);
+    if (r->test_classes >= 2)
+        printf("chance:   balanced accuracy %.3f (%d Test classes); majority-class accuracy %.3f\n",
+               1.0 / r->test_classes, r->test_classes, r->majority_accuracy);
+    else
+        printf("chance:   one seen class: nothing to classify, the distance probe only\n");
     printf("probes:   ridge classifier (alpha %g) on standardised features; AUROC of the mean\n"
            "          squared z-score against the Train %s videos (no anomaly seen)\n\n",
            alpha, ds->classes[ds->normal]);

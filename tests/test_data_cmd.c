@@ -173,6 +173,16 @@ Test(data_cmd, probe_json_and_text) {
     cr_assert(json_is_null(json_object_get(json_object_get(all, "recall"), "Robbery")));
     cr_assert(json_is_number(json_object_get(all, "auroc_vs_normal_unseen")));
     json_decref(j);
+    /* every anomaly class held out: one fitted class, the distance probe only */
+    held[11] = "Abuse,Arrest,Arson,Assault,Burglary,Explosion,Fighting,RoadAccidents,Robbery,"
+               "Shooting,Shoplifting,Stealing,Vandalism";
+    cr_assert_eq(run(DIR "/probe_one.json", 14, held), 0);
+    j = load_json(DIR "/probe_one.json");
+    cr_assert(json_is_null(json_object_get(j, "chance_balanced_accuracy")));
+    all = json_object_get(json_object_get(j, "probes"), "all");
+    cr_assert(json_is_null(json_object_get(all, "balanced_accuracy")));
+    cr_assert(json_is_number(json_object_get(all, "auroc_vs_normal_unseen")));
+    json_decref(j);
     held[11] = "Nope";
     cr_assert_eq(run(DIR "/probe_bad.out", 12, held), 2);
     cr_assert(stderr_has("'Nope' is not an anomaly class"));
