@@ -72,7 +72,7 @@ import torch.nn.functional as F
 
 from twin import (WEIGHT_GAIN, HybridTwin, f32, formula_tensor, gen, hybrid_loss, leaf,
                   model_config, model_yaml, nhwc, rand, randn, save_safetensors,
-                  twin_from_formula)
+                  twin_from_formula, write_fixtures)
 
 TOTAL_LIMIT = 2_000_000  # "under 2 MB" (issue 2), decimal
 KERNELS_LIMIT = 300 * 1024
@@ -599,22 +599,9 @@ FIXTURES = {
 
 
 def main(argv):
-    if len(argv) < 2 or argv[1] in ("-h", "--help"):
-        print(__doc__)
-        return 0 if len(argv) >= 2 else 2
-    outdir = argv[1]
-    names = argv[2:] or list(FIXTURES)
-    unknown = [n for n in names if n not in FIXTURES]
-    if unknown:
-        print(f"make_fixtures.py: unknown fixture(s) {unknown}; known: {list(FIXTURES)}",
-              file=sys.stderr)
-        return 2
-    os.makedirs(outdir, exist_ok=True)
-    torch.set_num_threads(1)
-    for name in names:
-        path = os.path.join(outdir, name)
-        FIXTURES[name](path)
-        print(f"  {path}: {os.path.getsize(path)} bytes")
+    rc, outdir = write_fixtures("make_fixtures.py", __doc__, FIXTURES, argv)
+    if rc or outdir is None:
+        return rc
     total = sum(os.path.getsize(os.path.join(outdir, n)) for n in FIXTURES
                 if os.path.exists(os.path.join(outdir, n)))
     if total > TOTAL_LIMIT:

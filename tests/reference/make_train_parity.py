@@ -451,22 +451,7 @@ FIXTURES = {"losses.json": fixture_losses, "train_parity.safetensors": fixture_t
 
 
 def main(argv):
-    if len(argv) < 2 or argv[1] in ("-h", "--help"):
-        print(__doc__)
-        return 0 if len(argv) >= 2 else 2
-    outdir, names = argv[1], argv[2:] or list(FIXTURES)
-    unknown = [n for n in names if n not in FIXTURES]
-    if unknown:
-        print(f"make_train_parity.py: unknown fixture(s) {unknown}; known: {list(FIXTURES)}",
-              file=sys.stderr)
-        return 2
-    os.makedirs(outdir, exist_ok=True)
-    torch.set_num_threads(1)
-    for name in names:
-        path = os.path.join(outdir, name)
-        FIXTURES[name](path)
-        print(f"  {path}: {os.path.getsize(path)} bytes")
-    return 0
+    return mf.write_fixtures("make_train_parity.py", __doc__, FIXTURES, argv)[0]
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import math
 import os
 import re
 import struct
+import sys
 from functools import partial
 
 import numpy as np
@@ -113,6 +114,27 @@ def load_safetensors(path):
 
 
 # ----------------------------------------------------------------- helpers
+
+
+def write_fixtures(prog, doc, fixtures, argv):
+    """The fixture makers' command line: ``prog OUTDIR [NAME ...]`` writes the
+    named fixtures (all by default) with ``fixtures[name](path)``. Returns
+    (exit status, output directory or None)."""
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(doc)
+        return (0 if len(argv) >= 2 else 2), None
+    outdir, names = argv[1], argv[2:] or list(fixtures)
+    unknown = [n for n in names if n not in fixtures]
+    if unknown:
+        print(f"{prog}: unknown fixture(s) {unknown}; known: {list(fixtures)}", file=sys.stderr)
+        return 2, None
+    os.makedirs(outdir, exist_ok=True)
+    torch.set_num_threads(1)
+    for name in names:
+        path = os.path.join(outdir, name)
+        fixtures[name](path)
+        print(f"  {path}: {os.path.getsize(path)} bytes")
+    return 0, outdir
 
 
 def gen(seed):
