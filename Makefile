@@ -55,8 +55,8 @@ LDLIBS_ALL = $(SANFL) -fopenmp $(PKG_LIBS) -lm -lpthread $(CUDA_LIBS)
 # Build-variant directory, so SAN/DEBUG objects never mix with release ones.
 VARIANT := $(BUILD)/$(if $(filter 1,$(SAN)),san,$(if $(filter 1,$(DEBUG)),debug,release))$(if $(filter 1,$(USE_CUDA)),-cuda,)
 
-LIB_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c models/*.c datasets/*.c harness/*.c)
-LIB_SRC  := $(filter-out harness/main.c,$(LIB_SRC))
+LIB_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c models/*.c datasets/*.c harness/*/*.c)
+LIB_SRC  := $(filter-out harness/cli/main.c,$(LIB_SRC))
 CUDA_SRC := $(if $(filter 1,$(USE_CUDA)),$(wildcard kernels/cuda/*.cu),)
 TEST_SRC := $(wildcard tests/test_*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(VARIANT)/%.o) $(CUDA_SRC:%.cu=$(VARIANT)/%.cu.o)
@@ -92,11 +92,11 @@ $(VARIANT)/%.cu.o: %.cu | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo '  NVCC $<'; $(NVCC) -O2 -std=c++17 -I. -Xcompiler -Wall,-Werror -c $< -o $@
 
-$(VARIANT)/harness/main.o: harness/main.c $(VERSION_H) | $(DEPS_STAMP)
+$(VARIANT)/harness/cli/main.o: harness/cli/main.c $(VERSION_H) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo '  CC  $<'; $(CC) $(CFLAGS_ALL) -include $(VERSION_H) -c $< -o $@
 
-$(VARIANT)/vadbench: $(LIB_OBJ) $(VARIANT)/harness/main.o
+$(VARIANT)/vadbench: $(LIB_OBJ) $(VARIANT)/harness/cli/main.o
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 
 vadbench: $(VARIANT)/vadbench

@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness/commands.h"
-#include "harness/store.h"
+#include "harness/cli/commands.h"
+#include "harness/store/store.h"
 
 #define TSU_DIR "tests/tmp/store"
 

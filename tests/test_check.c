@@ -1,5 +1,5 @@
-/* Tests of `vadbench baseline` and `vadbench check` (harness/check.c,
- * harness/cmd_check.c) on an experiment written straight through the store
+/* Tests of `vadbench baseline` and `vadbench check` (harness/report/check.c,
+ * harness/cli/cmd_check.c) on an experiment written straight through the store
  * API: a `base` variant and candidates derived from it — `same` (identical
  * values and samples), `drop` (accuracy 0.10 lower), `slow` (every latency
  * sample doubled), `noisy` (metric noise within tolerance, latency 10%
@@ -17,8 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness/check.h"
-#include "harness/store.h"
+#include "harness/report/check.h"
+#include "harness/store/store.h"
 
 #define TC_DIR "tests/tmp/check"
 #define TC_NV 5

@@ -1,4 +1,4 @@
-/* Tests of harness/evaluate.c's metric step (eval_metrics) on constructed
+/* Tests of harness/run/evaluate.c's metric step (eval_metrics) on constructed
  * scores, where the answers can be counted by hand: clip-level closed-set
  * accuracy over the seen classes and the video-level accuracy (largest
  * mean probability over a video's clips), with clips of one video not
@@ -8,9 +8,9 @@
  * scores only, the class prediction always averages the views' logits. */
 #include "testutil.h"
 
-#include "harness/evaluate.h"
-#include "harness/rundata.h"
-#include "harness/train.h"
+#include "harness/run/evaluate.h"
+#include "harness/run/rundata.h"
+#include "harness/run/train.h"
 
 typedef struct Logged {
     char key[64][64];

@@ -8,7 +8,7 @@
 
 #include <dirent.h>
 
-#include "harness/experiment.h"
+#include "harness/experiment/experiment.h"
 
 Test(experiment, bad_files_give_located_messages) {
     DIR *d = opendir("tests/bad_experiments");

@@ -13,8 +13,8 @@
 
 #include <jansson.h>
 
-#include "harness/metrics.h"
-#include "harness/stats.h"
+#include "harness/stats/metrics.h"
+#include "harness/stats/stats.h"
 #include "kernels/rng.h"
 
 #define FIXTURE "tests/fixtures/metrics.json"

@@ -1,4 +1,4 @@
-/* Tests of the shortcut probe (harness/probe.c): the ridge classifier
+/* Tests of the shortcut probe (harness/run/probe.c): the ridge classifier
  * against scikit-learn's RidgeClassifier (tests/fixtures/metrics.json,
  * section "ridge", written by tests/reference/make_metric_fixtures.py); the
  * probe on constructed data sets where the answer is known (a planted
@@ -12,7 +12,7 @@
 #include <omp.h>
 
 #include "datasets/synth.h"
-#include "harness/probe.h"
+#include "harness/run/probe.h"
 #include "kernels/rng.h"
 
 static json_t *ridge_cases(void) {

@@ -1,4 +1,4 @@
-/* Tests of `vadbench report` (harness/report*.c, harness/cmd_report.c) on a
+/* Tests of `vadbench report` (harness/report/, harness/cli/cmd_report.c) on a
  * small experiment written straight through the store API — no training:
  * two variants (plain, with_vae) x three seeds x one holdout, with final
  * metrics carrying seed noise, ROC curves, training and validation curves,
@@ -17,9 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness/report.h"
-#include "harness/stats.h"
-#include "harness/store.h"
+#include "harness/report/report.h"
+#include "harness/stats/stats.h"
+#include "harness/store/store.h"
 
 #define TR_DIR "tests/tmp/report"
 

@@ -32,7 +32,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "harness/config.h"
+#include "harness/experiment/config.h"
 #include "models/safetensors.h"
 #include "models/weights.h"
 

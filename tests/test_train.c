@@ -9,9 +9,9 @@
 #include <jansson.h>
 #include <sys/stat.h>
 
-#include "harness/checkpoint.h"
-#include "harness/rundata.h"
-#include "harness/train.h"
+#include "harness/run/checkpoint.h"
+#include "harness/run/rundata.h"
+#include "harness/run/train.h"
 #include "models/optim.h"
 #include "models/schedule.h"
 
@@ -271,7 +271,7 @@ Test(train_loop, early_stopping_stops_after_patience, .timeout = 60) {
     dataset_free(&t.ds);
 }
 
-/* The PyTorch parity tests (test_train_parity.c) mirror train_step; this drives harness/train.c's own loop
+/* The PyTorch parity tests (test_train_parity.c) mirror train_step; this drives harness/run/train.c's own loop
  * (trainer_run, one step, on a tiny synthetic data set with counter-RNG
  * masks): with SAM or ASAM on, the BN running statistics after the step are
  * byte for byte those of the same step without SAM (the second pass leaves

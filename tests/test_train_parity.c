@@ -4,7 +4,7 @@
  * VAE; clips B = 4, T = 2; formula weights and inputs (tm_formula,
  * test_torch_model.c); stored SVDD centre, labels, and PyTorch's dropout
  * masks (written into the sites found by net_find_site; every site with
- * p > 0 needs one) and VAE eps per step. A step is harness/train.c's
+ * p > 0 needs one) and VAE eps per step. A step is harness/run/train.c's
  * train_step without Mixup, with the same functions: schedule_lr; train
  * mode, update_bn on; optim_zero_grad, hybrid_forward, loss_compute (§4
  * defaults, supervised SVDD on), hybrid_backward; for SAM train_sam_perturb,
@@ -63,9 +63,9 @@
 
 #include <jansson.h>
 
-#include "harness/config.h"
-#include "harness/rundata.h"
-#include "harness/train.h"
+#include "harness/experiment/config.h"
+#include "harness/run/rundata.h"
+#include "harness/run/train.h"
 #include "models/losses.h"
 #include "models/optim.h"
 #include "models/safetensors.h"
@@ -333,7 +333,7 @@ static void forward_backward(Run *r, const Targets *t, LossParts *lp) {
     hybrid_backward(m, r->p->B, r->p->T, r->xdev);
 }
 
-/* Step s on batch `batch` at learning rate lr: harness/train.c's train_step
+/* Step s on batch `batch` at learning rate lr: harness/run/train.c's train_step
  * without Mixup. g2 (optional, host [n_train]) gets the gradient that AdamW
  * uses, before clipping. */
 static void run_step(Run *r, int s, int batch, double lr, StepOut *o, float *g2) {

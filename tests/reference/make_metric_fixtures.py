@@ -23,7 +23,7 @@ tests/test_metrics.c. It holds:
     loc=mean, scale=sem) for a few seed-like samples;
   * "ridge": feature matrices and class labels (3+ classes, one case with
     more features than samples) with sklearn.linear_model.RidgeClassifier's
-    coef_, intercept_ and predictions on held-out rows (harness/probe.c).
+    coef_, intercept_ and predictions on held-out rows (harness/run/probe.c).
 
 Scores are rounded to a few decimals so that JSON round-trips them exactly
 (Python writes the shortest repr, jansson's strtod reads it back to the same

@@ -185,7 +185,7 @@ MODEL_DEFAULTS = dict(width=1.0, depth=1.0, backbone_dropout=0.5, stochastic_dep
                       head_dropout=0.3, classes=14, image=64, vae_level="none", vae_latent=128,
                       vae_hidden=[512, 256], vae_channels=[32, 64, 128, 256], vae_dropout=0.2,
                       vae_target="rescaled", vae_detach_target=True)
-# model: mapping keys (harness/config.c MODEL_KEYS) -> twin config keys
+# model: mapping keys (harness/experiment/config.c MODEL_KEYS) -> twin config keys
 _YAML_KEYS = {"backbone.width": "width", "backbone.depth": "depth",
               "backbone.dropout": "backbone_dropout",
               "backbone.stochastic_depth": "stochastic_depth",

@@ -1,0 +1,237 @@
+/* cmd_bench: `vadbench bench` — time a model configuration on random data:
+ * the full training step (forward, MODEL_SPEC §4 losses with default
+ * weights, backward, gradient clipping, AdamW) or inference, after warm-up;
+ * or the training data loader alone (synthetic videos at the model's image
+ * size, clips of --clip frames, augmentation and class-balanced sampling on,
+ * --workers threads), whose batches/s must stay far above the training
+ * step's. Prints one JSON line (images/s, median/p90/p99 milliseconds, peak
+ * RSS, arena bytes) so that runs can be compared with the PyTorch twin
+ * (tests/reference/bench_torch.py) as ratios. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "harness/cli/cli.h"
+#include "harness/cli/commands.h"
+#include "harness/experiment/config.h"
+#include "datasets/loader.h"
+#include "datasets/synth.h"
+#include "models/losses.h"
+#include "models/optim.h"
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Percentile by linear interpolation between order statistics (numpy's default). */
+static double percentile(const double *sorted, int n, double q) {
+    double pos = q * (n - 1);
+    int lo = (int)pos;
+    if (lo >= n - 1) return sorted[n - 1];
+    return sorted[lo] + (pos - lo) * (sorted[lo + 1] - sorted[lo]);
+}
+
+typedef struct BenchOpts {
+    const char *model, *variant, *mode, *backend;
+    int batch, clip, steps, warmup, threads, seed, workers;
+} BenchOpts;
+
+static void print_timing(json_t *j, double *t, int n, double per_step_images) {
+    qsort(t, (size_t)n, sizeof(double), cmp_double);
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += t[i];
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    json_object_set_new(j, "steps", json_integer(n));
+    json_object_set_new(j, "images_per_s", json_real(per_step_images * n / (sum / 1e3)));
+    json_object_set_new(j, "median_ms", json_real(percentile(t, n, 0.5)));
+    json_object_set_new(j, "p90_ms", json_real(percentile(t, n, 0.9)));
+    json_object_set_new(j, "p99_ms", json_real(percentile(t, n, 0.99)));
+    json_object_set_new(j, "peak_rss_mb", json_real(ru.ru_maxrss / 1024.0));
+}
+
+static void print_json(json_t *j) {
+    char *txt = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    printf("%s\n", txt);
+    free(txt);
+    json_decref(j);
+}
+
+/* --mode loader: batches/s of the training loader on synthetic videos. */
+static VbStatus run_loader_bench(const BenchOpts *o, const ModelConfig *cfg) {
+    SynthConfig sc;
+    synth_defaults(&sc);
+    sc.size = cfg->image;
+    sc.frames = 16 > o->clip ? 16 : o->clip;
+    Dataset ds;
+    VB_TRY(synth_generate(&sc, &ds));
+    uint32_t *vids = vb_xmalloc(ds.nvideos * sizeof *vids);
+    size_t nv = 0;
+    for (size_t v = 0; v < ds.nvideos; v++)
+        if (ds.videos[v].split == DS_TRAIN) vids[nv++] = (uint32_t)v;
+    ClipSet cs;
+    VbStatus st = clips_build(&ds, vids, nv, clips_spec(o->clip), &cs);
+    free(vids);
+    if (st != VB_OK) {
+        dataset_free(&ds);
+        return st;
+    }
+    LoaderConfig lc;
+    loader_defaults(&lc);
+    lc.ds = &ds, lc.clips = &cs, lc.batch = o->batch, lc.seed = (uint64_t)o->seed;
+    lc.workers = o->workers;
+    Loader *l;
+    st = loader_open(&lc, &l);
+    if (st == VB_OK) {
+        int total = o->warmup + o->steps;
+        double *ms = vb_xmalloc((size_t)total * sizeof(double));
+        for (int s = 0; s < total && st == VB_OK; s++) {
+            double t0 = now_ms();
+            if (!loader_next(l)) st = VB_FAIL(VB_ERR_IO, "the loader stopped");
+            ms[s] = now_ms() - t0;
+        }
+        if (st == VB_OK) {
+            json_t *j = json_object();
+            json_object_set_new(j, "mode", json_string("loader"));
+            json_object_set_new(j, "workers", json_integer(o->workers));
+            json_object_set_new(j, "batch", json_integer(o->batch));
+            json_object_set_new(j, "clip", json_integer(o->clip));
+            json_object_set_new(j, "image", json_integer(cfg->image));
+            json_object_set_new(j, "clips_per_epoch", json_integer((json_int_t)cs.n));
+            double *t = ms + o->warmup;
+            double sum = 0;
+            for (int i = 0; i < o->steps; i++) sum += t[i];
+            json_object_set_new(j, "batches_per_s", json_real(o->steps / (sum / 1e3)));
+            print_timing(j, t, o->steps, (double)o->batch * o->clip);
+            print_json(j);
+        }
+        free(ms);
+        loader_close(l);
+    }
+    clips_free(&cs);
+    dataset_free(&ds);
+    return st;
+}
+
+static VbStatus run_bench(const BenchOpts *o) {
+    ModelConfig cfg;
+    VB_TRY(cfg_read_model_file(o->model, o->variant, &cfg));
+    if (strcmp(o->mode, "loader") == 0) return run_loader_bench(o, &cfg);
+    bool train = strcmp(o->mode, "train") == 0;
+    if (!train && strcmp(o->mode, "infer") != 0)
+        return VB_FAIL(VB_ERR_USAGE, "--mode must be train, infer or loader, got '%s'", o->mode);
+    const KOps *k = kops_get(o->backend);
+    if (!k) return VB_ERR_BACKEND;
+    int B = o->batch, T = o->clip, nimg = B * T, S = cfg.image;
+    Hybrid m;
+    VB_TRY(hybrid_build(&m, &cfg, k, B, T));
+    hybrid_init(&m, (uint64_t)o->seed);
+    hybrid_set_train(&m, train);
+    AdamW opt;
+    VbStatus st = adamw_init(&opt, &m.pt, 0.9f, 0.999f, 1e-8f, 0.01f);
+    Arena xa;
+    if (st == VB_OK) st = arena_init(&xa, k, (size_t)nimg * S * S * 3 * sizeof(float) + 64);
+    if (st != VB_OK) {
+        hybrid_free(&m);
+        return st;
+    }
+    float *x = arena_floats(&xa, (size_t)nimg * S * S * 3);
+    float *host = vb_xmalloc((size_t)nimg * S * S * 3 * sizeof(float));
+    rng_fill_normal(rng_stream((uint64_t)o->seed, "bench"), 0, 0, (size_t)nimg * S * S * 3, 0, 1,
+                    host);
+    k->upload(x, host, (size_t)nimg * S * S * 3 * sizeof(float));
+    free(host);
+    /* labels: a fixed mix of classes, class 7 (NormalVideos) counts as normal */
+    int *ya = vb_xmalloc((size_t)B * sizeof(int)), *an = vb_xmalloc((size_t)B * sizeof(int));
+    float *lam = vb_xmalloc((size_t)B * sizeof(float));
+    for (int i = 0; i < B; i++) {
+        ya[i] = i % cfg.classes;
+        an[i] = ya[i] != 7 % cfg.classes;
+        lam[i] = 1.0f;
+    }
+    LossTargets tg = {ya, ya, an, an, lam};
+    LossConfig lc;
+    loss_config_defaults(&lc);
+    LossWork lw;
+    loss_work_init(&lw, &m);
+    int total = o->warmup + o->steps;
+    double *ms = vb_xmalloc((size_t)total * sizeof(double));
+    double last_loss = 0;
+    for (int s = 0; s < total && st == VB_OK; s++) {
+        double t0 = now_ms();
+        m.net.step = (uint64_t)s;
+        if (train) {
+            optim_zero_grad(&m.pt);
+            hybrid_forward(&m, B, T, x);
+            LossParts lp;
+            st = loss_compute(&lc, &m, &lw, B, T, &tg, &lp);
+            if (st != VB_OK) break;
+            hybrid_backward(&m, B, T, x);
+            optim_clip(&m.pt, 1.0);
+            adamw_step(&opt, &m.pt, 1e-4f);
+            last_loss = lp.total;
+        } else {
+            hybrid_forward(&m, B, T, x);
+        }
+        k->sync();
+        ms[s] = now_ms() - t0;
+    }
+    if (st == VB_OK) {
+        json_t *j = json_object();
+        json_object_set_new(j, "mode", json_string(o->mode));
+        json_object_set_new(j, "backend", json_string(k->name));
+        json_object_set_new(j, "threads", json_integer(kthreads_get()));
+        json_object_set_new(j, "batch", json_integer(B));
+        json_object_set_new(j, "clip", json_integer(T));
+        print_timing(j, ms + o->warmup, o->steps, nimg);
+        json_object_set_new(j, "param_bytes", json_integer((json_int_t)(m.pt.total * 4)));
+        json_object_set_new(j, "activation_arena_bytes", json_integer((json_int_t)m.net.act.cap));
+        json_object_set_new(j, "scratch_arena_bytes", json_integer((json_int_t)m.net.scratch.cap));
+        json_object_set_new(j, "trainable_params",
+                            json_integer((json_int_t)params_count(&m.pt, PARAM_TRAIN)));
+        if (train) json_object_set_new(j, "last_loss", json_real(last_loss));
+        print_json(j);
+    }
+    free(ms), free(ya), free(an), free(lam);
+    loss_work_free(&lw);
+    adamw_free(&opt);
+    arena_free(&xa);
+    hybrid_free(&m);
+    return st;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const CliCommand *cmd = cli_find("bench");
+    BenchOpts o = {.mode = "train", .backend = "cpu", .batch = 32, .clip = 1, .steps = 20,
+                   .warmup = 3, .workers = 2};
+    CliOpt opts[] = {{"model", CLI_STR, &o.model},     {"variant", CLI_STR, &o.variant},
+                     {"mode", CLI_STR, &o.mode},       {"batch", CLI_INT, &o.batch},
+                     {"clip", CLI_INT, &o.clip},       {"steps", CLI_INT, &o.steps},
+                     {"warmup", CLI_INT, &o.warmup},   {"threads", CLI_INT, &o.threads},
+                     {"backend", CLI_STR, &o.backend}, {"seed", CLI_INT, &o.seed},
+                     {"workers", CLI_INT, &o.workers}, {NULL, 0, NULL}};
+    char *pos[1];
+    int npos;
+    bool help;
+    VbStatus s = cli_parse(cmd, argc, argv, opts, pos, 0, &npos, &help);
+    if (s != VB_OK) return cli_usage_error(cmd, vb_errmsg());
+    if (help) return 0;
+    if (!o.model) return cli_usage_error(cmd, "--model is required");
+    if (o.batch < 1 || o.clip < 1 || o.steps < 1 || o.warmup < 0 || o.threads < 0 ||
+        o.workers < 0)
+        return cli_usage_error(cmd, "--batch, --clip and --steps must be >= 1, --warmup and "
+                                    "--workers >= 0");
+    if (o.threads > 0) kthreads_set(o.threads);
+    s = run_bench(&o);
+    return s == VB_OK ? 0 : cli_fail("bench", s);
+}

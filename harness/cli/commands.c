@@ -1,0 +1,93 @@
+/* commands: the table of subcommands `vadbench` dispatches to. */
+#include "harness/cli/cli.h"
+#include "harness/cli/commands.h"
+
+const CliCommand cli_commands[] = {
+    {"help", "describe the commands (`vadbench help CMD` for one)", "help [COMMAND]", NULL},
+    {"run", "run experiment matrices (train, evaluate, measure, record)",
+     "run FILE... [--dry-run] [--only PATTERN] [--shard i/n] [--backend cpu|cuda]\n"
+     "        [--threads N] [--db PATH] [--quiet]\n\n"
+     "Runs every cell (variant x holdout x seed) of each experiment file; cells already done\n"
+     "in the database are skipped, interrupted ones resume from their checkpoint, failed ones\n"
+     "are recorded with the reason while the rest go on. --only matches fnmatch patterns\n"
+     "against variant/holdout/seedN; --shard i/n takes every n-th cell from the i-th.\n"
+     "Several processes may share one database. Exit 1 when a cell failed, 130 when\n"
+     "interrupted (Ctrl-C: the checkpoint is written and the cell left resumable).",
+     cmd_run},
+    {"forward", "run a model on a safetensors input (weights in and out of PyTorch)",
+     "forward --model FILE.yaml [--variant NAME] [--weights W.safetensors] --input X.safetensors\n"
+     "        --output Y.safetensors [--mode eval|train] [--noise N.safetensors] [--seed S]\n"
+     "        [--threads N] [--allow-missing] [--allow-unused]\n\n"
+     "FILE.yaml holds a `model:` mapping (or an experiment file with --variant). X holds `x`,\n"
+     "F32 (B,3,H,W) or (B,T,3,H,W), already normalised. Y receives features, temporal,\n"
+     "projection, class_logits, binary_logits, svdd_embedding, svdd_score and, with a VAE,\n"
+     "vae_mu, vae_logvar, vae_reconstruction, vae_score. Without --weights the model is\n"
+     "initialised from --seed (default 0). In train mode --noise supplies dropout masks (named\n"
+     "by dropout site) and `vae.eps`; otherwise they are drawn from the seed.",
+     cmd_forward},
+    {"bench", "time a training step, inference or the data loader",
+     "bench --model FILE.yaml [--variant NAME] [--mode train|infer|loader] [--batch N] [--clip T]\n"
+     "        [--steps K] [--warmup W] [--threads N] [--backend cpu|cuda] [--seed S]\n"
+     "        [--workers N]\n\n"
+     "Times the full training step (forward, MODEL_SPEC losses, backward, clipping, AdamW) or\n"
+     "inference on random data after W warm-up steps; prints one JSON line with images/s,\n"
+     "median/p90/p99 milliseconds, peak RSS and arena bytes. --mode loader times the training\n"
+     "loader instead (synthetic videos at the model's image size, augmentation and sampler\n"
+     "on, --workers threads, default 2) and adds batches/s.",
+     cmd_bench},
+    {"data", "make, inspect, probe and pre-decode data sets (synth, inspect, probe, cache)",
+     "data synth|inspect|probe|cache [options]   (`vadbench data SUBCOMMAND --help` for one)", cmd_data},
+    {"keys", "list every experiment-file key with its type, default and meaning",
+     "keys [SECTION]", cmd_keys},
+    {"runs", "list the runs in the results store",
+     "runs [--experiment NAME] [--status queued|running|done|failed] [--format table|csv|json]\n"
+     "        [--db PATH]\n\n"
+     "One line per run: id, experiment, variant, holdout, seed, status, up to four key final\n"
+     "metrics (test before val, AUC/AP/accuracy first), wall time, config hash and error.\n"
+     "csv and json carry every final metric as a \"split/key\" column. The database is --db,\n"
+     "else $VADBENCH_DB, else results/vadbench.db.",
+     cmd_runs},
+    {"show", "show one run: config, provenance, metrics, timings, latency",
+     "show RUN [--format text|json] [--db PATH]\n\n"
+     "RUN is a run id or at least 4 hex digits of its config hash (an ambiguous prefix lists\n"
+     "the runs it matches). Prints status and times, provenance, final metrics, a summary of\n"
+     "each curve, timings, latency percentiles (ms) and the resolved config.",
+     cmd_show},
+    {"export", "export one row per run with every final metric (CSV or JSON)",
+     "export --format csv|json [--experiment NAME] [--status S] [--db PATH]\n\n"
+     "One row per run: ids, variant, holdout, seed, status, error, times, provenance, then each\n"
+     "final metric as its own \"split/key\" column (empty/null where a run lacks it), for\n"
+     "pandas (pd.read_csv) and spreadsheets.",
+     cmd_export},
+    {"report", "write an experiment's report: Markdown, HTML, gnuplot figures",
+     "report EXPERIMENT [--out DIR] [--db PATH]\n\n"
+     "Writes DIR (default reports/EXPERIMENT/): report.md, a self-contained report.html (figures\n"
+     "embedded), each figure as PNG and SVG with the gnuplot script (.gp) and data (.dat) that\n"
+     "made it (style.gp restyles them all). Tables: the decision table (MODEL_SPEC section 7 rows,\n"
+     "baseline vs each variant, paired differences with bootstrap 95% intervals, verdicts),\n"
+     "metrics per variant (mean +- 95% interval across seeds), provenance. gnuplot is\n"
+     "$VADBENCH_GNUPLOT or `gnuplot`; without it the tables are still written. Prints the path\n"
+     "of report.html. Exit 2 for an unknown experiment or one without done runs.",
+     cmd_report},
+    {"baseline", "pin runs as a named baseline for `check`",
+     "baseline pin NAME --experiment X [--variant V] [--db PATH]\n"
+     "       baseline show NAME [--db PATH]\n\n"
+     "pin records the done runs of experiment X (of variant V only, if given; the newest run\n"
+     "of each cell) as baseline NAME, replacing what NAME held. show lists its runs.",
+     cmd_baseline},
+    {"check", "compare candidate runs with a baseline; exit 1 on a regression",
+     "check --baseline NAME (--experiment X [--variant V] | --runs ID,ID,...)\n"
+     "        [--tolerance METRIC=ABS ...] [--latency-factor F] [--format table|json] [--db PATH]\n\n"
+     "Metrics: the mean over the candidate runs against the mean over the baseline runs, for\n"
+     "the experiment's compare.metrics (with --experiment) and every --tolerance metric;\n"
+     "tolerances are absolute, from compare.tolerances, overridden or added by --tolerance\n"
+     "(repeatable, or comma-separated). A drop beyond the tolerance (a rise, for false-positive\n"
+     "rates, losses and costs) is a regression; a metric without a tolerance is shown, not\n"
+     "gated. Latency: p50 and p99 of the pooled raw samples of the whole model (`model`) at each\n"
+     "batch size both sides measured; a regression needs BOTH candidate/baseline > F\n"
+     "(--latency-factor, else compare.latency_factor, else 1.5) AND a one-sided Mann-Whitney U\n"
+     "test p < 0.01 (candidate slower). Exit 0 all hold, 1 a regression, 2 bad input (unknown\n"
+     "baseline, no runs, a missing metric).",
+     cmd_check},
+};
+const int cli_ncommands = (int)(sizeof cli_commands / sizeof cli_commands[0]);

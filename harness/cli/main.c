@@ -1,0 +1,92 @@
+/* main: the vadbench command. Global options (--version, --threads, help),
+ * then dispatch to a subcommand from the table in commands.c.
+ * Built with -include version.h (VB_GIT_SHA, VB_GIT_DIRTY, VB_BUILD_OPTS). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness/cli/cli.h"
+#include "harness/store/provenance.h"
+#include "kernels/kernels.h"
+
+static void print_usage(FILE *f) {
+    fprintf(f, "usage: vadbench [--version] [--threads N] <command> [options]\n\ncommands:\n");
+    for (int i = 0; i < cli_ncommands; i++)
+        fprintf(f, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
+    fprintf(f,
+            "\n`vadbench <command> --help` describes a command. Exit status: 0 ok, 1 a check "
+            "failed,\n2 bad usage or input.\n");
+}
+
+static void print_version(void) {
+    printf("vadbench %s (git %s%s)\n", VB_VERSION, VB_GIT_SHA, VB_GIT_DIRTY ? "-dirty" : "");
+    printf("build: %s\n", VB_BUILD_OPTS);
+    printf("backends: cpu%s\n", kops_cuda_compiled() ? ", cuda" : "");
+    printf("libraries: %s\n", provenance_libraries());
+}
+
+/* libgomp's idle threads spin for 300,000 iterations at each barrier before
+ * sleeping. When the cores are shared (the loader's own worker threads,
+ * other processes) a spinning thread holds the core its partner needs, and
+ * a training step measured 10x slower (16 vs 131 images/s at load 4.5 on 2
+ * cores). libgomp reads its settings when it is loaded, so set a short spin
+ * count and re-execute once, unless the user chose a policy. */
+static void tune_openmp(char **argv) {
+    if (getenv("GOMP_SPINCOUNT") || getenv("OMP_WAIT_POLICY")) return;
+    setenv("GOMP_SPINCOUNT", "1000", 1);
+    execv("/proc/self/exe", argv); /* returns only on failure: run with the defaults */
+}
+
+int main(int argc, char **argv) {
+    tune_openmp(argv);
+    provenance_set_build(VB_VERSION, VB_GIT_SHA, VB_GIT_DIRTY, VB_BUILD_OPTS);
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+            print_version();
+            return 0;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n <= 0 || n > 4096) {
+                fprintf(stderr, "vadbench: --threads expects a positive integer, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+            kthreads_set((int)n);
+        } else {
+            fprintf(stderr, "vadbench: unknown option '%s'\n", argv[i]);
+            print_usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        print_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[i], "help") == 0) {
+        if (i + 1 < argc) {
+            const CliCommand *c = cli_find(argv[i + 1]);
+            if (!c) {
+                fprintf(stderr, "vadbench: unknown command '%s'\n", argv[i + 1]);
+                print_usage(stderr);
+                return 2;
+            }
+            printf("usage: vadbench %s\n", c->usage);
+            return 0;
+        }
+        print_usage(stdout);
+        return 0;
+    }
+    const CliCommand *c = cli_find(argv[i]);
+    if (!c) {
+        fprintf(stderr, "vadbench: unknown command '%s'\n", argv[i]);
+        print_usage(stderr);
+        return 2;
+    }
+    return c->fn(argc - i, argv + i);
+}

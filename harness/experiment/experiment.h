@@ -1,0 +1,80 @@
+/* experiment: experiment files and their matrix.
+ *
+ * A file names a data set, holdouts (anomaly classes kept out of training;
+ * an axis), base settings (model, train, eval), variants (named dotted-key
+ * overrides, `extends:` for inheritance), seeds (an axis), a backend, and
+ * what a comparison decides on. experiment_load validates the whole file —
+ * unknown keys, wrong types, impossible values, unknown class names, a
+ * `extends` cycle — and reports the first problem as FILE:LINE:COL with a
+ * hint; nothing runs until the file is valid. experiment_cells expands
+ * variants × holdouts × seeds into fully resolved run configurations, each
+ * with canonical JSON and a config hash (config + dataset digest; the code
+ * version is recorded beside it, not in it). Keys are documented in
+ * experiments/README.md. */
+#ifndef VB_EXPERIMENT_H
+#define VB_EXPERIMENT_H
+
+#include <jansson.h>
+
+#include "harness/experiment/schema.h"
+
+#define EXP_MAX_CLASSES 64
+#define EXP_NAME 64
+
+typedef struct Holdout {
+    char name[EXP_NAME];
+    int n;
+    char classes[EXP_MAX_CLASSES][EXP_NAME];
+} Holdout;
+
+typedef struct CompareTol {
+    char metric[96];
+    double tol;
+} CompareTol;
+
+typedef struct Experiment {
+    char *file;
+    char name[128];
+    char *description;
+    int nvariants;
+    char (*variant)[EXP_NAME];
+    RunConfig *vcfg; /* resolved per variant */
+    int nholdouts;   /* at least 1 (a "none" holdout when the file lists none) */
+    Holdout *holdout;
+    int nseeds;
+    int *seeds;
+    char backend[8];
+    int threads;     /* 0 = all cores */
+    char baseline[EXP_NAME];
+    int nmetrics;
+    char (*metrics)[96];
+    int ntol;
+    CompareTol *tol;
+    double latency_factor;
+} Experiment;
+
+typedef struct Cell {
+    int variant, holdout, seed;
+    RunConfig cfg;
+    json_t *config; /* canonical, resolved (owned) */
+    char hash[33];
+} Cell;
+
+VbStatus experiment_load(const char *path, Experiment *e);
+void experiment_free(Experiment *e);
+/* Class names a data source knows before reading it (for holdout checks):
+ * the 14 UCF-Crime classes for synthetic and ucf_crime, Fashion-MNIST's 10. */
+int experiment_known_classes(const DataConfig *d, const char *const **names);
+/* Expand the matrix (variant-major, then holdout, then seed). digests[v] is
+ * the content digest of variant v's data set; it goes into the hash. */
+VbStatus experiment_cells(const Experiment *e, const char *const *digests, Cell **cells, int *n);
+void experiment_cells_free(Cell *cells, int n);
+/* Canonical JSON text of a cell (sorted keys, compact). Caller frees. */
+char *cell_canonical(const Cell *c);
+/* The 128-bit config hash (hex) of canonical text + dataset digest. Not a
+ * cryptographic hash: it names configurations, it does not protect them. */
+void config_hash(const char *canonical, const char *dataset_digest, char out[33]);
+/* Rebuild a RunConfig from a cell's stored JSON. */
+VbStatus run_config_from_json(json_t *config, RunConfig *rc);
+
+#endif

@@ -1,0 +1,52 @@
+/* schema: every setting of a run, as typed structs with defaults, and the
+ * tables that map experiment-file keys onto them (config.c reads YAML and
+ * JSON through these tables; `vadbench keys` and experiments/README.md
+ * print them). One resolved RunConfig is what a cell of an experiment
+ * matrix runs. */
+#ifndef VB_SCHEMA_H
+#define VB_SCHEMA_H
+
+#include "harness/experiment/config.h"
+#include "harness/run/train.h"
+
+typedef struct DataConfig {
+    char source[16];      /* synthetic | ucf_crime | fashion_mnist */
+    char path[512];       /* archive or directory (ucf_crime, fashion_mnist) */
+    char normal_class[64];
+    int videos_per_class, test_videos_per_class, normal_factor, frames_per_video, size;
+    int data_seed;
+    double val_fraction;
+    int clip_frames, clip_stride, clip_window;
+    bool skip_bad;
+    char protocol[16];    /* supervised | one-class */
+    int workers;
+    int limit;            /* fashion_mnist: first N images of each split (0 = all) */
+} DataConfig;
+
+typedef struct EvalConfig {
+    double target_fpr;
+    int tta;              /* 0 = off, else number of views */
+    char tta_reduce[8];   /* mean | max */
+    int batch_size;
+    int latency_samples;  /* timed runs at batch 1 */
+    int latency_batch;    /* a second batch size for latency */
+} EvalConfig;
+
+typedef struct RunConfig {
+    DataConfig data;
+    ModelConfig model;
+    TrainConfig train;
+    EvalConfig eval;
+} RunConfig;
+
+void run_config_defaults(RunConfig *c);
+void data_config_defaults(DataConfig *c);
+void eval_config_defaults(EvalConfig *c);
+
+extern const CfgSchema cfg_train_schema, cfg_eval_schema, cfg_data_schema;
+
+/* The schema of a section name ("model", "train", "eval", "dataset") and
+ * the address of that section inside a RunConfig; NULL if unknown. */
+const CfgSchema *schema_section(const char *name, RunConfig *rc, void **obj);
+
+#endif

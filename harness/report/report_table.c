@@ -1,0 +1,649 @@
+/* report_table: quantities, summaries across seeds, paired differences and
+ * the report's tables. See report_table.h; the seed's claims are quoted
+ * from MODEL_SPEC.md §7. */
+#include "harness/report/report_table.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/run/evaluate.h"
+
+#define REP_LEVEL 0.95
+#define REP_BOOT_B STATS_BOOTSTRAP_DEFAULT_B
+
+/* ---- quantities ------------------------------------------------------------------ */
+
+static void unit_for(const char *split, const char *key, char *unit, size_t n) {
+    if (strcmp(split, "memory") == 0)
+        snprintf(unit, n, "MB");
+    else if (strcmp(split, "train") == 0 && strstr(key, "seconds"))
+        snprintf(unit, n, "s");
+    else
+        snprintf(unit, n, "%s", "");
+}
+
+RepQuantity rep_q_final(const RepData *d, const char *spec, const char *label) {
+    RepQuantity q;
+    memset(&q, 0, sizeof q);
+    q.kind = RQ_FINAL;
+    rep_metric_split(d, spec, q.split, sizeof q.split, q.key, sizeof q.key);
+    q.scale = 1.0;
+    q.dir = rep_direction(q.split, q.key);
+    snprintf(q.name, sizeof q.name, "%s/%s", q.split, q.key);
+    snprintf(q.label, sizeof q.label, "%s", label ? label : q.name);
+    unit_for(q.split, q.key, q.unit, sizeof q.unit);
+    return q;
+}
+
+RepQuantity rep_q_latency(const char *component, int batch, bool per_frame, const char *label) {
+    RepQuantity q;
+    memset(&q, 0, sizeof q);
+    q.kind = RQ_LATENCY;
+    snprintf(q.component, sizeof q.component, "%s", component);
+    q.batch = batch;
+    q.per_frame = per_frame;
+    q.scale = 1.0;
+    q.dir = STATS_LOWER_IS_BETTER;
+    snprintf(q.name, sizeof q.name, "latency %s batch %d p50%s", component, batch,
+             per_frame ? " per frame" : "");
+    if (label)
+        snprintf(q.label, sizeof q.label, "%s", label);
+    else
+        snprintf(q.label, sizeof q.label, "latency `%s`, batch %d, median, ms per %s", component,
+                 batch, per_frame ? "frame" : "clip");
+    snprintf(q.unit, sizeof q.unit, "ms");
+    return q;
+}
+
+bool rep_q_value(const RepRun *r, const RepQuantity *q, double *v) {
+    double a, b;
+    switch (q->kind) {
+    case RQ_FINAL:
+        if (!rep_final(r, q->split, q->key, &a)) return false;
+        *v = a * q->scale;
+        return true;
+    case RQ_FINAL_SUM:
+        if (!rep_final(r, q->split, q->key, &a) || !rep_final(r, q->split, q->key2, &b))
+            return false;
+        *v = (a + b) * q->scale;
+        return true;
+    case RQ_LATENCY: {
+        const StoreLatency *l = rep_latency(r, q->component, q->batch);
+        if (l) {
+            a = l->p50;
+        } else if (q->zero_if_absent && rep_latency(r, "model", q->batch)) {
+            a = 0.0;
+        } else {
+            return false;
+        }
+        if (q->per_frame) {
+            if (r->clip_frames <= 0) return false;
+            a /= r->clip_frames;
+        }
+        *v = a * q->scale;
+        return isfinite(*v);
+    }
+    }
+    return false;
+}
+
+bool rep_q_summary(const RepData *d, int v, const RepQuantity *q, Summary *out) {
+    const RepVariant *rv = &d->variants[v];
+    double *x = vb_xmalloc((size_t)(rv->n ? rv->n : 1) * sizeof *x);
+    size_t n = 0;
+    for (int i = 0; i < rv->n; i++)
+        if (rep_q_value(&d->runs[rv->idx[i]], q, &x[n])) n++;
+    bool ok = n > 0 && stats_summary(x, n, REP_LEVEL, out) == VB_OK;
+    if (n > 0 && !ok) vb_clear_error();
+    free(x);
+    return ok;
+}
+
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
+    return h;
+}
+
+bool rep_q_paired(const RepData *d, int vb, int vc, const RepQuantity *q, RepPaired *out) {
+    memset(out, 0, sizeof *out);
+    const RepVariant *B = &d->variants[vb], *C = &d->variants[vc];
+    double *xb = vb_xmalloc((size_t)(C->n ? C->n : 1) * sizeof *xb);
+    double *xc = vb_xmalloc((size_t)(C->n ? C->n : 1) * sizeof *xc);
+    size_t n = 0;
+    for (int i = 0; i < C->n; i++) {
+        const RepRun *rc = &d->runs[C->idx[i]];
+        for (int j = 0; j < B->n; j++) {
+            const RepRun *rb = &d->runs[B->idx[j]];
+            if (rb->run.seed != rc->run.seed || strcmp(rb->run.holdout ? rb->run.holdout : "",
+                                                       rc->run.holdout ? rc->run.holdout : ""))
+                continue;
+            if (rep_q_value(rb, q, &xb[n]) && rep_q_value(rc, q, &xc[n])) n++;
+            break;
+        }
+    }
+    bool ok = n > 0;
+    if (ok) {
+        RngStream rng = rng_substream(rng_stream(0, "report.bootstrap"), name_hash(q->name));
+        if (stats_bootstrap_paired_diff(xb, xc, n, REP_BOOT_B, REP_LEVEL, rng, &out->ci,
+                                        &out->mean_diff) != VB_OK) {
+            vb_clear_error();
+            ok = false;
+        }
+        double s = 0;
+        for (size_t i = 0; i < n; i++) s += xb[i];
+        out->base_mean = s / (double)n;
+        out->npairs = (int)n;
+        /* A verdict needs the bootstrap interval AND the Student-t interval of
+         * the paired differences to exclude zero: with few seeds the
+         * percentile bootstrap alone is far too narrow (with 2 pairs it is
+         * just the range of the two differences). */
+        StatsVerdict vboot = stats_verdict(out->ci, q->dir);
+        double *dd = vb_xmalloc(n * sizeof *dd);
+        for (size_t i = 0; i < n; i++) dd[i] = xc[i] - xb[i];
+        Summary sm;
+        StatsVerdict vt = STATS_NO_DIFFERENCE;
+        if (stats_summary(dd, n, REP_LEVEL, &sm) == VB_OK) vt = stats_verdict(sm.ci, q->dir);
+        else vb_clear_error();
+        free(dd);
+        out->verdict = vboot == vt ? vboot : STATS_NO_DIFFERENCE;
+    }
+    free(xb);
+    free(xc);
+    return ok;
+}
+
+/* ---- formatting ------------------------------------------------------------------ */
+
+static void with_unit(char *buf, size_t size, const char *unit) {
+    if (unit && *unit) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, " %s", unit);
+    }
+}
+
+/* Prefix '+' to a formatted number that is positive and not zero. */
+static void signed_text(const char *num, char *buf, size_t size) {
+    bool nonzero = strpbrk(num, "123456789") != NULL;
+    snprintf(buf, size, "%s%s", num[0] != '-' && nonzero ? "+" : "", num);
+}
+
+/* A half-width that is only rounding noise next to `ref` (identical values
+ * across runs summed in a different order) is no interval at all. */
+static double real_width(double hw, double ref) {
+    return hw > 1e-9 * fabs(ref) ? hw : 0.0;
+}
+
+void rep_fmt_summary(const Summary *s, const char *unit, char *buf, size_t size) {
+    if (s->n >= 2 && s->ci.defined)
+        stats_format_pm(s->mean, real_width(s->half_width, s->mean), buf, size);
+    else
+        stats_format_value(s->mean, NAN, buf, size);
+    with_unit(buf, size, unit);
+}
+
+void rep_fmt_paired(const RepPaired *p, const char *unit, char *buf, size_t size) {
+    const char *u = unit && strcmp(unit, "%") == 0 ? "pp" : unit;
+    char m[64], lo[64], hi[64], sm[80];
+    if (p->ci.defined) {
+        double ref = fmax(fabs(p->mean_diff), fmax(fabs(p->ci.lo), fabs(p->ci.hi)));
+        double hw = real_width((p->ci.hi - p->ci.lo) / 2, ref);
+        if (!(hw > 0)) hw = NAN;
+        stats_format_value(p->mean_diff, hw, m, sizeof m);
+        stats_format_value(p->ci.lo, hw, lo, sizeof lo);
+        stats_format_value(p->ci.hi, hw, hi, sizeof hi);
+        signed_text(m, sm, sizeof sm);
+        snprintf(buf, size, "%s", sm);
+        with_unit(buf, size, u);
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, " [%s, %s]", lo, hi);
+    } else {
+        stats_format_value(p->mean_diff, NAN, m, sizeof m);
+        signed_text(m, sm, sizeof sm);
+        snprintf(buf, size, "%s", sm);
+        with_unit(buf, size, u);
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, " (%d pair%s: no interval)", p->npairs,
+                 p->npairs == 1 ? "" : "s");
+    }
+}
+
+/* ---- quantity lists ------------------------------------------------------------------ */
+
+static bool any_run_has(const RepData *d, const RepQuantity *q) {
+    double v;
+    for (int i = 0; i < d->nruns; i++)
+        if (rep_q_value(&d->runs[i], q, &v)) return true;
+    return false;
+}
+
+static bool same_quantity(const RepQuantity *a, const RepQuantity *b) {
+    return strcmp(a->name, b->name) == 0;
+}
+
+/* Append q to the list when some run has it and it is not there yet. */
+static void add_q(const RepData *d, RepQuantity **l, int *n, RepQuantity q) {
+    for (int i = 0; i < *n; i++)
+        if (same_quantity(&(*l)[i], &q)) return;
+    if (!any_run_has(d, &q)) return;
+    *l = vb_xrealloc(*l, (size_t)(*n + 1) * sizeof **l);
+    (*l)[(*n)++] = q;
+}
+
+int rep_quantities_default(const RepData *d, RepQuantity **out) {
+    RepQuantity *l = NULL;
+    int n = 0;
+    for (int m = 0; m < d->cmp.nmetrics; m++)
+        add_q(d, &l, &n, rep_q_final(d, d->cmp.metrics[m], NULL));
+    const char *S = d->score;
+    char spec[REP_NAME + 32];
+    const char *plain[] = {"test/accuracy", "test/video_accuracy", "test/video_balanced_accuracy",
+                           "test/macro_f1", "test/weighted_f1"};
+    for (int i = 0; i < 5; i++) add_q(d, &l, &n, rep_q_final(d, plain[i], NULL));
+    const char *scored[] = {
+        "auroc.%s.all", "auroc.%s.seen",  "auroc.%s.unseen",  "ap.%s.unseen",
+        "fpr.%s",       "detect.%s.seen", "detect.%s.unseen", "video_auroc.%s.all"};
+    for (int i = 0; i < 8; i++) {
+        char key[REP_NAME];
+        snprintf(key, sizeof key, scored[i], S);
+        snprintf(spec, sizeof spec, "test/%s", key);
+        add_q(d, &l, &n, rep_q_final(d, spec, NULL));
+    }
+    add_q(d, &l, &n, rep_q_latency("model", 1, false, NULL));
+    add_q(d, &l, &n, rep_q_latency("model", 1, true, NULL));
+    add_q(d, &l, &n, rep_q_latency("vae", 1, false, NULL));
+    const char *costs[] = {"memory/activation_mb",   "memory/param_mb", "memory/peak_rss_mb",
+                           "model/trainable_params", "train/seconds",   "train/seconds_per_epoch",
+                           "train/images_per_s"};
+    for (int i = 0; i < 7; i++) add_q(d, &l, &n, rep_q_final(d, costs[i], NULL));
+    *out = l;
+    return n;
+}
+
+int rep_quantities_scores(const RepData *d, RepQuantity **out) {
+    RepQuantity *l = NULL;
+    int n = 0;
+    const char *fmt[] = {"test/auroc.%s.unseen", "test/detect.%s.unseen"};
+    for (int f = 0; f < 2; f++)
+        for (int k = 0; k < EVAL_NSCORES; k++) {
+            char spec[REP_NAME];
+            snprintf(spec, sizeof spec, fmt[f], eval_score_names[k]);
+            add_q(d, &l, &n, rep_q_final(d, spec, NULL));
+        }
+    *out = l;
+    return n;
+}
+
+int rep_quantities_unseen_classes(const RepData *d, RepQuantity **out) {
+    RepQuantity *l = NULL;
+    int n = 0;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "detect.%s.class.", d->score);
+    for (int i = 0; i < d->nruns; i++)
+        for (int j = 0; j < d->runs[i].metrics.n; j++) {
+            const StoreMetric *m = &d->runs[i].metrics.rows[j];
+            if (m->has_step || strcmp(m->split, "test") != 0 ||
+                strncmp(m->key, prefix, strlen(prefix)) != 0)
+                continue;
+            char spec[REP_NAME + 8], label[160];
+            snprintf(spec, sizeof spec, "test/%s", m->key);
+            snprintf(label, sizeof label, "%s (`test/%s`)", m->key + strlen(prefix), m->key);
+            add_q(d, &l, &n, rep_q_final(d, spec, label));
+        }
+    *out = l;
+    return n;
+}
+
+/* ---- tables ------------------------------------------------------------------ */
+
+static const char *verdict_text(const RepPaired *p) {
+    return stats_verdict_name(p->verdict);
+}
+
+RepTable *rep_table_per_variant(const RepData *d, const RepQuantity *q, int nq) {
+    int nc = d->nvariants + 1;
+    const char **head = vb_xcalloc((size_t)nc, sizeof *head);
+    char(*hbuf)[REP_NAME + 32] = vb_xcalloc((size_t)nc, sizeof *hbuf);
+    head[0] = "metric";
+    for (int v = 0; v < d->nvariants; v++) {
+        snprintf(hbuf[v + 1], sizeof hbuf[v + 1], "%s (%d run%s)", d->variants[v].name,
+                 d->variants[v].n, d->variants[v].n == 1 ? "" : "s");
+        head[v + 1] = hbuf[v + 1];
+    }
+    RepTable *t = rep_table_new(nc, head);
+    for (int v = 1; v < nc; v++) rep_table_align_right(t, v);
+    char(*cell)[160] = vb_xcalloc((size_t)nc, sizeof *cell);
+    const char **row = vb_xcalloc((size_t)nc, sizeof *row);
+    for (int i = 0; i < nq; i++) {
+        if (q[i].kind == RQ_LATENCY || strcmp(q[i].label, q[i].name) != 0)
+            snprintf(cell[0], sizeof cell[0], "%s", q[i].label);
+        else
+            snprintf(cell[0], sizeof cell[0], "`%s`", q[i].name);
+        row[0] = cell[0];
+        for (int v = 0; v < d->nvariants; v++) {
+            Summary s;
+            row[v + 1] = NULL;
+            if (!rep_q_summary(d, v, &q[i], &s)) continue;
+            rep_fmt_summary(&s, q[i].unit, cell[v + 1], sizeof cell[v + 1]);
+            if ((int)s.n != d->variants[v].n) {
+                size_t len = strlen(cell[v + 1]);
+                snprintf(cell[v + 1] + len, sizeof cell[v + 1] - len, " (n=%zu)", s.n);
+            }
+            row[v + 1] = cell[v + 1];
+        }
+        rep_table_row(t, row);
+    }
+    free(head);
+    free(hbuf);
+    free(cell);
+    free(row);
+    return t;
+}
+
+static const char *const SC_SETS[4] = {"colour", "layout", "motion", "all"};
+static const char *const SC_PROBE_KEYS[3] = {"video_balanced_accuracy", "video_auroc.unseen",
+                                             "video_auroc.all"};
+
+/* The metric of column k (0..2) for a model row (set < 0) or probe set `set`. */
+static void shortcut_spec(const RepData *d, int set, int k, char *spec, size_t size) {
+    if (set < 0 && k == 0)
+        snprintf(spec, size, "test/video_balanced_accuracy");
+    else if (set < 0)
+        snprintf(spec, size, "test/video_auroc.%s.%s", d->score, k == 1 ? "unseen" : "all");
+    else
+        snprintf(spec, size, "probe/%s.%s", SC_SETS[set], SC_PROBE_KEYS[k]);
+}
+
+/* One row of the shortcut table; false (and nothing added) when empty. */
+static bool shortcut_row(RepTable *t, const RepData *d, int v, int set, const char *label) {
+    char cell[4][160], spec[REP_NAME + 64];
+    const char *row[4] = {label, NULL, NULL, NULL};
+    bool any = false;
+    for (int k = 0; k < 3; k++) {
+        shortcut_spec(d, set, k, spec, sizeof spec);
+        RepQuantity q = rep_q_final(d, spec, NULL);
+        Summary sm;
+        if (!rep_q_summary(d, v, &q, &sm)) continue;
+        rep_fmt_summary(&sm, q.unit, cell[k + 1], sizeof cell[k + 1]);
+        row[k + 1] = cell[k + 1];
+        any = true;
+    }
+    if (any) rep_table_row(t, row);
+    return any;
+}
+
+/* Whether every variant's runs have the same probe values as the baseline's
+ * (variants that change only the model or training share their data and
+ * splits; a variant with another normal class or data set does not). */
+static bool probes_shared(const RepData *d, int vb) {
+    char spec[REP_NAME + 64];
+    for (int v = 0; v < d->nvariants; v++)
+        for (int set = 0; set < 4; set++)
+            for (int k = 0; k < 3; k++) {
+                shortcut_spec(d, set, k, spec, sizeof spec);
+                RepQuantity q = rep_q_final(d, spec, NULL);
+                Summary a, b;
+                bool ha = rep_q_summary(d, vb, &q, &a), hb = rep_q_summary(d, v, &q, &b);
+                if (ha != hb || (ha && (a.n != b.n || a.mean != b.mean))) return false;
+            }
+    return true;
+}
+
+RepTable *rep_table_shortcuts(const RepData *d, int vb) {
+    static const char *const head[4] = {
+        "", "balanced accuracy, seen classes", "AUROC unseen anomalies", "AUROC all anomalies"};
+    RepTable *t = rep_table_new(4, head);
+    for (int c = 1; c < 4; c++) rep_table_align_right(t, c);
+    char label[REP_NAME + 80];
+    int rows = 0;
+    bool shared = probes_shared(d, vb);
+    for (int v = 0; v < d->nvariants; v++) {
+        snprintf(label, sizeof label, "%s (model, `%s` score)", d->variants[v].name, d->score);
+        rows += shortcut_row(t, d, v, -1, label);
+        for (int set = 0; set < 4 && !shared; set++) {
+            snprintf(label, sizeof label, "\xe2\x80\x83probe on %s's videos: %s features",
+                     d->variants[v].name, SC_SETS[set]);
+            rows += shortcut_row(t, d, v, set, label);
+        }
+    }
+    for (int set = 0; set < 4 && shared; set++) {
+        snprintf(label, sizeof label, "probe: %s features", SC_SETS[set]);
+        rows += shortcut_row(t, d, vb, set, label);
+    }
+    if (rows == 0) {
+        rep_table_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void cell_summary(const RepData *d, int v, const RepQuantity *q, char *buf, size_t size) {
+    Summary s;
+    if (rep_q_summary(d, v, q, &s))
+        rep_fmt_summary(&s, q->unit, buf, size);
+    else
+        snprintf(buf, size, "n/a");
+}
+
+RepTable *rep_table_paired(const RepData *d, int vb, int vc, const RepQuantity *q, int nq) {
+    char hb[REP_NAME + 8], hc[REP_NAME + 8], hd[2 * REP_NAME + 40];
+    snprintf(hb, sizeof hb, "%s", d->variants[vb].name);
+    snprintf(hc, sizeof hc, "%s", d->variants[vc].name);
+    snprintf(hd, sizeof hd, "%s \xe2\x88\x92 %s [95%% CI]", d->variants[vc].name,
+             d->variants[vb].name);
+    const char *head[] = {"metric", hb, hc, hd, "pairs", "verdict"};
+    RepTable *t = rep_table_new(6, head);
+    for (int c = 1; c <= 4; c++) rep_table_align_right(t, c);
+    for (int i = 0; i < nq; i++) {
+        char name[200], b[160], c[160], df[200], np[16];
+        if (q[i].kind == RQ_LATENCY || strcmp(q[i].label, q[i].name) != 0)
+            snprintf(name, sizeof name, "%s", q[i].label);
+        else
+            snprintf(name, sizeof name, "`%s`", q[i].name);
+        cell_summary(d, vb, &q[i], b, sizeof b);
+        cell_summary(d, vc, &q[i], c, sizeof c);
+        RepPaired p;
+        bool ok = rep_q_paired(d, vb, vc, &q[i], &p);
+        if (ok) rep_fmt_paired(&p, q[i].unit, df, sizeof df);
+        snprintf(np, sizeof np, "%d", ok ? p.npairs : 0);
+        const char *row[] = {
+            name, b, c, ok ? df : "n/a (no pairs)", np, ok ? verdict_text(&p) : "n/a"};
+        rep_table_row(t, row);
+    }
+    return t;
+}
+
+/* ---- the decision table (MODEL_SPEC §7) ------------------------------------------ */
+
+typedef enum ClaimKind { CLAIM_NONE, CLAIM_ABS, CLAIM_REL } ClaimKind;
+
+typedef struct DecisionRow {
+    const char *claim;  /* the row of MODEL_SPEC §7 */
+    const char *figure; /* the seed's figure, verbatim */
+    ClaimKind kind;     /* how the seed's figure reads as a difference */
+    double lo, hi;      /* claimed difference: displayed units (ABS) or percent (REL) */
+    RepQuantity q;
+} DecisionRow;
+
+static int decision_rows(const RepData *d, DecisionRow *r) {
+    int n = 0;
+    char spec[REP_NAME], label[160];
+    const char *S = d->score;
+    r[n] = (DecisionRow){"test accuracy, Option A \xe2\x86\x92 with VAE",
+                         "90% \xe2\x86\x92 93\xe2\x80\x93"
+                         "95%",
+                         CLAIM_ABS,
+                         3,
+                         5,
+                         rep_q_final(d, "test/accuracy", "test accuracy (`test/accuracy`)")};
+    r[n].q.scale = 100, snprintf(r[n].q.unit, sizeof r[n].q.unit, "%%"), n++;
+    snprintf(spec, sizeof spec, "test/fpr.%s", S);
+    snprintf(label, sizeof label, "false positives (`%s` at the validation threshold)", spec);
+    r[n] = (DecisionRow){"false positives",          "8% \xe2\x86\x92 5%", CLAIM_ABS, -3, -3,
+                         rep_q_final(d, spec, label)};
+    r[n].q.scale = 100, snprintf(r[n].q.unit, sizeof r[n].q.unit, "%%"), n++;
+    snprintf(spec, sizeof spec, "test/detect.%s.unseen", S);
+    snprintf(label, sizeof label, "unknown anomalies detected (`%s`)", spec);
+    r[n] =
+        (DecisionRow){"unknown anomaly types detected", "70% \xe2\x86\x92 85%", CLAIM_ABS, 15, 15,
+                      rep_q_final(d, spec, label)};
+    r[n].q.scale = 100, snprintf(r[n].q.unit, sizeof r[n].q.unit, "%%"), n++;
+    r[n] = (DecisionRow){
+        "VAE inference cost",
+        "",
+        CLAIM_NONE,
+        0,
+        0,
+        rep_q_latency("vae", 1, false, "`vae` component, batch 1, median, ms per clip")};
+    r[n].q.zero_if_absent = true, n++;
+    r[n] = (DecisionRow){
+        "VAE inference cost",
+        "+5\xe2\x80\x93"
+        "10 ms per frame",
+        CLAIM_ABS,
+        5,
+        10,
+        rep_q_latency("vae", 1, true, "`vae` component, batch 1, median, ms per frame")};
+    r[n].q.zero_if_absent = true, n++;
+    r[n] = (DecisionRow){
+        "VAE inference cost",
+        "",
+        CLAIM_NONE,
+        0,
+        0,
+        rep_q_latency("model", 1, false, "whole model, batch 1, median, ms per clip")};
+    n++;
+    r[n] = (DecisionRow){
+        "VAE inference cost",
+        "+5\xe2\x80\x93"
+        "10 ms per frame",
+        CLAIM_ABS,
+        5,
+        10,
+        rep_q_latency("model", 1, true, "whole model, batch 1, median, ms per frame")};
+    n++;
+    RepQuantity mem = rep_q_final(d, "memory/activation_mb",
+                                  "activations + parameters (`memory/activation_mb` + `param_mb`)");
+    mem.kind = RQ_FINAL_SUM;
+    snprintf(mem.key2, sizeof mem.key2, "param_mb");
+    snprintf(mem.name, sizeof mem.name, "memory/activation_mb+param_mb");
+    r[n++] = (DecisionRow){"VAE memory",
+                           "+200\xe2\x80\x93"
+                           "500 MB",
+                           CLAIM_ABS,
+                           200,
+                           500,
+                           mem};
+    r[n++] = (DecisionRow){
+        "VAE memory",
+        "+200\xe2\x80\x93"
+        "500 MB",
+        CLAIM_ABS,
+        200,
+        500,
+        rep_q_final(d, "memory/peak_rss_mb", "peak RSS of the run (`memory/peak_rss_mb`)")};
+    r[n++] = (DecisionRow){"VAE training time",
+                           "+20\xe2\x80\x93"
+                           "30%",
+                           CLAIM_REL,
+                           20,
+                           30,
+                           rep_q_final(d, "train/seconds", "training time (`train/seconds`)")};
+    r[n++] = (DecisionRow){
+        "VAE training time",
+        "+20\xe2\x80\x93"
+        "30%",
+        CLAIM_REL,
+        20,
+        30,
+        rep_q_final(d, "train/seconds_per_epoch", "seconds per epoch (`train/seconds_per_epoch`)")};
+    return n;
+}
+
+/* Does the claimed difference fall inside the measured interval? */
+static void claim_check(const DecisionRow *row, const RepPaired *p, bool have, char *buf,
+                        size_t size) {
+    if (row->kind == CLAIM_NONE) {
+        snprintf(buf, size, "\xe2\x80\x93");
+        return;
+    }
+    char claimed[80];
+    const char *u = strcmp(row->q.unit, "%") == 0 ? " pp" : *row->q.unit ? " " : "";
+    const char *uu = strcmp(row->q.unit, "%") == 0 ? "" : row->q.unit;
+    if (row->kind == CLAIM_REL) u = "%", uu = "";
+    if (row->lo == row->hi)
+        snprintf(claimed, sizeof claimed, "%+g%s%s", row->lo, u, uu);
+    else
+        snprintf(claimed, sizeof claimed, "%+g to %+g%s%s", row->lo, row->hi, u, uu);
+    if (!have || !p->ci.defined) {
+        snprintf(buf, size, "claimed \xce\x94 %s; not testable (%d pair%s)", claimed,
+                 have ? p->npairs : 0, have && p->npairs == 1 ? "" : "s");
+        return;
+    }
+    double lo = p->ci.lo, hi = p->ci.hi;
+    if (row->kind == CLAIM_REL) {
+        if (!(p->base_mean > 0)) {
+            snprintf(buf, size, "claimed \xce\x94 %s; baseline is 0, not testable", claimed);
+            return;
+        }
+        lo = 100 * lo / p->base_mean, hi = 100 * hi / p->base_mean;
+    }
+    bool inside = row->hi >= lo && row->lo <= hi;
+    if (row->kind == CLAIM_REL) {
+        char a[32], b[32];
+        double hw = real_width((hi - lo) / 2, fmax(fabs(lo), fabs(hi)));
+        stats_format_value(lo, hw > 0 ? hw : NAN, a, sizeof a);
+        stats_format_value(hi, hw > 0 ? hw : NAN, b, sizeof b);
+        snprintf(buf, size, "claimed \xce\x94 %s; measured [%s%%, %s%%]: %s", claimed, a, b,
+                 inside ? "consistent" : "outside the 95% CI");
+    } else {
+        snprintf(buf, size, "claimed \xce\x94 %s: %s", claimed,
+                 inside ? "consistent with the 95% CI" : "outside the 95% CI");
+    }
+}
+
+RepTable *rep_table_decision(const RepData *d, int vb, int vc) {
+    DecisionRow rows[16];
+    int nr = decision_rows(d, rows);
+    char hb[REP_NAME + 32], hc[REP_NAME + 32], hd[2 * REP_NAME + 64];
+    snprintf(hb, sizeof hb, "%s (baseline, %d runs)", d->variants[vb].name, d->variants[vb].n);
+    snprintf(hc, sizeof hc, "%s (%d runs)", d->variants[vc].name, d->variants[vc].n);
+    snprintf(hd, sizeof hd, "\xce\x94 %s \xe2\x88\x92 %s [bootstrap 95%% CI] (pairs)",
+             d->variants[vc].name, d->variants[vb].name);
+    const char *head[] = {"claim (MODEL_SPEC \xc2\xa7"
+                          "7)",
+                          "seed's figure",
+                          "measured as",
+                          hb,
+                          hc,
+                          hd,
+                          "verdict",
+                          "seed's claim vs measurement"};
+    RepTable *t = rep_table_new(8, head);
+    for (int c = 3; c <= 5; c++) rep_table_align_right(t, c);
+    for (int i = 0; i < nr; i++) {
+        char b[160], c[160], df[240], ck[240];
+        cell_summary(d, vb, &rows[i].q, b, sizeof b);
+        cell_summary(d, vc, &rows[i].q, c, sizeof c);
+        RepPaired p;
+        bool ok = rep_q_paired(d, vb, vc, &rows[i].q, &p);
+        if (ok) {
+            rep_fmt_paired(&p, rows[i].q.unit, df, sizeof df);
+            size_t len = strlen(df);
+            snprintf(df + len, sizeof df - len, " (%d)", p.npairs);
+        }
+        claim_check(&rows[i], &p, ok, ck, sizeof ck);
+        const char *row[] = {rows[i].claim,
+                             *rows[i].figure ? rows[i].figure : "\xe2\x80\x93",
+                             rows[i].q.label,
+                             b,
+                             c,
+                             ok ? df : "n/a (no pairs)",
+                             ok ? verdict_text(&p) : "n/a",
+                             ck};
+        rep_table_row(t, row);
+    }
+    return t;
+}

@@ -1,0 +1,132 @@
+/* checkpoint: save and restore a training run's complete state. */
+#include "harness/run/checkpoint.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/safetensors.h"
+
+void ckpt_layout_digest(const ParamTable *pt, char out[17]) {
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (int i = 0; i < pt->n; i++) {
+        const Param *p = &pt->p[i];
+        for (const char *c = p->name; *c; c++) h = (h ^ (unsigned char)*c) * 0x100000001B3ull;
+        for (int d = 0; d < p->ndim; d++) h = (h ^ (uint64_t)p->shape[d]) * 0x100000001B3ull;
+        h = (h ^ (uint64_t)p->kind) * 0x100000001B3ull;
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static float *to_host(const KOps *k, const float *src, size_t n) {
+    float *h = vb_xmalloc(n * sizeof(float) + 4);
+    k->download(h, src, n * sizeof(float));
+    return h;
+}
+
+VbStatus ckpt_save(const char *path, const Hybrid *m, const AdamW *o, const float *swa,
+                   const CkptState *s, const char *config_hash) {
+    const ParamTable *pt = &m->pt;
+    const KOps *k = m->net.k;
+    float *p = to_host(k, pt->data, pt->total);
+    float *mm = to_host(k, o->m, o->n), *vv = to_host(k, o->v, o->n);
+    float *sw = swa ? to_host(k, swa, pt->total) : NULL;
+    StWriter *w = st_writer_new();
+    int64_t tot = (int64_t)pt->total, nt = (int64_t)o->n;
+    st_writer_add(w, "params", 1, &tot, p);
+    st_writer_add(w, "adam.m", 1, &nt, mm);
+    st_writer_add(w, "adam.v", 1, &nt, vv);
+    if (sw) st_writer_add(w, "swa", 1, &tot, sw);
+    json_t *j = json_pack("{sI sI sI sI sI si sb sf si si sf sb}", "step", (json_int_t)s->step,
+                          "epoch", (json_int_t)s->epoch, "loader_epoch",
+                          (json_int_t)s->loader_epoch, "loader_batch", (json_int_t)s->loader_batch,
+                          "adam_step", (json_int_t)s->adam_step, "swa_n", s->swa_n, "svdd_on",
+                          s->svdd_on, "svdd_r2", s->svdd_r2, "bad_epochs", s->bad_epochs,
+                          "best_epoch", s->best_epoch, "seconds", s->seconds, "finished",
+                          s->finished);
+    /* best_metric may be ±inf before the first validation: store as text */
+    char best[64];
+    snprintf(best, sizeof best, "%.17g", s->best_metric);
+    json_object_set_new(j, "best_metric", json_string(best));
+    char *state = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    char layout[17];
+    ckpt_layout_digest(pt, layout);
+    st_writer_meta(w, "vadbench.checkpoint", "1");
+    st_writer_meta(w, "config_hash", config_hash ? config_hash : "");
+    st_writer_meta(w, "layout", layout);
+    st_writer_meta(w, "state", state);
+    VbStatus st = st_writer_write(w, path);
+    st_writer_free(w);
+    free(state), free(p), free(mm), free(vv), free(sw);
+    return st;
+}
+
+static VbStatus read_flat(const StFile *f, const char *name, const KOps *k, float *dst, size_t n) {
+    float *h = vb_xmalloc(n * sizeof(float) + 4);
+    VbStatus st = st_read_f32_named(f, name, h, (int64_t)n);
+    if (st == VB_OK) k->upload(dst, h, n * sizeof(float));
+    free(h);
+    return st;
+}
+
+VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState *s,
+                   const char *config_hash) {
+    StFile f;
+    VB_TRY(st_open(path, &f));
+    VbStatus st = VB_OK;
+    const char *magic = st_meta(&f, "vadbench.checkpoint"), *hash = st_meta(&f, "config_hash");
+    const char *layout = st_meta(&f, "layout"), *state = st_meta(&f, "state");
+    char mine[17];
+    ckpt_layout_digest(&m->pt, mine);
+    if (!magic || !hash || !layout || !state)
+        st = vb_fail_plain(VB_ERR_INPUT, "%s: not a vadbench checkpoint (metadata missing)", path);
+    else if (config_hash && strcmp(hash, config_hash) != 0)
+        st = vb_fail_plain(VB_ERR_INPUT,
+                           "%s: checkpoint belongs to config %s, not to this run's %s", path, hash,
+                           config_hash);
+    else if (strcmp(layout, mine) != 0)
+        st = vb_fail_plain(VB_ERR_INPUT,
+                           "%s: checkpoint's parameter layout %s does not match this model's %s",
+                           path, layout, mine);
+    json_t *j = NULL;
+    if (st == VB_OK) {
+        json_error_t err;
+        j = json_loads(state, 0, &err);
+        json_int_t step, epoch, le, lb, as;
+        int swan, bad, be, svdd_on, fin;
+        double r2, secs;
+        const char *best;
+        if (!j || json_unpack(j, "{sI sI sI sI sI si sb sf si si sf sb ss}", "step", &step,
+                              "epoch", &epoch, "loader_epoch", &le, "loader_batch", &lb,
+                              "adam_step", &as, "swa_n", &swan, "svdd_on", &svdd_on, "svdd_r2",
+                              &r2, "bad_epochs", &bad, "best_epoch", &be, "seconds", &secs,
+                              "finished", &fin, "best_metric", &best) != 0) {
+            st = vb_fail_plain(VB_ERR_INPUT, "%s: checkpoint state is malformed", path);
+        } else {
+            memset(s, 0, sizeof *s);
+            s->step = step, s->epoch = (int)epoch, s->loader_epoch = (uint64_t)le;
+            s->loader_batch = (uint64_t)lb, s->adam_step = as, s->swa_n = swan;
+            s->svdd_on = svdd_on, s->svdd_r2 = r2, s->bad_epochs = bad, s->best_epoch = be;
+            s->seconds = secs, s->finished = fin;
+            s->best_metric = strtod(best, NULL);
+        }
+    }
+    json_decref(j);
+    const KOps *k = m->net.k;
+    if (st == VB_OK) st = read_flat(&f, "params", k, m->pt.data, m->pt.total);
+    if (st == VB_OK) st = read_flat(&f, "adam.m", k, o->m, o->n);
+    if (st == VB_OK) st = read_flat(&f, "adam.v", k, o->v, o->n);
+    if (st == VB_OK && swa) {
+        if (st_find(&f, "swa"))
+            st = read_flat(&f, "swa", k, swa, m->pt.total);
+        else
+            k->zero(swa, m->pt.total * sizeof(float));
+    }
+    if (st == VB_OK) o->step = s->adam_step;
+    if (st != VB_OK && strncmp(vb_errmsg(), path, strlen(path)) != 0)
+        vb_wrap(st, "%s", path);
+    st_close(&f);
+    return st;
+}

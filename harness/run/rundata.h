@@ -1,0 +1,35 @@
+/* rundata: the data a run trains and is evaluated on — the data set (read
+ * once per distinct `dataset:` setting and shared by the cells that use
+ * it), then per cell the video-level split with the cell's holdout, clips,
+ * and the four loaders (training, training in order, validation, test),
+ * with the map from data-set classes to the model's classes (the classes
+ * seen in training, in data-set order). */
+#ifndef VB_RUNDATA_H
+#define VB_RUNDATA_H
+
+#include "datasets/loader.h"
+#include "harness/experiment/experiment.h"
+
+/* Read or generate the data set `d` describes. ucf_crime takes its path
+ * from dataset.path or $VADBENCH_UCF_CRIME. */
+VbStatus rundata_load(const DataConfig *d, Dataset *ds);
+/* Canonical text of the settings that decide a data set's content (cells
+ * whose texts are equal share one Dataset). Caller frees. */
+char *rundata_identity(const DataConfig *d);
+
+typedef struct CellData {
+    Split split;
+    ClipSet clips[3]; /* train, val, test */
+    Loader *train, *train_eval, *val, *test;
+    int class_map[DS_MAX_CLASSES];
+    int nmodel;       /* model classes */
+    int normal_model; /* model index of the normal class */
+    int counts[DS_MAX_CLASSES]; /* training clips per model class */
+    uint64_t train_clips;
+} CellData;
+
+VbStatus celldata_open(const Dataset *ds, const RunConfig *rc, const Holdout *h, uint64_t seed,
+                       CellData *cd);
+void celldata_close(CellData *cd);
+
+#endif

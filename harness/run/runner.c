@@ -1,0 +1,528 @@
+/* runner: claim cells, train, evaluate, measure, record. */
+#include "harness/run/runner.h"
+
+#include <fnmatch.h>
+#include <libgen.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness/run/evaluate.h"
+#include "harness/experiment/experiment.h"
+#include "harness/store/provenance.h"
+#include "harness/run/probe.h"
+#include "harness/run/rundata.h"
+#include "harness/store/store.h"
+#include "harness/run/train.h"
+#include "models/weights.h"
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+void runner_install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- data sets shared by cells ---- */
+
+typedef struct DataEntry {
+    char *identity;
+    Dataset ds;
+    double *probe_feat; /* per-video probe features, computed at the first probe */
+} DataEntry;
+
+/* Entries are allocated one by one so that a Dataset (and its digest) never
+ * moves while plans and cells hold pointers to it. */
+typedef struct DataCache {
+    DataEntry **e;
+    int n;
+} DataCache;
+
+static VbStatus data_get(DataCache *c, const DataConfig *d, bool quiet, DataEntry **out) {
+    char *id = rundata_identity(d);
+    for (int i = 0; i < c->n; i++)
+        if (!strcmp(c->e[i]->identity, id)) {
+            free(id);
+            *out = c->e[i];
+            return VB_OK;
+        }
+    if (!quiet) fprintf(stderr, "vadbench run: loading data set %s\n", id);
+    DataEntry *e = vb_xcalloc(1, sizeof *e);
+    VbStatus st = rundata_load(d, &e->ds);
+    if (st != VB_OK) {
+        free(id);
+        free(e);
+        return st;
+    }
+    e->identity = id;
+    c->e = vb_xrealloc(c->e, (size_t)(c->n + 1) * sizeof *c->e);
+    c->e[c->n++] = e;
+    *out = e;
+    return VB_OK;
+}
+
+static void data_free(DataCache *c) {
+    for (int i = 0; i < c->n; i++) {
+        free(c->e[i]->identity);
+        free(c->e[i]->probe_feat);
+        dataset_free(&c->e[i]->ds);
+        free(c->e[i]);
+    }
+    free(c->e);
+}
+
+/* ---- one cell ---- */
+
+typedef struct CellRun {
+    Store *st;
+    int64_t run_id;
+    Trainer *tr;
+    bool lost, quiet, tty;
+    const char *label;
+    int index, total;
+    double t0, last_print;
+    int64_t steps_total;
+    VbStatus log_status;
+} CellRun;
+
+static void note_status(CellRun *c, VbStatus s) {
+    if (s != VB_OK && c->log_status == VB_OK) c->log_status = s;
+}
+
+static void progress(CellRun *c, const TrainEvent *ev) {
+    double t = now_s();
+    if (c->quiet || (!c->tty && t - c->last_print < 10.0) || (c->tty && t - c->last_print < 0.2))
+        return;
+    c->last_print = t;
+    double done = (double)(ev->step + 1) / (double)(c->steps_total ? c->steps_total : 1);
+    double eta = done > 0 ? (t - c->t0) * (1 - done) / done : 0;
+    fprintf(stderr, "%s[cell %d/%d] %s epoch %d/%d step %lld/%lld loss %.4f %.0f img/s ETA %dm%02ds%s",
+            c->tty ? "\r\033[K" : "", c->index, c->total, c->label, ev->epoch + 1, ev->epochs,
+            (long long)ev->step + 1, (long long)c->steps_total, ev->loss.total, ev->images_per_s,
+            (int)eta / 60, (int)eta % 60, c->tty ? "" : "\n");
+}
+
+static void on_train(void *ctx, const TrainEvent *ev) {
+    CellRun *c = ctx;
+    if (ev->kind == TRAIN_STEP) {
+        const char *keys[] = {"loss", "loss.classification", "loss.binary", "loss.svdd", "loss.vae",
+                              "lr", "grad_norm"};
+        double vals[] = {ev->loss.total, ev->loss.cls, ev->loss.bin, ev->loss.svdd, ev->loss.vae,
+                         ev->lr, ev->grad_norm};
+        for (int i = 0; i < 7; i++)
+            note_status(c, store_log_metric(c->st, c->run_id, "train", keys[i], ev->step, ev->epoch, vals[i]));
+        bool owned = true;
+        note_status(c, store_heartbeat(c->st, c->run_id, &owned));
+        if (!owned) c->lost = true;
+        if (g_stop || !owned) trainer_request_stop(c->tr);
+        progress(c, ev);
+    } else {
+        note_status(c, store_log_metric(c->st, c->run_id, "val", "loss", ev->epoch, ev->epoch, ev->val_loss));
+        note_status(c, store_log_metric(c->st, c->run_id, "val", "accuracy", ev->epoch, ev->epoch, ev->val_accuracy));
+        note_status(c, store_log_metric(c->st, c->run_id, "train", "epoch_loss", ev->epoch, ev->epoch, ev->train_loss));
+        note_status(c, store_log_metric(c->st, c->run_id, "train", "epoch_seconds", ev->epoch, ev->epoch, ev->epoch_seconds));
+        if (!c->quiet && !c->tty)
+            fprintf(stderr, "[cell %d/%d] %s epoch %d/%d: val loss %.4f, val accuracy %.3f\n", c->index,
+                    c->total, c->label, ev->epoch + 1, ev->epochs, ev->val_loss, ev->val_accuracy);
+    }
+}
+
+static void on_metric(void *ctx, const char *split, const char *key, int64_t step, double v) {
+    CellRun *c = ctx;
+    if (step < 0) note_status(c, store_log_final(c->st, c->run_id, split, key, -1, v));
+    else note_status(c, store_log_metric(c->st, c->run_id, split, key, step, -1, v));
+}
+
+static void on_latency(void *ctx, const char *component, int batch, const double *ms, int n) {
+    CellRun *c = ctx;
+    note_status(c, store_log_latency(c->st, c->run_id, component, batch, ms, n));
+}
+
+typedef enum CellOutcome { CELL_DONE, CELL_FAILED, CELL_STOPPED, CELL_LOST } CellOutcome;
+
+static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellData *cd,
+                              const Dataset *ds) {
+    EvalContext ec = {(const char *const *)ds->classes, ds->nclasses, cd->class_map, m->cfg.classes,
+                      cd->normal_model, rc->eval.target_fpr};
+    double t0 = now_s();
+    for (int pass = 0; pass < (rc->eval.tta > 1 ? 2 : 1); pass++) {
+        int tta = pass ? rc->eval.tta : 0;
+        bool mx = !strcmp(rc->eval.tta_reduce, "max");
+        EvalScores val, test;
+        VB_TRY(eval_collect(m, cd->val, &ec, tta, mx, &val));
+        VbStatus st = eval_collect(m, cd->test, &ec, tta, mx, &test);
+        if (st == VB_OK) st = eval_fuse(&val, &test);
+        const char *prefix = pass ? "tta." : "";
+        if (st == VB_OK) st = eval_metrics(&ec, &val, &val, "val", prefix, on_metric, c);
+        if (st == VB_OK) st = eval_metrics(&ec, &val, &test, "test", prefix, on_metric, c);
+        eval_scores_free(&val);
+        eval_scores_free(&test);
+        VB_TRY(st);
+    }
+    note_status(c, store_log_timing(c->st, c->run_id, "evaluate", now_s() - t0, 1));
+    if (rc->eval.latency_samples > 0) {
+        t0 = now_s();
+        VB_TRY(eval_latency(m, 1, 10, rc->eval.latency_samples, on_latency, c));
+        int lb = rc->eval.latency_batch, ns = rc->eval.latency_samples / 10;
+        if (lb > 1 && lb <= m->max_b) VB_TRY(eval_latency(m, lb, 3, ns < 20 ? 20 : ns, on_latency, c));
+        note_status(c, store_log_timing(c->st, c->run_id, "latency", now_s() - t0, 1));
+    }
+    return c->log_status;
+}
+
+/* The shortcut probe on this cell's videos (probe.h): fit on its training
+ * videos, scored on its test videos, holdout classes unseen; final metrics
+ * under split "probe" so that reports can set the model against them. */
+static VbStatus probe_cell(CellRun *c, const CellData *cd, DataEntry *de) {
+    double t0 = now_s();
+    ProbeSelect sel = {cd->split.videos[SPLIT_TRAIN], cd->split.n[SPLIT_TRAIN],
+                       cd->split.videos[SPLIT_TEST], cd->split.n[SPLIT_TEST], cd->split.unseen};
+    if (!de->probe_feat) de->probe_feat = probe_features(&de->ds); /* once per data set */
+    ProbeResult r;
+    VbStatus st = probe_run_features(&de->ds, de->probe_feat, &sel, 1.0, &r);
+    if (st != VB_OK) {
+        /* a data set the probe cannot fit (e.g. one class) costs the report a
+         * table, not the run its results */
+        if (!c->quiet) fprintf(stderr, "[cell %d/%d] %s: no shortcut probe: %s\n", c->index,
+                               c->total, c->label, vb_errmsg());
+        vb_clear_error();
+        return VB_OK;
+    }
+    for (int s = 0; s < PROBE_NSETS; s++) {
+        const ProbeSet *p = &r.set[s];
+        if (!p->defined) continue;
+        const char *keys[5] = {"video_accuracy", "video_balanced_accuracy", "video_auroc.all",
+                               "video_auroc.seen", "video_auroc.unseen"};
+        const double vals[5] = {p->accuracy, p->balanced_accuracy, p->auroc_all, p->auroc_seen,
+                                p->auroc_unseen};
+        for (int k = 0; k < 5; k++) {
+            if (isnan(vals[k])) continue;
+            char key[96];
+            snprintf(key, sizeof key, "%s.%s", probe_set_names[s], keys[k]);
+            on_metric(c, "probe", key, -1, vals[k]);
+        }
+    }
+    probe_free(&r);
+    note_status(c, store_log_timing(c->st, c->run_id, "probe", now_s() - t0, 1));
+    return c->log_status;
+}
+
+static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, DataEntry *de,
+                            const char *ckpt_dir, const char *backend, char *why, size_t nwhy) {
+    Dataset *ds = &de->ds;
+    RunConfig rc = cell->cfg;
+    uint64_t seed = (uint64_t)e->seeds[cell->seed];
+    CellData cd;
+    Hybrid m;
+    Trainer *tr = NULL;
+    bool have_cd = false, have_m = false;
+    CellOutcome out = CELL_FAILED;
+    VbStatus st = celldata_open(ds, &rc, &e->holdout[cell->holdout], seed, &cd);
+    have_cd = st == VB_OK;
+    const KOps *k = NULL;
+    if (st == VB_OK && !(k = kops_get(backend))) st = VB_ERR_BACKEND;
+    if (st == VB_OK) {
+        rc.model.classes = cd.nmodel < 2 ? 2 : cd.nmodel;
+        int maxb = rc.train.batch_size;
+        if (rc.eval.latency_batch > maxb) maxb = rc.eval.latency_batch;
+        st = hybrid_build(&m, &rc.model, k, maxb, rc.data.clip_frames);
+        have_m = st == VB_OK;
+    }
+    char ckpt[1200];
+    snprintf(ckpt, sizeof ckpt, "%s/%s.ckpt", ckpt_dir, cell->hash);
+    if (st == VB_OK) {
+        hybrid_init(&m, seed);
+        /* test hook: plant a NaN in this variant's weights (a cell that must fail) */
+        const char *nan_env = getenv("VADBENCH_TEST_NAN_VARIANT");
+        if (nan_env && !strcmp(nan_env, e->variant[cell->variant])) {
+            float nan = NAN;
+            k->upload(params_data(&m.pt, 0), &nan, sizeof nan);
+        }
+        TrainData td = {cd.train, cd.train_eval, cd.val, cd.class_map, cd.normal_model, cd.counts};
+        st = trainer_new(&m, &rc.train, &td, seed, ckpt, cell->hash, &tr);
+    }
+    bool resumed = false;
+    if (st == VB_OK) st = trainer_resume(tr, &resumed);
+    if (st == VB_OK) {
+        note_status(c, store_set_checkpoint(c->st, c->run_id, ckpt));
+        if (resumed && !c->quiet) fprintf(stderr, "[cell %d/%d] %s: resuming from %s\n", c->index, c->total, c->label, ckpt);
+        c->tr = tr;
+        c->steps_total = (int64_t)loader_batches_per_epoch(cd.train) * rc.train.epochs;
+        c->t0 = now_s();
+        trainer_set_logger(tr, on_train, c);
+        /* test hook: behave as if Ctrl-C came after N optimiser steps */
+        const char *stop_env = getenv("VADBENCH_TEST_STOP_AFTER");
+        if (stop_env && atoi(stop_env) > 0) trainer_stop_after(tr, atoi(stop_env));
+        TrainResult res;
+        st = trainer_run(tr, &res);
+        if (c->tty && !c->quiet) fprintf(stderr, "\r\033[K");
+        if (st == VB_OK && res.stopped) {
+            out = c->lost ? CELL_LOST : CELL_STOPPED;
+        } else if (st == VB_OK) {
+            note_status(c, store_log_timing(c->st, c->run_id, "train", res.seconds, res.steps));
+            on_metric(c, "train", "images_per_s", -1, res.images_per_s);
+            on_metric(c, "train", "seconds", -1, res.seconds);
+            on_metric(c, "train", "steps", -1, (double)res.steps);
+            on_metric(c, "train", "epochs", -1, (double)res.epochs_run);
+            on_metric(c, "train", "seconds_per_epoch", -1, res.epochs_run ? res.seconds / res.epochs_run : NAN);
+            on_metric(c, "train", "early_stopped", -1, res.early_stopped);
+            st = evaluate_cell(c, &m, &rc, &cd, ds);
+            if (st == VB_OK) st = probe_cell(c, &cd, de);
+            struct rusage ru;
+            getrusage(RUSAGE_SELF, &ru);
+            on_metric(c, "memory", "peak_rss_mb", -1, ru.ru_maxrss / 1024.0);
+            on_metric(c, "memory", "activation_mb", -1, m.net.act.cap / 1048576.0);
+            on_metric(c, "memory", "scratch_mb", -1, m.net.scratch.cap / 1048576.0);
+            on_metric(c, "memory", "param_mb", -1, m.pt.total * 4.0 / 1048576.0);
+            on_metric(c, "model", "trainable_params", -1, (double)params_count(&m.pt, PARAM_TRAIN));
+            if (st == VB_OK) {
+                /* the final (SWA-averaged when on) weights, for `vadbench forward` */
+                char wpath[1300];
+                snprintf(wpath, sizeof wpath, "%s/%s.safetensors", ckpt_dir, cell->hash);
+                st = weights_save(&m, wpath);
+            }
+            if (st == VB_OK) out = CELL_DONE;
+        }
+    }
+    if (out == CELL_FAILED) snprintf(why, nwhy, "%s", vb_errmsg());
+    trainer_free(tr);
+    if (have_m) hybrid_free(&m);
+    if (have_cd) celldata_close(&cd);
+    if (out == CELL_DONE) remove(ckpt); /* the results are in the store */
+    return out;
+}
+
+/* ---- the matrix ---- */
+
+static void cell_label(const Experiment *e, const Cell *c, char *buf, size_t n) {
+    snprintf(buf, n, "%s/%s/seed%d", e->variant[c->variant], e->holdout[c->holdout].name,
+             e->seeds[c->seed]);
+}
+
+static VbStatus ensure_dir(const char *path) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(tmp, 0777);
+            *p = '/';
+        }
+    if (mkdir(tmp, 0777) != 0) {
+        struct stat sb;
+        if (stat(tmp, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return vb_fail_plain(VB_ERR_IO, "%s: cannot create directory", path);
+    }
+    return VB_OK;
+}
+
+typedef struct Plan {
+    Experiment e;
+    Cell *cells;
+    int ncells;
+    bool *selected;
+    int64_t exp_id;
+} Plan;
+
+static VbStatus plan_file(const char *file, const RunnerOptions *o, DataCache *dc, Plan *p) {
+    memset(p, 0, sizeof *p);
+    VB_TRY(experiment_load(file, &p->e));
+    if (o->backend) snprintf(p->e.backend, sizeof p->e.backend, "%s", o->backend);
+    const char **dig = vb_xcalloc((size_t)p->e.nvariants, sizeof *dig);
+    VbStatus st = VB_OK;
+    for (int v = 0; v < p->e.nvariants && st == VB_OK; v++) {
+        DataEntry *de;
+        st = data_get(dc, &p->e.vcfg[v].data, o->quiet, &de);
+        const Dataset *ds = st == VB_OK ? &de->ds : NULL;
+        if (st == VB_OK) dig[v] = ds->digest;
+        /* holdout classes must exist in the data actually read */
+        for (int h = 0; h < p->e.nholdouts && st == VB_OK; h++)
+            for (int i = 0; i < p->e.holdout[h].n && st == VB_OK; i++) {
+                bool found = false;
+                for (int c = 0; c < ds->nclasses; c++) found |= !strcmp(ds->classes[c], p->e.holdout[h].classes[i]);
+                if (!found)
+                    st = vb_fail_plain(VB_ERR_INPUT, "%s: holdout '%s': the data set has no class '%s'",
+                                       file, p->e.holdout[h].name, p->e.holdout[h].classes[i]);
+            }
+    }
+    if (st == VB_OK) st = experiment_cells(&p->e, dig, &p->cells, &p->ncells);
+    free(dig);
+    if (st != VB_OK) {
+        experiment_free(&p->e);
+        return st;
+    }
+    p->selected = vb_xcalloc((size_t)p->ncells, sizeof(bool));
+    for (int i = 0; i < p->ncells; i++) {
+        char label[256];
+        cell_label(&p->e, &p->cells[i], label, sizeof label);
+        bool ok = !o->only || fnmatch(o->only, label, 0) == 0;
+        if (o->shard_n > 0 && i % o->shard_n != o->shard_i) ok = false;
+        p->selected[i] = ok;
+    }
+    return VB_OK;
+}
+
+static void runplan_free(Plan *p) {
+    experiment_cells_free(p->cells, p->ncells);
+    free(p->selected);
+    experiment_free(&p->e);
+}
+
+static void print_dry_run(const Plan *p) {
+    printf("experiment %s (%s): %d variants x %d holdouts x %d seeds = %d cells\n", p->e.name,
+           p->e.file, p->e.nvariants, p->e.nholdouts, p->e.nseeds, p->ncells);
+    for (int i = 0; i < p->ncells; i++) {
+        char label[256];
+        cell_label(&p->e, &p->cells[i], label, sizeof label);
+        printf("  %s %-40s %s\n", p->selected[i] ? "run " : "skip", label, p->cells[i].hash);
+    }
+}
+
+static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *dc,
+                         const char *ckpt_dir, RunnerSummary *sum) {
+    Experiment *e = &p->e;
+    /* the file as an absolute path, so that `vadbench report` finds its compare
+     * settings from any directory */
+    char *abs = realpath(e->file, NULL);
+    VbStatus es = store_ensure_experiment(st, e->name, e->description, abs ? abs : e->file,
+                                          &p->exp_id);
+    free(abs);
+    VB_TRY(es);
+    StoreCell *sc = vb_xcalloc((size_t)p->ncells, sizeof *sc);
+    char **canon = vb_xcalloc((size_t)p->ncells, sizeof *canon);
+    const char **hashes = vb_xcalloc((size_t)p->ncells, sizeof *hashes);
+    int nsel = 0;
+    for (int i = 0; i < p->ncells; i++) {
+        canon[i] = cell_canonical(&p->cells[i]);
+        sc[i].variant = e->variant[p->cells[i].variant];
+        sc[i].seed = e->seeds[p->cells[i].seed];
+        sc[i].holdout = e->holdout[p->cells[i].holdout].name;
+        sc[i].config_json = canon[i];
+        sc[i].config_hash = p->cells[i].hash;
+        if (p->selected[i]) hashes[nsel++] = p->cells[i].hash;
+    }
+    StoreRegistered *reg = vb_xcalloc((size_t)p->ncells, sizeof *reg);
+    VbStatus s = store_register_cells(st, p->exp_id, sc, p->ncells, reg);
+    for (int i = 0; i < p->ncells && s == VB_OK; i++)
+        if (p->selected[i] && reg[i].status == STORE_DONE) sum->skipped++;
+    sum->cells += nsel;
+    StoreClaimFilter f = {p->exp_id, hashes, nsel};
+    int index = 0;
+    while (s == VB_OK && nsel > 0 && !g_stop) {
+        bool claimed = false;
+        StoreRun run;
+        s = store_claim(st, &f, o->lease_s, &claimed, &run);
+        if (s != VB_OK) break;
+        if (!claimed) {
+            StoreCounts cnt;
+            s = store_counts(st, &f, &cnt);
+            if (s != VB_OK || cnt.n[STORE_RUNNING] == 0) break;
+            sleep(2); /* another runner works on the rest; wait for its lease or its end */
+            continue;
+        }
+        int ci = -1;
+        for (int i = 0; i < p->ncells; i++)
+            if (!strcmp(p->cells[i].hash, run.config_hash)) ci = i;
+        index++;
+        if (ci < 0) {
+            store_mark_failed(st, run.id, "cell no longer in the experiment file");
+            store_run_free(&run);
+            continue;
+        }
+        Cell *cell = &p->cells[ci];
+        char label[256], why[2048] = "";
+        cell_label(e, cell, label, sizeof label);
+        StoreProvenance pv;
+        store_provenance_local(&pv);
+        pv.backend = e->backend;
+        pv.threads = kthreads_get();
+        DataEntry *de;
+        s = data_get(dc, &cell->cfg.data, o->quiet, &de);
+        if (s != VB_OK) break;
+        pv.dataset_digest = de->ds.digest;
+        s = store_set_provenance(st, run.id, &pv);
+        if (s != VB_OK) break;
+        CellRun c = {st, run.id, NULL, false, o->quiet, isatty(2) != 0, label, index, nsel, 0, 0, 0, VB_OK};
+        if (!o->quiet) fprintf(stderr, "[cell %d/%d] %s (run %lld, %s)\n", index, nsel, label, (long long)run.id, cell->hash);
+        double t0 = now_s();
+        CellOutcome out = run_cell(&c, e, cell, de, ckpt_dir, e->backend, why, sizeof why);
+        switch (out) {
+        case CELL_DONE:
+            s = store_mark_done(st, run.id);
+            sum->ran++;
+            if (!o->quiet) fprintf(stderr, "[cell %d/%d] %s: done in %.1f s\n", index, nsel, label, now_s() - t0);
+            break;
+        case CELL_FAILED:
+            s = store_mark_failed(st, run.id, why);
+            sum->failed++;
+            fprintf(stderr, "[cell %d/%d] %s: FAILED: %s\n", index, nsel, label, why);
+            break;
+        case CELL_STOPPED:
+            s = store_release(st, run.id);
+            sum->interrupted++;
+            g_stop = 1; /* an interruption stops the whole run, as Ctrl-C does */
+            fprintf(stderr, "[cell %d/%d] %s: interrupted; checkpoint kept, the cell resumes on the next run\n", index, nsel, label);
+            break;
+        case CELL_LOST:
+            fprintf(stderr, "[cell %d/%d] %s: another runner took the cell over (lease expired)\n", index, nsel, label);
+            break;
+        }
+        store_run_free(&run);
+    }
+    for (int i = 0; i < p->ncells; i++) free(canon[i]);
+    free(canon), free(sc), free(hashes), free(reg);
+    return s;
+}
+
+VbStatus runner_run(const char *const *files, int nfiles, const RunnerOptions *o,
+                    RunnerSummary *sum) {
+    memset(sum, 0, sizeof *sum);
+    DataCache dc = {0};
+    Plan *plans = vb_xcalloc((size_t)nfiles, sizeof *plans);
+    VbStatus s = VB_OK;
+    int np = 0;
+    for (int i = 0; i < nfiles && s == VB_OK; i++) {
+        s = plan_file(files[i], o, &dc, &plans[i]);
+        if (s == VB_OK) np++;
+    }
+    if (s == VB_OK && o->dry_run)
+        for (int i = 0; i < np; i++) print_dry_run(&plans[i]);
+    if (s == VB_OK && !o->dry_run) {
+        if (o->threads > 0) kthreads_set(o->threads);
+        else if (plans[0].e.threads > 0) kthreads_set(plans[0].e.threads);
+        const char *db = o->db ? o->db : store_default_path();
+        char dbdir[1024], ckdir[1100];
+        snprintf(dbdir, sizeof dbdir, "%s", db);
+        snprintf(ckdir, sizeof ckdir, "%s/checkpoints", dirname(dbdir));
+        const char *ck = o->checkpoint_dir ? o->checkpoint_dir : ckdir;
+        Store *st = NULL;
+        s = ensure_dir(ck);
+        if (s == VB_OK) s = store_open(db, STORE_CREATE, &st);
+        for (int i = 0; i < np && s == VB_OK && !g_stop; i++) s = run_plan(&plans[i], st, o, &dc, ck, sum);
+        VbStatus c = store_close(st);
+        if (s == VB_OK) s = c;
+    }
+    for (int i = 0; i < np; i++) runplan_free(&plans[i]);
+    free(plans);
+    data_free(&dc);
+    return s;
+}

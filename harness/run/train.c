@@ -1,0 +1,531 @@
+/* train: one run's training loop (see train.h). */
+#include "harness/run/train.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "harness/run/checkpoint.h"
+#include "models/mixup.h"
+#include "models/optim.h"
+
+void train_config_defaults(TrainConfig *c) {
+    memset(c, 0, sizeof *c);
+    c->epochs = 10, c->batch_size = 32;
+    snprintf(c->schedule, sizeof c->schedule, "onecycle");
+    c->lr = 1e-3, c->warmup = 0.2, c->div_factor = 25, c->final_div_factor = 1e4;
+    c->beta1 = 0.9, c->beta2 = 0.999, c->eps = 1e-8, c->weight_decay = 0.01, c->clip_norm = 1.0;
+    c->focal_gamma = 2.5, c->focal_alpha = 0.25, c->label_smoothing = 0.1;
+    snprintf(c->class_alpha, sizeof c->class_alpha, "none");
+    c->w_cls = 1.0, c->w_bin = 0.5, c->w_svdd = 0.3, c->w_vae = 0.2, c->vae_beta = 1.0;
+    snprintf(c->svdd_mode, sizeof c->svdd_mode, "supervised");
+    c->svdd_nu = 0.1;
+    c->sam_rho = 0.05;
+    c->swa_start = 0.75, c->swa_lr = 5e-5;
+    c->mix_p = 0.0, c->mixup_alpha = 0.2, c->cutmix_alpha = 1.0, c->mix_switch = 0.5;
+    snprintf(c->sampler, sizeof c->sampler, "inverse");
+    c->augment = true;
+    snprintf(c->es_metric, sizeof c->es_metric, "none");
+    c->es_patience = 5;
+}
+
+struct Trainer {
+    Hybrid *m;
+    TrainConfig tc;
+    TrainData d;
+    uint64_t seed;
+    char *ckpt, *hash;
+    AdamW opt;
+    Schedule sched;
+    LossConfig lc;
+    double *alpha; /* per-class focal α (balanced) */
+    LossWork lw;
+    int max_b, T, S;
+    float *xhost, *xtmp, *xdev;
+    int *ya, *yb, *aa, *ab, *perm;
+    float *lam;
+    float *swa, *sam_e, *sam_t, *lw_tmp; /* backend buffers */
+    float *dist; size_t ndist, cap_dist; /* normal SVDD distances this epoch */
+    CkptState s;
+    int64_t spe;
+    int swa_epoch;
+    TrainLogFn log;
+    void *log_ctx;
+    volatile sig_atomic_t stop;
+    int64_t stop_after;
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint64_t seed,
+                     const char *ckpt_path, const char *config_hash, Trainer **out) {
+    *out = NULL;
+    if (tc->batch_size > m->max_b)
+        return VB_FAIL(VB_ERR_INPUT, "train.batch_size %d exceeds the model's batch %d",
+                       tc->batch_size, m->max_b);
+    Trainer *t = vb_xcalloc(1, sizeof *t);
+    t->m = m, t->tc = *tc, t->d = *d, t->seed = seed;
+    t->ckpt = ckpt_path ? vb_xstrdup(ckpt_path) : NULL;
+    t->hash = vb_xstrdup(config_hash ? config_hash : "");
+    t->stop_after = -1;
+    const KOps *k = m->net.k;
+    VbStatus st = adamw_init(&t->opt, &m->pt, (float)tc->beta1, (float)tc->beta2, (float)tc->eps,
+                             (float)tc->weight_decay);
+    if (st != VB_OK) {
+        trainer_free(t);
+        return st;
+    }
+    t->spe = (int64_t)loader_batches_per_epoch(d->train);
+    if (t->spe < 1) {
+        trainer_free(t);
+        return VB_FAIL(VB_ERR_INPUT, "the training set has fewer clips than one batch (%d)",
+                       tc->batch_size);
+    }
+    Schedule *s = &t->sched;
+    s->kind = !strcmp(tc->schedule, "cosine") ? SCHED_COSINE
+              : !strcmp(tc->schedule, "constant") ? SCHED_CONSTANT : SCHED_ONECYCLE;
+    s->max_lr = tc->lr, s->pct = tc->warmup, s->div = tc->div_factor;
+    s->final_div = tc->final_div_factor, s->cycle_momentum = tc->cycle_momentum;
+    s->base_m = 0.85, s->max_m = 0.95;
+    s->total = t->spe * tc->epochs;
+    t->swa_epoch = tc->swa ? (int)floor(tc->swa_start * tc->epochs) : -1;
+    if (tc->swa && t->swa_epoch >= tc->epochs) t->swa_epoch = tc->epochs - 1;
+    s->swa_start = tc->swa ? t->swa_epoch * t->spe : -1;
+    s->swa_lr = tc->swa_lr, s->swa_anneal = (int64_t)tc->swa_anneal_epochs * t->spe;
+    loss_config_defaults(&t->lc);
+    LossConfig *lc = &t->lc;
+    lc->gamma = tc->focal_gamma, lc->alpha = tc->focal_alpha, lc->smoothing = tc->label_smoothing;
+    lc->w_cls = tc->w_cls, lc->w_bin = tc->w_bin, lc->w_svdd = tc->w_svdd, lc->w_vae = tc->w_vae;
+    lc->vae_beta = tc->vae_beta;
+    lc->svdd_mode = !strcmp(tc->svdd_mode, "one-class")       ? SVDD_ONE_CLASS
+                    : !strcmp(tc->svdd_mode, "soft-boundary") ? SVDD_SOFT_BOUNDARY
+                                                              : SVDD_SUPERVISED;
+    lc->svdd_nu = tc->svdd_nu;
+    lc->svdd_on = false; /* until the centre is estimated */
+    int C = m->cfg.classes;
+    if (!strcmp(tc->class_alpha, "balanced") && d->class_counts) {
+        /* sklearn's "balanced": n / (C · count_c) */
+        t->alpha = vb_xcalloc((size_t)C, sizeof(double));
+        double n = 0;
+        for (int c = 0; c < C; c++) n += d->class_counts[c];
+        for (int c = 0; c < C; c++)
+            t->alpha[c] = d->class_counts[c] > 0 ? n / ((double)C * d->class_counts[c]) : 0.0;
+        lc->class_alpha = t->alpha;
+    }
+    loss_work_init(&t->lw, m);
+    t->max_b = m->max_b, t->T = m->max_t, t->S = m->cfg.image;
+    size_t nx = (size_t)t->max_b * t->T * t->S * t->S * 3;
+    t->xhost = vb_xmalloc(nx * sizeof(float));
+    t->xtmp = vb_xmalloc(nx * sizeof(float));
+    t->xdev = k->alloc(nx * sizeof(float));
+    size_t b = (size_t)t->max_b;
+    t->ya = vb_xcalloc(b, sizeof(int)), t->yb = vb_xcalloc(b, sizeof(int));
+    t->aa = vb_xcalloc(b, sizeof(int)), t->ab = vb_xcalloc(b, sizeof(int));
+    t->perm = vb_xcalloc(b, sizeof(int));
+    t->lam = vb_xcalloc(b, sizeof(float));
+    if (tc->swa) {
+        t->swa = k->alloc(m->pt.total * sizeof(float));
+        t->lw_tmp = k->alloc(m->pt.n_train * sizeof(float) + 64);
+    }
+    if (tc->sam) {
+        t->sam_e = k->alloc(m->pt.n_train * sizeof(float) + 64);
+        t->sam_t = k->alloc(m->pt.n_train * sizeof(float) + 64);
+    }
+    if (!t->xdev || (tc->swa && (!t->swa || !t->lw_tmp)) || (tc->sam && (!t->sam_e || !t->sam_t))) {
+        trainer_free(t);
+        return VB_FAIL(VB_ERR_NOMEM, "cannot allocate training buffers");
+    }
+    t->s.best_metric = NAN;
+    m->net.dropout_rng = rng_stream(seed, "dropout");
+    *out = t;
+    return VB_OK;
+}
+
+void trainer_free(Trainer *t) {
+    if (!t) return;
+    const KOps *k = t->m->net.k;
+    adamw_free(&t->opt);
+    loss_work_free(&t->lw);
+    free(t->alpha), free(t->xhost), free(t->xtmp), free(t->ya), free(t->yb), free(t->aa);
+    free(t->ab), free(t->perm), free(t->lam), free(t->dist), free(t->ckpt), free(t->hash);
+    if (t->xdev) k->free(t->xdev);
+    if (t->swa) k->free(t->swa);
+    if (t->lw_tmp) k->free(t->lw_tmp);
+    if (t->sam_e) k->free(t->sam_e);
+    if (t->sam_t) k->free(t->sam_t);
+    free(t);
+}
+
+void trainer_set_logger(Trainer *t, TrainLogFn fn, void *ctx) { t->log = fn, t->log_ctx = ctx; }
+void trainer_request_stop(Trainer *t) { t->stop = 1; }
+void trainer_stop_after(Trainer *t, int64_t steps) { t->stop_after = steps; }
+
+static VbStatus save(Trainer *t) {
+    if (!t->ckpt) return VB_OK;
+    LoaderPos p = loader_position(t->d.train);
+    t->s.loader_epoch = p.epoch, t->s.loader_batch = p.batch;
+    t->s.adam_step = t->opt.step;
+    t->s.svdd_on = t->lc.svdd_on, t->s.svdd_r2 = t->lc.svdd_r2;
+    return ckpt_save(t->ckpt, t->m, &t->opt, t->swa, &t->s, t->hash);
+}
+
+VbStatus trainer_resume(Trainer *t, bool *resumed) {
+    *resumed = false;
+    struct stat sb;
+    if (!t->ckpt || stat(t->ckpt, &sb) != 0) return VB_OK;
+    VB_TRY(ckpt_load(t->ckpt, t->m, &t->opt, t->swa, &t->s, t->hash));
+    t->lc.svdd_on = t->s.svdd_on, t->lc.svdd_r2 = t->s.svdd_r2;
+    LoaderPos p = {t->s.loader_epoch, t->s.loader_batch};
+    VB_TRY(loader_seek(t->d.train, p));
+    *resumed = true;
+    return VB_OK;
+}
+
+/* Copy a loader batch into the model's input, with targets. */
+static int prepare_batch(Trainer *t, const Batch *bt, bool mix) {
+    int n = bt->n;
+    size_t nx = (size_t)n * bt->T * bt->h * bt->w * 3;
+    memcpy(t->xhost, bt->x, nx * sizeof(float));
+    for (int i = 0; i < n; i++) {
+        int c = t->d.class_map[bt->cls[i]];
+        VB_ASSERT(c >= 0); /* held-out classes never reach training */
+        t->ya[i] = c, t->aa[i] = bt->anomaly[i];
+    }
+    MixResult r = {false, false, 1.0f, {0}};
+    if (mix) {
+        MixConfig mc = {t->tc.mix_p, t->tc.mixup_alpha, t->tc.cutmix_alpha, t->tc.mix_switch};
+        r = mix_batch(&mc, rng_stream(t->seed, "mixup"), (uint64_t)t->s.step, n, bt->T, bt->h,
+                      bt->w, t->xhost, t->xtmp, t->perm);
+    } else {
+        for (int i = 0; i < n; i++) t->perm[i] = i;
+    }
+    for (int i = 0; i < n; i++) {
+        t->yb[i] = t->ya[t->perm[i]], t->ab[i] = t->aa[t->perm[i]];
+        t->lam[i] = r.lam;
+    }
+    t->m->net.k->upload(t->xdev, t->xhost, nx * sizeof(float));
+    return n;
+}
+
+static void record_normal_distances(Trainer *t, int n) {
+    if (t->lc.svdd_mode != SVDD_SOFT_BOUNDARY) return;
+    for (int i = 0; i < n; i++) {
+        if (t->aa[i] || t->lam[i] != 1.0f) continue;
+        if (t->ndist == t->cap_dist) {
+            t->cap_dist = t->cap_dist ? 2 * t->cap_dist : 1024;
+            t->dist = vb_xrealloc(t->dist, t->cap_dist * sizeof(float));
+        }
+        t->dist[t->ndist++] = t->lw.score[i];
+    }
+}
+
+bool train_sam_perturb(ParamTable *pt, double rho, bool adaptive, float *e, float *tmp) {
+    const KOps *k = pt->k;
+    size_t n = pt->n_train;
+    double norm;
+    if (adaptive) {
+        k->mul(n, pt->data, pt->grad, tmp); /* |p|·g up to sign: p·g */
+        norm = sqrt(k->sumsq(n, tmp));
+        if (!(norm > 0)) return false;
+        k->mul(n, pt->data, tmp, e); /* p²·g */
+    } else {
+        norm = sqrt(k->sumsq(n, pt->grad));
+        if (!(norm > 0)) return false;
+        k->copy(e, pt->grad, n * sizeof(float));
+    }
+    k->scale(n, (float)(rho / (norm + 1e-12)), e);
+    k->axpy(n, 1.0f, e, pt->data);
+    return true;
+}
+
+static VbStatus forward_backward(Trainer *t, int n, LossParts *lp) {
+    Hybrid *m = t->m;
+    LossTargets tg = {t->ya, t->yb, t->aa, t->ab, t->lam};
+    optim_zero_grad(&m->pt);
+    hybrid_forward(m, n, t->T, t->xdev);
+    VB_TRY(loss_compute(&t->lc, m, &t->lw, n, t->T, &tg, lp));
+    hybrid_backward(m, n, t->T, t->xdev);
+    return VB_OK;
+}
+
+static VbStatus train_step(Trainer *t, const Batch *bt, TrainEvent *ev) {
+    Hybrid *m = t->m;
+    const KOps *k = m->net.k;
+    int n = prepare_batch(t, bt, t->tc.mix_p > 0);
+    double lr = schedule_lr(&t->sched, t->s.step), b1 = schedule_beta1(&t->sched, t->s.step);
+    if (b1 >= 0) t->opt.b1 = (float)b1;
+    m->net.step = (uint64_t)t->s.step;
+    hybrid_set_train(m, true);
+    m->net.update_bn = true;
+    LossParts lp;
+    VB_TRY(forward_backward(t, n, &lp));
+    record_normal_distances(t, n);
+    if (t->tc.sam && train_sam_perturb(&m->pt, t->tc.sam_rho, t->tc.sam_adaptive, t->sam_e,
+                                       t->sam_t)) {
+        LossParts lp2;
+        m->net.update_bn = false; /* the second pass leaves BN running statistics alone */
+        VbStatus st = forward_backward(t, n, &lp2);
+        m->net.update_bn = true;
+        k->axpy(m->pt.n_train, -1.0f, t->sam_e, m->pt.data);
+        VB_TRY(st);
+    }
+    double gn = optim_clip(&m->pt, t->tc.clip_norm);
+    if (!isfinite(gn))
+        return VB_FAIL(VB_ERR_NUMERIC, "the gradient norm is %g at step %lld (epoch %d)", gn,
+                       (long long)t->s.step, t->s.epoch);
+    adamw_step(&t->opt, &m->pt, (float)lr);
+    memset(ev, 0, sizeof *ev);
+    ev->kind = TRAIN_STEP;
+    ev->step = t->s.step, ev->epoch = t->s.epoch, ev->epochs = t->tc.epochs;
+    ev->steps_per_epoch = t->spe;
+    ev->lr = lr, ev->grad_norm = gn, ev->loss = lp;
+    ev->swa_active = t->sched.swa_start >= 0 && t->s.step >= t->sched.swa_start;
+    return VB_OK;
+}
+
+/* Validation loss (λ = 1, no mixing) and closed-set accuracy. */
+static VbStatus validate(Trainer *t, double *loss, double *acc) {
+    *loss = NAN, *acc = NAN;
+    if (!t->d.val) return VB_OK;
+    Hybrid *m = t->m;
+    hybrid_set_train(m, false);
+    Loader *l = t->d.val;
+    VB_TRY(loader_seek(l, (LoaderPos){0, 0}));
+    uint64_t nb = loader_batches_per_epoch(l);
+    double sum = 0;
+    long correct = 0, total = 0;
+    int C = m->cfg.classes;
+    for (uint64_t b = 0; b < nb; b++) {
+        const Batch *bt = loader_next(l);
+        if (!bt) return VB_FAIL(VB_ERR_IO, "validation loader stopped early");
+        int n = prepare_batch(t, bt, false);
+        hybrid_forward(m, n, t->T, t->xdev);
+        LossTargets tg = {t->ya, t->yb, t->aa, t->ab, t->lam};
+        LossParts lp;
+        VB_TRY(loss_compute(&t->lc, m, &t->lw, n, t->T, &tg, &lp));
+        sum += lp.total * n;
+        for (int i = 0; i < n; i++) {
+            const float *z = t->lw.cls + (size_t)i * C;
+            int best = 0;
+            for (int c = 1; c < C; c++)
+                if (z[c] > z[best]) best = c;
+            correct += best == t->ya[i];
+        }
+        total += n;
+    }
+    hybrid_set_train(m, true);
+    if (total) *loss = sum / total, *acc = (double)correct / total;
+    return VB_OK;
+}
+
+static bool es_improved(const TrainConfig *tc, double best, double v) {
+    if (isnan(v)) return false;
+    if (isnan(best)) return true;
+    bool higher = !strcmp(tc->es_metric, "val_accuracy");
+    return higher ? v > best + tc->es_min_delta : v < best - tc->es_min_delta;
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static void swa_update(Trainer *t) {
+    ParamTable *pt = &t->m->pt;
+    swa_accumulate(t->m->net.k, pt->n_train, pt->data, t->swa, t->lw_tmp, t->s.swa_n);
+    t->s.swa_n++;
+}
+
+VbStatus train_svdd_center(Hybrid *m, Loader *l, const int *class_map, int normal_class) {
+    const KOps *k = m->net.k;
+    int E = m->cfg.embedding_dim, T = m->max_t, S = m->cfg.image;
+    bool was_train = m->net.train;
+    hybrid_set_train(m, false);
+    VB_TRY(loader_seek(l, (LoaderPos){0, 0}));
+    uint64_t nb = loader_batches_per_epoch(l);
+    double *sum = vb_xcalloc((size_t)E, sizeof(double));
+    float *e = vb_xmalloc((size_t)m->max_b * E * sizeof(float));
+    float *xdev = k->alloc((size_t)m->max_b * T * S * S * 3 * sizeof(float));
+    long count = 0;
+    VbStatus st = xdev ? VB_OK : VB_FAIL(VB_ERR_NOMEM, "cannot allocate the centre pass input");
+    for (uint64_t b = 0; b < nb && st == VB_OK; b++) {
+        const Batch *bt = loader_next(l);
+        if (!bt) {
+            st = VB_FAIL(VB_ERR_IO, "loader stopped during the SVDD centre pass");
+            break;
+        }
+        k->upload(xdev, bt->x, (size_t)bt->n * T * S * S * 3 * sizeof(float));
+        hybrid_forward(m, bt->n, T, xdev);
+        k->download(e, m->emb_e, (size_t)bt->n * E * sizeof(float));
+        for (int i = 0; i < bt->n; i++) {
+            if (class_map[bt->cls[i]] != normal_class) continue;
+            for (int j = 0; j < E; j++) sum[j] += e[(size_t)i * E + j];
+            count++;
+        }
+    }
+    if (st == VB_OK && count == 0)
+        st = VB_FAIL(VB_ERR_INPUT, "no normal training samples for the Deep SVDD centre");
+    if (st == VB_OK) {
+        for (int j = 0; j < E; j++) {
+            double c = sum[j] / count;
+            if (fabs(c) < 0.01) c = c < 0 ? -0.01 : 0.01; /* Ruff et al.'s guard */
+            e[j] = (float)c;
+        }
+        k->upload(params_data(&m->pt, m->center), e, (size_t)E * sizeof(float));
+    }
+    if (xdev) k->free(xdev);
+    free(sum), free(e);
+    hybrid_set_train(m, was_train);
+    return st;
+}
+
+void train_bn_update(Hybrid *m, Loader *l) {
+    const KOps *k = m->net.k;
+    ParamTable *pt = &m->pt;
+    int T = m->max_t, S = m->cfg.image;
+    /* reset running statistics: mean 0, var 1 */
+    for (int i = 0; i < pt->n; i++) {
+        const Param *p = &pt->p[i];
+        size_t len = strlen(p->name);
+        bool mean = len > 13 && !strcmp(p->name + len - 13, ".running_mean");
+        bool var = len > 12 && !strcmp(p->name + len - 12, ".running_var");
+        if (!mean && !var) continue;
+        float *h = vb_xmalloc(p->numel * sizeof(float));
+        for (size_t j = 0; j < p->numel; j++) h[j] = var ? 1.0f : 0.0f;
+        k->upload(params_data(pt, i), h, p->numel * sizeof(float));
+        free(h);
+    }
+    bool was_train = m->net.train;
+    hybrid_set_train(m, true);
+    m->net.update_bn = true;
+    float *xdev = k->alloc((size_t)m->max_b * T * S * S * 3 * sizeof(float));
+    VB_ASSERT(xdev != NULL);
+    if (loader_seek(l, (LoaderPos){0, 0}) == VB_OK) {
+        uint64_t nb = loader_batches_per_epoch(l);
+        for (uint64_t b = 0; b < nb; b++) {
+            const Batch *bt = loader_next(l);
+            if (!bt) break;
+            /* cumulative average: momentum 1/(k+1) at the k-th batch */
+            m->net.bn_momentum_override = 1.0f / (float)(b + 1);
+            k->upload(xdev, bt->x, (size_t)bt->n * T * S * S * 3 * sizeof(float));
+            hybrid_forward(m, bt->n, T, xdev);
+        }
+    }
+    m->net.bn_momentum_override = -1.0f;
+    k->free(xdev);
+    hybrid_set_train(m, was_train);
+}
+
+static bool should_center(const Trainer *t) {
+    const TrainConfig *tc = &t->tc;
+    if (tc->w_svdd <= 0) return false;
+    if (t->s.loader_batch != 0) return false;
+    if (!t->lc.svdd_on) return t->s.epoch >= tc->svdd_warmup_epochs;
+    return tc->svdd_recenter_every > 0 && t->s.epoch > tc->svdd_warmup_epochs &&
+           (t->s.epoch - tc->svdd_warmup_epochs) % tc->svdd_recenter_every == 0;
+}
+
+static VbStatus end_epoch(Trainer *t, double epoch_seconds, double train_loss, bool *stop_early) {
+    *stop_early = false;
+    const TrainConfig *tc = &t->tc;
+    if (tc->swa && t->s.epoch >= t->swa_epoch) swa_update(t);
+    if (t->lc.svdd_mode == SVDD_SOFT_BOUNDARY && t->ndist > 0) {
+        /* R² ← (1−ν) quantile of this epoch's normal distances */
+        qsort(t->dist, t->ndist, sizeof(float), cmp_float);
+        size_t q = (size_t)floor((1.0 - tc->svdd_nu) * (double)(t->ndist - 1));
+        t->lc.svdd_r2 = t->dist[q];
+    }
+    t->ndist = 0;
+    double vl, va;
+    VB_TRY(validate(t, &vl, &va));
+    TrainEvent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = TRAIN_EPOCH;
+    ev.step = t->s.step, ev.epoch = t->s.epoch, ev.epochs = tc->epochs;
+    ev.val_loss = vl, ev.val_accuracy = va, ev.train_loss = train_loss;
+    ev.epoch_seconds = epoch_seconds;
+    if (t->log) t->log(t->log_ctx, &ev);
+    if (strcmp(tc->es_metric, "none") != 0) {
+        double v = !strcmp(tc->es_metric, "val_accuracy") ? va : vl;
+        if (es_improved(tc, t->s.best_metric, v)) {
+            t->s.best_metric = v, t->s.bad_epochs = 0, t->s.best_epoch = t->s.epoch;
+        } else if (++t->s.bad_epochs >= tc->es_patience) {
+            *stop_early = true;
+        }
+    }
+    return VB_OK;
+}
+
+static VbStatus finish(Trainer *t) {
+    Hybrid *m = t->m;
+    if (t->tc.swa && t->s.swa_n > 0) {
+        m->net.k->copy(m->pt.data, t->swa, m->pt.n_train * sizeof(float));
+        train_bn_update(m, t->d.train_eval);
+    }
+    t->s.finished = true;
+    return save(t);
+}
+
+VbStatus trainer_run(Trainer *t, TrainResult *res) {
+    memset(res, 0, sizeof *res);
+    Hybrid *m = t->m;
+    const TrainConfig *tc = &t->tc;
+    if (t->s.finished) {
+        res->steps = t->s.step, res->epochs_run = t->s.epoch, res->seconds = t->s.seconds;
+        return VB_OK;
+    }
+    double t_start = now_s() - t->s.seconds;
+    bool early = false;
+    while (t->s.epoch < tc->epochs && !early) {
+        if (should_center(t)) {
+            VB_TRY(train_svdd_center(m, t->d.train_eval, t->d.class_map, t->d.normal_class));
+            t->lc.svdd_on = true;
+            hybrid_set_train(m, true);
+        }
+        double e0 = now_s(), loss_sum = 0;
+        long loss_n = 0;
+        while (t->s.loader_batch < (uint64_t)t->spe) {
+            if (t->stop || (t->stop_after >= 0 && t->s.step >= t->stop_after)) {
+                t->s.seconds = now_s() - t_start;
+                VB_TRY(save(t));
+                res->stopped = true;
+                res->steps = t->s.step, res->epochs_run = t->s.epoch;
+                return VB_OK;
+            }
+            double s0 = now_s();
+            const Batch *bt = loader_next(t->d.train);
+            if (!bt) return VB_FAIL(VB_ERR_IO, "the training loader stopped");
+            TrainEvent ev;
+            VB_TRY(train_step(t, bt, &ev));
+            t->s.step++;
+            t->s.loader_batch++;
+            loss_sum += ev.loss.total, loss_n++;
+            ev.images_per_s = bt->n * bt->T / (now_s() - s0);
+            if (t->log) t->log(t->log_ctx, &ev);
+            if (tc->checkpoint_every > 0 && t->s.step % tc->checkpoint_every == 0 &&
+                t->s.loader_batch < (uint64_t)t->spe) {
+                t->s.seconds = now_s() - t_start;
+                VB_TRY(save(t));
+            }
+        }
+        VB_TRY(end_epoch(t, now_s() - e0, loss_n ? loss_sum / loss_n : NAN, &early));
+        t->s.epoch++;
+        t->s.loader_batch = 0;
+        t->s.seconds = now_s() - t_start;
+        if (t->s.epoch < tc->epochs && !early) VB_TRY(save(t));
+    }
+    t->s.seconds = now_s() - t_start;
+    VB_TRY(finish(t));
+    res->steps = t->s.step, res->epochs_run = t->s.epoch, res->early_stopped = early;
+    res->best_metric = t->s.best_metric, res->seconds = t->s.seconds;
+    res->images_per_s = res->seconds > 0 ? (double)t->s.step * tc->batch_size * t->T / res->seconds : 0;
+    return VB_OK;
+}
