@@ -64,7 +64,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(VARIANT)/%.o)
 DEPS_STAMP := $(BUILD)/.deps-ok
 VERSION_H  := $(VARIANT)/version.h
 
-.PHONY: all test demo bench fixtures test-cuda clean deps FORCE
+.PHONY: all test demo bench fixtures test-cuda clean deps layering FORCE
 .DEFAULT_GOAL := all
 
 all: vadbench
@@ -107,10 +107,14 @@ $(VARIANT)/vbtest: $(LIB_OBJ) $(TEST_OBJ)
 
 # Criterion runs each test in its own process; -j2 keeps CI machines responsive.
 TEST_ARGS ?= --jobs 2
-test: vadbench $(VARIANT)/vbtest
+test: layering vadbench $(VARIANT)/vbtest
 	@mkdir -p tests/tmp
 	ASAN_OPTIONS=detect_leaks=0 $(VARIANT)/vbtest $(TEST_ARGS)
 	@echo "vadbench: all tests passed"
+
+# No include may point back up the data flow (harness/README.md has the map).
+layering:
+	@sh harness/layering.sh
 
 test-cuda: vadbench $(VARIANT)/vbtest
 	VADBENCH_REQUIRE_CUDA=1 $(VARIANT)/vbtest $(TEST_ARGS) --filter='cuda*/*'

@@ -16,7 +16,7 @@
 
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
-#include "harness/experiment/config.h"
+#include "harness/experiment/experiment.h"
 #include "datasets/loader.h"
 #include "datasets/synth.h"
 #include "models/losses.h"

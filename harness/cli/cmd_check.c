@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/report/check.h"
+#include "harness/report/report.h"
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
 #include "harness/store/store.h"

@@ -23,7 +23,7 @@
 #include "datasets/synth.h"
 #include "datasets/ucf.h"
 #include "harness/cli/cli.h"
-#include "harness/run/probe.h"
+#include "harness/run/run.h"
 
 int cmd_data(int argc, char **argv);
 

@@ -7,7 +7,7 @@
 
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
-#include "harness/experiment/config.h"
+#include "harness/experiment/experiment.h"
 #include "models/safetensors.h"
 #include "models/weights.h"
 

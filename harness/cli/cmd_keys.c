@@ -6,7 +6,7 @@
 
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
-#include "harness/experiment/schema.h"
+#include "harness/experiment/experiment.h"
 
 int cmd_keys(int argc, char **argv) {
     const CliCommand *cmd = cli_find("keys");

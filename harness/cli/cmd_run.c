@@ -5,7 +5,7 @@
 
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
-#include "harness/run/runner.h"
+#include "harness/run/run.h"
 
 int cmd_run(int argc, char **argv) {
     const CliCommand *cmd = cli_find("run");

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "harness/cli/cli.h"
-#include "harness/store/provenance.h"
+#include "harness/store/store.h"
 #include "kernels/kernels.h"
 
 static void print_usage(FILE *f) {

@@ -7,7 +7,41 @@
 #define VB_SCHEMA_H
 
 #include "harness/experiment/config.h"
-#include "harness/run/train.h"
+
+typedef struct TrainConfig {
+    int epochs, batch_size;
+    char schedule[12]; /* onecycle | cosine | constant */
+    double lr, warmup, div_factor, final_div_factor;
+    bool cycle_momentum;
+    double beta1, beta2, eps, weight_decay, clip_norm;
+    /* losses */
+    double focal_gamma, focal_alpha, label_smoothing;
+    char class_alpha[12]; /* none | balanced */
+    double w_cls, w_bin, w_svdd, w_vae, vae_beta;
+    char svdd_mode[16];   /* supervised | one-class | soft-boundary */
+    double svdd_nu;
+    int svdd_warmup_epochs, svdd_recenter_every;
+    /* SAM */
+    bool sam;
+    double sam_rho;
+    bool sam_adaptive;
+    /* SWA */
+    bool swa;
+    double swa_start, swa_lr;
+    int swa_anneal_epochs;
+    /* Mixup / CutMix */
+    double mix_p, mixup_alpha, cutmix_alpha, mix_switch;
+    /* data */
+    char sampler[12]; /* inverse | sqrt | none */
+    bool augment;
+    /* early stopping */
+    char es_metric[16]; /* none | val_loss | val_accuracy */
+    int es_patience;
+    double es_min_delta;
+    int checkpoint_every; /* steps; 0 = at epoch ends only */
+} TrainConfig;
+
+void train_config_defaults(TrainConfig *c);
 
 typedef struct DataConfig {
     char source[16];      /* synthetic | ucf_crime | fashion_mnist */

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "harness/store/provenance.h"
+#include "harness/store/store.h"
 #include "harness/report/report_data.h"
 #include "harness/report/report_doc.h"
 #include "harness/report/report_plots.h"

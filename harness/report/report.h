@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 
+#include "harness/report/check.h" /* the wing's other public module: vadbench check */
 #include "harness/store/store.h"
 
 typedef struct ReportOptions {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness/run/evaluate.h"
+#include "harness/run/run.h"
 #include "harness/experiment/experiment.h"
 
 /* ---- runs ------------------------------------------------------------------ */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/run/evaluate.h"
+#include "harness/run/run.h"
 
 #define REP_LEVEL 0.95
 #define REP_BOOT_B STATS_BOOTSTRAP_DEFAULT_B

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "harness/stats/metrics.h"
+#include "harness/stats/stats.h"
 
 const char *const eval_score_names[EVAL_NSCORES] = {"binary", "classifier", "svdd", "vae",
                                                     "fused"};

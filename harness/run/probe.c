@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/stats/metrics.h"
+#include "harness/stats/stats.h"
 
 /* LAPACK's Cholesky solve, from OpenBLAS (the trailing argument is the
  * hidden length of the character argument in the Fortran ABI). */

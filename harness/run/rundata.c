@@ -8,7 +8,7 @@
 #include "datasets/fmnist.h"
 #include "datasets/synth.h"
 #include "datasets/ucf.h"
-#include "harness/experiment/config.h"
+#include "harness/experiment/experiment.h"
 
 char *rundata_identity(const DataConfig *d) {
     json_t *j = json_pack("{s:s, s:s, s:i, s:b}", "source", d->source, "normal", d->normal_class,

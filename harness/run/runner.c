@@ -15,7 +15,6 @@
 
 #include "harness/run/evaluate.h"
 #include "harness/experiment/experiment.h"
-#include "harness/store/provenance.h"
 #include "harness/run/probe.h"
 #include "harness/run/rundata.h"
 #include "harness/store/store.h"

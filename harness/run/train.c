@@ -13,26 +13,6 @@
 #include "models/mixup.h"
 #include "models/optim.h"
 
-void train_config_defaults(TrainConfig *c) {
-    memset(c, 0, sizeof *c);
-    c->epochs = 10, c->batch_size = 32;
-    snprintf(c->schedule, sizeof c->schedule, "onecycle");
-    c->lr = 1e-3, c->warmup = 0.2, c->div_factor = 25, c->final_div_factor = 1e4;
-    c->beta1 = 0.9, c->beta2 = 0.999, c->eps = 1e-8, c->weight_decay = 0.01, c->clip_norm = 1.0;
-    c->focal_gamma = 2.5, c->focal_alpha = 0.25, c->label_smoothing = 0.1;
-    snprintf(c->class_alpha, sizeof c->class_alpha, "none");
-    c->w_cls = 1.0, c->w_bin = 0.5, c->w_svdd = 0.3, c->w_vae = 0.2, c->vae_beta = 1.0;
-    snprintf(c->svdd_mode, sizeof c->svdd_mode, "supervised");
-    c->svdd_nu = 0.1;
-    c->sam_rho = 0.05;
-    c->swa_start = 0.75, c->swa_lr = 5e-5;
-    c->mix_p = 0.0, c->mixup_alpha = 0.2, c->cutmix_alpha = 1.0, c->mix_switch = 0.5;
-    snprintf(c->sampler, sizeof c->sampler, "inverse");
-    c->augment = true;
-    snprintf(c->es_metric, sizeof c->es_metric, "none");
-    c->es_patience = 5;
-}
-
 struct Trainer {
     Hybrid *m;
     TrainConfig tc;

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "kernels/status.h"
+#include "harness/store/provenance.h" /* the wing's other module: what produced a result */
 
 /* The schema version this build writes (PRAGMA user_version). */
 #define STORE_SCHEMA_VERSION 2

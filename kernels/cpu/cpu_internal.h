@@ -3,7 +3,7 @@
 #ifndef VB_CPU_INTERNAL_H
 #define VB_CPU_INTERNAL_H
 
-#include "../kernels.h"
+#include "kernels/kernels.h"
 
 /* Each file of the CPU backend fills in its part of the table. */
 void cpu_register_dense(KOps *k); /* gemm, linear, elementwise, softmax, reductions */

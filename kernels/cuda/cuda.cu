@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 extern "C" {
-#include "../kernels.h"
+#include "kernels/kernels.h"
 
 const KOps *kops_cuda(void) {
     int count = 0;
