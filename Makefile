@@ -1,4 +1,5 @@
-# vadbench build. Targets: all (./vadbench), test, demo, bench, fixtures,
+# vadbench build. Targets: all (./vadbench), test, demo, bench, fixtures, format,
+# format-check, layering,
 # test-cuda, clean. Switches: CUDA=auto|0|1, SAN=1, DEBUG=1, THREADS=N.
 # Missing Debian packages are installed by harness/deps.sh (as root) before
 # anything is compiled.
@@ -64,7 +65,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(VARIANT)/%.o)
 DEPS_STAMP := $(BUILD)/.deps-ok
 VERSION_H  := $(VARIANT)/version.h
 
-.PHONY: all test demo bench fixtures test-cuda clean deps layering FORCE
+.PHONY: all test demo bench fixtures test-cuda clean deps layering format format-check FORCE
 .DEFAULT_GOAL := all
 
 all: vadbench
@@ -97,20 +98,29 @@ $(VARIANT)/harness/cli/main.o: harness/cli/main.c $(VERSION_H) | $(DEPS_STAMP)
 	@echo '  CC  $<'; $(CC) $(CFLAGS_ALL) -include $(VERSION_H) -c $< -o $@
 
 $(VARIANT)/vadbench: $(LIB_OBJ) $(VARIANT)/harness/cli/main.o
-	$(CC) -o $@ $^ $(LDLIBS_ALL)
+	@echo '  LD  $@'; $(CC) -o $@ $^ $(LDLIBS_ALL)
 
 vadbench: $(VARIANT)/vadbench
 	@cp $< $@.tmp && mv -f $@.tmp $@
 
 $(VARIANT)/vbtest: $(LIB_OBJ) $(TEST_OBJ)
-	$(CC) -o $@ $^ $(LDLIBS_ALL) $(CRIT_LIBS)
+	@echo '  LD  $@'; $(CC) -o $@ $^ $(LDLIBS_ALL) $(CRIT_LIBS)
 
 # Criterion runs each test in its own process; -j2 keeps CI machines responsive.
 TEST_ARGS ?= --jobs 2
-test: layering vadbench $(VARIANT)/vbtest
+test: layering format-check vadbench $(VARIANT)/vbtest
 	@mkdir -p tests/tmp
 	ASAN_OPTIONS=detect_leaks=0 $(VARIANT)/vbtest $(TEST_ARGS)
 	@echo "vadbench: all tests passed"
+
+# One style (.clang-format, Debian's clang-format 14): `make format` applies it.
+CLANG_FORMAT ?= clang-format-14
+FMT_FILES = $(shell git ls-files '*.c' '*.h' '*.cu' '*.cuh' 2>/dev/null || find kernels models datasets harness tests -name '*.[ch]' -o -name '*.cu')
+format: $(DEPS_STAMP)
+	@$(CLANG_FORMAT) -i $(FMT_FILES)
+format-check: $(DEPS_STAMP)
+	@$(CLANG_FORMAT) --dry-run -Werror $(FMT_FILES) || { echo "format-check: run 'make format' (clang-format 14, .clang-format)" >&2; exit 1; }
+	@echo "format-check: ok"
 
 # No include may point back up the data flow (harness/README.md has the map).
 layering:

@@ -16,12 +16,8 @@ static void normalise(const float *a, size_t np, float *o) {
 }
 #define SLOTS 64 /* random numbers reserved per sample */
 
-static inline float clamp01(float x) {
-    return x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x;
-}
-static inline float to_unit(uint8_t v) {
-    return (float)v * (1.0f / 255.0f);
-}
+static inline float clamp01(float x) { return x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x; }
+static inline float to_unit(uint8_t v) { return (float)v * (1.0f / 255.0f); }
 
 void augment_defaults(AugConfig *c) {
     c->enabled = true;
@@ -92,9 +88,7 @@ void augment_draw(const AugConfig *c, RngStream s, uint64_t step, uint64_t sampl
 #undef U
 }
 
-size_t augment_scratch_floats(int h, int w) {
-    return (size_t)h * (size_t)w * 3 * 2;
-}
+size_t augment_scratch_floats(int h, int w) { return (size_t)h * (size_t)w * 3 * 2; }
 
 /* reflect-101: ... 2 1 | 0 1 2 ... n-1 | n-2 ... */
 static inline int reflect101(int i, int n) {
@@ -142,9 +136,7 @@ static void copy_flip(const uint8_t *src, int h, int w, const AugParams *p, floa
     }
 }
 
-static inline float gray(const float *v) {
-    return 0.299f * v[0] + 0.587f * v[1] + 0.114f * v[2];
-}
+static inline float gray(const float *v) { return 0.299f * v[0] + 0.587f * v[1] + 0.114f * v[2]; }
 
 static void hue_shift(float *v, float shift) {
     float r = v[0], g = v[1], b = v[2];
@@ -194,7 +186,7 @@ static void jitter(float *a, size_t np, const AugParams *p) {
  * columns back into a. Each output sums its taps in ascending order. */
 static void blur(float *a, float *tmp, int h, int w, int k, float sigma) {
     float wt[5];
-    int r = k / 2, rx[4096 + 4], ry[4096 + 4]; /* reflected coordinate of x - r */
+    int r = k / 2, rx[4096 + 4], ry[4096 + 4];   /* reflected coordinate of x - r */
     VB_ASSERT(w <= 4096 && h <= 4096 && k <= 5); /* the largest dataset.size */
     float sum = 0;
     for (int i = -r; i <= r; i++) sum += wt[i + r] = expf(-(float)(i * i) / (2 * sigma * sigma));
@@ -235,10 +227,8 @@ void augment_clip(const AugParams *p, RngStream noise, uint64_t step, uint64_t s
             normalise(a, np, o);
             continue;
         }
-        if (p->warp)
-            warp(frames[t], h, w, p, a);
-        else
-            copy_flip(frames[t], h, w, p, a);
+        if (p->warp) warp(frames[t], h, w, p, a);
+        else copy_flip(frames[t], h, w, p, a);
         if (p->jitter) jitter(a, np, p);
         if (p->blur) blur(a, tmp, h, w, p->ksize, p->sigma);
         if (p->noise) { /* frame t of the sample owns blocks [first, first + nb) */

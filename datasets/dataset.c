@@ -17,10 +17,8 @@ void dataset_free(Dataset *ds) {
     free(ds->classes);
     for (size_t v = 0; v < ds->nvideos; v++) free(ds->videos[v].id);
     free(ds->videos);
-    if (ds->frames.map)
-        munmap(ds->frames.map, ds->frames.map_len);
-    else
-        free(ds->frames.data);
+    if (ds->frames.map) munmap(ds->frames.map, ds->frames.map_len);
+    else free(ds->frames.data);
     free(ds->source);
     dataset_init(ds);
 }
@@ -86,9 +84,7 @@ uint64_t dataset_total_frames(const Dataset *ds) {
     return n;
 }
 
-const char *dataset_split_name(DsSplit s) {
-    return s == DS_TRAIN ? "Train" : "Test";
-}
+const char *dataset_split_name(DsSplit s) { return s == DS_TRAIN ? "Train" : "Test"; }
 
 void dataset_counts(const Dataset *ds, DsSplit split, uint64_t *videos, uint64_t *frames) {
     for (int c = 0; c < ds->nclasses; c++) videos[c] = frames[c] = 0;
@@ -106,9 +102,7 @@ void dataset_counts(const Dataset *ds, DsSplit split, uint64_t *videos, uint64_t
 #define H_P2 0xC2B2AE3D27D4EB4Full
 #define H_P3 0x165667B19E3779F9ull
 
-static inline uint64_t rotl64(uint64_t x, int r) {
-    return (x << r) | (x >> (64 - r));
-}
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 static inline uint64_t h_round(uint64_t acc, uint64_t w) {
     return rotl64(acc + w * H_P2, 31) * H_P1;
 }
@@ -234,10 +228,8 @@ VbStatus dataset_finish(Dataset *ds, const char *digest) {
             return VB_FAIL(VB_ERR_INPUT, "video %s/%s/%s appears twice",
                            dataset_split_name(d->split), ds->classes[d->cls], d->id);
     }
-    if (digest)
-        snprintf(ds->digest, sizeof ds->digest, "%s", digest);
-    else
-        compute_digest(ds);
+    if (digest) snprintf(ds->digest, sizeof ds->digest, "%s", digest);
+    else compute_digest(ds);
     return VB_OK;
 }
 

@@ -94,9 +94,7 @@ static inline const uint8_t *dataset_frame(const Dataset *ds, size_t v, uint32_t
 uint64_t dataset_total_frames(const Dataset *ds);
 /* Index of the class named `name`, or -1. */
 int dataset_find_class(const Dataset *ds, const char *name);
-static inline bool dataset_is_anomaly(const Dataset *ds, int cls) {
-    return cls != ds->normal;
-}
+static inline bool dataset_is_anomaly(const Dataset *ds, int cls) { return cls != ds->normal; }
 const char *dataset_split_name(DsSplit s);
 
 /* Per class and split: number of videos and frames (arrays of nclasses). */

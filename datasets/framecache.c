@@ -44,12 +44,9 @@ static VbStatus mkdir_p(const char *dir) {
 VbStatus framecache_default_dir(char *out, size_t n) {
     const char *e = getenv("VADBENCH_CACHE_DIR");
     int k;
-    if (e && e[0])
-        k = snprintf(out, n, "%s", e);
-    else if ((e = getenv("XDG_CACHE_HOME")) && e[0])
-        k = snprintf(out, n, "%s/vadbench", e);
-    else if ((e = getenv("HOME")) && e[0])
-        k = snprintf(out, n, "%s/.cache/vadbench", e);
+    if (e && e[0]) k = snprintf(out, n, "%s", e);
+    else if ((e = getenv("XDG_CACHE_HOME")) && e[0]) k = snprintf(out, n, "%s/vadbench", e);
+    else if ((e = getenv("HOME")) && e[0]) k = snprintf(out, n, "%s/.cache/vadbench", e);
     else
         return vb_fail_plain(VB_ERR_IO, "no cache directory: set VADBENCH_CACHE_DIR (or HOME), or "
                                         "give a cache directory / disable the cache");
@@ -179,10 +176,8 @@ VbStatus framecache_load(const char *file, const CacheKey *key, const char *norm
     ds->frames.w = (int)hd.w;
     if (dataset_finish(ds, digest) != VB_OK) goto miss; /* inconsistent file: rebuild it */
     status = dataset_set_normal(ds, normal);
-    if (status != VB_OK)
-        dataset_free(ds);
-    else
-        *hit = true;
+    if (status != VB_OK) dataset_free(ds);
+    else *hit = true;
     json_decref(root);
     free(meta);
     close(fd);

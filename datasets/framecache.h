@@ -61,9 +61,7 @@ VbStatus framecache_load(const char *file, const CacheKey *key, const char *norm
 
 /* Create the temporary file for nframes frames of h x w x 3 and map it. */
 VbStatus framecache_begin(CacheFile *cf, const char *file, uint64_t nframes, int h, int w);
-static inline uint8_t *framecache_frames(CacheFile *cf) {
-    return cf->map + 4096;
-}
+static inline uint8_t *framecache_frames(CacheFile *cf) { return cf->map + 4096; }
 /* Finish: `ds` went through dataset_finish (no normal class needed) and
  * its frames are the first ds->frames.nframes frames of the temporary file
  * (frames.map NULL; the caller clears frames.data before dataset_free).

@@ -47,9 +47,7 @@ void loader_defaults(LoaderConfig *c) {
     c->prefetch = 4;
 }
 
-uint64_t loader_batches_per_epoch(const Loader *l) {
-    return l->nb;
-}
+uint64_t loader_batches_per_epoch(const Loader *l) { return l->nb; }
 
 /* ---- samplers ---- */
 
@@ -74,10 +72,8 @@ uint64_t loader_sample(const Loader *l, uint64_t epoch, uint64_t pos) {
         uint64_t lo = 0, hi = l->N - 1; /* first k with cdf[k] > target */
         while (lo < hi) {
             uint64_t mid = lo + (hi - lo) / 2;
-            if (l->cdf[mid] > target)
-                hi = mid;
-            else
-                lo = mid + 1;
+            if (l->cdf[mid] > target) hi = mid;
+            else lo = mid + 1;
         }
         return lo;
     }

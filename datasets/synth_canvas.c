@@ -4,9 +4,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline float clampf(float x, float lo, float hi) {
-    return x < lo ? lo : x > hi ? hi : x;
-}
+static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
 
 static inline void blend(Canvas *cv, int x, int y, const float rgb[3], float a) {
     if (a <= 0.0f) return;

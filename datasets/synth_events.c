@@ -30,9 +30,7 @@ static void approach(Person *p, float x0, float y0, float x1, float y1, int t, i
     if (u < 1.0f) synth_pose_walk(p, 1.6f * (float)t);
 }
 
-static float height(const Scene *sc, const Person *p) {
-    return synth_person_h(sc, p);
-}
+static float height(const Scene *sc, const Person *p) { return synth_person_h(sc, p); }
 
 void synth_event_setup(Scene *sc, Event *e, Draw *d, int cls) {
     memset(e, 0, sizeof *e);
@@ -81,9 +79,7 @@ void synth_event_setup(Scene *sc, Event *e, Draw *d, int cls) {
         e->px = sc->door_x + sc->door_w * 0.5f + 0.03f, e->py = sc->horizon + 0.02f;
         e->ax = e->px - e->dir * 0.3f, e->ay = e->py + 0.06f;
         break;
-    case C_EXPLOSION:
-        e->px = dr(d, 0.2f, 0.8f), e->py = dr(d, sc->horizon + 0.05f, 0.8f);
-        break;
+    case C_EXPLOSION: e->px = dr(d, 0.2f, 0.8f), e->py = dr(d, sc->horizon + 0.05f, 0.8f); break;
     case C_FIGHTING: /* and two onlookers */
         e->v = dr(d, -0.006f, 0.006f);
         e->no = 2;
@@ -136,8 +132,7 @@ void synth_event_setup(Scene *sc, Event *e, Draw *d, int cls) {
         e->t1 = key_frame(sc, e, dr(d, 0.4f, 0.6f));
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -216,8 +211,7 @@ void synth_event_step(Scene *sc, Event *e, int cls, int t, Draw *d) {
     case C_STEALING:
         if (t > e->t1) sc->bag_carried = true;
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -308,8 +302,7 @@ static void draw_arrest(Scene *sc, Event *e, int t, Draw *d) {
     b->x = lerpf(e->px, e->ax, w), b->y = lerpf(e->py, e->ay, w);
     if (t >= e->t0 && w < 1.0f)
         synth_pose_walk(b, 1.2f * (float)t), synth_pose_walk(a, 1.2f * (float)t + 3.1f);
-    else
-        synth_pose_stand(b), synth_pose_stand(a);
+    else synth_pose_stand(b), synth_pose_stand(a);
     b->face = a->face = e->ax > e->px ? 1.0f : -1.0f;
     b->arm[0] = b->arm[1] = -0.55f;
     float h = height(sc, b);
@@ -521,10 +514,8 @@ static void draw_robbery(Scene *sc, Event *e, int t, Draw *d) {
     }
     synth_draw_person(sc, b), synth_draw_person(sc, a);
     if (knife) draw_tool(sc, a, 0, 0.2f, 0.06f, blade);
-    if (t <= tc + 1)
-        draw_held(sc, b, e->col);
-    else
-        draw_held(sc, a, e->col);
+    if (t <= tc + 1) draw_held(sc, b, e->col);
+    else draw_held(sc, a, e->col);
 }
 
 static void draw_shooting(Scene *sc, Event *e, int t, Draw *d) {
@@ -600,42 +591,18 @@ static void draw_stealing(Scene *sc, Event *e, int t) {
 /* Actors and light effects of frame t. */
 void synth_event_draw(Scene *sc, Event *e, int cls, int t, Draw *d) {
     switch (cls) {
-    case C_ABUSE:
-        draw_abuse(sc, e, t, d);
-        break;
-    case C_ARREST:
-        draw_arrest(sc, e, t, d);
-        break;
-    case C_ARSON:
-        draw_arson(sc, e, t, d);
-        break;
-    case C_ASSAULT:
-        draw_assault(sc, e, t);
-        break;
-    case C_BURGLARY:
-        draw_burglary(sc, e, t, d);
-        break;
-    case C_EXPLOSION:
-        draw_explosion(sc, e, t, d);
-        break;
-    case C_FIGHTING:
-        draw_fighting(sc, e, t, d);
-        break;
-    case C_ROAD:
-        draw_road(sc, e, t, d);
-        break;
-    case C_ROBBERY:
-        draw_robbery(sc, e, t, d);
-        break;
-    case C_SHOOTING:
-        draw_shooting(sc, e, t, d);
-        break;
-    case C_SHOPLIFTING:
-        draw_shoplifting(sc, e, t, d);
-        break;
-    case C_STEALING:
-        draw_stealing(sc, e, t);
-        break;
+    case C_ABUSE: draw_abuse(sc, e, t, d); break;
+    case C_ARREST: draw_arrest(sc, e, t, d); break;
+    case C_ARSON: draw_arson(sc, e, t, d); break;
+    case C_ASSAULT: draw_assault(sc, e, t); break;
+    case C_BURGLARY: draw_burglary(sc, e, t, d); break;
+    case C_EXPLOSION: draw_explosion(sc, e, t, d); break;
+    case C_FIGHTING: draw_fighting(sc, e, t, d); break;
+    case C_ROAD: draw_road(sc, e, t, d); break;
+    case C_ROBBERY: draw_robbery(sc, e, t, d); break;
+    case C_SHOOTING: draw_shooting(sc, e, t, d); break;
+    case C_SHOPLIFTING: draw_shoplifting(sc, e, t, d); break;
+    case C_STEALING: draw_stealing(sc, e, t); break;
     case C_VANDALISM: {
         float hx, hy;
         synth_draw_person(sc, &e->a);
@@ -645,7 +612,6 @@ void synth_event_draw(Scene *sc, Event *e, int cls, int t, Draw *d) {
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }

@@ -44,19 +44,13 @@ typedef struct Draw {
     uint64_t step, i;
 } Draw;
 
-static inline float du(Draw *d) {
-    return rng_uniform(d->s, d->step, d->i++);
-}
-static inline float dr(Draw *d, float lo, float hi) {
-    return lo + (hi - lo) * du(d);
-}
+static inline float du(Draw *d) { return rng_uniform(d->s, d->step, d->i++); }
+static inline float dr(Draw *d, float lo, float hi) { return lo + (hi - lo) * du(d); }
 static inline int dint(Draw *d, int n) { /* [0, n) */
     int k = (int)(du(d) * (float)n);
     return k >= n ? n - 1 : k;
 }
-static inline float dsign(Draw *d) {
-    return du(d) < 0.5f ? -1.0f : 1.0f;
-}
+static inline float dsign(Draw *d) { return du(d) < 0.5f ? -1.0f : 1.0f; }
 static inline void dcolor(Draw *d, float rgb[3], float lo, float hi) {
     for (int c = 0; c < 3; c++) rgb[c] = dr(d, lo, hi);
 }
@@ -73,12 +67,8 @@ static inline void setc(float rgb[3], float r, float g, float b) {
     rgb[0] = r, rgb[1] = g, rgb[2] = b;
 }
 
-static inline float clampf(float x, float lo, float hi) {
-    return x < lo ? lo : x > hi ? hi : x;
-}
-static inline float lerpf(float a, float b, float u) {
-    return a + (b - a) * u;
-}
+static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
+static inline float lerpf(float a, float b, float u) { return a + (b - a) * u; }
 
 typedef struct Person {
     float x, y; /* foot position */

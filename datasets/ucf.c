@@ -44,9 +44,7 @@ typedef struct Pass {
     uint64_t done;
 } Pass;
 
-void ucf_defaults(UcfOptions *o) {
-    memset(o, 0, sizeof *o);
-}
+void ucf_defaults(UcfOptions *o) { memset(o, 0, sizeof *o); }
 
 /* ---- PNG ---- */
 
@@ -342,10 +340,8 @@ static VbStatus decode_all(Index *ix, Store *s, const UcfOptions *o, Dataset *ou
     if (!s->use_cache) {
         s->mem = NULL; /* owned by ds now */
         st = dataset_set_normal(&ds, o->normal);
-        if (st != VB_OK)
-            dataset_free(&ds);
-        else
-            *out = ds;
+        if (st != VB_OK) dataset_free(&ds);
+        else *out = ds;
         return st;
     }
     st = framecache_commit(&s->cf, &ix->key, &ds, ix->warning);
@@ -377,10 +373,8 @@ VbStatus ucf_read(const char *path, const UcfOptions *o, Dataset *out, UcfReport
     s.use_cache = !o->no_cache;
     if (st == VB_OK && s.use_cache) {
         char dir[1024];
-        if (o->cache_dir && o->cache_dir[0])
-            snprintf(dir, sizeof dir, "%s", o->cache_dir);
-        else
-            st = framecache_default_dir(dir, sizeof dir);
+        if (o->cache_dir && o->cache_dir[0]) snprintf(dir, sizeof dir, "%s", o->cache_dir);
+        else st = framecache_default_dir(dir, sizeof dir);
         if (st == VB_OK) st = framecache_path(dir, path, &ix.key, s.file, sizeof s.file);
         bool hit = false;
         if (st == VB_OK)

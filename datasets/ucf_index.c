@@ -128,10 +128,8 @@ const char *ucf_entry_name(struct archive_entry *ent) {
 VbStatus ucf_archive_fatal(Index *ix, struct archive *a, const char *raw, bool after) {
     const char *msg = archive_error_string(a) ? archive_error_string(a) : "read error";
     char where[600];
-    if (raw)
-        snprintf(where, sizeof where, "%s member '%s'", after ? "after" : "in", raw);
-    else
-        snprintf(where, sizeof where, "at its start");
+    if (raw) snprintf(where, sizeof where, "%s member '%s'", after ? "after" : "in", raw);
+    else snprintf(where, sizeof where, "at its start");
     if (!ix->skip_bad)
         return vb_fail_plain(VB_ERR_INPUT, "%s: damaged %s: %s", ix->path, where, msg);
     if (after) ix->skipped++; /* the unreadable rest counts as one skipped entry */
@@ -253,10 +251,8 @@ static VbStatus classify(Index *ix) {
         int nc = split_path(e->raw, comp, len, 2);
         if (nc == 0) continue;
         if (nc > 1) deeper = true;
-        if (!top)
-            top = comp[0], top_len = len[0];
-        else if (len[0] != top_len || strncmp(comp[0], top, top_len) != 0)
-            single = false;
+        if (!top) top = comp[0], top_len = len[0];
+        else if (len[0] != top_len || strncmp(comp[0], top, top_len) != 0) single = false;
     }
     bool strip = top && single && deeper && split_of(top, top_len) < 0;
     for (size_t i = 0; i < ix->n; i++) {

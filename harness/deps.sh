@@ -26,6 +26,8 @@ done
 # libgomp comes with gcc; gnuplot and sqlite3 are run as programs
 command -v gnuplot >/dev/null 2>&1 || missing="$missing gnuplot-nox"
 command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
+# make format-check (part of make test) pins the formatter's version
+command -v clang-format-14 >/dev/null 2>&1 || missing="$missing clang-format-14"
 if [ "${1:-}" = "--torch" ]; then
     /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null ||
         missing="$missing python3-torch python3-torchvision"

@@ -28,18 +28,25 @@
 #include "rng.h"
 #include "status.h"
 
-typedef enum KAct { K_ACT_NONE = 0, K_ACT_RELU, K_ACT_SILU, K_ACT_LEAKY, K_ACT_SIGMOID, K_ACT_TANH } KAct;
+typedef enum KAct {
+    K_ACT_NONE = 0,
+    K_ACT_RELU,
+    K_ACT_SILU,
+    K_ACT_LEAKY,
+    K_ACT_SIGMOID,
+    K_ACT_TANH
+} KAct;
 #define K_LEAKY_SLOPE 0.2f /* LeakyReLU slope used by the image VAE */
 
 /* 2-D convolution geometry. Output size follows PyTorch:
  * oh = (h + 2*ph - kh)/sh + 1. For conv-transpose, (h,w) is the INPUT
  * size and oh = (h-1)*sh - 2*ph + kh. Filled by kconv_init/kconvt_init. */
 typedef struct KConv {
-    int n, h, w, cin;    /* input */
-    int cout, kh, kw;    /* filter */
-    int sh, sw, ph, pw;  /* stride, padding */
-    int groups;          /* cin and cout divisible by groups */
-    int oh, ow;          /* output (derived) */
+    int n, h, w, cin;   /* input */
+    int cout, kh, kw;   /* filter */
+    int sh, sw, ph, pw; /* stride, padding */
+    int groups;         /* cin and cout divisible by groups */
+    int oh, ow;         /* output (derived) */
 } KConv;
 KConv kconv_init(int n, int h, int w, int cin, int cout, int k, int stride, int pad, int groups);
 KConv kconvt_init(int n, int h, int w, int cin, int cout, int k, int stride, int pad);
@@ -57,8 +64,8 @@ typedef struct KBn {
 /* Recurrent layer over a batch-major sequence, one direction. */
 typedef struct KRnn {
     int b, t, in, hidden;
-    int ldx, ldy;  /* row strides (floats) of x [b,t,ldx] and y [b,t,ldy] */
-    bool reverse;  /* process t = T-1 .. 0 (PyTorch's *_reverse direction) */
+    int ldx, ldy; /* row strides (floats) of x [b,t,ldx] and y [b,t,ldy] */
+    bool reverse; /* process t = T-1 .. 0 (PyTorch's *_reverse direction) */
 } KRnn;
 
 typedef struct KOps {
@@ -94,15 +101,15 @@ typedef struct KOps {
                        float *dw, float *db, float *ws);
     /* Depthwise: w [c,1,kh,kw], vectorised over channels. No scratch. */
     void (*dwconv2d_fwd)(const KConv *c, const float *x, const float *w, const float *b, float *y);
-    void (*dwconv2d_bwd)(const KConv *c, const float *x, const float *w, const float *dy,
-                         float *dx, float *dw, float *db);
+    void (*dwconv2d_bwd)(const KConv *c, const float *x, const float *w, const float *dy, float *dx,
+                         float *dw, float *db);
     /* Transposed conv (groups 1): x [n,h,w,cin], w [cin,cout,kh,kw],
      * y [n,oh,ow,cout]. */
     size_t (*convt2d_ws)(const KConv *c);
     void (*convt2d_fwd)(const KConv *c, const float *x, const float *w, const float *b, float *y,
                         float *ws);
-    void (*convt2d_bwd)(const KConv *c, const float *x, const float *w, const float *dy,
-                        float *dx, float *dw, float *db, float *ws);
+    void (*convt2d_bwd)(const KConv *c, const float *x, const float *w, const float *dy, float *dx,
+                        float *dw, float *db, float *ws);
 
     /* ---- normalisation ---- */
     /* Training: batch statistics; saves mean/invstd [c]; updates running
@@ -131,8 +138,8 @@ typedef struct KOps {
     /* y = x * mask (mask from rng_fill_dropout: 0 or 1/(1-p)); y may alias x.
      * The backward is the same call on gradients. */
     void (*mul)(size_t n, const float *x, const float *mask, float *y);
-    void (*axpy)(size_t n, float a, const float *x, float *y); /* y += a x */
-    void (*scale)(size_t n, float a, float *x);                /* x *= a */
+    void (*axpy)(size_t n, float a, const float *x, float *y);       /* y += a x */
+    void (*scale)(size_t n, float a, float *x);                      /* x *= a */
     void (*add)(size_t n, const float *a, const float *b, float *y); /* y = a + b */
     /* y[r, :] = s[r] * x[r, :] for rows x cols; y may alias x. */
     void (*row_scale)(int rows, int cols, const float *s, const float *x, float *y);
@@ -142,7 +149,7 @@ typedef struct KOps {
     void (*group_mean_bwd)(int rows, int g, int cols, const float *dy, float *dx);
 
     /* ---- pooling and squeeze-excitation (NHWC, x [n,hw,c]) ---- */
-    void (*gap_fwd)(int n, int hw, int c, const float *x, float *y); /* y[n,c] = mean */
+    void (*gap_fwd)(int n, int hw, int c, const float *x, float *y);   /* y[n,c] = mean */
     void (*gap_bwd)(int n, int hw, int c, const float *dy, float *dx); /* dx = dy/hw */
     /* SE: s = gap(x); r = silu(s W1^T + b1) [n,cr]; g = sigmoid(r W2^T + b2);
      * y = x * g. Saves s [n,c], r_pre [n,cr], g [n,c] in `save`

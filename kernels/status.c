@@ -60,7 +60,7 @@ int vb_exit_code(VbStatus s) {
 }
 
 const char *vb_status_name(VbStatus s) {
-    static const char *names[] = {"ok",    "usage",   "input",   "io",   "out of memory",
+    static const char *names[] = {"ok",       "usage",   "input",   "io",          "out of memory",
                                   "database", "numeric", "backend", "check failed"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }

@@ -47,10 +47,10 @@ int vb_exit_code(VbStatus s);
 const char *vb_status_name(VbStatus s);
 
 /* Propagate a failing status. */
-#define VB_TRY(expr)                                                                               \
-    do {                                                                                           \
-        VbStatus vb_s_ = (expr);                                                                   \
-        if (vb_s_ != VB_OK) return vb_s_;                                                          \
+#define VB_TRY(expr)                      \
+    do {                                  \
+        VbStatus vb_s_ = (expr);          \
+        if (vb_s_ != VB_OK) return vb_s_; \
     } while (0)
 
 __attribute__((noreturn)) void vb_assert_fail(const char *expr, const char *file, int line);

@@ -7,8 +7,8 @@
 #include <string.h>
 
 /* (expand ratio, kernel, stride, out channels, repeats) per stage */
-static const int B0_STAGES[7][5] = {{1, 3, 1, 16, 1},  {6, 3, 2, 24, 2},  {6, 5, 2, 40, 2},
-                                    {6, 3, 2, 80, 3},  {6, 5, 1, 112, 3}, {6, 5, 2, 192, 4},
+static const int B0_STAGES[7][5] = {{1, 3, 1, 16, 1}, {6, 3, 2, 24, 2},  {6, 5, 2, 40, 2},
+                                    {6, 3, 2, 80, 3}, {6, 5, 1, 112, 3}, {6, 5, 2, 192, 4},
                                     {6, 3, 1, 320, 1}};
 
 int effnet_round_channels(double v) {
@@ -158,21 +158,17 @@ void effnet_make(Backbone *b, Net *n, const char *prefix, const EffNetConfig *cf
 static void conv_fwd(Net *n, Backbone *b, KConv g, int nimg, int w, const float *x, float *y) {
     g.n = nimg;
     const float *wp = params_data(n->pt, w);
-    if (g.groups > 1)
-        n->k->dwconv2d_fwd(&g, x, wp, NULL, y);
-    else
-        n->k->conv2d_fwd(&g, x, wp, NULL, y, b->conv_ws);
+    if (g.groups > 1) n->k->dwconv2d_fwd(&g, x, wp, NULL, y);
+    else n->k->conv2d_fwd(&g, x, wp, NULL, y, b->conv_ws);
 }
 
-static void conv_bwd(Net *n, Backbone *b, KConv g, int nimg, int w, const float *x,
-                     const float *dy, float *dx) {
+static void conv_bwd(Net *n, Backbone *b, KConv g, int nimg, int w, const float *x, const float *dy,
+                     float *dx) {
     g.n = nimg;
     const float *wp = params_data(n->pt, w);
     float *dw = params_grad(n->pt, w);
-    if (g.groups > 1)
-        n->k->dwconv2d_bwd(&g, x, wp, dy, dx, dw, NULL);
-    else
-        n->k->conv2d_bwd(&g, x, wp, dy, dx, dw, NULL, b->conv_ws);
+    if (g.groups > 1) n->k->dwconv2d_bwd(&g, x, wp, dy, dx, dw, NULL);
+    else n->k->conv2d_bwd(&g, x, wp, dy, dx, dw, NULL, b->conv_ws);
 }
 
 static void mbconv_fwd(Net *n, Backbone *b, MBConv *m, int nimg, const float *x) {
@@ -286,8 +282,10 @@ void effnet_bwd(Net *n, Backbone *b, int nimg, const float *x, const float *dfea
 bool effnet_timm_name(const Backbone *b, const char *t, char *out, size_t n) {
     int s, i, used = 0;
     char part[64], rest[64];
-    if (sscanf(t, "conv_stem.%63s", rest) == 1) return snprintf(out, n, "features.0.0.%s", rest) > 0;
-    if (sscanf(t, "conv_head.%63s", rest) == 1) return snprintf(out, n, "features.8.0.%s", rest) > 0;
+    if (sscanf(t, "conv_stem.%63s", rest) == 1)
+        return snprintf(out, n, "features.0.0.%s", rest) > 0;
+    if (sscanf(t, "conv_head.%63s", rest) == 1)
+        return snprintf(out, n, "features.8.0.%s", rest) > 0;
     if (strncmp(t, "bn1.", 4) == 0) return snprintf(out, n, "features.0.1.%s", t + 4) > 0;
     if (strncmp(t, "bn2.", 4) == 0) return snprintf(out, n, "features.8.1.%s", t + 4) > 0;
     if (sscanf(t, "blocks.%d.%d.%n", &s, &i, &used) != 2 || used == 0) return false;
@@ -299,13 +297,20 @@ bool effnet_timm_name(const Backbone *b, const char *t, char *out, size_t n) {
     if (s < 0 || s > 6 || i < 0 || i >= cnt[s]) return false;
     bi = stage_start[s] + i;
     bool expand = b->blocks[bi].expand;
-    static const struct { const char *timm; int seq; const char *sub; } ex[] = {
-        {"conv_pw.", 0, "0"}, {"bn1.", 0, "1"}, {"conv_dw.", 1, "0"}, {"bn2.", 1, "1"},
-        {"se.conv_reduce.", 2, "fc1"}, {"se.conv_expand.", 2, "fc2"}, {"conv_pwl.", 3, "0"},
-        {"bn3.", 3, "1"}};
-    static const struct { const char *timm; int seq; const char *sub; } noex[] = {
-        {"conv_dw.", 0, "0"}, {"bn1.", 0, "1"}, {"se.conv_reduce.", 1, "fc1"},
-        {"se.conv_expand.", 1, "fc2"}, {"conv_pw.", 2, "0"}, {"bn2.", 2, "1"}};
+    static const struct {
+        const char *timm;
+        int seq;
+        const char *sub;
+    } ex[] = {{"conv_pw.", 0, "0"},          {"bn1.", 0, "1"},
+              {"conv_dw.", 1, "0"},          {"bn2.", 1, "1"},
+              {"se.conv_reduce.", 2, "fc1"}, {"se.conv_expand.", 2, "fc2"},
+              {"conv_pwl.", 3, "0"},         {"bn3.", 3, "1"}};
+    static const struct {
+        const char *timm;
+        int seq;
+        const char *sub;
+    } noex[] = {{"conv_dw.", 0, "0"},          {"bn1.", 0, "1"},     {"se.conv_reduce.", 1, "fc1"},
+                {"se.conv_expand.", 1, "fc2"}, {"conv_pw.", 2, "0"}, {"bn2.", 2, "1"}};
     int nmap = expand ? 8 : 6;
     for (int k = 0; k < nmap; k++) {
         const char *pre = expand ? ex[k].timm : noex[k].timm;

@@ -16,7 +16,7 @@
 #include "models/layers.h"
 
 typedef struct EffNetConfig {
-    float width, depth;    /* multipliers, 1.0 = B0 */
+    float width, depth;     /* multipliers, 1.0 = B0 */
     float stochastic_depth; /* max drop probability (0 = off) */
     float bn_eps, bn_momentum;
 } EffNetConfig;
@@ -25,16 +25,16 @@ typedef struct MBConv {
     int cin, ce, cout, k, stride, cr;
     bool expand, residual;
     float sd_prob;
-    int index; /* block number, for the stochastic-depth RNG */
+    int index;                    /* block number, for the stochastic-depth RNG */
     KConv g_expand, g_dw, g_proj; /* geometry at the largest batch */
     int w_expand, w_dw, w_proj;
     int se_w1, se_b1, se_w2, se_b2;
     Bn bn_expand, bn_dw, bn_proj;
-    float *e, *ea;   /* expand conv out, after BN+SiLU   [n,h,w,ce] */
-    float *d, *da;   /* depthwise out, after BN+SiLU      [n,oh,ow,ce] */
+    float *e, *ea;      /* expand conv out, after BN+SiLU   [n,h,w,ce] */
+    float *d, *da;      /* depthwise out, after BN+SiLU      [n,oh,ow,ce] */
     float *se_save, *s; /* SE saved values, SE output     [n,oh,ow,ce] */
-    float *p, *out;  /* project conv out, block output    [n,oh,ow,cout] */
-    float *sd_scale; /* per-sample stochastic-depth scale [n] */
+    float *p, *out;     /* project conv out, block output    [n,oh,ow,cout] */
+    float *sd_scale;    /* per-sample stochastic-depth scale [n] */
 } MBConv;
 
 typedef struct Backbone {
@@ -45,14 +45,14 @@ typedef struct Backbone {
     KConv g_stem, g_head;
     int w_stem, w_head;
     Bn bn_stem, bn_head;
-    int stem_c, head_c; /* channels */
+    int stem_c, head_c;     /* channels */
     float *stem_z, *stem_a; /* stem conv out, after BN+SiLU */
     float *head_z, *head_a;
-    int feat_dim, out_hw;   /* head channels, final spatial h*w */
-    float *feat;            /* pooled features [n, feat_dim] */
-    float *gbuf[2];         /* ping-pong gradient buffers between blocks */
+    int feat_dim, out_hw; /* head channels, final spatial h*w */
+    float *feat;          /* pooled features [n, feat_dim] */
+    float *gbuf[2];       /* ping-pong gradient buffers between blocks */
     size_t gbuf_n;
-    float *conv_ws;         /* shared convolution scratch */
+    float *conv_ws; /* shared convolution scratch */
 } Backbone;
 
 /* torchvision's channel rounding: nearest multiple of 8, at least 8, +8 if

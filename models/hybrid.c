@@ -44,27 +44,35 @@ static bool is_pow2_multiple(int image, int levels) {
 
 VbStatus model_config_check(const ModelConfig *c) {
     if (strcmp(c->backbone, "efficientnet_b0") != 0)
-        return VB_FAIL(VB_ERR_INPUT, "model.backbone.name: unknown backbone '%s' (known: efficientnet_b0)", c->backbone);
+        return VB_FAIL(VB_ERR_INPUT,
+                       "model.backbone.name: unknown backbone '%s' (known: efficientnet_b0)",
+                       c->backbone);
     if (!(c->width > 0 && c->width <= 4) || !(c->depth > 0 && c->depth <= 4))
         return VB_FAIL(VB_ERR_INPUT, "model.backbone width/depth must be in (0, 4]");
     if (c->image < 32 || c->image % 32 != 0)
-        return VB_FAIL(VB_ERR_INPUT, "model.image: frame size %d must be a positive multiple of 32", c->image);
+        return VB_FAIL(VB_ERR_INPUT, "model.image: frame size %d must be a positive multiple of 32",
+                       c->image);
     if (strcmp(c->temporal, "lstm") && strcmp(c->temporal, "gru") && strcmp(c->temporal, "none"))
-        return VB_FAIL(VB_ERR_INPUT, "model.temporal.type: '%s' is not lstm, gru or none", c->temporal);
+        return VB_FAIL(VB_ERR_INPUT, "model.temporal.type: '%s' is not lstm, gru or none",
+                       c->temporal);
     if (strcmp(c->temporal, "none") && (c->hidden < 1 || c->layers < 1))
         return VB_FAIL(VB_ERR_INPUT, "model.temporal: hidden and layers must be >= 1");
     if (c->classes < 2) return VB_FAIL(VB_ERR_INPUT, "model.classes must be >= 2");
     if (c->feature_dim < 1 || c->embedding_dim < 1 || c->svdd_hidden < 1)
-        return VB_FAIL(VB_ERR_INPUT, "model: feature_dim, embedding_dim and svdd_hidden must be >= 1");
+        return VB_FAIL(VB_ERR_INPUT,
+                       "model: feature_dim, embedding_dim and svdd_hidden must be >= 1");
     const double *ps[] = {&c->backbone_dropout, &c->stochastic_depth, &c->temporal_dropout,
                           &c->head_dropout, &c->vae_dropout};
     for (int i = 0; i < 5; i++)
         if (!(*ps[i] >= 0 && *ps[i] < 1))
             return VB_FAIL(VB_ERR_INPUT, "model: dropout probabilities must be in [0, 1)");
-    if (strcmp(c->vae_level, "none") && strcmp(c->vae_level, "feature") && strcmp(c->vae_level, "image"))
-        return VB_FAIL(VB_ERR_INPUT, "model.vae.level: '%s' is not none, feature or image", c->vae_level);
+    if (strcmp(c->vae_level, "none") && strcmp(c->vae_level, "feature") &&
+        strcmp(c->vae_level, "image"))
+        return VB_FAIL(VB_ERR_INPUT, "model.vae.level: '%s' is not none, feature or image",
+                       c->vae_level);
     if (strcmp(c->vae_target, "rescaled") && strcmp(c->vae_target, "normalized"))
-        return VB_FAIL(VB_ERR_INPUT, "model.vae.target: '%s' is not rescaled or normalized", c->vae_target);
+        return VB_FAIL(VB_ERR_INPUT, "model.vae.target: '%s' is not rescaled or normalized",
+                       c->vae_target);
     if (strcmp(c->vae_level, "feature") == 0) {
         if (c->vae_nhidden < 1 || c->vae_nhidden > VAE_MAX_HIDDEN)
             return VB_FAIL(VB_ERR_INPUT, "model.vae.hidden: 1 to %d sizes", VAE_MAX_HIDDEN);
@@ -82,7 +90,8 @@ VbStatus model_config_check(const ModelConfig *c) {
             return VB_FAIL(VB_ERR_INPUT, "model.image must be a multiple of 16 for the image VAE");
         int fs = c->image / 16, flat = c->vae_channels[3] * fs * fs;
         if (c->vae_latent < 1 || c->vae_latent >= flat)
-            return VB_FAIL(VB_ERR_INPUT, "model.vae.latent: %d must be below the flattened encoder size %d",
+            return VB_FAIL(VB_ERR_INPUT,
+                           "model.vae.latent: %d must be below the flattened encoder size %d",
                            c->vae_latent, flat);
     }
     return VB_OK;
@@ -121,8 +130,10 @@ VbStatus hybrid_build(Hybrid *m, const ModelConfig *cfg, const KOps *k, int max_
     mlp_make(&m->proj, n, "projection", 0, m->tdim, cfg->feature_dim, hd, max_b);
     linear_make(&m->cls, &m->pt, "classifier", cfg->feature_dim, cfg->classes, true);
     linear_make(&m->bin, &m->pt, "binary_classifier", cfg->feature_dim, 2, true);
-    m->center = params_add(&m->pt, "anomaly_head.center", PARAM_BUFFER, 1, cfg->embedding_dim, 0, 0, 0);
-    mlp_make(&m->emb, n, "anomaly_head.embedding", 0, cfg->feature_dim, cfg->svdd_hidden, hd, max_b);
+    m->center =
+        params_add(&m->pt, "anomaly_head.center", PARAM_BUFFER, 1, cfg->embedding_dim, 0, 0, 0);
+    mlp_make(&m->emb, n, "anomaly_head.embedding", 0, cfg->feature_dim, cfg->svdd_hidden, hd,
+             max_b);
     linear_make(&m->emb_out, &m->pt, "anomaly_head.embedding.4", cfg->svdd_hidden,
                 cfg->embedding_dim, true);
     plan_req(&n->plan, &m->cls_logits, (size_t)max_b * cfg->classes);

@@ -24,23 +24,23 @@
 #include "models/vae.h"
 
 typedef struct ModelConfig {
-    char backbone[32];      /* "efficientnet_b0" */
-    double width, depth;    /* backbone multipliers */
+    char backbone[32];   /* "efficientnet_b0" */
+    double width, depth; /* backbone multipliers */
     double backbone_dropout, stochastic_depth;
-    char temporal[8];       /* "lstm", "gru" or "none" */
+    char temporal[8]; /* "lstm", "gru" or "none" */
     int hidden, layers;
     bool bidirectional;
     double temporal_dropout;
     int feature_dim, embedding_dim, svdd_hidden;
     double head_dropout;
     int classes;
-    int image;              /* frame size (square) */
-    char vae_level[8];      /* "none", "feature", "image" */
+    int image;         /* frame size (square) */
+    char vae_level[8]; /* "none", "feature", "image" */
     int vae_latent;
     int vae_nhidden, vae_hidden[VAE_MAX_HIDDEN];     /* feature VAE MLP sizes */
     int vae_nchannels, vae_channels[VAE_MAX_HIDDEN]; /* image VAE conv channels */
     double vae_dropout;
-    char vae_target[12];    /* "rescaled" (default) or "normalized" (the seed's) */
+    char vae_target[12]; /* "rescaled" (default) or "normalized" (the seed's) */
     bool vae_detach_target;
 } ModelConfig;
 
@@ -72,11 +72,11 @@ typedef struct Hybrid {
     float *feat_d;    /* [b·t, F] after dropout */
     bool has_temporal;
     Temporal tmp;
-    float *tin;       /* [b, F] mean over t when there is no temporal encoder */
-    int tdim;         /* width of the temporal output */
+    float *tin; /* [b, F] mean over t when there is no temporal encoder */
+    int tdim;   /* width of the temporal output */
     MlpBlock proj, emb;
     Linear cls, bin, emb_out;
-    int center;       /* param index of anomaly_head.center */
+    int center; /* param index of anomaly_head.center */
     float *cls_logits, *bin_logits, *emb_e, *svdd_score;
     bool has_vae;
     Vae vae;

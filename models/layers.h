@@ -40,9 +40,9 @@ void plan_free(ActPlan *p);
  * parity tests pass PyTorch's masks in). */
 typedef struct Dropout {
     char name[64];
-    int site;      /* index among the model's dropout sites */
+    int site; /* index among the model's dropout sites */
     float p;
-    size_t max_n;  /* floats of the mask at the largest batch */
+    size_t max_n; /* floats of the mask at the largest batch */
     float *mask;
 } Dropout;
 
@@ -53,12 +53,12 @@ typedef struct Net {
     const KOps *k;
     ParamTable *pt;
     ActPlan plan;
-    Arena act;      /* activations (plan) */
-    Arena scratch;  /* backward temporaries, reset per block */
-    size_t scratch_need; /* floats, max over blocks, set while building */
-    bool train;          /* dropout on, BN batch statistics */
-    bool update_bn;      /* update BN running statistics (off for SAM's second pass) */
-    bool external_noise; /* masks/eps were filled by the caller */
+    Arena act;                  /* activations (plan) */
+    Arena scratch;              /* backward temporaries, reset per block */
+    size_t scratch_need;        /* floats, max over blocks, set while building */
+    bool train;                 /* dropout on, BN batch statistics */
+    bool update_bn;             /* update BN running statistics (off for SAM's second pass) */
+    bool external_noise;        /* masks/eps were filled by the caller */
     float bn_momentum_override; /* >= 0: use instead of each BN's momentum (SWA BN update) */
     RngStream dropout_rng;
     uint64_t step;
@@ -106,10 +106,10 @@ typedef struct MlpBlock {
     Bn bn;
     Dropout drop;
     int max_rows;
-    float *z;   /* linear output (pre-ReLU) [rows, out] */
-    float *r;   /* ReLU output = BN input */
-    float *y;   /* block output (after dropout) */
-    float *dx;  /* gradient w.r.t. the block input [rows, in] */
+    float *z;  /* linear output (pre-ReLU) [rows, out] */
+    float *r;  /* ReLU output = BN input */
+    float *y;  /* block output (after dropout) */
+    float *dx; /* gradient w.r.t. the block input [rows, in] */
 } MlpBlock;
 void mlp_make(MlpBlock *m, Net *n, const char *prefix, int first_index, int in, int out,
               float dropout, int max_rows);

@@ -103,7 +103,8 @@ static double svdd_term(const LossConfig *c, int b, const float *d, const LossTa
         if (wn > 0) {
             loss = dn / wn;
             for (int i = 0; i < b; i++) {
-                double wi = (!tg->anom_a[i] ? tg->lam[i] : 0) + (!tg->anom_b[i] ? 1 - tg->lam[i] : 0);
+                double wi =
+                    (!tg->anom_a[i] ? tg->lam[i] : 0) + (!tg->anom_b[i] ? 1 - tg->lam[i] : 0);
                 gw[i] += (float)(weight * wi / wn);
             }
         }
@@ -130,7 +131,8 @@ static double svdd_term(const LossConfig *c, int b, const float *d, const LossTa
         double s = 0;
         if (wn > 0) {
             for (int i = 0; i < b; i++) {
-                double wi = (!tg->anom_a[i] ? tg->lam[i] : 0) + (!tg->anom_b[i] ? 1 - tg->lam[i] : 0);
+                double wi =
+                    (!tg->anom_a[i] ? tg->lam[i] : 0) + (!tg->anom_b[i] ? 1 - tg->lam[i] : 0);
                 if (d[i] > c->svdd_r2) {
                     s += wi * (d[i] - c->svdd_r2);
                     gw[i] += (float)(weight * wi / (c->svdd_nu * wn));
@@ -190,11 +192,17 @@ VbStatus loss_compute(const LossConfig *c, Hybrid *m, LossWork *w, int b, int t,
     }
     out->total = c->w_cls * out->cls + c->w_bin * out->bin + c->w_svdd * out->svdd +
                  (m->has_vae ? c->w_vae * out->vae : 0);
-    const char *bad = !isfinite(out->cls) ? "classification" : !isfinite(out->bin) ? "binary"
-                      : !isfinite(out->svdd) ? "svdd" : !isfinite(out->vae) ? "vae" : NULL;
-    if (bad) return VB_FAIL(VB_ERR_NUMERIC, "the %s loss is %g (not finite)", bad,
-                            !isfinite(out->cls) ? out->cls : !isfinite(out->bin) ? out->bin
-                            : !isfinite(out->svdd) ? out->svdd : out->vae);
+    const char *bad = !isfinite(out->cls)    ? "classification"
+                      : !isfinite(out->bin)  ? "binary"
+                      : !isfinite(out->svdd) ? "svdd"
+                      : !isfinite(out->vae)  ? "vae"
+                                             : NULL;
+    if (bad)
+        return VB_FAIL(VB_ERR_NUMERIC, "the %s loss is %g (not finite)", bad,
+                       !isfinite(out->cls)    ? out->cls
+                       : !isfinite(out->bin)  ? out->bin
+                       : !isfinite(out->svdd) ? out->svdd
+                                              : out->vae);
     k->upload(m->g_cls, w->g_cls, (size_t)b * C * sizeof(float));
     k->upload(m->g_bin, w->g_bin, (size_t)b * 2 * sizeof(float));
     k->upload(m->g_svdd_w, w->g_w, (size_t)b * sizeof(float));

@@ -49,7 +49,7 @@ typedef struct LossTargets {
 
 typedef struct LossWork {
     int max_b, max_rows, classes;
-    float *cls, *bin, *score, *mse, *kl;     /* host copies */
+    float *cls, *bin, *score, *mse, *kl;      /* host copies */
     float *g_cls, *g_bin, *g_w, *g_wm, *g_wk; /* host gradients */
 } LossWork;
 

@@ -6,8 +6,14 @@
 
 /* Element slots of the stream at a step: 0..7 decisions, 1000+ gamma
  * draws, 100000+ permutation. */
-enum { SLOT_APPLY = 0, SLOT_SWITCH = 1, SLOT_CX = 2, SLOT_CY = 3, SLOT_GAMMA = 1000,
-       SLOT_PERM = 100000 };
+enum {
+    SLOT_APPLY = 0,
+    SLOT_SWITCH = 1,
+    SLOT_CX = 2,
+    SLOT_CY = 3,
+    SLOT_GAMMA = 1000,
+    SLOT_PERM = 100000
+};
 
 /* Marsaglia & Tsang (2000), with the a < 1 boost; `ctr` advances through
  * the stream's elements so the number of rejections does not matter. */
@@ -61,7 +67,8 @@ MixResult mix_batch(const MixConfig *c, RngStream s, uint64_t step, int n, int T
     double lam = mix_beta(s, step, 1, c->cutmix_alpha, c->cutmix_alpha);
     double cut = sqrt(1.0 - lam);
     int cw = (int)(w * cut), ch = (int)(h * cut);
-    int cx = (int)(rng_uniform(s, step, SLOT_CX) * w), cy = (int)(rng_uniform(s, step, SLOT_CY) * h);
+    int cx = (int)(rng_uniform(s, step, SLOT_CX) * w),
+        cy = (int)(rng_uniform(s, step, SLOT_CY) * h);
     int x0 = cx - cw / 2 < 0 ? 0 : cx - cw / 2, x1 = cx + cw / 2 > w ? w : cx + cw / 2;
     int y0 = cy - ch / 2 < 0 ? 0 : cy - ch / 2, y1 = cy + ch / 2 > h ? h : cy + ch / 2;
     r.box[0] = y0, r.box[1] = x0, r.box[2] = y1, r.box[3] = x1;

@@ -81,7 +81,8 @@ size_t params_count(const ParamTable *t, ParamKind kind) {
 void params_shape_str(const Param *p, char *buf, size_t n) {
     size_t used = (size_t)snprintf(buf, n, "[");
     for (int i = 0; i < p->ndim && used < n; i++)
-        used += (size_t)snprintf(buf + used, n - used, i ? ", %lld" : "%lld", (long long)p->shape[i]);
+        used +=
+            (size_t)snprintf(buf + used, n - used, i ? ", %lld" : "%lld", (long long)p->shape[i]);
     if (used < n) snprintf(buf + used, n - used, "]");
 }
 

@@ -20,7 +20,7 @@
 
 typedef enum ParamKind {
     PARAM_TRAIN = 0, /* learned by the optimiser */
-    PARAM_BUFFER,    /* state saved with the weights but not trained (BN running stats, SVDD centre) */
+    PARAM_BUFFER, /* state saved with the weights but not trained (BN running stats, SVDD centre) */
 } ParamKind;
 
 /* How hybrid_init fills a tensor (set by the layer that registers it). */

@@ -41,16 +41,11 @@ static const DtypeInfo *dtype_lookup(const char *name) {
 
 const char *st_dtype_str(StDtype d) {
     switch (d) {
-    case ST_F32:
-        return "F32";
-    case ST_F16:
-        return "F16";
-    case ST_BF16:
-        return "BF16";
-    case ST_F64:
-        return "F64";
-    default:
-        return "other";
+    case ST_F32: return "F32";
+    case ST_F16: return "F16";
+    case ST_BF16: return "BF16";
+    case ST_F64: return "F64";
+    default: return "other";
     }
 }
 
@@ -58,12 +53,9 @@ const char *st_dtype_str(StDtype d) {
 static float half_to_float(uint16_t h) {
     unsigned exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
     float v;
-    if (exp == 0)
-        v = ldexpf((float)man, -24);
-    else if (exp == 31)
-        v = man ? NAN : INFINITY;
-    else
-        v = ldexpf((float)(man | 0x400u), (int)exp - 25);
+    if (exp == 0) v = ldexpf((float)man, -24);
+    else if (exp == 31) v = man ? NAN : INFINITY;
+    else v = ldexpf((float)(man | 0x400u), (int)exp - 25);
     return (h & 0x8000u) ? -v : v;
 }
 
@@ -324,10 +316,8 @@ const StTensor *st_find(const StFile *f, const char *name) {
         int mid = lo + (hi - lo) / 2;
         int c = strcmp(f->t[mid].name, name);
         if (c == 0) return &f->t[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
     }
     return NULL;
 }

@@ -25,9 +25,9 @@ typedef struct Schedule {
     double base_m, max_m; /* β1 range for cycle_momentum */
     int64_t total;        /* steps of the whole run */
     /* SWA */
-    int64_t swa_start;    /* first SWA step (-1 = never) */
+    int64_t swa_start; /* first SWA step (-1 = never) */
     double swa_lr;
-    int64_t swa_anneal;   /* steps of the anneal to swa_lr */
+    int64_t swa_anneal; /* steps of the anneal to swa_lr */
 } Schedule;
 
 /* Learning rate at optimiser step `step` (0-based). */

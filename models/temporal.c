@@ -69,7 +69,8 @@ void temporal_make(Temporal *m, Net *n, const char *prefix, RnnType type, int in
     plan_req(&n->plan, &m->gy[1], seq * D);
     plan_req(&n->plan, &m->dx, seq * (size_t)in);
     /* attention ws, or one direction's input gradient */
-    net_need_scratch(n, seq * (size_t)(hidden + 1 > (in > D ? in : D) ? hidden + 1 : (in > D ? in : D)) + 64);
+    net_need_scratch(
+        n, seq * (size_t)(hidden + 1 > (in > D ? in : D) ? hidden + 1 : (in > D ? in : D)) + 64);
 }
 
 /* Output of layer l as the next layer sees it. */

@@ -22,16 +22,16 @@ typedef struct Temporal {
     RnnType type;
     int in, hidden, layers, dirs, max_b, max_t, out_dim;
     float dropout;
-    RnnDir *dir;      /* layers × dirs */
-    float **y;        /* per layer output [b, t, D] (after inter-layer dropout for l < L-1) */
-    float **yraw;     /* per layer output before dropout */
-    Dropout *drop;    /* per layer (l < L-1) */
+    RnnDir *dir;   /* layers × dirs */
+    float **y;     /* per layer output [b, t, D] (after inter-layer dropout for l < L-1) */
+    float **yraw;  /* per layer output before dropout */
+    Dropout *drop; /* per layer (l < L-1) */
     float *rnn_ws;
     int a_w1, a_b1, a_w2, a_b2;
     float *attn_save;
-    float *out;       /* [b, D] */
-    float *gy[2];     /* gradient buffers [b, t, D] */
-    float *dx;        /* gradient w.r.t. the input [b, t, in] */
+    float *out;   /* [b, D] */
+    float *gy[2]; /* gradient buffers [b, t, D] */
+    float *dx;    /* gradient w.r.t. the input [b, t, in] */
 } Temporal;
 
 void temporal_make(Temporal *m, Net *n, const char *prefix, RnnType type, int in, int hidden,

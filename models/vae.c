@@ -95,10 +95,8 @@ void vae_make(Vae *v, Net *n, VaeLevel level, int in_dim, int image, int latent,
     v->target_normalized = target_normalized;
     v->detach_target = detach_target;
     v->in_dim = level == VAE_FEATURE ? in_dim : image * image * 3;
-    if (level == VAE_FEATURE)
-        make_feature(v, n, dropout);
-    else
-        make_image(v, n);
+    if (level == VAE_FEATURE) make_feature(v, n, dropout);
+    else make_image(v, n);
     size_t rl = (size_t)max_rows * latent, rd = (size_t)max_rows * v->in_dim;
     plan_req(&n->plan, &v->mu, rl);
     plan_req(&n->plan, &v->logvar, rl);
@@ -191,10 +189,8 @@ void vae_fwd(Net *n, Vae *v, int rows, const float *x) {
             k->convt2d_fwd(&g, d, params_data(pt, v->w_dec[i]), params_data(pt, v->b_dec[i]),
                            v->dz[i], v->conv_ws);
             size_t cnt_o = (size_t)rows * g.oh * g.ow * g.cout;
-            if (i + 1 < v->nh)
-                bn_fwd(n, &v->bn_dec[i], rows * g.oh * g.ow, v->dz[i], v->da[i]);
-            else
-                k->act_fwd(K_ACT_TANH, cnt_o, v->dz[i], v->recon);
+            if (i + 1 < v->nh) bn_fwd(n, &v->bn_dec[i], rows * g.oh * g.ow, v->dz[i], v->da[i]);
+            else k->act_fwd(K_ACT_TANH, cnt_o, v->dz[i], v->recon);
             d = v->da[i];
         }
         k->chan_affine(rows * v->image * v->image, 3, v->tgt_a, v->tgt_b, x, v->target);
@@ -231,10 +227,8 @@ void vae_bwd(Net *n, Vae *v, int rows, const float *x, const float *wm, const fl
             KConv gd = v->gdec[i];
             gd.n = rows;
             size_t cnt_o = (size_t)rows * gd.oh * gd.ow * gd.cout;
-            if (i + 1 < v->nh)
-                bn_bwd(n, &v->bn_dec[i], rows * gd.oh * gd.ow, v->dz[i], g, g);
-            else
-                k->act_bwd(K_ACT_TANH, cnt_o, v->dz[i], g, g);
+            if (i + 1 < v->nh) bn_bwd(n, &v->bn_dec[i], rows * gd.oh * gd.ow, v->dz[i], g, g);
+            else k->act_bwd(K_ACT_TANH, cnt_o, v->dz[i], g, g);
             const float *din = i ? v->da[i - 1] : v->dec_in_nhwc;
             k->convt2d_bwd(&gd, din, params_data(pt, v->w_dec[i]), g, other,
                            params_grad(pt, v->w_dec[i]), params_grad(pt, v->b_dec[i]), v->conv_ws);

@@ -43,17 +43,17 @@ typedef struct Vae {
     Bn bn_enc[VAE_MAX_HIDDEN], bn_dec[VAE_MAX_HIDDEN];
     float *ez[VAE_MAX_HIDDEN], *ea[VAE_MAX_HIDDEN]; /* encoder conv out, after BN+act */
     float *dz[VAE_MAX_HIDDEN], *da[VAE_MAX_HIDDEN]; /* decoder convT out, after BN+act */
-    float *flat, *dflat;                          /* [rows, c*fs*fs] NCHW order */
+    float *flat, *dflat;                            /* [rows, c*fs*fs] NCHW order */
     float *dec_in, *dec_in_nhwc;
     float *conv_ws;
-    float *tgt_a, *tgt_b;                         /* target = a*x + b per channel */
+    float *tgt_a, *tgt_b; /* target = a*x + b per channel */
     Linear dec_input;
     /* shared */
     Linear fc_mu, fc_logvar;
     float *mu, *logvar, *eps, *z, *recon, *target;
-    float *mse, *kl;      /* per row */
-    float *g0, *g1;       /* gradient buffers */
-    float *dx;            /* gradient w.r.t. the input (feature level, undetached) */
+    float *mse, *kl; /* per row */
+    float *g0, *g1;  /* gradient buffers */
+    float *dx;       /* gradient w.r.t. the input (feature level, undetached) */
 } Vae;
 
 void vae_make(Vae *v, Net *n, VaeLevel level, int in_dim, int image, int latent, int nh,

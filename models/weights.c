@@ -31,8 +31,8 @@ static void note(FILE *log, int count, const char *kind, const char *name, const
     else if (count == 21) fprintf(log, "  %s: ... (more not listed)\n", kind);
 }
 
-VbStatus weights_load(Hybrid *m, const char *path, bool allow_missing, bool allow_unused,
-                      FILE *log, WeightsReport *rep) {
+VbStatus weights_load(Hybrid *m, const char *path, bool allow_missing, bool allow_unused, FILE *log,
+                      WeightsReport *rep) {
     memset(rep, 0, sizeof *rep);
     StFile f;
     VB_TRY(st_open(path, &f));
@@ -70,8 +70,9 @@ VbStatus weights_load(Hybrid *m, const char *path, bool allow_missing, bool allo
             continue;
         }
         if (seen[pi]) {
-            st = VB_FAIL(VB_ERR_INPUT, "%s: tensor %s given twice (under timm and torchvision names)",
-                         path, name);
+            st =
+                VB_FAIL(VB_ERR_INPUT,
+                        "%s: tensor %s given twice (under timm and torchvision names)", path, name);
             break;
         }
         if (p->numel > host_n) {
@@ -137,7 +138,8 @@ VbStatus weights_load_noise(Hybrid *m, const char *path, int rows) {
         const StTensor *t = st_find(&f, d->name);
         if (!t) {
             if (d->p > 0)
-                st = vb_fail_plain(VB_ERR_INPUT, "%s: no mask for dropout site '%s'", path, d->name);
+                st =
+                    vb_fail_plain(VB_ERR_INPUT, "%s: no mask for dropout site '%s'", path, d->name);
             continue;
         }
         float *host = vb_xmalloc((size_t)t->numel * sizeof(float) + 1);

@@ -21,8 +21,8 @@ typedef struct WeightsReport {
 
 /* Load `path` into the model's parameters. Problems are listed on `log`
  * (one line each, at most 20 per kind, then a count). */
-VbStatus weights_load(Hybrid *m, const char *path, bool allow_missing, bool allow_unused,
-                      FILE *log, WeightsReport *rep);
+VbStatus weights_load(Hybrid *m, const char *path, bool allow_missing, bool allow_unused, FILE *log,
+                      WeightsReport *rep);
 /* Write every parameter and buffer (F32) with metadata (format, version). */
 VbStatus weights_save(const Hybrid *m, const char *path);
 /* Training-mode noise from a file, for parity with PyTorch: one mask per

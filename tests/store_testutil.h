@@ -88,9 +88,7 @@ static inline double query1(const char *db, const char *sql, char **text) {
     sqlite3_close(h);
     return v;
 }
-static inline double q1(const char *db, const char *sql) {
-    return query1(db, sql, NULL);
-}
+static inline double q1(const char *db, const char *sql) { return query1(db, sql, NULL); }
 static inline char *q1s(const char *db, const char *sql) {
     char *t;
     query1(db, sql, &t);
@@ -109,8 +107,8 @@ static inline void raw_exec(const char *db, const char *sql) {
 
 /* Register one cell, claim it and finish it (done with test/auc = auc and
  * val/loss = 1 - auc, or failed with `error`). Returns its id. */
-static inline int64_t add_run(Store *st, int64_t exp, const char *variant, int seed, const char *hash,
-                       double auc, const char *error) {
+static inline int64_t add_run(Store *st, int64_t exp, const char *variant, int seed,
+                              const char *hash, double auc, const char *error) {
     char json[128];
     snprintf(json, sizeof json, "{\"variant\":\"%s\",\"seed\":%d,\"h\":\"%s\"}", variant, seed,
              hash);

@@ -49,7 +49,8 @@ Test(rng, philox_known_answers) {
 }
 
 Test(rng, streams_are_independent_and_stable) {
-    RngStream a = rng_stream(7, "dropout"), b = rng_stream(7, "augment"), c = rng_stream(8, "dropout");
+    RngStream a = rng_stream(7, "dropout"), b = rng_stream(7, "augment"),
+              c = rng_stream(8, "dropout");
     RngStream a2 = rng_stream(7, "dropout");
     cr_assert(a.k0 == a2.k0 && a.k1 == a2.k1);
     cr_assert(!(a.k0 == b.k0 && a.k1 == b.k1));
@@ -140,7 +141,8 @@ Test(rng, below_is_in_range_and_unbiased) {
         cr_assert(v < 7);
         counts[v]++;
     }
-    for (int i = 0; i < 7; i++) cr_assert(abs(counts[i] - 10000) < 500, "bucket %d: %d", i, counts[i]);
+    for (int i = 0; i < 7; i++)
+        cr_assert(abs(counts[i] - 10000) < 500, "bucket %d: %d", i, counts[i]);
 }
 
 Test(arena, measure_then_allocate) {

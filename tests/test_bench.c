@@ -62,7 +62,8 @@ Test(bench, train_infer_and_loader_print_their_fields, .timeout = 120) {
     cr_assert_eq(num(l, "clips_per_epoch"), (13 * 8 + 32) * 8);
     cr_assert(num(l, "batches_per_s") > 0);
     /* both printed to 6 significant digits */
-    cr_assert_float_eq(num(l, "images_per_s"), num(l, "batches_per_s") * 8, 2e-5 * num(l, "images_per_s"));
+    cr_assert_float_eq(num(l, "images_per_s"), num(l, "batches_per_s") * 8,
+                       2e-5 * num(l, "images_per_s"));
     json_decref(l);
 }
 

@@ -125,7 +125,7 @@ static void tc_pin(const char *db) {
         tc_run(db, "baseline pin ref --experiment synth --variant base", TC_DIR "/pin.txt"), 0);
 }
 
-#define TC_TOL                                                                                     \
+#define TC_TOL \
     "--tolerance test.accuracy=0.05 --tolerance=test.fpr.fused=0.02,test.detect.fused.unseen=0.05"
 
 Test(check, identical_runs_pass) {

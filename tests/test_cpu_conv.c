@@ -56,30 +56,18 @@ static void bufs_free(Bufs *B) {
 
 static void run_fwd(const Bufs *B) {
     switch (B->op) {
-    case OP_CONV:
-        B->k->conv2d_fwd(&B->c, B->x, B->w, B->b, B->y, B->ws);
-        break;
-    case OP_DW:
-        B->k->dwconv2d_fwd(&B->c, B->x, B->w, B->b, B->y);
-        break;
-    case OP_CONVT:
-        B->k->convt2d_fwd(&B->c, B->x, B->w, B->b, B->y, B->ws);
-        break;
+    case OP_CONV: B->k->conv2d_fwd(&B->c, B->x, B->w, B->b, B->y, B->ws); break;
+    case OP_DW: B->k->dwconv2d_fwd(&B->c, B->x, B->w, B->b, B->y); break;
+    case OP_CONVT: B->k->convt2d_fwd(&B->c, B->x, B->w, B->b, B->y, B->ws); break;
     }
 }
 
 /* Backward with dy = r. */
 static void run_bwd(const Bufs *B, float *dx, float *dw, float *db) {
     switch (B->op) {
-    case OP_CONV:
-        B->k->conv2d_bwd(&B->c, B->x, B->w, B->r, dx, dw, db, B->ws);
-        break;
-    case OP_DW:
-        B->k->dwconv2d_bwd(&B->c, B->x, B->w, B->r, dx, dw, db);
-        break;
-    case OP_CONVT:
-        B->k->convt2d_bwd(&B->c, B->x, B->w, B->r, dx, dw, db, B->ws);
-        break;
+    case OP_CONV: B->k->conv2d_bwd(&B->c, B->x, B->w, B->r, dx, dw, db, B->ws); break;
+    case OP_DW: B->k->dwconv2d_bwd(&B->c, B->x, B->w, B->r, dx, dw, db); break;
+    case OP_CONVT: B->k->convt2d_bwd(&B->c, B->x, B->w, B->r, dx, dw, db, B->ws); break;
     }
 }
 

@@ -16,10 +16,8 @@
 static void store_mat(const float *m, int rows, int cols, bool trans, int ld, float *dst) {
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) {
-            if (trans)
-                dst[(size_t)j * ld + i] = m[i * cols + j];
-            else
-                dst[(size_t)i * ld + j] = m[i * cols + j];
+            if (trans) dst[(size_t)j * ld + i] = m[i * cols + j];
+            else dst[(size_t)i * ld + j] = m[i * cols + j];
         }
 }
 
@@ -156,18 +154,12 @@ Test(cpu_dense, linear_single_row) {
 
 static double ref_act(KAct a, double v) {
     switch (a) {
-    case K_ACT_RELU:
-        return v > 0 ? v : 0;
-    case K_ACT_SILU:
-        return v / (1 + exp(-v));
-    case K_ACT_LEAKY:
-        return v > 0 ? v : 0.2 * v;
-    case K_ACT_SIGMOID:
-        return 1 / (1 + exp(-v));
-    case K_ACT_TANH:
-        return tanh(v);
-    default:
-        return v;
+    case K_ACT_RELU: return v > 0 ? v : 0;
+    case K_ACT_SILU: return v / (1 + exp(-v));
+    case K_ACT_LEAKY: return v > 0 ? v : 0.2 * v;
+    case K_ACT_SIGMOID: return 1 / (1 + exp(-v));
+    case K_ACT_TANH: return tanh(v);
+    default: return v;
     }
 }
 

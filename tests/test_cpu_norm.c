@@ -15,18 +15,12 @@ static const KAct all_acts[] = {K_ACT_NONE,  K_ACT_RELU,    K_ACT_SILU,
 
 static double ref_act(KAct a, double v) {
     switch (a) {
-    case K_ACT_RELU:
-        return v > 0 ? v : 0;
-    case K_ACT_SILU:
-        return v / (1 + exp(-v));
-    case K_ACT_LEAKY:
-        return v > 0 ? v : 0.2 * v;
-    case K_ACT_SIGMOID:
-        return 1 / (1 + exp(-v));
-    case K_ACT_TANH:
-        return tanh(v);
-    default:
-        return v;
+    case K_ACT_RELU: return v > 0 ? v : 0;
+    case K_ACT_SILU: return v / (1 + exp(-v));
+    case K_ACT_LEAKY: return v > 0 ? v : 0.2 * v;
+    case K_ACT_SIGMOID: return 1 / (1 + exp(-v));
+    case K_ACT_TANH: return tanh(v);
+    default: return v;
     }
 }
 
@@ -170,8 +164,7 @@ typedef struct BnCtx {
 
 static double bn_loss(void *v) {
     BnCtx *c = v;
-    if (c->eval)
-        K->bn_eval_fwd(&c->p, c->x, c->gamma, c->beta, c->rm, c->rv, c->y);
+    if (c->eval) K->bn_eval_fwd(&c->p, c->x, c->gamma, c->beta, c->rm, c->rv, c->y);
     else
         K->bn_train_fwd(&c->p, c->x, c->gamma, c->beta, c->rm, c->rv, false, c->mean, c->invstd,
                         c->y);
@@ -224,10 +217,8 @@ static void check_bn_bwd(int rows, int cc, KAct act, bool eval) {
     float *dg = tu_alloc(cc), *db = tu_alloc(cc);
     for (int j = 0; j < cc; j++) dg[j] = 3.0f, db[j] = -1.0f; /* accumulate onto these */
     bn_loss(&c);
-    if (eval)
-        K->bn_eval_bwd(&c.p, c.x, c.gamma, c.beta, c.rm, c.rv, c.r, dx, dg, db);
-    else
-        K->bn_train_bwd(&c.p, c.x, c.gamma, c.beta, c.mean, c.invstd, c.r, dx, dg, db);
+    if (eval) K->bn_eval_bwd(&c.p, c.x, c.gamma, c.beta, c.rm, c.rv, c.r, dx, dg, db);
+    else K->bn_train_bwd(&c.p, c.x, c.gamma, c.beta, c.mean, c.invstd, c.r, dx, dg, db);
     for (int j = 0; j < cc; j++) dg[j] -= 3.0f, db[j] += 1.0f;
     char what[64];
     snprintf(what, sizeof what, "%s act %d dx", eval ? "eval" : "train", (int)act);
@@ -241,10 +232,8 @@ static void check_bn_bwd(int rows, int cc, KAct act, bool eval) {
     float *g = tu_alloc(n);
     memcpy(g, c.r, n * sizeof(float));
     bn_loss(&c);
-    if (eval)
-        K->bn_eval_bwd(&c.p, c.x, c.gamma, c.beta, c.rm, c.rv, g, g, NULL, NULL);
-    else
-        K->bn_train_bwd(&c.p, c.x, c.gamma, c.beta, c.mean, c.invstd, g, g, NULL, NULL);
+    if (eval) K->bn_eval_bwd(&c.p, c.x, c.gamma, c.beta, c.rm, c.rv, g, g, NULL, NULL);
+    else K->bn_train_bwd(&c.p, c.x, c.gamma, c.beta, c.mean, c.invstd, g, g, NULL, NULL);
     tu_assert_bytes_equal(g, dx, n * sizeof(float), "dx in place over dy");
     free(dx), free(dg), free(db), free(g);
     bn_ctx_free(&c);
@@ -336,9 +325,7 @@ Test(cpu_norm, gap_bwd_gradcheck) {
 
 /* ---- squeeze-excitation ---- */
 
-static double sigm(double v) {
-    return 1 / (1 + exp(-v));
-}
+static double sigm(double v) { return 1 / (1 + exp(-v)); }
 
 Test(cpu_norm, se_fwd_hand) {
     /* n 1, hw 2, c 2, cr 1: s = [2, 3]; r_pre = 0.5*2 - 0.25*3 + 0.1 = 0.35;

@@ -6,12 +6,8 @@
  * results for 1, 2 and 5 threads on shapes that span several GEMM tiles. */
 #include "testutil.h"
 
-static const KOps *K(void) {
-    return kops_cpu();
-}
-static double sigd(double v) {
-    return 1.0 / (1.0 + exp(-v));
-}
+static const KOps *K(void) { return kops_cpu(); }
+static double sigd(double v) { return 1.0 / (1.0 + exp(-v)); }
 
 /* ------------------------------------------------------- references ---- */
 
@@ -252,12 +248,8 @@ static void check_forward(bool gru) {
         }
 }
 
-Test(cpu_rnn, lstm_matches_reference) {
-    check_forward(false);
-}
-Test(cpu_rnn, gru_matches_reference) {
-    check_forward(true);
-}
+Test(cpu_rnn, lstm_matches_reference) { check_forward(false); }
+Test(cpu_rnn, gru_matches_reference) { check_forward(true); }
 
 /* Reverse of a sequence processed in reverse = forward of the time-flipped
  * sequence, exactly (same arithmetic in the same order). */
@@ -299,18 +291,10 @@ static void check_rnn_grads(bool gru, bool reverse) {
     free(dy), grads_free(&g), rnn_free(&c);
 }
 
-Test(cpu_rnn_grad, lstm_forward) {
-    check_rnn_grads(false, false);
-}
-Test(cpu_rnn_grad, lstm_reverse) {
-    check_rnn_grads(false, true);
-}
-Test(cpu_rnn_grad, gru_forward) {
-    check_rnn_grads(true, false);
-}
-Test(cpu_rnn_grad, gru_reverse) {
-    check_rnn_grads(true, true);
-}
+Test(cpu_rnn_grad, lstm_forward) { check_rnn_grads(false, false); }
+Test(cpu_rnn_grad, lstm_reverse) { check_rnn_grads(false, true); }
+Test(cpu_rnn_grad, gru_forward) { check_rnn_grads(true, false); }
+Test(cpu_rnn_grad, gru_reverse) { check_rnn_grads(true, true); }
 
 /* Parameter gradients accumulate onto what is there, dx is overwritten (its
  * padding untouched), and NULL gradients leave the others bit-identical. The
@@ -331,10 +315,8 @@ static void check_rnn_accumulate(bool gru, bool reverse) {
     memcpy(p.dbhh, a.dbhh, c.nb * 4);
     rnn_bwd(&c, dy, a.dx, a.dwih, a.dwhh, a.dbih, a.dbhh);
     for (size_t i = 0; i < c.nx; i++) {
-        if ((int)(i % 9) < 6)
-            cr_assert_eq(a.dx[i], g.dx[i], "dx not overwritten at %zu", i);
-        else
-            cr_assert_eq(a.dx[i], p.dx[i], "dx padding written at %zu", i);
+        if ((int)(i % 9) < 6) cr_assert_eq(a.dx[i], g.dx[i], "dx not overwritten at %zu", i);
+        else cr_assert_eq(a.dx[i], p.dx[i], "dx padding written at %zu", i);
     }
     for (size_t i = 0; i < c.nwih; i++) p.dwih[i] += g.dwih[i];
     for (size_t i = 0; i < c.nwhh; i++) p.dwhh[i] += g.dwhh[i];

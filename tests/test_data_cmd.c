@@ -133,9 +133,9 @@ Test(data_cmd, text_output_lists_every_class) {
 
 Test(data_cmd, probe_json_and_text) {
     cr_assert_eq(system("mkdir -p " DIR), 0);
-    const char *probe[] = {"data",     "probe", "--source", "synthetic", "--videos", "6",
-                           "--frames", "4",     "--size",   "32",        "--format", "json",
-                           "--alpha",  "2"};
+    const char *probe[] = {"data",     "probe",    "--source", "synthetic", "--videos",
+                           "6",        "--frames", "4",        "--size",    "32",
+                           "--format", "json",     "--alpha",  "2"};
     cr_assert_eq(run(DIR "/probe.json", 14, probe), 0);
     json_t *j = load_json(DIR "/probe.json");
     cr_assert_eq(geti(j, "train_videos", NULL), 13 * 6 + 4 * 6);
@@ -160,9 +160,9 @@ Test(data_cmd, probe_json_and_text) {
     cr_assert(strstr(buf, "balanced acc.") && strstr(buf, "NormalVideos") &&
                   strstr(buf, "(normal)") && strstr(buf, "ridge classifier (alpha 1)"),
               "%s", buf);
-    const char *held[] = {"data",     "probe", "--source", "synthetic", "--videos",  "6",
-                          "--frames", "4",     "--size",   "32",        "--holdout", "Arson, Robbery",
-                          "--format", "json"};
+    const char *held[] = {"data",      "probe",          "--source", "synthetic", "--videos",
+                          "6",         "--frames",       "4",        "--size",    "32",
+                          "--holdout", "Arson, Robbery", "--format", "json"};
     cr_assert_eq(run(DIR "/probe_held.json", 14, held), 0);
     j = load_json(DIR "/probe_held.json");
     json_t *h = json_object_get(j, "holdout");

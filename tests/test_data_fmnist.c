@@ -123,10 +123,8 @@ Test(data_fmnist, damaged_idx_files_are_named) {
                             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
     for (int i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        if (i % 2 == 0)
-            write_gz(p, img, sizeof img);
-        else
-            write_gz(p, lab, sizeof lab);
+        if (i % 2 == 0) write_gz(p, img, sizeof img);
+        else write_gz(p, lab, sizeof lab);
     }
     FmnistOptions o;
     fmnist_defaults(&o);

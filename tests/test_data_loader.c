@@ -281,7 +281,8 @@ Test(data_loader, blur_is_a_separable_gaussian_with_reflect101_borders) {
             augment_clip(&p, s, 0, 0, frames, 1, H, W, out, scratch);
             double wt[5], sum = 0;
             int r = k / 2;
-            for (int i = -r; i <= r; i++) sum += wt[i + r] = exp(-(double)(i * i) / (2.0 * sigma * sigma));
+            for (int i = -r; i <= r; i++)
+                sum += wt[i + r] = exp(-(double)(i * i) / (2.0 * sigma * sigma));
             for (int i = 0; i < k; i++) wt[i] /= sum;
             for (int y = 0; y < H; y++)
                 for (int x = 0; x < W; x++)
@@ -290,7 +291,8 @@ Test(data_loader, blur_is_a_separable_gaussian_with_reflect101_borders) {
                         for (int i = -r; i <= r; i++)
                             for (int j = -r; j <= r; j++)
                                 want += wt[i + r] * wt[j + r] *
-                                        img[(refl101(y + i, H) * W + refl101(x + j, W)) * 3 + c] / 255.0;
+                                        img[(refl101(y + i, H) * W + refl101(x + j, W)) * 3 + c] /
+                                        255.0;
                         double got = out[(y * W + x) * 3 + c] * STD[c] + MEAN[c];
                         cr_assert(fabs(got - want) < 2e-6, "k %d sigma %g (%d,%d,%d): %g vs %g", k,
                                   sigma, y, x, c, got, want);

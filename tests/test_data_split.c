@@ -41,10 +41,8 @@ Test(data_split, disjoint_complete_and_stratified) {
     int val[DS_MAX_CLASSES] = {0}, train[DS_MAX_CLASSES] = {0};
     for (size_t v = 0; v < ds.nvideos; v++) {
         const DsVideo *d = &ds.videos[v];
-        if (d->split == DS_TEST)
-            cr_assert_eq(part[v], SPLIT_TEST, "%s", d->id);
-        else
-            cr_assert(part[v] == SPLIT_TRAIN || part[v] == SPLIT_VAL, "%s", d->id);
+        if (d->split == DS_TEST) cr_assert_eq(part[v], SPLIT_TEST, "%s", d->id);
+        else cr_assert(part[v] == SPLIT_TRAIN || part[v] == SPLIT_VAL, "%s", d->id);
         if (part[v] == SPLIT_VAL) val[d->cls]++;
         if (part[v] == SPLIT_TRAIN) train[d->cls]++;
     }

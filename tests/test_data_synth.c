@@ -102,9 +102,7 @@ static double frame_mean(const Dataset *ds, size_t v, uint32_t t) {
 /* ---- pixel-level signatures, through the public API ---- */
 
 typedef int (*PixelTest)(const uint8_t *p);
-static int px_orange(const uint8_t *p) {
-    return p[0] > 200 && p[0] > p[2] + 90 && p[1] > 60;
-}
+static int px_orange(const uint8_t *p) { return p[0] > 200 && p[0] > p[2] + 90 && p[1] > 60; }
 static int px_red(const uint8_t *p) { /* a red signal light */
     return p[0] > 170 && p[1] * 2 < p[0] && p[2] * 2 < p[0];
 }
@@ -214,10 +212,8 @@ Test(data_synth, class_signatures_police_lights_paint_hazard_lights) {
             synth_video_frame(v, t, fr);
             if (t <= v->ev.t1) continue;
             int n = count_box(fr, S, px_amber, 0, v->sc.road0 - 0.15f, 1, v->sc.road1 + 0.05f);
-            if ((t - v->ev.t1) % 3)
-                on += n, non++;
-            else
-                off += n, noff++;
+            if ((t - v->ev.t1) % 3) on += n, non++;
+            else off += n, noff++;
         }
         synth_video_close(v);
         cr_assert(noff > 0 && on / non > off / noff + 15, "RoadAccidents %d: amber %.1f vs %.1f", k,
@@ -287,9 +283,7 @@ static void snap_video(const SynthConfig *c, int cls, int index, Snap *s) {
     free(v), free(frame);
 }
 
-static bool running(const Person *p) {
-    return p->stride > 0.9f && !p->lying;
-}
+static bool running(const Person *p) { return p->stride > 0.9f && !p->lying; }
 
 #define NV 6
 #define NF 16

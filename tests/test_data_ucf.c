@@ -73,10 +73,8 @@ typedef struct Member {
 
 static void write_members(const char *path, const Member *m, int n) {
     struct archive *a = archive_write_new();
-    if (strstr(path, ".zip"))
-        archive_write_set_format_zip(a);
-    else
-        archive_write_set_format_pax_restricted(a);
+    if (strstr(path, ".zip")) archive_write_set_format_zip(a);
+    else archive_write_set_format_pax_restricted(a);
     if (strstr(path, ".gz")) archive_write_add_filter_gzip(a);
     cr_assert_eq(archive_write_open_filename(a, path), ARCHIVE_OK);
     for (int i = 0; i < n; i++) {

@@ -85,7 +85,7 @@ Test(evaluate, clip_and_video_accuracy_over_seen_classes) {
  * evaluation used to read a name for it from uninitialised memory). */
 Test(evaluate, one_class_padding_class_gets_no_keys) {
     static const int64_t video[] = {1, 2, 3, 4};
-    static const int cls[] = {1, 1, 0, 2}; /* N, N, A, U */
+    static const int cls[] = {1, 1, 0, 2};           /* N, N, A, U */
     static const double p1[] = {0.2, 0.7, 0.4, 0.9}; /* P(padding class) */
     EvalScores s;
     memset(&s, 0, sizeof s);
@@ -119,7 +119,8 @@ Test(evaluate, one_class_padding_class_gets_no_keys) {
                      !strncmp(k, "unseen_assigned.", 16) || !strchr(k, '.') ||
                      !strncmp(k, "video_", 6);
         cr_assert(known, "unexpected key %s", k);
-        if (!strncmp(k, "unseen_assigned.", 16)) cr_assert(!strcmp(k + strlen(k) - 2, ".N"), "%s", k);
+        if (!strncmp(k, "unseen_assigned.", 16))
+            cr_assert(!strcmp(k + strlen(k) - 2, ".N"), "%s", k);
     }
 }
 
@@ -153,8 +154,12 @@ Test(evaluate, tta_max_reduces_scores_but_averages_class_logits, .timeout = 120)
      * statistics 0/1 while the activations shrink layer by layer): BN
      * statistics from the data make them differ */
     train_bn_update(&m, cd.train_eval);
-    EvalContext ec = {(const char *const *)ds.classes, ds.nclasses, cd.class_map, cd.nmodel,
-                      cd.normal_model, 0.05};
+    EvalContext ec = {(const char *const *)ds.classes,
+                      ds.nclasses,
+                      cd.class_map,
+                      cd.nmodel,
+                      cd.normal_model,
+                      0.05};
     EvalScores mean, max, plain;
     cr_assert_eq(eval_collect(&m, cd.test, &ec, 3, false, &mean), VB_OK, "%s", vb_errmsg());
     cr_assert_eq(eval_collect(&m, cd.test, &ec, 3, true, &max), VB_OK, "%s", vb_errmsg());

@@ -29,14 +29,15 @@ Test(experiment, bad_files_give_located_messages) {
         want += 10;
         Experiment x;
         VbStatus s = experiment_load(path, &x);
-        cr_assert_eq(s, VB_ERR_INPUT, "%s: expected an input error, got %d (%s)", path, s, vb_errmsg());
+        cr_assert_eq(s, VB_ERR_INPUT, "%s: expected an input error, got %d (%s)", path, s,
+                     vb_errmsg());
         char expect[700];
         int l, c;
         if (sscanf(want, "%d:%d:", &l, &c) == 2)
             snprintf(expect, sizeof expect, "%s:%s", path, want);
-        else
-            snprintf(expect, sizeof expect, "%s", want);
-        cr_assert(strstr(vb_errmsg(), expect) != NULL, "%s:\n  got:  %s\n  want: %s", path, vb_errmsg(), expect);
+        else snprintf(expect, sizeof expect, "%s", want);
+        cr_assert(strstr(vb_errmsg(), expect) != NULL, "%s:\n  got:  %s\n  want: %s", path,
+                  vb_errmsg(), expect);
         count++;
     }
     closedir(d);
@@ -107,8 +108,10 @@ Test(experiment, matrix_extends_overrides_and_hashes) {
         /* the stored JSON reproduces the config */
         RunConfig back;
         cr_assert_eq(run_config_from_json(cells[i].config, &back), VB_OK, "%s", vb_errmsg());
-        cr_assert(memcmp(&back.model, &cells[i].cfg.model, sizeof back.model) == 0, "model config round trip");
-        cr_assert(memcmp(&back.train, &cells[i].cfg.train, sizeof back.train) == 0, "train config round trip");
+        cr_assert(memcmp(&back.model, &cells[i].cfg.model, sizeof back.model) == 0,
+                  "model config round trip");
+        cr_assert(memcmp(&back.train, &cells[i].cfg.train, sizeof back.train) == 0,
+                  "train config round trip");
     }
     /* another data digest changes every hash */
     const char *dig2[3] = {"d2", "d2", "d2"};
@@ -144,7 +147,8 @@ Test(experiment, leave_one_out_and_shipped_files_parse) {
     Experiment e;
     cr_assert_eq(experiment_load("tests/tmp/loo.yaml", &e), VB_OK, "%s", vb_errmsg());
     cr_assert_eq(e.nholdouts, 13);
-    for (int i = 0; i < e.nholdouts; i++) cr_assert_str_neq(e.holdout[i].classes[0], "NormalVideos");
+    for (int i = 0; i < e.nholdouts; i++)
+        cr_assert_str_neq(e.holdout[i].classes[0], "NormalVideos");
     experiment_free(&e);
     const char *shipped[] = {"experiments/quickstart.yaml", "experiments/seed_option_a_vs_b.yaml",
                              "experiments/seed_vae_feature_vs_image.yaml",

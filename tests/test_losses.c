@@ -115,7 +115,8 @@ Test(losses, focal_rows_match_torch) {
         for (size_t i = 0; i < C; i++) dz[i] *= 0.5f;
         check_grad(what, dz, json_object_get(c, "grad"), C);
         cr_assert_eq(loss_focal_row(z, (int)C, y, field(c, "gamma"), field(c, "alpha"),
-                                    field(c, "eps"), scale, NULL), v);
+                                    field(c, "eps"), scale, NULL),
+                     v);
         free(z), free(dz);
     }
     json_decref(j);
@@ -237,8 +238,8 @@ static void run_batch(json_t *c, BatchRun *out) {
     struct {
         const char *k;
         double v;
-    } pv[] = {{"cls", lp.cls}, {"bin", lp.bin}, {"svdd", lp.svdd}, {"vae", lp.vae},
-              {"total", lp.total}};
+    } pv[] = {
+        {"cls", lp.cls}, {"bin", lp.bin}, {"svdd", lp.svdd}, {"vae", lp.vae}, {"total", lp.total}};
     char what[128];
     for (size_t i = 0; i < sizeof pv / sizeof *pv; i++) {
         snprintf(what, sizeof what, "batch %s: loss part %s", name, pv[i].k);
@@ -248,8 +249,10 @@ static void run_batch(json_t *c, BatchRun *out) {
         const char *k;
         const float *dev;
         size_t n;
-    } gv[] = {{"g_cls", m.g_cls, (size_t)B * C}, {"g_bin", m.g_bin, (size_t)B * 2},
-              {"g_svdd_w", m.g_svdd_w, (size_t)B}, {"g_vae_wm", m.g_vae_wm, vae ? rows : 0},
+    } gv[] = {{"g_cls", m.g_cls, (size_t)B * C},
+              {"g_bin", m.g_bin, (size_t)B * 2},
+              {"g_svdd_w", m.g_svdd_w, (size_t)B},
+              {"g_vae_wm", m.g_vae_wm, vae ? rows : 0},
               {"g_vae_wk", m.g_vae_wk, vae ? rows : 0}};
     for (size_t i = 0; i < sizeof gv / sizeof *gv; i++) {
         float *h = download(&m, gv[i].dev, gv[i].n);
@@ -268,8 +271,10 @@ Test(losses, batches_match_torch, .timeout = 30) {
     cr_assert(json_array_size(cases) >= 12);
     for (size_t i = 0; i < json_array_size(cases); i++) run_batch(json_array_get(cases, i), NULL);
     if (report_on())
-        fprintf(stderr, "losses: worst value deviation %.2e (relative), worst gradient %.2e of "
-                        "the tensor's max\n", worst_val, worst_grad);
+        fprintf(stderr,
+                "losses: worst value deviation %.2e (relative), worst gradient %.2e of "
+                "the tensor's max\n",
+                worst_val, worst_grad);
     json_decref(j);
 }
 

@@ -59,9 +59,7 @@ static double jnum(json_t *o, const char *key) {
     return json_number_value(x);
 }
 
-static const char *jname(json_t *o) {
-    return json_string_value(json_object_get(o, "name"));
-}
+static const char *jname(json_t *o) { return json_string_value(json_object_get(o, "name")); }
 
 static void assert_rel(double got, double want, double rtol, const char *what, const char *name) {
     double lim = rtol * fmax(fabs(want), 1e-300);
@@ -101,9 +99,7 @@ static BinCase bin_case(json_t *c) {
     return b;
 }
 
-static void bin_free(BinCase *b) {
-    free(b->scores), free(b->labels);
-}
+static void bin_free(BinCase *b) { free(b->scores), free(b->labels); }
 
 /* ------------------------------------------------------------ ranking */
 

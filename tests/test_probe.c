@@ -61,8 +61,8 @@ Test(probe, ridge_matches_sklearn) {
                 for (int j = 0; j < d; j++) s += coef[(size_t)cl * d + j] * row[j];
                 if (s > bs) bs = s, best = cl;
             }
-            cr_assert_eq(best, (int)json_integer_value(json_array_get(jp, r)), "case %zu row %d",
-                         k, r);
+            cr_assert_eq(best, (int)json_integer_value(json_array_get(jp, r)), "case %zu row %d", k,
+                         r);
         }
         free(x), free(ref), free(ricpt), free(y), free(coef), free(icpt);
     }
@@ -158,12 +158,9 @@ Test(probe, one_class_protocol_runs_the_distance_probe_only) {
     size_t nf = 0, ns = 0, no = 0;
     for (int c = 0; c < 4; c++) unseen[c] = c != ds.normal;
     for (size_t v = 0; v < ds.nvideos; v++) {
-        if (ds.videos[v].split == DS_TEST)
-            score[ns++] = (uint32_t)v;
-        else if (ds.videos[v].cls == ds.normal)
-            fit[nf++] = (uint32_t)v;
-        else if (ds.videos[v].cls == 0)
-            other[no++] = (uint32_t)v;
+        if (ds.videos[v].split == DS_TEST) score[ns++] = (uint32_t)v;
+        else if (ds.videos[v].cls == ds.normal) fit[nf++] = (uint32_t)v;
+        else if (ds.videos[v].cls == 0) other[no++] = (uint32_t)v;
     }
     ProbeSelect sel = {fit, nf, score, ns, unseen};
     ProbeResult r;
@@ -201,8 +198,7 @@ Test(probe, holdout_selection_scores_unseen_classes_by_distance_only) {
     uint32_t fit[64], score[64];
     size_t nf = 0, ns = 0;
     for (size_t v = 0; v < ds.nvideos; v++) {
-        if (ds.videos[v].split == DS_TEST)
-            score[ns++] = (uint32_t)v;
+        if (ds.videos[v].split == DS_TEST) score[ns++] = (uint32_t)v;
         else if (ds.videos[v].cls != B && (v % 10) != 0) /* a cell's training videos */
             fit[nf++] = (uint32_t)v;
     }
@@ -284,7 +280,8 @@ Test(probe, synthetic_classes_are_learnable_but_not_trivial) {
     cr_assert_eq(synth_generate(&c, &ds), VB_OK, "%s", vb_errmsg());
     ProbeResult r;
     cr_assert_eq(probe_run(&ds, 1.0, &r), VB_OK, "%s", vb_errmsg());
-    const ProbeSet *col = &r.set[PROBE_COLOUR], *mot = &r.set[PROBE_MOTION], *all = &r.set[PROBE_ALL];
+    const ProbeSet *col = &r.set[PROBE_COLOUR], *mot = &r.set[PROBE_MOTION],
+                   *all = &r.set[PROBE_ALL];
     /* not trivial: colour statistics neither name the class nor find anomalies */
     cr_assert(col->balanced_accuracy <= 0.35, "colour probe %g", col->balanced_accuracy);
     cr_assert(col->auroc_all <= 0.70, "colour AUROC vs normal %g", col->auroc_all);

@@ -303,7 +303,8 @@ Test(report, end_to_end_files_sections_images_numbers) {
     snprintf(line, sizeof line, "| probe: all features | %s | \xe2\x80\x93 | \xe2\x80\x93 |", v0);
     cr_assert(strstr(md, line), "shortcut table lacks '%s'", line);
     tr_expected(0.55, 0.0, 0, 1.0, 3, 1.0, v1, sizeof v1);
-    snprintf(line, sizeof line, "| probe: colour features | \xe2\x80\x93 | %s | \xe2\x80\x93 |", v1);
+    snprintf(line, sizeof line, "| probe: colour features | \xe2\x80\x93 | %s | \xe2\x80\x93 |",
+             v1);
     cr_assert(strstr(md, line), "shortcut table lacks '%s'", line);
     /* the decision rows, the seed's figures, verdicts in the right direction */
     const char *rows[] = {"test accuracy, Option A",
@@ -431,14 +432,14 @@ Test(report, shortcut_rows_per_variant_when_the_probes_differ) {
     cr_assert_eq(store_list_runs(st, &f, &l), VB_OK);
     for (int i = 0; i < l.n; i++)
         if (strcmp(l.runs[i].variant, "with_vae") == 0)
-            cr_assert_eq(store_log_final(st, l.runs[i].id, "probe", "all.video_balanced_accuracy",
-                                         -1, 0.9),
-                         VB_OK);
+            cr_assert_eq(
+                store_log_final(st, l.runs[i].id, "probe", "all.video_balanced_accuracy", -1, 0.9),
+                VB_OK);
     store_run_list_free(&l);
     cr_assert_eq(store_close(st), VB_OK);
     char cmd[900];
-    snprintf(cmd, sizeof cmd, "./vadbench report synth --db %s --out " TR_OUT "differ > /dev/null 2>&1",
-             db);
+    snprintf(cmd, sizeof cmd,
+             "./vadbench report synth --db %s --out " TR_OUT "differ > /dev/null 2>&1", db);
     cr_assert_eq(tr_system(cmd), 0, "%s", cmd);
     char *md = tr_slurp(TR_OUT "differ/report.md");
     cr_assert(strstr(md, "probe on with_vae's videos: all features | 0.9 |") &&

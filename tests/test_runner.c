@@ -53,18 +53,22 @@ static char *finals(const char *db) {
     sqlite3 *h;
     cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *q;
-    cr_assert_eq(sqlite3_prepare_v2(h,
-                     "SELECT r.variant, r.seed, m.split, m.key, quote(m.value) FROM metrics m "
-                     "JOIN runs r ON r.id = m.run_id WHERE m.step IS NULL AND m.split IN ('val','test') "
-                     "ORDER BY r.variant, r.seed, m.split, m.key", -1, &q, NULL), SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_prepare_v2(
+            h,
+            "SELECT r.variant, r.seed, m.split, m.key, quote(m.value) FROM metrics m "
+            "JOIN runs r ON r.id = m.run_id WHERE m.step IS NULL AND m.split IN ('val','test') "
+            "ORDER BY r.variant, r.seed, m.split, m.key",
+            -1, &q, NULL),
+        SQLITE_OK);
     size_t cap = 1 << 16, len = 0;
     char *out = malloc(cap);
     out[0] = 0;
     while (sqlite3_step(q) == SQLITE_ROW) {
         char line[512];
         int n = snprintf(line, sizeof line, "%s %d %s %s %s\n", sqlite3_column_text(q, 0),
-                         sqlite3_column_int(q, 1), sqlite3_column_text(q, 2), sqlite3_column_text(q, 3),
-                         sqlite3_column_text(q, 4));
+                         sqlite3_column_int(q, 1), sqlite3_column_text(q, 2),
+                         sqlite3_column_text(q, 3), sqlite3_column_text(q, 4));
         if (len + (size_t)n + 1 > cap) out = realloc(out, cap *= 2);
         memcpy(out + len, line, (size_t)n + 1);
         len += (size_t)n;
@@ -89,21 +93,34 @@ Test(runner, rerun_skips_and_interrupt_resumes_exactly, .timeout = 240) {
     sh("rm -rf tests/tmp/run_a tests/tmp/run_b");
     write_exp("tests/tmp/run_tiny.yaml", "tiny", 2, "");
     /* uninterrupted reference */
-    cr_assert_eq(sh("./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_a/db --quiet"), 0);
+    cr_assert_eq(
+        sh("./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_a/db --quiet"),
+        0);
     /* interrupted after 3 steps (a checkpoint exists), then resumed */
-    int rc = sh("VADBENCH_TEST_STOP_AFTER=3 ./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db --quiet 2>/dev/null");
+    int rc = sh(
+        "VADBENCH_TEST_STOP_AFTER=3 ./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db --quiet 2>/dev/null");
     cr_assert_eq(rc, 130, "an interrupted run exits 130, got %d", rc);
-    cr_assert_eq(count("tests/tmp/run_b/db",
-                       "SELECT count(*) FROM runs WHERE status='queued' AND variant='b' AND seed=0 AND attempts=1"), 1);
-    cr_assert_eq(sh("./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db --quiet"), 0);
+    cr_assert_eq(
+        count(
+            "tests/tmp/run_b/db",
+            "SELECT count(*) FROM runs WHERE status='queued' AND variant='b' AND seed=0 AND attempts=1"),
+        1);
+    cr_assert_eq(
+        sh("./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db --quiet"),
+        0);
     char *fa = finals("tests/tmp/run_a/db"), *fb = finals("tests/tmp/run_b/db");
     cr_assert(strlen(fa) > 1000, "too few final metrics:\n%s", fa);
     cr_assert_str_eq(fa, fb, "final metrics differ after interrupt + resume");
-    cr_assert_eq(count("tests/tmp/run_b/db", "SELECT attempts FROM runs WHERE variant='b' AND seed=0"), 2);
+    cr_assert_eq(
+        count("tests/tmp/run_b/db", "SELECT attempts FROM runs WHERE variant='b' AND seed=0"), 2);
     /* the saved final weights are identical too */
-    cr_assert_eq(sh("cmp -s tests/tmp/run_a/checkpoints/*.safetensors tests/tmp/run_b/checkpoints/*.safetensors"), 0);
+    cr_assert_eq(
+        sh("cmp -s tests/tmp/run_a/checkpoints/*.safetensors tests/tmp/run_b/checkpoints/*.safetensors"),
+        0);
     /* a finished file runs nothing the second time */
-    cr_assert_eq(sh("./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db 2> tests/tmp/run_b/log"), 0);
+    cr_assert_eq(
+        sh("./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db 2> tests/tmp/run_b/log"),
+        0);
     cr_assert_eq(sh("grep -q '0 ran, 1 already done' tests/tmp/run_b/log"), 0);
     free(fa), free(fb);
 }
@@ -111,11 +128,13 @@ Test(runner, rerun_skips_and_interrupt_resumes_exactly, .timeout = 240) {
 Test(runner, sigkill_mid_epoch_then_restart_matches, .timeout = 300) {
     sh("rm -rf tests/tmp/kill_a tests/tmp/kill_b");
     write_exp("tests/tmp/kill_tiny.yaml", "killtiny", 6, "");
-    cr_assert_eq(sh("./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db tests/tmp/kill_a/db --quiet"), 0);
+    cr_assert_eq(
+        sh("./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db tests/tmp/kill_a/db --quiet"),
+        0);
     pid_t pid = fork();
     if (pid == 0) {
-        execl("./vadbench", "vadbench", "run", "tests/tmp/kill_tiny.yaml", "--only", "a/*/seed1", "--db",
-              "tests/tmp/kill_b/db", "--quiet", (char *)NULL);
+        execl("./vadbench", "vadbench", "run", "tests/tmp/kill_tiny.yaml", "--only", "a/*/seed1",
+              "--db", "tests/tmp/kill_b/db", "--quiet", (char *)NULL);
         _exit(127);
     }
     /* wait for a checkpoint, then kill without warning */
@@ -131,9 +150,12 @@ Test(runner, sigkill_mid_epoch_then_restart_matches, .timeout = 300) {
     int status;
     waitpid(pid, &status, 0);
     cr_assert(killed && WIFSIGNALED(status), "the run finished before it could be killed");
-    cr_assert_eq(count("tests/tmp/kill_b/db", "SELECT count(*) FROM runs WHERE status='running'"), 1);
+    cr_assert_eq(count("tests/tmp/kill_b/db", "SELECT count(*) FROM runs WHERE status='running'"),
+                 1);
     /* the dead owner's cell is claimed again at once and resumed */
-    cr_assert_eq(sh("./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db tests/tmp/kill_b/db --quiet"), 0);
+    cr_assert_eq(
+        sh("./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db tests/tmp/kill_b/db --quiet"),
+        0);
     char *fa = finals("tests/tmp/kill_a/db"), *fb = finals("tests/tmp/kill_b/db");
     cr_assert_str_eq(fa, fb, "final metrics differ after SIGKILL + restart");
     free(fa), free(fb);
@@ -143,40 +165,55 @@ Test(runner, two_processes_share_cells_and_failures_are_recorded, .timeout = 300
     sh("rm -rf tests/tmp/conc");
     /* variant c gets a NaN planted in its weights (VADBENCH_TEST_NAN_VARIANT) */
     write_exp("tests/tmp/conc.yaml", "conc", 1, "  c: {train.lr: 0.002}\n");
-    int rc = sh("(export VADBENCH_TEST_NAN_VARIANT=c; "
-                "./vadbench run tests/tmp/conc.yaml --db tests/tmp/conc/db --quiet 2>/dev/null & "
-                "./vadbench run tests/tmp/conc.yaml --db tests/tmp/conc/db --quiet 2>/dev/null; a=$?; wait $!; b=$?; "
-                "[ $a -eq 1 ] || [ $b -eq 1 ]) ");
+    int rc = sh(
+        "(export VADBENCH_TEST_NAN_VARIANT=c; "
+        "./vadbench run tests/tmp/conc.yaml --db tests/tmp/conc/db --quiet 2>/dev/null & "
+        "./vadbench run tests/tmp/conc.yaml --db tests/tmp/conc/db --quiet 2>/dev/null; a=$?; wait $!; b=$?; "
+        "[ $a -eq 1 ] || [ $b -eq 1 ]) ");
     cr_assert_eq(rc, 0, "one of the runners must exit 1 (a cell failed)");
     cr_assert_eq(count("tests/tmp/conc/db", "SELECT count(*) FROM runs"), 6);
     cr_assert_eq(count("tests/tmp/conc/db", "SELECT count(*) FROM runs WHERE status='done'"), 4);
-    cr_assert_eq(count("tests/tmp/conc/db", "SELECT count(*) FROM runs WHERE status='failed' AND variant='c'"), 2);
-    cr_assert_eq(count("tests/tmp/conc/db", "SELECT max(attempts) FROM runs"), 1, "a cell ran twice");
     cr_assert_eq(count("tests/tmp/conc/db",
-                       "SELECT count(*) FROM runs WHERE status='failed' AND (error LIKE '%not finite%' OR error LIKE '%gradient norm%')"), 2);
-    cr_assert_eq(count("tests/tmp/conc/db", "SELECT count(DISTINCT claim_owner) FROM runs WHERE status='done'"), 0);
+                       "SELECT count(*) FROM runs WHERE status='failed' AND variant='c'"),
+                 2);
+    cr_assert_eq(count("tests/tmp/conc/db", "SELECT max(attempts) FROM runs"), 1,
+                 "a cell ran twice");
+    cr_assert_eq(
+        count(
+            "tests/tmp/conc/db",
+            "SELECT count(*) FROM runs WHERE status='failed' AND (error LIKE '%not finite%' OR error LIKE '%gradient norm%')"),
+        2);
+    cr_assert_eq(count("tests/tmp/conc/db",
+                       "SELECT count(DISTINCT claim_owner) FROM runs WHERE status='done'"),
+                 0);
     /* TTA metrics are stored beside the plain ones */
-    cr_assert_eq(count("tests/tmp/conc/db",
-                       "SELECT count(DISTINCT run_id) FROM metrics WHERE step IS NULL AND key = 'tta.accuracy'"), 4);
+    cr_assert_eq(
+        count(
+            "tests/tmp/conc/db",
+            "SELECT count(DISTINCT run_id) FROM metrics WHERE step IS NULL AND key = 'tta.accuracy'"),
+        4);
     /* the experiment file is recorded as an absolute path (reports run anywhere) */
     cr_assert_eq(count("tests/tmp/conc/db",
-                       "SELECT count(*) FROM experiments WHERE file LIKE '/%/tests/tmp/conc.yaml'"), 1);
+                       "SELECT count(*) FROM experiments WHERE file LIKE '/%/tests/tmp/conc.yaml'"),
+                 1);
     /* the shortcut probe of each done cell; it sees the data and the split, not the
      * variant, so a and b agree seed by seed */
     cr_assert_eq(count("tests/tmp/conc/db",
                        "SELECT count(DISTINCT run_id) FROM metrics WHERE split = 'probe' AND "
-                       "key = 'all.video_balanced_accuracy'"), 4);
-    cr_assert_eq(count("tests/tmp/conc/db",
-                       "SELECT count(*) FROM metrics ma JOIN runs ra ON ra.id = ma.run_id "
-                       "JOIN runs rb ON rb.seed = ra.seed AND rb.variant = 'b' "
-                       "JOIN metrics mb ON mb.run_id = rb.id AND mb.split = 'probe' AND mb.key = ma.key "
-                       "WHERE ra.variant = 'a' AND ma.split = 'probe' AND ma.value = mb.value"),
-                 count("tests/tmp/conc/db",
-                       "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id "
-                       "WHERE r.variant = 'a' AND m.split = 'probe'"));
+                       "key = 'all.video_balanced_accuracy'"),
+                 4);
+    cr_assert_eq(
+        count("tests/tmp/conc/db",
+              "SELECT count(*) FROM metrics ma JOIN runs ra ON ra.id = ma.run_id "
+              "JOIN runs rb ON rb.seed = ra.seed AND rb.variant = 'b' "
+              "JOIN metrics mb ON mb.run_id = rb.id AND mb.split = 'probe' AND mb.key = ma.key "
+              "WHERE ra.variant = 'a' AND ma.split = 'probe' AND ma.value = mb.value"),
+        count("tests/tmp/conc/db", "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id "
+                                   "WHERE r.variant = 'a' AND m.split = 'probe'"));
     cr_assert_eq(count("tests/tmp/conc/db",
                        "SELECT count(DISTINCT run_id) FROM metrics WHERE split = 'test' AND "
-                       "key = 'video_auroc.fused.unseen'"), 4);
+                       "key = 'video_auroc.fused.unseen'"),
+                 4);
 }
 
 /* Variants on different data sets: each cell's hash takes its own data set's
@@ -186,25 +223,37 @@ Test(runner, variants_on_different_data_sets_hash_their_own_digest, .timeout = 6
     write_exp("tests/tmp/two_ds.yaml", "two_ds", 1, "  c: {dataset.videos_per_class: 3}\n");
     write_exp("tests/tmp/one_ds.yaml", "two_ds", 1, "");
     cr_assert_eq(sh("./vadbench run tests/tmp/two_ds.yaml --dry-run --db tests/tmp/two_ds.db "
-                    "2>/dev/null | grep '^  run  a/h/seed0' > tests/tmp/two_ds.a"), 0);
+                    "2>/dev/null | grep '^  run  a/h/seed0' > tests/tmp/two_ds.a"),
+                 0);
     cr_assert_eq(sh("./vadbench run tests/tmp/one_ds.yaml --dry-run --db tests/tmp/one_ds.db "
-                    "2>/dev/null | grep '^  run  a/h/seed0' > tests/tmp/one_ds.a"), 0);
-    cr_assert_eq(sh("test -s tests/tmp/two_ds.a && cmp -s tests/tmp/two_ds.a tests/tmp/one_ds.a"), 0,
-                 "variant a's hash changed when another variant read another data set");
+                    "2>/dev/null | grep '^  run  a/h/seed0' > tests/tmp/one_ds.a"),
+                 0);
+    cr_assert_eq(sh("test -s tests/tmp/two_ds.a && cmp -s tests/tmp/two_ds.a tests/tmp/one_ds.a"),
+                 0, "variant a's hash changed when another variant read another data set");
 }
 
 Test(runner, only_and_shard_select_cells, .timeout = 60) {
     write_exp("tests/tmp/sel.yaml", "sel", 1, "");
     /* 2 variants x 1 holdout x 2 seeds = 4 cells, listed in matrix order */
-    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --dry-run > tests/tmp/sel.all 2>/dev/null"), 0);
+    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --dry-run > tests/tmp/sel.all 2>/dev/null"),
+                 0);
     cr_assert_eq(sh("test $(grep -c '^  run ' tests/tmp/sel.all) -eq 4"), 0);
-    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --dry-run --only 'b/*' > tests/tmp/sel.only 2>/dev/null"), 0);
+    cr_assert_eq(
+        sh("./vadbench run tests/tmp/sel.yaml --dry-run --only 'b/*' > tests/tmp/sel.only 2>/dev/null"),
+        0);
     cr_assert_eq(sh("test $(grep -c '^  run  b/h/seed' tests/tmp/sel.only) -eq 2 && "
-                    "test $(grep -c '^  run ' tests/tmp/sel.only) -eq 2"), 0);
+                    "test $(grep -c '^  run ' tests/tmp/sel.only) -eq 2"),
+                 0);
     /* shards 0/2 and 1/2 partition the cells */
-    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --dry-run --shard 0/2 | grep '^  run ' > tests/tmp/sel.s0"), 0);
-    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --dry-run --shard 1/2 | grep '^  run ' > tests/tmp/sel.s1"), 0);
+    cr_assert_eq(
+        sh("./vadbench run tests/tmp/sel.yaml --dry-run --shard 0/2 | grep '^  run ' > tests/tmp/sel.s0"),
+        0);
+    cr_assert_eq(
+        sh("./vadbench run tests/tmp/sel.yaml --dry-run --shard 1/2 | grep '^  run ' > tests/tmp/sel.s1"),
+        0);
     cr_assert_eq(sh("test $(cat tests/tmp/sel.s0 tests/tmp/sel.s1 | sort -u | wc -l) -eq 4 && "
-                    "test $(wc -l < tests/tmp/sel.s0) -eq 2"), 0);
-    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --shard 2/2 2>/dev/null"), 2, "a bad shard is a usage error");
+                    "test $(wc -l < tests/tmp/sel.s0) -eq 2"),
+                 0);
+    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --shard 2/2 2>/dev/null"), 2,
+                 "a bad shard is a usage error");
 }

@@ -78,11 +78,11 @@ static void expect_bad(const char *path, const char *what) {
 /* One test per malformed case: header text (length field = its length) and
  * `ndata` zero bytes of data. */
 static const unsigned char k_zeros[64];
-#define BAD_HEADER(tname, header, ndata, what)                                                     \
-    Test(safetensors_malformed, tname) {                                                           \
-        const char *path = TMPDIR "/st_bad_" #tname ".safetensors";                                \
-        write_raw(path, header, k_zeros, ndata);                                                   \
-        expect_bad(path, what);                                                                    \
+#define BAD_HEADER(tname, header, ndata, what)                      \
+    Test(safetensors_malformed, tname) {                            \
+        const char *path = TMPDIR "/st_bad_" #tname ".safetensors"; \
+        write_raw(path, header, k_zeros, ndata);                    \
+        expect_bad(path, what);                                     \
     }
 
 /* ---------------------------------------------------------------- round trip */
@@ -292,8 +292,7 @@ Test(safetensors, f16_decoding_including_subnormal_inf_nan) {
     float got[N];
     cr_assert_eq(st_read_f32(&f, t, got, N), VB_OK, "%s", vb_errmsg());
     for (int i = 0; i < N; i++) {
-        if (isnan(want[i]))
-            cr_assert(isnan(got[i]), "element %d", i);
+        if (isnan(want[i])) cr_assert(isnan(got[i]), "element %d", i);
         else
             cr_assert(got[i] == want[i] && signbit(got[i]) == signbit(want[i]),
                       "element %d (0x%04x): got %.9g want %.9g", i, h[i], got[i], want[i]);
@@ -321,10 +320,8 @@ Test(safetensors, f16_all_values_monotone_and_mirrored) {
     cr_assert(isinf(v[0x7c00]) && v[0x7c00] > 0);
     for (int i = 0x7c01; i < 0x8000; i++) cr_assert(isnan(v[i]), "0x%04x", i);
     for (int i = 0; i < 0x8000; i++) {
-        if (isnan(v[i]))
-            cr_assert(isnan(v[i | 0x8000]));
-        else
-            cr_assert(v[i | 0x8000] == -v[i] && signbit(v[i | 0x8000]), "0x%04x", i | 0x8000);
+        if (isnan(v[i])) cr_assert(isnan(v[i | 0x8000]));
+        else cr_assert(v[i | 0x8000] == -v[i] && signbit(v[i | 0x8000]), "0x%04x", i | 0x8000);
     }
     free(v);
     st_close(&f);
@@ -347,8 +344,7 @@ Test(safetensors, bf16_and_f64_decoding) {
     float got[8];
     cr_assert_eq(st_read_f32_named(&f, "b", got, 8), VB_OK, "%s", vb_errmsg());
     for (int i = 0; i < 8; i++) {
-        if (isnan(want[i]))
-            cr_assert(isnan(got[i]));
+        if (isnan(want[i])) cr_assert(isnan(got[i]));
         else
             cr_assert(got[i] == want[i] && signbit(got[i]) == signbit(want[i]),
                       "element %d: got %.9g want %.9g", i, got[i], want[i]);

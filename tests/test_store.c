@@ -8,7 +8,6 @@
  * processes). */
 #include "store_testutil.h"
 
-
 Test(store, fresh_schema_tables_views_version_and_wal) {
     char db[256];
     Store *st = tsu_fresh("fresh", db, sizeof db);
@@ -490,7 +489,6 @@ Test(store, metrics_are_batched_and_replaced_on_relog) {
     cr_assert_eq(q1(db, "SELECT count(*) FROM metrics WHERE split = 'val'"), 250.0);
     cr_assert(q1(db, "SELECT min(wall_time) FROM metrics") > 1.6e9);
 }
-
 
 Test(store, views_aggregate_final_metrics_across_seeds) {
     char db[256];

@@ -39,8 +39,8 @@
 #define FLOOR_FRAC 0.1
 
 /* An op pointer of the table must be present. */
-#define NEED(ops, field)                                                                           \
-    cr_assert((ops)->field != NULL, "%s backend: op '" #field "' is missing from the table",   \
+#define NEED(ops, field)                                                                     \
+    cr_assert((ops)->field != NULL, "%s backend: op '" #field "' is missing from the table", \
               (ops)->name)
 
 /* ---------------------------------------------------------------- fixture access */
@@ -100,12 +100,8 @@ static int geo_i(Fx *x, const char *key) {
     cr_assert(json_is_integer(v), "case '%s': '%s' is not an integer", x->cname, key);
     return (int)json_integer_value(v);
 }
-static float geo_f(Fx *x, const char *key) {
-    return (float)json_number_value(geo(x, key));
-}
-static bool geo_b(Fx *x, const char *key) {
-    return json_is_true(geo(x, key));
-}
+static float geo_f(Fx *x, const char *key) { return (float)json_number_value(geo(x, key)); }
+static bool geo_b(Fx *x, const char *key) { return json_is_true(geo(x, key)); }
 static const char *geo_s(Fx *x, const char *key) {
     json_t *v = geo(x, key);
     cr_assert(json_is_string(v), "case '%s': '%s' is not a string", x->cname, key);
@@ -251,9 +247,7 @@ static void fx_after_bwd(Fx *x, int pass) {
     }
 }
 
-static int64_t prod4(int a, int b, int c, int d) {
-    return (int64_t)a * b * c * d;
-}
+static int64_t prod4(int a, int b, int c, int d) { return (int64_t)a * b * c * d; }
 
 /* ---------------------------------------------------------------- convolution */
 
@@ -317,30 +311,14 @@ static void run_conv(const KOps *ops, const char *cname, char via) {
     fx_close(&x);
 }
 
-Test(torch_kernels, conv2d_s2) {
-    run_conv(kops_cpu(), "conv2d_s2", 'c');
-}
-Test(torch_kernels, conv2d_g2) {
-    run_conv(kops_cpu(), "conv2d_g2", 'c');
-}
-Test(torch_kernels, conv2d_1x1) {
-    run_conv(kops_cpu(), "conv2d_1x1", 'c');
-}
-Test(torch_kernels, dwconv_k3s1) {
-    run_conv(kops_cpu(), "dwconv_k3s1", 'd');
-}
-Test(torch_kernels, dwconv_k5s2) {
-    run_conv(kops_cpu(), "dwconv_k5s2", 'd');
-}
-Test(torch_kernels, dwconv_k3s1_via_conv2d) {
-    run_conv(kops_cpu(), "dwconv_k3s1", 'c');
-}
-Test(torch_kernels, dwconv_k5s2_via_conv2d) {
-    run_conv(kops_cpu(), "dwconv_k5s2", 'c');
-}
-Test(torch_kernels, convt2d_k4s2p1) {
-    run_conv(kops_cpu(), "convt2d_k4s2p1", 't');
-}
+Test(torch_kernels, conv2d_s2) { run_conv(kops_cpu(), "conv2d_s2", 'c'); }
+Test(torch_kernels, conv2d_g2) { run_conv(kops_cpu(), "conv2d_g2", 'c'); }
+Test(torch_kernels, conv2d_1x1) { run_conv(kops_cpu(), "conv2d_1x1", 'c'); }
+Test(torch_kernels, dwconv_k3s1) { run_conv(kops_cpu(), "dwconv_k3s1", 'd'); }
+Test(torch_kernels, dwconv_k5s2) { run_conv(kops_cpu(), "dwconv_k5s2", 'd'); }
+Test(torch_kernels, dwconv_k3s1_via_conv2d) { run_conv(kops_cpu(), "dwconv_k3s1", 'c'); }
+Test(torch_kernels, dwconv_k5s2_via_conv2d) { run_conv(kops_cpu(), "dwconv_k5s2", 'c'); }
+Test(torch_kernels, convt2d_k4s2p1) { run_conv(kops_cpu(), "convt2d_k4s2p1", 't'); }
 
 /* ---------------------------------------------------------------- batch norm */
 
@@ -407,18 +385,10 @@ static void run_bn(const KOps *ops, const char *cname) {
     fx_close(&x);
 }
 
-Test(torch_kernels, bn2d_train) {
-    run_bn(kops_cpu(), "bn2d_train");
-}
-Test(torch_kernels, bn2d_train_silu) {
-    run_bn(kops_cpu(), "bn2d_train_silu");
-}
-Test(torch_kernels, bn2d_eval) {
-    run_bn(kops_cpu(), "bn2d_eval");
-}
-Test(torch_kernels, bn1d_train) {
-    run_bn(kops_cpu(), "bn1d_train");
-}
+Test(torch_kernels, bn2d_train) { run_bn(kops_cpu(), "bn2d_train"); }
+Test(torch_kernels, bn2d_train_silu) { run_bn(kops_cpu(), "bn2d_train_silu"); }
+Test(torch_kernels, bn2d_eval) { run_bn(kops_cpu(), "bn2d_eval"); }
+Test(torch_kernels, bn1d_train) { run_bn(kops_cpu(), "bn1d_train"); }
 
 /* ---------------------------------------------------------------- recurrent */
 
@@ -454,10 +424,10 @@ static void run_rnn(const KOps *ops, const char *cname) {
     for (int d = 0; d < D; d++) {
         const char *sfx = d ? "_reverse" : "";
         char nm[64], gn[64];
-#define PARAM(arr, base, n)                                                                        \
-    snprintf(nm, sizeof nm, base "%s", sfx);                                                       \
-    arr[d] = fx_in(&x, nm, n);                                                                     \
-    snprintf(gn, sizeof gn, "d" base "%s", sfx);                                                   \
+#define PARAM(arr, base, n)                      \
+    snprintf(nm, sizeof nm, base "%s", sfx);     \
+    arr[d] = fx_in(&x, nm, n);                   \
+    snprintf(gn, sizeof gn, "d" base "%s", sfx); \
     d##arr[d] = fx_grad(&x, gn, n, true);
         PARAM(wih, "weight_ih_l0", (int64_t)G * hd * in);
         PARAM(whh, "weight_hh_l0", (int64_t)G * hd * hd);
@@ -473,8 +443,7 @@ static void run_rnn(const KOps *ops, const char *cname) {
     for (int d = 0; d < D; d++) {
         if (lstm)
             ops->lstm_fwd(&r[d], xd, wih[d], whh[d], bih[d], bhh[d], y + d * hd, save[d], ws[d]);
-        else
-            ops->gru_fwd(&r[d], xd, wih[d], whh[d], bih[d], bhh[d], y + d * hd, save[d], ws[d]);
+        else ops->gru_fwd(&r[d], xd, wih[d], whh[d], bih[d], bhh[d], y + d * hd, save[d], ws[d]);
     }
     float *yh = fx_download(&x, y, ny), *yref = fx_host(&x, "y", ny);
     char label[128];
@@ -504,18 +473,10 @@ static void run_rnn(const KOps *ops, const char *cname) {
     fx_close(&x);
 }
 
-Test(torch_kernels, lstm) {
-    run_rnn(kops_cpu(), "lstm");
-}
-Test(torch_kernels, lstm_bidirectional) {
-    run_rnn(kops_cpu(), "lstm_bi");
-}
-Test(torch_kernels, gru) {
-    run_rnn(kops_cpu(), "gru");
-}
-Test(torch_kernels, gru_bidirectional) {
-    run_rnn(kops_cpu(), "gru_bi");
-}
+Test(torch_kernels, lstm) { run_rnn(kops_cpu(), "lstm"); }
+Test(torch_kernels, lstm_bidirectional) { run_rnn(kops_cpu(), "lstm_bi"); }
+Test(torch_kernels, gru) { run_rnn(kops_cpu(), "gru"); }
+Test(torch_kernels, gru_bidirectional) { run_rnn(kops_cpu(), "gru_bi"); }
 
 /* ---------------------------------------------------------------- attention */
 
@@ -547,9 +508,7 @@ static void run_attn(const KOps *ops, const char *cname) {
     fx_close(&x);
 }
 
-Test(torch_kernels, attention_pooling) {
-    run_attn(kops_cpu(), "attn");
-}
+Test(torch_kernels, attention_pooling) { run_attn(kops_cpu(), "attn"); }
 
 /* ---------------------------------------------------------------- dense, elementwise */
 
@@ -573,9 +532,7 @@ static void run_linear(const KOps *ops, const char *cname) {
     fx_close(&x);
 }
 
-Test(torch_kernels, linear) {
-    run_linear(kops_cpu(), "linear");
-}
+Test(torch_kernels, linear) { run_linear(kops_cpu(), "linear"); }
 
 static void run_act(const KOps *ops, const char *cname) {
     Fx x;
@@ -595,21 +552,11 @@ static void run_act(const KOps *ops, const char *cname) {
     fx_close(&x);
 }
 
-Test(torch_kernels, act_silu) {
-    run_act(kops_cpu(), "act_silu");
-}
-Test(torch_kernels, act_sigmoid) {
-    run_act(kops_cpu(), "act_sigmoid");
-}
-Test(torch_kernels, act_tanh) {
-    run_act(kops_cpu(), "act_tanh");
-}
-Test(torch_kernels, act_relu) {
-    run_act(kops_cpu(), "act_relu");
-}
-Test(torch_kernels, act_leaky) {
-    run_act(kops_cpu(), "act_leaky");
-}
+Test(torch_kernels, act_silu) { run_act(kops_cpu(), "act_silu"); }
+Test(torch_kernels, act_sigmoid) { run_act(kops_cpu(), "act_sigmoid"); }
+Test(torch_kernels, act_tanh) { run_act(kops_cpu(), "act_tanh"); }
+Test(torch_kernels, act_relu) { run_act(kops_cpu(), "act_relu"); }
+Test(torch_kernels, act_leaky) { run_act(kops_cpu(), "act_leaky"); }
 
 static void run_softmax(const KOps *ops, const char *cname) {
     Fx x;
@@ -635,12 +582,8 @@ static void run_softmax(const KOps *ops, const char *cname) {
     fx_close(&x);
 }
 
-Test(torch_kernels, softmax) {
-    run_softmax(kops_cpu(), "softmax");
-}
-Test(torch_kernels, log_softmax) {
-    run_softmax(kops_cpu(), "log_softmax");
-}
+Test(torch_kernels, softmax) { run_softmax(kops_cpu(), "softmax"); }
+Test(torch_kernels, log_softmax) { run_softmax(kops_cpu(), "log_softmax"); }
 
 /* Every case in the fixture file has a test above (a case added to
  * make_fixtures.py without a C test fails here). */

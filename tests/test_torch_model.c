@@ -83,20 +83,13 @@ void tm_formula(const char *name, int ndim, const int64_t *shape, double gain, f
         v *= 0xC2B2AE35u;
         v ^= v >> 16;
         double u = (double)(v >> 8) * (1.0 / 16777216.0) - 0.5, val;
-        if (ends_with(name, "running_var"))
-            val = 1.0 + 0.5 * u;
-        else if (ends_with(name, "running_mean"))
-            val = 0.2 * u;
-        else if (strcmp(name, "anomaly_head.center") == 0)
-            val = 0.5 * u;
-        else if (strcmp(name, "x") == 0)
-            val = 4.0 * u;
-        else if (ndim == 1 && ends_with(name, ".weight"))
-            val = 1.0 + 0.4 * u;
-        else if (ndim <= 1)
-            val = 0.2 * u;
-        else
-            val = u * scale;
+        if (ends_with(name, "running_var")) val = 1.0 + 0.5 * u;
+        else if (ends_with(name, "running_mean")) val = 0.2 * u;
+        else if (strcmp(name, "anomaly_head.center") == 0) val = 0.5 * u;
+        else if (strcmp(name, "x") == 0) val = 4.0 * u;
+        else if (ndim == 1 && ends_with(name, ".weight")) val = 1.0 + 0.4 * u;
+        else if (ndim <= 1) val = 0.2 * u;
+        else val = u * scale;
         out[i] = (float)val;
     }
 }
@@ -580,12 +573,8 @@ static void run_case(const char *cname, bool train) {
 
 /* Clips T=3, 2-layer bidirectional LSTM with dropout between layers, no VAE,
  * backbone width 0.1 (channels 8..32) at 64x64. */
-Test(torch_model, lstm_bi_clip_train, .timeout = 60) {
-    run_case("lstm_bi_clip", true);
-}
-Test(torch_model, lstm_bi_clip_eval, .timeout = 60) {
-    run_case("lstm_bi_clip", false);
-}
+Test(torch_model, lstm_bi_clip_train, .timeout = 60) { run_case("lstm_bi_clip", true); }
+Test(torch_model, lstm_bi_clip_eval, .timeout = 60) { run_case("lstm_bi_clip", false); }
 /* Frames, 2-layer unidirectional GRU, feature VAE (target detached). */
 Test(torch_model, gru_frames_feature_vae_train, .timeout = 60) {
     run_case("gru_frames_fvae", true);
@@ -608,19 +597,11 @@ Test(torch_model, gru_bi_clip_feature_vae_eval, .timeout = 60) {
     run_case("gru_bi_clip_fvae", false);
 }
 /* Frames, 1-layer unidirectional LSTM (the end-to-end case of test_torch_model_io.c). */
-Test(torch_model, lstm_frames_train, .timeout = 60) {
-    run_case("lstm_frames", true);
-}
-Test(torch_model, lstm_frames_eval, .timeout = 60) {
-    run_case("lstm_frames", false);
-}
+Test(torch_model, lstm_frames_train, .timeout = 60) { run_case("lstm_frames", true); }
+Test(torch_model, lstm_frames_eval, .timeout = 60) { run_case("lstm_frames", false); }
 /* The seed's Option A at full size (EfficientNet-B0 at width = depth = 1), clips T=2. */
-Test(torch_model, option_a_full_size_train, .timeout = 120) {
-    run_case("option_a", true);
-}
-Test(torch_model, option_a_full_size_eval, .timeout = 120) {
-    run_case("option_a", false);
-}
+Test(torch_model, option_a_full_size_train, .timeout = 120) { run_case("option_a", true); }
+Test(torch_model, option_a_full_size_eval, .timeout = 120) { run_case("option_a", false); }
 
 /* The comparison can fail: one stem weight changed by 1%, or training-mode
  * dropout masks drawn by vadbench's own RNG instead of PyTorch's, move the

@@ -3,8 +3,8 @@
  * and the real training loop (SAM, SWA, Mixup/CutMix and a feature VAE all
  * on) on a tiny synthetic data set: determinism across thread counts and
  * seeds, exact resume from a checkpoint, NaN detection, corrupt checkpoints. */
-#include "testutil.h"
 #include "model_testutil.h"
+#include "testutil.h"
 
 #include <jansson.h>
 #include <sys/stat.h>
@@ -28,19 +28,27 @@ Test(train_torch, onecycle_matches_torch) {
     json_t *j = fixture(), *cases = json_object_get(j, "onecycle");
     for (size_t c = 0; c < json_array_size(cases); c++) {
         json_t *o = json_array_get(cases, c);
-        Schedule s = {SCHED_ONECYCLE, json_number_value(json_object_get(o, "max_lr")),
+        Schedule s = {SCHED_ONECYCLE,
+                      json_number_value(json_object_get(o, "max_lr")),
                       json_number_value(json_object_get(o, "pct")),
                       json_number_value(json_object_get(o, "div")),
                       json_number_value(json_object_get(o, "final_div")),
-                      json_is_true(json_object_get(o, "cycle")), 0.85, 0.95,
-                      json_integer_value(json_object_get(o, "total")), -1, 0, 0};
+                      json_is_true(json_object_get(o, "cycle")),
+                      0.85,
+                      0.95,
+                      json_integer_value(json_object_get(o, "total")),
+                      -1,
+                      0,
+                      0};
         json_t *lr = json_object_get(o, "lr"), *b1 = json_object_get(o, "beta1");
         for (size_t i = 0; i < json_array_size(lr); i++) {
             double want = num(lr, i), got = schedule_lr(&s, (int64_t)i);
-            cr_assert(fabs(got - want) <= 1e-12 + 1e-9 * fabs(want), "case %zu step %zu: lr %.17g vs torch %.17g", c, i, got, want);
+            cr_assert(fabs(got - want) <= 1e-12 + 1e-9 * fabs(want),
+                      "case %zu step %zu: lr %.17g vs torch %.17g", c, i, got, want);
             if (s.cycle_momentum) {
                 double gb = schedule_beta1(&s, (int64_t)i);
-                cr_assert(fabs(gb - num(b1, i)) < 1e-9, "case %zu step %zu: beta1 %.17g vs %.17g", c, i, gb, num(b1, i));
+                cr_assert(fabs(gb - num(b1, i)) < 1e-9, "case %zu step %zu: beta1 %.17g vs %.17g",
+                          c, i, gb, num(b1, i));
             }
         }
     }
@@ -49,9 +57,11 @@ Test(train_torch, onecycle_matches_torch) {
 
 Test(train_torch, adamw_five_steps_match_torch) {
     json_t *j = fixture(), *a = json_object_get(j, "adamw");
-    json_t *p0 = json_object_get(a, "p0"), *grads = json_object_get(a, "grads"), *after = json_object_get(a, "after");
+    json_t *p0 = json_object_get(a, "p0"), *grads = json_object_get(a, "grads"),
+           *after = json_object_get(a, "after");
     size_t n = json_array_size(p0);
-    float *p = tu_alloc(n), *g = tu_alloc(n), *m = tu_alloc(n), *v = tu_alloc(n), *want = tu_alloc(n);
+    float *p = tu_alloc(n), *g = tu_alloc(n), *m = tu_alloc(n), *v = tu_alloc(n),
+          *want = tu_alloc(n);
     for (size_t i = 0; i < n; i++) p[i] = (float)num(p0, i);
     const KOps *k = kops_cpu();
     for (int s = 0; s < 5; s++) {
@@ -86,20 +96,25 @@ Test(train_torch, clip_and_swa_match_torch) {
         swa_accumulate(kops_cpu(), 11, p, swa, tmp, q);
     }
     for (int i = 0; i < 11; i++)
-        cr_assert(fabs(swa[i] - num(json_object_get(s, "average"), (size_t)i)) < 1e-6, "swa[%d]", i);
+        cr_assert(fabs(swa[i] - num(json_object_get(s, "average"), (size_t)i)) < 1e-6, "swa[%d]",
+                  i);
     /* update_bn: reset, then momentum 1/(k+1) per batch = cumulative average */
-    float rm[4] = {0, 0, 0, 0}, rv[4] = {1, 1, 1, 1}, g4[4] = {1, 1, 1, 1}, b4[4] = {0}, mean[4], inv[4], y[24], x[24];
+    float rm[4] = {0, 0, 0, 0}, rv[4] = {1, 1, 1, 1}, g4[4] = {1, 1, 1, 1}, b4[4] = {0}, mean[4],
+          inv[4], y[24], x[24];
     json_t *bb = json_object_get(s, "bn_batches");
     for (int b = 0; b < 3; b++) {
         json_t *rows = json_array_get(bb, (size_t)b);
         for (int r = 0; r < 6; r++)
-            for (int q = 0; q < 4; q++) x[r * 4 + q] = (float)num(json_array_get(rows, (size_t)r), (size_t)q);
+            for (int q = 0; q < 4; q++)
+                x[r * 4 + q] = (float)num(json_array_get(rows, (size_t)r), (size_t)q);
         KBn d = {6, 4, 1e-5f, 1.0f / (float)(b + 1), K_ACT_NONE};
         kops_cpu()->bn_train_fwd(&d, x, g4, b4, rm, rv, true, mean, inv, y);
     }
     for (int q = 0; q < 4; q++) {
-        cr_assert(fabs(rm[q] - num(json_object_get(s, "bn_mean"), (size_t)q)) < 1e-5, "bn mean %d", q);
-        cr_assert(fabs(rv[q] - num(json_object_get(s, "bn_var"), (size_t)q)) < 1e-4 * (1 + rv[q]), "bn var %d", q);
+        cr_assert(fabs(rm[q] - num(json_object_get(s, "bn_mean"), (size_t)q)) < 1e-5, "bn mean %d",
+                  q);
+        cr_assert(fabs(rv[q] - num(json_object_get(s, "bn_var"), (size_t)q)) < 1e-4 * (1 + rv[q]),
+                  "bn var %d", q);
     }
     json_decref(j);
 }
@@ -140,19 +155,21 @@ static void tiny_setup(Tiny *t) {
 }
 
 /* Train to the end (or stop after `stop` steps); returns host params. */
-static float *train(Tiny *t, int threads, uint64_t seed, const char *ckpt, int64_t stop,
-                    size_t *n, VbStatus *status, bool *stopped) {
+static float *train(Tiny *t, int threads, uint64_t seed, const char *ckpt, int64_t stop, size_t *n,
+                    VbStatus *status, bool *stopped) {
     kthreads_set(threads);
     CellData cd;
     cr_assert_eq(celldata_open(&t->ds, &t->rc, &t->h, seed, &cd), VB_OK, "%s", vb_errmsg());
     ModelConfig mc = t->rc.model;
     mc.classes = cd.nmodel;
     Hybrid m;
-    cr_assert_eq(hybrid_build(&m, &mc, kops_cpu(), t->rc.train.batch_size, t->rc.data.clip_frames), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(hybrid_build(&m, &mc, kops_cpu(), t->rc.train.batch_size, t->rc.data.clip_frames),
+                 VB_OK, "%s", vb_errmsg());
     hybrid_init(&m, seed);
     TrainData td = {cd.train, cd.train_eval, cd.val, cd.class_map, cd.normal_model, cd.counts};
     Trainer *tr;
-    cr_assert_eq(trainer_new(&m, &t->rc.train, &td, seed, ckpt, "testhash", &tr), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(trainer_new(&m, &t->rc.train, &td, seed, ckpt, "testhash", &tr), VB_OK, "%s",
+                 vb_errmsg());
     bool resumed;
     cr_assert_eq(trainer_resume(tr, &resumed), VB_OK, "%s", vb_errmsg());
     if (stop >= 0) trainer_stop_after(tr, stop);
@@ -342,7 +359,8 @@ Test(train_loop, sam_leaves_bn_statistics_to_the_first_pass, .timeout = 60) {
         cr_assert(r[i].nbn == r[0].nbn && r[i].np == r[0].np);
         cr_assert(memcmp(r[0].bn, r[i].bn, r[0].nbn * sizeof(float)) == 0,
                   "%s: BN running statistics differ from a plain step's (the second pass "
-                  "updated them)", name[i]);
+                  "updated them)",
+                  name[i]);
         cr_assert(memcmp(r[0].params, r[i].params, r[0].np * sizeof(float)) != 0,
                   "%s took the plain step", name[i]);
     }

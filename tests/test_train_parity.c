@@ -58,8 +58,8 @@
  * - SAM: loss parts 1e-4 relative; second gradient Σg, Σ|g| 1e-3 of Σ|g|, Σg²
  *   2e-3 of Σg² (twice the relative error), invariant tensors 1e-6·‖g‖·√n;
  *   BN statistics 1e-4 of the tensor's largest value (the parity tests'). */
-#include "testutil.h"
 #include "model_testutil.h"
+#include "testutil.h"
 
 #include <jansson.h>
 
@@ -73,7 +73,7 @@
 
 #define FIXTURE "tests/fixtures/train_parity.safetensors"
 #define NOISE_K 10.0
-#define LOSS_TOL 1e-4  /* step 0; grows by this much per step */
+#define LOSS_TOL 1e-4 /* step 0; grows by this much per step */
 #define DELTA_TOL 1e-2
 #define FLIPS 4 /* elements per tensor whose Adam step may go the other way */
 #define GRAD_TOL 1e-3
@@ -304,9 +304,9 @@ static void run_open(Run *r, Par *p) {
     kthreads_set(1);
     par_model(p, &r->m);
     const KOps *k = r->m.net.k;
-    cr_assert_eq(adamw_init(&r->opt, &r->m.pt, (float)p->b1, (float)p->b2, (float)p->eps,
-                            (float)p->wd),
-                 VB_OK);
+    cr_assert_eq(
+        adamw_init(&r->opt, &r->m.pt, (float)p->b1, (float)p->b2, (float)p->eps, (float)p->wd),
+        VB_OK);
     loss_config_defaults(&r->lc); /* MODEL_SPEC §4 defaults, supervised SVDD on */
     loss_work_init(&r->lw, &r->m);
     r->x = par_inputs(p, &r->per_step);
@@ -381,8 +381,10 @@ static void cmp(Cmp *c, const char *what, double got, double want, double lim, d
 
 static void cmp_pass(const Cmp *c, const char *group) {
     if (getenv("VB_PARITY_REPORT"))
-        fprintf(stderr, "train_parity %s: worst |diff|/limit %.3f, max relative diff %.2e\n"
-                        "    worst: %s\n", group, c->worst, c->rel, c->what);
+        fprintf(stderr,
+                "train_parity %s: worst |diff|/limit %.3f, max relative diff %.2e\n"
+                "    worst: %s\n",
+                group, c->worst, c->rel, c->what);
     cr_assert(c->worst <= 1.0, "%s: %s", group, c->what);
 }
 
@@ -571,8 +573,8 @@ static void sam_case(Par *p, const char *g, bool sam, bool adaptive, double rho,
     cr_assert(!sam || res->o.perturbed);
     char key[64], dkey[64];
     double *want, *dev;
-#define REF(name, n)                                                   \
-    (snprintf(key, sizeof key, "%s.%s", g, name),                      \
+#define REF(name, n)                                                               \
+    (snprintf(key, sizeof key, "%s.%s", g, name),                                  \
      snprintf(dkey, sizeof dkey, "%s.dev32.%s", g, name), want = get64(p, key, n), \
      dev = get64(p, dkey, n))
     REF("loss1", 5);

@@ -96,8 +96,8 @@ static inline void tu_gradcheck(tu_loss_fn loss, void *ctx, float *x, const floa
         double num = (lp - lm) / ((double)(saved + h) - (double)(saved - h));
         double d = fabs(num - (double)grad[j]);
         cr_assert(d <= atol + rtol * fabs(num),
-                  "%s: gradient element %zu: analytic %.8g, numeric %.8g (rtol %g, atol %g)",
-                  what, j, (double)grad[j], num, rtol, atol);
+                  "%s: gradient element %zu: analytic %.8g, numeric %.8g (rtol %g, atol %g)", what,
+                  j, (double)grad[j], num, rtol, atol);
         if (j == n - 1) break;
     }
 }

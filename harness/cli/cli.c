@@ -38,8 +38,7 @@ VbStatus cli_parse(const CliCommand *cmd, int argc, char **argv, const CliOpt *o
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (only_pos || a[0] != '-' || a[1] == 0) {
-            if (*npos >= max_pos)
-                return VB_FAIL(VB_ERR_USAGE, "unexpected argument '%s'", a);
+            if (*npos >= max_pos) return VB_FAIL(VB_ERR_USAGE, "unexpected argument '%s'", a);
             pos[(*npos)++] = argv[i];
             continue;
         }

@@ -23,7 +23,7 @@ typedef enum CliKind { CLI_FLAG, CLI_STR, CLI_INT, CLI_DOUBLE } CliKind;
 typedef struct CliOpt {
     const char *name; /* long name without "--" */
     CliKind kind;
-    void *out;        /* bool*, const char**, int*, double* */
+    void *out; /* bool*, const char**, int*, double* */
 } CliOpt;
 
 /* Parse argv[1..] against `opts`; positional arguments are collected into

@@ -14,11 +14,11 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "datasets/loader.h"
+#include "datasets/synth.h"
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
 #include "harness/experiment/experiment.h"
-#include "datasets/loader.h"
-#include "datasets/synth.h"
 #include "models/losses.h"
 #include "models/optim.h"
 
@@ -212,8 +212,13 @@ static VbStatus run_bench(const BenchOpts *o) {
 
 int cmd_bench(int argc, char **argv) {
     const CliCommand *cmd = cli_find("bench");
-    BenchOpts o = {.mode = "train", .backend = "cpu", .batch = 32, .clip = 1, .steps = 20,
-                   .warmup = 3, .workers = 2};
+    BenchOpts o = {.mode = "train",
+                   .backend = "cpu",
+                   .batch = 32,
+                   .clip = 1,
+                   .steps = 20,
+                   .warmup = 3,
+                   .workers = 2};
     CliOpt opts[] = {{"model", CLI_STR, &o.model},     {"variant", CLI_STR, &o.variant},
                      {"mode", CLI_STR, &o.mode},       {"batch", CLI_INT, &o.batch},
                      {"clip", CLI_INT, &o.clip},       {"steps", CLI_INT, &o.steps},
@@ -227,8 +232,7 @@ int cmd_bench(int argc, char **argv) {
     if (s != VB_OK) return cli_usage_error(cmd, vb_errmsg());
     if (help) return 0;
     if (!o.model) return cli_usage_error(cmd, "--model is required");
-    if (o.batch < 1 || o.clip < 1 || o.steps < 1 || o.warmup < 0 || o.threads < 0 ||
-        o.workers < 0)
+    if (o.batch < 1 || o.clip < 1 || o.steps < 1 || o.warmup < 0 || o.threads < 0 || o.workers < 0)
         return cli_usage_error(cmd, "--batch, --clip and --steps must be >= 1, --warmup and "
                                     "--workers >= 0");
     if (o.threads > 0) kthreads_set(o.threads);

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/report/report.h"
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
+#include "harness/report/report.h"
 #include "harness/store/store.h"
 
 /* ---- baseline ------------------------------------------------------------------ */
@@ -149,8 +149,7 @@ static void row_texts(const CheckRow *r, char cell[6][160]) {
         if (r->has_limit)
             snprintf(cell[4], 160, "%s <= %g", r->dir == STATS_HIGHER_IS_BETTER ? "drop" : "rise",
                      r->limit);
-        else
-            snprintf(cell[4], 160, "-");
+        else snprintf(cell[4], 160, "-");
     }
     snprintf(cell[5], 160, "%s", check_verdict_name(r->verdict));
 }
@@ -171,12 +170,9 @@ static void print_table(const CheckResult *r) {
         for (int c = 0; c < 6; c++) {
             const char *t = i < 0 ? head[c] : cell[c];
             bool num = c >= 1 && c <= 3;
-            if (c == 5)
-                printf("%s", t);
-            else if (num)
-                printf("%*s  ", w[c], t);
-            else
-                printf("%-*s  ", w[c], t);
+            if (c == 5) printf("%s", t);
+            else if (num) printf("%*s  ", w[c], t);
+            else printf("%-*s  ", w[c], t);
         }
         fputc('\n', stdout);
     }
@@ -193,9 +189,7 @@ static void print_table(const CheckResult *r) {
     }
 }
 
-static json_t *jnum(double v) {
-    return isfinite(v) ? json_real(v) : json_null();
-}
+static json_t *jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 static json_t *jids(const int64_t *ids, int n) {
     json_t *a = json_array();
@@ -275,12 +269,9 @@ int cmd_check(int argc, char **argv) {
     bool help = false;
     int npos;
     VbStatus s;
-    if (nrest == -1)
-        s = VB_FAIL(VB_ERR_USAGE, "option --tolerance needs a value");
-    else if (nrest == -2)
-        s = VB_ERR_USAGE; /* check_parse_tolerance left the message */
-    else
-        s = cli_parse(cmd, nrest, rest, opts, NULL, 0, &npos, &help);
+    if (nrest == -1) s = VB_FAIL(VB_ERR_USAGE, "option --tolerance needs a value");
+    else if (nrest == -2) s = VB_ERR_USAGE; /* check_parse_tolerance left the message */
+    else s = cli_parse(cmd, nrest, rest, opts, NULL, 0, &npos, &help);
     if (s == VB_OK && !help) {
         if (strcmp(a.format, "table") != 0 && strcmp(a.format, "json") != 0)
             s = VB_FAIL(VB_ERR_USAGE, "--format must be table or json");
@@ -314,10 +305,8 @@ int cmd_check(int argc, char **argv) {
             if (s != VB_OK) {
                 rc = check_error(cmd, json, s, false);
             } else {
-                if (json)
-                    print_json(&r);
-                else
-                    print_table(&r);
+                if (json) print_json(&r);
+                else print_table(&r);
                 rc = r.regressions ? 1 : 0;
                 check_result_free(&r);
             }

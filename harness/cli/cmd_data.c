@@ -298,9 +298,7 @@ static int run_inspect(const DataOpts *o, const char *path) {
 
 /* ---- probe output ---- */
 
-static json_t *jnum_or_null(double x) {
-    return isnan(x) ? json_null() : json_real(x);
-}
+static json_t *jnum_or_null(double x) { return isnan(x) ? json_null() : json_real(x); }
 
 static json_t *probe_json(const Dataset *ds, const char *kind, const ProbeResult *r,
                           const bool *unseen, double alpha) {
@@ -332,7 +330,8 @@ static json_t *probe_json(const Dataset *ds, const char *kind, const ProbeResult
         json_t *rec = json_object(), *auc = json_object();
         for (int c = 0; c < r->nclasses; c++) {
             json_object_set_new(rec, ds->classes[c], jnum_or_null(p->recall[c]));
-            if (c != ds->normal) json_object_set_new(auc, ds->classes[c], jnum_or_null(p->auroc[c]));
+            if (c != ds->normal)
+                json_object_set_new(auc, ds->classes[c], jnum_or_null(p->auroc[c]));
         }
         json_object_set_new(js, "dims", json_integer(p->dims));
         json_object_set_new(js, "accuracy", jnum_or_null(p->accuracy));
@@ -350,14 +349,10 @@ static json_t *probe_json(const Dataset *ds, const char *kind, const ProbeResult
 
 /* One 15-character column: a value (or "-") and an optional AUROC. */
 static void print_cell(double x, double auc) {
-    if (isnan(x))
-        printf(" %7s", "-");
-    else
-        printf(" %7.3f", x);
-    if (isnan(auc))
-        printf("       ");
-    else
-        printf(" (%.2f)", auc);
+    if (isnan(x)) printf(" %7s", "-");
+    else printf(" %7.3f", x);
+    if (isnan(auc)) printf("       ");
+    else printf(" (%.2f)", auc);
 }
 
 static void probe_text(const Dataset *ds, const char *kind, const ProbeResult *r,
@@ -372,8 +367,7 @@ static void probe_text(const Dataset *ds, const char *kind, const ProbeResult *r
     if (r->test_classes >= 2)
         printf("chance:   balanced accuracy %.3f (%d Test classes); majority-class accuracy %.3f\n",
                1.0 / r->test_classes, r->test_classes, r->majority_accuracy);
-    else
-        printf("chance:   one seen class: nothing to classify, the distance probe only\n");
+    else printf("chance:   one seen class: nothing to classify, the distance probe only\n");
     printf("probes:   ridge classifier (alpha %g) on standardised features; AUROC of the mean\n"
            "          squared z-score against the Train %s videos (no anomaly seen)\n\n",
            alpha, ds->classes[ds->normal]);
@@ -440,10 +434,8 @@ static int run_probe(const DataOpts *o, const char *path) {
     uint32_t *fit = vb_xmalloc((nv ? nv : 1) * sizeof *fit);
     uint32_t *score = vb_xmalloc((nv ? nv : 1) * sizeof *score);
     for (size_t v = 0; v < nv; v++) {
-        if (ds.videos[v].split == DS_TEST)
-            score[ns++] = (uint32_t)v;
-        else if (!unseen[ds.videos[v].cls])
-            fit[nf++] = (uint32_t)v;
+        if (ds.videos[v].split == DS_TEST) score[ns++] = (uint32_t)v;
+        else if (!unseen[ds.videos[v].cls]) fit[nf++] = (uint32_t)v;
     }
     ProbeSelect sel = {fit, nf, score, ns, unseen};
     ProbeResult r;
@@ -551,9 +543,9 @@ int cmd_data(int argc, char **argv) {
         end[0] = (CliOpt){"alpha", CLI_DOUBLE, &o.alpha};
         end[1] = (CliOpt){"holdout", CLI_STR, &o.holdout};
     }
-    const CliOpt *opts = cmd == &c_synth                           ? synth_opts
+    const CliOpt *opts = cmd == &c_synth                        ? synth_opts
                          : cmd == &c_inspect || cmd == &c_probe ? inspect_opts
-                                                                 : cache_opts;
+                                                                : cache_opts;
     char *pos[1] = {NULL};
     int npos;
     bool help;

@@ -35,19 +35,19 @@ static VbStatus run_forward(const FwdOpts *o) {
     const StTensor *xt = st_find(&in, "x");
     VbStatus st = VB_OK;
     int B = 0, T = 1, H = 0, W = 0;
-    if (!xt)
-        st = vb_fail_plain(VB_ERR_INPUT, "%s: no tensor named 'x'", o->input);
-    else if (xt->ndim == 4)
-        B = (int)xt->shape[0], H = (int)xt->shape[2], W = (int)xt->shape[3];
+    if (!xt) st = vb_fail_plain(VB_ERR_INPUT, "%s: no tensor named 'x'", o->input);
+    else if (xt->ndim == 4) B = (int)xt->shape[0], H = (int)xt->shape[2], W = (int)xt->shape[3];
     else if (xt->ndim == 5)
         B = (int)xt->shape[0], T = (int)xt->shape[1], H = (int)xt->shape[3], W = (int)xt->shape[4];
     else
         st = vb_fail_plain(VB_ERR_INPUT, "%s: x must be (B,3,H,W) or (B,T,3,H,W), got %d dims",
                            o->input, xt->ndim);
-    if (st == VB_OK && (xt->shape[xt->ndim - 3] != 3 || H != cfg.image || W != cfg.image || B < 1 || T < 1))
-        st = vb_fail_plain(VB_ERR_INPUT,
-                           "%s: x must have 3 channels of %dx%d pixels (model.image), got %lldx%dx%d",
-                           o->input, cfg.image, cfg.image, (long long)xt->shape[xt->ndim - 3], H, W);
+    if (st == VB_OK &&
+        (xt->shape[xt->ndim - 3] != 3 || H != cfg.image || W != cfg.image || B < 1 || T < 1))
+        st = vb_fail_plain(
+            VB_ERR_INPUT,
+            "%s: x must have 3 channels of %dx%d pixels (model.image), got %lldx%dx%d", o->input,
+            cfg.image, cfg.image, (long long)xt->shape[xt->ndim - 3], H, W);
     if (st != VB_OK) {
         st_close(&in);
         return st;
@@ -86,9 +86,7 @@ static VbStatus run_forward(const FwdOpts *o) {
         k->nchw_to_nhwc(nimg, H, W, 3, xin, xn);
         x = xn;
         hybrid_set_train(&m, train);
-        if (train && o->noise) {
-            st = weights_load_noise(&m, o->noise, nimg);
-        }
+        if (train && o->noise) { st = weights_load_noise(&m, o->noise, nimg); }
     }
     if (st == VB_OK) {
         hybrid_forward(&m, B, T, x);
@@ -98,14 +96,18 @@ static VbStatus run_forward(const FwdOpts *o) {
         int nb = 0;
         int64_t s_bf[2] = {B, F}, s_bd[2] = {B, m.tdim}, s_bp[2] = {B, cfg.feature_dim};
         int64_t s_bc[2] = {B, C}, s_b2[2] = {B, 2}, s_be[2] = {B, E}, s_b[1] = {B};
-        st_writer_add(w, "features", 2, s_bf, bufs[nb++] = download(&m, m.feat_mean, (size_t)B * F));
+        st_writer_add(w, "features", 2, s_bf,
+                      bufs[nb++] = download(&m, m.feat_mean, (size_t)B * F));
         const float *tout = m.has_temporal ? m.tmp.out : m.tin;
         st_writer_add(w, "temporal", 2, s_bd, bufs[nb++] = download(&m, tout, (size_t)B * m.tdim));
         st_writer_add(w, "projection", 2, s_bp,
                       bufs[nb++] = download(&m, m.proj.y, (size_t)B * cfg.feature_dim));
-        st_writer_add(w, "class_logits", 2, s_bc, bufs[nb++] = download(&m, m.cls_logits, (size_t)B * C));
-        st_writer_add(w, "binary_logits", 2, s_b2, bufs[nb++] = download(&m, m.bin_logits, (size_t)B * 2));
-        st_writer_add(w, "svdd_embedding", 2, s_be, bufs[nb++] = download(&m, m.emb_e, (size_t)B * E));
+        st_writer_add(w, "class_logits", 2, s_bc,
+                      bufs[nb++] = download(&m, m.cls_logits, (size_t)B * C));
+        st_writer_add(w, "binary_logits", 2, s_b2,
+                      bufs[nb++] = download(&m, m.bin_logits, (size_t)B * 2));
+        st_writer_add(w, "svdd_embedding", 2, s_be,
+                      bufs[nb++] = download(&m, m.emb_e, (size_t)B * E));
         st_writer_add(w, "svdd_score", 1, s_b, bufs[nb++] = download(&m, m.svdd_score, (size_t)B));
         float *vscore = NULL;
         if (m.has_vae) {
@@ -113,7 +115,8 @@ static VbStatus run_forward(const FwdOpts *o) {
             int64_t s_lat[3] = {B, T, L}, s_lat2[2] = {B, L};
             int64_t *sl = T > 1 ? s_lat : s_lat2;
             int nd = T > 1 ? 3 : 2;
-            st_writer_add(w, "vae_mu", nd, sl, bufs[nb++] = download(&m, m.vae.mu, (size_t)nimg * L));
+            st_writer_add(w, "vae_mu", nd, sl,
+                          bufs[nb++] = download(&m, m.vae.mu, (size_t)nimg * L));
             st_writer_add(w, "vae_logvar", nd, sl,
                           bufs[nb++] = download(&m, m.vae.logvar, (size_t)nimg * L));
             float *rec = download(&m, m.vae.recon, (size_t)nimg * m.vae.in_dim);
@@ -124,7 +127,8 @@ static VbStatus run_forward(const FwdOpts *o) {
                 for (int i = 0; i < nimg; i++)
                     for (int c = 0; c < 3; c++)
                         for (int p = 0; p < H * W; p++)
-                            r2[((size_t)i * 3 + c) * H * W + p] = rec[((size_t)i * H * W + p) * 3 + c];
+                            r2[((size_t)i * 3 + c) * H * W + p] =
+                                rec[((size_t)i * H * W + p) * 3 + c];
                 memcpy(rec, r2, (size_t)nimg * m.vae.in_dim * sizeof(float));
                 free(r2);
                 int64_t s5[5] = {B, T, 3, H, W}, s4[4] = {B, 3, H, W};
@@ -133,7 +137,8 @@ static VbStatus run_forward(const FwdOpts *o) {
                 int64_t s3[3] = {B, T, F}, s2[2] = {B, F};
                 st_writer_add(w, "vae_reconstruction", T > 1 ? 3 : 2, T > 1 ? s3 : s2, rec);
             }
-            float *mse = download(&m, m.vae.mse, (size_t)nimg), *kl = download(&m, m.vae.kl, (size_t)nimg);
+            float *mse = download(&m, m.vae.mse, (size_t)nimg),
+                  *kl = download(&m, m.vae.kl, (size_t)nimg);
             vscore = vb_xcalloc((size_t)B, sizeof(float));
             for (int i = 0; i < B; i++) {
                 double s = 0;
@@ -159,12 +164,18 @@ static VbStatus run_forward(const FwdOpts *o) {
 int cmd_forward(int argc, char **argv) {
     const CliCommand *cmd = cli_find("forward");
     FwdOpts o = {.mode = "eval"};
-    CliOpt opts[] = {{"model", CLI_STR, &o.model},         {"variant", CLI_STR, &o.variant},
-                     {"weights", CLI_STR, &o.weights},     {"input", CLI_STR, &o.input},
-                     {"output", CLI_STR, &o.output},       {"mode", CLI_STR, &o.mode},
-                     {"noise", CLI_STR, &o.noise},         {"seed", CLI_INT, &o.seed},
-                     {"threads", CLI_INT, &o.threads},     {"allow-missing", CLI_FLAG, &o.allow_missing},
-                     {"allow-unused", CLI_FLAG, &o.allow_unused}, {NULL, 0, NULL}};
+    CliOpt opts[] = {{"model", CLI_STR, &o.model},
+                     {"variant", CLI_STR, &o.variant},
+                     {"weights", CLI_STR, &o.weights},
+                     {"input", CLI_STR, &o.input},
+                     {"output", CLI_STR, &o.output},
+                     {"mode", CLI_STR, &o.mode},
+                     {"noise", CLI_STR, &o.noise},
+                     {"seed", CLI_INT, &o.seed},
+                     {"threads", CLI_INT, &o.threads},
+                     {"allow-missing", CLI_FLAG, &o.allow_missing},
+                     {"allow-unused", CLI_FLAG, &o.allow_unused},
+                     {NULL, 0, NULL}};
     char *pos[1];
     int npos;
     bool help;

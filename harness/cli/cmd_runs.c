@@ -28,14 +28,10 @@
 typedef enum OutFormat { FMT_TABLE, FMT_CSV, FMT_JSON } OutFormat;
 
 static bool parse_format(const char *s, bool allow_table, OutFormat *f) {
-    if (allow_table && (strcmp(s, "table") == 0 || strcmp(s, "text") == 0))
-        *f = FMT_TABLE;
-    else if (strcmp(s, "csv") == 0)
-        *f = FMT_CSV;
-    else if (strcmp(s, "json") == 0)
-        *f = FMT_JSON;
-    else
-        return false;
+    if (allow_table && (strcmp(s, "table") == 0 || strcmp(s, "text") == 0)) *f = FMT_TABLE;
+    else if (strcmp(s, "csv") == 0) *f = FMT_CSV;
+    else if (strcmp(s, "json") == 0) *f = FMT_JSON;
+    else return false;
     return true;
 }
 
@@ -44,21 +40,13 @@ static bool parse_format(const char *s, bool allow_table, OutFormat *f) {
 /* Text of a cell for CSV (full precision) or the table (`brief`). NULL -> "". */
 static void cell_text(const StoreValue *v, bool brief, char *buf, size_t size) {
     switch (v->type) {
-    case STORE_NULL:
-        buf[0] = 0;
-        break;
-    case STORE_INT:
-        snprintf(buf, size, "%lld", (long long)v->i);
-        break;
+    case STORE_NULL: buf[0] = 0; break;
+    case STORE_INT: snprintf(buf, size, "%lld", (long long)v->i); break;
     case STORE_REAL:
-        if (brief && isfinite(v->r))
-            snprintf(buf, size, "%.4g", v->r);
-        else
-            store_format_real(v->r, buf, (int)size);
+        if (brief && isfinite(v->r)) snprintf(buf, size, "%.4g", v->r);
+        else store_format_real(v->r, buf, (int)size);
         break;
-    case STORE_TEXT:
-        snprintf(buf, size, "%s", v->s);
-        break;
+    case STORE_TEXT: snprintf(buf, size, "%s", v->s); break;
     }
 }
 
@@ -70,14 +58,10 @@ static json_t *jstr(const char *s) {
 
 static json_t *cell_json(const StoreValue *v) {
     switch (v->type) {
-    case STORE_INT:
-        return json_integer((json_int_t)v->i);
-    case STORE_REAL:
-        return isfinite(v->r) ? json_real(v->r) : json_null();
-    case STORE_TEXT:
-        return jstr(v->s);
-    default:
-        return json_null();
+    case STORE_INT: return json_integer((json_int_t)v->i);
+    case STORE_REAL: return isfinite(v->r) ? json_real(v->r) : json_null();
+    case STORE_TEXT: return jstr(v->s);
+    default: return json_null();
     }
 }
 
@@ -112,10 +96,8 @@ static void print_machine(const StoreTable *t, const int *cols, int ncols, OutFo
             for (int c = 0; c < ncols; c++) {
                 if (c) fputc(',', stdout);
                 const StoreValue *v = store_cell(t, r, cols[c]);
-                if (v->type == STORE_TEXT)
-                    csv_field(stdout, v->s);
-                else
-                    cell_text(v, false, buf, sizeof buf), csv_field(stdout, buf);
+                if (v->type == STORE_TEXT) csv_field(stdout, v->s);
+                else cell_text(v, false, buf, sizeof buf), csv_field(stdout, buf);
             }
             fputc('\n', stdout);
         }
@@ -156,15 +138,12 @@ static int metric_rank(const char *name) {
     size_t sl = slash ? (size_t)(slash - name) : 0;
     const char *key = slash ? slash + 1 : name;
     int split = 3;
-    if (sl == 4 && strncmp(name, "test", 4) == 0)
-        split = 0;
+    if (sl == 4 && strncmp(name, "test", 4) == 0) split = 0;
     else if ((sl == 3 && strncmp(name, "val", 3) == 0) ||
              (sl == 5 && strncmp(name, "valid", 5) == 0))
         split = 1;
-    else if (sl == 0)
-        split = 2;
-    else if (sl == 5 && strncmp(name, "train", 5) == 0)
-        split = 4;
+    else if (sl == 0) split = 2;
+    else if (sl == 5 && strncmp(name, "train", 5) == 0) split = 4;
     static const char *const keys[] = {"auroc", "ap", "acc", "f1", "fpr", "loss"};
     int k = 6;
     for (int i = 0; i < 6 && k == 6; i++)
@@ -236,17 +215,14 @@ static void print_table(const StoreTable *t, const TableCol *cols, int ncols) {
     }
     for (int r = -1; r < t->nrows; r++) {
         for (int c = 0; c < ncols; c++) {
-            if (r < 0)
-                snprintf(buf, sizeof buf, "%s", cols[c].head);
+            if (r < 0) snprintf(buf, sizeof buf, "%s", cols[c].head);
             else
                 table_text(store_cell(t, r, cols[c].col), cols[c].maxw, cols[c].ellipsis, buf,
                            sizeof buf);
             int pad = width[c] - (int)strlen(buf);
             bool last = c == ncols - 1;
-            if (right[c])
-                printf("%*s%s", pad, "", buf);
-            else
-                printf("%s%*s", buf, last ? 0 : pad, "");
+            if (right[c]) printf("%*s%s", pad, "", buf);
+            else printf("%s%*s", buf, last ? 0 : pad, "");
             if (!last) fputs("  ", stdout);
         }
         fputc('\n', stdout);
@@ -384,9 +360,7 @@ static void metric_name(const StoreMetric *m, char *buf, size_t size) {
     snprintf(buf, size, "%s%s%s", m->split, *m->split ? "/" : "", m->key);
 }
 
-static void real_text(double v, char *buf, size_t size) {
-    store_format_real(v, buf, (int)size);
-}
+static void real_text(double v, char *buf, size_t size) { store_format_real(v, buf, (int)size); }
 
 /* Everything `show` prints, read in one go. */
 typedef struct ShowData {
@@ -423,9 +397,7 @@ static int curve_end(const StoreMetricList *l, int i) {
     return j;
 }
 
-static void kv(const char *k, const char *v) {
-    printf("  %-12s %s\n", k, v && *v ? v : "-");
-}
+static void kv(const char *k, const char *v) { printf("  %-12s %s\n", k, v && *v ? v : "-"); }
 
 static void show_text(const ShowData *d) {
     const StoreRun *r = &d->run;
@@ -455,8 +427,7 @@ static void show_text(const ShowData *d) {
     kv("libraries", r->libraries);
     if (r->threads > 0)
         snprintf(buf, sizeof buf, "%s, %d threads", r->backend ? r->backend : "-", r->threads);
-    else
-        snprintf(buf, sizeof buf, "%s", r->backend ? r->backend : "-");
+    else snprintf(buf, sizeof buf, "%s", r->backend ? r->backend : "-");
     kv("backend", buf);
     kv("dataset", r->dataset_digest);
     printf("\nfinal metrics\n");
@@ -514,9 +485,7 @@ static void show_text(const ShowData *d) {
     json_decref(cfg);
 }
 
-static json_t *jreal(double v) {
-    return isfinite(v) ? json_real(v) : json_null();
-}
+static json_t *jreal(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 static void show_json(const ShowData *d) {
     const StoreRun *r = &d->run;
@@ -607,10 +576,8 @@ int cmd_show(int argc, char **argv) {
     ShowData d;
     VbStatus s = show_load(st, pos[0], &d);
     if (s == VB_OK) {
-        if (fmt == FMT_JSON)
-            show_json(&d);
-        else
-            show_text(&d);
+        if (fmt == FMT_JSON) show_json(&d);
+        else show_text(&d);
     }
     show_free(&d);
     VbStatus c = store_close(st);

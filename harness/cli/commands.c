@@ -1,6 +1,6 @@
 /* commands: the table of subcommands `vadbench` dispatches to. */
-#include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
+#include "harness/cli/cli.h"
 
 const CliCommand cli_commands[] = {
     {"help", "describe the commands (`vadbench help CMD` for one)", "help [COMMAND]", NULL},
@@ -36,9 +36,10 @@ const CliCommand cli_commands[] = {
      "on, --workers threads, default 2) and adds batches/s.",
      cmd_bench},
     {"data", "make, inspect, probe and pre-decode data sets (synth, inspect, probe, cache)",
-     "data synth|inspect|probe|cache [options]   (`vadbench data SUBCOMMAND --help` for one)", cmd_data},
-    {"keys", "list every experiment-file key with its type, default and meaning",
-     "keys [SECTION]", cmd_keys},
+     "data synth|inspect|probe|cache [options]   (`vadbench data SUBCOMMAND --help` for one)",
+     cmd_data},
+    {"keys", "list every experiment-file key with its type, default and meaning", "keys [SECTION]",
+     cmd_keys},
     {"runs", "list the runs in the results store",
      "runs [--experiment NAME] [--status queued|running|done|failed] [--format table|csv|json]\n"
      "        [--db PATH]\n\n"

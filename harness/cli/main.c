@@ -14,9 +14,8 @@ static void print_usage(FILE *f) {
     fprintf(f, "usage: vadbench [--version] [--threads N] <command> [options]\n\ncommands:\n");
     for (int i = 0; i < cli_ncommands; i++)
         fprintf(f, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
-    fprintf(f,
-            "\n`vadbench <command> --help` describes a command. Exit status: 0 ok, 1 a check "
-            "failed,\n2 bad usage or input.\n");
+    fprintf(f, "\n`vadbench <command> --help` describes a command. Exit status: 0 ok, 1 a check "
+               "failed,\n2 bad usage or input.\n");
 }
 
 static void print_version(void) {

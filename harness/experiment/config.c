@@ -30,7 +30,8 @@ static const CfgKey MODEL_KEYS[] = {
     {"temporal.dropout", CFG_FLOAT, MC(temporal_dropout), 0, 0, 0, 0.99, NULL,
      "dropout between RNN layers"},
     {"feature_dim", CFG_INT, MC(feature_dim), 0, 0, 1, 65536, NULL, "projection width"},
-    {"embedding_dim", CFG_INT, MC(embedding_dim), 0, 0, 1, 65536, NULL, "Deep SVDD embedding width"},
+    {"embedding_dim", CFG_INT, MC(embedding_dim), 0, 0, 1, 65536, NULL,
+     "Deep SVDD embedding width"},
     {"svdd_hidden", CFG_INT, MC(svdd_hidden), 0, 0, 1, 65536, NULL, "Deep SVDD hidden layer width"},
     {"head_dropout", CFG_FLOAT, MC(head_dropout), 0, 0, 0, 0.99, NULL,
      "dropout in the projection and SVDD head"},
@@ -134,7 +135,8 @@ VbStatus cfg_load(const char *path, struct fy_document **out) {
             if (strncmp(msg, "error: ", 7) == 0) msg += 7;
             return vb_fail_plain(VB_ERR_INPUT, "%s:%d:%d: YAML syntax: %s", path, line, col, msg);
         }
-        return vb_fail_plain(VB_ERR_INPUT, "%s: not valid YAML%s%s", path, cap.have ? ": " : "", cap.text);
+        return vb_fail_plain(VB_ERR_INPUT, "%s: not valid YAML%s%s", path, cap.have ? ": " : "",
+                             cap.text);
     }
     *out = doc;
     return VB_OK;
@@ -209,13 +211,13 @@ static VbStatus read_scalar_int(const CfgSchema *s, const CfgKey *k, const char 
         return at(file, v, "%s.%s: expected an integer%s%s%s", s->section, k->key,
                   txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
     if (*out < k->min || *out > k->max)
-        return at(file, v, "%s.%s: %ld is out of range [%g, %g]", s->section, k->key, *out,
-                  k->min, k->max);
+        return at(file, v, "%s.%s: %ld is out of range [%g, %g]", s->section, k->key, *out, k->min,
+                  k->max);
     return VB_OK;
 }
 
-static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file,
-                           struct fy_node *v, void *obj) {
+static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file, struct fy_node *v,
+                           void *obj) {
     char *field = (char *)obj + k->offset;
     const char *txt = fy_node_is_scalar(v) ? fy_node_get_scalar0(v) : NULL;
     switch (k->kind) {
@@ -231,8 +233,8 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
             return at(file, v, "%s.%s: expected a number%s%s%s", s->section, k->key,
                       txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
         if (x < k->min || x > k->max)
-            return at(file, v, "%s.%s: %g is out of range [%g, %g]", s->section, k->key, x,
-                      k->min, k->max);
+            return at(file, v, "%s.%s: %g is out of range [%g, %g]", s->section, k->key, x, k->min,
+                      k->max);
         *(double *)field = x;
         return VB_OK;
     }
@@ -241,8 +243,7 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
             *(bool *)field = true;
         else if (txt && (!strcmp(txt, "false") || !strcmp(txt, "no") || !strcmp(txt, "off")))
             *(bool *)field = false;
-        else
-            return at(file, v, "%s.%s: expected true or false", s->section, k->key);
+        else return at(file, v, "%s.%s: expected true or false", s->section, k->key);
         return VB_OK;
     case CFG_CHOICE: {
         if (!txt) return at(file, v, "%s.%s: expected one of %s", s->section, k->key, k->choices);
@@ -262,7 +263,8 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
     case CFG_STRING:
         if (!txt) return at(file, v, "%s.%s: expected a string", s->section, k->key);
         if (strlen(txt) >= k->size)
-            return at(file, v, "%s.%s: longer than %zu characters", s->section, k->key, k->size - 1);
+            return at(file, v, "%s.%s: longer than %zu characters", s->section, k->key,
+                      k->size - 1);
         snprintf(field, k->size, "%s", txt);
         return VB_OK;
     case CFG_INT_LIST: {
@@ -335,7 +337,8 @@ VbStatus cfg_set(const CfgSchema *s, const char *file, struct fy_node *keynode, 
         if (!value) return at(file, keynode, "%s.%s: missing value", s->section, path);
         return read_value(s, key, file, value, obj);
     }
-    if (value && fy_node_is_mapping(value) && is_prefix(s, path)) return walk(s, file, value, path, obj);
+    if (value && fy_node_is_mapping(value) && is_prefix(s, path))
+        return walk(s, file, value, path, obj);
     char tpath[300];
     snprintf(tpath, sizeof tpath, "%s.type", path);
     if (value && fy_node_is_scalar(value) && (key = find_key(s, tpath)) != NULL)
@@ -380,7 +383,8 @@ json_t *cfg_to_json(const CfgSchema *s, const void *obj) {
         case CFG_INT_LIST: {
             v = json_array();
             int cnt = *(const int *)((const char *)obj + k->count_offset);
-            for (int j = 0; j < cnt; j++) json_array_append_new(v, json_integer(((const int *)field)[j]));
+            for (int j = 0; j < cnt; j++)
+                json_array_append_new(v, json_integer(((const int *)field)[j]));
             break;
         }
         }
@@ -408,11 +412,15 @@ VbStatus cfg_from_json(const CfgSchema *s, json_t *j, void *obj) {
         case CFG_FLOAT: *(double *)field = json_number_value(v); break;
         case CFG_BOOL: *(bool *)field = json_is_true(v); break;
         case CFG_CHOICE:
-        case CFG_STRING: snprintf(field, k->size, "%s", json_string_value(v) ? json_string_value(v) : ""); break;
+        case CFG_STRING:
+            snprintf(field, k->size, "%s", json_string_value(v) ? json_string_value(v) : "");
+            break;
         case CFG_INT_LIST: {
             size_t n = json_array_size(v);
-            if (n > k->size) return VB_FAIL(VB_ERR_INPUT, "stored %s.%s has too many items", s->section, k->key);
-            for (size_t q = 0; q < n; q++) ((int *)field)[q] = (int)json_integer_value(json_array_get(v, q));
+            if (n > k->size)
+                return VB_FAIL(VB_ERR_INPUT, "stored %s.%s has too many items", s->section, k->key);
+            for (size_t q = 0; q < n; q++)
+                ((int *)field)[q] = (int)json_integer_value(json_array_get(v, q));
             *(int *)((char *)obj + k->count_offset) = (int)n;
             break;
         }

@@ -23,7 +23,7 @@ struct fy_node;
 typedef enum CfgKind { CFG_INT, CFG_FLOAT, CFG_BOOL, CFG_CHOICE, CFG_INT_LIST, CFG_STRING } CfgKind;
 
 typedef struct CfgKey {
-    const char *key;     /* dotted path inside the section, e.g. "temporal.hidden" */
+    const char *key; /* dotted path inside the section, e.g. "temporal.hidden" */
     CfgKind kind;
     size_t offset;       /* of the field in the section's struct */
     size_t size;         /* char[] size (CHOICE, STRING), list capacity (INT_LIST) */

@@ -19,7 +19,8 @@ static VbStatus at_node(const char *file, struct fy_node *n, const char *fmt, ..
     va_end(ap);
     struct fy_token *t = n ? fy_node_get_scalar_token(n) : NULL;
     const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-    if (m) return vb_fail_plain(VB_ERR_INPUT, "%s:%d:%d: %s", file, m->line + 1, m->column + 1, msg);
+    if (m)
+        return vb_fail_plain(VB_ERR_INPUT, "%s:%d:%d: %s", file, m->line + 1, m->column + 1, msg);
     return vb_fail_plain(VB_ERR_INPUT, "%s: %s", file, msg);
 }
 
@@ -57,12 +58,9 @@ static VbStatus apply_overrides(const char *file, struct fy_node *map, RunConfig
                            "unknown key '%s' (overrides start with model., train., eval. or "
                            "dataset.)",
                            k);
-        if (dot)
-            VB_TRY(cfg_set(s, file, kn, dot + 1, vn, obj));
-        else if (vn && fy_node_is_mapping(vn))
-            VB_TRY(cfg_read(s, file, vn, obj));
-        else
-            return at_node(file, kn, "'%s' needs a mapping of %s settings", k, sec);
+        if (dot) VB_TRY(cfg_set(s, file, kn, dot + 1, vn, obj));
+        else if (vn && fy_node_is_mapping(vn)) VB_TRY(cfg_read(s, file, vn, obj));
+        else return at_node(file, kn, "'%s' needs a mapping of %s settings", k, sec);
     }
     return VB_OK;
 }
@@ -73,7 +71,8 @@ static VbStatus resolve_variant(const char *file, struct fy_node *vars, const ch
     struct fy_node *v = fy_node_mapping_lookup_by_string(vars, name, FY_NT);
     if (!v) return at_node(file, ref, "variant '%s' is not defined under `variants:`", name);
     if (depth > 32) return at_node(file, ref, "`extends` forms a cycle through variant '%s'", name);
-    if (fy_node_is_scalar(v) && (!scalar(v)[0] || !strcmp(scalar(v), "~") || !strcmp(scalar(v), "null"))) {
+    if (fy_node_is_scalar(v) &&
+        (!scalar(v)[0] || !strcmp(scalar(v), "~") || !strcmp(scalar(v), "null"))) {
         *out = *base; /* `name:` with no overrides */
         return VB_OK;
     }
@@ -129,7 +128,8 @@ static VbStatus parse_holdouts(Experiment *e, const char *file, struct fy_node *
         while ((pr = fy_node_mapping_iterate(item, &it2))) {
             const char *k = scalar(fy_node_pair_key(pr));
             if (!k || (strcmp(k, "name") && strcmp(k, "classes")))
-                return at_node(file, fy_node_pair_key(pr), "holdouts: unknown key '%s' (name, classes)", k ? k : "?");
+                return at_node(file, fy_node_pair_key(pr),
+                               "holdouts: unknown key '%s' (name, classes)", k ? k : "?");
         }
         if (!scalar(nm)) return at_node(file, item, "holdouts: a holdout needs a `name`");
         snprintf(o->name, EXP_NAME, "%s", scalar(nm));
@@ -157,7 +157,8 @@ static VbStatus parse_holdouts(Experiment *e, const char *file, struct fy_node *
             if (!strcmp(cn, normal))
                 return at_node(file, c, "holdout '%s': the normal class %s cannot be held out",
                                o->name, cn);
-            if (o->n >= EXP_MAX_CLASSES) return at_node(file, c, "holdout '%s': too many classes", o->name);
+            if (o->n >= EXP_MAX_CLASSES)
+                return at_node(file, c, "holdout '%s': too many classes", o->name);
             snprintf(o->classes[o->n++], EXP_NAME, "%s", cn);
         }
         e->nholdouts++;
@@ -179,7 +180,8 @@ static VbStatus check_run_config(const char *file, struct fy_node *where, const 
         return at_node(file, where, "variant '%s': %s", variant, m ? m + 2 : vb_errmsg());
     }
     if (rc->train.batch_size < 2)
-        return at_node(file, where, "variant '%s': train.batch_size must be >= 2 (BatchNorm)", variant);
+        return at_node(file, where, "variant '%s': train.batch_size must be >= 2 (BatchNorm)",
+                       variant);
     return VB_OK;
 }
 
@@ -206,9 +208,11 @@ static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c
             snprintf(e->baseline, EXP_NAME, "%s", scalar(vn));
             bool found = false;
             for (int i = 0; i < e->nvariants; i++) found |= !strcmp(e->variant[i], e->baseline);
-            if (!found) return at_node(file, vn, "compare.baseline: no variant named '%s'", e->baseline);
+            if (!found)
+                return at_node(file, vn, "compare.baseline: no variant named '%s'", e->baseline);
         } else if (k && !strcmp(k, "metrics")) {
-            if (!vn || !fy_node_is_sequence(vn)) return at_node(file, kn, "compare.metrics: expected a list");
+            if (!vn || !fy_node_is_sequence(vn))
+                return at_node(file, kn, "compare.metrics: expected a list");
             int n = fy_node_sequence_item_count(vn);
             e->metrics = vb_xcalloc((size_t)(n ? n : 1), sizeof *e->metrics);
             void *i2 = NULL;
@@ -229,8 +233,9 @@ static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c
                 char *end = NULL;
                 double v = mv ? strtod(mv, &end) : -1;
                 if (!mk || !mv || *end || v < 0)
-                    return at_node(file, fy_node_pair_value(q) ? fy_node_pair_value(q) : fy_node_pair_key(q),
-                                   "compare.tolerances: expected a non-negative number");
+                    return at_node(
+                        file, fy_node_pair_value(q) ? fy_node_pair_value(q) : fy_node_pair_key(q),
+                        "compare.tolerances: expected a non-negative number");
                 snprintf(e->tol[e->ntol].metric, 96, "%s", mk);
                 e->tol[e->ntol++].tol = v;
             }
@@ -241,15 +246,17 @@ static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c
                 return at_node(file, vn ? vn : kn, "compare.latency_factor: expected a number > 1");
             e->latency_factor = v;
         } else {
-            return at_node(file, kn, "compare: unknown key '%s' (baseline, metrics, tolerances, latency_factor)",
-                           k ? k : "?");
+            return at_node(
+                file, kn,
+                "compare: unknown key '%s' (baseline, metrics, tolerances, latency_factor)",
+                k ? k : "?");
         }
     }
     return VB_OK;
 }
 
 static const char *TOP_KEYS[] = {"experiment", "description", "dataset", "holdouts", "base",
-                                 "variants", "seeds", "backend", "threads", "compare"};
+                                 "variants",   "seeds",       "backend", "threads",  "compare"};
 
 VbStatus experiment_load(const char *path, Experiment *e) {
     memset(e, 0, sizeof *e);
@@ -258,9 +265,13 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     VB_TRY(cfg_load(path, &doc));
     struct fy_node *root = fy_document_root(doc);
     VbStatus st = VB_OK;
-#define CHECK(x) do { if ((st = (x)) != VB_OK) goto out; } while (0)
+#define CHECK(x)                           \
+    do {                                   \
+        if ((st = (x)) != VB_OK) goto out; \
+    } while (0)
     if (!root || !fy_node_is_mapping(root)) {
-        st = vb_fail_plain(VB_ERR_INPUT, "%s: expected a mapping with `experiment:` at the top", path);
+        st = vb_fail_plain(VB_ERR_INPUT, "%s: expected a mapping with `experiment:` at the top",
+                           path);
         goto out;
     }
     void *it = NULL;
@@ -268,11 +279,13 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     while ((pair = fy_node_mapping_iterate(root, &it))) {
         const char *k = scalar(fy_node_pair_key(pair));
         bool ok = false;
-        for (size_t i = 0; k && i < sizeof TOP_KEYS / sizeof *TOP_KEYS; i++) ok |= !strcmp(k, TOP_KEYS[i]);
+        for (size_t i = 0; k && i < sizeof TOP_KEYS / sizeof *TOP_KEYS; i++)
+            ok |= !strcmp(k, TOP_KEYS[i]);
         if (!ok) {
-            const char *hint = k && !strcmp(k, "variant") ? " (did you mean 'variants'?)"
-                               : k && !strcmp(k, "seed") ? " (did you mean 'seeds'?)"
-                               : k && !strcmp(k, "holdout") ? " (did you mean 'holdouts'?)" : "";
+            const char *hint = k && !strcmp(k, "variant")   ? " (did you mean 'variants'?)"
+                               : k && !strcmp(k, "seed")    ? " (did you mean 'seeds'?)"
+                               : k && !strcmp(k, "holdout") ? " (did you mean 'holdouts'?)"
+                                                            : "";
             CHECK(at_node(path, fy_node_pair_key(pair),
                           "unknown top-level key '%s'%s (known: experiment, description, dataset, "
                           "holdouts, base, variants, seeds, backend, threads, compare)",
@@ -281,7 +294,8 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     }
     struct fy_node *name = fy_node_mapping_lookup_by_string(root, "experiment", FY_NT);
     if (!valid_name(scalar(name))) {
-        CHECK(at_node(path, name, "`experiment:` must name the experiment (letters, digits, _ - .)"));
+        CHECK(
+            at_node(path, name, "`experiment:` must name the experiment (letters, digits, _ - .)"));
     }
     snprintf(e->name, sizeof e->name, "%s", scalar(name));
     struct fy_node *desc = fy_node_mapping_lookup_by_string(root, "description", FY_NT);
@@ -292,12 +306,15 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     if (ds) CHECK(cfg_read(&cfg_data_schema, path, ds, &base.data));
     struct fy_node *bn = fy_node_mapping_lookup_by_string(root, "base", FY_NT);
     if (bn) {
-        if (!fy_node_is_mapping(bn)) CHECK(at_node(path, bn, "base: expected {model, train, eval}"));
+        if (!fy_node_is_mapping(bn))
+            CHECK(at_node(path, bn, "base: expected {model, train, eval}"));
         CHECK(apply_overrides(path, bn, &base, false));
     }
-    CHECK(parse_holdouts(e, path, fy_node_mapping_lookup_by_string(root, "holdouts", FY_NT), &base.data));
+    CHECK(parse_holdouts(e, path, fy_node_mapping_lookup_by_string(root, "holdouts", FY_NT),
+                         &base.data));
     struct fy_node *vars = fy_node_mapping_lookup_by_string(root, "variants", FY_NT);
-    if (vars && !fy_node_is_mapping(vars)) CHECK(at_node(path, vars, "variants: expected a mapping of name: overrides"));
+    if (vars && !fy_node_is_mapping(vars))
+        CHECK(at_node(path, vars, "variants: expected a mapping of name: overrides"));
     int nv = vars ? fy_node_mapping_item_count(vars) : 0;
     e->variant = vb_xcalloc((size_t)(nv ? nv : 1), sizeof *e->variant);
     e->vcfg = vb_xcalloc((size_t)(nv ? nv : 1), sizeof *e->vcfg);
@@ -311,14 +328,16 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     while (vars && (pair = fy_node_mapping_iterate(vars, &it))) {
         struct fy_node *kn = fy_node_pair_key(pair);
         const char *vname = scalar(kn);
-        if (!valid_name(vname)) CHECK(at_node(path, kn, "variant names use letters, digits, _ - ."));
+        if (!valid_name(vname))
+            CHECK(at_node(path, kn, "variant names use letters, digits, _ - ."));
         snprintf(e->variant[e->nvariants], EXP_NAME, "%s", vname);
         CHECK(resolve_variant(path, vars, vname, &base, &e->vcfg[e->nvariants], 0, kn));
         CHECK(check_run_config(path, kn, vname, &e->vcfg[e->nvariants]));
         e->nvariants++;
     }
     struct fy_node *seeds = fy_node_mapping_lookup_by_string(root, "seeds", FY_NT);
-    if (seeds && !fy_node_is_sequence(seeds)) CHECK(at_node(path, seeds, "seeds: expected a list like [0, 1, 2]"));
+    if (seeds && !fy_node_is_sequence(seeds))
+        CHECK(at_node(path, seeds, "seeds: expected a list like [0, 1, 2]"));
     int ns = seeds ? fy_node_sequence_item_count(seeds) : 0;
     e->seeds = vb_xcalloc((size_t)(ns ? ns : 1), sizeof *e->seeds);
     if (!ns) e->seeds[e->nseeds++] = 0;
@@ -344,7 +363,8 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     if (th) {
         char *end = NULL;
         long v = scalar(th) ? strtol(scalar(th), &end, 10) : -1;
-        if (!scalar(th) || *end || v < 0 || v > 4096) CHECK(at_node(path, th, "threads: expected a non-negative integer (0 = all cores)"));
+        if (!scalar(th) || *end || v < 0 || v > 4096)
+            CHECK(at_node(path, th, "threads: expected a non-negative integer (0 = all cores)"));
         e->threads = (int)v;
     }
     CHECK(parse_compare(e, path, fy_node_mapping_lookup_by_string(root, "compare", FY_NT)));
@@ -418,7 +438,9 @@ VbStatus experiment_cells(const Experiment *e, const char *const *digests, Cell 
                 json_t *ho = json_array();
                 for (int i = 0; i < e->holdout[h].n; i++)
                     json_array_append_new(ho, json_string(e->holdout[h].classes[i]));
-                json_object_set_new(j, "holdout", json_pack("{s:s, s:o}", "name", e->holdout[h].name, "classes", ho));
+                json_object_set_new(
+                    j, "holdout",
+                    json_pack("{s:s, s:o}", "name", e->holdout[h].name, "classes", ho));
                 x->config = j;
                 char *canon = cell_canonical(x);
                 config_hash(canon, digests[v], x->hash);
@@ -446,7 +468,8 @@ VbStatus cfg_read_model_file(const char *path, const char *variant, ModelConfig 
                          fy_node_mapping_lookup_by_string(root, "experiment", FY_NT);
     VbStatus st = VB_OK;
     if (model && !is_experiment) {
-        if (variant) st = vb_fail_plain(VB_ERR_USAGE, "%s: --variant needs an experiment file", path);
+        if (variant)
+            st = vb_fail_plain(VB_ERR_USAGE, "%s: --variant needs an experiment file", path);
         else st = cfg_read(&cfg_model_schema, path, model, out);
         if (st == VB_OK && model_config_check(out) != VB_OK) {
             const char *m = strstr(vb_errmsg(), ": ");
@@ -457,7 +480,8 @@ VbStatus cfg_read_model_file(const char *path, const char *variant, ModelConfig 
     }
     fy_document_destroy(doc);
     if (!is_experiment)
-        return vb_fail_plain(VB_ERR_INPUT, "%s: no `model:` mapping and not an experiment file", path);
+        return vb_fail_plain(VB_ERR_INPUT, "%s: no `model:` mapping and not an experiment file",
+                             path);
     Experiment e;
     VB_TRY(experiment_load(path, &e));
     int vi = -1;
@@ -465,10 +489,10 @@ VbStatus cfg_read_model_file(const char *path, const char *variant, ModelConfig 
         if (!variant ? i == 0 && e.nvariants == 1 : !strcmp(e.variant[i], variant)) vi = i;
     if (vi < 0)
         st = vb_fail_plain(VB_ERR_USAGE, "%s: %s", path,
-                           variant ? "no such variant (see `variants:`)"
-                                   : "the experiment has several variants: choose one with --variant");
-    else
-        *out = e.vcfg[vi].model;
+                           variant
+                               ? "no such variant (see `variants:`)"
+                               : "the experiment has several variants: choose one with --variant");
+    else *out = e.vcfg[vi].model;
     experiment_free(&e);
     return st;
 }

@@ -44,7 +44,7 @@ typedef struct Experiment {
     int nseeds;
     int *seeds;
     char backend[8];
-    int threads;     /* 0 = all cores */
+    int threads; /* 0 = all cores */
     char baseline[EXP_NAME];
     int nmetrics;
     char (*metrics)[96];

@@ -110,8 +110,7 @@ static const CfgKey DATA_KEYS[] = {
      "fraction of each class's training videos used for validation"},
     {"clip.frames", CFG_INT, DC(clip_frames), 0, 0, 1, 1024, NULL, "frames per clip (1 = frames)"},
     {"clip.stride", CFG_INT, DC(clip_stride), 0, 0, 1, 1024, NULL, "frame step inside a clip"},
-    {"clip.window", CFG_INT, DC(clip_window), 0, 0, 1, 100000, NULL,
-     "frames between clip starts"},
+    {"clip.window", CFG_INT, DC(clip_window), 0, 0, 1, 100000, NULL, "frames between clip starts"},
     {"skip_bad", CFG_BOOL, DC(skip_bad), 0, 0, ANY, NULL,
      "skip (and count) corrupt archive members instead of failing"},
     {"protocol", CFG_CHOICE, DC(protocol), STR(DataConfig, protocol), 0, ANY,
@@ -121,9 +120,12 @@ static const CfgKey DATA_KEYS[] = {
      "fashion_mnist: only the first N images of each split (0 = all)"},
 };
 
-const CfgSchema cfg_train_schema = {"train", TRAIN_KEYS, (int)(sizeof TRAIN_KEYS / sizeof TRAIN_KEYS[0])};
-const CfgSchema cfg_eval_schema = {"eval", EVAL_KEYS, (int)(sizeof EVAL_KEYS / sizeof EVAL_KEYS[0])};
-const CfgSchema cfg_data_schema = {"dataset", DATA_KEYS, (int)(sizeof DATA_KEYS / sizeof DATA_KEYS[0])};
+const CfgSchema cfg_train_schema = {"train", TRAIN_KEYS,
+                                    (int)(sizeof TRAIN_KEYS / sizeof TRAIN_KEYS[0])};
+const CfgSchema cfg_eval_schema = {"eval", EVAL_KEYS,
+                                   (int)(sizeof EVAL_KEYS / sizeof EVAL_KEYS[0])};
+const CfgSchema cfg_data_schema = {"dataset", DATA_KEYS,
+                                   (int)(sizeof DATA_KEYS / sizeof DATA_KEYS[0])};
 
 void train_config_defaults(TrainConfig *c) {
     memset(c, 0, sizeof *c);

@@ -18,7 +18,7 @@ typedef struct TrainConfig {
     double focal_gamma, focal_alpha, label_smoothing;
     char class_alpha[12]; /* none | balanced */
     double w_cls, w_bin, w_svdd, w_vae, vae_beta;
-    char svdd_mode[16];   /* supervised | one-class | soft-boundary */
+    char svdd_mode[16]; /* supervised | one-class | soft-boundary */
     double svdd_nu;
     int svdd_warmup_epochs, svdd_recenter_every;
     /* SAM */
@@ -44,26 +44,26 @@ typedef struct TrainConfig {
 void train_config_defaults(TrainConfig *c);
 
 typedef struct DataConfig {
-    char source[16];      /* synthetic | ucf_crime | fashion_mnist */
-    char path[512];       /* archive or directory (ucf_crime, fashion_mnist) */
+    char source[16]; /* synthetic | ucf_crime | fashion_mnist */
+    char path[512];  /* archive or directory (ucf_crime, fashion_mnist) */
     char normal_class[64];
     int videos_per_class, test_videos_per_class, normal_factor, frames_per_video, size;
     int data_seed;
     double val_fraction;
     int clip_frames, clip_stride, clip_window;
     bool skip_bad;
-    char protocol[16];    /* supervised | one-class */
+    char protocol[16]; /* supervised | one-class */
     int workers;
-    int limit;            /* fashion_mnist: first N images of each split (0 = all) */
+    int limit; /* fashion_mnist: first N images of each split (0 = all) */
 } DataConfig;
 
 typedef struct EvalConfig {
     double target_fpr;
-    int tta;              /* 0 = off, else number of views */
-    char tta_reduce[8];   /* mean | max */
+    int tta;            /* 0 = off, else number of views */
+    char tta_reduce[8]; /* mean | max */
     int batch_size;
-    int latency_samples;  /* timed runs at batch 1 */
-    int latency_batch;    /* a second batch size for latency */
+    int latency_samples; /* timed runs at batch 1 */
+    int latency_batch;   /* a second batch size for latency */
 } EvalConfig;
 
 typedef struct RunConfig {

@@ -9,14 +9,10 @@
 
 const char *check_verdict_name(CheckVerdict v) {
     switch (v) {
-    case CHECK_OK:
-        return "ok";
-    case CHECK_IMPROVED:
-        return "improved";
-    case CHECK_REGRESSION:
-        return "REGRESSION";
-    case CHECK_UNGATED:
-        return "not gated";
+    case CHECK_OK: return "ok";
+    case CHECK_IMPROVED: return "improved";
+    case CHECK_REGRESSION: return "REGRESSION";
+    case CHECK_UNGATED: return "not gated";
     }
     return "?";
 }
@@ -227,8 +223,7 @@ static VbStatus check_latency(Store *st, const RepData *b, const RepData *c, Che
                     row->verdict = CHECK_REGRESSION;
                 else if (row->change * r->latency_factor < 1.0 && faster.p < r->alpha)
                     row->verdict = CHECK_IMPROVED;
-                else
-                    row->verdict = CHECK_OK;
+                else row->verdict = CHECK_OK;
             }
         }
         free(xb), free(xc);
@@ -275,10 +270,8 @@ VbStatus check_run(Store *st, const CheckOptions *o, CheckResult *r) {
         rep_free(&b);
         return s;
     }
-    if (o->experiment)
-        s = rep_load_experiment(st, o->experiment, o->variant, false, &c);
-    else
-        s = rep_load_runs(st, o->runs, o->nruns, false, &c);
+    if (o->experiment) s = rep_load_experiment(st, o->experiment, o->variant, false, &c);
+    else s = rep_load_runs(st, o->runs, o->nruns, false, &c);
     if (s == VB_OK) {
         r->latency_factor = o->latency_factor > 0 ? o->latency_factor
                             : c.cmp.from_file     ? c.cmp.latency_factor
@@ -289,8 +282,7 @@ VbStatus check_run(Store *st, const CheckOptions *o, CheckResult *r) {
         if (o->experiment)
             snprintf(what, sizeof what, "candidate: experiment %s%s%s:", o->experiment,
                      o->variant ? " variant " : "", o->variant ? o->variant : "");
-        else
-            snprintf(what, sizeof what, "candidate:");
+        else snprintf(what, sizeof what, "candidate:");
         describe(&c, what, r->cand_desc, sizeof r->cand_desc, &r->cand_ids, &r->ncand);
         s = check_metrics(o, &b, &c, r);
     }
@@ -322,10 +314,8 @@ VbStatus check_pin_baseline(Store *st, const char *name, const char *experiment,
         for (int i = 0; i < d.nruns; i++) x[i] = d.runs[i].run.id;
         s = store_baseline_pin(st, name, x, d.nruns);
         if (s == VB_OK) *n = d.nruns;
-        if (s == VB_OK && ids)
-            *ids = x;
-        else
-            free(x);
+        if (s == VB_OK && ids) *ids = x;
+        else free(x);
     }
     rep_free(&d);
     return s;

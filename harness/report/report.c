@@ -9,11 +9,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "harness/store/store.h"
 #include "harness/report/report_data.h"
 #include "harness/report/report_doc.h"
 #include "harness/report/report_plots.h"
 #include "harness/report/report_table.h"
+#include "harness/store/store.h"
 
 /* mkdir -p */
 static VbStatus make_dirs(const char *path) {
@@ -69,9 +69,7 @@ static void text_add(Text *t, const char *fmt, ...) {
     t->n += (size_t)need;
 }
 
-static const char *nz(const char *s) {
-    return s && *s ? s : "unknown";
-}
+static const char *nz(const char *s) { return s && *s ? s : "unknown"; }
 
 /* ---- sections ------------------------------------------------------------------ */
 
@@ -101,8 +99,7 @@ static void section_overview(RepDoc *doc, const RepData *d, int vb, const RepPlo
     if (d->cmp.from_file)
         text_add(&notes, "Compare settings from `%s`: baseline `%s`, latency factor %g.\n", d->file,
                  d->cmp.baseline, d->cmp.latency_factor);
-    else
-        text_add(&notes, "Note: %s.\n", d->cmp.note);
+    else text_add(&notes, "Note: %s.\n", d->cmp.note);
     if (*baseline_note) text_add(&notes, "Note: %s\n", baseline_note);
     if (d->n_not_done)
         text_add(&notes, "%d run%s of the experiment %s not done and %s left out.\n", d->n_not_done,
@@ -275,10 +272,8 @@ static const char *f_gpu(const StoreRun *r, char *b, size_t n) {
     return b;
 }
 static const char *f_backend(const StoreRun *r, char *b, size_t n) {
-    if (r->threads > 0)
-        snprintf(b, n, "%s, %d threads", nz(r->backend), r->threads);
-    else
-        snprintf(b, n, "%s", nz(r->backend));
+    if (r->threads > 0) snprintf(b, n, "%s, %d threads", nz(r->backend), r->threads);
+    else snprintf(b, n, "%s", nz(r->backend));
     return b;
 }
 static const char *f_build(const StoreRun *r, char *b, size_t n) {
@@ -352,10 +347,8 @@ static void section_provenance(RepDoc *doc, const RepData *d) {
         snprintf(id, sizeof id, "%lld", (long long)r->id);
         snprintf(seed, sizeof seed, "%lld", (long long)r->seed);
         f_git(r, git, sizeof git);
-        if (r->wall_s >= 0)
-            snprintf(wall, sizeof wall, "%.1f", r->wall_s);
-        else
-            snprintf(wall, sizeof wall, "\xe2\x80\x93");
+        if (r->wall_s >= 0) snprintf(wall, sizeof wall, "%.1f", r->wall_s);
+        else snprintf(wall, sizeof wall, "\xe2\x80\x93");
         snprintf(att, sizeof att, "%d", r->attempts);
         const char *row[] = {
             id,         r->variant,     r->holdout && *r->holdout ? r->holdout : "\xe2\x80\x93",

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness/run/run.h"
 #include "harness/experiment/experiment.h"
+#include "harness/run/run.h"
 
 /* ---- runs ------------------------------------------------------------------ */
 

@@ -98,13 +98,9 @@ void rep_doc_para(RepDoc *d, const char *fmt, ...) {
     va_end(ap);
 }
 
-void rep_doc_list(RepDoc *d, const char *items) {
-    push(d, RB_LIST)->text = vb_xstrdup(items);
-}
+void rep_doc_list(RepDoc *d, const char *items) { push(d, RB_LIST)->text = vb_xstrdup(items); }
 
-void rep_doc_table(RepDoc *d, RepTable *t) {
-    push(d, RB_TABLE)->table = t;
-}
+void rep_doc_table(RepDoc *d, RepTable *t) { push(d, RB_TABLE)->table = t; }
 
 void rep_doc_figure(RepDoc *d, const char *png, const char *svg, bool rendered,
                     const char *caption) {
@@ -153,12 +149,8 @@ VbStatus rep_doc_write_markdown(const RepDoc *d, const char *path) {
     for (int i = 0; i < d->n; i++) {
         const RepBlock *b = &d->b[i];
         switch (b->kind) {
-        case RB_HEADING:
-            fprintf(f, "%.*s %s\n\n", b->level + 1, "####", b->text);
-            break;
-        case RB_PARA:
-            fprintf(f, "%s\n\n", b->text);
-            break;
+        case RB_HEADING: fprintf(f, "%.*s %s\n\n", b->level + 1, "####", b->text); break;
+        case RB_PARA: fprintf(f, "%s\n\n", b->text); break;
         case RB_LIST:
             for (const char *p = b->text; *p;) {
                 const char *e = strchr(p, '\n');
@@ -168,14 +160,10 @@ VbStatus rep_doc_write_markdown(const RepDoc *d, const char *path) {
             }
             fputc('\n', f);
             break;
-        case RB_TABLE:
-            md_table(f, b->table), fputc('\n', f);
-            break;
+        case RB_TABLE: md_table(f, b->table), fputc('\n', f); break;
         case RB_FIGURE:
-            if (b->rendered)
-                fprintf(f, "![%s](%s)\n\n", b->file, b->file);
-            else
-                fprintf(f, "*(figure %s not rendered)*\n\n", b->file);
+            if (b->rendered) fprintf(f, "![%s](%s)\n\n", b->file, b->file);
+            else fprintf(f, "*(figure %s not rendered)*\n\n", b->file);
             fprintf(f, "%s", b->text);
             if (b->svg) fprintf(f, " (SVG: [%s](%s))", b->svg, b->svg);
             fputs("\n\n", f);
@@ -190,23 +178,12 @@ VbStatus rep_doc_write_markdown(const RepDoc *d, const char *path) {
 static void html_text(FILE *f, const char *s, size_t n) {
     for (size_t i = 0; i < n && s[i]; i++) {
         switch (s[i]) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        default:
-            fputc(s[i], f);
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default: fputc(s[i], f);
         }
     }
 }
@@ -328,9 +305,7 @@ VbStatus rep_doc_write_html(const RepDoc *d, const char *dir, const char *path) 
             }
             fputs("</ul>\n", f);
             break;
-        case RB_TABLE:
-            html_table(f, b->table);
-            break;
+        case RB_TABLE: html_table(f, b->table); break;
         case RB_FIGURE: {
             fputs("<figure>\n", f);
             char *b64 = b->rendered ? file_base64(dir, b->file) : NULL;

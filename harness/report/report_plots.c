@@ -68,10 +68,8 @@ static void dat_str(FILE *f, const char *s) {
 }
 
 static void dat_num(FILE *f, double v) {
-    if (isfinite(v))
-        fprintf(f, " %.10g", v);
-    else
-        fputs(" NaN", f);
+    if (isfinite(v)) fprintf(f, " %.10g", v);
+    else fputs(" NaN", f);
 }
 
 static void gp_header(FILE *gp, const char *name, const char *what) {
@@ -91,9 +89,7 @@ static void gp_loop_open(FILE *gp, const char *name, int w, int h) {
             w, h, name);
 }
 
-static void gp_loop_close(FILE *gp) {
-    fputs("    unset output\n}\n", gp);
-}
+static void gp_loop_close(FILE *gp) { fputs("    unset output\n}\n", gp); }
 
 static VbStatus write_style(const char *dir, const char *terminal) {
     char path[1200];
@@ -146,10 +142,8 @@ static double roc_at(const double *fx, const double *ty, int n, double x) {
     for (int i = 0; i + 1 < n; i++) {
         double a = fx[i], b = fx[i + 1], v;
         if (x < a || x > b) continue;
-        if (b == a)
-            v = ty[i] > ty[i + 1] ? ty[i] : ty[i + 1];
-        else
-            v = ty[i] + (x - a) * (ty[i + 1] - ty[i]) / (b - a);
+        if (b == a) v = ty[i] > ty[i + 1] ? ty[i] : ty[i + 1];
+        else v = ty[i] + (x - a) * (ty[i + 1] - ty[i]) / (b - a);
         if (isnan(best) || v > best) best = v;
     }
     if (n == 1 && fx[0] == x) best = ty[0];
@@ -719,24 +713,12 @@ VbStatus rep_plots_make(const RepData *d, int vb, const char *dir, const char *g
         snprintf(p->title, sizeof p->title, "%s", spec[i].title);
         VbStatus s;
         switch (i) {
-        case 0:
-            s = plot_roc(d, dir, p);
-            break;
-        case 1:
-            s = plot_decision(d, dir, p);
-            break;
-        case 2:
-            s = plot_training(d, dir, p);
-            break;
-        case 3:
-            s = plot_latency(d, dir, p);
-            break;
-        case 4:
-            s = plot_pareto(d, dir, p);
-            break;
-        default:
-            s = plot_confusion(d, vb, dir, p);
-            break;
+        case 0: s = plot_roc(d, dir, p); break;
+        case 1: s = plot_decision(d, dir, p); break;
+        case 2: s = plot_training(d, dir, p); break;
+        case 3: s = plot_latency(d, dir, p); break;
+        case 4: s = plot_pareto(d, dir, p); break;
+        default: s = plot_confusion(d, vb, dir, p); break;
         }
         VB_TRY(s);
     }

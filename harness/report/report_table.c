@@ -16,12 +16,9 @@
 /* ---- quantities ------------------------------------------------------------------ */
 
 static void unit_for(const char *split, const char *key, char *unit, size_t n) {
-    if (strcmp(split, "memory") == 0)
-        snprintf(unit, n, "MB");
-    else if (strcmp(split, "train") == 0 && strstr(key, "seconds"))
-        snprintf(unit, n, "s");
-    else
-        snprintf(unit, n, "%s", "");
+    if (strcmp(split, "memory") == 0) snprintf(unit, n, "MB");
+    else if (strcmp(split, "train") == 0 && strstr(key, "seconds")) snprintf(unit, n, "s");
+    else snprintf(unit, n, "%s", "");
 }
 
 RepQuantity rep_q_final(const RepData *d, const char *spec, const char *label) {
@@ -48,8 +45,7 @@ RepQuantity rep_q_latency(const char *component, int batch, bool per_frame, cons
     q.dir = STATS_LOWER_IS_BETTER;
     snprintf(q.name, sizeof q.name, "latency %s batch %d p50%s", component, batch,
              per_frame ? " per frame" : "");
-    if (label)
-        snprintf(q.label, sizeof q.label, "%s", label);
+    if (label) snprintf(q.label, sizeof q.label, "%s", label);
     else
         snprintf(q.label, sizeof q.label, "latency `%s`, batch %d, median, ms per %s", component,
                  batch, per_frame ? "frame" : "clip");
@@ -172,15 +168,12 @@ static void signed_text(const char *num, char *buf, size_t size) {
 
 /* A half-width that is only rounding noise next to `ref` (identical values
  * across runs summed in a different order) is no interval at all. */
-static double real_width(double hw, double ref) {
-    return hw > 1e-9 * fabs(ref) ? hw : 0.0;
-}
+static double real_width(double hw, double ref) { return hw > 1e-9 * fabs(ref) ? hw : 0.0; }
 
 void rep_fmt_summary(const Summary *s, const char *unit, char *buf, size_t size) {
     if (s->n >= 2 && s->ci.defined)
         stats_format_pm(s->mean, real_width(s->half_width, s->mean), buf, size);
-    else
-        stats_format_value(s->mean, NAN, buf, size);
+    else stats_format_value(s->mean, NAN, buf, size);
     with_unit(buf, size, unit);
 }
 
@@ -298,9 +291,7 @@ int rep_quantities_unseen_classes(const RepData *d, RepQuantity **out) {
 
 /* ---- tables ------------------------------------------------------------------ */
 
-static const char *verdict_text(const RepPaired *p) {
-    return stats_verdict_name(p->verdict);
-}
+static const char *verdict_text(const RepPaired *p) { return stats_verdict_name(p->verdict); }
 
 RepTable *rep_table_per_variant(const RepData *d, const RepQuantity *q, int nq) {
     int nc = d->nvariants + 1;
@@ -319,8 +310,7 @@ RepTable *rep_table_per_variant(const RepData *d, const RepQuantity *q, int nq) 
     for (int i = 0; i < nq; i++) {
         if (q[i].kind == RQ_LATENCY || strcmp(q[i].label, q[i].name) != 0)
             snprintf(cell[0], sizeof cell[0], "%s", q[i].label);
-        else
-            snprintf(cell[0], sizeof cell[0], "`%s`", q[i].name);
+        else snprintf(cell[0], sizeof cell[0], "`%s`", q[i].name);
         row[0] = cell[0];
         for (int v = 0; v < d->nvariants; v++) {
             Summary s;
@@ -348,12 +338,10 @@ static const char *const SC_PROBE_KEYS[3] = {"video_balanced_accuracy", "video_a
 
 /* The metric of column k (0..2) for a model row (set < 0) or probe set `set`. */
 static void shortcut_spec(const RepData *d, int set, int k, char *spec, size_t size) {
-    if (set < 0 && k == 0)
-        snprintf(spec, size, "test/video_balanced_accuracy");
+    if (set < 0 && k == 0) snprintf(spec, size, "test/video_balanced_accuracy");
     else if (set < 0)
         snprintf(spec, size, "test/video_auroc.%s.%s", d->score, k == 1 ? "unseen" : "all");
-    else
-        snprintf(spec, size, "probe/%s.%s", SC_SETS[set], SC_PROBE_KEYS[k]);
+    else snprintf(spec, size, "probe/%s.%s", SC_SETS[set], SC_PROBE_KEYS[k]);
 }
 
 /* One row of the shortcut table; false (and nothing added) when empty. */
@@ -392,8 +380,8 @@ static bool probes_shared(const RepData *d, int vb) {
 }
 
 RepTable *rep_table_shortcuts(const RepData *d, int vb) {
-    static const char *const head[4] = {
-        "", "balanced accuracy, seen classes", "AUROC unseen anomalies", "AUROC all anomalies"};
+    static const char *const head[4] = {"", "balanced accuracy, seen classes",
+                                        "AUROC unseen anomalies", "AUROC all anomalies"};
     RepTable *t = rep_table_new(4, head);
     for (int c = 1; c < 4; c++) rep_table_align_right(t, c);
     char label[REP_NAME + 80];
@@ -421,10 +409,8 @@ RepTable *rep_table_shortcuts(const RepData *d, int vb) {
 
 static void cell_summary(const RepData *d, int v, const RepQuantity *q, char *buf, size_t size) {
     Summary s;
-    if (rep_q_summary(d, v, q, &s))
-        rep_fmt_summary(&s, q->unit, buf, size);
-    else
-        snprintf(buf, size, "n/a");
+    if (rep_q_summary(d, v, q, &s)) rep_fmt_summary(&s, q->unit, buf, size);
+    else snprintf(buf, size, "n/a");
 }
 
 RepTable *rep_table_paired(const RepData *d, int vb, int vc, const RepQuantity *q, int nq) {
@@ -440,8 +426,7 @@ RepTable *rep_table_paired(const RepData *d, int vb, int vc, const RepQuantity *
         char name[200], b[160], c[160], df[200], np[16];
         if (q[i].kind == RQ_LATENCY || strcmp(q[i].label, q[i].name) != 0)
             snprintf(name, sizeof name, "%s", q[i].label);
-        else
-            snprintf(name, sizeof name, "`%s`", q[i].name);
+        else snprintf(name, sizeof name, "`%s`", q[i].name);
         cell_summary(d, vb, &q[i], b, sizeof b);
         cell_summary(d, vc, &q[i], c, sizeof c);
         RepPaired p;
@@ -573,10 +558,8 @@ static void claim_check(const DecisionRow *row, const RepPaired *p, bool have, c
     const char *u = strcmp(row->q.unit, "%") == 0 ? " pp" : *row->q.unit ? " " : "";
     const char *uu = strcmp(row->q.unit, "%") == 0 ? "" : row->q.unit;
     if (row->kind == CLAIM_REL) u = "%", uu = "";
-    if (row->lo == row->hi)
-        snprintf(claimed, sizeof claimed, "%+g%s%s", row->lo, u, uu);
-    else
-        snprintf(claimed, sizeof claimed, "%+g to %+g%s%s", row->lo, row->hi, u, uu);
+    if (row->lo == row->hi) snprintf(claimed, sizeof claimed, "%+g%s%s", row->lo, u, uu);
+    else snprintf(claimed, sizeof claimed, "%+g to %+g%s%s", row->lo, row->hi, u, uu);
     if (!have || !p->ci.defined) {
         snprintf(buf, size, "claimed \xce\x94 %s; not testable (%d pair%s)", claimed,
                  have ? p->npairs : 0, have && p->npairs == 1 ? "" : "s");

@@ -38,13 +38,12 @@ VbStatus ckpt_save(const char *path, const Hybrid *m, const AdamW *o, const floa
     st_writer_add(w, "adam.m", 1, &nt, mm);
     st_writer_add(w, "adam.v", 1, &nt, vv);
     if (sw) st_writer_add(w, "swa", 1, &tot, sw);
-    json_t *j = json_pack("{sI sI sI sI sI si sb sf si si sf sb}", "step", (json_int_t)s->step,
-                          "epoch", (json_int_t)s->epoch, "loader_epoch",
-                          (json_int_t)s->loader_epoch, "loader_batch", (json_int_t)s->loader_batch,
-                          "adam_step", (json_int_t)s->adam_step, "swa_n", s->swa_n, "svdd_on",
-                          s->svdd_on, "svdd_r2", s->svdd_r2, "bad_epochs", s->bad_epochs,
-                          "best_epoch", s->best_epoch, "seconds", s->seconds, "finished",
-                          s->finished);
+    json_t *j = json_pack(
+        "{sI sI sI sI sI si sb sf si si sf sb}", "step", (json_int_t)s->step, "epoch",
+        (json_int_t)s->epoch, "loader_epoch", (json_int_t)s->loader_epoch, "loader_batch",
+        (json_int_t)s->loader_batch, "adam_step", (json_int_t)s->adam_step, "swa_n", s->swa_n,
+        "svdd_on", s->svdd_on, "svdd_r2", s->svdd_r2, "bad_epochs", s->bad_epochs, "best_epoch",
+        s->best_epoch, "seconds", s->seconds, "finished", s->finished);
     /* best_metric may be ±inf before the first validation: store as text */
     char best[64];
     snprintf(best, sizeof best, "%.17g", s->best_metric);
@@ -83,9 +82,9 @@ VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState 
     if (!magic || !hash || !layout || !state)
         st = vb_fail_plain(VB_ERR_INPUT, "%s: not a vadbench checkpoint (metadata missing)", path);
     else if (config_hash && strcmp(hash, config_hash) != 0)
-        st = vb_fail_plain(VB_ERR_INPUT,
-                           "%s: checkpoint belongs to config %s, not to this run's %s", path, hash,
-                           config_hash);
+        st =
+            vb_fail_plain(VB_ERR_INPUT, "%s: checkpoint belongs to config %s, not to this run's %s",
+                          path, hash, config_hash);
     else if (strcmp(layout, mine) != 0)
         st = vb_fail_plain(VB_ERR_INPUT,
                            "%s: checkpoint's parameter layout %s does not match this model's %s",
@@ -98,11 +97,11 @@ VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState 
         int swan, bad, be, svdd_on, fin;
         double r2, secs;
         const char *best;
-        if (!j || json_unpack(j, "{sI sI sI sI sI si sb sf si si sf sb ss}", "step", &step,
-                              "epoch", &epoch, "loader_epoch", &le, "loader_batch", &lb,
-                              "adam_step", &as, "swa_n", &swan, "svdd_on", &svdd_on, "svdd_r2",
-                              &r2, "bad_epochs", &bad, "best_epoch", &be, "seconds", &secs,
-                              "finished", &fin, "best_metric", &best) != 0) {
+        if (!j || json_unpack(j, "{sI sI sI sI sI si sb sf si si sf sb ss}", "step", &step, "epoch",
+                              &epoch, "loader_epoch", &le, "loader_batch", &lb, "adam_step", &as,
+                              "swa_n", &swan, "svdd_on", &svdd_on, "svdd_r2", &r2, "bad_epochs",
+                              &bad, "best_epoch", &be, "seconds", &secs, "finished", &fin,
+                              "best_metric", &best) != 0) {
             st = vb_fail_plain(VB_ERR_INPUT, "%s: checkpoint state is malformed", path);
         } else {
             memset(s, 0, sizeof *s);
@@ -119,14 +118,11 @@ VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState 
     if (st == VB_OK) st = read_flat(&f, "adam.m", k, o->m, o->n);
     if (st == VB_OK) st = read_flat(&f, "adam.v", k, o->v, o->n);
     if (st == VB_OK && swa) {
-        if (st_find(&f, "swa"))
-            st = read_flat(&f, "swa", k, swa, m->pt.total);
-        else
-            k->zero(swa, m->pt.total * sizeof(float));
+        if (st_find(&f, "swa")) st = read_flat(&f, "swa", k, swa, m->pt.total);
+        else k->zero(swa, m->pt.total * sizeof(float));
     }
     if (st == VB_OK) o->step = s->adam_step;
-    if (st != VB_OK && strncmp(vb_errmsg(), path, strlen(path)) != 0)
-        vb_wrap(st, "%s", path);
+    if (st != VB_OK && strncmp(vb_errmsg(), path, strlen(path)) != 0) vb_wrap(st, "%s", path);
     st_close(&f);
     return st;
 }

@@ -15,17 +15,17 @@
 #include "models/optim.h"
 
 typedef struct CkptState {
-    int64_t step;        /* optimiser steps done */
-    int epoch;           /* epoch in progress (or next) */
+    int64_t step; /* optimiser steps done */
+    int epoch;    /* epoch in progress (or next) */
     uint64_t loader_epoch, loader_batch;
     int64_t adam_step;
-    int swa_n;           /* models averaged so far */
+    int swa_n; /* models averaged so far */
     bool svdd_on;
     double svdd_r2;
     double best_metric;
     int bad_epochs, best_epoch;
-    double seconds;      /* training time so far */
-    bool finished;       /* training complete (weights are final) */
+    double seconds; /* training time so far */
+    bool finished;  /* training complete (weights are final) */
 } CkptState;
 
 /* swa may be NULL (no SWA state); it is backend memory of pt.total floats. */

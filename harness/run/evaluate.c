@@ -10,8 +10,7 @@
 
 #include "harness/stats/stats.h"
 
-const char *const eval_score_names[EVAL_NSCORES] = {"binary", "classifier", "svdd", "vae",
-                                                    "fused"};
+const char *const eval_score_names[EVAL_NSCORES] = {"binary", "classifier", "svdd", "vae", "fused"};
 
 static const float MEAN[3] = {0.485f, 0.456f, 0.406f}, STD[3] = {0.229f, 0.224f, 0.225f};
 
@@ -58,8 +57,8 @@ static void tta_view(int v, int nf, int h, int w, const float *x, float *y) {
         for (int i = 0; i < h; i++)
             for (int j = 0; j < w; j++) {
                 int si = i, sj = j;
-                if (v == 1) sj = w - 1 - j;           /* horizontal flip */
-                else if (v == 2) si = h - 1 - i;      /* vertical flip */
+                if (v == 1) sj = w - 1 - j;              /* horizontal flip */
+                else if (v == 2) si = h - 1 - i;         /* vertical flip */
                 else if (v == 4) si = w - 1 - j, sj = i; /* 90° rotation (square frames) */
                 memcpy(yf + ((size_t)i * w + j) * 3, xf + ((size_t)si * w + sj) * 3,
                        3 * sizeof(float));
@@ -83,7 +82,8 @@ VbStatus eval_collect(Hybrid *m, Loader *l, const EvalContext *ec, int tta, bool
     float *mse = vb_xmalloc((size_t)m->max_b * T * sizeof(float));
     float *kl = vb_xmalloc((size_t)m->max_b * T * sizeof(float));
     double *acc = vb_xmalloc((size_t)m->max_b * (EVAL_NSCORES + C) * sizeof(double));
-    VbStatus st = xdev ? loader_seek(l, (LoaderPos){0, 0}) : VB_FAIL(VB_ERR_NOMEM, "evaluation buffers");
+    VbStatus st =
+        xdev ? loader_seek(l, (LoaderPos){0, 0}) : VB_FAIL(VB_ERR_NOMEM, "evaluation buffers");
     bool was = m->net.train;
     hybrid_set_train(m, false);
     uint64_t nb = st == VB_OK ? loader_batches_per_epoch(l) : 0;
@@ -267,8 +267,9 @@ static VbStatus thresholds(const Logger *L, const EvalContext *ec, const EvalSco
     MetricResult r;
     for (int kind = 0; kind < 3 && st == VB_OK; kind++) { /* normals, seen, unseen anomalies */
         for (size_t i = 0; i < s->n; i++)
-            mask[i] = kind == 0 ? !s->anomaly[i]
-                      : kind == 1 ? s->anomaly[i] && !s->unseen[i] : s->anomaly[i] && s->unseen[i];
+            mask[i] = kind == 0   ? !s->anomaly[i]
+                      : kind == 1 ? s->anomaly[i] && !s->unseen[i]
+                                  : s->anomaly[i] && s->unseen[i];
         st = metrics_rate_above(s->s[q], mask, s->n, thr, &r);
         static const char *fmt[] = {"fpr.%s", "detect.%s.seen", "detect.%s.unseen"};
         snprintf(key, sizeof key, fmt[kind], eval_score_names[q]);
@@ -364,12 +365,15 @@ static void video_closed_set(const Logger *L, const EvalContext *ec, const EvalS
 static VbStatus closed_set(const Logger *L, const EvalContext *ec, const EvalScores *s) {
     int C = ec->model_classes;
     size_t n = 0, nu = 0;
-    int *yt = vb_xmalloc((s->n ? s->n : 1) * sizeof(int)), *yp = vb_xmalloc((s->n ? s->n : 1) * sizeof(int));
-    int *ut = vb_xmalloc((s->n ? s->n : 1) * sizeof(int)), *up = vb_xmalloc((s->n ? s->n : 1) * sizeof(int));
+    int *yt = vb_xmalloc((s->n ? s->n : 1) * sizeof(int)),
+        *yp = vb_xmalloc((s->n ? s->n : 1) * sizeof(int));
+    int *ut = vb_xmalloc((s->n ? s->n : 1) * sizeof(int)),
+        *up = vb_xmalloc((s->n ? s->n : 1) * sizeof(int));
     /* model class -> dataset class, for names; -1 for a class no data maps to
      * (the one-class protocol pads the model to two classes): its predictions
      * count as errors, it gets no keys of its own */
-    int *mc2d = vb_xmalloc((size_t)C * sizeof(int)), *d2u = vb_xcalloc((size_t)ec->nclasses, sizeof(int));
+    int *mc2d = vb_xmalloc((size_t)C * sizeof(int)),
+        *d2u = vb_xcalloc((size_t)ec->nclasses, sizeof(int));
     for (int c = 0; c < C; c++) mc2d[c] = -1;
     int nunseen = 0;
     for (int d = 0; d < ec->nclasses; d++) {
@@ -453,7 +457,8 @@ static double now_ms(void) {
 }
 
 VbStatus eval_latency(Hybrid *m, int batch, int warmup, int samples, LatencyFn cb, void *ctx) {
-    if (batch > m->max_b) return VB_FAIL(VB_ERR_INPUT, "latency batch %d exceeds the model's %d", batch, m->max_b);
+    if (batch > m->max_b)
+        return VB_FAIL(VB_ERR_INPUT, "latency batch %d exceeds the model's %d", batch, m->max_b);
     const KOps *k = m->net.k;
     int T = m->max_t, S = m->cfg.image;
     size_t nx = (size_t)batch * T * S * S * 3;

@@ -35,12 +35,12 @@ extern const char *const eval_score_names[EVAL_NSCORES];
 
 typedef struct EvalScores {
     size_t n, cap;
-    int nscores;          /* SC_VAE present only with a VAE */
+    int nscores; /* SC_VAE present only with a VAE */
     double *s[EVAL_NSCORES];
-    int *cls;             /* dataset class */
-    int *pred;            /* predicted model class */
-    int nprob;            /* model classes: the width of prob */
-    double *prob;         /* [n x nprob] softmax of the (view-averaged) class logits */
+    int *cls;     /* dataset class */
+    int *pred;    /* predicted model class */
+    int nprob;    /* model classes: the width of prob */
+    double *prob; /* [n x nprob] softmax of the (view-averaged) class logits */
     int *anomaly;
     uint8_t *unseen;
     int64_t *video;
@@ -51,7 +51,7 @@ typedef struct EvalContext {
     int nclasses;                   /* dataset classes */
     const int *class_map;           /* dataset → model class, −1 unseen */
     int model_classes;
-    int normal_model;               /* model index of the normal class */
+    int normal_model; /* model index of the normal class */
     double target_fpr;
 } EvalContext;
 

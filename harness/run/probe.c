@@ -106,8 +106,10 @@ VbStatus probe_ridge_fit(const double *X, const int *y, int n, int d, int C, dou
     dposv_("U", &d, &C, A, &d, B, &d, &info, 1);
     VbStatus st = VB_OK;
     if (info != 0) {
-        st = VB_FAIL(VB_ERR_NUMERIC, "ridge probe: the normal equations are not positive definite "
-                                     "(LAPACK dposv info %d)", info);
+        st = VB_FAIL(VB_ERR_NUMERIC,
+                     "ridge probe: the normal equations are not positive definite "
+                     "(LAPACK dposv info %d)",
+                     info);
     } else {
         for (int c = 0; c < C; c++) {
             double b = ym[c];
@@ -172,7 +174,8 @@ static VbStatus run_set(const Dataset *ds, const double *feat, const uint8_t *ro
             ytr[i++] = ds->videos[v].cls;
         }
     /* one fitted class (the one-class protocol): nothing to classify */
-    VbStatus st = nfitted < 2 ? VB_OK : probe_ridge_fit(Xtr, ytr, (int)ntr, dim, C, alpha, coef, icpt);
+    VbStatus st =
+        nfitted < 2 ? VB_OK : probe_ridge_fit(Xtr, ytr, (int)ntr, dim, C, alpha, coef, icpt);
     ps->dims = dim;
     ps->recall = vb_xmalloc((size_t)C * sizeof(double));
     ps->auroc = vb_xmalloc((size_t)C * sizeof(double));
@@ -230,8 +233,10 @@ static VbStatus run_set(const Dataset *ds, const double *feat, const uint8_t *ro
             }
             MetricResult r;
             st = metrics_auroc(score, label, m, &r);
-            double *dst = c == -3 ? &ps->auroc_all : c == -2 ? &ps->auroc_seen
-                        : c == -1 ? &ps->auroc_unseen : &ps->auroc[c];
+            double *dst = c == -3   ? &ps->auroc_all
+                          : c == -2 ? &ps->auroc_seen
+                          : c == -1 ? &ps->auroc_unseen
+                                    : &ps->auroc[c];
             if (st == VB_OK && r.defined) *dst = r.value;
         }
         free(score), free(label);
@@ -241,9 +246,7 @@ static VbStatus run_set(const Dataset *ds, const double *feat, const uint8_t *ro
     return st;
 }
 
-static const char *ds_name(const Dataset *ds) {
-    return ds->source ? ds->source : "data set";
-}
+static const char *ds_name(const Dataset *ds) { return ds->source ? ds->source : "data set"; }
 
 /* Per-video features of the videos with want[v] (all when want is NULL)
  * into feat[v * N_FEAT ...]; the others are left as they are. */
@@ -353,10 +356,8 @@ VbStatus probe_run(const Dataset *ds, double alpha, ProbeResult *out) {
     uint32_t *fit = vb_xmalloc((nv ? nv : 1) * sizeof *fit);
     uint32_t *score = vb_xmalloc((nv ? nv : 1) * sizeof *score);
     for (size_t v = 0; v < nv; v++) {
-        if (ds->videos[v].split == DS_TRAIN)
-            fit[nf++] = (uint32_t)v;
-        else
-            score[ns++] = (uint32_t)v;
+        if (ds->videos[v].split == DS_TRAIN) fit[nf++] = (uint32_t)v;
+        else score[ns++] = (uint32_t)v;
     }
     ProbeSelect sel = {fit, nf, score, ns, NULL};
     VbStatus st = probe_run_select(ds, &sel, alpha, out);

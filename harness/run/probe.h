@@ -58,17 +58,17 @@ typedef struct ProbeSet {
     const char *reason; /* why not, when !defined */
     int dims;
     double accuracy, balanced_accuracy;
-    double *recall;     /* [nclasses], NAN for classes without Test videos */
-    double *auroc;      /* [nclasses] per anomaly class vs normal; NAN: normal or undefined */
-    double auroc_all;   /* every anomaly vs normal; NAN when undefined */
+    double *recall;   /* [nclasses], NAN for classes without Test videos */
+    double *auroc;    /* [nclasses] per anomaly class vs normal; NAN: normal or undefined */
+    double auroc_all; /* every anomaly vs normal; NAN when undefined */
     double auroc_seen, auroc_unseen; /* the anomalies of seen / unseen classes vs normal */
 } ProbeSet;
 
 typedef struct ProbeResult {
     int nclasses;
     size_t train_videos, test_videos; /* fitted and scored videos */
-    int test_classes;          /* seen classes with scored videos */
-    double majority_accuracy;  /* always predicting the largest fitted class */
+    int test_classes;                 /* seen classes with scored videos */
+    double majority_accuracy;         /* always predicting the largest fitted class */
     ProbeSet set[PROBE_NSETS];
 } ProbeResult;
 

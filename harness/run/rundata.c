@@ -44,9 +44,9 @@ VbStatus rundata_load(const DataConfig *d, Dataset *ds) {
     } else if (!strcmp(d->source, "ucf_crime")) {
         const char *path = d->path[0] ? d->path : getenv("VADBENCH_UCF_CRIME");
         if (!path || !*path)
-            return vb_fail_plain(VB_ERR_INPUT,
-                                 "dataset.source ucf_crime needs dataset.path or $VADBENCH_UCF_CRIME "
-                                 "(the 64x64 PNG export, a directory or an archive)");
+            return vb_fail_plain(
+                VB_ERR_INPUT, "dataset.source ucf_crime needs dataset.path or $VADBENCH_UCF_CRIME "
+                              "(the 64x64 PNG export, a directory or an archive)");
         UcfOptions o;
         ucf_defaults(&o);
         o.normal = d->normal_class;
@@ -54,7 +54,8 @@ VbStatus rundata_load(const DataConfig *d, Dataset *ds) {
         UcfReport rep;
         VbStatus st = ucf_read(path, &o, ds, &rep);
         if (st != VB_OK)
-            return vb_wrap(st, "reading the UCF-Crime data set (dataset.path or $VADBENCH_UCF_CRIME)");
+            return vb_wrap(st,
+                           "reading the UCF-Crime data set (dataset.path or $VADBENCH_UCF_CRIME)");
     } else {
         FmnistOptions o;
         fmnist_defaults(&o);
@@ -113,7 +114,8 @@ VbStatus celldata_open(const Dataset *ds, const RunConfig *rc, const Holdout *h,
             if (cd->class_map[c] >= 0) cd->counts[cd->class_map[c]]++;
         }
     }
-    int eval_b = rc->eval.batch_size < rc->train.batch_size ? rc->eval.batch_size : rc->train.batch_size;
+    int eval_b =
+        rc->eval.batch_size < rc->train.batch_size ? rc->eval.batch_size : rc->train.batch_size;
     for (int which = 0; which < 4 && st == VB_OK; which++) {
         LoaderConfig lc;
         loader_defaults(&lc);
@@ -130,7 +132,10 @@ VbStatus celldata_open(const Dataset *ds, const RunConfig *rc, const Holdout *h,
                      : !strcmp(rc->train.sampler, "none") ? SAMPLER_NONE
                                                           : SAMPLER_INV_COUNT;
         lc.aug.enabled = train && rc->train.augment;
-        Loader **out = which == 0 ? &cd->train : which == 1 ? &cd->train_eval : which == 2 ? &cd->val : &cd->test;
+        Loader **out = which == 0   ? &cd->train
+                       : which == 1 ? &cd->train_eval
+                       : which == 2 ? &cd->val
+                                    : &cd->test;
         st = loader_open(&lc, out);
     }
     if (st != VB_OK) celldata_close(cd);

@@ -22,8 +22,8 @@ typedef struct CellData {
     ClipSet clips[3]; /* train, val, test */
     Loader *train, *train_eval, *val, *test;
     int class_map[DS_MAX_CLASSES];
-    int nmodel;       /* model classes */
-    int normal_model; /* model index of the normal class */
+    int nmodel;                 /* model classes */
+    int normal_model;           /* model index of the normal class */
     int counts[DS_MAX_CLASSES]; /* training clips per model class */
     uint64_t train_clips;
 } CellData;

@@ -13,12 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness/run/evaluate.h"
 #include "harness/experiment/experiment.h"
+#include "harness/run/evaluate.h"
 #include "harness/run/probe.h"
 #include "harness/run/rundata.h"
-#include "harness/store/store.h"
 #include "harness/run/train.h"
+#include "harness/store/store.h"
 #include "models/weights.h"
 
 static volatile sig_atomic_t g_stop;
@@ -114,7 +114,8 @@ static void progress(CellRun *c, const TrainEvent *ev) {
     c->last_print = t;
     double done = (double)(ev->step + 1) / (double)(c->steps_total ? c->steps_total : 1);
     double eta = done > 0 ? (t - c->t0) * (1 - done) / done : 0;
-    fprintf(stderr, "%s[cell %d/%d] %s epoch %d/%d step %lld/%lld loss %.4f %.0f img/s ETA %dm%02ds%s",
+    fprintf(stderr,
+            "%s[cell %d/%d] %s epoch %d/%d step %lld/%lld loss %.4f %.0f img/s ETA %dm%02ds%s",
             c->tty ? "\r\033[K" : "", c->index, c->total, c->label, ev->epoch + 1, ev->epochs,
             (long long)ev->step + 1, (long long)c->steps_total, ev->loss.total, ev->images_per_s,
             (int)eta / 60, (int)eta % 60, c->tty ? "" : "\n");
@@ -123,25 +124,32 @@ static void progress(CellRun *c, const TrainEvent *ev) {
 static void on_train(void *ctx, const TrainEvent *ev) {
     CellRun *c = ctx;
     if (ev->kind == TRAIN_STEP) {
-        const char *keys[] = {"loss", "loss.classification", "loss.binary", "loss.svdd", "loss.vae",
-                              "lr", "grad_norm"};
-        double vals[] = {ev->loss.total, ev->loss.cls, ev->loss.bin, ev->loss.svdd, ev->loss.vae,
-                         ev->lr, ev->grad_norm};
+        const char *keys[] = {
+            "loss",     "loss.classification", "loss.binary", "loss.svdd", "loss.vae", "lr",
+            "grad_norm"};
+        double vals[] = {ev->loss.total, ev->loss.cls, ev->loss.bin, ev->loss.svdd,
+                         ev->loss.vae,   ev->lr,       ev->grad_norm};
         for (int i = 0; i < 7; i++)
-            note_status(c, store_log_metric(c->st, c->run_id, "train", keys[i], ev->step, ev->epoch, vals[i]));
+            note_status(c, store_log_metric(c->st, c->run_id, "train", keys[i], ev->step, ev->epoch,
+                                            vals[i]));
         bool owned = true;
         note_status(c, store_heartbeat(c->st, c->run_id, &owned));
         if (!owned) c->lost = true;
         if (g_stop || !owned) trainer_request_stop(c->tr);
         progress(c, ev);
     } else {
-        note_status(c, store_log_metric(c->st, c->run_id, "val", "loss", ev->epoch, ev->epoch, ev->val_loss));
-        note_status(c, store_log_metric(c->st, c->run_id, "val", "accuracy", ev->epoch, ev->epoch, ev->val_accuracy));
-        note_status(c, store_log_metric(c->st, c->run_id, "train", "epoch_loss", ev->epoch, ev->epoch, ev->train_loss));
-        note_status(c, store_log_metric(c->st, c->run_id, "train", "epoch_seconds", ev->epoch, ev->epoch, ev->epoch_seconds));
+        note_status(c, store_log_metric(c->st, c->run_id, "val", "loss", ev->epoch, ev->epoch,
+                                        ev->val_loss));
+        note_status(c, store_log_metric(c->st, c->run_id, "val", "accuracy", ev->epoch, ev->epoch,
+                                        ev->val_accuracy));
+        note_status(c, store_log_metric(c->st, c->run_id, "train", "epoch_loss", ev->epoch,
+                                        ev->epoch, ev->train_loss));
+        note_status(c, store_log_metric(c->st, c->run_id, "train", "epoch_seconds", ev->epoch,
+                                        ev->epoch, ev->epoch_seconds));
         if (!c->quiet && !c->tty)
-            fprintf(stderr, "[cell %d/%d] %s epoch %d/%d: val loss %.4f, val accuracy %.3f\n", c->index,
-                    c->total, c->label, ev->epoch + 1, ev->epochs, ev->val_loss, ev->val_accuracy);
+            fprintf(stderr, "[cell %d/%d] %s epoch %d/%d: val loss %.4f, val accuracy %.3f\n",
+                    c->index, c->total, c->label, ev->epoch + 1, ev->epochs, ev->val_loss,
+                    ev->val_accuracy);
     }
 }
 
@@ -160,8 +168,12 @@ typedef enum CellOutcome { CELL_DONE, CELL_FAILED, CELL_STOPPED, CELL_LOST } Cel
 
 static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellData *cd,
                               const Dataset *ds) {
-    EvalContext ec = {(const char *const *)ds->classes, ds->nclasses, cd->class_map, m->cfg.classes,
-                      cd->normal_model, rc->eval.target_fpr};
+    EvalContext ec = {(const char *const *)ds->classes,
+                      ds->nclasses,
+                      cd->class_map,
+                      m->cfg.classes,
+                      cd->normal_model,
+                      rc->eval.target_fpr};
     double t0 = now_s();
     for (int pass = 0; pass < (rc->eval.tta > 1 ? 2 : 1); pass++) {
         int tta = pass ? rc->eval.tta : 0;
@@ -182,7 +194,8 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
         t0 = now_s();
         VB_TRY(eval_latency(m, 1, 10, rc->eval.latency_samples, on_latency, c));
         int lb = rc->eval.latency_batch, ns = rc->eval.latency_samples / 10;
-        if (lb > 1 && lb <= m->max_b) VB_TRY(eval_latency(m, lb, 3, ns < 20 ? 20 : ns, on_latency, c));
+        if (lb > 1 && lb <= m->max_b)
+            VB_TRY(eval_latency(m, lb, 3, ns < 20 ? 20 : ns, on_latency, c));
         note_status(c, store_log_timing(c->st, c->run_id, "latency", now_s() - t0, 1));
     }
     return c->log_status;
@@ -201,8 +214,9 @@ static VbStatus probe_cell(CellRun *c, const CellData *cd, DataEntry *de) {
     if (st != VB_OK) {
         /* a data set the probe cannot fit (e.g. one class) costs the report a
          * table, not the run its results */
-        if (!c->quiet) fprintf(stderr, "[cell %d/%d] %s: no shortcut probe: %s\n", c->index,
-                               c->total, c->label, vb_errmsg());
+        if (!c->quiet)
+            fprintf(stderr, "[cell %d/%d] %s: no shortcut probe: %s\n", c->index, c->total,
+                    c->label, vb_errmsg());
         vb_clear_error();
         return VB_OK;
     }
@@ -263,7 +277,9 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
     if (st == VB_OK) st = trainer_resume(tr, &resumed);
     if (st == VB_OK) {
         note_status(c, store_set_checkpoint(c->st, c->run_id, ckpt));
-        if (resumed && !c->quiet) fprintf(stderr, "[cell %d/%d] %s: resuming from %s\n", c->index, c->total, c->label, ckpt);
+        if (resumed && !c->quiet)
+            fprintf(stderr, "[cell %d/%d] %s: resuming from %s\n", c->index, c->total, c->label,
+                    ckpt);
         c->tr = tr;
         c->steps_total = (int64_t)loader_batches_per_epoch(cd.train) * rc.train.epochs;
         c->t0 = now_s();
@@ -282,7 +298,8 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
             on_metric(c, "train", "seconds", -1, res.seconds);
             on_metric(c, "train", "steps", -1, (double)res.steps);
             on_metric(c, "train", "epochs", -1, (double)res.epochs_run);
-            on_metric(c, "train", "seconds_per_epoch", -1, res.epochs_run ? res.seconds / res.epochs_run : NAN);
+            on_metric(c, "train", "seconds_per_epoch", -1,
+                      res.epochs_run ? res.seconds / res.epochs_run : NAN);
             on_metric(c, "train", "early_stopped", -1, res.early_stopped);
             st = evaluate_cell(c, &m, &rc, &cd, ds);
             if (st == VB_OK) st = probe_cell(c, &cd, de);
@@ -357,10 +374,12 @@ static VbStatus plan_file(const char *file, const RunnerOptions *o, DataCache *d
         for (int h = 0; h < p->e.nholdouts && st == VB_OK; h++)
             for (int i = 0; i < p->e.holdout[h].n && st == VB_OK; i++) {
                 bool found = false;
-                for (int c = 0; c < ds->nclasses; c++) found |= !strcmp(ds->classes[c], p->e.holdout[h].classes[i]);
+                for (int c = 0; c < ds->nclasses; c++)
+                    found |= !strcmp(ds->classes[c], p->e.holdout[h].classes[i]);
                 if (!found)
-                    st = vb_fail_plain(VB_ERR_INPUT, "%s: holdout '%s': the data set has no class '%s'",
-                                       file, p->e.holdout[h].name, p->e.holdout[h].classes[i]);
+                    st = vb_fail_plain(VB_ERR_INPUT,
+                                       "%s: holdout '%s': the data set has no class '%s'", file,
+                                       p->e.holdout[h].name, p->e.holdout[h].classes[i]);
             }
     }
     if (st == VB_OK) st = experiment_cells(&p->e, dig, &p->cells, &p->ncells);
@@ -402,8 +421,8 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
     /* the file as an absolute path, so that `vadbench report` finds its compare
      * settings from any directory */
     char *abs = realpath(e->file, NULL);
-    VbStatus es = store_ensure_experiment(st, e->name, e->description, abs ? abs : e->file,
-                                          &p->exp_id);
+    VbStatus es =
+        store_ensure_experiment(st, e->name, e->description, abs ? abs : e->file, &p->exp_id);
     free(abs);
     VB_TRY(es);
     StoreCell *sc = vb_xcalloc((size_t)p->ncells, sizeof *sc);
@@ -460,15 +479,20 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         pv.dataset_digest = de->ds.digest;
         s = store_set_provenance(st, run.id, &pv);
         if (s != VB_OK) break;
-        CellRun c = {st, run.id, NULL, false, o->quiet, isatty(2) != 0, label, index, nsel, 0, 0, 0, VB_OK};
-        if (!o->quiet) fprintf(stderr, "[cell %d/%d] %s (run %lld, %s)\n", index, nsel, label, (long long)run.id, cell->hash);
+        CellRun c = {st,    run.id, NULL, false, o->quiet, isatty(2) != 0, label,
+                     index, nsel,   0,    0,     0,        VB_OK};
+        if (!o->quiet)
+            fprintf(stderr, "[cell %d/%d] %s (run %lld, %s)\n", index, nsel, label,
+                    (long long)run.id, cell->hash);
         double t0 = now_s();
         CellOutcome out = run_cell(&c, e, cell, de, ckpt_dir, e->backend, why, sizeof why);
         switch (out) {
         case CELL_DONE:
             s = store_mark_done(st, run.id);
             sum->ran++;
-            if (!o->quiet) fprintf(stderr, "[cell %d/%d] %s: done in %.1f s\n", index, nsel, label, now_s() - t0);
+            if (!o->quiet)
+                fprintf(stderr, "[cell %d/%d] %s: done in %.1f s\n", index, nsel, label,
+                        now_s() - t0);
             break;
         case CELL_FAILED:
             s = store_mark_failed(st, run.id, why);
@@ -479,10 +503,14 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
             s = store_release(st, run.id);
             sum->interrupted++;
             g_stop = 1; /* an interruption stops the whole run, as Ctrl-C does */
-            fprintf(stderr, "[cell %d/%d] %s: interrupted; checkpoint kept, the cell resumes on the next run\n", index, nsel, label);
+            fprintf(
+                stderr,
+                "[cell %d/%d] %s: interrupted; checkpoint kept, the cell resumes on the next run\n",
+                index, nsel, label);
             break;
         case CELL_LOST:
-            fprintf(stderr, "[cell %d/%d] %s: another runner took the cell over (lease expired)\n", index, nsel, label);
+            fprintf(stderr, "[cell %d/%d] %s: another runner took the cell over (lease expired)\n",
+                    index, nsel, label);
             break;
         }
         store_run_free(&run);
@@ -516,7 +544,8 @@ VbStatus runner_run(const char *const *files, int nfiles, const RunnerOptions *o
         Store *st = NULL;
         s = ensure_dir(ck);
         if (s == VB_OK) s = store_open(db, STORE_CREATE, &st);
-        for (int i = 0; i < np && s == VB_OK && !g_stop; i++) s = run_plan(&plans[i], st, o, &dc, ck, sum);
+        for (int i = 0; i < np && s == VB_OK && !g_stop; i++)
+            s = run_plan(&plans[i], st, o, &dc, ck, sum);
         VbStatus c = store_close(st);
         if (s == VB_OK) s = c;
     }

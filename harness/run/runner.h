@@ -14,15 +14,15 @@
 #include "kernels/status.h"
 
 typedef struct RunnerOptions {
-    const char *db;      /* NULL: store_default_path() */
-    const char *only;    /* fnmatch pattern on "variant/holdout/seedN" (NULL: all) */
+    const char *db;       /* NULL: store_default_path() */
+    const char *only;     /* fnmatch pattern on "variant/holdout/seedN" (NULL: all) */
     int shard_i, shard_n; /* take cells with index % n == i (n = 0: all) */
-    const char *backend; /* overrides the files' backend (NULL: as written) */
-    int threads;         /* overrides the files' threads (0: as written) */
+    const char *backend;  /* overrides the files' backend (NULL: as written) */
+    int threads;          /* overrides the files' threads (0: as written) */
     bool dry_run;
     bool quiet;
     const char *checkpoint_dir; /* NULL: <db dir>/checkpoints */
-    double lease_s;      /* 0: the store's default */
+    double lease_s;             /* 0: the store's default */
 } RunnerOptions;
 
 typedef struct RunnerSummary {

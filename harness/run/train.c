@@ -29,7 +29,8 @@ struct Trainer {
     int *ya, *yb, *aa, *ab, *perm;
     float *lam;
     float *swa, *sam_e, *sam_t, *lw_tmp; /* backend buffers */
-    float *dist; size_t ndist, cap_dist; /* normal SVDD distances this epoch */
+    float *dist;
+    size_t ndist, cap_dist; /* normal SVDD distances this epoch */
     CkptState s;
     int64_t spe;
     int swa_epoch;
@@ -70,8 +71,9 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
                        tc->batch_size);
     }
     Schedule *s = &t->sched;
-    s->kind = !strcmp(tc->schedule, "cosine") ? SCHED_COSINE
-              : !strcmp(tc->schedule, "constant") ? SCHED_CONSTANT : SCHED_ONECYCLE;
+    s->kind = !strcmp(tc->schedule, "cosine")     ? SCHED_COSINE
+              : !strcmp(tc->schedule, "constant") ? SCHED_CONSTANT
+                                                  : SCHED_ONECYCLE;
     s->max_lr = tc->lr, s->pct = tc->warmup, s->div = tc->div_factor;
     s->final_div = tc->final_div_factor, s->cycle_momentum = tc->cycle_momentum;
     s->base_m = 0.85, s->max_m = 0.95;
@@ -248,8 +250,8 @@ static VbStatus train_step(Trainer *t, const Batch *bt, TrainEvent *ev) {
     LossParts lp;
     VB_TRY(forward_backward(t, n, &lp));
     record_normal_distances(t, n);
-    if (t->tc.sam && train_sam_perturb(&m->pt, t->tc.sam_rho, t->tc.sam_adaptive, t->sam_e,
-                                       t->sam_t)) {
+    if (t->tc.sam &&
+        train_sam_perturb(&m->pt, t->tc.sam_rho, t->tc.sam_adaptive, t->sam_e, t->sam_t)) {
         LossParts lp2;
         m->net.update_bn = false; /* the second pass leaves BN running statistics alone */
         VbStatus st = forward_backward(t, n, &lp2);
@@ -506,6 +508,7 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
     VB_TRY(finish(t));
     res->steps = t->s.step, res->epochs_run = t->s.epoch, res->early_stopped = early;
     res->best_metric = t->s.best_metric, res->seconds = t->s.seconds;
-    res->images_per_s = res->seconds > 0 ? (double)t->s.step * tc->batch_size * t->T / res->seconds : 0;
+    res->images_per_s =
+        res->seconds > 0 ? (double)t->s.step * tc->batch_size * t->T / res->seconds : 0;
     return VB_OK;
 }

@@ -21,7 +21,6 @@
 #include "models/losses.h"
 #include "models/schedule.h"
 
-
 typedef enum TrainEventKind { TRAIN_STEP, TRAIN_EPOCH } TrainEventKind;
 
 typedef struct TrainEvent {
@@ -46,7 +45,7 @@ typedef struct TrainData {
     Loader *train_eval; /* the training clips in order, unaugmented */
     Loader *val;        /* validation clips in order (NULL: no validation) */
     const int *class_map;
-    int normal_class;   /* model class index of the normal class */
+    int normal_class;        /* model class index of the normal class */
     const int *class_counts; /* training clips per model class (balanced α) */
 } TrainData;
 

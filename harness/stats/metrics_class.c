@@ -56,8 +56,7 @@ VbStatus metrics_rate_above(const double *scores, const uint8_t *mask, size_t n,
     }
     if (sel == 0)
         *out = (MetricResult){.defined = false, .value = NAN, .reason = "no samples selected"};
-    else
-        *out = (MetricResult){.defined = true, .value = (double)above / (double)sel, .reason = ""};
+    else *out = (MetricResult){.defined = true, .value = (double)above / (double)sel, .reason = ""};
     return VB_OK;
 }
 
@@ -104,9 +103,7 @@ void metrics_class_report_free(ClassReport *r) {
     memset(r, 0, sizeof *r);
 }
 
-static double safe_div(double a, double b) {
-    return b == 0.0 ? 0.0 : a / b;
-}
+static double safe_div(double a, double b) { return b == 0.0 ? 0.0 : a / b; }
 
 VbStatus metrics_classification(const int *y_true, const int *y_pred, size_t n, size_t n_classes,
                                 ClassReport *out) {

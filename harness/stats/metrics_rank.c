@@ -34,9 +34,7 @@ static int cmp_desc(const void *a, const void *b) {
     return (x < y) - (x > y);
 }
 
-static void *alloc_or_null(size_t count, size_t size) {
-    return calloc(count ? count : 1, size);
-}
+static void *alloc_or_null(size_t count, size_t size) { return calloc(count ? count : 1, size); }
 
 static void groups_free(Groups *g) {
     free(g->thr), free(g->tps), free(g->fps);

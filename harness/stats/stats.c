@@ -93,18 +93,14 @@ double stats_t_quantile(double p, double df) {
     for (int it = 0; it < 2000; it++) {
         double mid = 0.5 * (lo + hi);
         if (mid <= lo || mid >= hi) break;
-        if (t_tail(mid, df) > q)
-            lo = mid;
-        else
-            hi = mid;
+        if (t_tail(mid, df) > q) lo = mid;
+        else hi = mid;
     }
     double t = 0.5 * (lo + hi);
     return p < 0.5 ? -t : t;
 }
 
-double stats_normal_sf(double z) {
-    return 0.5 * erfc(z / sqrt(2.0));
-}
+double stats_normal_sf(double z) { return 0.5 * erfc(z / sqrt(2.0)); }
 
 /* ---------------------------------------------------- summaries */
 
@@ -228,12 +224,9 @@ StatsVerdict stats_verdict(Interval diff, StatsDirection dir) {
 
 const char *stats_verdict_name(StatsVerdict v) {
     switch (v) {
-    case STATS_BETTER:
-        return "better";
-    case STATS_WORSE:
-        return "worse";
-    case STATS_NO_DIFFERENCE:
-        return "no detectable difference";
+    case STATS_BETTER: return "better";
+    case STATS_WORSE: return "worse";
+    case STATS_NO_DIFFERENCE: return "no detectable difference";
     }
     return "?";
 }

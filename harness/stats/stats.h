@@ -22,9 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "harness/stats/metrics.h" /* the wing's other module: classification and ranking metrics */
 #include "kernels/rng.h"
 #include "kernels/status.h"
-#include "harness/stats/metrics.h" /* the wing's other module: classification and ranking metrics */
 
 #define STATS_BOOTSTRAP_DEFAULT_B 10000
 #define STATS_DEFAULT_LEVEL 0.95

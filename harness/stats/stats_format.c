@@ -41,9 +41,7 @@ static void print_rounded(double v, int pos, char *buf, size_t cap) {
         memmove(buf, buf + 1, strlen(buf));
 }
 
-static bool has_interval(double hw) {
-    return hw > 0.0 && isfinite(hw);
-}
+static bool has_interval(double hw) { return hw > 0.0 && isfinite(hw); }
 
 int stats_format_value(double value, double half_width, char *buf, size_t cap) {
     if (isnan(value)) return snprintf(buf, cap, "n/a");

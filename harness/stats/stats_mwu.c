@@ -87,12 +87,9 @@ VbStatus stats_mann_whitney(const double *x, size_t n1, const double *y, size_t 
     double u1 = r1 - nn1 * (nn1 + 1.0) / 2.0;
     double u2 = nn1 * nn2 - u1;
     double u, f = 1.0;
-    if (alt == MWU_GREATER)
-        u = u1;
-    else if (alt == MWU_LESS)
-        u = u2;
-    else
-        u = u1 > u2 ? u1 : u2, f = 2.0;
+    if (alt == MWU_GREATER) u = u1;
+    else if (alt == MWU_LESS) u = u2;
+    else u = u1 > u2 ? u1 : u2, f = 2.0;
     size_t small = n1 < n2 ? n1 : n2, large = n1 < n2 ? n2 : n1;
     bool exact = small <= MWU_EXACT_MAX_SMALL && !ties && large <= MWU_EXACT_MAX_LARGE;
     double pv;

@@ -121,15 +121,9 @@ const char *store_default_path(void) {
     return e && *e ? e : "results/vadbench.db";
 }
 
-const char *store_path(const Store *st) {
-    return st->path;
-}
-const char *store_owner(const Store *st) {
-    return st->owner;
-}
-void store_set_batch(Store *st, int rows) {
-    st->batch = rows >= 1 ? rows : 1;
-}
+const char *store_path(const Store *st) { return st->path; }
+const char *store_owner(const Store *st) { return st->owner; }
+void store_set_batch(Store *st, int rows) { st->batch = rows >= 1 ? rows : 1; }
 
 /* ---- opening ------------------------------------------------------------ */
 
@@ -234,8 +228,7 @@ VbStatus store_open(const char *path, StoreOpenMode mode, Store **out) {
     int nth = ++handles;
     if (nth == 1)
         snprintf(st->owner, sizeof st->owner, "%s:%ld", provenance_host(), (long)getpid());
-    else
-        snprintf(st->owner, sizeof st->owner, "%s:%ld/%d", provenance_host(), (long)getpid(), nth);
+    else snprintf(st->owner, sizeof st->owner, "%s:%ld/%d", provenance_host(), (long)getpid(), nth);
     VbStatus s = open_db(st, mode);
     if (s != VB_OK) {
         sqlite3_close(st->db);
@@ -309,20 +302,14 @@ VbStatus store_ensure_experiment(Store *st, const char *name, const char *descri
 static char *param_text(json_t *v) {
     char buf[64];
     switch (json_typeof(v)) {
-    case JSON_STRING:
-        return vb_xstrdup(json_string_value(v));
+    case JSON_STRING: return vb_xstrdup(json_string_value(v));
     case JSON_INTEGER:
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return vb_xstrdup(buf);
-    case JSON_REAL:
-        store_format_real(json_real_value(v), buf, sizeof buf);
-        return vb_xstrdup(buf);
-    case JSON_TRUE:
-        return vb_xstrdup("true");
-    case JSON_FALSE:
-        return vb_xstrdup("false");
-    case JSON_NULL:
-        return vb_xstrdup("null");
+    case JSON_REAL: store_format_real(json_real_value(v), buf, sizeof buf); return vb_xstrdup(buf);
+    case JSON_TRUE: return vb_xstrdup("true");
+    case JSON_FALSE: return vb_xstrdup("false");
+    case JSON_NULL: return vb_xstrdup("null");
     default: {
         char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         VB_ASSERT(t != NULL);
@@ -420,10 +407,8 @@ VbStatus store_register_cells(Store *st, int64_t experiment_id, const StoreCell 
             s = register_one(st, ins, find, par, experiment_id, &cells[i], cfg[i], now, &r);
             if (s == VB_OK && out) out[i] = r;
         }
-        if (s == VB_OK)
-            s = store_commit(st);
-        else
-            store_rollback(st);
+        if (s == VB_OK) s = store_commit(st);
+        else store_rollback(st);
     }
     sqlite3_finalize(ins), sqlite3_finalize(find), sqlite3_finalize(par);
     for (int i = 0; i < n; i++) json_decref(cfg[i]);
@@ -435,11 +420,11 @@ VbStatus store_register_cells(Store *st, int64_t experiment_id, const StoreCell 
 
 /* Shared by claim and counts: ?1 now, ?2 experiment id (0 any), ?3 JSON
  * array of allowed hashes (NULL any). */
-#define FILTER_SQL                                                                                 \
-    "(?2 = 0 OR experiment_id = ?2)"                                                               \
+#define FILTER_SQL                   \
+    "(?2 = 0 OR experiment_id = ?2)" \
     " AND (?3 IS NULL OR config_hash IN (SELECT value FROM json_each(?3)))"
-#define TAKEOVER_SQL                                                                               \
-    "(status = 'running' AND (lease_expires IS NULL OR lease_expires < ?1"                         \
+#define TAKEOVER_SQL                                                       \
+    "(status = 'running' AND (lease_expires IS NULL OR lease_expires < ?1" \
     " OR vb_owner_dead(claim_owner)))"
 
 static void bind_filter(sqlite3_stmt *s, const StoreClaimFilter *f, double now, char **hashes) {
@@ -500,10 +485,8 @@ VbStatus store_claim(Store *st, const StoreClaimFilter *filter, double lease_s, 
     if (!(lease_s > 0)) lease_s = STORE_LEASE_DEFAULT_S;
     VB_TRY(store_begin(st));
     VbStatus s = claim_locked(st, filter, lease_s, claimed, run);
-    if (s == VB_OK)
-        s = store_commit(st);
-    else
-        store_rollback(st);
+    if (s == VB_OK) s = store_commit(st);
+    else store_rollback(st);
     if (s != VB_OK) {
         if (*claimed) store_run_free(run);
         *claimed = false;
@@ -532,10 +515,8 @@ VbStatus store_renew_lease(Store *st, int64_t run_id, double lease_s, bool *owne
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return STORE_DB_FAIL(st, "renewing a lease");
     *owned = sqlite3_changes(st->db) == 1;
-    if (*owned)
-        st->hb_run = run_id, st->hb_last = now;
-    else
-        store_buffer_clear(st, run_id); /* its new owner logs its own rows */
+    if (*owned) st->hb_run = run_id, st->hb_last = now;
+    else store_buffer_clear(st, run_id); /* its new owner logs its own rows */
     return VB_OK;
 }
 
@@ -567,8 +548,7 @@ static VbStatus update_owned(Store *st, int64_t run_id, const char *sql, const c
     bool found;
     VB_TRY(store_read_run(st, run_id, &r, &found));
     VbStatus e;
-    if (!found)
-        e = VB_FAIL(VB_ERR_DB, "%s: %s: no run %lld", st->path, what, (long long)run_id);
+    if (!found) e = VB_FAIL(VB_ERR_DB, "%s: %s: no run %lld", st->path, what, (long long)run_id);
     else
         e = VB_FAIL(VB_ERR_DB, "%s: %s: run %lld is %s%s%s, not claimed by %s", st->path, what,
                     (long long)run_id, store_status_name(r.status), r.claim_owner ? " by " : "",
@@ -584,14 +564,10 @@ static VbStatus finish_owned(Store *st, int64_t run_id, const char *sql, const c
     bool lost = false;
     VbStatus s = store_flush_locked(st);
     if (s == VB_OK) s = update_owned(st, run_id, sql, text1, what, &lost);
-    if (s == VB_OK)
-        s = store_commit(st);
-    else
-        store_rollback(st);
-    if (s == VB_OK)
-        store_buffer_clear(st, 0);
-    else if (lost)
-        store_buffer_clear(st, run_id); /* the cell is not ours: drop its rows */
+    if (s == VB_OK) s = store_commit(st);
+    else store_rollback(st);
+    if (s == VB_OK) store_buffer_clear(st, 0);
+    else if (lost) store_buffer_clear(st, run_id); /* the cell is not ours: drop its rows */
     if (s == VB_OK && st->hb_run == run_id) st->hb_run = 0;
     return s;
 }
@@ -666,10 +642,8 @@ static VbStatus requeue_locked(Store *st, int64_t run_id) {
 VbStatus store_requeue(Store *st, int64_t run_id) {
     VB_TRY(store_begin(st));
     VbStatus s = requeue_locked(st, run_id);
-    if (s == VB_OK)
-        s = store_commit(st);
-    else
-        store_rollback(st);
+    if (s == VB_OK) s = store_commit(st);
+    else store_rollback(st);
     if (s == VB_OK) store_buffer_clear(st, run_id);
     return s;
 }

@@ -29,8 +29,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kernels/status.h"
 #include "harness/store/provenance.h" /* the wing's other module: what produced a result */
+#include "kernels/status.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
 #define STORE_SCHEMA_VERSION 2

@@ -26,8 +26,7 @@ static VbStatus pin_locked(Store *st, const char *name, const int64_t *ids, int 
         store_bind_text(s, 1, name);
         sqlite3_bind_int64(s, 2, ids[i]);
         store_bind_text(s, 3, now);
-        if (sqlite3_step(s) != SQLITE_DONE)
-            r = STORE_DB_FAIL(st, "pinning a baseline");
+        if (sqlite3_step(s) != SQLITE_DONE) r = STORE_DB_FAIL(st, "pinning a baseline");
         else if (sqlite3_changes(st->db) == 0) {
             /* either a duplicate id in ids[] or no such run */
             bool dup = false;
@@ -45,10 +44,8 @@ VbStatus store_baseline_pin(Store *st, const char *name, const int64_t *ids, int
     if (!name || !*name) return VB_FAIL(VB_ERR_INPUT, "a baseline needs a name");
     VB_TRY(store_begin(st));
     VbStatus s = pin_locked(st, name, ids, n);
-    if (s == VB_OK)
-        s = store_commit(st);
-    else
-        store_rollback(st);
+    if (s == VB_OK) s = store_commit(st);
+    else store_rollback(st);
     return s;
 }
 

@@ -61,10 +61,8 @@ VbStatus store_flush(Store *st) {
     if (st->nbuf == 0) return VB_OK;
     VB_TRY(store_begin(st));
     VbStatus s = store_flush_locked(st);
-    if (s == VB_OK)
-        s = store_commit(st);
-    else
-        store_rollback(st);
+    if (s == VB_OK) s = store_commit(st);
+    else store_rollback(st);
     if (s == VB_OK) store_buffer_clear(st, 0);
     return s;
 }

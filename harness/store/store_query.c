@@ -352,8 +352,7 @@ VbStatus store_latency_samples(Store *st, int64_t run_id, const char *component,
         if (!json_is_number(v))
             r = VB_FAIL(VB_ERR_INPUT, "%s: run %lld: latency sample %zu of '%s' is not a number",
                         db, (long long)run_id, i, component);
-        else
-            (*ms)[i] = json_number_value(v);
+        else (*ms)[i] = json_number_value(v);
     }
     json_decref(arr);
     if (r != VB_OK) {
@@ -426,18 +425,10 @@ static void bind_run_filter(sqlite3_stmt *s, const StoreRunFilter *f) {
 static StoreValue column_value(sqlite3_stmt *s, int c) {
     StoreValue v = {0};
     switch (sqlite3_column_type(s, c)) {
-    case SQLITE_INTEGER:
-        v.type = STORE_INT, v.i = sqlite3_column_int64(s, c);
-        break;
-    case SQLITE_FLOAT:
-        v.type = STORE_REAL, v.r = sqlite3_column_double(s, c);
-        break;
-    case SQLITE_NULL:
-        v.type = STORE_NULL;
-        break;
-    default:
-        v.type = STORE_TEXT, v.s = store_col_strdup(s, c);
-        break;
+    case SQLITE_INTEGER: v.type = STORE_INT, v.i = sqlite3_column_int64(s, c); break;
+    case SQLITE_FLOAT: v.type = STORE_REAL, v.r = sqlite3_column_double(s, c); break;
+    case SQLITE_NULL: v.type = STORE_NULL; break;
+    default: v.type = STORE_TEXT, v.s = store_col_strdup(s, c); break;
     }
     return v;
 }
@@ -519,12 +510,9 @@ static VbStatus export_values(Store *st, const StoreRunFilter *f, StoreTable *t,
         int row = -1;
         for (int lo = 0, hi = t->nrows - 1; lo <= hi && row < 0;) {
             int mid = (lo + hi) / 2, c = cmp_run_id(&id, store_cell(t, mid, 0));
-            if (c == 0)
-                row = mid;
-            else if (c < 0)
-                hi = mid - 1;
-            else
-                lo = mid + 1;
+            if (c == 0) row = mid;
+            else if (c < 0) hi = mid - 1;
+            else lo = mid + 1;
         }
         VB_ASSERT(name && row >= 0);
         StoreValue *v =

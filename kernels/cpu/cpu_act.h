@@ -12,7 +12,6 @@
 
 #include "kernels/kernels.h"
 
-
 static inline float fast_expf(float x) {
     /* |x| <= 87 (0x42AE0000), clamped on the bits: integer selects vectorise
      * cleanly where float compares make the compiler split the loop body.
@@ -42,39 +41,29 @@ static inline float fast_expf(float x) {
     return p * scale;
 }
 
-static inline float sigmoid_f(float v) {
-    return 1.0f / (1.0f + fast_expf(-v));
-}
+static inline float sigmoid_f(float v) { return 1.0f / (1.0f + fast_expf(-v)); }
 
 /* act(v) */
 static inline __attribute__((always_inline)) float act_value(KAct a, float v) {
     switch (a) {
-    case K_ACT_RELU:
-        return v < 0.0f ? 0.0f : v; /* keeps NaN */
-    case K_ACT_SILU:
-        return v / (1.0f + fast_expf(-v));
-    case K_ACT_LEAKY:
-        return v < 0.0f ? K_LEAKY_SLOPE * v : v;
-    case K_ACT_SIGMOID:
-        return sigmoid_f(v);
-    case K_ACT_TANH:
-        return tanhf(v);
-    default:
-        return v;
+    case K_ACT_RELU: return v < 0.0f ? 0.0f : v; /* keeps NaN */
+    case K_ACT_SILU: return v / (1.0f + fast_expf(-v));
+    case K_ACT_LEAKY: return v < 0.0f ? K_LEAKY_SLOPE * v : v;
+    case K_ACT_SIGMOID: return sigmoid_f(v);
+    case K_ACT_TANH: return tanhf(v);
+    default: return v;
     }
 }
 
 /* act'(v), v being the activation's input */
 static inline __attribute__((always_inline)) float act_slope(KAct a, float v) {
     switch (a) {
-    case K_ACT_RELU:
-        return v > 0.0f ? 1.0f : 0.0f;
+    case K_ACT_RELU: return v > 0.0f ? 1.0f : 0.0f;
     case K_ACT_SILU: {
         float s = sigmoid_f(v);
         return s * (1.0f + v * (1.0f - s));
     }
-    case K_ACT_LEAKY:
-        return v > 0.0f ? 1.0f : K_LEAKY_SLOPE;
+    case K_ACT_LEAKY: return v > 0.0f ? 1.0f : K_LEAKY_SLOPE;
     case K_ACT_SIGMOID: {
         float s = sigmoid_f(v);
         return s * (1.0f - s);
@@ -83,33 +72,20 @@ static inline __attribute__((always_inline)) float act_slope(KAct a, float v) {
         float t = tanhf(v);
         return 1.0f - t * t;
     }
-    default:
-        return 1.0f;
+    default: return 1.0f;
     }
 }
 
 /* Call fn(K_ACT_X, ...) with the activation as a constant, so each inlined
  * kernel is specialised and its inner loop vectorises. */
-#define ACT_DISPATCH(act, fn, ...)                                                                 \
-    switch (act) {                                                                                 \
-    case K_ACT_RELU:                                                                               \
-        fn(K_ACT_RELU, __VA_ARGS__);                                                               \
-        break;                                                                                     \
-    case K_ACT_SILU:                                                                               \
-        fn(K_ACT_SILU, __VA_ARGS__);                                                               \
-        break;                                                                                     \
-    case K_ACT_LEAKY:                                                                              \
-        fn(K_ACT_LEAKY, __VA_ARGS__);                                                              \
-        break;                                                                                     \
-    case K_ACT_SIGMOID:                                                                            \
-        fn(K_ACT_SIGMOID, __VA_ARGS__);                                                            \
-        break;                                                                                     \
-    case K_ACT_TANH:                                                                               \
-        fn(K_ACT_TANH, __VA_ARGS__);                                                               \
-        break;                                                                                     \
-    default:                                                                                       \
-        fn(K_ACT_NONE, __VA_ARGS__);                                                               \
-        break;                                                                                     \
+#define ACT_DISPATCH(act, fn, ...)                             \
+    switch (act) {                                             \
+    case K_ACT_RELU: fn(K_ACT_RELU, __VA_ARGS__); break;       \
+    case K_ACT_SILU: fn(K_ACT_SILU, __VA_ARGS__); break;       \
+    case K_ACT_LEAKY: fn(K_ACT_LEAKY, __VA_ARGS__); break;     \
+    case K_ACT_SIGMOID: fn(K_ACT_SIGMOID, __VA_ARGS__); break; \
+    case K_ACT_TANH: fn(K_ACT_TANH, __VA_ARGS__); break;       \
+    default: fn(K_ACT_NONE, __VA_ARGS__); break;               \
     }
 
 #endif

@@ -44,12 +44,8 @@ enum {
  * the cost of waking the team for a few microseconds of work. */
 #define PAR_MIN ((size_t)32768)
 
-static inline int imin(int a, int b) {
-    return a < b ? a : b;
-}
-static inline size_t zmin(size_t a, size_t b) {
-    return a < b ? a : b;
-}
+static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline size_t zmin(size_t a, size_t b) { return a < b ? a : b; }
 
 /* 4-lane float vectors (GCC/Clang vector extensions). Arithmetic is
  * lane-wise IEEE single precision, identical to the scalar loops. */
@@ -59,9 +55,7 @@ static inline v4 ld4(const float *p) {
     memcpy(&v, p, sizeof v);
     return v;
 }
-static inline void st4(float *p, v4 v) {
-    memcpy(p, &v, sizeof v);
-}
+static inline void st4(float *p, v4 v) { memcpy(p, &v, sizeof v); }
 
 /* acc[j] += sum_{i < cnt} a[i*sa + j] * b[i*sb + j] for j < cn, i ascending.
  * Strips of 16 channels stay in registers for the whole sum. */
@@ -268,8 +262,7 @@ static void im2col(const Geo *g, const float *src, float *col) {
                         if (in)
                             memcpy(d, src + ((ni * g->H + Y) * g->W + X) * g->C + (size_t)gi * cg,
                                    (size_t)cg * sizeof(float));
-                        else
-                            memset(d, 0, (size_t)cg * sizeof(float));
+                        else memset(d, 0, (size_t)cg * sizeof(float));
                     }
                 }
             }
@@ -291,10 +284,8 @@ static void col2im(const Geo *g, const float *col, const float *bias, float *out
         const int Y = (int)(r % g->H);
         for (int X = 0; X < g->W; X++) {
             float *o = out + (r * g->W + X) * g->C;
-            if (bias)
-                memcpy(o, bias, (size_t)g->C * sizeof(float));
-            else
-                memset(o, 0, (size_t)g->C * sizeof(float));
+            if (bias) memcpy(o, bias, (size_t)g->C * sizeof(float));
+            else memset(o, 0, (size_t)g->C * sizeof(float));
             for (int ky = 0; ky < g->kh; ky++) {
                 const int t = Y + g->ph - ky;
                 if (t < 0 || t % g->sh) continue;
@@ -338,9 +329,7 @@ static void dw_block_weights(const float *w, int kk, int c0, int cn, int cb, flo
         for (int j = 0; j < cn; j++) wt[t * cb + j] = w[(size_t)(c0 + j) * kk + t];
 }
 /* Output rows per forward / data-gradient unit: at least DW_UNIT_PIX pixels. */
-static size_t dw_rows_per_unit(int width) {
-    return (size_t)((DW_UNIT_PIX + width - 1) / width);
-}
+static size_t dw_rows_per_unit(int width) { return (size_t)((DW_UNIT_PIX + width - 1) / width); }
 
 /* out[j] = (init ? init[j] : 0) + sum_{t < nt} a[t][j] * b[t][j] for j < cn,
  * taps added in list order. Overwrites out. */
@@ -494,15 +483,11 @@ static void dw_dwdb(const KConv *p, const float *x, const float *dy, float *dw, 
         for (int j = 0; j < cn; j++) {
             const size_t c = (size_t)(c0 + j);
             for (int t = 0; t < kk; t++) {
-                if (pdst)
-                    pdst[c * kk + t] = accw[t * cb + j];
-                else if (dw)
-                    dw[c * kk + t] += accw[t * cb + j];
+                if (pdst) pdst[c * kk + t] = accw[t * cb + j];
+                else if (dw) dw[c * kk + t] += accw[t * cb + j];
             }
-            if (pdst)
-                pdst[(size_t)C * kk + c] = accb[j];
-            else if (db)
-                db[c] += accb[j];
+            if (pdst) pdst[(size_t)C * kk + c] = accb[j];
+            else if (db) db[c] += accb[j];
         }
     }
     if (nch > 1) {
@@ -523,9 +508,7 @@ static void cpu_dwconv2d_bwd(const KConv *p, const float *x, const float *w, con
 
 /* ---- conv2d ---- */
 
-static bool conv_is_dw(const KConv *p) {
-    return p->groups == p->cin && p->cin == p->cout;
-}
+static bool conv_is_dw(const KConv *p) { return p->groups == p->cin && p->cin == p->cout; }
 static bool conv_is_1x1(const KConv *p) {
     return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->ph == 0 && p->pw == 0 &&
            p->groups == 1;

@@ -39,12 +39,8 @@
 #define RED_BUF 4096       /* doubles of tile partials held per round (stack) */
 #define SUM_ROUND 256      /* tiles per round in sum/sumsq */
 
-static inline int imin(int a, int b) {
-    return a < b ? a : b;
-}
-static inline size_t zmin(size_t a, size_t b) {
-    return a < b ? a : b;
-}
+static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline size_t zmin(size_t a, size_t b) { return a < b ? a : b; }
 
 #include "cpu_act.h"
 
@@ -184,9 +180,7 @@ static void act_bwd_span(KAct a, size_t len, const float *x, const float *dy, fl
     ACT_DISPATCH(a, act_bwd_span_k, len, x, dy, dx);
 }
 
-static inline size_t ew_blocks(size_t n) {
-    return (n + EW_BLOCK - 1) / EW_BLOCK;
-}
+static inline size_t ew_blocks(size_t n) { return (n + EW_BLOCK - 1) / EW_BLOCK; }
 
 /* y[n] = act(x) (overwrite; y may alias x). */
 static void cpu_act_fwd(KAct act, size_t n, const float *x, float *y) {
@@ -341,14 +335,10 @@ static double reduce_impl(size_t n, const float *x, bool squares) {
 }
 
 /* sum of x[n], in double, fixed order */
-static double cpu_sum(size_t n, const float *x) {
-    return reduce_impl(n, x, false);
-}
+static double cpu_sum(size_t n, const float *x) { return reduce_impl(n, x, false); }
 
 /* sum of x[n]^2, in double, fixed order */
-static double cpu_sumsq(size_t n, const float *x) {
-    return reduce_impl(n, x, true);
-}
+static double cpu_sumsq(size_t n, const float *x) { return reduce_impl(n, x, true); }
 
 /* true when no element of x[n] is NaN or +-Inf */
 static bool cpu_all_finite(size_t n, const float *x) {

@@ -56,7 +56,8 @@ static void chan_affine(int rows, int c, const float *a, const float *b, const f
         for (int j = 0; j < c; j++) y[(size_t)r * c + j] = a[j] * x[(size_t)r * c + j] + b[j];
 }
 
-static void reparam_fwd(size_t n, const float *mu, const float *logvar, const float *eps, float *z) {
+static void reparam_fwd(size_t n, const float *mu, const float *logvar, const float *eps,
+                        float *z) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) z[i] = mu[i] + eps[i] * expf(0.5f * logvar[i]);
 }

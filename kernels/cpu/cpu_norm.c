@@ -39,12 +39,9 @@
 #define BN_BUF 2048   /* doubles of tile partials per accumulator and round (stack) */
 #define PAR_MIN 32768 /* below this many elements, loops stay on one thread */
 
-static inline int imin(int a, int b) {
-    return a < b ? a : b;
-}
+static inline int imin(int a, int b) { return a < b ? a : b; }
 
 #include "cpu_act.h"
-
 
 /* ------------------------------------------------------------------------ */
 /* Batchnorm work items. A block holds one channel block's per-channel
@@ -108,8 +105,9 @@ static void bn_stats_item(const float *x, const float *shift, int c, int r0, int
 }
 
 /* y = act(xhat*g + b) for one item (x, y offset to the block). */
-static inline __attribute__((always_inline)) void
-bn_apply_k(KAct a, const float *x, float *y, int c, int r0, int r1, int w, const BnBlock *bk) {
+static inline __attribute__((always_inline)) void bn_apply_k(KAct a, const float *x, float *y,
+                                                             int c, int r0, int r1, int w,
+                                                             const BnBlock *bk) {
     for (int r = r0; r < r1; r++) {
         const float *xr = x + (size_t)r * c;
         float *yr = y + (size_t)r * c;
@@ -125,9 +123,11 @@ bn_apply_k(KAct a, const float *x, float *y, int c, int r0, int r1, int w, const
  * s2 = sum(dp * xhat), in double. When `store`, also out = dp * o (dp for
  * the training backward's second pass, dx in evaluation); dy is read
  * before out is written, so out may alias dy. */
-static inline __attribute__((always_inline)) void
-bn_gsum_k(KAct a, bool store, const float *x, const float *dy, float *out, int c, int r0, int r1,
-          int w, const BnBlock *bk, double *s1, double *s2) {
+static inline __attribute__((always_inline)) void bn_gsum_k(KAct a, bool store, const float *x,
+                                                            const float *dy, float *out, int c,
+                                                            int r0, int r1, int w,
+                                                            const BnBlock *bk, double *s1,
+                                                            double *s2) {
     double a1[BN_CB] = {0}, a2[BN_CB] = {0};
     for (int r = r0; r < r1; r++) {
         const float *xr = x + (size_t)r * c, *gr = dy + (size_t)r * c;
@@ -177,9 +177,7 @@ static void bn_gsum_item(KAct a, const float *x, const float *dy, float *out, in
 /* ------------------------------------------------------------------------ */
 /* Batchnorm drivers */
 
-static inline int bn_tiles(int rows) {
-    return (rows + CPU_TILE - 1) / CPU_TILE;
-}
+static inline int bn_tiles(int rows) { return (rows + CPU_TILE - 1) / CPU_TILE; }
 
 /* Per-channel double sums over all rows for channels [j0, j0+w), w <= BN_W:
  * statistics (src == NULL: shifted sums of x) or gradient sums (src given:
@@ -230,10 +228,8 @@ static void bn_pass(const KBn *p, const float *x, float *out, const BnSrc *src, 
         int r0 = t * CPU_TILE, r1 = imin(rows, r0 + CPU_TILE);
         BnBlock bk;
         bn_block_load(src, jb, wb, &bk);
-        if (grad)
-            bn_dx_item(x + jb, out + jb, c, r0, r1, wb, &bk);
-        else
-            bn_apply_item(p->act, x + jb, out + jb, c, r0, r1, wb, &bk);
+        if (grad) bn_dx_item(x + jb, out + jb, c, r0, r1, wb, &bk);
+        else bn_apply_item(p->act, x + jb, out + jb, c, r0, r1, wb, &bk);
     }
 }
 

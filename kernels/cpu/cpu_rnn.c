@@ -50,15 +50,9 @@ static double rnn_work(const KRnn *r, int gates) {
     return (double)r->b * r->t * gates * r->hidden * ((double)r->in + r->hidden);
 }
 
-static inline int imin(int a, int b) {
-    return a < b ? a : b;
-}
-static inline float sigm(float v) {
-    return 1.0f / (1.0f + expf(-v));
-}
-static inline float bias_at(const float *bias, int j) {
-    return bias ? bias[j] : 0.0f;
-}
+static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
+static inline float bias_at(const float *bias, int j) { return bias ? bias[j] : 0.0f; }
 
 /* C[m,n] = op(A) op(B) + beta*C (alpha = 1), row-major, op(A) is [m,k].
  * Cut into fixed RNN_TM x tn tiles of C (tn is a constant per call site),
@@ -102,12 +96,8 @@ static void col_sums(int rows, int n, const float *a, int lda, const float *wt, 
 
 /* Time position processed at step s (0-based in processing order), and the
  * position of the previous step (the one whose h feeds step s). */
-static inline int step_pos(const KRnn *r, int s) {
-    return r->reverse ? r->t - 1 - s : s;
-}
-static inline int prev_pos(const KRnn *r, int ti) {
-    return r->reverse ? ti + 1 : ti - 1;
-}
+static inline int step_pos(const KRnn *r, int s) { return r->reverse ? r->t - 1 - s : s; }
+static inline int prev_pos(const KRnn *r, int ti) { return r->reverse ? ti + 1 : ti - 1; }
 
 /* hp[b*t, H] (overwrite): row (bi,ti) = y at the previous time position of
  * the processing order, zeros for the first processed step. y [b,t,ldy].
@@ -120,8 +110,7 @@ static void gather_hprev(const KRnn *r, const float *y, float *hp) {
         float *dst = hp + (size_t)row * H;
         if (tp >= 0 && tp < T)
             memcpy(dst, y + ((size_t)bi * T + tp) * r->ldy, (size_t)H * sizeof(float));
-        else
-            memset(dst, 0, (size_t)H * sizeof(float));
+        else memset(dst, 0, (size_t)H * sizeof(float));
     }
 }
 
@@ -130,9 +119,7 @@ static void gather_hprev(const KRnn *r, const float *y, float *hp) {
  * ws: forward none; backward dG [b*t,4H] (pre-activation gate gradients),
  *     Hprev [b*t,H], dh carry [b,H], dc carry [b,H]. */
 
-static size_t lstm_save(const KRnn *r) {
-    return (size_t)r->b * r->t * 6 * r->hidden;
-}
+static size_t lstm_save(const KRnn *r) { return (size_t)r->b * r->t * 6 * r->hidden; }
 static size_t lstm_ws(const KRnn *r) {
     return (size_t)r->b * r->t * 5 * r->hidden + (size_t)2 * r->b * r->hidden;
 }
@@ -241,9 +228,7 @@ static void lstm_bwd(const KRnn *r, const float *x, const float *w_ih, const flo
  *     hidden-side ones: equal to dGi for r,z; r*dGi for n), Hprev [b*t,H],
  *     dh carry [b,H]. */
 
-static size_t gru_save(const KRnn *r) {
-    return (size_t)r->b * r->t * 4 * r->hidden;
-}
+static size_t gru_save(const KRnn *r) { return (size_t)r->b * r->t * 4 * r->hidden; }
 static size_t gru_ws(const KRnn *r) {
     size_t fwd = (size_t)r->b * 3 * r->hidden;
     size_t bwd = (size_t)r->b * r->t * 7 * r->hidden + (size_t)r->b * r->hidden;
