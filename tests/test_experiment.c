@@ -68,7 +68,7 @@ static const char *GOOD2 =
     "experiment: good\n"
     "variants:\n"
     "  a:\n"
-    "  b: {train.sam.enabled: yes, model.vae.level: feature, model.vae.latent: 64}\n"
+    "  b: {train.sam.enabled: True, model.vae.level: feature, model.vae.latent: 64}\n"
     "  c: {extends: b, model.temporal.hidden: 32, train: {sam: {rho: 0.10}}}\n"
     "base:\n  train:\n    epochs: 3\n  model:\n    temporal: {type: gru}\n    backbone:\n      width: 0.50\n"
     "holdouts: [{classes: [Arson], name: h1}, {name: h2, classes: [Explosion, Robbery]}]\n"

@@ -18,6 +18,7 @@
 
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
+#include "harness/experiment/experiment.h"
 #include "harness/report/report.h"
 #include "harness/store/store.h"
 
@@ -284,7 +285,7 @@ int cmd_check(int argc, char **argv) {
         else if (a.runs && !parse_ids(a.runs, &a))
             s = VB_FAIL(VB_ERR_USAGE, "--runs expects run ids separated by commas, got '%s'",
                         a.runs);
-        else if (a.factor != 0 && !(a.factor > 1.0 && isfinite(a.factor)))
+        else if (a.factor != 0 && !vb_valid_latency_factor(a.factor))
             s = VB_FAIL(VB_ERR_USAGE, "--latency-factor must be a number > 1, got %g", a.factor);
     }
     if (s != VB_OK) {

@@ -132,6 +132,11 @@ static VbStatus parse_holdouts(Experiment *e, const char *file, struct fy_node *
                                "holdouts: unknown key '%s' (name, classes)", k ? k : "?");
         }
         if (!scalar(nm)) return at_node(file, item, "holdouts: a holdout needs a `name`");
+        if (!vb_valid_name(scalar(nm)))
+            return at_node(file, nm,
+                           "holdouts: a name is 1-%d letters, digits, _ - or . (it names "
+                           "cells and report rows)",
+                           VB_NAME_MAX);
         snprintf(o->name, EXP_NAME, "%s", scalar(nm));
         for (int j = 0; j < e->nholdouts; j++)
             if (!strcmp(e->holdout[j].name, o->name))
@@ -185,15 +190,6 @@ static VbStatus check_run_config(const char *file, struct fy_node *where, const 
     return VB_OK;
 }
 
-static bool valid_name(const char *s) {
-    if (!s || !*s || strlen(s) >= EXP_NAME) return false;
-    for (; *s; s++)
-        if (!(*s == '_' || *s == '-' || *s == '.' || (*s >= '0' && *s <= '9') ||
-              (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
-            return false;
-    return true;
-}
-
 static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c) {
     e->latency_factor = 1.5;
     if (!c) return VB_OK;
@@ -219,6 +215,8 @@ static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c
             struct fy_node *m;
             while ((m = fy_node_sequence_iterate(vn, &i2))) {
                 if (!scalar(m)) return at_node(file, m, "compare.metrics: expected metric names");
+                if (strlen(scalar(m)) >= 96)
+                    return at_node(file, m, "compare.metrics: metric name too long");
                 snprintf(e->metrics[e->nmetrics++], 96, "%s", scalar(m));
             }
         } else if (k && !strcmp(k, "tolerances")) {
@@ -230,20 +228,23 @@ static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c
             struct fy_node_pair *q;
             while ((q = fy_node_mapping_iterate(vn, &i2))) {
                 const char *mk = scalar(fy_node_pair_key(q)), *mv = scalar(fy_node_pair_value(q));
-                char *end = NULL;
-                double v = mv ? strtod(mv, &end) : -1;
-                if (!mk || !mv || *end || v < 0)
+                double v = -1;
+                if (!mk || !mv || !vb_text_number(mv, &v, NULL) || !vb_valid_tolerance(v))
                     return at_node(
                         file, fy_node_pair_value(q) ? fy_node_pair_value(q) : fy_node_pair_key(q),
-                        "compare.tolerances: expected a non-negative number");
+                        "compare.tolerances: expected a finite non-negative number");
+                if (strlen(mk) >= sizeof e->tol[0].metric)
+                    return at_node(file, fy_node_pair_key(q),
+                                   "compare.tolerances: metric name "
+                                   "too long");
                 snprintf(e->tol[e->ntol].metric, 96, "%s", mk);
                 e->tol[e->ntol++].tol = v;
             }
         } else if (k && !strcmp(k, "latency_factor")) {
-            char *end = NULL;
-            double v = scalar(vn) ? strtod(scalar(vn), &end) : 0;
-            if (!scalar(vn) || *end || v <= 1.0)
-                return at_node(file, vn ? vn : kn, "compare.latency_factor: expected a number > 1");
+            double v = 0;
+            if (!scalar(vn) || !vb_text_number(scalar(vn), &v, NULL) || !vb_valid_latency_factor(v))
+                return at_node(file, vn ? vn : kn,
+                               "compare.latency_factor: expected a finite number > 1");
             e->latency_factor = v;
         } else {
             return at_node(
@@ -293,7 +294,7 @@ VbStatus experiment_load(const char *path, Experiment *e) {
         }
     }
     struct fy_node *name = fy_node_mapping_lookup_by_string(root, "experiment", FY_NT);
-    if (!valid_name(scalar(name))) {
+    if (!vb_valid_name(scalar(name))) {
         CHECK(
             at_node(path, name, "`experiment:` must name the experiment (letters, digits, _ - .)"));
     }
@@ -328,7 +329,7 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     while (vars && (pair = fy_node_mapping_iterate(vars, &it))) {
         struct fy_node *kn = fy_node_pair_key(pair);
         const char *vname = scalar(kn);
-        if (!valid_name(vname))
+        if (!vb_valid_name(vname))
             CHECK(at_node(path, kn, "variant names use letters, digits, _ - ."));
         snprintf(e->variant[e->nvariants], EXP_NAME, "%s", vname);
         CHECK(resolve_variant(path, vars, vname, &base, &e->vcfg[e->nvariants], 0, kn));
@@ -344,10 +345,11 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     void *is = NULL;
     struct fy_node *sn;
     while (seeds && (sn = fy_node_sequence_iterate(seeds, &is))) {
-        char *end = NULL;
-        long v = scalar(sn) ? strtol(scalar(sn), &end, 10) : -1;
-        if (!scalar(sn) || *end || v < 0 || v > 2147483647L)
-            CHECK(at_node(path, sn, "seeds: expected non-negative integers"));
+        long v = -1;
+        const char *why = "";
+        if (!scalar(sn) || !vb_text_integer(scalar(sn), &v, &why) || v < 0 || v > 2147483647L)
+            CHECK(at_node(path, sn, "seeds: expected non-negative integers%s%s%s", *why ? " (" : "",
+                          why, *why ? ")" : ""));
         for (int i = 0; i < e->nseeds; i++)
             if (e->seeds[i] == (int)v) CHECK(at_node(path, sn, "seeds: %ld is listed twice", v));
         e->seeds[e->nseeds++] = (int)v;
@@ -361,9 +363,8 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     }
     struct fy_node *th = fy_node_mapping_lookup_by_string(root, "threads", FY_NT);
     if (th) {
-        char *end = NULL;
-        long v = scalar(th) ? strtol(scalar(th), &end, 10) : -1;
-        if (!scalar(th) || *end || v < 0 || v > 4096)
+        long v = -1;
+        if (!scalar(th) || !vb_text_integer(scalar(th), &v, NULL) || v < 0 || v > 4096)
             CHECK(at_node(path, th, "threads: expected a non-negative integer (0 = all cores)"));
         e->threads = (int)v;
     }

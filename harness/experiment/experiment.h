@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "harness/experiment/schema.h"
+#include "harness/experiment/validate.h"
 
 #define EXP_MAX_CLASSES 64
 #define EXP_NAME 64
