@@ -167,10 +167,7 @@ VbStatus framecache_load(const char *file, const CacheKey *key, const char *norm
     if (memcmp(hd.magic, CACHE_MAGIC, 8) != 0 || hd.version != CACHE_VERSION ||
         memcmp(&hd.key, key, sizeof *key) != 0)
         goto miss; /* another format or another source: not this file's business */
-    if (hd.header_sum != header_sum(&hd)) {
-        corrupt = "its header checksum does not match";
-        goto miss;
-    }
+    /* the checksums are verified last, after everything was parsed safely */
     corrupt = "its header is inconsistent";
     if (hd.header_bytes != CACHE_HEADER || hd.h == 0 || hd.w == 0 || hd.h > 4096 || hd.w > 4096 ||
         hd.frames_offset != CACHE_HEADER)
@@ -187,10 +184,6 @@ VbStatus framecache_load(const char *file, const CacheKey *key, const char *norm
     corrupt = NULL;
     meta = malloc(hd.meta_len);
     if (!meta || !read_full(fd, meta, hd.meta_len, hd.meta_offset)) goto miss;
-    if (safeio_checksum(meta, hd.meta_len, SUM_SEED) != hd.meta_sum) {
-        corrupt = "its metadata checksum does not match";
-        goto miss;
-    }
     root = json_loadb(meta, hd.meta_len, 0, NULL);
     const char *digest = NULL;
     if (!root || !parse_meta(root, ds, &digest, warning, wn)) {
@@ -205,12 +198,20 @@ VbStatus framecache_load(const char *file, const CacheKey *key, const char *norm
     ds->frames.nframes = hd.nframes;
     ds->frames.h = (int)hd.h;
     ds->frames.w = (int)hd.w;
-    if (safeio_checksum(ds->frames.data, hd.nframes * fb, SUM_SEED) != hd.frames_sum) {
-        corrupt = "its frames checksum does not match (damaged frame bytes)";
-        goto miss;
-    }
     if (dataset_finish(ds, digest) != VB_OK) { /* inconsistent file: rebuild it */
         corrupt = "its video table does not fit its frames";
+        goto miss;
+    }
+    if (hd.header_sum != header_sum(&hd)) {
+        corrupt = "its header checksum does not match";
+        goto miss;
+    }
+    if (safeio_checksum(meta, hd.meta_len, SUM_SEED) != hd.meta_sum) {
+        corrupt = "its metadata checksum does not match";
+        goto miss;
+    }
+    if (safeio_checksum(ds->frames.data, hd.nframes * fb, SUM_SEED) != hd.frames_sum) {
+        corrupt = "its frames checksum does not match (damaged frame bytes)";
         goto miss;
     }
     status = dataset_set_normal(ds, normal);

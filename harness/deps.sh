@@ -6,6 +6,8 @@
 #   harness/deps.sh           build + run dependencies
 #   harness/deps.sh --torch   also PyTorch (only to regenerate test fixtures
 #                             and for the side-by-side benchmarks)
+#   harness/deps.sh --fuzz    also clang 14 with libFuzzer and its OpenMP
+#                             runtime (only for `make fuzz`)
 set -eu
 
 # pkg-config name -> Debian package
@@ -32,6 +34,13 @@ if [ "${1:-}" = "--torch" ]; then
     /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null ||
         missing="$missing python3-torch python3-torchvision"
     /usr/bin/python3 -c 'import sklearn' 2>/dev/null || missing="$missing python3-sklearn"
+fi
+
+if [ "${1:-}" = "--fuzz" ]; then
+    command -v clang-14 >/dev/null 2>&1 || missing="$missing clang-14"
+    ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
+        missing="$missing libclang-rt-14-dev"
+    [ -e /usr/lib/llvm-14/lib/libomp.so ] || missing="$missing libomp-14-dev"
 fi
 
 [ -z "$missing" ] && exit 0

@@ -45,7 +45,7 @@ int cmd_baseline(int argc, char **argv) {
     if (show && (experiment || variant))
         return cli_usage_error(cmd, "baseline show takes only NAME (and --db)");
     Store *st;
-    s = store_open(db ? db : store_default_path(), STORE_EXISTING, &st);
+    s = store_open(db ? db : store_default_path(), show ? STORE_READONLY : STORE_EXISTING, &st);
     if (s != VB_OK) return cli_fail(cmd->name, s);
     int64_t *ids = NULL;
     int n = 0;
@@ -294,7 +294,7 @@ int cmd_check(int argc, char **argv) {
         rc = 0;
     } else {
         Store *st;
-        s = store_open(a.db ? a.db : store_default_path(), STORE_EXISTING, &st);
+        s = store_open(a.db ? a.db : store_default_path(), STORE_READONLY, &st);
         if (s != VB_OK) {
             rc = check_error(cmd, json, s, false);
         } else {

@@ -26,7 +26,7 @@ int cmd_report(int argc, char **argv) {
         return cli_usage_error(cmd, "which experiment? give its name (see `vadbench runs`)");
     if (out && !*out) return cli_usage_error(cmd, "--out needs a directory");
     Store *st;
-    s = store_open(db ? db : store_default_path(), STORE_EXISTING, &st);
+    s = store_open(db ? db : store_default_path(), STORE_READONLY, &st);
     if (s != VB_OK) return cli_fail(cmd->name, s);
     ReportOptions o = {.experiment = pos[0], .out_dir = out, .gnuplot = NULL};
     ReportResult res;

@@ -269,7 +269,7 @@ static int browse_parse(const CliCommand *cmd, int argc, char **argv, BrowseOpts
 }
 
 static int open_store(const CliCommand *cmd, const BrowseOpts *o, Store **st) {
-    VbStatus s = store_open(o->db ? o->db : store_default_path(), STORE_EXISTING, st);
+    VbStatus s = store_open(o->db ? o->db : store_default_path(), STORE_READONLY, st);
     return s == VB_OK ? -1 : cli_fail(cmd->name, s);
 }
 

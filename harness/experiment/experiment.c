@@ -256,14 +256,26 @@ static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c
     return VB_OK;
 }
 
+/* Bounded expansion: a short file cannot ask for millions of cells. */
+static VbStatus check_matrix_size(const Experiment *e, const char *file) {
+    uint64_t cells = (uint64_t)e->nvariants * (uint64_t)e->nholdouts * (uint64_t)e->nseeds;
+    if (cells > EXP_MAX_CELLS)
+        return vb_fail_plain(VB_ERR_INPUT,
+                             "%s: %d variants x %d holdouts x %d seeds = %llu cells, more than the "
+                             "%d one file may hold; split it",
+                             file, e->nvariants, e->nholdouts, e->nseeds, (unsigned long long)cells,
+                             EXP_MAX_CELLS);
+    return VB_OK;
+}
+
 static const char *TOP_KEYS[] = {"experiment", "description", "dataset", "holdouts", "base",
                                  "variants",   "seeds",       "backend", "threads",  "compare"};
 
 VbStatus experiment_load(const char *path, Experiment *e) {
     memset(e, 0, sizeof *e);
-    e->file = vb_xstrdup(path);
     struct fy_document *doc;
-    VB_TRY(cfg_load(path, &doc));
+    VB_TRY(cfg_load(path, &doc)); /* before anything is allocated: nothing leaks */
+    e->file = vb_xstrdup(path);
     struct fy_node *root = fy_document_root(doc);
     VbStatus st = VB_OK;
 #define CHECK(x)                           \
@@ -369,6 +381,7 @@ VbStatus experiment_load(const char *path, Experiment *e) {
         e->threads = (int)v;
     }
     CHECK(parse_compare(e, path, fy_node_mapping_lookup_by_string(root, "compare", FY_NT)));
+    CHECK(check_matrix_size(e, path));
 #undef CHECK
 out:
     fy_document_destroy(doc);

@@ -20,6 +20,7 @@
 #include "harness/experiment/validate.h"
 
 #define EXP_MAX_CLASSES 64
+#define EXP_MAX_CELLS 100000 /* variants x holdouts x seeds of one file */
 #define EXP_NAME 64
 
 typedef struct Holdout {

@@ -181,16 +181,23 @@ static VbStatus set_wal(Store *st, char *mode, size_t size) {
     }
 }
 
-static VbStatus open_db(Store *st, StoreOpenMode mode) {
-    int flags = SQLITE_OPEN_READWRITE | (mode == STORE_CREATE ? SQLITE_OPEN_CREATE : 0);
-    if (sqlite3_open_v2(st->path, &st->db, flags, NULL) != SQLITE_OK)
-        return STORE_DB_FAIL(st, "opening");
+/* The connection's settings and functions, for every mode. */
+VbStatus store_setup_connection(Store *st) {
     sqlite3_extended_result_codes(st->db, 1);
     if (sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS) != SQLITE_OK)
         return STORE_DB_FAIL(st, "setting the busy timeout");
     if (sqlite3_create_function(st->db, "vb_owner_dead", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
                                 (void *)provenance_host(), owner_dead_fn, NULL, NULL) != SQLITE_OK)
         return STORE_DB_FAIL(st, "registering vb_owner_dead()");
+    return VB_OK;
+}
+
+static VbStatus open_db(Store *st, StoreOpenMode mode) {
+    if (mode == STORE_READONLY) return store_open_readonly(st);
+    int flags = SQLITE_OPEN_READWRITE | (mode == STORE_CREATE ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(st->path, &st->db, flags, NULL) != SQLITE_OK)
+        return STORE_DB_FAIL(st, "opening");
+    VB_TRY(store_setup_connection(st));
     VB_TRY(store_exec(st, "PRAGMA foreign_keys = ON"));
     char mode_now[16];
     VB_TRY(set_wal(st, mode_now, sizeof mode_now));
@@ -210,7 +217,7 @@ VbStatus store_open(const char *path, StoreOpenMode mode, Store **out) {
     if (stat(path, &sb) == 0) {
         if (S_ISDIR(sb.st_mode))
             return vb_fail_plain(VB_ERR_INPUT, "%s: is a directory, not a results database", path);
-    } else if (mode == STORE_EXISTING) {
+    } else if (mode != STORE_CREATE) {
         return vb_fail_plain(VB_ERR_INPUT,
                              "%s: no such results database (`vadbench run` creates it; pass "
                              "--db PATH or set VADBENCH_DB to use another)",
@@ -222,6 +229,7 @@ VbStatus store_open(const char *path, StoreOpenMode mode, Store **out) {
     st->path = vb_xstrdup(path);
     st->batch = STORE_BATCH_DEFAULT;
     st->lease_s = STORE_LEASE_DEFAULT_S;
+    st->schema_version = STORE_SCHEMA_VERSION;
     /* "host:pid", and "host:pid/N" for the N-th handle a process opens, so
      * that two handles of one process never own each other's cells */
     static int handles;
@@ -230,6 +238,21 @@ VbStatus store_open(const char *path, StoreOpenMode mode, Store **out) {
         snprintf(st->owner, sizeof st->owner, "%s:%ld", provenance_host(), (long)getpid());
     else snprintf(st->owner, sizeof st->owner, "%s:%ld/%d", provenance_host(), (long)getpid(), nth);
     VbStatus s = open_db(st, mode);
+    if (s == VB_OK && mode == STORE_READONLY && st->schema_version < STORE_SCHEMA_VERSION) {
+        /* an older file: migrate it through a writing handle, then read it */
+        int old = st->schema_version;
+        sqlite3_close(st->db);
+        st->db = NULL;
+        Store *rw;
+        s = store_open(path, STORE_EXISTING, &rw);
+        if (s == VB_OK) s = store_close(rw);
+        if (s != VB_OK)
+            s = vb_wrap(VB_ERR_DB,
+                        "%s: written by an older vadbench (schema version %d, this one reads %d) "
+                        "and it cannot be migrated here",
+                        path, old, STORE_SCHEMA_VERSION);
+        else s = open_db(st, mode);
+    }
     if (s != VB_OK) {
         sqlite3_close(st->db);
         free(st->path);
@@ -366,7 +389,8 @@ static VbStatus register_one(Store *st, sqlite3_stmt *ins, sqlite3_stmt *find, s
     store_bind_text(find, 1, c->config_hash);
     if (sqlite3_step(find) != SQLITE_ROW) return STORE_DB_FAIL(st, "finding a registered cell");
     out->run_id = sqlite3_column_int64(find, 0);
-    VB_ASSERT(store_status_parse((const char *)sqlite3_column_text(find, 1), &out->status));
+    if (!store_status_parse((const char *)sqlite3_column_text(find, 1), &out->status))
+        return store_bad_status(st, out->run_id);
     out->created = false;
     return VB_OK;
 }
@@ -625,8 +649,8 @@ static VbStatus requeue_locked(Store *st, int64_t run_id) {
         "DELETE FROM metrics WHERE run_id = ?1",
         "DELETE FROM timings WHERE run_id = ?1",
         "DELETE FROM latency WHERE run_id = ?1",
-        "UPDATE runs SET status = 'queued', error = NULL, started = NULL, finished = NULL,"
-        " checkpoint = NULL, claim_owner = NULL, lease_expires = NULL WHERE id = ?1",
+        ("UPDATE runs SET status = 'queued', error = NULL, started = NULL, finished = NULL,"
+         " checkpoint = NULL, claim_owner = NULL, lease_expires = NULL WHERE id = ?1"),
     };
     for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
         sqlite3_stmt *s;
@@ -660,7 +684,14 @@ VbStatus store_counts(Store *st, const StoreClaimFilter *filter, StoreCounts *ou
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         StoreStatus k;
-        VB_ASSERT(store_status_parse((const char *)sqlite3_column_text(s, 0), &k));
+        if (!store_status_parse((const char *)sqlite3_column_text(s, 0), &k)) {
+            sqlite3_finalize(s);
+            free(hashes);
+            return vb_fail_plain(VB_ERR_DB,
+                                 "%s: a run has a status vadbench never writes (a damaged "
+                                 "database?)",
+                                 st->path);
+        }
         out->n[k] = sqlite3_column_int(s, 1);
         if (k == STORE_RUNNING) out->running_expired = sqlite3_column_int(s, 2);
     }

@@ -63,14 +63,19 @@ const char *store_default_path(void);
 
 typedef enum StoreOpenMode {
     STORE_CREATE,   /* create the file (and its parent directories) if missing */
-    STORE_EXISTING, /* the file must exist: browsing commands */
+    STORE_EXISTING, /* the file must exist; opened for writing */
+    STORE_READONLY, /* the file must exist; read only (browsing commands): works in a
+                     * read-only directory and on a full disk (store_readonly.c) */
 } StoreOpenMode;
 
 /* Open (or create) the store at `path`, switch it to WAL mode, set the busy
  * timeout and foreign keys, and create or migrate the schema to
- * STORE_SCHEMA_VERSION. A missing file (STORE_EXISTING) or a directory is
- * VB_ERR_INPUT naming the path; a file that is not an SQLite database, or one
- * written by a newer schema, is VB_ERR_DB naming the path. *out is NULL on
+ * STORE_SCHEMA_VERSION. A missing file (STORE_EXISTING, STORE_READONLY) or a
+ * directory is VB_ERR_INPUT naming the path; a file that is not an SQLite
+ * database, or one written by a newer schema, is VB_ERR_DB naming the path.
+ * STORE_READONLY changes nothing in the file (an older schema is migrated
+ * first by a writing open when the file can be written, else it is an
+ * error), and every write through its handle fails. *out is NULL on
  * failure. */
 VbStatus store_open(const char *path, StoreOpenMode mode, Store **out);
 

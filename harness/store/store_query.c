@@ -24,7 +24,7 @@ const char STORE_RUN_COLUMNS[] =
     " r.claim_owner, r.lease_expires, r.attempts, r.checkpoint"
     " FROM runs r JOIN experiments e ON e.id = r.experiment_id";
 
-void store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
+bool store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
     memset(o, 0, sizeof *o);
     int c = 0;
     o->id = sqlite3_column_int64(s, c++);
@@ -33,7 +33,9 @@ void store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
     o->variant = store_col_strdup(s, c++);
     o->seed = sqlite3_column_int64(s, c++);
     o->holdout = store_col_strdup(s, c++);
-    VB_ASSERT(store_status_parse((const char *)sqlite3_column_text(s, c++), &o->status));
+    /* a damaged file can hold any text here (CHECK constraints are not
+     * re-verified on reading): the caller reports it */
+    bool valid = store_status_parse((const char *)sqlite3_column_text(s, c++), &o->status);
     o->error = store_col_strdup(s, c++);
     o->created = store_col_strdup(s, c++);
     o->started = store_col_strdup(s, c++);
@@ -58,6 +60,13 @@ void store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
     o->lease_expires = sqlite3_column_double(s, c++);
     o->attempts = sqlite3_column_int(s, c++);
     o->checkpoint = store_col_strdup(s, c++);
+    return valid;
+}
+
+VbStatus store_bad_status(Store *st, int64_t run_id) {
+    return vb_fail_plain(VB_ERR_DB,
+                         "%s: run %lld has a status vadbench never writes (a damaged database?)",
+                         st->path, (long long)run_id);
 }
 
 void store_run_free(StoreRun *r) {
@@ -89,11 +98,17 @@ VbStatus store_read_run(Store *st, int64_t run_id, StoreRun *out, bool *found) {
     VB_TRY(r);
     sqlite3_bind_int64(s, 1, run_id);
     int rc = sqlite3_step(s);
+    bool valid = true;
     if (rc == SQLITE_ROW) {
-        store_run_from_row(s, out);
+        valid = store_run_from_row(s, out);
         *found = true;
     }
     sqlite3_finalize(s);
+    if (!valid) {
+        store_run_free(out);
+        *found = false;
+        return store_bad_status(st, run_id);
+    }
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? VB_OK : STORE_DB_FAIL(st, "reading a run");
 }
 
@@ -111,7 +126,11 @@ static VbStatus collect_runs(Store *st, sqlite3_stmt *s, StoreRunList *out, cons
         if (out->n == cap)
             out->runs =
                 vb_xrealloc(out->runs, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *out->runs);
-        store_run_from_row(s, &out->runs[out->n++]);
+        if (!store_run_from_row(s, &out->runs[out->n++])) {
+            VbStatus e = store_bad_status(st, out->runs[out->n - 1].id);
+            store_run_list_free(out);
+            return e;
+        }
     }
     if (rc != SQLITE_DONE) {
         VbStatus e = STORE_DB_FAIL(st, what);
@@ -452,7 +471,7 @@ static int cmp_run_id(const void *key, const void *cell) {
 static VbStatus export_names(Store *st, const StoreRunFilter *f, MetricName **names, int *n) {
     sqlite3_stmt *s;
     VB_TRY(store_prepare(st,
-                         "SELECT DISTINCT m.split, m.key FROM metrics m"
+                         "SELECT DISTINCT coalesce(m.split, ''), coalesce(m.key, '') FROM metrics m"
                          " JOIN runs r ON r.id = m.run_id JOIN experiments e ON e.id ="
                          " r.experiment_id" RUN_FILTER " AND m.step IS NULL ORDER BY 1, 2",
                          &s));
@@ -496,7 +515,8 @@ static VbStatus export_values(Store *st, const StoreRunFilter *f, StoreTable *t,
                               const MetricName *names, int nnames, int nfixed) {
     sqlite3_stmt *s;
     VB_TRY(store_prepare(st,
-                         "SELECT m.run_id, m.split, m.key, m.value FROM metrics m"
+                         "SELECT m.run_id, coalesce(m.split, ''), coalesce(m.key, ''), m.value"
+                         " FROM metrics m"
                          " JOIN runs r ON r.id = m.run_id JOIN experiments e ON e.id ="
                          " r.experiment_id" RUN_FILTER " AND m.step IS NULL",
                          &s));
@@ -514,7 +534,13 @@ static VbStatus export_values(Store *st, const StoreRunFilter *f, StoreTable *t,
             else if (c < 0) hi = mid - 1;
             else lo = mid + 1;
         }
-        VB_ASSERT(name && row >= 0);
+        if (!name || row < 0) { /* the two queries disagree: only a damaged file does that */
+            sqlite3_finalize(s);
+            return vb_fail_plain(VB_ERR_DB,
+                                 "%s: exporting: the metrics and runs tables disagree "
+                                 "(a damaged database?)",
+                                 st->path);
+        }
         StoreValue *v =
             &t->cells[(size_t)row * (size_t)t->ncols + (size_t)(nfixed + (name - names))];
         if (sqlite3_column_type(s, 3) != SQLITE_NULL)

@@ -157,7 +157,7 @@ static VbStatus migrate_1_to_2(Store *st) {
 typedef VbStatus (*StoreMigration)(Store *st);
 static const StoreMigration migrations[STORE_SCHEMA_VERSION] = {NULL, migrate_1_to_2};
 
-static VbStatus read_version(Store *st, int *version) {
+VbStatus store_read_version(Store *st, int *version) {
     sqlite3_stmt *s;
     VB_TRY(store_prepare(st, "PRAGMA user_version", &s));
     int rc = sqlite3_step(s);
@@ -186,7 +186,7 @@ static VbStatus set_version(Store *st, int v) {
 /* The body of store_schema_ensure, inside its transaction. */
 static VbStatus ensure_locked(Store *st) {
     int version, ntables;
-    VB_TRY(read_version(st, &version));
+    VB_TRY(store_read_version(st, &version));
     if (version == STORE_SCHEMA_VERSION) return VB_OK;
     if (version > STORE_SCHEMA_VERSION)
         return VB_FAIL(VB_ERR_DB,
@@ -215,7 +215,7 @@ static VbStatus ensure_locked(Store *st) {
 
 VbStatus store_schema_ensure(Store *st) {
     int version;
-    VB_TRY(read_version(st, &version));
+    VB_TRY(store_read_version(st, &version));
     if (version == STORE_SCHEMA_VERSION) return VB_OK;
     VB_TRY(store_begin(st));
     VbStatus r = ensure_locked(st);
