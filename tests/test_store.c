@@ -14,7 +14,7 @@ Test(store, fresh_schema_tables_views_version_and_wal) {
     int v;
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
     cr_assert_eq(v, STORE_SCHEMA_VERSION);
-    cr_assert_eq(v, 2);
+    cr_assert_eq(v, 3);
     const char *names[] = {"experiments", "runs",           "params",    "metrics",
                            "timings",     "latency",        "baselines", "final_metrics",
                            "run_summary", "variant_summary"};
@@ -39,7 +39,7 @@ Test(store, fresh_schema_tables_views_version_and_wal) {
     /* reopening an existing file changes nothing */
     cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_OK);
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
-    cr_assert_eq(v, 2);
+    cr_assert_eq(v, 3);
     cr_assert_eq(store_close(st), VB_OK);
 }
 
@@ -106,7 +106,7 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_OK, "%s", vb_errmsg());
     int v;
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
-    cr_assert_eq(v, 2);
+    cr_assert_eq(v, 3);
     /* old rows kept; new columns filled sensibly */
     StoreRun r;
     cr_assert_eq(store_find_run(st, "1", &r), VB_OK);
@@ -114,6 +114,8 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(r.status, STORE_DONE);
     cr_assert_eq(r.attempts, 1);
     cr_assert_null(r.checkpoint);
+    cr_assert(!r.transient);
+    cr_assert_null(r.resumes);
     cr_assert_float_eq(r.wall_s, 60.0, 1e-3);
     store_run_free(&r);
     cr_assert_eq(q1(db, "SELECT attempts FROM runs WHERE id = 2"), 0.0);
@@ -128,8 +130,13 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(q1(db, "SELECT count(*) FROM variant_summary"), 1.0);
     cr_assert_eq(q1(db, "SELECT mean FROM variant_summary WHERE metric = 'auc'"), 0.75);
     cr_assert_eq(q1(db, "SELECT seconds FROM timings WHERE run_id = 1"), 60.0);
+    /* and what version 3 added */
+    cr_assert_eq(store_note_resume(st, 1, "{\"step\": 7}"), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(store_note_resume(st, 1, "{\"step\": 9}"), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(q1(db, "SELECT json_extract(resumes, '$[1].step') FROM runs WHERE id = 1"), 9.0);
+    cr_assert_eq(q1(db, "SELECT resumed FROM run_summary WHERE run_id = 1"), 2.0);
     cr_assert_eq(store_close(st), VB_OK);
-    cr_assert_eq(q1(db, "PRAGMA user_version"), 2.0);
+    cr_assert_eq(q1(db, "PRAGMA user_version"), 3.0);
 }
 
 Test(store, refuses_newer_schemas_and_foreign_databases) {
@@ -656,5 +663,64 @@ Test(store, find_run_by_id_or_unique_hash_prefix) {
     cr_assert_eq(list.n, 5);
     cr_assert(list.runs[0].id == 1 && list.runs[4].id == 5);
     store_run_list_free(&list);
+    cr_assert_eq(store_close(st), VB_OK);
+}
+
+/* A read-only handle changes nothing (not even the journal mode's files
+ * when it can avoid them) and every write through it fails cleanly; a
+ * version-2 file is migrated first by a writing open. */
+Test(store, readonly_open_reads_and_refuses_writes) {
+    char db[256];
+    Store *st = tsu_fresh("ro", db, sizeof db);
+    int64_t exp;
+    cr_assert_eq(store_ensure_experiment(st, "e", "", "", &exp), VB_OK);
+    cr_assert_eq(store_close(st), VB_OK);
+    cr_assert_eq(store_open(db, STORE_READONLY, &st), VB_OK, "%s", vb_errmsg());
+    int64_t id;
+    cr_assert_eq(store_find_experiment(st, "e", &id), VB_OK);
+    cr_assert_eq(id, exp);
+    VbStatus s = store_ensure_experiment(st, "f", "", "", &id);
+    cr_assert_eq(s, VB_ERR_DB);
+    cr_assert(strstr(vb_errmsg(), db), "%s", vb_errmsg());
+    cr_assert_eq(store_close(st), VB_OK);
+    cr_assert_eq(q1(db, "SELECT count(*) FROM experiments"), 1.0);
+    /* an older file: migrated through a writing open, then read */
+    raw_exec(db, "DROP VIEW run_summary; ALTER TABLE runs DROP COLUMN resumes;"
+                 "ALTER TABLE runs DROP COLUMN transient; PRAGMA user_version = 2;");
+    cr_assert_eq(store_open(db, STORE_READONLY, &st), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(store_close(st), VB_OK);
+    cr_assert_eq(q1(db, "PRAGMA user_version"), 3.0);
+    /* an empty file is not a store */
+    char empty[256];
+    tsu_path("ro_empty", empty, sizeof empty);
+    FILE *f = fopen(empty, "w");
+    fclose(f);
+    cr_assert_eq(store_open(empty, STORE_READONLY, &st), VB_ERR_INPUT);
+    cr_assert(strstr(vb_errmsg(), "an empty database"), "%s", vb_errmsg());
+}
+
+/* A lease that ends further away than any runner asks for is taken over at
+ * once, and the claim says from whom. */
+Test(store, absurd_lease_is_taken_over) {
+    char db[256];
+    Store *st = tsu_fresh("absurd", db, sizeof db);
+    int64_t exp;
+    cr_assert_eq(store_ensure_experiment(st, "e", "", "", &exp), VB_OK);
+    StoreCell c = {"a", 0, "", "{\"x\":1}", "00112233445566778899aabbccddeeff"};
+    cr_assert_eq(store_register_cells(st, exp, &c, 1, NULL), VB_OK);
+    raw_exec(db, "UPDATE runs SET status = 'running', claim_owner = 'far:1',"
+                 " lease_expires = 1e12");
+    bool claimed;
+    StoreRun r;
+    cr_assert_eq(store_claim(st, NULL, 10, &claimed, &r), VB_OK, "%s", vb_errmsg());
+    cr_assert(claimed, "the absurd lease was waited on");
+    cr_assert_str_eq(r.prev_owner, "far:1");
+    cr_assert_float_eq(r.prev_lease_expires, 1e12, 1);
+    store_run_free(&r);
+    /* a normal lease of another owner is respected */
+    raw_exec(db, "UPDATE runs SET status = 'running', claim_owner = 'far:1',"
+                 " lease_expires = strftime('%s', 'now') + 600");
+    cr_assert_eq(store_claim(st, NULL, 10, &claimed, &r), VB_OK);
+    cr_assert(!claimed);
     cr_assert_eq(store_close(st), VB_OK);
 }

@@ -6,15 +6,22 @@
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
 #include "harness/run/run.h"
+#include "harness/store/store.h"
 
 int cmd_run(int argc, char **argv) {
     const CliCommand *cmd = cli_find("run");
     RunnerOptions o = {0};
     const char *shard = NULL;
-    CliOpt opts[] = {{"db", CLI_STR, &o.db},           {"only", CLI_STR, &o.only},
-                     {"shard", CLI_STR, &shard},       {"backend", CLI_STR, &o.backend},
-                     {"threads", CLI_INT, &o.threads}, {"dry-run", CLI_FLAG, &o.dry_run},
-                     {"quiet", CLI_FLAG, &o.quiet},    {NULL, 0, NULL}};
+    CliOpt opts[] = {{"db", CLI_STR, &o.db},
+                     {"only", CLI_STR, &o.only},
+                     {"shard", CLI_STR, &shard},
+                     {"backend", CLI_STR, &o.backend},
+                     {"threads", CLI_INT, &o.threads},
+                     {"dry-run", CLI_FLAG, &o.dry_run},
+                     {"quiet", CLI_FLAG, &o.quiet},
+                     {"retry-failed", CLI_FLAG, &o.retry_failed},
+                     {"lease", CLI_DOUBLE, &o.lease_s},
+                     {NULL, 0, NULL}};
     char *files[64];
     int nfiles;
     bool help;
@@ -31,16 +38,28 @@ int cmd_run(int argc, char **argv) {
         o.shard_i = (int)i, o.shard_n = (int)n;
     }
     if (o.threads < 0) return cli_usage_error(cmd, "--threads must be positive");
+    if (o.lease_s != 0 && !(o.lease_s >= 1 && o.lease_s <= STORE_LEASE_MAX_S))
+        return cli_usage_error(cmd, "--lease expects seconds between 1 and 3600");
     if (o.backend && strcmp(o.backend, "cpu") && strcmp(o.backend, "cuda"))
         return cli_usage_error(cmd, "--backend expects cpu or cuda");
     runner_install_signals();
     RunnerSummary sum;
     s = runner_run((const char *const *)files, nfiles, &o, &sum);
-    if (s != VB_OK) return cli_fail("run", s);
-    if (o.dry_run) return 0;
+    if (s != VB_OK) {
+        int rc = cli_fail("run", s);
+        return sum.stopped ? 130 : rc;
+    }
+    if (o.dry_run) return sum.stopped ? 130 : 0;
+    int earlier = sum.failed_total - sum.failed;
     fprintf(stderr,
-            "vadbench run: %d cells selected: %d ran, %d already done, %d failed, %d interrupted\n",
-            sum.cells, sum.ran, sum.skipped, sum.failed, sum.interrupted);
-    if (sum.interrupted) return 130;
-    return sum.failed ? 1 : 0;
+            "vadbench run: %d cells selected: %d ran, %d already done, %d failed, %d "
+            "interrupted\n",
+            sum.cells, sum.ran, sum.skipped, sum.failed_total, sum.interrupted);
+    if (earlier > 0)
+        fprintf(stderr,
+                "vadbench run: %d of the failed cells failed in an earlier run; `vadbench run "
+                "--retry-failed` runs them again (`vadbench runs --status failed` says why)\n",
+                earlier);
+    if (sum.interrupted || sum.stopped) return 130;
+    return sum.failed_total ? 1 : 0;
 }

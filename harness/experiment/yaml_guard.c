@@ -24,25 +24,61 @@ static VbStatus bad_byte(const char *name, int line, int col, const char *fmt, .
     return vb_fail_plain(VB_ERR_INPUT, "%s:%d:%d: %s", name, line, col, msg);
 }
 
+/* Where a scalar may start: after these (the last byte on the line that was
+ * not a space), a quote opens a quoted scalar and '? ' is an explicit key. */
+static bool node_start(unsigned prev) {
+    return prev == '\n' || prev == ':' || prev == '-' || prev == '{' || prev == '[' ||
+           prev == ',' || prev == '?';
+}
+
 /* Everything the parser must never see, located by line and column
- * (columns count characters). */
+ * (columns count characters). A light lexer follows quoted scalars and
+ * comments, where tabs and '?' are text. */
 static VbStatus check_bytes(const char *name, const unsigned char *t, size_t len) {
     int line = 1, col = 1;
+    unsigned prev = '\n'; /* the last byte that was not a space, on this line */
+    unsigned quote = 0;   /* inside a '...' or "..." scalar */
+    bool escaped = false, comment = false;
     for (size_t i = 0; i < len;) {
         unsigned c = t[i];
         if (c == 0)
             return bad_byte(name, line, col,
                             "a NUL byte: the file is binary or damaged (a YAML reader would "
                             "silently drop everything after it)");
-        if (col == 1 && c == '%')
-            return bad_byte(name, line, col,
-                            "a YAML directive (%%YAML, %%TAG): experiment files use none; remove "
-                            "the line");
+        if (quote == '"') {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') quote = 0, prev = c;
+        } else if (quote == '\'') {
+            if (c == '\'' && i + 1 < len && t[i + 1] == '\'') i++, col++; /* '' is a quote */
+            else if (c == '\'') quote = 0, prev = c;
+        } else if (!comment) {
+            if (col == 1 && c == '%')
+                return bad_byte(name, line, col,
+                                "a YAML directive (%%YAML, %%TAG): experiment files use none; "
+                                "remove the line");
+            if (c == '\t')
+                return bad_byte(name, line, col,
+                                "a tab character: indent and separate with spaces (libfyaml "
+                                "0.7.12 crashes on some tabs)");
+            /* YAML's explicit key: experiment keys are plain words, and the
+             * library crashes on some explicit keys */
+            if (c == '?' && node_start(prev) &&
+                (i + 1 >= len || t[i + 1] == ' ' || t[i + 1] == '\n' || t[i + 1] == '\r'))
+                return bad_byte(name, line, col,
+                                "an explicit key ('? '): write `key: value` (keys are plain "
+                                "words)");
+            if ((c == '"' || c == '\'') && node_start(prev)) quote = c;
+            else if (c == '#' && (i == 0 || t[i - 1] == ' ' || t[i - 1] == '\n')) comment = true;
+            if (c != ' ' && c != '\r' && c != '\n') prev = c;
+        }
         if (c == '\n' || (c == '\r' && (i + 1 >= len || t[i + 1] != '\n'))) {
             line++, col = 1, i++;
+            comment = false;
+            if (!quote) prev = '\n';
             continue;
         }
-        if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
+        if ((c < 0x20 && c != '\r' && c != '\t') || c == 0x7f)
             return bad_byte(name, line, col, "control character 0x%02x", c);
         size_t k = safeio_utf8_char(t + i, len - i);
         if (k == 0) return bad_byte(name, line, col, "not valid UTF-8 (byte 0x%02x)", c);

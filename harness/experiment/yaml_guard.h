@@ -2,11 +2,14 @@
  * library is never shown.
  *
  * The file is read into memory first (at most YAML_GUARD_MAX_BYTES) and
- * checked byte by byte: a NUL byte, a control character other than tab,
- * line feed and carriage return, and text that is not UTF-8 are errors at
+ * checked byte by byte: a NUL byte, a control character other than line
+ * feed and carriage return, and text that is not UTF-8 are errors at
  * FILE:LINE:COL (a NUL would silently end the document; a `%` directive
  * holding non-UTF-8 bytes makes the library's scanner loop forever), and so
- * is any directive line (`%YAML`, `%TAG`: experiment files use neither).
+ * are any directive line (`%YAML`, `%TAG`: experiment files use neither),
+ * tab characters and explicit keys (`? key`): libfyaml 0.7.12 (Debian 12)
+ * double-frees or crashes on inputs as short as "? a:<tab>:" (found by
+ * tests/fuzz), and experiment files need neither.
  * The library then parses with its duplicate-key check off (that check is
  * quadratic: 40,000 keys took 100 s) and this module finds duplicate keys
  * itself with a hash set per mapping, in linear time. The parse must yield

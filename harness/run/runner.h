@@ -5,7 +5,12 @@
  * expired, or one given back by Ctrl-C) resume from their checkpoint; a
  * cell that fails (NaN loss, bad data, out of memory) is marked `failed`
  * with the reason and the others go on. Several runner processes on one
- * database share the work through atomic claims with leases. */
+ * database share the work through atomic claims with leases, kept alive by
+ * a heartbeat thread for the whole cell (heartbeat.h). Failed cells count in
+ * every run's summary; transient failures are retried by the next run and
+ * all failures with retry_failed (upkeep.h). The first SIGINT/SIGTERM stops
+ * the current cell at its next step (checkpoint kept) or, outside a cell,
+ * exits 130 at once; a second one exits 130 at once. */
 #ifndef VB_RUNNER_H
 #define VB_RUNNER_H
 
@@ -23,10 +28,14 @@ typedef struct RunnerOptions {
     bool quiet;
     const char *checkpoint_dir; /* NULL: <db dir>/checkpoints */
     double lease_s;             /* 0: the store's default */
+    bool retry_failed;          /* requeue the selection's failed cells first */
 } RunnerOptions;
 
 typedef struct RunnerSummary {
     int cells, ran, skipped, failed, interrupted;
+    int failed_total; /* failed cells of the selection at the end, this run's and earlier */
+    int requeued;     /* failed cells queued again (--retry-failed, or transient failures) */
+    bool stopped;     /* a SIGINT/SIGTERM arrived: exit 130 */
 } RunnerSummary;
 
 VbStatus runner_run(const char *const *files, int nfiles, const RunnerOptions *o,

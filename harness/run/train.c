@@ -152,6 +152,7 @@ void trainer_set_logger(Trainer *t, TrainLogFn fn, void *ctx) { t->log = fn, t->
 void trainer_request_stop(Trainer *t) { t->stop = 1; }
 void trainer_stop_after(Trainer *t, int64_t steps) { t->stop_after = steps; }
 const char *trainer_discarded(const Trainer *t) { return t->discarded[0] ? t->discarded : NULL; }
+int64_t trainer_step(const Trainer *t) { return t->s.step; }
 
 static VbStatus save(Trainer *t) {
     if (!t->ckpt) return VB_OK;

@@ -75,6 +75,8 @@ VbStatus trainer_resume(Trainer *t, bool *resumed);
  * not. An unreadable checkpoint (I/O error) is not discarded: trainer_resume
  * fails with it. */
 const char *trainer_discarded(const Trainer *t);
+/* Optimiser steps done (after trainer_resume: the step resumed from). */
+int64_t trainer_step(const Trainer *t);
 void trainer_set_logger(Trainer *t, TrainLogFn fn, void *ctx);
 /* Stop cleanly at the next step boundary (e.g. from a SIGINT handler):
  * writes a checkpoint and returns with result.stopped. */

@@ -263,6 +263,13 @@ VbStatus store_open(const char *path, StoreOpenMode mode, Store **out) {
     return VB_OK;
 }
 
+VbStatus store_open_lease_keeper(const Store *main, Store **out) {
+    VB_TRY(store_open(main->path, STORE_EXISTING, out));
+    snprintf((*out)->owner, sizeof(*out)->owner, "%s", main->owner);
+    (*out)->lease_s = main->lease_s;
+    return VB_OK;
+}
+
 VbStatus store_close(Store *st) {
     if (!st) return VB_OK;
     VbStatus s = store_flush(st);
@@ -449,7 +456,10 @@ VbStatus store_register_cells(Store *st, int64_t experiment_id, const StoreCell 
     " AND (?3 IS NULL OR config_hash IN (SELECT value FROM json_each(?3)))"
 #define TAKEOVER_SQL                                                       \
     "(status = 'running' AND (lease_expires IS NULL OR lease_expires < ?1" \
-    " OR vb_owner_dead(claim_owner)))"
+    " OR lease_expires > ?1 + " ABSURD_LEASE_S " OR vb_owner_dead(claim_owner)))"
+/* STORE_LEASE_MAX_S plus a minute of clock skew, as SQL text */
+#define ABSURD_LEASE_S "3660.0"
+_Static_assert(STORE_LEASE_MAX_S + 60.0 == 3660.0, "ABSURD_LEASE_S follows STORE_LEASE_MAX_S");
 
 static void bind_filter(sqlite3_stmt *s, const StoreClaimFilter *f, double now, char **hashes) {
     sqlite3_bind_double(s, 1, now);
@@ -469,17 +479,25 @@ static VbStatus claim_locked(Store *st, const StoreClaimFilter *f, double lease_
                              StoreRun *run) {
     sqlite3_stmt *s;
     VB_TRY(store_prepare(st,
-                         "SELECT id FROM runs WHERE (status = 'queued' OR " TAKEOVER_SQL
-                         ") AND " FILTER_SQL " ORDER BY status = 'running' DESC, id LIMIT 1",
+                         "SELECT id, CASE WHEN status = 'running' THEN claim_owner END,"
+                         " CASE WHEN status = 'running' THEN lease_expires END"
+                         " FROM runs WHERE (status = 'queued' OR " TAKEOVER_SQL ") AND " FILTER_SQL
+                         " ORDER BY status = 'running' DESC, id LIMIT 1",
                          &s));
     double now = store_now();
     char *hashes;
     bind_filter(s, f, now, &hashes);
     int rc = sqlite3_step(s);
     int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    /* whom a running cell is taken from, for the runner to report */
+    char *prev_owner = rc == SQLITE_ROW ? store_col_strdup(s, 1) : NULL;
+    double prev_lease = rc == SQLITE_ROW ? sqlite3_column_double(s, 2) : 0;
     sqlite3_finalize(s);
     free(hashes);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return STORE_DB_FAIL(st, "finding a cell to run");
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        free(prev_owner);
+        return STORE_DB_FAIL(st, "finding a cell to run");
+    }
     if (!id) return VB_OK;
     char iso[40];
     store_iso_time(now, iso, sizeof iso);
@@ -494,10 +512,19 @@ static VbStatus claim_locked(Store *st, const StoreClaimFilter *f, double lease_
     sqlite3_bind_int64(s, 4, id);
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return STORE_DB_FAIL(st, "claiming a cell");
+    if (rc != SQLITE_DONE) {
+        free(prev_owner);
+        return STORE_DB_FAIL(st, "claiming a cell");
+    }
     bool found;
-    VB_TRY(store_read_run(st, id, run, &found));
-    VB_ASSERT(found);
+    VbStatus r = store_read_run(st, id, run, &found);
+    if (r != VB_OK || !found) {
+        free(prev_owner);
+        return r != VB_OK ? r
+                          : VB_FAIL(VB_ERR_DB, "%s: run %lld vanished", st->path, (long long)id);
+    }
+    run->prev_owner = prev_owner;
+    run->prev_lease_expires = prev_owner ? prev_lease : 0;
     *claimed = true;
     return VB_OK;
 }
@@ -604,13 +631,36 @@ VbStatus store_mark_done(Store *st, int64_t run_id) {
                         NULL, "marking a run done");
 }
 
-VbStatus store_mark_failed(Store *st, int64_t run_id, const char *reason) {
+VbStatus store_mark_failed_as(Store *st, int64_t run_id, const char *reason, bool transient) {
     return finish_owned(st, run_id,
-                        "UPDATE runs SET status = 'failed', error = ?1, finished = ?2,"
-                        " claim_owner = NULL, lease_expires = NULL"
-                        " WHERE id = ?3 AND status = 'running' AND claim_owner = ?4",
+                        transient ? "UPDATE runs SET status = 'failed', error = ?1, finished = ?2,"
+                                    " claim_owner = NULL, lease_expires = NULL, transient = 1"
+                                    " WHERE id = ?3 AND status = 'running' AND claim_owner = ?4"
+                                  : "UPDATE runs SET status = 'failed', error = ?1, finished = ?2,"
+                                    " claim_owner = NULL, lease_expires = NULL, transient = 0"
+                                    " WHERE id = ?3 AND status = 'running' AND claim_owner = ?4",
                         reason && *reason ? reason : "failed (no reason given)",
                         "marking a run failed");
+}
+
+VbStatus store_mark_failed(Store *st, int64_t run_id, const char *reason) {
+    return store_mark_failed_as(st, run_id, reason, false);
+}
+
+VbStatus store_note_resume(Store *st, int64_t run_id, const char *entry_json) {
+    sqlite3_stmt *s;
+    VB_TRY(store_prepare(st,
+                         "UPDATE runs SET resumes = json_insert(coalesce(resumes, '[]'), '$[#]',"
+                         " json(?2)) WHERE id = ?1",
+                         &s));
+    sqlite3_bind_int64(s, 1, run_id);
+    store_bind_text(s, 2, entry_json);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return STORE_DB_FAIL(st, "recording a resume");
+    if (sqlite3_changes(st->db) != 1)
+        return VB_FAIL(VB_ERR_INPUT, "%s: no run %lld", st->path, (long long)run_id);
+    return VB_OK;
 }
 
 VbStatus store_release(Store *st, int64_t run_id) {
@@ -650,7 +700,8 @@ static VbStatus requeue_locked(Store *st, int64_t run_id) {
         "DELETE FROM timings WHERE run_id = ?1",
         "DELETE FROM latency WHERE run_id = ?1",
         ("UPDATE runs SET status = 'queued', error = NULL, started = NULL, finished = NULL,"
-         " checkpoint = NULL, claim_owner = NULL, lease_expires = NULL WHERE id = ?1"),
+         " checkpoint = NULL, claim_owner = NULL, lease_expires = NULL, transient = 0,"
+         " resumes = NULL WHERE id = ?1"),
     };
     for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
         sqlite3_stmt *s;

@@ -21,7 +21,7 @@ const char STORE_RUN_COLUMNS[] =
     " round((julianday(r.finished) - julianday(r.started)) * 86400.0, 3),"
     " r.config_json, r.config_hash, r.git_sha, r.git_dirty, r.host, r.cpu_model, r.gpu,"
     " r.gpu_driver, r.build_opts, r.libraries, r.backend, r.threads, r.dataset_digest,"
-    " r.claim_owner, r.lease_expires, r.attempts, r.checkpoint"
+    " r.claim_owner, r.lease_expires, r.attempts, r.checkpoint, r.transient, r.resumes"
     " FROM runs r JOIN experiments e ON e.id = r.experiment_id";
 
 bool store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
@@ -60,6 +60,8 @@ bool store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
     o->lease_expires = sqlite3_column_double(s, c++);
     o->attempts = sqlite3_column_int(s, c++);
     o->checkpoint = store_col_strdup(s, c++);
+    o->transient = sqlite3_column_int(s, c++) != 0;
+    o->resumes = store_col_strdup(s, c++);
     return valid;
 }
 
@@ -74,7 +76,8 @@ void store_run_free(StoreRun *r) {
                      &r->created,     &r->started,        &r->finished,    &r->config_json,
                      &r->config_hash, &r->git_sha,        &r->host,        &r->cpu_model,
                      &r->gpu,         &r->gpu_driver,     &r->build_opts,  &r->libraries,
-                     &r->backend,     &r->dataset_digest, &r->claim_owner, &r->checkpoint};
+                     &r->backend,     &r->dataset_digest, &r->claim_owner, &r->checkpoint,
+                     &r->resumes,     &r->prev_owner};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;

@@ -110,10 +110,11 @@ VbStatus store_open_readonly(Store *st) {
                        "versions up to %d)",
                        st->path, version, STORE_SCHEMA_VERSION);
     if (version == 0 && ntables > 0)
-        return VB_FAIL(VB_ERR_DB,
-                       "%s: an SQLite database with %d tables but no vadbench schema version; not a "
-                       "vadbench results store",
-                       st->path, ntables);
+        return VB_FAIL(
+            VB_ERR_DB,
+            "%s: an SQLite database with %d tables but no vadbench schema version; not a "
+            "vadbench results store",
+            st->path, ntables);
     if (version == 0)
         return vb_fail_plain(VB_ERR_INPUT,
                              "%s: an empty database, not a results store yet (`vadbench run` "

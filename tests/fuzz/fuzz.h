@@ -47,11 +47,9 @@ int fuzz_framecache(const uint8_t *data, size_t size);
 int fuzz_store(const uint8_t *data, size_t size);
 
 #ifdef VB_LIBFUZZER
-#define FUZZ_TARGET(fn)                                                          \
-    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);                \
-    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {               \
-        return fn(data, size);                                                   \
-    }
+#define FUZZ_TARGET(fn)                                           \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return fn(data, size); }
 #else
 #define FUZZ_TARGET(fn)
 #endif

@@ -19,8 +19,8 @@ int fuzz_framecache(const uint8_t *data, size_t size) {
         Dataset ds;
         char warning[512], note[512];
         bool hit;
-        if (framecache_load(path, &fuzz_cache_key, i ? "Arson" : NULL, &ds, warning,
-                            sizeof warning, note, sizeof note, &hit) == VB_OK &&
+        if (framecache_load(path, &fuzz_cache_key, i ? "Arson" : NULL, &ds, warning, sizeof warning,
+                            note, sizeof note, &hit) == VB_OK &&
             hit) {
             fuzz_accepted++;
             dataset_free(&ds);

@@ -13,8 +13,7 @@ static void browse(Store *st) {
     if (store_list_runs(st, NULL, &l) == VB_OK) {
         for (int i = 0; i < l.n && i < 4; i++) {
             StoreMetricList m;
-            if (store_run_metrics(st, l.runs[i].id, false, &m) == VB_OK)
-                store_metric_list_free(&m);
+            if (store_run_metrics(st, l.runs[i].id, false, &m) == VB_OK) store_metric_list_free(&m);
         }
         store_run_list_free(&l);
     }

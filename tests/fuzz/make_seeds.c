@@ -111,12 +111,14 @@ static int safetensors(const char *dir) {
     } raw[] = {
         {"f16", "{\"a\":{\"dtype\":\"F16\",\"shape\":[2,2],\"data_offsets\":[0,8]}}", 8},
         {"bf16", "{\"a\":{\"dtype\":\"BF16\",\"shape\":[4],\"data_offsets\":[0,8]}}", 8},
-        {"f64", "{\"a\":{\"dtype\":\"F64\",\"shape\":[1,2],\"data_offsets\":[0,16]},"
-                "\"__metadata__\":{\"k\":\"v\"}}",
+        {"f64",
+         "{\"a\":{\"dtype\":\"F64\",\"shape\":[1,2],\"data_offsets\":[0,16]},"
+         "\"__metadata__\":{\"k\":\"v\"}}",
          16},
-        {"mixed", "{\"i\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]},"
-                  "\"u\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[8,11]},"
-                  "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[11,11]}}",
+        {"mixed",
+         "{\"i\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]},"
+         "\"u\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[8,11]},"
+         "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[11,11]}}",
          11},
     };
     for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
@@ -222,8 +224,8 @@ static int database(const char *dir) {
 int main(int argc, char **argv) {
     const char *root = argc > 1 ? argv[1] : "tests/fuzz/corpus";
     const char *names[] = {"archive", "framecache", "checkpoint", "safetensors", "idx", "store"};
-    int (*makers[])(const char *) = {archives, framecaches, fuzz_checkpoint_make_seeds,
-                                      safetensors, idx, database};
+    int (*makers[])(const char *) = {archives,    framecaches, fuzz_checkpoint_make_seeds,
+                                     safetensors, idx,         database};
     for (int i = 0; i < 6; i++) {
         char dir[1024];
         snprintf(dir, sizeof dir, "%s/%s", root, names[i]);
