@@ -459,7 +459,7 @@ VbStatus store_register_cells(Store *st, int64_t experiment_id, const StoreCell 
     " OR lease_expires > ?1 + " ABSURD_LEASE_S " OR vb_owner_dead(claim_owner)))"
 /* STORE_LEASE_MAX_S plus a minute of clock skew, as SQL text */
 #define ABSURD_LEASE_S "3660.0"
-_Static_assert(STORE_LEASE_MAX_S + 60.0 == 3660.0, "ABSURD_LEASE_S follows STORE_LEASE_MAX_S");
+_Static_assert((long)STORE_LEASE_MAX_S + 60 == 3660, "ABSURD_LEASE_S follows STORE_LEASE_MAX_S");
 
 static void bind_filter(sqlite3_stmt *s, const StoreClaimFilter *f, double now, char **hashes) {
     sqlite3_bind_double(s, 1, now);
