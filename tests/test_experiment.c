@@ -85,16 +85,16 @@ Test(experiment, matrix_extends_overrides_and_hashes) {
     cr_assert_eq(e.nseeds, 3);
     /* variant c: extends b (VAE, SAM) and overrides rho and hidden */
     const RunConfig *c = &e.vcfg[2];
-    cr_assert_str_eq(c->model.vae_level, "feature");
+    cr_assert_eq(c->model.vae_level, VAE_FEATURE);
     cr_assert_eq(c->model.vae_latent, 64);
     cr_assert(c->train.sam);
     cr_assert_float_eq(c->train.sam_rho, 0.1, 1e-12);
     cr_assert_eq(c->model.hidden, 32);
-    cr_assert_str_eq(c->model.temporal, "gru");
+    cr_assert_eq(c->model.temporal, TEMPORAL_GRU);
     cr_assert_float_eq(c->model.width, 0.5, 1e-12);
     cr_assert_eq(c->train.epochs, 3);
     cr_assert(!e.vcfg[0].train.sam);
-    cr_assert_str_eq(e.vcfg[0].model.vae_level, "none");
+    cr_assert_eq(e.vcfg[0].model.vae_level, VAE_NONE);
     const char *dig[3] = {"d1", "d1", "d1"};
     Cell *cells, *cells2;
     int n, n2;

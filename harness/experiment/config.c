@@ -12,8 +12,8 @@
 #define ANY 0, 0
 
 static const CfgKey MODEL_KEYS[] = {
-    {"backbone.name", CFG_CHOICE, MC(backbone), sizeof(((ModelConfig *)0)->backbone), 0, ANY,
-     "efficientnet_b0", "feature extractor"},
+    {"backbone.name", CFG_CHOICE, MC(backbone), 0, 0, ANY, backbone_kind_names,
+     "feature extractor"},
     {"backbone.width", CFG_FLOAT, MC(width), 0, 0, 0.05, 4, NULL,
      "channel multiplier (torchvision rounding to multiples of 8)"},
     {"backbone.depth", CFG_FLOAT, MC(depth), 0, 0, 0.05, 4, NULL, "block-repeat multiplier (ceil)"},
@@ -21,8 +21,8 @@ static const CfgKey MODEL_KEYS[] = {
      "dropout after global average pooling"},
     {"backbone.stochastic_depth", CFG_FLOAT, MC(stochastic_depth), 0, 0, 0, 0.99, NULL,
      "largest stochastic-depth drop probability (0 = off)"},
-    {"temporal.type", CFG_CHOICE, MC(temporal), sizeof(((ModelConfig *)0)->temporal), 0, ANY,
-     "lstm|gru|none", "temporal encoder (`temporal: none` for frame models)"},
+    {"temporal.type", CFG_CHOICE, MC(temporal), 0, 0, ANY, temporal_kind_names,
+     "temporal encoder (`temporal: none` for frame models)"},
     {"temporal.hidden", CFG_INT, MC(hidden), 0, 0, 1, 65536, NULL, "hidden units per direction"},
     {"temporal.layers", CFG_INT, MC(layers), 0, 0, 1, 16, NULL, "stacked RNN layers"},
     {"temporal.bidirectional", CFG_BOOL, MC(bidirectional), 0, 0, ANY, NULL,
@@ -38,16 +38,15 @@ static const CfgKey MODEL_KEYS[] = {
     {"classes", CFG_INT, MC(classes), 0, 0, 2, 100000, NULL,
      "classifier outputs (runs take it from the data)"},
     {"image", CFG_INT, MC(image), 0, 0, 32, 4096, NULL, "frame size in pixels (square)"},
-    {"vae.level", CFG_CHOICE, MC(vae_level), sizeof(((ModelConfig *)0)->vae_level), 0, ANY,
-     "none|feature|image", "VAE branch"},
+    {"vae.level", CFG_CHOICE, MC(vae_level), 0, 0, ANY, vae_level_names, "VAE branch"},
     {"vae.latent", CFG_INT, MC(vae_latent), 0, 0, 1, 65536, NULL, "latent size"},
     {"vae.hidden", CFG_INT_LIST, MC(vae_hidden), VAE_MAX_HIDDEN, MC(vae_nhidden), 1, 65536, NULL,
      "feature VAE hidden sizes (encoder order)"},
     {"vae.channels", CFG_INT_LIST, MC(vae_channels), VAE_MAX_HIDDEN, MC(vae_nchannels), 1, 4096,
      NULL, "image VAE conv channels (4 levels)"},
     {"vae.dropout", CFG_FLOAT, MC(vae_dropout), 0, 0, 0, 0.99, NULL, "feature VAE dropout"},
-    {"vae.target", CFG_CHOICE, MC(vae_target), sizeof(((ModelConfig *)0)->vae_target), 0, ANY,
-     "rescaled|normalized", "image VAE target: frame in [-1,1], or the seed's normalised frame"},
+    {"vae.target", CFG_CHOICE, MC(vae_target), 0, 0, ANY, vae_target_names,
+     "image VAE target: frame in [-1,1], or the seed's normalised frame"},
     {"vae.detach_target", CFG_BOOL, MC(vae_detach_target), 0, 0, ANY, NULL,
      "feature VAE: no gradient through the reconstruction target"},
 };
@@ -186,6 +185,28 @@ static const char *nearest(const CfgSchema *s, const char *path) {
     return bd <= 3 ? best : NULL;
 }
 
+/* Index of `txt` among a CHOICE key's names, -1 if absent. */
+static int choice_index(const char *const *names, const char *txt) {
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], txt)) return i;
+    return -1;
+}
+
+/* "a|b|c" for messages and the key table. */
+static void choice_list(const char *const *names, char *out, size_t n) {
+    size_t u = 0;
+    out[0] = 0;
+    for (int i = 0; names[i] && u < n; i++)
+        u += (size_t)snprintf(out + u, n - u, "%s%s", i ? "|" : "", names[i]);
+}
+
+const char *cfg_choice_name(const CfgKey *k, int value) {
+    int n = 0;
+    while (k->choices[n]) n++;
+    VB_ASSERT(value >= 0 && value < n);
+    return k->choices[value];
+}
+
 static bool parse_int(const char *v, long *out) {
     char *end;
     errno = 0;
@@ -246,18 +267,13 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
         else return at(file, v, "%s.%s: expected true or false", s->section, k->key);
         return VB_OK;
     case CFG_CHOICE: {
-        if (!txt) return at(file, v, "%s.%s: expected one of %s", s->section, k->key, k->choices);
-        size_t n = strlen(txt);
-        const char *c = k->choices;
-        bool ok = false;
-        while (*c) {
-            size_t len = strcspn(c, "|");
-            if (len == n && strncmp(c, txt, n) == 0) ok = true;
-            c += len + (c[len] == '|');
-        }
-        if (!ok)
-            return at(file, v, "%s.%s: '%s' is not one of %s", s->section, k->key, txt, k->choices);
-        snprintf(field, k->size, "%s", txt);
+        char list[256];
+        choice_list(k->choices, list, sizeof list);
+        if (!txt) return at(file, v, "%s.%s: expected one of %s", s->section, k->key, list);
+        int idx = choice_index(k->choices, txt);
+        if (idx < 0)
+            return at(file, v, "%s.%s: '%s' is not one of %s", s->section, k->key, txt, list);
+        *(int *)field = idx;
         return VB_OK;
     }
     case CFG_STRING:
@@ -378,7 +394,7 @@ json_t *cfg_to_json(const CfgSchema *s, const void *obj) {
         case CFG_INT: v = json_integer(*(const int *)field); break;
         case CFG_FLOAT: v = json_real(*(const double *)field); break;
         case CFG_BOOL: v = json_boolean(*(const bool *)field); break;
-        case CFG_CHOICE:
+        case CFG_CHOICE: v = json_string(cfg_choice_name(k, *(const int *)field)); break;
         case CFG_STRING: v = json_string(field); break;
         case CFG_INT_LIST: {
             v = json_array();
@@ -411,7 +427,14 @@ VbStatus cfg_from_json(const CfgSchema *s, json_t *j, void *obj) {
         case CFG_INT: *(int *)field = (int)json_integer_value(v); break;
         case CFG_FLOAT: *(double *)field = json_number_value(v); break;
         case CFG_BOOL: *(bool *)field = json_is_true(v); break;
-        case CFG_CHOICE:
+        case CFG_CHOICE: {
+            int idx = json_string_value(v) ? choice_index(k->choices, json_string_value(v)) : -1;
+            if (idx < 0)
+                return VB_FAIL(VB_ERR_INPUT, "stored %s.%s: '%s' is not a known choice", s->section,
+                               k->key, json_string_value(v) ? json_string_value(v) : "?");
+            *(int *)field = idx;
+            break;
+        }
         case CFG_STRING:
             snprintf(field, k->size, "%s", json_string_value(v) ? json_string_value(v) : "");
             break;
@@ -434,7 +457,7 @@ void cfg_print_schema(const CfgSchema *s, const void *defaults, FILE *f) {
     for (int i = 0; i < s->nkeys; i++) {
         const CfgKey *k = &s->keys[i];
         const char *field = (const char *)defaults + k->offset;
-        char def[128] = "";
+        char def[128] = "", choices[256];
         const char *type = "";
         switch (k->kind) {
         case CFG_INT:
@@ -450,8 +473,9 @@ void cfg_print_schema(const CfgSchema *s, const void *defaults, FILE *f) {
             snprintf(def, sizeof def, "%s", *(const bool *)field ? "true" : "false");
             break;
         case CFG_CHOICE:
-            type = k->choices;
-            snprintf(def, sizeof def, "%s", field);
+            choice_list(k->choices, choices, sizeof choices);
+            type = choices;
+            snprintf(def, sizeof def, "%s", cfg_choice_name(k, *(const int *)field));
             break;
         case CFG_STRING:
             type = "string";

@@ -26,10 +26,12 @@ typedef struct CfgKey {
     const char *key; /* dotted path inside the section, e.g. "temporal.hidden" */
     CfgKind kind;
     size_t offset;       /* of the field in the section's struct */
-    size_t size;         /* char[] size (CHOICE, STRING), list capacity (INT_LIST) */
+    size_t size;         /* char[] size (STRING), list capacity (INT_LIST) */
     size_t count_offset; /* INT_LIST: offset of its int count */
     double min, max;     /* inclusive range for numbers (and list items) */
-    const char *choices; /* CHOICE: "a|b|c" */
+    /* CHOICE: the names of an int-sized enum, indexed by its value, NULL-terminated;
+     * the field holds the enum and nothing after the schema sees the name */
+    const char *const *choices;
     const char *doc;
 } CfgKey;
 

@@ -29,7 +29,7 @@ static const char *scalar(struct fy_node *n) {
 }
 
 int experiment_known_classes(const DataConfig *d, const char *const **names) {
-    if (!strcmp(d->source, "fashion_mnist")) {
+    if (d->source == DATA_FASHION_MNIST) {
         *names = fmnist_class_names;
         return FMNIST_NCLASSES;
     }
@@ -91,7 +91,7 @@ static VbStatus parse_holdouts(Experiment *e, const char *file, struct fy_node *
                                const DataConfig *d) {
     const char *const *names;
     int nn = experiment_known_classes(d, &names);
-    bool ucf_like = strcmp(d->source, "fashion_mnist") != 0;
+    bool ucf_like = d->source != DATA_FASHION_MNIST;
     const char *normal = d->normal_class;
     if (!ucf_like && !strcmp(normal, "NormalVideos")) normal = "T-shirt_top";
     if (!h) {
@@ -353,11 +353,13 @@ VbStatus experiment_load(const char *path, Experiment *e) {
         e->seeds[e->nseeds++] = (int)v;
     }
     struct fy_node *be = fy_node_mapping_lookup_by_string(root, "backend", FY_NT);
-    snprintf(e->backend, sizeof e->backend, "cpu");
+    e->backend = K_BACKEND_CPU;
     if (be) {
-        if (!scalar(be) || (strcmp(scalar(be), "cpu") && strcmp(scalar(be), "cuda")))
-            CHECK(at_node(path, be, "backend: expected cpu or cuda"));
-        snprintf(e->backend, sizeof e->backend, "%s", scalar(be));
+        int b = -1;
+        for (int i = 0; scalar(be) && kbackend_names[i]; i++)
+            if (!strcmp(scalar(be), kbackend_names[i])) b = i;
+        if (b < 0) CHECK(at_node(path, be, "backend: expected cpu or cuda"));
+        e->backend = (KBackend)b;
     }
     struct fy_node *th = fy_node_mapping_lookup_by_string(root, "threads", FY_NT);
     if (th) {
@@ -434,7 +436,7 @@ VbStatus experiment_cells(const Experiment *e, const char *const *digests, Cell 
                 json_object_set_new(j, "experiment", json_string(e->name));
                 json_object_set_new(j, "variant", json_string(e->variant[v]));
                 json_object_set_new(j, "seed", json_integer(e->seeds[s]));
-                json_object_set_new(j, "backend", json_string(e->backend));
+                json_object_set_new(j, "backend", json_string(kbackend_names[e->backend]));
                 json_t *ho = json_array();
                 for (int i = 0; i < e->holdout[h].n; i++)
                     json_array_append_new(ho, json_string(e->holdout[h].classes[i]));

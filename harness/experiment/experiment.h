@@ -43,7 +43,7 @@ typedef struct Experiment {
     Holdout *holdout;
     int nseeds;
     int *seeds;
-    char backend[8];
+    KBackend backend;
     int threads; /* 0 = all cores */
     char baseline[EXP_NAME];
     int nmetrics;

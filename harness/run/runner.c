@@ -177,7 +177,7 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
     double t0 = now_s();
     for (int pass = 0; pass < (rc->eval.tta > 1 ? 2 : 1); pass++) {
         int tta = pass ? rc->eval.tta : 0;
-        bool mx = !strcmp(rc->eval.tta_reduce, "max");
+        bool mx = rc->eval.tta_reduce == TTA_REDUCE_MAX;
         EvalScores val, test;
         VB_TRY(eval_collect(m, cd->val, &ec, tta, mx, &val));
         VbStatus st = eval_collect(m, cd->test, &ec, tta, mx, &test);
@@ -240,7 +240,7 @@ static VbStatus probe_cell(CellRun *c, const CellData *cd, DataEntry *de) {
 }
 
 static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, DataEntry *de,
-                            const char *ckpt_dir, const char *backend, char *why, size_t nwhy) {
+                            const char *ckpt_dir, KBackend backend, char *why, size_t nwhy) {
     Dataset *ds = &de->ds;
     RunConfig rc = cell->cfg;
     uint64_t seed = (uint64_t)e->seeds[cell->seed];
@@ -362,7 +362,7 @@ typedef struct Plan {
 static VbStatus plan_file(const char *file, const RunnerOptions *o, DataCache *dc, Plan *p) {
     memset(p, 0, sizeof *p);
     VB_TRY(experiment_load(file, &p->e));
-    if (o->backend) snprintf(p->e.backend, sizeof p->e.backend, "%s", o->backend);
+    if (o->backend != RUNNER_BACKEND_AS_WRITTEN) p->e.backend = (KBackend)o->backend;
     const char **dig = vb_xcalloc((size_t)p->e.nvariants, sizeof *dig);
     VbStatus st = VB_OK;
     for (int v = 0; v < p->e.nvariants && st == VB_OK; v++) {
@@ -471,7 +471,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         cell_label(e, cell, label, sizeof label);
         StoreProvenance pv;
         store_provenance_local(&pv);
-        pv.backend = e->backend;
+        pv.backend = kbackend_names[e->backend];
         pv.threads = kthreads_get();
         DataEntry *de;
         s = data_get(dc, &cell->cfg.data, o->quiet, &de);
