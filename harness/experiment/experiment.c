@@ -388,32 +388,6 @@ void experiment_free(Experiment *e) {
     memset(e, 0, sizeof *e);
 }
 
-void config_hash(const char *canonical, const char *dataset_digest, char out[33]) {
-    /* two independent 64-bit FNV-1a streams (different offsets) */
-    uint64_t h1 = 0xCBF29CE484222325ull, h2 = 0x84222325CBF29CE4ull;
-    const char *parts[3] = {canonical, "\n", dataset_digest ? dataset_digest : ""};
-    for (int p = 0; p < 3; p++)
-        for (const unsigned char *c = (const unsigned char *)parts[p]; *c; c++) {
-            h1 = (h1 ^ *c) * 0x100000001B3ull;
-            h2 = (h2 ^ (*c + 0x9Eu)) * 0x100000001B3ull;
-            h2 ^= h2 >> 29;
-        }
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
-}
-
-char *cell_canonical(const Cell *c) {
-    return json_dumps(c->config, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
-}
-
-static json_t *run_config_json(const RunConfig *rc) {
-    json_t *j = json_object();
-    json_object_set_new(j, "dataset", cfg_to_json(&cfg_data_schema, &rc->data));
-    json_object_set_new(j, "model", cfg_to_json(&cfg_model_schema, &rc->model));
-    json_object_set_new(j, "train", cfg_to_json(&cfg_train_schema, &rc->train));
-    json_object_set_new(j, "eval", cfg_to_json(&cfg_eval_schema, &rc->eval));
-    return j;
-}
-
 VbStatus run_config_from_json(json_t *config, RunConfig *rc) {
     run_config_defaults(rc);
     VB_TRY(cfg_from_json(&cfg_data_schema, json_object_get(config, "dataset"), &rc->data));
@@ -444,9 +418,8 @@ VbStatus experiment_cells(const Experiment *e, const char *const *digests, Cell 
                     j, "holdout",
                     json_pack("{s:s, s:o}", "name", e->holdout[h].name, "classes", ho));
                 x->config = j;
-                char *canon = cell_canonical(x);
-                config_hash(canon, digests[v], x->hash);
-                free(canon);
+                config_hash(j, digests[v], x->hash);
+                config_hash_legacy(j, digests[v], x->legacy_hash);
             }
     *cells = c;
     *n = total;

@@ -260,8 +260,11 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
         st = hybrid_build(&m, &rc.model, k, maxb, rc.data.clip_frames);
         have_m = st == VB_OK;
     }
-    char ckpt[1200];
+    char ckpt[1200], legacy[1200];
     snprintf(ckpt, sizeof ckpt, "%s/%s.ckpt", ckpt_dir, cell->hash);
+    /* a checkpoint left under the cell's legacy hash (a store of hash format 1) */
+    snprintf(legacy, sizeof legacy, "%s/%s.ckpt", ckpt_dir, cell->legacy_hash);
+    if (access(ckpt, F_OK) != 0 && access(legacy, F_OK) == 0) rename(legacy, ckpt);
     if (st == VB_OK) {
         hybrid_init(&m, seed);
         /* test hook: plant a NaN in this variant's weights (a cell that must fail) */
@@ -272,6 +275,7 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
         }
         TrainData td = {cd.train, cd.train_eval, cd.val, cd.class_map, cd.normal_model, cd.counts};
         st = trainer_new(&m, &rc.train, &td, seed, ckpt, cell->hash, &tr);
+        if (st == VB_OK) trainer_accept_legacy_hash(tr, cell->legacy_hash);
     }
     bool resumed = false;
     if (st == VB_OK) st = trainer_resume(tr, &resumed);
@@ -430,12 +434,13 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
     const char **hashes = vb_xcalloc((size_t)p->ncells, sizeof *hashes);
     int nsel = 0;
     for (int i = 0; i < p->ncells; i++) {
-        canon[i] = cell_canonical(&p->cells[i]);
+        canon[i] = config_canonical(p->cells[i].config);
         sc[i].variant = e->variant[p->cells[i].variant];
         sc[i].seed = e->seeds[p->cells[i].seed];
         sc[i].holdout = e->holdout[p->cells[i].holdout].name;
         sc[i].config_json = canon[i];
         sc[i].config_hash = p->cells[i].hash;
+        sc[i].legacy_hash = p->cells[i].legacy_hash;
         if (p->selected[i]) hashes[nsel++] = p->cells[i].hash;
     }
     StoreRegistered *reg = vb_xcalloc((size_t)p->ncells, sizeof *reg);

@@ -38,6 +38,7 @@ struct Trainer {
     void *log_ctx;
     volatile sig_atomic_t stop;
     int64_t stop_after;
+    char *legacy_hash; /* also accepted in a checkpoint to resume (NULL: none) */
 };
 
 static double now_s(void) {
@@ -134,6 +135,7 @@ void trainer_free(Trainer *t) {
     loss_work_free(&t->lw);
     free(t->alpha), free(t->xhost), free(t->xtmp), free(t->ya), free(t->yb), free(t->aa);
     free(t->ab), free(t->perm), free(t->lam), free(t->dist), free(t->ckpt), free(t->hash);
+    free(t->legacy_hash);
     if (t->xdev) k->free(t->xdev);
     if (t->swa) k->free(t->swa);
     if (t->lw_tmp) k->free(t->lw_tmp);
@@ -155,11 +157,16 @@ static VbStatus save(Trainer *t) {
     return ckpt_save(t->ckpt, t->m, &t->opt, t->swa, &t->s, t->hash);
 }
 
+void trainer_accept_legacy_hash(Trainer *t, const char *legacy_hash) {
+    free(t->legacy_hash);
+    t->legacy_hash = legacy_hash ? vb_xstrdup(legacy_hash) : NULL;
+}
+
 VbStatus trainer_resume(Trainer *t, bool *resumed) {
     *resumed = false;
     struct stat sb;
     if (!t->ckpt || stat(t->ckpt, &sb) != 0) return VB_OK;
-    VB_TRY(ckpt_load(t->ckpt, t->m, &t->opt, t->swa, &t->s, t->hash));
+    VB_TRY(ckpt_load(t->ckpt, t->m, &t->opt, t->swa, &t->s, t->hash, t->legacy_hash));
     t->lc.svdd_on = t->s.svdd_on, t->lc.svdd_r2 = t->s.svdd_r2;
     LoaderPos p = {t->s.loader_epoch, t->s.loader_batch};
     VB_TRY(loader_seek(t->d.train, p));
