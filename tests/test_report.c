@@ -353,6 +353,10 @@ Test(report, end_to_end_files_sections_images_numbers) {
     *eol = 0;
     cr_assert(strstr(fp, "| better |"), "a lower false-positive rate is better: %s", fp);
     *eol = '\n';
+    /* power columns: what the runs can detect, in the comparison and the claims tables */
+    cr_assert(strstr(md, "| detectable \xce\x94 (80% power); pairs to detect the tolerance |") &&
+                  strstr(md, "| detectable \xce\x94 (80% power); pairs to detect the claim |"),
+              "power columns missing");
     /* the level claim: plain's accuracy (80% on average) against the published 80 +- 1 */
     char *lv = strstr(md, "| published accuracy | a paper | 80.0 \xc2\xb1 1.0 % |");
     cr_assert_not_null(lv, "level claim row missing");

@@ -11,9 +11,8 @@
 #include "models/hybrid.h"
 
 static const char *const CLAIM_KEYS[] = {
-    "statement", "source",          "figure",   "metric", "unit",   "missing_is_zero",
-    "baseline",  "variants",        "difference", "relative", "value", "spread",
-    "tolerance", NULL};
+    "statement", "source",     "figure",   "metric", "unit",   "missing_is_zero", "baseline",
+    "variants",  "difference", "relative", "value",  "spread", "tolerance",       NULL};
 
 /* A "split/key" or "split.key" name: one separator, no spaces, both parts. */
 static bool final_name(const char *s, char *out, size_t size) {
@@ -48,16 +47,18 @@ bool claim_metric_parse(const char *spec, ClaimMetric *m, char *why, size_t nwhy
         bool known = !strcmp(m->component, "model");
         for (int k = 0; k < HPART_N; k++) known |= !strcmp(m->component, hybrid_part_names[k]);
         if (!known) {
-            snprintf(why, nwhy, "unknown latency component '%s' (model, backbone, temporal, "
-                                "heads, svdd, vae)",
+            snprintf(why, nwhy,
+                     "unknown latency component '%s' (model, backbone, temporal, "
+                     "heads, svdd, vae)",
                      m->component);
             return false;
         }
         char *end;
         long b = slash[1] == 'b' ? strtol(slash + 2, &end, 10) : 0;
         if (b < 1 || b > 1000000 || (*end && strcmp(end, "/frame"))) {
-            snprintf(why, nwhy, "latency metrics read latency/COMPONENT/bN[/frame], e.g. "
-                                "latency/vae/b1/frame");
+            snprintf(why, nwhy,
+                     "latency metrics read latency/COMPONENT/bN[/frame], e.g. "
+                     "latency/vae/b1/frame");
             return false;
         }
         m->batch = (int)b;
@@ -163,8 +164,9 @@ static VbStatus parse_one(const char *file, struct fy_node *map, const char (*va
     memset(c, 0, sizeof *c);
     c->spread = c->tolerance = NAN;
     if (!fy_node_is_mapping(map))
-        return cfg_fail_at(file, map, "compare.claims: each claim is a mapping (statement, "
-                                      "source, metric, and difference, relative or value)");
+        return cfg_fail_at(file, map,
+                           "compare.claims: each claim is a mapping (statement, "
+                           "source, metric, and difference, relative or value)");
     struct fy_node *metric = NULL, *expect = NULL, *first = NULL;
     void *it = NULL;
     struct fy_node_pair *p;
@@ -271,8 +273,9 @@ VbStatus claims_parse(const char *file, struct fy_node *seq, const char (*varian
 
 void claims_print_keys(FILE *f) {
     static const char *const rows[][3] = {
-        {"compare.baseline", "variant name", "the variant others are compared with (reports, "
-                                             "`check`, difference claims)"},
+        {"compare.baseline", "variant name",
+         "the variant others are compared with (reports, "
+         "`check`, difference claims)"},
         {"compare.metrics", "list of `split.key`", "the metrics reports compare first"},
         {"compare.tolerances", "`{split.key: number}`",
          "largest allowed regression per metric (`vadbench check`)"},
@@ -285,13 +288,15 @@ void claims_print_keys(FILE *f) {
          "`split/key` (`{score}` = the report's decision score), `a + b` (one split), or "
          "`latency/COMPONENT/bN[/frame]` (COMPONENT: model, backbone, temporal, heads, svdd, "
          "vae)"},
-        {"claim: unit", "text", "`%` shows fractions as percentages (differences in points); "
-                                "other units are labels"},
+        {"claim: unit", "text",
+         "`%` shows fractions as percentages (differences in points); "
+         "other units are labels"},
         {"claim: missing_is_zero", "boolean", "latency of a component a variant lacks counts 0"},
         {"claim: baseline", "variant name", "difference claims: default `compare.baseline`"},
-        {"claim: variants", "`all` or list", "difference claims: the variants compared with the "
-                                             "baseline (default: all others); value claims: the "
-                                             "variants averaged (default: all)"},
+        {"claim: variants", "`all` or list",
+         "difference claims: the variants compared with the "
+         "baseline (default: all others); value claims: the "
+         "variants averaged (default: all)"},
         {"claim: difference", "number or [low, high]",
          "claimed variant − baseline, in the displayed unit"},
         {"claim: relative", "number or [low, high]",

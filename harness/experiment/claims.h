@@ -53,7 +53,7 @@ typedef enum ClaimMetricKind { CLAIM_FINAL = 0, CLAIM_FINAL_SUM, CLAIM_LATENCY }
 
 typedef struct ClaimMetric {
     ClaimMetricKind kind;
-    char spec[2 * CLAIM_NAME + 8]; /* as written */
+    char spec[2 * CLAIM_NAME + 8];     /* as written */
     char a[CLAIM_NAME], b[CLAIM_NAME]; /* FINAL: a; FINAL_SUM: a + b ("split/key") */
     char component[32];                /* LATENCY */
     int batch;                         /* LATENCY */
@@ -66,10 +66,10 @@ typedef struct Claim {
     char unit[16];        /* "%" scales fractions by 100 */
     bool missing_is_zero; /* latency of a component a variant lacks = 0 */
     ClaimExpect expect;
-    double lo, hi;                 /* DIFFERENCE, RELATIVE */
+    double lo, hi;                   /* DIFFERENCE, RELATIVE */
     double value, spread, tolerance; /* LEVEL (spread, tolerance: NAN when not given) */
-    char baseline[CLAIM_NAME];     /* "" = compare.baseline */
-    int nvariants;                 /* 0 = the default set (see above) */
+    char baseline[CLAIM_NAME];       /* "" = compare.baseline */
+    int nvariants;                   /* 0 = the default set (see above) */
     char variants[CLAIM_MAX_VARIANTS][CLAIM_NAME];
 } Claim;
 

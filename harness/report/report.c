@@ -146,7 +146,11 @@ static void section_claims(RepDoc *doc, const RepData *d, int vb) {
                  "pairs = same seed and holdout) with its bootstrap 95%% interval, the verdict "
                  "(better or worse only when both that interval and the Student-t interval of "
                  "the paired differences exclude zero: with few seeds the bootstrap alone is too "
-                 "narrow), and whether the claimed difference lies inside the measured interval. "
+                 "narrow), whether the claimed difference lies inside the measured interval, and "
+                 "what these runs can detect: the minimum detectable difference (80%% power, "
+                 "two-sided 5%%, from the spread of the paired differences) and, when nothing "
+                 "was detected, the pairs (seeds \xc3\x97 holdouts) that would detect the "
+                 "smallest claimed change. "
                  "Rates shown in %% have differences in percentage points (pp). A source's "
                  "figures may come from another setting (the seed's are for the full UCF-Crime "
                  "model).",
@@ -201,7 +205,14 @@ static void section_metrics(RepDoc *doc, const RepData *d, int vb) {
             c = vb_xcalloc(3, sizeof *c);
             for (int i = 0; i < 3; i++) c[nc++] = rep_q_final(d, spec[i], NULL);
         }
-        rep_doc_para(doc, "Paired differences on the experiment's `compare.metrics`%s.",
+        rep_doc_para(doc,
+                     "Paired differences on the experiment's `compare.metrics`%s. The last column "
+                     "says what these runs can see: the minimum detectable difference (the true "
+                     "difference a two-sided paired t test at 5%% finds 80%% of the time, from the "
+                     "observed spread of the paired differences at this many pairs) and, when the "
+                     "verdict is \"no detectable difference\", the number of pairs (seeds "
+                     "\xc3\x97 holdouts) that would detect a difference of the metric's tolerance "
+                     "(`compare.tolerances`).",
                      d->cmp.nmetrics ? ""
                                      : " (none given: accuracy, false positives, unknown "
                                        "anomalies detected)");

@@ -85,6 +85,15 @@ static void claim_check(const Claim *c, const RepQuantity *q, const RepPaired *p
     }
 }
 
+/* The smallest claimed change, in displayed units: the bound of the claimed
+ * range nearest zero (NAN when the range holds zero or nothing is claimed). */
+static double claimed_effect(const Claim *c, const RepPaired *p) {
+    if (c->expect != CLAIM_DIFFERENCE && c->expect != CLAIM_RELATIVE) return NAN;
+    double e = c->lo > 0 ? c->lo : c->hi < 0 ? c->hi : NAN;
+    if (c->expect == CLAIM_RELATIVE) e = p->base_mean > 0 ? e * p->base_mean / 100 : NAN;
+    return e;
+}
+
 RepTable *rep_table_claims(const RepData *d, int vb, int vc) {
     RepTable *t = NULL;
     for (int i = 0; i < d->cmp.nclaims; i++) {
@@ -99,14 +108,21 @@ RepTable *rep_table_claims(const RepData *d, int vb, int vc) {
             snprintf(hc, sizeof hc, "%s (%d runs)", d->variants[vc].name, d->variants[vc].n);
             snprintf(hd, sizeof hd, "\xce\x94 %s \xe2\x88\x92 %s [bootstrap 95%% CI] (pairs)",
                      d->variants[vc].name, d->variants[vb].name);
-            const char *head[] = {"claim",   "source", "its figure", "measured as",
-                                  hb,        hc,       hd,           "verdict",
-                                  "claim vs measurement"};
-            t = rep_table_new(9, head);
+            const char *head[] = {"claim",
+                                  "source",
+                                  "its figure",
+                                  "measured as",
+                                  hb,
+                                  hc,
+                                  hd,
+                                  "verdict",
+                                  "claim vs measurement",
+                                  "detectable \xce\x94 (80% power); pairs to detect the claim"};
+            t = rep_table_new(10, head);
             for (int col = 4; col <= 6; col++) rep_table_align_right(t, col);
         }
         RepQuantity q = rep_q_claim(d, c);
-        char b[160], cc[160], df[240], ck[240];
+        char b[160], cc[160], df[240], ck[240], pw[200];
         rep_cell_summary(d, vb, &q, b, sizeof b);
         rep_cell_summary(d, vc, &q, cc, sizeof cc);
         RepPaired p;
@@ -117,6 +133,7 @@ RepTable *rep_table_claims(const RepData *d, int vb, int vc) {
             snprintf(df + len, sizeof df - len, " (%d)", p.npairs);
         }
         claim_check(c, &q, &p, ok, ck, sizeof ck);
+        if (ok) rep_fmt_power(&p, q.unit, claimed_effect(c, &p), false, pw, sizeof pw);
         const char *row[] = {c->statement,
                              c->source,
                              *c->figure ? c->figure : "\xe2\x80\x93",
@@ -125,7 +142,8 @@ RepTable *rep_table_claims(const RepData *d, int vb, int vc) {
                              cc,
                              ok ? df : "n/a (no pairs)",
                              ok ? stats_verdict_name(p.verdict) : "n/a",
-                             ck};
+                             ck,
+                             ok ? pw : "n/a"};
         rep_table_row(t, row);
     }
     return t;
@@ -159,9 +177,14 @@ RepTable *rep_table_levels(const RepData *d) {
         const Claim *c = &d->cmp.claims[i];
         if (c->expect != CLAIM_LEVEL) continue;
         if (!t) {
-            const char *head[] = {"claim",    "source",   "published",
-                                  "measured as", "measured [95% CI]", "over",
-                                  "measured \xe2\x88\x92 published", "verdict"};
+            const char *head[] = {"claim",
+                                  "source",
+                                  "published",
+                                  "measured as",
+                                  "measured [95% CI]",
+                                  "over",
+                                  "measured \xe2\x88\x92 published",
+                                  "verdict"};
             t = rep_table_new(8, head);
             for (int col = 2; col <= 6; col++) rep_table_align_right(t, col);
         }
@@ -184,8 +207,8 @@ RepTable *rep_table_levels(const RepData *d) {
             } else {
                 snprintf(meas, sizeof meas, "%s (no interval)", mean);
             }
-            snprintf(over, sizeof over, "%d variant%s, %d run%s", nvar, nvar == 1 ? "" : "s",
-                     nruns, nruns == 1 ? "" : "s");
+            snprintf(over, sizeof over, "%d variant%s, %d run%s", nvar, nvar == 1 ? "" : "s", nruns,
+                     nruns == 1 ? "" : "s");
             double delta = s.mean - c->value * scale;
             char dv[40];
             stats_format_value(delta, hw, dv, sizeof dv);
@@ -212,7 +235,8 @@ RepTable *rep_table_levels(const RepData *d) {
             n = strlen(meas);
             if (strcmp(meas, "n/a")) snprintf(meas + n, sizeof meas - n, " %s", q.unit);
             n = strlen(diff);
-            if (strcmp(diff, "n/a")) snprintf(diff + n, sizeof diff - n, "%s%s", *u == ' ' ? "" : " ", u);
+            if (strcmp(diff, "n/a"))
+                snprintf(diff + n, sizeof diff - n, "%s%s", *u == ' ' ? "" : " ", u);
         }
         const char *row[] = {c->statement, c->source, pub, q.label, meas, over, diff, verdict};
         rep_table_row(t, row);

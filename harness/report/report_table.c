@@ -144,6 +144,8 @@ bool rep_q_paired(const RepData *d, int vb, int vc, const RepQuantity *q, RepPai
         else vb_clear_error();
         free(dd);
         out->verdict = vboot == vt ? vboot : STATS_NO_DIFFERENCE;
+        out->sd_diff = n >= 2 ? sm.sd : NAN;
+        out->mde = stats_mde_paired(out->sd_diff, n, STATS_POWER_ALPHA, STATS_POWER);
     }
     free(xb);
     free(xc);
@@ -200,6 +202,28 @@ void rep_fmt_paired(const RepPaired *p, const char *unit, char *buf, size_t size
         snprintf(buf + n, size - n, " (%d pair%s: no interval)", p->npairs,
                  p->npairs == 1 ? "" : "s");
     }
+}
+
+void rep_fmt_power(const RepPaired *p, const char *unit, double effect, bool either_sign, char *buf,
+                   size_t size) {
+    const char *u = unit && strcmp(unit, "%") == 0 ? "pp" : unit;
+    if (p->npairs < 2 || !isfinite(p->mde)) {
+        snprintf(buf, size, "n/a (%d pair%s)", p->npairs, p->npairs == 1 ? "" : "s");
+        return;
+    }
+    char m[64];
+    stats_format_value(p->mde, p->mde / 20, m, sizeof m);
+    snprintf(buf, size, "\xc2\xb1%s", m);
+    with_unit(buf, size, u);
+    if (p->verdict != STATS_NO_DIFFERENCE || !isfinite(effect) || effect == 0) return;
+    size_t need = stats_n_paired(p->sd_diff, effect, STATS_POWER_ALPHA, STATS_POWER, STATS_N_MAX);
+    char es[80];
+    if (either_sign) snprintf(es, sizeof es, "\xc2\xb1%g", fabs(effect));
+    else snprintf(es, sizeof es, "%+g", effect);
+    size_t n = strlen(buf);
+    if (need) snprintf(buf + n, size - n, "; %zu pairs for %s", need, es);
+    else snprintf(buf + n, size - n, "; more than %d pairs for %s", STATS_N_MAX, es);
+    with_unit(buf, size, u);
 }
 
 /* ---- quantity lists ------------------------------------------------------------------ */
@@ -416,11 +440,17 @@ RepTable *rep_table_paired(const RepData *d, int vb, int vc, const RepQuantity *
     snprintf(hc, sizeof hc, "%s", d->variants[vc].name);
     snprintf(hd, sizeof hd, "%s \xe2\x88\x92 %s [95%% CI]", d->variants[vc].name,
              d->variants[vb].name);
-    const char *head[] = {"metric", hb, hc, hd, "pairs", "verdict"};
-    RepTable *t = rep_table_new(6, head);
+    const char *head[] = {"metric",
+                          hb,
+                          hc,
+                          hd,
+                          "pairs",
+                          "verdict",
+                          "detectable \xce\x94 (80% power); pairs to detect the tolerance"};
+    RepTable *t = rep_table_new(7, head);
     for (int c = 1; c <= 4; c++) rep_table_align_right(t, c);
     for (int i = 0; i < nq; i++) {
-        char name[200], b[160], c[160], df[200], np[16];
+        char name[200], b[160], c[160], df[200], np[16], pw[200];
         if (q[i].kind == RQ_LATENCY || strcmp(q[i].label, q[i].name) != 0)
             snprintf(name, sizeof name, "%s", q[i].label);
         else snprintf(name, sizeof name, "`%s`", q[i].name);
@@ -428,10 +458,20 @@ RepTable *rep_table_paired(const RepData *d, int vb, int vc, const RepQuantity *
         rep_cell_summary(d, vc, &q[i], c, sizeof c);
         RepPaired p;
         bool ok = rep_q_paired(d, vb, vc, &q[i], &p);
-        if (ok) rep_fmt_paired(&p, q[i].unit, df, sizeof df);
+        double tol = NAN;
+        if (q[i].kind != RQ_LATENCY && rep_tolerance(d, q[i].name, &tol)) tol *= q[i].scale;
+        if (ok) {
+            rep_fmt_paired(&p, q[i].unit, df, sizeof df);
+            rep_fmt_power(&p, q[i].unit, tol, true, pw, sizeof pw);
+        }
         snprintf(np, sizeof np, "%d", ok ? p.npairs : 0);
-        const char *row[] = {
-            name, b, c, ok ? df : "n/a (no pairs)", np, ok ? stats_verdict_name(p.verdict) : "n/a"};
+        const char *row[] = {name,
+                             b,
+                             c,
+                             ok ? df : "n/a (no pairs)",
+                             np,
+                             ok ? stats_verdict_name(p.verdict) : "n/a",
+                             ok ? pw : "n/a"};
         rep_table_row(t, row);
     }
     return t;

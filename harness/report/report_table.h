@@ -61,6 +61,9 @@ typedef struct RepPaired {
     double base_mean; /* mean of the paired baseline values */
     Interval ci;      /* bootstrap 95% interval of the mean difference */
     StatsVerdict verdict;
+    double sd_diff; /* standard deviation of the paired differences (NAN: one pair) */
+    double mde;     /* minimum detectable difference at these pairs and that spread
+                       (stats_mde_paired, 80% power, two-sided 0.05); NAN: one pair */
 } RepPaired;
 
 /* Paired difference of variant vc against vb; false when no pair has the
@@ -76,6 +79,13 @@ double rep_real_width(double hw, double ref);
 void rep_fmt_summary(const Summary *s, const char *unit, char *buf, size_t size);
 /* "+0.031 [-0.010, 0.070]" (+ unit, "pp" for percentages) of a paired result. */
 void rep_fmt_paired(const RepPaired *p, const char *unit, char *buf, size_t size);
+
+/* What the comparison could detect: "±0.12 pp", and when the verdict is "no
+ * detectable difference" and `effect` (displayed units, NAN: none) is given,
+ * how many pairs would detect it ("; 14 pairs for +3 pp", or "±3 pp" when
+ * either_sign, as for a tolerance). */
+void rep_fmt_power(const RepPaired *p, const char *unit, double effect, bool either_sign, char *buf,
+                   size_t size);
 
 /* The report's metric rows: the experiment's compare.metrics, then a default
  * set (accuracy, F1, AUROC/AP/rates of the decision score, costs). Rows no
