@@ -55,7 +55,8 @@ static double sim_two(size_t n, double delta, double sd, const char *stream) {
             mb += b[i] = delta + sd * rng_normal(r, (uint64_t)e, 2 * i + 1);
         }
         ma /= (double)n, mb /= (double)n;
-        for (size_t i = 0; i < n; i++) va += (a[i] - ma) * (a[i] - ma), vb += (b[i] - mb) * (b[i] - mb);
+        for (size_t i = 0; i < n; i++)
+            va += (a[i] - ma) * (a[i] - ma), vb += (b[i] - mb) * (b[i] - mb);
         double sp = sqrt((va + vb) / (2.0 * (double)n - 2));
         double t = (mb - ma) / (sp * sqrt(2.0 / (double)n));
         reject += fabs(t) > c;
