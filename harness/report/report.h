@@ -1,11 +1,12 @@
 /* report: `vadbench report EXPERIMENT` — everything the store knows about
  * one experiment, as a directory a person can read and a script can redo:
  *
- *   report.md     Markdown: summary, the decision table (MODEL_SPEC §7 rows,
- *                 baseline against each other variant, paired differences
- *                 with bootstrap 95% intervals, verdicts, the seed's claimed
- *                 figures), metrics per variant with 95% intervals, scores,
- *                 per-class detection, figures, provenance
+ *   report.md     Markdown: summary, the experiment's claims
+ *                 (compare.claims) against measurements, metrics per variant
+ *                 with 95% intervals, paired differences with the baseline
+ *                 (bootstrap 95% intervals, verdicts, detectable
+ *                 differences), scores, per-class detection, shortcut
+ *                 baselines, figures, provenance
  *   report.html   the same page, self-contained (CSS inline, figures as
  *                 base64 PNG data URIs)
  *   NAME.png/.svg the figures; NAME.gp + NAME.dat + style.gp made them
@@ -14,8 +15,9 @@
  * templates of reports/templates/, built into the program (templates.h);
  * reports/README.md says what every section, table and figure holds.
  *
- * Data gathering is report_data.c, numbers and tables report_table.c,
- * figures report_plots.c, the document writers report_doc.c; this file
+ * Data gathering is report_data.c, numbers and tables report_table.c and
+ * report_claims.c, figures report_plots.c, the document writers
+ * report_doc.c, the templates templates.c; this file
  * assembles the page. Without gnuplot the page says so and still carries
  * every table. Must not be asked to run experiments or to judge which
  * metrics matter beyond the experiment's `compare:` section and the seed's
