@@ -67,6 +67,10 @@ CUDA_SRC := $(if $(filter 1,$(USE_CUDA)),$(wildcard kernels/cuda/*.cu),)
 TEST_SRC := $(wildcard tests/test_*.c)
 # The report templates, embedded as a generated source (harness/report/templates.h).
 TPL_FILES := $(sort $(filter-out %~,$(wildcard reports/templates/*)))
+TPL_BAD   := $(shell ls reports/templates 2>/dev/null | grep -v -e '^[A-Za-z0-9._-]*$$' -e '~$$')
+ifneq ($(TPL_BAD),)
+  $(error reports/templates/$(TPL_BAD): a template's file name may hold only A-Z a-z 0-9 . _ -)
+endif
 TPL_LIST  := $(VARIANT)/gen/report_templates.list
 TPL_SRC   := $(VARIANT)/gen/harness/report/templates_embedded.c
 TPL_OBJ   := $(TPL_SRC:.c=.o)
