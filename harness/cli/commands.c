@@ -61,14 +61,18 @@ const CliCommand cli_commands[] = {
      "pandas (pd.read_csv) and spreadsheets.",
      cmd_export},
     {"report", "write an experiment's report: Markdown, HTML, gnuplot figures",
-     "report EXPERIMENT [--out DIR] [--db PATH]\n\n"
+     "report EXPERIMENT [--out DIR] [--templates DIR] [--db PATH]\n\n"
      "Writes DIR (default reports/EXPERIMENT/): report.md, a self-contained report.html (figures\n"
      "embedded), each figure as PNG and SVG with the gnuplot script (.gp) and data (.dat) that\n"
-     "made it (style.gp restyles them all). Tables: the decision table (MODEL_SPEC section 7 rows,\n"
-     "baseline vs each variant, paired differences with bootstrap 95% intervals, verdicts),\n"
-     "metrics per variant (mean +- 95% interval across seeds), provenance. gnuplot is\n"
-     "$VADBENCH_GNUPLOT or `gnuplot`; without it the tables are still written. Prints the path\n"
-     "of report.html. Exit 2 for an unknown experiment or one without done runs.",
+     "made it (style.gp restyles them all). Tables: the experiment's claims (compare.claims)\n"
+     "against measurements, metrics per variant (mean +- 95% interval across seeds), paired\n"
+     "differences with the baseline (bootstrap 95% intervals, verdicts, detectable differences),\n"
+     "shortcut baselines, provenance. gnuplot is $VADBENCH_GNUPLOT or `gnuplot`; without it\n"
+     "the tables are still written. The scripts' and the page's static text are the templates\n"
+     "of reports/templates/, built in; --templates DIR takes each template DIR holds from there\n"
+     "instead (edit and rerun, no rebuild). reports/README.md explains every table and figure.\n"
+     "Prints the path of report.html. Exit 2 for an unknown experiment or one without done\n"
+     "runs, or a template that does not expand.",
      cmd_report},
     {"baseline", "pin runs as a named baseline for `check`",
      "baseline pin NAME --experiment X [--variant V] [--db PATH]\n"

@@ -14,6 +14,7 @@
 #include "harness/report/report_doc.h"
 #include "harness/report/report_plots.h"
 #include "harness/report/report_table.h"
+#include "harness/report/templates.h"
 #include "harness/store/store.h"
 
 /* mkdir -p */
@@ -394,6 +395,14 @@ static void section_provenance(RepDoc *doc, const RepData *d) {
 
 VbStatus report_write(Store *st, const ReportOptions *o, ReportResult *res) {
     memset(res, 0, sizeof *res);
+    char comp[REP_NAME];
+    safe_component(o->experiment, comp, sizeof comp);
+    if (!o->out_dir && strcmp(comp, "templates") == 0)
+        return vb_fail_plain(VB_ERR_INPUT,
+                             "experiment '%s': its default report directory, reports/templates/, "
+                             "holds the report templates; give another directory with --out",
+                             o->experiment);
+    if (o->templates) VB_TRY(rep_tpl_check_dir(o->templates));
     RepData d;
     VbStatus s = rep_load_experiment(st, o->experiment, NULL, true, &d);
     if (s != VB_OK) {
@@ -412,15 +421,13 @@ VbStatus report_write(Store *st, const ReportOptions *o, ReportResult *res) {
     if (o->out_dir) {
         snprintf(res->dir, sizeof res->dir, "%s", o->out_dir);
     } else {
-        char comp[REP_NAME];
-        safe_component(o->experiment, comp, sizeof comp);
         snprintf(res->dir, sizeof res->dir, "reports/%s", comp);
     }
     snprintf(res->markdown, sizeof res->markdown, "%s/report.md", res->dir);
     snprintf(res->html, sizeof res->html, "%s/report.html", res->dir);
     RepPlots pl;
     s = make_dirs(res->dir);
-    if (s == VB_OK) s = rep_plots_make(&d, vb, res->dir, o->gnuplot, &pl);
+    if (s == VB_OK) s = rep_plots_make(&d, vb, res->dir, o->gnuplot, o->templates, &pl);
     if (s != VB_OK) {
         rep_free(&d);
         return s;
@@ -439,7 +446,7 @@ VbStatus report_write(Store *st, const ReportOptions *o, ReportResult *res) {
     section_figures(&doc, &pl);
     section_provenance(&doc, &d);
     s = rep_doc_write_markdown(&doc, res->markdown);
-    if (s == VB_OK) s = rep_doc_write_html(&doc, res->dir, res->html);
+    if (s == VB_OK) s = rep_doc_write_html(&doc, res->dir, o->templates, res->html);
     rep_doc_free(&doc);
     rep_free(&d);
     return s;
