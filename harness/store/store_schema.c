@@ -8,6 +8,8 @@
  *      params, metrics, timings, baselines; view run_summary
  *   2  latency table; runs.attempts and runs.checkpoint; views
  *      final_metrics, run_summary (with finals JSON), variant_summary
+ *   3  runs.slurm_job_id, runs.slurm_array_task_id, runs.slurm_node (the
+ *      Slurm job that ran the cell; NULL outside Slurm)
  * results/README.md documents every table, column and view; keep it in step.
  * This file must not be asked to open files or talk to callers: store.c does. */
 #include <stdio.h>
@@ -51,7 +53,10 @@ static const char SCHEMA_TABLES[] =
     "  claim_owner    TEXT,\n"
     "  lease_expires  REAL,\n"
     "  attempts       INTEGER NOT NULL DEFAULT 0,\n"
-    "  checkpoint     TEXT\n"
+    "  checkpoint     TEXT,\n"
+    "  slurm_job_id   TEXT,\n"
+    "  slurm_array_task_id INTEGER,\n"
+    "  slurm_node     TEXT\n"
     ");\n"
     "CREATE INDEX runs_cell ON runs(experiment_id, variant, holdout, seed);\n"
     "CREATE INDEX runs_status ON runs(status);\n"
@@ -154,8 +159,15 @@ static VbStatus migrate_1_to_2(Store *st) {
     return store_exec(st, SCHEMA_LATENCY);
 }
 
+static VbStatus migrate_2_to_3(Store *st) {
+    return store_exec(st, "ALTER TABLE runs ADD COLUMN slurm_job_id TEXT;\n"
+                          "ALTER TABLE runs ADD COLUMN slurm_array_task_id INTEGER;\n"
+                          "ALTER TABLE runs ADD COLUMN slurm_node TEXT;\n");
+}
+
 typedef VbStatus (*StoreMigration)(Store *st);
-static const StoreMigration migrations[STORE_SCHEMA_VERSION] = {NULL, migrate_1_to_2};
+static const StoreMigration migrations[STORE_SCHEMA_VERSION] = {NULL, migrate_1_to_2,
+                                                                migrate_2_to_3};
 
 static VbStatus read_version(Store *st, int *version) {
     sqlite3_stmt *s;
