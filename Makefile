@@ -65,7 +65,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(VARIANT)/%.o)
 DEPS_STAMP := $(BUILD)/.deps-ok
 VERSION_H  := $(VARIANT)/version.h
 
-.PHONY: all test demo bench fixtures test-cuda clean deps layering format format-check FORCE
+.PHONY: all test demo bench fixtures test-cuda test-slurm clean deps layering format format-check FORCE
 .DEFAULT_GOAL := all
 
 all: vadbench
@@ -125,6 +125,12 @@ format-check: $(DEPS_STAMP)
 # No include may point back up the data flow (harness/README.md has the map).
 layering:
 	@sh harness/layering.sh
+
+# vadbench on a real one-host Slurm (tests/slurm/: started and stopped by the
+# script; the Debian packages are installed by deps.sh --slurm). ~1 minute.
+test-slurm: vadbench
+	@sh harness/deps.sh --slurm
+	bash tests/slurm/test-slurm.sh
 
 test-cuda: vadbench $(VARIANT)/vbtest
 	VADBENCH_REQUIRE_CUDA=1 $(VARIANT)/vbtest $(TEST_ARGS) --filter='cuda*/*'

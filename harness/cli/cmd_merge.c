@@ -18,16 +18,15 @@
 #include "harness/store/store.h"
 
 static void print_item(const StoreMergeItem *it) {
-    printf("  %-10s %s/%s/%s/seed%lld %.12s%s%s\n", store_merge_kind_name(it->kind),
-           it->experiment, it->variant, *it->holdout ? it->holdout : "-", (long long)it->seed,
-           it->config_hash, it->detail ? ": " : "", it->detail ? it->detail : "");
+    printf("  %-10s %s/%s/%s/seed%lld %.12s%s%s\n", store_merge_kind_name(it->kind), it->experiment,
+           it->variant, *it->holdout ? it->holdout : "-", (long long)it->seed, it->config_hash,
+           it->detail ? ": " : "", it->detail ? it->detail : "");
 }
 
 int cmd_merge(int argc, char **argv) {
     const CliCommand *cmd = cli_find("merge");
     bool quiet = false, verbose = false;
-    CliOpt opts[] = {
-        {"quiet", CLI_FLAG, &quiet}, {"verbose", CLI_FLAG, &verbose}, {NULL, 0, NULL}};
+    CliOpt opts[] = {{"quiet", CLI_FLAG, &quiet}, {"verbose", CLI_FLAG, &verbose}, {NULL, 0, NULL}};
     char *pos[4097];
     int npos;
     bool help;

@@ -120,7 +120,7 @@ static VbStatus read_variant(const RunnerOptions *o, DataCache *dc, Plan *p, con
 }
 
 static VbStatus runplan_one(const char *file, const RunnerOptions *o, DataCache *dc, bool *found,
-                         Plan *p) {
+                            Plan *p) {
     memset(p, 0, sizeof *p);
     VB_TRY(experiment_load(file, &p->e));
     if (o->backend) snprintf(p->e.backend, sizeof p->e.backend, "%s", o->backend);
@@ -164,7 +164,7 @@ static VbStatus runplan_one(const char *file, const RunnerOptions *o, DataCache 
 }
 
 VbStatus runplan_files(const char *const *files, int nfiles, const RunnerOptions *o, DataCache *dc,
-                    Plan *plans) {
+                       Plan *plans) {
     bool *found = vb_xcalloc((size_t)(o->ncells > 0 ? o->ncells : 1), sizeof *found);
     VbStatus st = VB_OK;
     int np = 0;

@@ -59,7 +59,7 @@ typedef struct Plan {
  * since the hash was taken"). Holdout classes are checked against each data
  * set read. */
 VbStatus runplan_files(const char *const *files, int nfiles, const RunnerOptions *o, DataCache *dc,
-                    Plan *plans);
+                       Plan *plans);
 void runplan_free(Plan *p);
 
 /* "variant/holdout/seedN" */

@@ -148,8 +148,8 @@ static VbStatus write_and_submit(SlurmRecord *r, const char *job_sh, const char 
     return s;
 }
 
-static VbStatus submit_file(const char *file, const SlurmOptions *o, DataCache *dc,
-                            SlurmRecord *r, bool *submitted) {
+static VbStatus submit_file(const char *file, const SlurmOptions *o, DataCache *dc, SlurmRecord *r,
+                            bool *submitted) {
     *submitted = false;
     memset(r, 0, sizeof *r);
     RunnerOptions ro = {0};
@@ -171,8 +171,9 @@ static VbStatus submit_file(const char *file, const SlurmOptions *o, DataCache *
         hashes[n++] = p.cells[i].hash;
     }
     if (s == VB_OK && n == 0)
-        fprintf(stderr, "vadbench slurm: %s: all %d selected cells are done in %s; nothing to "
-                        "submit\n",
+        fprintf(stderr,
+                "vadbench slurm: %s: all %d selected cells are done in %s; nothing to "
+                "submit\n",
                 p.e.name, nsel, db);
     if (s == VB_OK && n > 0) {
         char *root = absolute(o->dir ? o->dir : "results/slurm");
@@ -245,8 +246,7 @@ static VbStatus submit_file(const char *file, const SlurmOptions *o, DataCache *
                        r->experiment, r->submission, r->array_job, n, n, nsel, nsel - n,
                        r->merge_job, r->array_job);
                 printf("  directory %s\n  watch     vadbench slurm status %s/%s%s%s\n", r->subdir,
-                       r->experiment, r->submission, o->dir ? " --dir " : "",
-                       o->dir ? o->dir : "");
+                       r->experiment, r->submission, o->dir ? " --dir " : "", o->dir ? o->dir : "");
             }
         }
         free(job_sh), free(merge_sh), free(root), free(expdir);
@@ -258,8 +258,7 @@ static VbStatus submit_file(const char *file, const SlurmOptions *o, DataCache *
     return s;
 }
 
-VbStatus slurm_submit(const char *const *files, int nfiles, const SlurmOptions *o,
-                      int *exit_code) {
+VbStatus slurm_submit(const char *const *files, int nfiles, const SlurmOptions *o, int *exit_code) {
     *exit_code = 0;
     if (!o->dry_run) {
         char *path;
@@ -270,13 +269,14 @@ VbStatus slurm_submit(const char *const *files, int nfiles, const SlurmOptions *
     SlurmRecord *recs = vb_xcalloc((size_t)nfiles, sizeof *recs);
     bool *sub = vb_xcalloc((size_t)nfiles, sizeof *sub);
     VbStatus s = VB_OK;
-    for (int i = 0; i < nfiles && s == VB_OK; i++) s = submit_file(files[i], o, &dc, &recs[i], &sub[i]);
+    for (int i = 0; i < nfiles && s == VB_OK; i++)
+        s = submit_file(files[i], o, &dc, &recs[i], &sub[i]);
     data_free(&dc);
     for (int i = 0; i < nfiles && s == VB_OK && o->wait; i++) {
         if (!sub[i]) continue;
         if (!o->quiet)
-            fprintf(stderr, "vadbench slurm: waiting for merge job %s of %s/%s\n", recs[i].merge_job,
-                    recs[i].experiment, recs[i].submission);
+            fprintf(stderr, "vadbench slurm: waiting for merge job %s of %s/%s\n",
+                    recs[i].merge_job, recs[i].experiment, recs[i].submission);
         int rc;
         s = slurm_wait(&recs[i], 2.0, o->wait_timeout_s, &rc);
         if (s == VB_OK && !o->quiet)

@@ -28,7 +28,7 @@ typedef struct SlurmOptions {
     /* sbatch settings (NULL / 0: the file's `slurm:` value, else Slurm's default) */
     const char *partition, *time, *mem, *account, *qos, *gpus_per_task;
     int cpus_per_task, array_parallelism;
-    int grace_s; /* 0: the file's, else 120 */
+    int grace_s;                    /* 0: the file's, else 120 */
     const char *const *sbatch_args; /* added after the file's slurm.sbatch_args */
     int nsbatch_args;
     /* where */

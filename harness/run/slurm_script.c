@@ -54,8 +54,10 @@ char *slurm_array_script(const SlurmJob *j) {
     slurm_buf_printf(&b, "#SBATCH --signal=B:USR1@%d\n", j->grace_s);
     placement(&b, j);
     if (set(j->time)) slurm_buf_printf(&b, "#SBATCH --time=%s\n", j->time);
-    if (j->cpus_per_task > 0) slurm_buf_printf(&b, "#SBATCH --cpus-per-task=%d\n", j->cpus_per_task);
-    if (set(j->gpus_per_task)) slurm_buf_printf(&b, "#SBATCH --gpus-per-task=%s\n", j->gpus_per_task);
+    if (j->cpus_per_task > 0)
+        slurm_buf_printf(&b, "#SBATCH --cpus-per-task=%d\n", j->cpus_per_task);
+    if (set(j->gpus_per_task))
+        slurm_buf_printf(&b, "#SBATCH --gpus-per-task=%s\n", j->gpus_per_task);
     if (set(j->mem)) slurm_buf_printf(&b, "#SBATCH --mem=%s\n", j->mem);
     for (int i = 0; i < j->nargs; i++) slurm_buf_printf(&b, "#SBATCH %s\n", j->args[i]);
     slurm_buf_printf(&b, "set -u\n\n");

@@ -22,15 +22,21 @@ typedef struct RecField {
 
 /* The record's string fields with their JSON keys. */
 static void fields(SlurmRecord *r, RecField f[NFIELDS]) {
-    const RecField x[NFIELDS] = {
-        {"experiment", &r->experiment},   {"submission", &r->submission},
-        {"created", &r->created},         {"command", &r->command},
-        {"directory", &r->subdir},        {"source_file", &r->source_file},
-        {"file", &r->file},               {"db", &r->db},
-        {"shard_dir", &r->shard_dir},     {"checkpoint_dir", &r->checkpoint_dir},
-        {"log_dir", &r->log_dir},         {"report_dir", &r->report_dir},
-        {"status_file", &r->status_file}, {"array_job", &r->array_job},
-        {"merge_job", &r->merge_job}};
+    const RecField x[NFIELDS] = {{"experiment", &r->experiment},
+                                 {"submission", &r->submission},
+                                 {"created", &r->created},
+                                 {"command", &r->command},
+                                 {"directory", &r->subdir},
+                                 {"source_file", &r->source_file},
+                                 {"file", &r->file},
+                                 {"db", &r->db},
+                                 {"shard_dir", &r->shard_dir},
+                                 {"checkpoint_dir", &r->checkpoint_dir},
+                                 {"log_dir", &r->log_dir},
+                                 {"report_dir", &r->report_dir},
+                                 {"status_file", &r->status_file},
+                                 {"array_job", &r->array_job},
+                                 {"merge_job", &r->merge_job}};
     memcpy(f, x, sizeof x);
 }
 
@@ -42,8 +48,8 @@ VbStatus slurm_record_write(const SlurmRecord *r) {
         json_object_set_new(j, f[i].key, *f[i].val ? json_string(*f[i].val) : json_null());
     json_t *cells = json_array();
     for (int i = 0; i < r->ncells; i++)
-        json_array_append_new(cells, json_pack("{s:i, s:s, s:s}", "task", i, "hash",
-                                               r->hashes[i], "label", r->labels[i]));
+        json_array_append_new(cells, json_pack("{s:i, s:s, s:s}", "task", i, "hash", r->hashes[i],
+                                               "label", r->labels[i]));
     json_object_set_new(j, "cells", cells);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
@@ -63,8 +69,7 @@ VbStatus slurm_record_read(const char *subdir, SlurmRecord *r) {
     snprintf(path, sizeof path, "%s/submission.json", subdir);
     json_error_t e;
     json_t *j = json_load_file(path, 0, &e);
-    if (!j)
-        return vb_fail_plain(VB_ERR_INPUT, "%s: not a submission record: %s", path, e.text);
+    if (!j) return vb_fail_plain(VB_ERR_INPUT, "%s: not a submission record: %s", path, e.text);
     RecField f[NFIELDS];
     fields(r, f);
     for (size_t i = 0; i < NFIELDS; i++) {
@@ -141,8 +146,9 @@ VbStatus slurm_find_submission(const char *root, const char *spec, char **subdir
     if (!spec) {
         newest(root, NULL, cand, sizeof cand);
         if (!*cand)
-            return vb_fail_plain(VB_ERR_INPUT, "%s: no submissions here (`vadbench slurm submit` "
-                                               "makes them; --dir names another place)",
+            return vb_fail_plain(VB_ERR_INPUT,
+                                 "%s: no submissions here (`vadbench slurm submit` "
+                                 "makes them; --dir names another place)",
                                  root);
     } else if (is_submission(spec)) {
         snprintf(cand, sizeof cand, "%s", spec);
@@ -151,7 +157,7 @@ VbStatus slurm_find_submission(const char *root, const char *spec, char **subdir
         snprintf(p, sizeof p, "%s/%s", root, spec);
         if (is_submission(p)) snprintf(cand, sizeof cand, "%s", p);
         else newest(root, spec, cand, sizeof cand); /* an experiment name */
-        if (!*cand && !strchr(spec, '/')) {        /* an id under any experiment */
+        if (!*cand && !strchr(spec, '/')) {         /* an id under any experiment */
             DIR *d = opendir(root);
             struct dirent *de;
             while (d && (de = readdir(d)) && !*cand) {
@@ -182,7 +188,12 @@ typedef struct QTask {
 static void squeue_tasks(const char *id, QTask **out, int *n, char **why) {
     *out = NULL;
     *n = 0;
-    char *argv[] = {"squeue",        "-h", "-r", "-j", (char *)id, "-O",
+    char *argv[] = {"squeue",
+                    "-h",
+                    "-r",
+                    "-j",
+                    (char *)id,
+                    "-O",
                     "JobArrayID:|,ArrayTaskID:|,State:|,Reason:|,NodeList:|,RestartCnt:|",
                     NULL};
     char *text = NULL, *err = NULL;
@@ -263,7 +274,9 @@ static void shard_info(const SlurmRecord *r, int i, ShardInfo *si) {
             si->status = x->status;
             si->attempts = x->attempts;
             snprintf(si->node, sizeof si->node, "%s",
-                     x->slurm_node ? x->slurm_node : x->host ? x->host : "");
+                     x->slurm_node ? x->slurm_node
+                     : x->host     ? x->host
+                                   : "");
             if (x->error) snprintf(si->error, sizeof si->error, "%s", x->error);
         }
         store_run_list_free(&l);
@@ -290,7 +303,8 @@ static void merge_line(const SlurmRecord *r, FILE *out) {
     char *why = NULL;
     squeue_tasks(r->merge_job, &q, &n, &why);
     if (n < 0) fprintf(out, "merge job %s: unknown (squeue: %s)\n", r->merge_job, why);
-    else if (n == 0) fprintf(out, "merge job %s: ended without a status (cancelled?)\n", r->merge_job);
+    else if (n == 0)
+        fprintf(out, "merge job %s: ended without a status (cancelled?)\n", r->merge_job);
     else
         fprintf(out, "merge job %s: %s%s%s%s\n", r->merge_job, q[0].state, *q[0].reason ? " (" : "",
                 q[0].reason, *q[0].reason ? ")" : "");
@@ -307,8 +321,8 @@ VbStatus slurm_print_status(const char *subdir, FILE *out) {
     fprintf(out, "submission %s/%s (%s), %d cells, array job %s\n", r.experiment, r.submission,
             r.subdir, r.ncells, r.array_job ? r.array_job : "not submitted");
     if (nq < 0) fprintf(out, "squeue failed (%s): queue states unknown\n", why);
-    fprintf(out, "%-5s %-36s %-12s %-10s %-9s %-12s %s\n", "task", "cell", "hash", "state",
-            "job", "node", "attempts / note");
+    fprintf(out, "%-5s %-36s %-12s %-10s %-9s %-12s %s\n", "task", "cell", "hash", "state", "job",
+            "node", "attempts / note");
     int count[6] = {0}; /* pending running done failed requeued unknown */
     static const char *names[6] = {"pending", "running", "done", "failed", "requeued", "unknown"};
     for (int i = 0; i < r.ncells; i++) {

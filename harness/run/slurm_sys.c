@@ -101,7 +101,8 @@ VbStatus slurm_run(char *const argv[], char **out, char **err, int *rc) {
     drain(po[0], pe[0], &bo, &be);
     int status;
     while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return VB_FAIL(VB_ERR_IO, "waiting for %s: %s", argv[0], strerror(errno));
+        if (errno != EINTR)
+            return VB_FAIL(VB_ERR_IO, "waiting for %s: %s", argv[0], strerror(errno));
     *rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (out) *out = bo.s;
     else free(bo.s);

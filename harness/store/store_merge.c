@@ -40,8 +40,8 @@ static const char RUN_COLS[] =
     " slurm_array_task_id, slurm_node";
 
 const char *store_merge_kind_name(StoreMergeKind k) {
-    static const char *names[STORE_MERGE_NKINDS] = {"copied",     "same",       "conflict",
-                                                    "failed",     "unfinished", "busy"};
+    static const char *names[STORE_MERGE_NKINDS] = {"copied", "same",       "conflict",
+                                                    "failed", "unfinished", "busy"};
     return (unsigned)k < STORE_MERGE_NKINDS ? names[k] : "unknown";
 }
 
@@ -145,9 +145,10 @@ static VbStatus insert_run(Store *st, int64_t from, int64_t *to) {
     int64_t exp = 0;
     VB_TRY(out_experiment(st, from, &exp));
     char sql[1024];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO main.runs (experiment_id, %s) SELECT ?2, %s FROM shard.runs WHERE id = ?1",
-             RUN_COLS, RUN_COLS);
+    snprintf(
+        sql, sizeof sql,
+        "INSERT INTO main.runs (experiment_id, %s) SELECT ?2, %s FROM shard.runs WHERE id = ?1",
+        RUN_COLS, RUN_COLS);
     VB_TRY(exec2(st, sql, from, exp, "copying a run"));
     *to = sqlite3_last_insert_rowid(st->db);
     VB_TRY(copy_children(st, from, *to));
@@ -371,8 +372,7 @@ VbStatus store_merge(Store *st, const char *shard_path, StoreMergeResult *res) {
     else store_rollback(st);
     for (int i = 0; i < n; i++) shard_run_free(&runs[i]);
     free(runs);
-    if (sqlite3_exec(st->db, "DETACH DATABASE shard", NULL, NULL, NULL) != SQLITE_OK &&
-        r == VB_OK)
+    if (sqlite3_exec(st->db, "DETACH DATABASE shard", NULL, NULL, NULL) != SQLITE_OK && r == VB_OK)
         r = STORE_DB_FAIL(st, "detaching the shard");
     if (r != VB_OK) store_merge_result_free(res);
     return r;
