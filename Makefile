@@ -36,7 +36,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 CRIT_LIBS  = $(shell pkg-config --libs criterion)
 
-WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
+           -Wno-missing-field-initializers
 CSTD    := -std=gnu11
 OPT     := $(if $(filter 1,$(DEBUG)),-O0 -g3,-O2 -g -march=x86-64-v2)
 ifeq ($(SAN),1)

@@ -96,8 +96,8 @@ Test(merge, copies_everything_and_twice_changes_nothing) {
     cr_assert_eq(q1(out, "SELECT count(*) FROM runs WHERE status = 'done'"), 3);
     cr_assert_eq(q1(out, "SELECT count(*) FROM experiments"), 1);
     cr_assert_eq(q1(out, "SELECT count(*) FROM metrics"), 3 * 5);
-    cr_assert_eq(q1(out, "SELECT count(*) FROM params"), q1(s1, "SELECT count(*) FROM params") +
-                                                            q1(s2, "SELECT count(*) FROM params"));
+    cr_assert_eq(q1(out, "SELECT count(*) FROM params"),
+                 q1(s1, "SELECT count(*) FROM params") + q1(s2, "SELECT count(*) FROM params"));
     cr_assert_eq(q1(out, "SELECT count(*) FROM latency WHERE samples_ms = '[1.5,2.5,1.0,3.0]'"), 3);
     cr_assert_eq(q1(out, "SELECT seconds FROM timings t JOIN runs r ON r.id = t.run_id"
                          " WHERE r.config_hash = 'aaaa0002'"),

@@ -175,8 +175,8 @@ static int run_job_sh(const char *dir, bool signal_it) {
         char path[4096], tmp[600];
         snprintf(path, sizeof path, "PATH=%s/bin:%s", dir, getenv("PATH"));
         snprintf(tmp, sizeof tmp, "TMPDIR=%s/tmp", dir);
-        char *env[] = {path, tmp, "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_JOB_ID=7",
-                       "SLURM_JOB_ID=9", NULL};
+        char *env[] = {path, tmp, "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_JOB_ID=7", "SLURM_JOB_ID=9",
+                       NULL};
         int fd = open("/dev/null", O_WRONLY);
         dup2(fd, 1);
         execle("/bin/bash", "bash", cmd, (char *)NULL, env);
@@ -202,10 +202,11 @@ Test(slurm, job_script_passes_usr1_on_and_requeues_itself, .timeout = 60) {
     cr_assert_eq(sh("grep -qx 'requeue 7_1' %s/scontrol.log", d), 0, "no requeue of 7_1");
     cr_assert_eq(sh("grep -qx shard-content %s/shards/%s.db", d, HASHES[1]), 0,
                  "the shard was not copied back");
-    cr_assert_eq(sh("grep -q -- '--cell %s --only b/h/seed1 --db %s/tmp/vadbench-%s-[0-9]*/shard.db "
-                    "--checkpoint-dir %s/ck --threads 2$' %s/args",
-                    HASHES[1], d, HASHES[1], d, d),
-                 0, "the task's vadbench command");
+    cr_assert_eq(
+        sh("grep -q -- '--cell %s --only b/h/seed1 --db %s/tmp/vadbench-%s-[0-9]*/shard.db "
+           "--checkpoint-dir %s/ck --threads 2$' %s/args",
+           HASHES[1], d, HASHES[1], d, d),
+        0, "the task's vadbench command");
     cr_assert_eq(sh("test -z \"$(ls %s/tmp)\"", d), 0, "the node-local copy was left behind");
     /* a task that ends by itself is not requeued */
     rc = run_job_sh(d, false);
@@ -240,8 +241,9 @@ static void write_exp(const char *path, const char *name, int epochs, const char
 /* The hash `vadbench run --dry-run` prints for `label`. */
 static void hash_of(const char *file, const char *label, char out[64]) {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "./vadbench run %s --dry-run 2>/dev/null | grep ' %s ' | awk '{print $3}'",
-             file, label);
+    snprintf(cmd, sizeof cmd,
+             "./vadbench run %s --dry-run 2>/dev/null | grep ' %s ' | awk '{print $3}'", file,
+             label);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
     out[0] = 0;
@@ -283,7 +285,7 @@ Test(slurm, experiment_slurm_section_and_command_line, .timeout = 60) {
     cr_assert_not_null(f);
     cr_assert(getdelim(&out, &n, 0, f) > 0);
     fclose(f);
-    const char *want[] = {"#SBATCH --partition=gpu",  "#SBATCH --time=2:00:00",
+    const char *want[] = {"#SBATCH --partition=gpu",   "#SBATCH --time=2:00:00",
                           "#SBATCH --cpus-per-task=2", "#SBATCH --mem=8G",
                           "#SBATCH --array=0-3%1",     "#SBATCH --signal=B:USR1@60",
                           "#SBATCH --exclusive",       "#SBATCH --constraint=x"};

@@ -14,7 +14,7 @@ Test(store, fresh_schema_tables_views_version_and_wal) {
     int v;
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
     cr_assert_eq(v, STORE_SCHEMA_VERSION);
-    cr_assert_eq(v, 3);
+    cr_assert_eq(v, 4);
     const char *names[] = {"experiments", "runs",           "params",    "metrics",
                            "timings",     "latency",        "baselines", "final_metrics",
                            "run_summary", "variant_summary"};
@@ -39,7 +39,7 @@ Test(store, fresh_schema_tables_views_version_and_wal) {
     /* reopening an existing file changes nothing */
     cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_OK);
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
-    cr_assert_eq(v, 3);
+    cr_assert_eq(v, 4);
     cr_assert_eq(store_close(st), VB_OK);
 }
 
@@ -115,7 +115,7 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(r.attempts, 1);
     cr_assert_null(r.checkpoint);
     cr_assert_float_eq(r.wall_s, 60.0, 1e-3);
-    /* version 3: the Slurm columns, NULL for runs made outside Slurm */
+    /* version 4: the Slurm columns, NULL for runs made outside Slurm */
     cr_assert_null(r.slurm_job_id);
     cr_assert_eq(r.slurm_array_task_id, -1);
     cr_assert_null(r.slurm_node);
@@ -134,6 +134,10 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(q1(db, "SELECT seconds FROM timings WHERE run_id = 1"), 60.0);
     cr_assert_eq(store_close(st), VB_OK);
     cr_assert_eq(q1(db, "PRAGMA user_version"), (double)STORE_SCHEMA_VERSION);
+    /* version 3: runs without a data-set digest keep their hash, remembered as legacy */
+    char *h = q1s(db, "SELECT config_hash || '/' || legacy_hash FROM runs WHERE id = 1");
+    cr_assert_str_eq(h, "aaaa0001/aaaa0001");
+    free(h);
 }
 
 Test(store, refuses_newer_schemas_and_foreign_databases) {

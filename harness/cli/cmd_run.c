@@ -10,6 +10,7 @@
 int cmd_run(int argc, char **argv) {
     const CliCommand *cmd = cli_find("run");
     RunnerOptions o = {0};
+    o.backend = RUNNER_BACKEND_AS_WRITTEN;
     const char *shard = NULL;
     CliList cells = {0};
     CliOpt opts[] = {{"db", CLI_STR, &o.db},
@@ -17,7 +18,7 @@ int cmd_run(int argc, char **argv) {
                      {"shard", CLI_STR, &shard},
                      {"cell", CLI_LIST, &cells},
                      {"checkpoint-dir", CLI_STR, &o.checkpoint_dir},
-                     {"backend", CLI_STR, &o.backend},
+                     {"backend", CLI_CHOICE, &o.backend, kbackend_names},
                      {"threads", CLI_INT, &o.threads},
                      {"dry-run", CLI_FLAG, &o.dry_run},
                      {"quiet", CLI_FLAG, &o.quiet},
@@ -45,8 +46,6 @@ int cmd_run(int argc, char **argv) {
     }
     o.cells = cells.v, o.ncells = cells.n;
     if (o.threads < 0) return cli_usage_error(cmd, "--threads must be positive");
-    if (o.backend && strcmp(o.backend, "cpu") && strcmp(o.backend, "cuda"))
-        return cli_usage_error(cmd, "--backend expects cpu or cuda");
     runner_install_signals();
     RunnerSummary sum;
     s = runner_run((const char *const *)files, nfiles, &o, &sum);

@@ -79,6 +79,7 @@ static char *command_line(int argc, char **argv) {
 
 static int run_submit(int argc, char **argv) {
     SlurmOptions o = {0};
+    o.backend = RUNNER_BACKEND_AS_WRITTEN;
     CliList args = {0};
     CliOpt opts[] = {{"partition", CLI_STR, &o.partition},
                      {"time", CLI_STR, &o.time},
@@ -95,7 +96,7 @@ static int run_submit(int argc, char **argv) {
                      {"checkpoint-dir", CLI_STR, &o.checkpoint_dir},
                      {"report-dir", CLI_STR, &o.report_dir},
                      {"only", CLI_STR, &o.only},
-                     {"backend", CLI_STR, &o.backend},
+                     {"backend", CLI_CHOICE, &o.backend, kbackend_names},
                      {"threads", CLI_INT, &o.threads},
                      {"dry-run", CLI_FLAG, &o.dry_run},
                      {"wait", CLI_FLAG, &o.wait},
@@ -112,8 +113,6 @@ static int run_submit(int argc, char **argv) {
     if (o.cpus_per_task < 0 || o.array_parallelism < 0 || o.threads < 0 || o.grace_s < 0 ||
         o.wait_timeout_s < 0)
         return cli_usage_error(&c_submit, "counts, --grace and --wait-timeout must be positive");
-    if (o.backend && strcmp(o.backend, "cpu") && strcmp(o.backend, "cuda"))
-        return cli_usage_error(&c_submit, "--backend expects cpu or cuda");
     for (int i = 0; i < args.n; i++)
         if (args.v[i][0] != '-' || strpbrk(args.v[i], "\n\r"))
             return cli_usage_error(&c_submit, "--sbatch-arg takes one sbatch option, e.g. "

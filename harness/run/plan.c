@@ -123,7 +123,7 @@ static VbStatus runplan_one(const char *file, const RunnerOptions *o, DataCache 
                             Plan *p) {
     memset(p, 0, sizeof *p);
     VB_TRY(experiment_load(file, &p->e));
-    if (o->backend) snprintf(p->e.backend, sizeof p->e.backend, "%s", o->backend);
+    if (o->backend != RUNNER_BACKEND_AS_WRITTEN) p->e.backend = (KBackend)o->backend;
     int nv = p->e.nvariants;
     const char **dig = vb_xcalloc((size_t)nv, sizeof *dig);
     bool *want = vb_xcalloc((size_t)nv, sizeof *want), *sel = NULL;

@@ -141,7 +141,7 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
     double t0 = now_s();
     for (int pass = 0; pass < (rc->eval.tta > 1 ? 2 : 1); pass++) {
         int tta = pass ? rc->eval.tta : 0;
-        bool mx = !strcmp(rc->eval.tta_reduce, "max");
+        bool mx = rc->eval.tta_reduce == TTA_REDUCE_MAX;
         EvalScores val, test;
         VB_TRY(eval_collect(m, cd->val, &ec, tta, mx, &val));
         VbStatus st = eval_collect(m, cd->test, &ec, tta, mx, &test);
@@ -204,7 +204,7 @@ static VbStatus probe_cell(CellRun *c, const CellData *cd, DataEntry *de) {
 }
 
 static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, DataEntry *de,
-                            const char *ckpt_dir, const char *backend, char *why, size_t nwhy) {
+                            const char *ckpt_dir, KBackend backend, char *why, size_t nwhy) {
     Dataset *ds = &de->ds;
     RunConfig rc = cell->cfg;
     uint64_t seed = (uint64_t)e->seeds[cell->seed];
@@ -224,8 +224,11 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
         st = hybrid_build(&m, &rc.model, k, maxb, rc.data.clip_frames);
         have_m = st == VB_OK;
     }
-    char ckpt[1200];
+    char ckpt[1200], legacy[1200];
     snprintf(ckpt, sizeof ckpt, "%s/%s.ckpt", ckpt_dir, cell->hash);
+    /* a checkpoint left under the cell's legacy hash (a store of hash format 1) */
+    snprintf(legacy, sizeof legacy, "%s/%s.ckpt", ckpt_dir, cell->legacy_hash);
+    if (access(ckpt, F_OK) != 0 && access(legacy, F_OK) == 0) rename(legacy, ckpt);
     if (st == VB_OK) {
         hybrid_init(&m, seed);
         /* test hook: plant a NaN in this variant's weights (a cell that must fail) */
@@ -236,6 +239,7 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
         }
         TrainData td = {cd.train, cd.train_eval, cd.val, cd.class_map, cd.normal_model, cd.counts};
         st = trainer_new(&m, &rc.train, &td, seed, ckpt, cell->hash, &tr);
+        if (st == VB_OK) trainer_accept_legacy_hash(tr, cell->legacy_hash);
     }
     bool resumed = false;
     if (st == VB_OK) st = trainer_resume(tr, &resumed);
@@ -328,12 +332,13 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
     int nsel = 0;
     for (int i = 0; i < p->ncells; i++) {
         if (!p->selected[i]) continue;
-        canon[nsel] = cell_canonical(&p->cells[i]);
+        canon[nsel] = config_canonical(p->cells[i].config);
         sc[nsel].variant = e->variant[p->cells[i].variant];
         sc[nsel].seed = e->seeds[p->cells[i].seed];
         sc[nsel].holdout = e->holdout[p->cells[i].holdout].name;
         sc[nsel].config_json = canon[nsel];
         sc[nsel].config_hash = p->cells[i].hash;
+        sc[nsel].legacy_hash = p->cells[i].legacy_hash;
         hashes[nsel++] = p->cells[i].hash;
     }
     StoreRegistered *reg = vb_xcalloc((size_t)(nsel ? nsel : 1), sizeof *reg);
@@ -369,7 +374,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         runplan_label(e, cell, label, sizeof label);
         StoreProvenance pv;
         store_provenance_local(&pv);
-        pv.backend = e->backend;
+        pv.backend = kbackend_names[e->backend];
         pv.threads = kthreads_get();
         DataEntry *de;
         s = data_get(dc, &cell->cfg.data, o->quiet, &de);

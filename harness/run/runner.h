@@ -18,12 +18,14 @@
 
 #include "kernels/status.h"
 
+#define RUNNER_BACKEND_AS_WRITTEN (-1)
+
 typedef struct RunnerOptions {
     const char *db;       /* NULL: store_default_path() */
     const char *only;     /* fnmatch pattern on "variant/holdout/seedN" (NULL: all) */
     int shard_i, shard_n; /* take cells with index % n == i (n = 0: all) */
-    const char *backend;  /* overrides the files' backend (NULL: as written) */
-    int threads;          /* overrides the files' threads (0: as written) */
+    int backend; /* a KBackend overriding the files' backend, or RUNNER_BACKEND_AS_WRITTEN */
+    int threads; /* overrides the files' threads (0: as written) */
     bool dry_run;
     bool quiet;
     const char *checkpoint_dir; /* NULL: <db dir>/checkpoints */

@@ -12,6 +12,7 @@
 #include "harness/run/plan.h"
 #include "harness/run/slurm_sys.h"
 #include "harness/store/store.h"
+#include "kernels/kernels.h"
 
 #define DEFAULT_GRACE_S 120
 
@@ -109,7 +110,7 @@ static void resolve(SlurmJob *j, const SlurmOptions *o, const ExpSlurm *f, const
     for (int i = 0; i < o->nsbatch_args; i++) args[(*nargs)++] = o->sbatch_args[i];
     j->args = args;
     j->nargs = *nargs;
-    j->backend = o->backend;
+    j->backend = o->backend != RUNNER_BACKEND_AS_WRITTEN ? kbackend_names[o->backend] : NULL;
     j->threads = o->threads;
 }
 

@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 
+#include "harness/run/runner.h"
 #include "harness/run/slurm_script.h"
 #include "harness/run/slurm_status.h"
 
@@ -37,7 +38,8 @@ typedef struct SlurmOptions {
     const char *checkpoint_dir; /* NULL: <submission>/checkpoints */
     const char *report_dir;     /* NULL: reports/<experiment> */
     /* what */
-    const char *only, *backend;
+    const char *only;
+    int backend; /* a KBackend, or RUNNER_BACKEND_AS_WRITTEN (the file's) */
     int threads;
     bool dry_run, wait, quiet;
     double wait_timeout_s; /* 0: no limit */

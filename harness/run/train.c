@@ -38,6 +38,7 @@ struct Trainer {
     void *log_ctx;
     volatile sig_atomic_t stop;
     int64_t stop_after;
+    char *legacy_hash; /* also accepted in a checkpoint to resume (NULL: none) */
 };
 
 static double now_s(void) {
@@ -71,9 +72,7 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
                        tc->batch_size);
     }
     Schedule *s = &t->sched;
-    s->kind = !strcmp(tc->schedule, "cosine")     ? SCHED_COSINE
-              : !strcmp(tc->schedule, "constant") ? SCHED_CONSTANT
-                                                  : SCHED_ONECYCLE;
+    s->kind = tc->schedule;
     s->max_lr = tc->lr, s->pct = tc->warmup, s->div = tc->div_factor;
     s->final_div = tc->final_div_factor, s->cycle_momentum = tc->cycle_momentum;
     s->base_m = 0.85, s->max_m = 0.95;
@@ -87,13 +86,11 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
     lc->gamma = tc->focal_gamma, lc->alpha = tc->focal_alpha, lc->smoothing = tc->label_smoothing;
     lc->w_cls = tc->w_cls, lc->w_bin = tc->w_bin, lc->w_svdd = tc->w_svdd, lc->w_vae = tc->w_vae;
     lc->vae_beta = tc->vae_beta;
-    lc->svdd_mode = !strcmp(tc->svdd_mode, "one-class")       ? SVDD_ONE_CLASS
-                    : !strcmp(tc->svdd_mode, "soft-boundary") ? SVDD_SOFT_BOUNDARY
-                                                              : SVDD_SUPERVISED;
+    lc->svdd_mode = tc->svdd_mode;
     lc->svdd_nu = tc->svdd_nu;
     lc->svdd_on = false; /* until the centre is estimated */
     int C = m->cfg.classes;
-    if (!strcmp(tc->class_alpha, "balanced") && d->class_counts) {
+    if (tc->class_alpha == CLASS_ALPHA_BALANCED && d->class_counts) {
         /* sklearn's "balanced": n / (C · count_c) */
         t->alpha = vb_xcalloc((size_t)C, sizeof(double));
         double n = 0;
@@ -138,6 +135,7 @@ void trainer_free(Trainer *t) {
     loss_work_free(&t->lw);
     free(t->alpha), free(t->xhost), free(t->xtmp), free(t->ya), free(t->yb), free(t->aa);
     free(t->ab), free(t->perm), free(t->lam), free(t->dist), free(t->ckpt), free(t->hash);
+    free(t->legacy_hash);
     if (t->xdev) k->free(t->xdev);
     if (t->swa) k->free(t->swa);
     if (t->lw_tmp) k->free(t->lw_tmp);
@@ -159,11 +157,16 @@ static VbStatus save(Trainer *t) {
     return ckpt_save(t->ckpt, t->m, &t->opt, t->swa, &t->s, t->hash);
 }
 
+void trainer_accept_legacy_hash(Trainer *t, const char *legacy_hash) {
+    free(t->legacy_hash);
+    t->legacy_hash = legacy_hash ? vb_xstrdup(legacy_hash) : NULL;
+}
+
 VbStatus trainer_resume(Trainer *t, bool *resumed) {
     *resumed = false;
     struct stat sb;
     if (!t->ckpt || stat(t->ckpt, &sb) != 0) return VB_OK;
-    VB_TRY(ckpt_load(t->ckpt, t->m, &t->opt, t->swa, &t->s, t->hash));
+    VB_TRY(ckpt_load(t->ckpt, t->m, &t->opt, t->swa, &t->s, t->hash, t->legacy_hash));
     t->lc.svdd_on = t->s.svdd_on, t->lc.svdd_r2 = t->s.svdd_r2;
     LoaderPos p = {t->s.loader_epoch, t->s.loader_batch};
     VB_TRY(loader_seek(t->d.train, p));
@@ -311,7 +314,7 @@ static VbStatus validate(Trainer *t, double *loss, double *acc) {
 static bool es_improved(const TrainConfig *tc, double best, double v) {
     if (isnan(v)) return false;
     if (isnan(best)) return true;
-    bool higher = !strcmp(tc->es_metric, "val_accuracy");
+    bool higher = tc->es_metric == ES_METRIC_VAL_ACCURACY;
     return higher ? v > best + tc->es_min_delta : v < best - tc->es_min_delta;
 }
 
@@ -435,8 +438,8 @@ static VbStatus end_epoch(Trainer *t, double epoch_seconds, double train_loss, b
     ev.val_loss = vl, ev.val_accuracy = va, ev.train_loss = train_loss;
     ev.epoch_seconds = epoch_seconds;
     if (t->log) t->log(t->log_ctx, &ev);
-    if (strcmp(tc->es_metric, "none") != 0) {
-        double v = !strcmp(tc->es_metric, "val_accuracy") ? va : vl;
+    if (tc->es_metric != ES_METRIC_NONE) {
+        double v = tc->es_metric == ES_METRIC_VAL_ACCURACY ? va : vl;
         if (es_improved(tc, t->s.best_metric, v)) {
             t->s.best_metric = v, t->s.bad_epochs = 0, t->s.best_epoch = t->s.epoch;
         } else if (++t->s.bad_epochs >= tc->es_patience) {

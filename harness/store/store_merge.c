@@ -36,7 +36,7 @@ static const char MEASURED_KEYS[] =
 static const char RUN_COLS[] =
     "variant, seed, holdout, status, error, created, started, finished, config_json,"
     " config_hash, git_sha, git_dirty, host, cpu_model, gpu, gpu_driver, build_opts, libraries,"
-    " backend, threads, dataset_digest, attempts, checkpoint, slurm_job_id,"
+    " backend, threads, dataset_digest, attempts, checkpoint, legacy_hash, slurm_job_id,"
     " slurm_array_task_id, slurm_node";
 
 const char *store_merge_kind_name(StoreMergeKind k) {
