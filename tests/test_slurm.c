@@ -91,7 +91,8 @@ Test(slurm, options_become_sbatch_lines) {
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         cr_assert(has_line(s, want[i]), "job.sh lacks the line '%s':\n%s", want[i], s);
     cr_assert(strstr(s, "\"$VADBENCH\" run \"$FILE\" --cell \"$HASH\" --only \"$LABEL\" --db "
-                        "\"$DB\" --checkpoint-dir \"$CHECKPOINTS\" --threads 4 --backend cuda &"),
+                        "\"$DB\" --mirror \"$SHARD\" --checkpoint-dir \"$CHECKPOINTS\" --threads 4 "
+                        "--backend cuda &"),
               "%s", s);
     /* every #SBATCH line comes before the first command (sbatch stops reading there) */
     const char *last = s, *p = s;
@@ -204,8 +205,8 @@ Test(slurm, job_script_passes_usr1_on_and_requeues_itself, .timeout = 60) {
                  "the shard was not copied back");
     cr_assert_eq(
         sh("grep -q -- '--cell %s --only b/h/seed1 --db %s/tmp/vadbench-%s-[0-9]*/shard.db "
-           "--checkpoint-dir %s/ck --threads 2$' %s/args",
-           HASHES[1], d, HASHES[1], d, d),
+           "--mirror %s/shards/%s.db --checkpoint-dir %s/ck --threads 2$' %s/args",
+           HASHES[1], d, HASHES[1], d, HASHES[1], d, d),
         0, "the task's vadbench command");
     cr_assert_eq(sh("test -z \"$(ls %s/tmp)\"", d), 0, "the node-local copy was left behind");
     /* a task that ends by itself is not requeued */
@@ -452,4 +453,66 @@ Test(slurm, requeue_exit_needs_the_signal_and_unfinished_work) {
     cr_assert_eq(runner_requeue_exit(&done), 0, "everything finished: nothing to requeue");
     cr_assert_eq(runner_requeue_exit(&left), RUNNER_EXIT_REQUEUE, "a cell never started");
     cr_assert_eq(runner_requeue_exit(&cut), RUNNER_EXIT_REQUEUE, "a cell was interrupted");
+}
+
+/* A task killed outright with its node: the node-local database is lost, the
+ * mirror (--mirror, written before every checkpoint) and the checkpoint on
+ * shared storage remain. The requeued task starts from the mirror and ends
+ * with the same metrics, curves included, as an uninterrupted run. */
+Test(slurm, sigkill_with_the_local_database_lost_resumes_from_the_mirror, .timeout = 240) {
+    write_exp("tests/tmp/sl_kill.yaml", "sl_kill", 6, "");
+    sh("rm -rf tests/tmp/sl_kill_a tests/tmp/sl_kill_b && mkdir -p tests/tmp/sl_kill_b/shared");
+    char h[64];
+    hash_of("tests/tmp/sl_kill.yaml", "c/h/seed0", h);
+    cr_assert_eq(sh("./vadbench run tests/tmp/sl_kill.yaml --cell %s --only c/h/seed0 --db "
+                    "tests/tmp/sl_kill_a/db --quiet 2>/dev/null",
+                    h),
+                 0);
+    const char *mirror = "tests/tmp/sl_kill_b/shared/shard.db";
+    const char *ckdir = "tests/tmp/sl_kill_b/shared/ck";
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 2);
+        execl("./vadbench", "vadbench", "run", "tests/tmp/sl_kill.yaml", "--cell", h, "--only",
+              "c/h/seed0", "--db", "tests/tmp/sl_kill_b/local/db", "--mirror", mirror,
+              "--checkpoint-dir", ckdir, (char *)NULL);
+        _exit(127);
+    }
+    /* kill once the second epoch's checkpoint exists (the mirror is older
+     * than the running epoch's steps, which the resumed run logs again) */
+    char ck[256];
+    snprintf(ck, sizeof ck, "%s/%s.ckpt", ckdir, h);
+    bool killed = false;
+    for (int i = 0; i < 3000 && !killed; i++) {
+        usleep(10000);
+        if (sh("n=$(sqlite3 %s \"SELECT count(*) FROM metrics WHERE key = 'epoch_loss'\" "
+               "2>/dev/null); test \"${n:-0}\" -ge 2",
+               mirror) == 0 &&
+            access(ck, F_OK) == 0) {
+            usleep(50000);
+            kill(pid, SIGKILL);
+            killed = true;
+        }
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(killed && WIFSIGNALED(status), "the run ended before it could be killed");
+    /* the node is gone: its database with it */
+    sh("rm -rf tests/tmp/sl_kill_b/local && mkdir -p tests/tmp/sl_kill_b/local && cp %s "
+       "tests/tmp/sl_kill_b/local/db",
+       mirror);
+    cr_assert_eq(sh("./vadbench run tests/tmp/sl_kill.yaml --cell %s --only c/h/seed0 --db "
+                    "tests/tmp/sl_kill_b/local/db --mirror %s --checkpoint-dir %s 2> "
+                    "tests/tmp/sl_kill_b/log",
+                    h, mirror, ckdir),
+                 0);
+    cr_assert_eq(sh("grep -q 'resuming from' tests/tmp/sl_kill_b/log"), 0);
+    char *a = results("tests/tmp/sl_kill_a/db"), *b = results("tests/tmp/sl_kill_b/local/db");
+    cr_assert(strlen(a) > 2000);
+    cr_assert_str_eq(a, b, "metrics differ after SIGKILL + resume from the mirror");
+    free(a), free(b);
+    cr_assert_eq(sh("test \"$(sqlite3 tests/tmp/sl_kill_b/local/db 'SELECT status, attempts FROM "
+                    "runs')\" = 'done|2'"),
+                 0);
 }

@@ -18,6 +18,7 @@ int cmd_run(int argc, char **argv) {
                      {"shard", CLI_STR, &shard},
                      {"cell", CLI_LIST, &cells},
                      {"checkpoint-dir", CLI_STR, &o.checkpoint_dir},
+                     {"mirror", CLI_STR, &o.mirror},
                      {"backend", CLI_CHOICE, &o.backend, kbackend_names},
                      {"threads", CLI_INT, &o.threads},
                      {"dry-run", CLI_FLAG, &o.dry_run},

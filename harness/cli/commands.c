@@ -6,7 +6,7 @@ const CliCommand cli_commands[] = {
     {"help", "describe the commands (`vadbench help CMD` for one)", "help [COMMAND]", NULL},
     {"run", "run experiment matrices (train, evaluate, measure, record)",
      "run FILE... [--dry-run] [--only PATTERN] [--shard i/n] [--cell HASH]... [--backend cpu|cuda]\n"
-     "        [--threads N] [--db PATH] [--checkpoint-dir DIR] [--quiet]\n\n"
+     "        [--threads N] [--db PATH] [--checkpoint-dir DIR] [--mirror PATH] [--quiet]\n\n"
      "Runs every cell (variant x holdout x seed) of each experiment file; cells already done\n"
      "in the database are skipped, interrupted ones resume from their checkpoint, failed ones\n"
      "are recorded with the reason while the rest go on. --only matches fnmatch patterns\n"
@@ -14,7 +14,10 @@ const CliCommand cli_commands[] = {
      "takes the cell with that config hash (repeatable). With any of them the process\n"
      "registers and reads data for its own cells only (--cell alone reads the file's data\n"
      "sets in variant order until the hash is found; add --only to read just the cell's).\n"
-     "Checkpoints go to --checkpoint-dir (default: checkpoints/ beside the database).\n"
+     "Checkpoints go to --checkpoint-dir (default: checkpoints/ beside the database);\n"
+     "--mirror writes a consistent copy of the database to PATH before every checkpoint (a\n"
+     "node-local database mirrored to shared storage: a task killed with its node resumes\n"
+     "from its checkpoint with every metric logged up to it).\n"
      "Several processes may share one database. Exit 1 when a cell failed, 130 when\n"
      "interrupted (Ctrl-C, SIGTERM: the checkpoint is written and the cell left resumable),\n"
      "75 when SIGUSR1 (Slurm's warning before a time limit or preemption) stopped a cell the\n"

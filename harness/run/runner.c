@@ -65,6 +65,9 @@ typedef struct CellRun {
     double t0, last_print;
     int64_t steps_total;
     VbStatus log_status;
+    const char *mirror; /* --mirror: copy the database here before each checkpoint */
+    int checkpoint_every;
+    bool mirror_warned;
 } CellRun;
 
 static void note_status(CellRun *c, VbStatus s) {
@@ -85,8 +88,7 @@ static void progress(CellRun *c, const TrainEvent *ev) {
             (int)eta / 60, (int)eta % 60, c->tty ? "" : "\n");
 }
 
-static void on_train(void *ctx, const TrainEvent *ev) {
-    CellRun *c = ctx;
+static void on_train_log(CellRun *c, const TrainEvent *ev) {
     if (ev->kind == TRAIN_STEP) {
         const char *keys[] = {
             "loss",     "loss.classification", "loss.binary", "loss.svdd", "loss.vae", "lr",
@@ -115,6 +117,31 @@ static void on_train(void *ctx, const TrainEvent *ev) {
                     c->index, c->total, c->label, ev->epoch + 1, ev->epochs, ev->val_loss,
                     ev->val_accuracy);
     }
+}
+
+/* --mirror: a consistent copy of the database, written just before each
+ * checkpoint (the trainer logs a step or an epoch, then saves). Whatever
+ * checkpoint a task killed outright resumes from, the copy holds every metric
+ * logged up to it, and the steps after it are logged again: a node-local
+ * shard lost with its node costs no curve point. A failed copy is a warning:
+ * the job script copies the shard when the task ends anyway. */
+static void mirror_before_checkpoint(CellRun *c, const TrainEvent *ev) {
+    if (!c->mirror) return;
+    bool ckpt = ev->kind == TRAIN_EPOCH ||
+                (c->checkpoint_every > 0 && (ev->step + 1) % c->checkpoint_every == 0);
+    if (!ckpt) return;
+    if (store_backup(c->st, c->mirror) != VB_OK && !c->mirror_warned) {
+        fprintf(stderr, "[cell %d/%d] %s: warning: cannot mirror the database: %s\n", c->index,
+                c->total, c->label, vb_errmsg());
+        c->mirror_warned = true;
+    }
+    vb_clear_error();
+}
+
+static void on_train(void *ctx, const TrainEvent *ev) {
+    CellRun *c = ctx;
+    on_train_log(c, ev);
+    mirror_before_checkpoint(c, ev);
 }
 
 static void on_metric(void *ctx, const char *split, const char *key, int64_t step, double v) {
@@ -384,6 +411,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         if (s != VB_OK) break;
         CellRun c = {st,    run.id, NULL, false, o->quiet, isatty(2) != 0, label,
                      index, nsel,   0,    0,     0,        VB_OK};
+        c.mirror = o->mirror, c.checkpoint_every = cell->cfg.train.checkpoint_every;
         if (!o->quiet)
             fprintf(stderr, "[cell %d/%d] %s (run %lld, %s)\n", index, nsel, label,
                     (long long)run.id, cell->hash);

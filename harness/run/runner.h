@@ -32,6 +32,8 @@ typedef struct RunnerOptions {
     double lease_s;             /* 0: the store's default */
     const char *const *cells;   /* --cell: run only these config hashes (NULL: any) */
     int ncells;
+    const char *mirror; /* --mirror: a consistent copy of the database written here before
+                           every checkpoint (NULL: none) */
 } RunnerOptions;
 
 typedef struct RunnerSummary {

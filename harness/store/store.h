@@ -334,6 +334,12 @@ typedef struct StoreMergeResult {
 VbStatus store_merge(Store *st, const char *shard_path, StoreMergeResult *res);
 void store_merge_result_free(StoreMergeResult *r);
 
+/* Write a consistent copy of the whole database to `path` (buffered metric
+ * rows are flushed first): SQLite's online backup into a temporary file
+ * beside `path`, then renamed over it, so a reader never sees half a copy.
+ * Used to mirror a node-local shard to shared storage. */
+VbStatus store_backup(Store *st, const char *path);
+
 /* ---- queries ---------------------------------------------------------- */
 
 typedef struct StoreRunFilter {

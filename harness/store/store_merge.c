@@ -1,5 +1,6 @@
 /* store_merge: copy the runs of a shard database into another results store
- * by config hash (`vadbench merge OUT.db SHARD.db…`; the Slurm submission's
+ * by config hash, and copy a whole database (store_backup, which mirrors a
+ * node-local shard to shared storage) (`vadbench merge OUT.db SHARD.db…`; the Slurm submission's
  * merge job runs it over the shards its array tasks wrote).
  *
  * One shard is one transaction on OUT: the shard is ATTACHed to OUT's
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness/store/store_internal.h"
 
@@ -375,5 +377,29 @@ VbStatus store_merge(Store *st, const char *shard_path, StoreMergeResult *res) {
     if (sqlite3_exec(st->db, "DETACH DATABASE shard", NULL, NULL, NULL) != SQLITE_OK && r == VB_OK)
         r = STORE_DB_FAIL(st, "detaching the shard");
     if (r != VB_OK) store_merge_result_free(res);
+    return r;
+}
+
+VbStatus store_backup(Store *st, const char *path) {
+    VB_TRY(store_flush(st));
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    sqlite3 *dst = NULL;
+    VbStatus r = VB_OK;
+    if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+        r = vb_fail_plain(VB_ERR_IO, "%s: cannot create: %s", tmp,
+                          dst ? sqlite3_errmsg(dst) : "out of memory");
+    if (r == VB_OK) {
+        sqlite3_backup *b = sqlite3_backup_init(dst, "main", st->db, "main");
+        int rc = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;
+        if (b) sqlite3_backup_finish(b);
+        if (rc != SQLITE_DONE)
+            r = vb_fail_plain(VB_ERR_IO, "%s: copying %s: %s", tmp, st->path, sqlite3_errmsg(dst));
+    }
+    if (dst && sqlite3_close(dst) != SQLITE_OK && r == VB_OK)
+        r = vb_fail_plain(VB_ERR_IO, "%s: closing the copy", tmp);
+    if (r == VB_OK && rename(tmp, path) != 0)
+        r = vb_fail_plain(VB_ERR_IO, "%s: cannot rename to %s", tmp, path);
+    if (r != VB_OK) remove(tmp);
     return r;
 }

@@ -17,7 +17,11 @@
 #     the measured times and memory, and every curve point but the epoch
 #     durations), the requeued cells' attempts, the Slurm provenance, that a
 #     second `vadbench merge` changes nothing, that submitting again finds
-#     nothing to do, and `slurm cancel` on a held submission.
+#     nothing to do;
+#  5. kills one cell's task outright (SIGKILL to its batch shell and vadbench,
+#     its node-local shard lost as with a dead node) and requeues it as Slurm
+#     does after a node failure: the merged result is still identical;
+#  6. `slurm cancel` on a held submission.
 # Prints the evidence (squeue output, the requeue, the report's cell count).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -187,7 +191,54 @@ say "second merge: $(grep '^vadbench merge:' "$T/merge2.out")"
 "$VB" slurm submit "$T/tiny.yaml" --db "$T/main.db" --dir "$T/subs" 2>"$T/again.err" >/dev/null
 grep -q 'all 4 selected cells are done' "$T/again.err" || fail "resubmission: $(cat "$T/again.err")"
 
-# cancel: a held submission of new cells
+# ---- 5. a task killed outright (a node failure), requeued ----
+"$VB" slurm submit "$T/tiny.yaml" --only 'a/h/seed0' --db "$T/kill.db" --dir "$T/ksubs" \
+    --report-dir "$T/kreport" --wait --wait-timeout 300 >/dev/null 2>"$T/ksubmit.err" &
+ksubmit_pid=$!
+KSUB=
+for _ in $(seq 1 200); do
+    KSUB=$(ls -d "$T"/ksubs/slurm_tiny/* 2>/dev/null | head -n 1 || true)
+    [ -n "$KSUB" ] && grep -q '"merge_job": "[0-9]' "$KSUB/submission.json" 2>/dev/null && break
+    sleep 0.1
+done
+KARR=$(sed -n 's/.*"array_job": "\([0-9]*\)".*/\1/p' "$KSUB/submission.json")
+KMERGE=$(sed -n 's/.*"merge_job": "\([0-9]*\)".*/\1/p' "$KSUB/submission.json")
+KH=$(sed -n 's/^    \([0-9a-f]*\) # 0: .*/\1/p' "$KSUB/job.sh")
+# the merge job would start as soon as the killed task has ended: hold it
+# until the requeue (Slurm requeues a task of a failed node by itself)
+scontrol hold "$KMERGE"
+ok=0
+for _ in $(seq 1 1200); do
+    grep -q 'epoch 8/30:' "$KSUB/logs/${KARR}_0.out" 2>/dev/null && ok=1 && break
+    sleep 0.05
+done
+[ $ok = 1 ] || fail "the task to kill never trained"
+# the task's vadbench (args: .../vadbench run FILE --cell HASH ...) and its parent, the batch shell
+pids=$(ps -eo pid=,ppid=,args= | awk -v h="$KH" '$3 ~ /\/vadbench$/ && $4 == "run" && $7 == h {print $1, $2}')
+[ "$(echo "$pids" | wc -w)" = 2 ] || fail "expected one vadbench process of task ${KARR}_0, found: $pids"
+say "task ${KARR}_0: SIGKILL to vadbench and its batch shell (pids $pids), node-local shard lost"
+kill -KILL $pids
+for _ in $(seq 1 100); do
+    [ -z "$(squeue -h -j "${KARR}_0" -t RUNNING,COMPLETING -o %i 2>/dev/null)" ] && break
+    sleep 0.1
+done
+scontrol requeue "${KARR}_0" || fail "scontrol requeue of the killed task"
+scontrol update jobid="${KARR}_0" StartTime=now 2>/dev/null || true
+scontrol release "$KMERGE"
+set +e
+wait $ksubmit_pid
+rc=$?
+set -e
+[ $rc -eq 0 ] || fail "after the kill: submit --wait exited $rc; $(cat "$T/ksubmit.err")"
+grep -q "resuming from" "$KSUB/logs/${KARR}_0.out" || fail "the killed task did not resume"
+q "$T/kill.db" "$FIN" >"$T/kill.fin"
+q "$T/kill.db" "$CUR" >"$T/kill.cur"
+grep "^$KH|" "$T/plain.fin" | cmp -s - "$T/kill.fin" || fail "finals differ after the kill"
+grep "^$KH|" "$T/plain.cur" | cmp -s - "$T/kill.cur" || fail "curves differ after the kill"
+[ "$(q "$T/kill.db" 'SELECT attempts FROM runs')" = 2 ] || fail "the killed cell's attempts"
+say "killed + requeued cell: $(wc -l <"$T/kill.fin") final values and $(wc -l <"$T/kill.cur") curve points = plain run, attempts 2"
+
+# ---- 6. cancel: a held submission of new cells ----
 sed -e 's/^seeds: \[0, 1\]/seeds: [2]/' "$T/tiny.yaml" >"$T/held.yaml"
 "$VB" slurm submit "$T/held.yaml" --db "$T/main.db" --dir "$T/subs" --sbatch-arg=--hold \
     --quiet 2>/dev/null || fail "held submission"
