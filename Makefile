@@ -79,7 +79,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(VARIANT)/%.o)
 DEPS_STAMP := $(BUILD)/.deps-ok
 VERSION_H  := $(VARIANT)/version.h
 
-.PHONY: all test demo bench fixtures test-cuda clean deps layering format format-check FORCE
+.PHONY: all test demo bench fixtures test-cuda test-slurm clean deps layering format format-check FORCE
 .DEFAULT_GOAL := all
 
 all: vadbench
@@ -152,6 +152,12 @@ format-check: $(DEPS_STAMP)
 # the generated template source is checked as a file of harness/report/.
 layering: $(TPL_SRC)
 	@sh harness/layering.sh $(TPL_SRC)
+
+# vadbench on a real one-host Slurm (tests/slurm/: started and stopped by the
+# script; the Debian packages are installed by deps.sh --slurm). ~1 minute.
+test-slurm: vadbench
+	@sh harness/deps.sh --slurm
+	bash tests/slurm/test-slurm.sh
 
 test-cuda: vadbench $(VARIANT)/vbtest
 	VADBENCH_REQUIRE_CUDA=1 $(VARIANT)/vbtest $(TEST_ARGS) --filter='cuda*/*'

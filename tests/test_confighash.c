@@ -227,6 +227,9 @@ static void write_v2_store(const char *db, Cell *cells) {
     for (int i = 0; i < 4; i++) free(canon[i]);
     raw_exec(db, "UPDATE runs SET dataset_digest = '" QS_DIGEST "', status = 'done' WHERE id < 4;"
                  "DROP INDEX runs_legacy_hash; ALTER TABLE runs DROP COLUMN legacy_hash;"
+                 "ALTER TABLE runs DROP COLUMN slurm_job_id;"
+                 "ALTER TABLE runs DROP COLUMN slurm_array_task_id;"
+                 "ALTER TABLE runs DROP COLUMN slurm_node;"
                  "PRAGMA user_version = 2;");
 }
 
@@ -242,7 +245,7 @@ Test(confighash, a_version_2_store_is_renamed_and_old_hashes_still_found) {
     cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_OK, "%s", vb_errmsg());
     int v;
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
-    cr_assert_eq(v, 3);
+    cr_assert_eq(v, STORE_SCHEMA_VERSION);
     for (int i = 0; i < 3; i++) {
         char sql[160], *got;
         snprintf(sql, sizeof sql,

@@ -103,7 +103,7 @@ static void tr_log_run(Store *st, int64_t id, int v, int s) {
     }
     StoreProvenance p = {
         "abc123def456", 0,     "testhost", "Test CPU", NULL, NULL, "CUDA=0 SAN=0 DEBUG=0 CC=gcc 12",
-        "testlibs 1.0", "cpu", 2,          "digest42"};
+        "testlibs 1.0", "cpu", 2,          "digest42", NULL, -1,   NULL};
     cr_assert_eq(store_set_provenance(st, id, &p), VB_OK);
 }
 

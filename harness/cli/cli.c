@@ -25,6 +25,14 @@ static VbStatus set_value(const CliOpt *o, const char *val) {
         *(double *)o->out = v;
         return VB_OK;
     }
+    case CLI_LIST: {
+        CliList *l = o->out;
+        if (l->n >= CLI_LIST_MAX)
+            return VB_FAIL(VB_ERR_USAGE, "option --%s given more than %d times", o->name,
+                           CLI_LIST_MAX);
+        l->v[l->n++] = val;
+        return VB_OK;
+    }
     case CLI_CHOICE: {
         char list[256] = "";
         size_t u = 0;

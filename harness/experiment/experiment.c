@@ -249,8 +249,97 @@ static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c
     return VB_OK;
 }
 
-static const char *TOP_KEYS[] = {"experiment", "description", "dataset", "holdouts", "base",
-                                 "variants",   "seeds",       "backend", "threads",  "compare"};
+/* A string of `allowed` characters that fits `size`, into out. */
+static VbStatus slurm_word(const char *file, struct fy_node *kn, struct fy_node *vn,
+                           const char *key, const char *allowed, const char *what, char *out,
+                           size_t size) {
+    const char *v = cfg_scalar(vn);
+    if (!v || !*v || strlen(v) >= size || strspn(v, allowed) != strlen(v))
+        return cfg_fail_at(file, vn ? vn : kn, "slurm.%s: expected %s", key, what);
+    snprintf(out, size, "%s", v);
+    return VB_OK;
+}
+
+static VbStatus slurm_int(const char *file, struct fy_node *kn, struct fy_node *vn, const char *key,
+                          int lo, int hi, int *out) {
+    const char *v = cfg_scalar(vn);
+    char *end = NULL;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || !*v || *end || x < lo || x > hi)
+        return cfg_fail_at(file, vn ? vn : kn, "slurm.%s: expected an integer from %d to %d", key,
+                           lo, hi);
+    *out = (int)x;
+    return VB_OK;
+}
+
+#define SLURM_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-,"
+
+/* The optional `slurm:` section: defaults for `vadbench slurm submit`. */
+static VbStatus parse_slurm(Experiment *e, const char *file, struct fy_node *c) {
+    ExpSlurm *o = &e->slurm;
+    if (!c) return VB_OK;
+    if (!fy_node_is_mapping(c)) return cfg_fail_at(file, c, "slurm: expected a mapping");
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(c, &it))) {
+        struct fy_node *kn = fy_node_pair_key(p), *vn = fy_node_pair_value(p);
+        const char *k = cfg_scalar(kn) ? cfg_scalar(kn) : "?";
+        if (!strcmp(k, "partition"))
+            VB_TRY(slurm_word(file, kn, vn, k, SLURM_NAME_CHARS, "a partition name (or a list)",
+                              o->partition, sizeof o->partition));
+        else if (!strcmp(k, "account"))
+            VB_TRY(slurm_word(file, kn, vn, k, SLURM_NAME_CHARS, "an account name", o->account,
+                              sizeof o->account));
+        else if (!strcmp(k, "qos"))
+            VB_TRY(
+                slurm_word(file, kn, vn, k, SLURM_NAME_CHARS, "a QOS name", o->qos, sizeof o->qos));
+        else if (!strcmp(k, "time"))
+            VB_TRY(slurm_word(file, kn, vn, k, "0123456789:-",
+                              "a time limit (minutes, HH:MM:SS or D-HH:MM:SS)", o->time,
+                              sizeof o->time));
+        else if (!strcmp(k, "mem"))
+            VB_TRY(slurm_word(file, kn, vn, k, "0123456789KMGT",
+                              "memory per node, e.g. 16G or 4000M", o->mem, sizeof o->mem));
+        else if (!strcmp(k, "gpus_per_task"))
+            VB_TRY(slurm_word(file, kn, vn, k, SLURM_NAME_CHARS ":",
+                              "a GPU count, optionally typed (1 or a100:1)", o->gpus_per_task,
+                              sizeof o->gpus_per_task));
+        else if (!strcmp(k, "cpus_per_task"))
+            VB_TRY(slurm_int(file, kn, vn, k, 1, 4096, &o->cpus_per_task));
+        else if (!strcmp(k, "array_parallelism"))
+            VB_TRY(slurm_int(file, kn, vn, k, 1, 1000000, &o->array_parallelism));
+        else if (!strcmp(k, "grace")) VB_TRY(slurm_int(file, kn, vn, k, 1, 65535, &o->grace_s));
+        else if (!strcmp(k, "sbatch_args")) {
+            if (!vn || !fy_node_is_sequence(vn))
+                return cfg_fail_at(file, kn,
+                                   "slurm.sbatch_args: expected a list of sbatch arguments");
+            void *i2 = NULL;
+            struct fy_node *a;
+            while ((a = fy_node_sequence_iterate(vn, &i2))) {
+                const char *v = cfg_scalar(a);
+                if (!v || !*v || strlen(v) >= sizeof o->args[0] || strpbrk(v, "\n\r") ||
+                    v[0] != '-')
+                    return cfg_fail_at(file, a,
+                                       "slurm.sbatch_args: each entry is one sbatch option, e.g. "
+                                       "--constraint=a100");
+                if (o->nargs >= EXP_SLURM_MAX_ARGS)
+                    return cfg_fail_at(file, a, "slurm.sbatch_args: more than %d entries",
+                                       EXP_SLURM_MAX_ARGS);
+                snprintf(o->args[o->nargs++], sizeof o->args[0], "%s", v);
+            }
+        } else
+            return cfg_fail_at(file, kn,
+                               "slurm: unknown key '%s' (partition, time, cpus_per_task, "
+                               "gpus_per_task, mem, array_parallelism, account, qos, grace, "
+                               "sbatch_args)",
+                               k);
+    }
+    return VB_OK;
+}
+
+static const char *TOP_KEYS[] = {"experiment", "description", "dataset", "holdouts",
+                                 "base",       "variants",    "seeds",   "backend",
+                                 "threads",    "compare",     "slurm"};
 
 VbStatus experiment_load(const char *path, Experiment *e) {
     memset(e, 0, sizeof *e);
@@ -283,7 +372,7 @@ VbStatus experiment_load(const char *path, Experiment *e) {
             CHECK(cfg_fail_at(
                 path, fy_node_pair_key(pair),
                 "unknown top-level key '%s'%s (known: experiment, description, dataset, "
-                "holdouts, base, variants, seeds, backend, threads, compare)",
+                "holdouts, base, variants, seeds, backend, threads, compare, slurm)",
                 k ? k : "?", hint));
         }
     }
@@ -367,6 +456,7 @@ VbStatus experiment_load(const char *path, Experiment *e) {
         e->threads = (int)v;
     }
     CHECK(parse_compare(e, path, fy_node_mapping_lookup_by_string(root, "compare", FY_NT)));
+    CHECK(parse_slurm(e, path, fy_node_mapping_lookup_by_string(root, "slurm", FY_NT)));
 #undef CHECK
 out:
     fy_document_destroy(doc);

@@ -9,8 +9,9 @@
  * hint; nothing runs until the file is valid. experiment_cells expands
  * variants × holdouts × seeds into fully resolved run configurations, each
  * with canonical JSON and a config hash (config + dataset digest; the code
- * version is recorded beside it, not in it). Keys are documented in
- * experiments/README.md. */
+ * version is recorded beside it, not in it). An optional `slurm:` section
+ * holds defaults for `vadbench slurm submit` (outside every hash). Keys are
+ * documented in experiments/README.md. */
 #ifndef VB_EXPERIMENT_H
 #define VB_EXPERIMENT_H
 
@@ -34,6 +35,20 @@ typedef struct CompareTol {
     double tol;
 } CompareTol;
 
+/* Defaults for `vadbench slurm submit` from the file's optional `slurm:`
+ * section (command-line options override them). Not part of any cell's
+ * config or hash: where a cell runs does not change what it computes.
+ * Empty strings and 0 mean "not set" (Slurm's own default applies). */
+#define EXP_SLURM_MAX_ARGS 32
+typedef struct ExpSlurm {
+    char partition[128], time[32], mem[32], account[128], qos[128], gpus_per_task[32];
+    int cpus_per_task;
+    int array_parallelism; /* at most this many array tasks at once (%K) */
+    int grace_s;           /* seconds of SIGUSR1 warning before the time limit */
+    int nargs;             /* extra sbatch arguments, one token each */
+    char args[EXP_SLURM_MAX_ARGS][256];
+} ExpSlurm;
+
 typedef struct Experiment {
     char *file;
     char name[128];
@@ -55,6 +70,7 @@ typedef struct Experiment {
     double latency_factor;
     int nclaims; /* compare.claims (claims.h) */
     Claim *claims;
+    ExpSlurm slurm;
 } Experiment;
 
 typedef struct Cell {

@@ -1,7 +1,6 @@
 /* runner: claim cells, train, evaluate, measure, record. */
 #include "harness/run/runner.h"
 
-#include <fnmatch.h>
 #include <libgen.h>
 #include <math.h>
 #include <signal.h>
@@ -15,6 +14,7 @@
 
 #include "harness/experiment/experiment.h"
 #include "harness/run/evaluate.h"
+#include "harness/run/plan.h"
 #include "harness/run/probe.h"
 #include "harness/run/rundata.h"
 #include "harness/run/train.h"
@@ -22,9 +22,9 @@
 #include "kernels/clock.h"
 #include "models/weights.h"
 
-static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stop, g_requeue;
 static void on_signal(int sig) {
-    (void)sig;
+    if (sig == SIGUSR1) g_requeue = 1;
     g_stop = 1;
 }
 
@@ -34,54 +34,18 @@ void runner_install_signals(void) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
 }
 
-/* ---- data sets shared by cells ---- */
+/* ---- preemption (SIGUSR1: Slurm's warning before a time limit or a
+ * preemption, `sbatch --signal=B:USR1@GRACE`) ---- */
 
-typedef struct DataEntry {
-    char *identity;
-    Dataset ds;
-    double *probe_feat; /* per-video probe features, computed at the first probe */
-} DataEntry;
+bool runner_requeue_requested(void) { return g_requeue != 0; }
 
-/* Entries are allocated one by one so that a Dataset (and its digest) never
- * moves while plans and cells hold pointers to it. */
-typedef struct DataCache {
-    DataEntry **e;
-    int n;
-} DataCache;
-
-static VbStatus data_get(DataCache *c, const DataConfig *d, bool quiet, DataEntry **out) {
-    char *id = rundata_identity(d);
-    for (int i = 0; i < c->n; i++)
-        if (!strcmp(c->e[i]->identity, id)) {
-            free(id);
-            *out = c->e[i];
-            return VB_OK;
-        }
-    if (!quiet) fprintf(stderr, "vadbench run: loading data set %s\n", id);
-    DataEntry *e = vb_xcalloc(1, sizeof *e);
-    VbStatus st = rundata_load(d, &e->ds);
-    if (st != VB_OK) {
-        free(id);
-        free(e);
-        return st;
-    }
-    e->identity = id;
-    c->e = vb_xrealloc(c->e, (size_t)(c->n + 1) * sizeof *c->e);
-    c->e[c->n++] = e;
-    *out = e;
-    return VB_OK;
-}
-
-static void data_free(DataCache *c) {
-    for (int i = 0; i < c->n; i++) {
-        free(c->e[i]->identity);
-        free(c->e[i]->probe_feat);
-        dataset_free(&c->e[i]->ds);
-        free(c->e[i]);
-    }
-    free(c->e);
+int runner_requeue_exit(const RunnerSummary *sum) {
+    if (!g_requeue) return 0;
+    int unfinished = sum->cells - sum->ran - sum->skipped - sum->failed;
+    return sum->interrupted > 0 || unfinished > 0 ? RUNNER_EXIT_REQUEUE : 0;
 }
 
 /* ---- one cell ---- */
@@ -97,6 +61,9 @@ typedef struct CellRun {
     double t0, last_print;
     int64_t steps_total;
     VbStatus log_status;
+    const char *mirror; /* --mirror: copy the database here before each checkpoint */
+    int checkpoint_every;
+    bool mirror_warned;
 } CellRun;
 
 static void note_status(CellRun *c, VbStatus s) {
@@ -117,8 +84,7 @@ static void progress(CellRun *c, const TrainEvent *ev) {
             (int)eta / 60, (int)eta % 60, c->tty ? "" : "\n");
 }
 
-static void on_train(void *ctx, const TrainEvent *ev) {
-    CellRun *c = ctx;
+static void on_train_log(CellRun *c, const TrainEvent *ev) {
     if (ev->kind == TRAIN_STEP) {
         const char *keys[] = {
             "loss",     "loss.classification", "loss.binary", "loss.svdd", "loss.vae", "lr",
@@ -147,6 +113,31 @@ static void on_train(void *ctx, const TrainEvent *ev) {
                     c->index, c->total, c->label, ev->epoch + 1, ev->epochs, ev->val_loss,
                     ev->val_accuracy);
     }
+}
+
+/* --mirror: a consistent copy of the database, written just before each
+ * checkpoint (the trainer logs a step or an epoch, then saves). Whatever
+ * checkpoint a task killed outright resumes from, the copy holds every metric
+ * logged up to it, and the steps after it are logged again: a node-local
+ * shard lost with its node costs no curve point. A failed copy is a warning:
+ * the job script copies the shard when the task ends anyway. */
+static void mirror_before_checkpoint(CellRun *c, const TrainEvent *ev) {
+    if (!c->mirror) return;
+    bool ckpt = ev->kind == TRAIN_EPOCH ||
+                (c->checkpoint_every > 0 && (ev->step + 1) % c->checkpoint_every == 0);
+    if (!ckpt) return;
+    if (store_backup(c->st, c->mirror) != VB_OK && !c->mirror_warned) {
+        fprintf(stderr, "[cell %d/%d] %s: warning: cannot mirror the database: %s\n", c->index,
+                c->total, c->label, vb_errmsg());
+        c->mirror_warned = true;
+    }
+    vb_clear_error();
+}
+
+static void on_train(void *ctx, const TrainEvent *ev) {
+    CellRun *c = ctx;
+    on_train_log(c, ev);
+    mirror_before_checkpoint(c, ev);
 }
 
 static void on_metric(void *ctx, const char *split, const char *key, int64_t step, double v) {
@@ -327,11 +318,6 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
 
 /* ---- the matrix ---- */
 
-static void cell_label(const Experiment *e, const Cell *c, char *buf, size_t n) {
-    snprintf(buf, n, "%s/%s/seed%d", e->variant[c->variant], e->holdout[c->holdout].name,
-             e->seeds[c->seed]);
-}
-
 static VbStatus ensure_dir(const char *path) {
     char tmp[1024];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -349,70 +335,6 @@ static VbStatus ensure_dir(const char *path) {
     return VB_OK;
 }
 
-typedef struct Plan {
-    Experiment e;
-    Cell *cells;
-    int ncells;
-    bool *selected;
-    int64_t exp_id;
-} Plan;
-
-static VbStatus plan_file(const char *file, const RunnerOptions *o, DataCache *dc, Plan *p) {
-    memset(p, 0, sizeof *p);
-    VB_TRY(experiment_load(file, &p->e));
-    if (o->backend != RUNNER_BACKEND_AS_WRITTEN) p->e.backend = (KBackend)o->backend;
-    const char **dig = vb_xcalloc((size_t)p->e.nvariants, sizeof *dig);
-    VbStatus st = VB_OK;
-    for (int v = 0; v < p->e.nvariants && st == VB_OK; v++) {
-        DataEntry *de;
-        st = data_get(dc, &p->e.vcfg[v].data, o->quiet, &de);
-        const Dataset *ds = st == VB_OK ? &de->ds : NULL;
-        if (st == VB_OK) dig[v] = ds->digest;
-        /* holdout classes must exist in the data actually read */
-        for (int h = 0; h < p->e.nholdouts && st == VB_OK; h++)
-            for (int i = 0; i < p->e.holdout[h].n && st == VB_OK; i++) {
-                bool found = false;
-                for (int c = 0; c < ds->nclasses; c++)
-                    found |= !strcmp(ds->classes[c], p->e.holdout[h].classes[i]);
-                if (!found)
-                    st = vb_fail_plain(VB_ERR_INPUT,
-                                       "%s: holdout '%s': the data set has no class '%s'", file,
-                                       p->e.holdout[h].name, p->e.holdout[h].classes[i]);
-            }
-    }
-    if (st == VB_OK) st = experiment_cells(&p->e, dig, &p->cells, &p->ncells);
-    free(dig);
-    if (st != VB_OK) {
-        experiment_free(&p->e);
-        return st;
-    }
-    p->selected = vb_xcalloc((size_t)p->ncells, sizeof(bool));
-    for (int i = 0; i < p->ncells; i++) {
-        char label[256];
-        cell_label(&p->e, &p->cells[i], label, sizeof label);
-        bool ok = !o->only || fnmatch(o->only, label, 0) == 0;
-        if (o->shard_n > 0 && i % o->shard_n != o->shard_i) ok = false;
-        p->selected[i] = ok;
-    }
-    return VB_OK;
-}
-
-static void runplan_free(Plan *p) {
-    experiment_cells_free(p->cells, p->ncells);
-    free(p->selected);
-    experiment_free(&p->e);
-}
-
-static void print_dry_run(const Plan *p) {
-    printf("experiment %s (%s): %d variants x %d holdouts x %d seeds = %d cells\n", p->e.name,
-           p->e.file, p->e.nvariants, p->e.nholdouts, p->e.nseeds, p->ncells);
-    for (int i = 0; i < p->ncells; i++) {
-        char label[256];
-        cell_label(&p->e, &p->cells[i], label, sizeof label);
-        printf("  %s %-40s %s\n", p->selected[i] ? "run " : "skip", label, p->cells[i].hash);
-    }
-}
-
 static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *dc,
                          const char *ckpt_dir, RunnerSummary *sum) {
     Experiment *e = &p->e;
@@ -423,24 +345,27 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         store_ensure_experiment(st, e->name, e->description, abs ? abs : e->file, &p->exp_id);
     free(abs);
     VB_TRY(es);
+    /* only this process's own cells are registered (all of them without
+     * --only, --shard or --cell) */
     StoreCell *sc = vb_xcalloc((size_t)p->ncells, sizeof *sc);
     char **canon = vb_xcalloc((size_t)p->ncells, sizeof *canon);
     const char **hashes = vb_xcalloc((size_t)p->ncells, sizeof *hashes);
     int nsel = 0;
     for (int i = 0; i < p->ncells; i++) {
-        canon[i] = config_canonical(p->cells[i].config);
-        sc[i].variant = e->variant[p->cells[i].variant];
-        sc[i].seed = e->seeds[p->cells[i].seed];
-        sc[i].holdout = e->holdout[p->cells[i].holdout].name;
-        sc[i].config_json = canon[i];
-        sc[i].config_hash = p->cells[i].hash;
-        sc[i].legacy_hash = p->cells[i].legacy_hash;
-        if (p->selected[i]) hashes[nsel++] = p->cells[i].hash;
+        if (!p->selected[i]) continue;
+        canon[nsel] = config_canonical(p->cells[i].config);
+        sc[nsel].variant = e->variant[p->cells[i].variant];
+        sc[nsel].seed = e->seeds[p->cells[i].seed];
+        sc[nsel].holdout = e->holdout[p->cells[i].holdout].name;
+        sc[nsel].config_json = canon[nsel];
+        sc[nsel].config_hash = p->cells[i].hash;
+        sc[nsel].legacy_hash = p->cells[i].legacy_hash;
+        hashes[nsel++] = p->cells[i].hash;
     }
-    StoreRegistered *reg = vb_xcalloc((size_t)p->ncells, sizeof *reg);
-    VbStatus s = store_register_cells(st, p->exp_id, sc, p->ncells, reg);
-    for (int i = 0; i < p->ncells && s == VB_OK; i++)
-        if (p->selected[i] && reg[i].status == STORE_DONE) sum->skipped++;
+    StoreRegistered *reg = vb_xcalloc((size_t)(nsel ? nsel : 1), sizeof *reg);
+    VbStatus s = nsel ? store_register_cells(st, p->exp_id, sc, nsel, reg) : VB_OK;
+    for (int i = 0; i < nsel && s == VB_OK; i++)
+        if (reg[i].status == STORE_DONE) sum->skipped++;
     sum->cells += nsel;
     StoreClaimFilter f = {p->exp_id, hashes, nsel};
     int index = 0;
@@ -467,7 +392,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         }
         Cell *cell = &p->cells[ci];
         char label[256], why[2048] = "";
-        cell_label(e, cell, label, sizeof label);
+        runplan_label(e, cell, label, sizeof label);
         StoreProvenance pv;
         store_provenance_local(&pv);
         pv.backend = kbackend_names[e->backend];
@@ -487,6 +412,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
                      .index = index,
                      .total = nsel,
                      .log_status = VB_OK};
+        c.mirror = o->mirror, c.checkpoint_every = cell->cfg.train.checkpoint_every;
         if (!o->quiet)
             fprintf(stderr, "[cell %d/%d] %s (run %lld, %s)\n", index, nsel, label,
                     (long long)run.id, cell->hash);
@@ -521,7 +447,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         }
         store_run_free(&run);
     }
-    for (int i = 0; i < p->ncells; i++) free(canon[i]);
+    for (int i = 0; i < nsel; i++) free(canon[i]);
     free(canon), free(sc), free(hashes), free(reg);
     return s;
 }
@@ -531,14 +457,10 @@ VbStatus runner_run(const char *const *files, int nfiles, const RunnerOptions *o
     memset(sum, 0, sizeof *sum);
     DataCache dc = {0};
     Plan *plans = vb_xcalloc((size_t)nfiles, sizeof *plans);
-    VbStatus s = VB_OK;
-    int np = 0;
-    for (int i = 0; i < nfiles && s == VB_OK; i++) {
-        s = plan_file(files[i], o, &dc, &plans[i]);
-        if (s == VB_OK) np++;
-    }
+    VbStatus s = runplan_files(files, nfiles, o, &dc, plans);
+    int np = s == VB_OK ? nfiles : 0;
     if (s == VB_OK && o->dry_run)
-        for (int i = 0; i < np; i++) print_dry_run(&plans[i]);
+        for (int i = 0; i < np; i++) runplan_print(&plans[i]);
     if (s == VB_OK && !o->dry_run) {
         if (o->threads > 0) kthreads_set(o->threads);
         else if (plans[0].e.threads > 0) kthreads_set(plans[0].e.threads);

@@ -468,8 +468,8 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
             t->lc.svdd_on = true;
             hybrid_set_train(m, true);
         }
-        double e0 = vb_now_s(), loss_sum = 0;
-        long loss_n = 0;
+        double e0 = vb_now_s();
+        if (t->s.loader_batch == 0) t->s.epoch_loss_sum = 0, t->s.epoch_loss_n = 0;
         while (t->s.loader_batch < (uint64_t)t->spe) {
             if (t->stop || (t->stop_after >= 0 && t->s.step >= t->stop_after)) {
                 t->s.seconds = vb_now_s() - t_start;
@@ -485,7 +485,7 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
             VB_TRY(train_step(t, bt, &ev));
             t->s.step++;
             t->s.loader_batch++;
-            loss_sum += ev.loss.total, loss_n++;
+            t->s.epoch_loss_sum += ev.loss.total, t->s.epoch_loss_n++;
             ev.images_per_s = bt->n * bt->T / (vb_now_s() - s0);
             if (t->log) t->log(t->log_ctx, &ev);
             if (tc->checkpoint_every > 0 && t->s.step % tc->checkpoint_every == 0 &&
@@ -494,7 +494,9 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
                 VB_TRY(save(t));
             }
         }
-        VB_TRY(end_epoch(t, vb_now_s() - e0, loss_n ? loss_sum / loss_n : NAN, &early));
+        VB_TRY(end_epoch(t, vb_now_s() - e0,
+                         t->s.epoch_loss_n ? t->s.epoch_loss_sum / t->s.epoch_loss_n : NAN,
+                         &early));
         t->s.epoch++;
         t->s.loader_batch = 0;
         t->s.seconds = vb_now_s() - t_start;

@@ -14,6 +14,8 @@
  *      runner still find it. A run whose new hash another run already has
  *      (configs that differed only in keys an older schema lacked) keeps
  *      its old hash.
+ *   4  runs.slurm_job_id, runs.slurm_array_task_id, runs.slurm_node (the
+ *      Slurm job that ran the cell; NULL outside Slurm)
  * results/README.md documents every table, column and view; keep it in step.
  * This file must not be asked to open files or talk to callers: store.c does. */
 #include <stdio.h>
@@ -59,7 +61,10 @@ static const char SCHEMA_TABLES[] =
     "  lease_expires  REAL,\n"
     "  attempts       INTEGER NOT NULL DEFAULT 0,\n"
     "  checkpoint     TEXT,\n"
-    "  legacy_hash    TEXT\n"
+    "  legacy_hash    TEXT,\n"
+    "  slurm_job_id   TEXT,\n"
+    "  slurm_array_task_id INTEGER,\n"
+    "  slurm_node     TEXT\n"
     ");\n"
     "CREATE INDEX runs_cell ON runs(experiment_id, variant, holdout, seed);\n"
     "CREATE INDEX runs_status ON runs(status);\n"
@@ -194,9 +199,15 @@ static VbStatus migrate_2_to_3(Store *st) {
     return s;
 }
 
+static VbStatus migrate_3_to_4(Store *st) {
+    return store_exec(st, "ALTER TABLE runs ADD COLUMN slurm_job_id TEXT;\n"
+                          "ALTER TABLE runs ADD COLUMN slurm_array_task_id INTEGER;\n"
+                          "ALTER TABLE runs ADD COLUMN slurm_node TEXT;\n");
+}
+
 typedef VbStatus (*StoreMigration)(Store *st);
 static const StoreMigration migrations[STORE_SCHEMA_VERSION] = {NULL, migrate_1_to_2,
-                                                                migrate_2_to_3};
+                                                                migrate_2_to_3, migrate_3_to_4};
 
 static VbStatus read_version(Store *st, int *version) {
     sqlite3_stmt *s;
