@@ -348,10 +348,6 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     VB_TRY(cfg_load(path, &doc));
     struct fy_node *root = fy_document_root(doc);
     VbStatus st = VB_OK;
-#define CHECK(x)                           \
-    do {                                   \
-        if ((st = (x)) != VB_OK) goto out; \
-    } while (0)
     if (!root || !fy_node_is_mapping(root)) {
         st = vb_fail_plain(VB_ERR_INPUT, "%s: expected a mapping with `experiment:` at the top",
                            path);
@@ -369,7 +365,7 @@ VbStatus experiment_load(const char *path, Experiment *e) {
                                : k && !strcmp(k, "seed")    ? " (did you mean 'seeds'?)"
                                : k && !strcmp(k, "holdout") ? " (did you mean 'holdouts'?)"
                                                             : "";
-            CHECK(cfg_fail_at(
+            VB_CHECK(cfg_fail_at(
                 path, fy_node_pair_key(pair),
                 "unknown top-level key '%s'%s (known: experiment, description, dataset, "
                 "holdouts, base, variants, seeds, backend, threads, compare, slurm)",
@@ -378,8 +374,8 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     }
     struct fy_node *name = fy_node_mapping_lookup_by_string(root, "experiment", FY_NT);
     if (!valid_name(cfg_scalar(name))) {
-        CHECK(cfg_fail_at(path, name,
-                          "`experiment:` must name the experiment (letters, digits, _ - .)"));
+        VB_CHECK(cfg_fail_at(path, name,
+                             "`experiment:` must name the experiment (letters, digits, _ - .)"));
     }
     snprintf(e->name, sizeof e->name, "%s", cfg_scalar(name));
     struct fy_node *desc = fy_node_mapping_lookup_by_string(root, "description", FY_NT);
@@ -387,18 +383,18 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     RunConfig base;
     run_config_defaults(&base);
     struct fy_node *ds = fy_node_mapping_lookup_by_string(root, "dataset", FY_NT);
-    if (ds) CHECK(cfg_read(&cfg_data_schema, path, ds, &base.data));
+    if (ds) VB_CHECK(cfg_read(&cfg_data_schema, path, ds, &base.data));
     struct fy_node *bn = fy_node_mapping_lookup_by_string(root, "base", FY_NT);
     if (bn) {
         if (!fy_node_is_mapping(bn))
-            CHECK(cfg_fail_at(path, bn, "base: expected {model, train, eval}"));
-        CHECK(apply_overrides(path, bn, &base, false));
+            VB_CHECK(cfg_fail_at(path, bn, "base: expected {model, train, eval}"));
+        VB_CHECK(apply_overrides(path, bn, &base, false));
     }
-    CHECK(parse_holdouts(e, path, fy_node_mapping_lookup_by_string(root, "holdouts", FY_NT),
-                         &base.data));
+    VB_CHECK(parse_holdouts(e, path, fy_node_mapping_lookup_by_string(root, "holdouts", FY_NT),
+                            &base.data));
     struct fy_node *vars = fy_node_mapping_lookup_by_string(root, "variants", FY_NT);
     if (vars && !fy_node_is_mapping(vars))
-        CHECK(cfg_fail_at(path, vars, "variants: expected a mapping of name: overrides"));
+        VB_CHECK(cfg_fail_at(path, vars, "variants: expected a mapping of name: overrides"));
     int nv = vars ? fy_node_mapping_item_count(vars) : 0;
     e->variant = vb_xcalloc((size_t)(nv ? nv : 1), sizeof *e->variant);
     e->vcfg = vb_xcalloc((size_t)(nv ? nv : 1), sizeof *e->vcfg);
@@ -406,22 +402,22 @@ VbStatus experiment_load(const char *path, Experiment *e) {
         snprintf(e->variant[0], EXP_NAME, "base");
         e->vcfg[0] = base;
         e->nvariants = 1;
-        CHECK(check_run_config(path, bn ? bn : root, "base", &base));
+        VB_CHECK(check_run_config(path, bn ? bn : root, "base", &base));
     }
     it = NULL;
     while (vars && (pair = fy_node_mapping_iterate(vars, &it))) {
         struct fy_node *kn = fy_node_pair_key(pair);
         const char *vname = cfg_scalar(kn);
         if (!valid_name(vname))
-            CHECK(cfg_fail_at(path, kn, "variant names use letters, digits, _ - ."));
+            VB_CHECK(cfg_fail_at(path, kn, "variant names use letters, digits, _ - ."));
         snprintf(e->variant[e->nvariants], EXP_NAME, "%s", vname);
-        CHECK(resolve_variant(path, vars, vname, &base, &e->vcfg[e->nvariants], 0, kn));
-        CHECK(check_run_config(path, kn, vname, &e->vcfg[e->nvariants]));
+        VB_CHECK(resolve_variant(path, vars, vname, &base, &e->vcfg[e->nvariants], 0, kn));
+        VB_CHECK(check_run_config(path, kn, vname, &e->vcfg[e->nvariants]));
         e->nvariants++;
     }
     struct fy_node *seeds = fy_node_mapping_lookup_by_string(root, "seeds", FY_NT);
     if (seeds && !fy_node_is_sequence(seeds))
-        CHECK(cfg_fail_at(path, seeds, "seeds: expected a list like [0, 1, 2]"));
+        VB_CHECK(cfg_fail_at(path, seeds, "seeds: expected a list like [0, 1, 2]"));
     int ns = seeds ? fy_node_sequence_item_count(seeds) : 0;
     e->seeds = vb_xcalloc((size_t)(ns ? ns : 1), sizeof *e->seeds);
     if (!ns) e->seeds[e->nseeds++] = 0;
@@ -431,10 +427,10 @@ VbStatus experiment_load(const char *path, Experiment *e) {
         char *end = NULL;
         long v = cfg_scalar(sn) ? strtol(cfg_scalar(sn), &end, 10) : -1;
         if (!cfg_scalar(sn) || *end || v < 0 || v > 2147483647L)
-            CHECK(cfg_fail_at(path, sn, "seeds: expected non-negative integers"));
+            VB_CHECK(cfg_fail_at(path, sn, "seeds: expected non-negative integers"));
         for (int i = 0; i < e->nseeds; i++)
             if (e->seeds[i] == (int)v)
-                CHECK(cfg_fail_at(path, sn, "seeds: %ld is listed twice", v));
+                VB_CHECK(cfg_fail_at(path, sn, "seeds: %ld is listed twice", v));
         e->seeds[e->nseeds++] = (int)v;
     }
     struct fy_node *be = fy_node_mapping_lookup_by_string(root, "backend", FY_NT);
@@ -443,7 +439,7 @@ VbStatus experiment_load(const char *path, Experiment *e) {
         int b = -1;
         for (int i = 0; cfg_scalar(be) && kbackend_names[i]; i++)
             if (!strcmp(cfg_scalar(be), kbackend_names[i])) b = i;
-        if (b < 0) CHECK(cfg_fail_at(path, be, "backend: expected cpu or cuda"));
+        if (b < 0) VB_CHECK(cfg_fail_at(path, be, "backend: expected cpu or cuda"));
         e->backend = (KBackend)b;
     }
     struct fy_node *th = fy_node_mapping_lookup_by_string(root, "threads", FY_NT);
@@ -451,13 +447,12 @@ VbStatus experiment_load(const char *path, Experiment *e) {
         char *end = NULL;
         long v = cfg_scalar(th) ? strtol(cfg_scalar(th), &end, 10) : -1;
         if (!cfg_scalar(th) || *end || v < 0 || v > 4096)
-            CHECK(
+            VB_CHECK(
                 cfg_fail_at(path, th, "threads: expected a non-negative integer (0 = all cores)"));
         e->threads = (int)v;
     }
-    CHECK(parse_compare(e, path, fy_node_mapping_lookup_by_string(root, "compare", FY_NT)));
-    CHECK(parse_slurm(e, path, fy_node_mapping_lookup_by_string(root, "slurm", FY_NT)));
-#undef CHECK
+    VB_CHECK(parse_compare(e, path, fy_node_mapping_lookup_by_string(root, "compare", FY_NT)));
+    VB_CHECK(parse_slurm(e, path, fy_node_mapping_lookup_by_string(root, "slurm", FY_NT)));
 out:
     fy_document_destroy(doc);
     if (st != VB_OK) {
