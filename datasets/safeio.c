@@ -63,45 +63,39 @@ VbStatus safeio_read_file(const char *path, size_t max, unsigned char **out, siz
     VbStatus st = VB_OK;
     SafeBuf b = {0};
     if (fstat(fd, &sb) != 0) {
-        st = vb_fail_plain(VB_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-        goto done;
+        VB_CHECK(vb_fail_plain(VB_ERR_IO, "%s: cannot stat: %s", path, strerror(errno)));
     }
     if (S_ISDIR(sb.st_mode)) {
-        st = vb_fail_plain(VB_ERR_INPUT, "%s: is a directory, not a file", path);
-        goto done;
+        VB_CHECK(vb_fail_plain(VB_ERR_INPUT, "%s: is a directory, not a file", path));
     }
     /* read until EOF (pipes and /proc files report no size), one byte past
      * the limit so that "exactly max" and "more" differ */
     for (;;) {
         if (b.len > max) {
-            st = vb_fail_plain(VB_ERR_INPUT, "%s: more than %zu bytes, the limit for this file",
-                               path, max);
-            goto done;
+            VB_CHECK(vb_fail_plain(VB_ERR_INPUT, "%s: more than %zu bytes, the limit for this file",
+                                   path, max));
         }
         size_t want = 1 << 16;
         if (want > max + 1 - b.len) want = max + 1 - b.len;
         if (!safebuf_reserve(&b, want + 1)) {
-            st = vb_fail_plain(VB_ERR_NOMEM, "%s: out of memory reading %zu bytes", path,
-                               b.len + want);
-            goto done;
+            VB_CHECK(vb_fail_plain(VB_ERR_NOMEM, "%s: out of memory reading %zu bytes", path,
+                                   b.len + want));
         }
         ssize_t r = read(fd, b.p + b.len, want);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
-            st = vb_fail_plain(VB_ERR_IO, "%s: read failed: %s", path, strerror(errno));
-            goto done;
+            VB_CHECK(vb_fail_plain(VB_ERR_IO, "%s: read failed: %s", path, strerror(errno)));
         }
         if (r == 0) break;
         b.len += (size_t)r;
     }
     if (!safebuf_reserve(&b, 1)) {
-        st = vb_fail_plain(VB_ERR_NOMEM, "%s: out of memory", path);
-        goto done;
+        VB_CHECK(vb_fail_plain(VB_ERR_NOMEM, "%s: out of memory", path));
     }
     b.p[b.len] = 0;
     *out = b.p, *len = b.len;
     b.p = NULL;
-done:
+out:
     close(fd);
     safebuf_free(&b);
     return st;

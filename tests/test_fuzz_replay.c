@@ -13,15 +13,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "kernels/clock.h"
 #include "tests/fuzz/fuzz.h"
 
 typedef int (*FuzzFn)(const uint8_t *, size_t);
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* Run every file of dir through fn; returns how many there were. */
 static int replay_dir(const char *dir, FuzzFn fn) {
@@ -40,9 +35,9 @@ static int replay_dir(const char *dir, FuzzFn fn) {
         uint8_t *buf = malloc((size_t)sb.st_size + 1);
         cr_assert_eq(fread(buf, 1, (size_t)sb.st_size, f), (size_t)sb.st_size, "%s", path);
         fclose(f);
-        double t0 = now_s();
+        double t0 = vb_now_s();
         cr_assert_eq(fn(buf, (size_t)sb.st_size), 0, "%s", path);
-        double dt = now_s() - t0;
+        double dt = vb_now_s() - t0;
         cr_assert(dt < 5.0, "%s took %.2f s (a hang?)", path, dt);
         free(buf);
         n++;

@@ -4,16 +4,22 @@
  * silently dropped the rest of a file, NaN and infinite compare settings,
  * 40,000 keys (libfyaml's duplicate-key check took ~100 s), a gzip'd idx
  * file and a zip member that expand to hundreds of MB under a memory limit
- * (the reader aborted with "realloc returned NULL"), and a small zip of
- * 4096x4096 frames that asked for gigabytes of frame store. */
+ * (the reader aborted with "realloc returned NULL"), a small zip of
+ * 4096x4096 frames that asked for gigabytes of frame store, a file past the
+ * size cap, and every bad experiment file exiting 2 without a leak (under
+ * `make test SAN=1` LeakSanitizer is on for these runs: YAML errors leaked
+ * before). */
 #include "testutil.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <spng.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+
+#include "kernels/clock.h"
 
 #define DIR_ "tests/tmp/inputs"
 
@@ -26,12 +32,6 @@ static int sh(const char *fmt, ...) {
     va_end(ap);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
-}
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 static void write_bytes(const char *path, const void *p, size_t n) {
@@ -57,10 +57,10 @@ static char *slurp(const char *path) {
 /* ./vadbench ARGS under `limits` (shell ulimit commands, may be ""), with
  * stderr in DIR_/NAME.err; returns the exit status and the seconds taken. */
 static int vb(const char *name, const char *limits, const char *args, double *secs) {
-    double t0 = now_s();
+    double t0 = vb_now_s();
     int rc = sh("(%s timeout -k 2 60 ./vadbench %s) > " DIR_ "/%s.out 2> " DIR_ "/%s.err", limits,
                 args, name, name);
-    if (secs) *secs = now_s() - t0;
+    if (secs) *secs = vb_now_s() - t0;
     return rc;
 }
 
@@ -97,6 +97,53 @@ Test(inputs, two_byte_directive_and_nul_files_exit_2_at_once, .timeout = 60) {
     write_bytes(DIR_ "/oct.yaml", oct, strlen(oct));
     cr_assert_eq(vb("oct", "", "run " DIR_ "/oct.yaml --dry-run", NULL), 2);
     assert_err_has("oct", "got '010' (a leading zero");
+}
+
+/* Every file of tests/bad_experiments, and every past finding of the
+ * experiment fuzz target, through the real binary: exit 2 and, in the
+ * sanitizer build, no leak (ASAN_OPTIONS is ignored by a plain build; the
+ * fuzz replay runs in-process with leak detection off). */
+static int run_bad_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char args[512];
+        snprintf(args, sizeof args, "run %s/%s --dry-run --db " DIR_ "/none.db", dir, e->d_name);
+        int rc = vb("bad", "export ASAN_OPTIONS=detect_leaks=1;", args, NULL);
+        char *err = slurp(DIR_ "/bad.err");
+        cr_assert(!strstr(err, "LeakSanitizer"), "%s leaks:\n%s", e->d_name, err);
+        cr_assert_eq(rc, 2, "%s: exit %d:\n%s", e->d_name, rc, err);
+        free(err);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+Test(inputs, bad_experiment_files_exit_2_and_leak_nothing, .timeout = 300) {
+    sh("mkdir -p " DIR_);
+    int n = run_bad_dir("tests/bad_experiments");
+    cr_assert(n >= 40, "%d bad files", n);
+    n = run_bad_dir("tests/fuzz/regressions/experiment");
+    cr_assert(n >= 3, "%d past findings", n);
+    cr_assert_eq(access(DIR_ "/none.db", F_OK), -1, "a refused file created a database");
+}
+
+Test(inputs, files_past_the_size_cap_are_refused_unread, .timeout = 60) {
+    sh("mkdir -p " DIR_);
+    /* 48 MB of keys ran for more than 6 minutes; anything past 1 MiB is refused */
+    FILE *f = fopen(DIR_ "/big.yaml", "w");
+    cr_assert_not_null(f);
+    fprintf(f, "experiment: big\nbase:\n");
+    for (int i = 0; i < 200000; i++) fprintf(f, "  key%d: 1\n", i);
+    fclose(f);
+    double t;
+    cr_assert_eq(vb("big", "", "run " DIR_ "/big.yaml --dry-run", &t), 2);
+    cr_assert(t < 2.0, "took %.2f s", t);
+    assert_err_has("big", DIR_ "/big.yaml: more than 1048576 bytes");
 }
 
 Test(inputs, forty_thousand_keys_take_linear_time, .timeout = 60) {
@@ -233,8 +280,7 @@ Test(inputs, small_zip_of_huge_frames_is_refused_before_allocating, .timeout = 1
     archive_write_free(a);
     free(png);
     double t;
-    cr_assert_eq(vb("huge", "ulimit -v 2000000;",
-                    "data inspect " DIR_ "/huge.zip --no-cache", &t),
+    cr_assert_eq(vb("huge", "ulimit -v 2000000;", "data inspect " DIR_ "/huge.zip --no-cache", &t),
                  2);
     assert_err_has("huge", "70 frames of 4096x4096 would decode to 3.28 GiB, more than the "
                            "budget of 1.00 GiB");

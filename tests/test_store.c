@@ -14,7 +14,7 @@ Test(store, fresh_schema_tables_views_version_and_wal) {
     int v;
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
     cr_assert_eq(v, STORE_SCHEMA_VERSION);
-    cr_assert_eq(v, 3);
+    cr_assert_eq(v, 5);
     const char *names[] = {"experiments", "runs",           "params",    "metrics",
                            "timings",     "latency",        "baselines", "final_metrics",
                            "run_summary", "variant_summary"};
@@ -39,7 +39,7 @@ Test(store, fresh_schema_tables_views_version_and_wal) {
     /* reopening an existing file changes nothing */
     cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_OK);
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
-    cr_assert_eq(v, 3);
+    cr_assert_eq(v, 5);
     cr_assert_eq(store_close(st), VB_OK);
 }
 
@@ -106,7 +106,7 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_OK, "%s", vb_errmsg());
     int v;
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
-    cr_assert_eq(v, 3);
+    cr_assert_eq(v, STORE_SCHEMA_VERSION);
     /* old rows kept; new columns filled sensibly */
     StoreRun r;
     cr_assert_eq(store_find_run(st, "1", &r), VB_OK);
@@ -117,6 +117,10 @@ Test(store, migrates_a_version_1_file) {
     cr_assert(!r.transient);
     cr_assert_null(r.resumes);
     cr_assert_float_eq(r.wall_s, 60.0, 1e-3);
+    /* version 4: the Slurm columns, NULL for runs made outside Slurm */
+    cr_assert_null(r.slurm_job_id);
+    cr_assert_eq(r.slurm_array_task_id, -1);
+    cr_assert_null(r.slurm_node);
     store_run_free(&r);
     cr_assert_eq(q1(db, "SELECT attempts FROM runs WHERE id = 2"), 0.0);
     /* what version 2 added works on the migrated file */
@@ -130,13 +134,17 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(q1(db, "SELECT count(*) FROM variant_summary"), 1.0);
     cr_assert_eq(q1(db, "SELECT mean FROM variant_summary WHERE metric = 'auc'"), 0.75);
     cr_assert_eq(q1(db, "SELECT seconds FROM timings WHERE run_id = 1"), 60.0);
-    /* and what version 3 added */
+    /* and what version 5 added */
     cr_assert_eq(store_note_resume(st, 1, "{\"step\": 7}"), VB_OK, "%s", vb_errmsg());
     cr_assert_eq(store_note_resume(st, 1, "{\"step\": 9}"), VB_OK, "%s", vb_errmsg());
     cr_assert_eq(q1(db, "SELECT json_extract(resumes, '$[1].step') FROM runs WHERE id = 1"), 9.0);
     cr_assert_eq(q1(db, "SELECT resumed FROM run_summary WHERE run_id = 1"), 2.0);
     cr_assert_eq(store_close(st), VB_OK);
-    cr_assert_eq(q1(db, "PRAGMA user_version"), 3.0);
+    cr_assert_eq(q1(db, "PRAGMA user_version"), (double)STORE_SCHEMA_VERSION);
+    /* version 3: runs without a data-set digest keep their hash, remembered as legacy */
+    char *h = q1s(db, "SELECT config_hash || '/' || legacy_hash FROM runs WHERE id = 1");
+    cr_assert_str_eq(h, "aaaa0001/aaaa0001");
+    free(h);
 }
 
 Test(store, refuses_newer_schemas_and_foreign_databases) {
@@ -668,7 +676,7 @@ Test(store, find_run_by_id_or_unique_hash_prefix) {
 
 /* A read-only handle changes nothing (not even the journal mode's files
  * when it can avoid them) and every write through it fails cleanly; a
- * version-2 file is migrated first by a writing open. */
+ * version-4 file is migrated (4 -> 5) first by a writing open. */
 Test(store, readonly_open_reads_and_refuses_writes) {
     char db[256];
     Store *st = tsu_fresh("ro", db, sizeof db);
@@ -684,12 +692,24 @@ Test(store, readonly_open_reads_and_refuses_writes) {
     cr_assert(strstr(vb_errmsg(), db), "%s", vb_errmsg());
     cr_assert_eq(store_close(st), VB_OK);
     cr_assert_eq(q1(db, "SELECT count(*) FROM experiments"), 1.0);
-    /* an older file: migrated through a writing open, then read */
-    raw_exec(db, "DROP VIEW run_summary; ALTER TABLE runs DROP COLUMN resumes;"
-                 "ALTER TABLE runs DROP COLUMN transient; PRAGMA user_version = 2;");
-    cr_assert_eq(store_open(db, STORE_READONLY, &st), VB_OK, "%s", vb_errmsg());
+    /* an older file (version 4: before runs.transient and runs.resumes) is
+     * migrated through a writing open, then read */
+    StoreCell c = {"a", 0, "", "{\"x\":1}", "00112233445566778899aabbccddeeff"};
+    cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(store_register_cells(st, exp, &c, 1, NULL), VB_OK, "%s", vb_errmsg());
     cr_assert_eq(store_close(st), VB_OK);
-    cr_assert_eq(q1(db, "PRAGMA user_version"), 3.0);
+    raw_exec(db, "DROP VIEW run_summary; ALTER TABLE runs DROP COLUMN resumes;"
+                 "ALTER TABLE runs DROP COLUMN transient; PRAGMA user_version = 4;");
+    cr_assert_eq(store_open(db, STORE_READONLY, &st), VB_OK, "%s", vb_errmsg());
+    StoreRun r;
+    cr_assert_eq(store_find_run(st, "0011", &r), VB_OK, "%s", vb_errmsg());
+    cr_assert(!r.transient);
+    cr_assert_null(r.resumes);
+    store_run_free(&r);
+    cr_assert_eq(store_close(st), VB_OK);
+    cr_assert_eq(q1(db, "PRAGMA user_version"), 5.0);
+    cr_assert_eq(q1(db, "SELECT count(*) FROM runs WHERE transient = 0 AND resumes IS NULL"), 1.0);
+    cr_assert_eq(q1(db, "SELECT resumed IS NULL FROM run_summary"), 1.0);
     /* an empty file is not a store */
     char empty[256];
     tsu_path("ro_empty", empty, sizeof empty);

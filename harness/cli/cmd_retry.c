@@ -37,8 +37,8 @@ int cmd_retry(int argc, char **argv) {
         if (s == VB_OK)
             printf("run %lld (%s / %s / %s / seed %lld) queued again; `vadbench run` of its "
                    "experiment file runs it\n",
-                   (long long)r.id, r.experiment, r.variant, r.holdout && *r.holdout ? r.holdout : "-",
-                   (long long)r.seed);
+                   (long long)r.id, r.experiment, r.variant,
+                   r.holdout && *r.holdout ? r.holdout : "-", (long long)r.seed);
         store_run_free(&r);
     }
     VbStatus c = store_close(st);

@@ -11,11 +11,16 @@
 int cmd_run(int argc, char **argv) {
     const CliCommand *cmd = cli_find("run");
     RunnerOptions o = {0};
+    o.backend = RUNNER_BACKEND_AS_WRITTEN;
     const char *shard = NULL;
+    CliList cells = {0};
     CliOpt opts[] = {{"db", CLI_STR, &o.db},
                      {"only", CLI_STR, &o.only},
                      {"shard", CLI_STR, &shard},
-                     {"backend", CLI_STR, &o.backend},
+                     {"cell", CLI_LIST, &cells},
+                     {"checkpoint-dir", CLI_STR, &o.checkpoint_dir},
+                     {"mirror", CLI_STR, &o.mirror},
+                     {"backend", CLI_CHOICE, &o.backend, kbackend_names},
                      {"threads", CLI_INT, &o.threads},
                      {"dry-run", CLI_FLAG, &o.dry_run},
                      {"quiet", CLI_FLAG, &o.quiet},
@@ -37,11 +42,16 @@ int cmd_run(int argc, char **argv) {
             return cli_usage_error(cmd, "--shard expects i/n with 0 <= i < n, e.g. 0/4");
         o.shard_i = (int)i, o.shard_n = (int)n;
     }
+    for (int i = 0; i < cells.n; i++) {
+        size_t n = strlen(cells.v[i]);
+        if (n < 4 || strspn(cells.v[i], "0123456789abcdef") != n)
+            return cli_usage_error(cmd, "--cell expects a config hash (lowercase hex, as "
+                                        "`vadbench run --dry-run` and `vadbench runs` print it)");
+    }
+    o.cells = cells.v, o.ncells = cells.n;
     if (o.threads < 0) return cli_usage_error(cmd, "--threads must be positive");
     if (o.lease_s != 0 && !(o.lease_s >= 1 && o.lease_s <= STORE_LEASE_MAX_S))
         return cli_usage_error(cmd, "--lease expects seconds between 1 and 3600");
-    if (o.backend && strcmp(o.backend, "cpu") && strcmp(o.backend, "cuda"))
-        return cli_usage_error(cmd, "--backend expects cpu or cuda");
     runner_install_signals();
     RunnerSummary sum;
     s = runner_run((const char *const *)files, nfiles, &o, &sum);
@@ -60,6 +70,11 @@ int cmd_run(int argc, char **argv) {
                 "vadbench run: %d of the failed cells failed in an earlier run; `vadbench run "
                 "--retry-failed` runs them again (`vadbench runs --status failed` says why)\n",
                 earlier);
-    if (sum.interrupted || sum.stopped) return 130;
-    return sum.failed_total ? 1 : 0;
+    int rc = runner_exit_status(&sum);
+    if (rc == RUNNER_EXIT_REQUEUE)
+        fprintf(stderr,
+                "vadbench run: stopped by SIGUSR1 for a requeue; checkpoints are written, "
+                "the same command resumes the cells (exit %d)\n",
+                RUNNER_EXIT_REQUEUE);
+    return rc;
 }

@@ -9,7 +9,9 @@
  * are any directive line (`%YAML`, `%TAG`: experiment files use neither),
  * tab characters and explicit keys (`? key`): libfyaml 0.7.12 (Debian 12)
  * double-frees or crashes on inputs as short as "? a:<tab>:" (found by
- * tests/fuzz), and experiment files need neither.
+ * tests/fuzz), and experiment files need neither; and two '' escapes in a
+ * row in a single-quoted string, which the library decodes wrongly (and
+ * leaks memory on; also found by tests/fuzz; double quotes say the same).
  * The library then parses with its duplicate-key check off (that check is
  * quadratic: 40,000 keys took 100 s) and this module finds duplicate keys
  * itself with a hash set per mapping, in linear time. The parse must yield

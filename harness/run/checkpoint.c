@@ -66,6 +66,8 @@ VbStatus ckpt_save(const char *path, const Hybrid *m, const AdamW *o, const floa
     char best[64];
     snprintf(best, sizeof best, "%.17g", s->best_metric);
     json_object_set_new(j, "best_metric", json_string(best));
+    json_object_set_new(j, "epoch_loss_sum", json_real(s->epoch_loss_sum));
+    json_object_set_new(j, "epoch_loss_n", json_integer((json_int_t)s->epoch_loss_n));
     char *state = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);
     char layout[17];
@@ -107,7 +109,9 @@ static VbStatus parse_state(const char *path, const char *state, CkptState *s) {
                     "seconds", &secs, "finished", &fin, "best_metric", &best) != 0) {
         st = vb_fail_plain(VB_ERR_INPUT, "%s: checkpoint state is malformed", path);
     } else if (step < 0 || epoch < 0 || epoch > 100000000 || le < 0 || lb < 0 || as < 0 ||
-               swan < 0 || bad < 0) {
+               swan < 0 || bad < 0 ||
+               (json_is_integer(json_object_get(j, "epoch_loss_n")) &&
+                json_integer_value(json_object_get(j, "epoch_loss_n")) < 0)) {
         st = vb_fail_plain(VB_ERR_INPUT, "%s: checkpoint state holds impossible values", path);
     } else {
         memset(s, 0, sizeof *s);
@@ -116,13 +120,17 @@ static VbStatus parse_state(const char *path, const char *state, CkptState *s) {
         s->svdd_on = svdd_on, s->svdd_r2 = r2, s->bad_epochs = bad, s->best_epoch = be;
         s->seconds = secs, s->finished = fin;
         s->best_metric = strtod(best, NULL);
+        /* files written before these existed read as 0 */
+        json_t *ls = json_object_get(j, "epoch_loss_sum"), *ln = json_object_get(j, "epoch_loss_n");
+        s->epoch_loss_sum = json_is_number(ls) ? json_number_value(ls) : 0;
+        s->epoch_loss_n = json_is_integer(ln) ? json_integer_value(ln) : 0;
     }
     json_decref(j);
     return st;
 }
 
 VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState *s,
-                   const char *config_hash) {
+                   const char *config_hash, const char *alias_hash) {
     StFile f;
     VB_TRY(st_open(path, &f));
     VbStatus st = VB_OK;
@@ -139,7 +147,8 @@ VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState 
                            magic);
     else if (strcmp(magic, "1") != 0 && !sum)
         st = vb_fail_plain(VB_ERR_INPUT, "%s: checkpoint has no checksum", path);
-    else if (config_hash && strcmp(hash, config_hash) != 0)
+    else if (config_hash && strcmp(hash, config_hash) != 0 &&
+             !(alias_hash && strcmp(hash, alias_hash) == 0))
         st =
             vb_fail_plain(VB_ERR_INPUT, "%s: checkpoint belongs to config %s, not to this run's %s",
                           path, hash, config_hash);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "kernels/clock.h"
+
 struct Heartbeat {
     Store *st; /* the thread's own connection */
     int64_t run_id;
@@ -24,13 +26,12 @@ static void *beat(void *arg) {
     double every = hb->lease_s / 4;
     pthread_mutex_lock(&hb->mu);
     while (!hb->stop) {
+        /* vb_now_s is CLOCK_MONOTONIC, the condition variable's clock */
+        double t = vb_now_s() + every;
         struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        double t = (double)until.tv_sec + until.tv_nsec * 1e-9 + every;
         until.tv_sec = (time_t)t;
         until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
-        while (!hb->stop && pthread_cond_timedwait(&hb->cv, &hb->mu, &until) != ETIMEDOUT) {
-        }
+        while (!hb->stop && pthread_cond_timedwait(&hb->cv, &hb->mu, &until) != ETIMEDOUT) {}
         if (hb->stop) break;
         pthread_mutex_unlock(&hb->mu);
         bool owned = true;

@@ -1,7 +1,6 @@
 /* runner: claim cells, train, evaluate, measure, record. */
 #include "harness/run/runner.h"
 
-#include <fnmatch.h>
 #include <libgen.h>
 #include <math.h>
 #include <signal.h>
@@ -16,20 +15,26 @@
 #include "harness/experiment/experiment.h"
 #include "harness/run/evaluate.h"
 #include "harness/run/heartbeat.h"
+#include "harness/run/plan.h"
 #include "harness/run/probe.h"
 #include "harness/run/rundata.h"
 #include "harness/run/train.h"
 #include "harness/run/upkeep.h"
 #include "harness/store/store.h"
+#include "kernels/clock.h"
 #include "models/weights.h"
 
-static volatile sig_atomic_t g_stop, g_in_cell;
+static volatile sig_atomic_t g_stop, g_in_cell, g_interrupt, g_requeue;
 /* In a cell the first signal asks it to stop at the next step (a checkpoint
- * is written); outside one, or at the second signal, there is nothing to
- * save: exit 130 now (the store is transactional, checkpoints atomic). */
+ * is written). SIGINT/SIGTERM outside a cell, or any second signal, find
+ * nothing to save: exit now (the store is transactional, checkpoints
+ * atomic), 130 when SIGINT/SIGTERM came, else RUNNER_EXIT_REQUEUE. SIGUSR1
+ * outside a cell lets the runner finish what it is doing and claim nothing
+ * more (runner_exit_status says 75 when cells are left). */
 static void on_signal(int sig) {
-    (void)sig;
-    if (g_stop || !g_in_cell) _exit(130);
+    if (sig == SIGUSR1) g_requeue = 1;
+    else g_interrupt = 1;
+    if (g_stop || (sig != SIGUSR1 && !g_in_cell)) _exit(g_interrupt ? 130 : RUNNER_EXIT_REQUEUE);
     g_stop = 1;
 }
 
@@ -39,60 +44,29 @@ void runner_install_signals(void) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+/* ---- preemption (SIGUSR1: Slurm's warning before a time limit or a
+ * preemption, `sbatch --signal=B:USR1@GRACE`) ---- */
+
+bool runner_requeue_requested(void) { return g_requeue != 0; }
+
+int runner_requeue_exit(const RunnerSummary *sum) {
+    if (!g_requeue) return 0;
+    /* failed cells (this run's and earlier ones) are finished: a requeue
+     * would not change them */
+    int failed = sum->failed_total > sum->failed ? sum->failed_total : sum->failed;
+    int unfinished = sum->cells - sum->ran - sum->skipped - failed;
+    return sum->interrupted > 0 || unfinished > 0 ? RUNNER_EXIT_REQUEUE : 0;
 }
 
-/* ---- data sets shared by cells ---- */
-
-typedef struct DataEntry {
-    char *identity;
-    Dataset ds;
-    double *probe_feat; /* per-video probe features, computed at the first probe */
-} DataEntry;
-
-/* Entries are allocated one by one so that a Dataset (and its digest) never
- * moves while plans and cells hold pointers to it. */
-typedef struct DataCache {
-    DataEntry **e;
-    int n;
-} DataCache;
-
-static VbStatus data_get(DataCache *c, const DataConfig *d, bool quiet, DataEntry **out) {
-    char *id = rundata_identity(d);
-    for (int i = 0; i < c->n; i++)
-        if (!strcmp(c->e[i]->identity, id)) {
-            free(id);
-            *out = c->e[i];
-            return VB_OK;
-        }
-    if (!quiet) fprintf(stderr, "vadbench run: loading data set %s\n", id);
-    DataEntry *e = vb_xcalloc(1, sizeof *e);
-    VbStatus st = rundata_load(d, &e->ds);
-    if (st != VB_OK) {
-        free(id);
-        free(e);
-        return st;
-    }
-    e->identity = id;
-    c->e = vb_xrealloc(c->e, (size_t)(c->n + 1) * sizeof *c->e);
-    c->e[c->n++] = e;
-    *out = e;
-    return VB_OK;
-}
-
-static void data_free(DataCache *c) {
-    for (int i = 0; i < c->n; i++) {
-        free(c->e[i]->identity);
-        free(c->e[i]->probe_feat);
-        dataset_free(&c->e[i]->ds);
-        free(c->e[i]);
-    }
-    free(c->e);
+int runner_exit_status(const RunnerSummary *sum) {
+    if (sum->stopped) return 130;
+    int rq = runner_requeue_exit(sum);
+    if (rq) return rq;
+    if (sum->interrupted) return 130;
+    return sum->failed_total > 0 || sum->failed > 0 ? 1 : 0;
 }
 
 /* ---- one cell ---- */
@@ -105,10 +79,14 @@ typedef struct CellRun {
     VbStatus fail_code; /* why the cell failed (for upkeep_transient) */
     bool lost, quiet, tty;
     const char *label;
+    const RunnerOptions *o;
     int index, total;
     double t0, last_print;
     int64_t steps_total;
     VbStatus log_status;
+    const char *mirror; /* --mirror: copy the database here before each checkpoint */
+    int checkpoint_every;
+    bool mirror_warned;
 } CellRun;
 
 static void note_status(CellRun *c, VbStatus s) {
@@ -116,7 +94,7 @@ static void note_status(CellRun *c, VbStatus s) {
 }
 
 static void progress(CellRun *c, const TrainEvent *ev) {
-    double t = now_s();
+    double t = vb_now_s();
     if (c->quiet || (!c->tty && t - c->last_print < 10.0) || (c->tty && t - c->last_print < 0.2))
         return;
     c->last_print = t;
@@ -129,8 +107,7 @@ static void progress(CellRun *c, const TrainEvent *ev) {
             (int)eta / 60, (int)eta % 60, c->tty ? "" : "\n");
 }
 
-static void on_train(void *ctx, const TrainEvent *ev) {
-    CellRun *c = ctx;
+static void on_train_log(CellRun *c, const TrainEvent *ev) {
     if (ev->kind == TRAIN_STEP) {
         const char *keys[] = {
             "loss",     "loss.classification", "loss.binary", "loss.svdd", "loss.vae", "lr",
@@ -160,6 +137,31 @@ static void on_train(void *ctx, const TrainEvent *ev) {
     }
 }
 
+/* --mirror: a consistent copy of the database, written just before each
+ * checkpoint (the trainer logs a step or an epoch, then saves). Whatever
+ * checkpoint a task killed outright resumes from, the copy holds every metric
+ * logged up to it, and the steps after it are logged again: a node-local
+ * shard lost with its node costs no curve point. A failed copy is a warning:
+ * the job script copies the shard when the task ends anyway. */
+static void mirror_before_checkpoint(CellRun *c, const TrainEvent *ev) {
+    if (!c->mirror) return;
+    bool ckpt = ev->kind == TRAIN_EPOCH ||
+                (c->checkpoint_every > 0 && (ev->step + 1) % c->checkpoint_every == 0);
+    if (!ckpt) return;
+    if (store_backup(c->st, c->mirror) != VB_OK && !c->mirror_warned) {
+        fprintf(stderr, "[cell %d/%d] %s: warning: cannot mirror the database: %s\n", c->index,
+                c->total, c->label, vb_errmsg());
+        c->mirror_warned = true;
+    }
+    vb_clear_error();
+}
+
+static void on_train(void *ctx, const TrainEvent *ev) {
+    CellRun *c = ctx;
+    on_train_log(c, ev);
+    mirror_before_checkpoint(c, ev);
+}
+
 static void on_metric(void *ctx, const char *split, const char *key, int64_t step, double v) {
     CellRun *c = ctx;
     if (step < 0) note_status(c, store_log_final(c->st, c->run_id, split, key, -1, v));
@@ -181,14 +183,13 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
                       m->cfg.classes,
                       cd->normal_model,
                       rc->eval.target_fpr};
-    double t0 = now_s();
-    /* test hook: an evaluation that takes this many seconds longer (the lease
-     * must survive it) */
-    const char *slow = getenv("VADBENCH_TEST_EVAL_DELAY_S");
-    if (slow && atof(slow) > 0) usleep((useconds_t)(atof(slow) * 1e6));
+    double t0 = vb_now_s();
+    /* test hook: an evaluation that takes this much longer (the lease must
+     * survive it) */
+    if (c->o->test_eval_delay_s > 0) usleep((useconds_t)(c->o->test_eval_delay_s * 1e6));
     for (int pass = 0; pass < (rc->eval.tta > 1 ? 2 : 1); pass++) {
         int tta = pass ? rc->eval.tta : 0;
-        bool mx = !strcmp(rc->eval.tta_reduce, "max");
+        bool mx = rc->eval.tta_reduce == TTA_REDUCE_MAX;
         EvalScores val, test;
         VB_TRY(eval_collect(m, cd->val, &ec, tta, mx, &val));
         VbStatus st = eval_collect(m, cd->test, &ec, tta, mx, &test);
@@ -200,14 +201,14 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
         eval_scores_free(&test);
         VB_TRY(st);
     }
-    note_status(c, store_log_timing(c->st, c->run_id, "evaluate", now_s() - t0, 1));
+    note_status(c, store_log_timing(c->st, c->run_id, "evaluate", vb_now_s() - t0, 1));
     if (rc->eval.latency_samples > 0) {
-        t0 = now_s();
+        t0 = vb_now_s();
         VB_TRY(eval_latency(m, 1, 10, rc->eval.latency_samples, on_latency, c));
         int lb = rc->eval.latency_batch, ns = rc->eval.latency_samples / 10;
         if (lb > 1 && lb <= m->max_b)
             VB_TRY(eval_latency(m, lb, 3, ns < 20 ? 20 : ns, on_latency, c));
-        note_status(c, store_log_timing(c->st, c->run_id, "latency", now_s() - t0, 1));
+        note_status(c, store_log_timing(c->st, c->run_id, "latency", vb_now_s() - t0, 1));
     }
     return c->log_status;
 }
@@ -216,7 +217,7 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
  * videos, scored on its test videos, holdout classes unseen; final metrics
  * under split "probe" so that reports can set the model against them. */
 static VbStatus probe_cell(CellRun *c, const CellData *cd, DataEntry *de) {
-    double t0 = now_s();
+    double t0 = vb_now_s();
     ProbeSelect sel = {cd->split.videos[SPLIT_TRAIN], cd->split.n[SPLIT_TRAIN],
                        cd->split.videos[SPLIT_TEST], cd->split.n[SPLIT_TEST], cd->split.unseen};
     if (!de->probe_feat) de->probe_feat = probe_features(&de->ds); /* once per data set */
@@ -246,12 +247,12 @@ static VbStatus probe_cell(CellRun *c, const CellData *cd, DataEntry *de) {
         }
     }
     probe_free(&r);
-    note_status(c, store_log_timing(c->st, c->run_id, "probe", now_s() - t0, 1));
+    note_status(c, store_log_timing(c->st, c->run_id, "probe", vb_now_s() - t0, 1));
     return c->log_status;
 }
 
 static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, DataEntry *de,
-                            const char *ckpt_dir, const char *backend, char *why, size_t nwhy) {
+                            const char *ckpt_dir, KBackend backend, char *why, size_t nwhy) {
     Dataset *ds = &de->ds;
     RunConfig rc = cell->cfg;
     uint64_t seed = (uint64_t)e->seeds[cell->seed];
@@ -274,18 +275,21 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
         st = hybrid_build(&m, &rc.model, k, maxb, rc.data.clip_frames);
         have_m = st == VB_OK;
     }
-    char ckpt[1200];
+    char ckpt[1200], legacy[1200];
     snprintf(ckpt, sizeof ckpt, "%s/%s.ckpt", ckpt_dir, cell->hash);
+    /* a checkpoint left under the cell's legacy hash (a store of hash format 1) */
+    snprintf(legacy, sizeof legacy, "%s/%s.ckpt", ckpt_dir, cell->legacy_hash);
+    if (access(ckpt, F_OK) != 0 && access(legacy, F_OK) == 0) rename(legacy, ckpt);
     if (st == VB_OK) {
         hybrid_init(&m, seed);
         /* test hook: plant a NaN in this variant's weights (a cell that must fail) */
-        const char *nan_env = getenv("VADBENCH_TEST_NAN_VARIANT");
-        if (nan_env && !strcmp(nan_env, e->variant[cell->variant])) {
+        if (c->o->test_nan_variant && !strcmp(c->o->test_nan_variant, e->variant[cell->variant])) {
             float nan = NAN;
             k->upload(params_data(&m.pt, 0), &nan, sizeof nan);
         }
         TrainData td = {cd.train, cd.train_eval, cd.val, cd.class_map, cd.normal_model, cd.counts};
         st = trainer_new(&m, &rc.train, &td, seed, ckpt, cell->hash, &tr);
+        if (st == VB_OK) trainer_accept_legacy_hash(tr, cell->legacy_hash);
     }
     bool resumed = false;
     if (st == VB_OK) st = trainer_resume(tr, &resumed);
@@ -301,11 +305,10 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
                     ckpt);
         c->tr = tr;
         c->steps_total = (int64_t)loader_batches_per_epoch(cd.train) * rc.train.epochs;
-        c->t0 = now_s();
+        c->t0 = vb_now_s();
         trainer_set_logger(tr, on_train, c);
         /* test hook: behave as if Ctrl-C came after N optimiser steps */
-        const char *stop_env = getenv("VADBENCH_TEST_STOP_AFTER");
-        if (stop_env && atoi(stop_env) > 0) trainer_stop_after(tr, atoi(stop_env));
+        if (c->o->test_stop_after > 0) trainer_stop_after(tr, c->o->test_stop_after);
         TrainResult res;
         st = trainer_run(tr, &res);
         if (c->tty && !c->quiet) fprintf(stderr, "\r\033[K");
@@ -352,11 +355,6 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
 
 /* ---- the matrix ---- */
 
-static void cell_label(const Experiment *e, const Cell *c, char *buf, size_t n) {
-    snprintf(buf, n, "%s/%s/seed%d", e->variant[c->variant], e->holdout[c->holdout].name,
-             e->seeds[c->seed]);
-}
-
 static VbStatus ensure_dir(const char *path) {
     char tmp[1024];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -374,78 +372,14 @@ static VbStatus ensure_dir(const char *path) {
     return VB_OK;
 }
 
-typedef struct Plan {
-    Experiment e;
-    Cell *cells;
-    int ncells;
-    bool *selected;
-    int64_t exp_id;
-} Plan;
-
-static VbStatus plan_file(const char *file, const RunnerOptions *o, DataCache *dc, Plan *p) {
-    memset(p, 0, sizeof *p);
-    VB_TRY(experiment_load(file, &p->e));
-    if (o->backend) snprintf(p->e.backend, sizeof p->e.backend, "%s", o->backend);
-    const char **dig = vb_xcalloc((size_t)p->e.nvariants, sizeof *dig);
-    VbStatus st = VB_OK;
-    for (int v = 0; v < p->e.nvariants && st == VB_OK; v++) {
-        DataEntry *de;
-        st = data_get(dc, &p->e.vcfg[v].data, o->quiet, &de);
-        const Dataset *ds = st == VB_OK ? &de->ds : NULL;
-        if (st == VB_OK) dig[v] = ds->digest;
-        /* holdout classes must exist in the data actually read */
-        for (int h = 0; h < p->e.nholdouts && st == VB_OK; h++)
-            for (int i = 0; i < p->e.holdout[h].n && st == VB_OK; i++) {
-                bool found = false;
-                for (int c = 0; c < ds->nclasses; c++)
-                    found |= !strcmp(ds->classes[c], p->e.holdout[h].classes[i]);
-                if (!found)
-                    st = vb_fail_plain(VB_ERR_INPUT,
-                                       "%s: holdout '%s': the data set has no class '%s'", file,
-                                       p->e.holdout[h].name, p->e.holdout[h].classes[i]);
-            }
-    }
-    if (st == VB_OK) st = experiment_cells(&p->e, dig, &p->cells, &p->ncells);
-    free(dig);
-    if (st != VB_OK) {
-        experiment_free(&p->e);
-        return st;
-    }
-    p->selected = vb_xcalloc((size_t)p->ncells, sizeof(bool));
-    for (int i = 0; i < p->ncells; i++) {
-        char label[256];
-        cell_label(&p->e, &p->cells[i], label, sizeof label);
-        bool ok = !o->only || fnmatch(o->only, label, 0) == 0;
-        if (o->shard_n > 0 && i % o->shard_n != o->shard_i) ok = false;
-        p->selected[i] = ok;
-    }
-    return VB_OK;
-}
-
-static void runplan_free(Plan *p) {
-    experiment_cells_free(p->cells, p->ncells);
-    free(p->selected);
-    experiment_free(&p->e);
-}
-
-static void print_dry_run(const Plan *p) {
-    printf("experiment %s (%s): %d variants x %d holdouts x %d seeds = %d cells\n", p->e.name,
-           p->e.file, p->e.nvariants, p->e.nholdouts, p->e.nseeds, p->ncells);
-    for (int i = 0; i < p->ncells; i++) {
-        char label[256];
-        cell_label(&p->e, &p->cells[i], label, sizeof label);
-        printf("  %s %-40s %s\n", p->selected[i] ? "run " : "skip", label, p->cells[i].hash);
-    }
-}
-
 /* Failed cells of the selection queued again before claiming: all of them
  * with --retry-failed, else those that failed for a transient cause. */
-static VbStatus requeue_failed(const Plan *p, Store *st, const StoreRegistered *reg,
+static VbStatus requeue_failed(Store *st, const StoreRegistered *reg, int nreg,
                                const RunnerOptions *o, const char *ckpt_dir, RunnerSummary *sum) {
-    int64_t *ids = vb_xcalloc((size_t)p->ncells, sizeof *ids);
+    int64_t *ids = vb_xcalloc((size_t)(nreg ? nreg : 1), sizeof *ids);
     int n = 0, requeued = 0;
-    for (int i = 0; i < p->ncells; i++)
-        if (p->selected[i] && reg[i].status == STORE_FAILED) ids[n++] = reg[i].run_id;
+    for (int i = 0; i < nreg; i++)
+        if (reg[i].status == STORE_FAILED) ids[n++] = reg[i].run_id;
     VbStatus s = upkeep_requeue_failed(st, ids, n, o->retry_failed, ckpt_dir, &requeued);
     sum->requeued += requeued;
     free(ids);
@@ -462,25 +396,29 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         store_ensure_experiment(st, e->name, e->description, abs ? abs : e->file, &p->exp_id);
     free(abs);
     VB_TRY(es);
+    /* only this process's own cells are registered (all of them without
+     * --only, --shard or --cell) */
     StoreCell *sc = vb_xcalloc((size_t)p->ncells, sizeof *sc);
     char **canon = vb_xcalloc((size_t)p->ncells, sizeof *canon);
     const char **hashes = vb_xcalloc((size_t)p->ncells, sizeof *hashes);
     int nsel = 0;
     for (int i = 0; i < p->ncells; i++) {
-        canon[i] = cell_canonical(&p->cells[i]);
-        sc[i].variant = e->variant[p->cells[i].variant];
-        sc[i].seed = e->seeds[p->cells[i].seed];
-        sc[i].holdout = e->holdout[p->cells[i].holdout].name;
-        sc[i].config_json = canon[i];
-        sc[i].config_hash = p->cells[i].hash;
-        if (p->selected[i]) hashes[nsel++] = p->cells[i].hash;
+        if (!p->selected[i]) continue;
+        canon[nsel] = config_canonical(p->cells[i].config);
+        sc[nsel].variant = e->variant[p->cells[i].variant];
+        sc[nsel].seed = e->seeds[p->cells[i].seed];
+        sc[nsel].holdout = e->holdout[p->cells[i].holdout].name;
+        sc[nsel].config_json = canon[nsel];
+        sc[nsel].config_hash = p->cells[i].hash;
+        sc[nsel].legacy_hash = p->cells[i].legacy_hash;
+        hashes[nsel++] = p->cells[i].hash;
     }
-    StoreRegistered *reg = vb_xcalloc((size_t)p->ncells, sizeof *reg);
-    VbStatus s = store_register_cells(st, p->exp_id, sc, p->ncells, reg);
-    for (int i = 0; i < p->ncells && s == VB_OK; i++)
-        if (p->selected[i] && reg[i].status == STORE_DONE) sum->skipped++;
+    StoreRegistered *reg = vb_xcalloc((size_t)(nsel ? nsel : 1), sizeof *reg);
+    VbStatus s = nsel ? store_register_cells(st, p->exp_id, sc, nsel, reg) : VB_OK;
+    for (int i = 0; i < nsel && s == VB_OK; i++)
+        if (reg[i].status == STORE_DONE) sum->skipped++;
     sum->cells += nsel;
-    if (s == VB_OK) s = requeue_failed(p, st, reg, o, ckpt_dir, sum);
+    if (s == VB_OK) s = requeue_failed(st, reg, nsel, o, ckpt_dir, sum);
     StoreClaimFilter f = {p->exp_id, hashes, nsel};
     int index = 0;
     double waited_print = 0;
@@ -508,11 +446,11 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         }
         Cell *cell = &p->cells[ci];
         char label[256], why[2048] = "";
-        cell_label(e, cell, label, sizeof label);
+        runplan_label(e, cell, label, sizeof label);
         upkeep_report_takeover(&run, label);
         StoreProvenance pv;
         store_provenance_local(&pv);
-        pv.backend = e->backend;
+        pv.backend = kbackend_names[e->backend];
         pv.threads = kthreads_get();
         DataEntry *de;
         s = data_get(dc, &cell->cfg.data, o->quiet, &de);
@@ -520,14 +458,22 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         pv.dataset_digest = de->ds.digest;
         s = store_set_provenance(st, run.id, &pv);
         if (s != VB_OK) break;
-        CellRun c = {st,    run.id, NULL, NULL, VB_OK, false, o->quiet, isatty(2) != 0,
-                     label, index,  nsel, 0,    0,     0,     VB_OK};
+        CellRun c = {.st = st,
+                     .run_id = run.id,
+                     .quiet = o->quiet,
+                     .tty = isatty(2) != 0,
+                     .label = label,
+                     .o = o,
+                     .index = index,
+                     .total = nsel,
+                     .log_status = VB_OK};
+        c.mirror = o->mirror, c.checkpoint_every = cell->cfg.train.checkpoint_every;
         s = heartbeat_start(st, run.id, o->lease_s, &c.hb);
         if (s != VB_OK) break;
         if (!o->quiet)
             fprintf(stderr, "[cell %d/%d] %s (run %lld, %s)\n", index, nsel, label,
                     (long long)run.id, cell->hash);
-        double t0 = now_s();
+        double t0 = vb_now_s();
         g_in_cell = 1;
         CellOutcome out = run_cell(&c, e, cell, de, ckpt_dir, e->backend, why, sizeof why);
         heartbeat_stop(c.hb);
@@ -539,7 +485,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
             sum->ran++;
             if (!o->quiet)
                 fprintf(stderr, "[cell %d/%d] %s: done in %.1f s\n", index, nsel, label,
-                        now_s() - t0);
+                        vb_now_s() - t0);
             break;
         case CELL_FAILED:
             s = store_mark_failed_as(st, run.id, why, transient);
@@ -568,7 +514,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
     int failed = 0;
     if (s == VB_OK && nsel > 0) s = upkeep_failed_count(st, p->exp_id, hashes, nsel, &failed);
     sum->failed_total += failed;
-    for (int i = 0; i < p->ncells; i++) free(canon[i]);
+    for (int i = 0; i < nsel; i++) free(canon[i]);
     free(canon), free(sc), free(hashes), free(reg);
     return s;
 }
@@ -578,14 +524,10 @@ VbStatus runner_run(const char *const *files, int nfiles, const RunnerOptions *o
     memset(sum, 0, sizeof *sum);
     DataCache dc = {0};
     Plan *plans = vb_xcalloc((size_t)nfiles, sizeof *plans);
-    VbStatus s = VB_OK;
-    int np = 0;
-    for (int i = 0; i < nfiles && s == VB_OK; i++) {
-        s = plan_file(files[i], o, &dc, &plans[i]);
-        if (s == VB_OK) np++;
-    }
+    VbStatus s = runplan_files(files, nfiles, o, &dc, plans);
+    int np = s == VB_OK ? nfiles : 0;
     if (s == VB_OK && o->dry_run)
-        for (int i = 0; i < np; i++) print_dry_run(&plans[i]);
+        for (int i = 0; i < np; i++) runplan_print(&plans[i]);
     if (s == VB_OK && !o->dry_run) {
         if (o->threads > 0) kthreads_set(o->threads);
         else if (plans[0].e.threads > 0) kthreads_set(plans[0].e.threads);
@@ -611,6 +553,6 @@ VbStatus runner_run(const char *const *files, int nfiles, const RunnerOptions *o
     for (int i = 0; i < np; i++) runplan_free(&plans[i]);
     free(plans);
     data_free(&dc);
-    sum->stopped = g_stop != 0;
+    sum->stopped = g_interrupt != 0;
     return s;
 }

@@ -78,6 +78,9 @@ const char *trainer_discarded(const Trainer *t);
 /* Optimiser steps done (after trainer_resume: the step resumed from). */
 int64_t trainer_step(const Trainer *t);
 void trainer_set_logger(Trainer *t, TrainLogFn fn, void *ctx);
+/* Also resume from a checkpoint written under the cell's legacy config hash
+ * (a store migrated from hash format 1). */
+void trainer_accept_legacy_hash(Trainer *t, const char *legacy_hash);
 /* Stop cleanly at the next step boundary (e.g. from a SIGINT handler):
  * writes a checkpoint and returns with result.stopped. */
 void trainer_request_stop(Trainer *t);

@@ -18,7 +18,8 @@ bool upkeep_transient(VbStatus code, const char *m) {
         "File too large",
     };
     for (size_t i = 0; m && i < sizeof words / sizeof words[0]; i++)
-        if (strstr(m, words[i])) return code == VB_ERR_IO || code == VB_ERR_DB || code == VB_ERR_NOMEM;
+        if (strstr(m, words[i]))
+            return code == VB_ERR_IO || code == VB_ERR_DB || code == VB_ERR_NOMEM;
     return false;
 }
 
@@ -81,9 +82,10 @@ void upkeep_report_takeover(const StoreRun *run, const char *label) {
     if (le <= 0) snprintf(why, sizeof why, "it had no lease");
     else if (le > now + STORE_LEASE_MAX_S)
         snprintf(why, sizeof why,
-                 "its lease ended %.0f days in the future, which no runner asks for (a clock "
+                 "its lease ran until %.0f %s from now, longer than any runner asks for (a clock "
                  "gone wrong?)",
-                 (le - now) / 86400.0);
+                 le - now > 172800 ? (le - now) / 86400.0 : le - now,
+                 le - now > 172800 ? "days" : "s");
     else if (le < now) snprintf(why, sizeof why, "its lease expired %.0f s ago", now - le);
     else snprintf(why, sizeof why, "its owner process is gone");
     fprintf(stderr, "vadbench run: %s (run %lld): taken over from %s: %s\n", label,
@@ -129,8 +131,8 @@ void upkeep_report_waiting(Store *st, int64_t experiment_id, const char *const *
                     (long long)r->seed, r->claim_owner ? r->claim_owner : "?",
                     r->lease_expires - now);
     }
-    if (held > 3) fprintf(stderr, "vadbench run: ... and %d more cells held by other runners\n",
-                          held - 3);
+    if (held > 3)
+        fprintf(stderr, "vadbench run: ... and %d more cells held by other runners\n", held - 3);
     store_run_list_free(&l);
 }
 

@@ -22,7 +22,7 @@ int fuzz_experiment(const uint8_t *data, size_t size) {
             int n;
             if (dig && experiment_cells(&e, dig, &cells, &n) == VB_OK) {
                 for (int i = 0; i < n && i < 4; i++) {
-                    char *c = cell_canonical(&cells[i]);
+                    char *c = config_canonical(cells[i].config);
                     RunConfig back;
                     run_config_from_json(cells[i].config, &back);
                     free(c);
