@@ -113,8 +113,8 @@ static inline __attribute__((always_inline)) void bn_apply_k(KAct a, const float
         float *yr = y + (size_t)r * c;
 #pragma omp simd
         for (int j = 0; j < w; j++) {
-            float xh = (xr[j] - bk->m[j]) * bk->is[j];
-            yr[j] = act_value(a, xh * bk->g[j] + bk->b[j]);
+            float xh = bn_xhat(xr[j], bk->m[j], bk->is[j]);
+            yr[j] = act_value(a, bn_pre(xh, bk->g[j], bk->b[j]));
         }
     }
 }
@@ -134,8 +134,8 @@ static inline __attribute__((always_inline)) void bn_gsum_k(KAct a, bool store, 
         float *orow = store ? out + (size_t)r * c : NULL;
 #pragma omp simd
         for (int j = 0; j < w; j++) {
-            float xh = (xr[j] - bk->m[j]) * bk->is[j];
-            float dp = gr[j] * act_slope(a, xh * bk->g[j] + bk->b[j]);
+            float xh = bn_xhat(xr[j], bk->m[j], bk->is[j]);
+            float dp = gr[j] * act_slope(a, bn_pre(xh, bk->g[j], bk->b[j]));
             a1[j] += dp;
             a2[j] += (double)dp * xh;
             if (store) orow[j] = dp * bk->o[j];
@@ -153,8 +153,8 @@ static void bn_dx_item(const float *x, float *dx, int c, int r0, int r1, int w, 
         float *dr = dx + (size_t)r * c;
 #pragma omp simd
         for (int j = 0; j < w; j++) {
-            float xh = (xr[j] - bk->m[j]) * bk->is[j];
-            dr[j] = (dr[j] - bk->k1[j] - xh * bk->k2[j]) * (bk->g[j] * bk->is[j]);
+            float xh = bn_xhat(xr[j], bk->m[j], bk->is[j]);
+            dr[j] = bn_dx(dr[j], xh, bk->k1[j], bk->k2[j], bk->g[j], bk->is[j]);
         }
     }
 }

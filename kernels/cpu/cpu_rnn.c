@@ -30,6 +30,7 @@
  * Not for: multi-layer or bidirectional stacks in one call, non-zero initial
  * states, packed/variable-length sequences, x or y aliasing each other. */
 #include "cpu_internal.h"
+#include "kernels/kmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -51,7 +52,6 @@ static double rnn_work(const KRnn *r, int gates) {
 }
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
-static inline float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
 static inline float bias_at(const float *bias, int j) { return bias ? bias[j] : 0.0f; }
 
 /* C[m,n] = op(A) op(B) + beta*C (alpha = 1), row-major, op(A) is [m,k].
@@ -154,12 +154,11 @@ static void lstm_fwd(const KRnn *r, const float *x, const float *w_ih, const flo
                 const float *cp = s > 0 ? save + ((size_t)bi * T + tp) * S + G : NULL;
                 float *h = y + ((size_t)bi * T + ti) * r->ldy;
                 for (int j = j0; j < j1; j++) {
-                    float ig = sigm(g[j]), fg = sigm(g[H + j]);
-                    float gg = tanhf(g[2 * H + j]), og = sigm(g[3 * H + j]);
-                    float c = fg * (cp ? cp[j] : 0.0f) + ig * gg, tc = tanhf(c);
-                    g[j] = ig, g[H + j] = fg, g[2 * H + j] = gg, g[3 * H + j] = og;
-                    g[G + j] = c, g[5 * H + j] = tc;
-                    h[j] = og * tc;
+                    KLstmCell q =
+                        k_lstm_cell(g[j], g[H + j], g[2 * H + j], g[3 * H + j], cp ? cp[j] : 0.0f);
+                    g[j] = q.i, g[H + j] = q.f, g[2 * H + j] = q.g, g[3 * H + j] = q.o;
+                    g[G + j] = q.c, g[5 * H + j] = q.tc;
+                    h[j] = q.h;
                 }
             }
         }
@@ -194,15 +193,11 @@ static void lstm_bwd(const KRnn *r, const float *x, const float *w_ih, const flo
                 const float *dyr = dy + row * r->ldy;
                 float *d = dg + row * G, *dhr = dh + (size_t)bi * H, *dcr = dc + (size_t)bi * H;
                 for (int j = j0; j < j1; j++) {
-                    float ig = g[j], fg = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
-                    float tc = g[5 * H + j], cprev = cp ? cp[j] : 0.0f;
-                    float dht = dyr[j] + dhr[j];
-                    float dct = dcr[j] + dht * og * (1.0f - tc * tc);
-                    d[j] = dct * gg * ig * (1.0f - ig);
-                    d[H + j] = dct * cprev * fg * (1.0f - fg);
-                    d[2 * H + j] = dct * ig * (1.0f - gg * gg);
-                    d[3 * H + j] = dht * tc * og * (1.0f - og);
-                    dcr[j] = dct * fg;
+                    float dq[4];
+                    dcr[j] =
+                        k_lstm_cell_bwd(g[j], g[H + j], g[2 * H + j], g[3 * H + j], g[5 * H + j],
+                                        cp ? cp[j] : 0.0f, dyr[j] + dhr[j], dcr[j], dq);
+                    d[j] = dq[0], d[H + j] = dq[1], d[2 * H + j] = dq[2], d[3 * H + j] = dq[3];
                 }
             }
             /* dh for the previous step = dG_t W_hh (not needed after the first step) */
@@ -267,11 +262,10 @@ static void gru_fwd(const KRnn *r, const float *x, const float *w_ih, const floa
                     float hr = (q ? q[j] : 0.0f) + bias_at(b_hh, j);
                     float hz = (q ? q[H + j] : 0.0f) + bias_at(b_hh, H + j);
                     float hn = (q ? q[2 * H + j] : 0.0f) + bias_at(b_hh, 2 * H + j);
-                    float rg = sigm(g[j] + hr), zg = sigm(g[H + j] + hz);
-                    float ng = tanhf(g[2 * H + j] + rg * hn);
-                    float hv = (1.0f - zg) * ng + zg * (hprev ? hprev[j] : 0.0f);
-                    g[j] = rg, g[H + j] = zg, g[2 * H + j] = ng, g[3 * H + j] = hn;
-                    h[j] = hv;
+                    KGruCell c = k_gru_cell(g[j], g[H + j], g[2 * H + j], hr, hz, hn,
+                                            hprev ? hprev[j] : 0.0f);
+                    g[j] = c.r, g[H + j] = c.z, g[2 * H + j] = c.n, g[3 * H + j] = hn;
+                    h[j] = c.h;
                 }
             }
         }
@@ -305,14 +299,12 @@ static void gru_bwd(const KRnn *r, const float *x, const float *w_ih, const floa
                 const float *dyr = dy + row * r->ldy;
                 float *di = dgi + row * G, *dhh = dgh + row * G, *dhr = dh + (size_t)bi * H;
                 for (int j = j0; j < j1; j++) {
-                    float rg = g[j], zg = g[H + j], ng = g[2 * H + j], hn = g[3 * H + j];
-                    float dht = dyr[j] + dhr[j];
-                    float dan = dht * (1.0f - zg) * (1.0f - ng * ng);
-                    float daz = dht * ((hprev ? hprev[j] : 0.0f) - ng) * zg * (1.0f - zg);
-                    float dar = dan * hn * rg * (1.0f - rg);
-                    di[j] = dar, di[H + j] = daz, di[2 * H + j] = dan;
-                    dhh[j] = dar, dhh[H + j] = daz, dhh[2 * H + j] = dan * rg;
-                    dhr[j] = dht * zg; /* the direct path; dGh W_hh is added below */
+                    float a[3], b[3];
+                    /* the direct path; dGh W_hh is added below */
+                    dhr[j] = k_gru_cell_bwd(g[j], g[H + j], g[2 * H + j], g[3 * H + j],
+                                            hprev ? hprev[j] : 0.0f, dyr[j] + dhr[j], a, b);
+                    di[j] = a[0], di[H + j] = a[1], di[2 * H + j] = a[2];
+                    dhh[j] = b[0], dhh[H + j] = b[1], dhh[2 * H + j] = b[2];
                 }
             }
             if (s > 0)
