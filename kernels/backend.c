@@ -22,6 +22,24 @@ KConv kconvt_init(int n, int h, int w, int cin, int cout, int k, int stride, int
     return c;
 }
 
+/* Count the entries of KOPS_FIELDS: with the name first, the struct must be
+ * exactly that many function pointers long, so a field left out of the list
+ * fails the build instead of escaping the check. */
+#define KOPS_ONE(f) +1
+enum { KOPS_N = 0 KOPS_FIELDS(KOPS_ONE) };
+_Static_assert(sizeof(KOps) == sizeof(const char *) + KOPS_N * sizeof(void (*)(void)),
+               "KOPS_FIELDS (kernels.h) does not list every op of KOps");
+
+VbStatus kops_check_complete(const KOps *k) {
+    if (!k->name) return VB_FAIL(VB_ERR_BACKEND, "a backend table has no name");
+#define KOPS_CHECK(f) \
+    if (!k->f)        \
+        return VB_FAIL(VB_ERR_BACKEND, "backend '%s' is incomplete: op %s is missing", k->name, #f);
+    KOPS_FIELDS(KOPS_CHECK)
+#undef KOPS_CHECK
+    return VB_OK;
+}
+
 bool kops_cuda_compiled(void) {
 #ifdef VB_HAVE_CUDA
     return true;
@@ -36,12 +54,12 @@ const KOps *kops_get(const char *name) {
 #ifdef VB_HAVE_CUDA
         return kops_cuda();
 #else
-        VB_FAIL(VB_ERR_BACKEND,
-                "backend 'cuda' is not compiled into this binary (rebuild with CUDA=1 on a "
-                "machine with nvcc and cuDNN)");
+        vb_fail_plain(VB_ERR_BACKEND,
+                      "backend 'cuda' is not compiled into this binary (rebuild with CUDA=1 on a "
+                      "machine with nvcc and cuDNN)");
         return NULL;
 #endif
     }
-    VB_FAIL(VB_ERR_USAGE, "unknown backend '%s' (expected cpu or cuda)", name);
+    vb_fail_plain(VB_ERR_USAGE, "unknown backend '%s' (expected cpu or cuda)", name);
     return NULL;
 }

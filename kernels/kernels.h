@@ -61,6 +61,37 @@ typedef struct KBn {
     KAct act;
 } KBn;
 
+/* Numeric mode of a backend (train.precision): fp32 everywhere, or bf16
+ * convolutions and GEMMs (inputs rounded to bfloat16, fp32 accumulation and
+ * outputs) while parameters (the master weights), BatchNorm statistics,
+ * losses, RNN state and softmax stay fp32. */
+typedef enum KPrecision { K_PREC_FP32 = 0, K_PREC_BF16 } KPrecision;
+
+/* The training objective of one batch (MODEL_SPEC §4; models/losses.h has
+ * the formulas): focal loss on the class logits, binary cross-entropy, Deep
+ * SVDD on the scores, VAE terms per frame. Targets are per-sample rows of
+ * K_TGT floats: class a, class b, anomaly a, anomaly b (0/1), lambda (the
+ * sample is lambda*(a) + (1-lambda)*(b); no mixing: b = a, lambda = 1). */
+#define K_TGT 5
+#define K_LOSS_PARTS 5 /* parts[]: total, classification, binary, svdd, vae */
+typedef struct KLoss {
+    int b, classes;
+    int rows; /* VAE frames (b*t) */
+    bool has_vae;
+    double gamma, alpha, smoothing;
+    double w_cls, w_bin, w_svdd, w_vae, vae_beta;
+    int svdd_mode; /* 0 supervised, 1 one-class, 2 soft-boundary */
+    double svdd_nu, svdd_r2;
+    bool svdd_on; /* the SVDD term counts (centre set, weight > 0) */
+} KLoss;
+
+/* What a backend runs on, for run provenance ("" where it does not apply). */
+typedef struct KInfo {
+    char device[160];    /* e.g. "NVIDIA H200 (sm_90, 132 SMs, 140.4 GiB)" */
+    char driver[64];     /* e.g. "580.159.04 (CUDA 13.0)" */
+    char libraries[256]; /* e.g. "CUDA runtime 13.0, cuBLAS 13.1.0, cuDNN 9.19.0" */
+} KInfo;
+
 /* Recurrent layer over a batch-major sequence, one direction. */
 typedef struct KRnn {
     int b, t, in, hidden;
@@ -236,6 +267,29 @@ typedef struct KOps {
     /* x[i] = standard normal, element index i. */
     void (*fill_normal)(RngStream s, uint64_t step, size_t n, float *x);
 
+    /* ---- training-step helpers whose results stay in backend memory ----
+     * (so that a step needs no host round trip; `parts`, `norm` are backend
+     * arrays of doubles) */
+    /* Loss of one batch (KLoss): tgt [b, K_TGT], class_alpha [classes]
+     * (per-class focal alpha; NULL: c->alpha), logits cls [b, classes], bin
+     * [b, 2], SVDD scores [b], VAE terms mse, kl [rows]. OVERWRITES the
+     * gradients g_cls [b, classes], g_bin [b, 2], g_w [b] (d loss / d score),
+     * g_wm, g_wk [rows] (d loss / d mse, d kl; zero without VAE) and
+     * parts [K_LOSS_PARTS]. Accumulates in double in sample order; a
+     * non-finite part is left for the caller to report. */
+    void (*loss)(const KLoss *c, const float *tgt, const double *class_alpha, const float *cls,
+                 const float *bin, const float *score, const float *mse, const float *kl,
+                 float *g_cls, float *g_bin, float *g_w, float *g_wm, float *g_wk, double *parts);
+    /* PyTorch's clip_grad_norm_ on g [n]: norm[0] = ||g|| (fixed-order sum of
+     * squares in double); when max_norm > 0 and max_norm/(norm + 1e-6) < 1,
+     * g *= that factor (rounded to float). */
+    void (*grad_clip)(size_t n, float *g, double max_norm, double *norm);
+    /* SAM's ascent: e = rho * g / ||g|| (adaptive, ASAM: rho * p^2 g / ||p g||,
+     * tmp holds p*g), norm[0] = that norm, then p += e. A zero or non-finite
+     * norm leaves e = 0 and p unchanged. p, g, e, tmp [n]. */
+    void (*sam_perturb)(size_t n, double rho, bool adaptive, float *p, const float *g, float *e,
+                        float *tmp, double *norm);
+
     /* ---- reductions (fixed-order, results in double on the host) ---- */
     double (*sum)(size_t n, const float *x);
     double (*sumsq)(size_t n, const float *x);
@@ -243,7 +297,52 @@ typedef struct KOps {
     void (*col_sum)(int rows, int c, const float *x, float *y, bool accumulate);
     /* true when every value is finite */
     bool (*all_finite)(size_t n, const float *x);
+
+    /* ---- backend state ---- */
+    /* Numeric mode of the ops that follow (set before a model is built:
+     * workspace sizes depend on it). VB_ERR_USAGE where unsupported (the CPU
+     * backend computes in fp32 only). */
+    VbStatus (*set_precision)(KPrecision p);
+    /* The first failure of an asynchronous op since the last call (device
+     * error, out of memory inside an op), with its message; VB_OK when none.
+     * Ops never fail on the CPU. */
+    VbStatus (*status)(void);
+    void (*info)(KInfo *out);
+    /* Free and total bytes of the backend's memory (0, 0 when unknown). */
+    void (*mem_info)(size_t *free_bytes, size_t *total_bytes);
+    /* Timing marks in the order of the ops (CUDA events; a clock read on the
+     * CPU): timer_ms waits for mark b and returns the milliseconds from a to b. */
+    void *(*timer_new)(void); /* NULL on failure */
+    void (*timer_free)(void *t);
+    void (*timer_mark)(void *t);
+    double (*timer_ms)(void *a, void *b);
 } KOps;
+
+/* Every function pointer of KOps, for the completeness check (a backend
+ * whose table misses one is refused at init). Keep in the struct's order;
+ * the static assertion in backend.c catches a field missing here. */
+#define KOPS_FIELDS(X)                                                                             \
+    X(alloc)                                                                                       \
+    X(free) X(upload) X(download) X(copy) X(zero) X(sync) X(gemm) X(linear_fwd) X(linear_bwd)      \
+        X(conv2d_ws) X(conv2d_fwd) X(conv2d_bwd) X(dwconv2d_fwd) X(dwconv2d_bwd) X(convt2d_ws)     \
+            X(convt2d_fwd) X(convt2d_bwd) X(bn_train_fwd) X(bn_eval_fwd) X(bn_train_bwd)           \
+                X(bn_eval_bwd) X(act_fwd) X(act_bwd) X(mul) X(axpy) X(scale) X(add) X(row_scale)   \
+                    X(group_mean_fwd) X(group_mean_bwd) X(gap_fwd) X(gap_bwd) X(se_fwd) X(se_bwd)  \
+                        X(lstm_save) X(lstm_ws) X(lstm_fwd) X(lstm_bwd) X(gru_save) X(gru_ws)      \
+                            X(gru_fwd) X(gru_bwd) X(attn_fwd) X(attn_bwd) X(softmax_fwd)           \
+                                X(softmax_bwd) X(log_softmax_fwd) X(log_softmax_bwd)               \
+                                    X(nhwc_to_nchw) X(nchw_to_nhwc) X(chan_affine) X(reparam_fwd)  \
+                                        X(reparam_bwd) X(vae_terms) X(vae_terms_bwd) X(sqdist_fwd) \
+                                            X(sqdist_bwd) X(adamw) X(fill_dropout) X(fill_normal)  \
+                                                X(loss) X(grad_clip) X(sam_perturb) X(sum)         \
+                                                    X(sumsq) X(col_sum) X(all_finite)              \
+                                                        X(set_precision) X(status) X(info)         \
+                                                            X(mem_info) X(timer_new) X(timer_free) \
+                                                                X(timer_mark) X(timer_ms)
+
+/* VB_OK when every entry of `k` is set; otherwise VB_ERR_BACKEND naming the
+ * first missing op. */
+VbStatus kops_check_complete(const KOps *k);
 
 /* The CPU backend (always built). */
 const KOps *kops_cpu(void);

@@ -130,8 +130,7 @@ VB_HD float k_lstm_cell_bwd(float ig, float fg, float gg, float og, float tc, fl
 typedef struct KGruCell {
     float r, z, n, h;
 } KGruCell;
-VB_HD KGruCell k_gru_cell(float xr, float xz, float xn, float hr, float hz, float hn,
-                          float hprev) {
+VB_HD KGruCell k_gru_cell(float xr, float xz, float xn, float hr, float hz, float hn, float hprev) {
     KGruCell c;
     c.r = k_sigm(xr + hr), c.z = k_sigm(xz + hz);
     c.n = tanhf(xn + c.r * hn);

@@ -8,12 +8,9 @@
 
 const char *const hybrid_part_names[HPART_N] = {"backbone", "temporal", "heads", "svdd", "vae"};
 
-static double part_clock(const Hybrid *m) {
-    if (!m->time_parts) return 0;
-    m->net.k->sync();
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+/* Timing mark i of a timed forward. */
+static void part_mark(const Hybrid *m, int i) {
+    if (m->time_parts) m->net.k->timer_mark(m->marks[i]);
 }
 
 void model_config_defaults(ModelConfig *c) {
@@ -158,6 +155,9 @@ VbStatus hybrid_build(Hybrid *m, const ModelConfig *cfg, const KOps *k, int max_
     plan_req(&n->plan, &m->g_vae_wm, (size_t)nimg);
     plan_req(&n->plan, &m->g_vae_wk, (size_t)nimg);
     VbStatus s = net_commit(n);
+    for (int i = 0; i <= HPART_N && s == VB_OK; i++)
+        if (!(m->marks[i] = k->timer_new()))
+            s = VB_FAIL(VB_ERR_BACKEND, "cannot create timing marks on backend %s", k->name);
     if (s != VB_OK) {
         hybrid_free(m);
         return s;
@@ -167,6 +167,8 @@ VbStatus hybrid_build(Hybrid *m, const ModelConfig *cfg, const KOps *k, int max_
 }
 
 void hybrid_free(Hybrid *m) {
+    for (int i = 0; i <= HPART_N; i++)
+        if (m->marks[i]) m->net.k->timer_free(m->marks[i]);
     free(m->bb.blocks);
     free(m->tmp.dir);
     free(m->tmp.y);
@@ -186,11 +188,11 @@ void hybrid_forward(Hybrid *m, int b, int t, const float *x) {
     Net *n = &m->net;
     const KOps *k = n->k;
     int nimg = b * t, F = m->bb.feat_dim, E = m->cfg.embedding_dim;
-    double c0 = part_clock(m);
+    part_mark(m, 0);
     effnet_fwd(n, &m->bb, nimg, x);
     k->group_mean_fwd(b, t, F, m->bb.feat, m->feat_mean);
     dropout_fwd(n, &m->feat_drop, (size_t)nimg * F, m->bb.feat, m->feat_d);
-    double c1 = part_clock(m);
+    part_mark(m, 1);
     const float *tout;
     if (m->has_temporal) {
         temporal_fwd(n, &m->tmp, b, t, m->feat_d);
@@ -199,21 +201,21 @@ void hybrid_forward(Hybrid *m, int b, int t, const float *x) {
         k->group_mean_fwd(b, t, F, m->feat_d, m->tin);
         tout = m->tin;
     }
-    double c2 = part_clock(m);
+    part_mark(m, 2);
     mlp_fwd(n, &m->proj, b, tout);
     lin_fwd(n, &m->cls, b, m->proj.y, m->cls_logits);
     lin_fwd(n, &m->bin, b, m->proj.y, m->bin_logits);
-    double c3 = part_clock(m);
+    part_mark(m, 3);
     mlp_fwd(n, &m->emb, b, m->proj.y);
     lin_fwd(n, &m->emb_out, b, m->emb.y, m->emb_e);
     k->sqdist_fwd(b, E, m->emb_e, params_data(&m->pt, m->center), m->svdd_score);
-    double c4 = part_clock(m);
+    part_mark(m, 4);
     if (m->has_vae) vae_fwd(n, &m->vae, nimg, m->vae.level == VAE_FEATURE ? m->feat_d : x);
-    double c5 = part_clock(m);
+    part_mark(m, 5);
     if (m->time_parts) {
-        m->part_ms[HPART_BACKBONE] = c1 - c0, m->part_ms[HPART_TEMPORAL] = c2 - c1;
-        m->part_ms[HPART_HEADS] = c3 - c2, m->part_ms[HPART_SVDD] = c4 - c3;
-        m->part_ms[HPART_VAE] = c5 - c4;
+        /* the order of HybridPart is the order of the marks */
+        for (int i = 0; i < HPART_N; i++) m->part_ms[i] = k->timer_ms(m->marks[i], m->marks[i + 1]);
+        m->forward_ms = k->timer_ms(m->marks[0], m->marks[HPART_N]);
     }
 }
 

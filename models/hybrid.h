@@ -62,7 +62,9 @@ extern const char *const hybrid_part_names[HPART_N];
 typedef struct Hybrid {
     ModelConfig cfg;
     bool time_parts;
-    double part_ms[HPART_N]; /* of the last forward, when time_parts */
+    double part_ms[HPART_N];  /* of the last forward, when time_parts */
+    double forward_ms;        /* the whole last forward, when time_parts */
+    void *marks[HPART_N + 1]; /* backend timing marks between the parts */
     ParamTable pt;
     Net net;
     int max_b, max_t;
@@ -96,7 +98,10 @@ void hybrid_free(Hybrid *m);
 void hybrid_init(Hybrid *m, uint64_t seed);
 /* Training mode on/off (dropout, BN batch statistics). */
 void hybrid_set_train(Hybrid *m, bool train);
-/* Forward for b clips of t frames, x [b·t, s, s, 3] backend memory. */
+/* Forward for b clips of t frames, x [b·t, s, s, 3] backend memory. With
+ * time_parts, the backend's timing marks (CUDA events on a GPU) bracket the
+ * parts and the call waits for the forward to finish to fill part_ms and
+ * forward_ms; without, it only enqueues the work. */
 void hybrid_forward(Hybrid *m, int b, int t, const float *x);
 /* Backward from the gradients in g_cls [b,C], g_bin [b,2], g_svdd_w [b]
  * (d loss / d score), g_vae_wm/g_vae_wk [b·t] (d loss / d mse, d kl per

@@ -36,6 +36,10 @@ double optim_clip(ParamTable *pt, double max_norm) {
     return norm;
 }
 
+void optim_clip_dev(ParamTable *pt, double max_norm, double *norm_dev) {
+    pt->k->grad_clip(pt->n_train, pt->grad, max_norm, norm_dev);
+}
+
 void adamw_step(AdamW *o, ParamTable *pt, float lr) {
     o->step++;
     /* padding between tensors holds zeros in p, g, m and v, and stays zero */

@@ -23,6 +23,10 @@ double optim_grad_norm(const ParamTable *pt);
  * clip_grad_norm_: factor max_norm / (norm + 1e-6) when that is below 1).
  * Returns the norm before clipping. */
 double optim_clip(ParamTable *pt, double max_norm);
+/* optim_clip on the backend: the norm goes to norm_dev[0] (a backend
+ * double) instead of the host, so a training step needs no round trip.
+ * Same arithmetic as optim_clip. */
+void optim_clip_dev(ParamTable *pt, double max_norm, double *norm_dev);
 void adamw_step(AdamW *o, ParamTable *pt, float lr);
 /* SWA: swa ← swa + (p − swa)/(n_averaged + 1) over n values
  * (torch.optim.swa_utils.AveragedModel's equal-weight average); the first

@@ -50,9 +50,14 @@ VbStatus params_alloc(ParamTable *t, const KOps *k) {
     t->k = k;
     t->data = k->alloc(t->total * sizeof(float));
     t->grad = k->alloc((t->n_train ? t->n_train : 1) * sizeof(float));
-    if (!t->data || !t->grad)
-        return VB_FAIL(VB_ERR_NOMEM, "cannot allocate %.1f MiB of parameters on %s",
-                       (double)(t->total + t->n_train) * 4 / 1048576.0, k->name);
+    if (!t->data || !t->grad) {
+        size_t fr, tot;
+        k->mem_info(&fr, &tot);
+        return VB_FAIL(VB_ERR_NOMEM,
+                       "cannot allocate %.1f MiB of parameters on %s (%.1f MiB free of %.1f)",
+                       (double)(t->total + t->n_train) * 4 / 1048576.0, k->name,
+                       (double)fr / 1048576.0, (double)tot / 1048576.0);
+    }
     return VB_OK;
 }
 

@@ -42,7 +42,7 @@ static double percentile(const double *sorted, int n, double q) {
 }
 
 typedef struct BenchOpts {
-    const char *model, *variant, *mode, *backend;
+    const char *model, *variant, *mode, *backend, *precision;
     int batch, clip, steps, warmup, threads, seed, workers;
 } BenchOpts;
 
@@ -132,6 +132,10 @@ static VbStatus run_bench(const BenchOpts *o) {
         return VB_FAIL(VB_ERR_USAGE, "--mode must be train, infer or loader, got '%s'", o->mode);
     const KOps *k = kops_get(o->backend);
     if (!k) return VB_ERR_BACKEND;
+    bool bf16 = !strcmp(o->precision, "bf16");
+    if (!bf16 && strcmp(o->precision, "fp32") != 0)
+        return VB_FAIL(VB_ERR_USAGE, "--precision must be fp32 or bf16, got '%s'", o->precision);
+    VB_TRY(k->set_precision(bf16 ? K_PREC_BF16 : K_PREC_FP32));
     int B = o->batch, T = o->clip, nimg = B * T, S = cfg.image;
     Hybrid m;
     VB_TRY(hybrid_build(&m, &cfg, k, B, T));
@@ -140,12 +144,14 @@ static VbStatus run_bench(const BenchOpts *o) {
     AdamW opt;
     VbStatus st = adamw_init(&opt, &m.pt, 0.9f, 0.999f, 1e-8f, 0.01f);
     Arena xa;
-    if (st == VB_OK) st = arena_init(&xa, k, (size_t)nimg * S * S * 3 * sizeof(float) + 64);
+    if (st == VB_OK)
+        st = arena_init(&xa, k, (size_t)nimg * S * S * 3 * sizeof(float) + 64 + 8 * sizeof(double));
     if (st != VB_OK) {
         hybrid_free(&m);
         return st;
     }
     float *x = arena_floats(&xa, (size_t)nimg * S * S * 3);
+    double *stats = (double *)arena_floats(&xa, 2 * K_LOSS_PARTS + 2); /* parts, grad norm */
     float *host = vb_xmalloc((size_t)nimg * S * S * 3 * sizeof(float));
     rng_fill_normal(rng_stream((uint64_t)o->seed, "bench"), 0, 0, (size_t)nimg * S * S * 3, 0, 1,
                     host);
@@ -163,33 +169,49 @@ static VbStatus run_bench(const BenchOpts *o) {
     LossConfig lc;
     loss_config_defaults(&lc);
     LossWork lw;
-    loss_work_init(&lw, &m);
+    if (st == VB_OK) st = loss_work_init(&lw, &m);
+    if (st != VB_OK) {
+        free(ya), free(an), free(lam);
+        adamw_free(&opt);
+        arena_free(&xa);
+        hybrid_free(&m);
+        return st;
+    }
     int total = o->warmup + o->steps;
     double *ms = vb_xmalloc((size_t)total * sizeof(double));
     double last_loss = 0;
     for (int s = 0; s < total && st == VB_OK; s++) {
         double t0 = now_ms();
         m.net.step = (uint64_t)s;
-        if (train) {
+        if (train) { /* the trainer's step: nothing read back inside it */
             optim_zero_grad(&m.pt);
             hybrid_forward(&m, B, T, x);
-            LossParts lp;
-            st = loss_compute(&lc, &m, &lw, B, T, &tg, &lp);
-            if (st != VB_OK) break;
+            loss_enqueue(&lc, &m, &lw, B, T, &tg, stats);
             hybrid_backward(&m, B, T, x);
-            optim_clip(&m.pt, 1.0);
+            optim_clip_dev(&m.pt, 1.0, stats + K_LOSS_PARTS);
             adamw_step(&opt, &m.pt, 1e-4f);
-            last_loss = lp.total;
         } else {
             hybrid_forward(&m, B, T, x);
         }
         k->sync();
         ms[s] = now_ms() - t0;
+        st = k->status();
+    }
+    if (st == VB_OK && train) {
+        double parts[K_LOSS_PARTS];
+        k->download(parts, stats, sizeof parts);
+        LossParts lp = loss_parts_from(parts);
+        st = loss_parts_check(&lp);
+        last_loss = lp.total;
     }
     if (st == VB_OK) {
         json_t *j = json_object();
         json_object_set_new(j, "mode", json_string(o->mode));
         json_object_set_new(j, "backend", json_string(k->name));
+        json_object_set_new(j, "precision", json_string(o->precision));
+        KInfo ki;
+        k->info(&ki);
+        if (ki.device[0]) json_object_set_new(j, "device", json_string(ki.device));
         json_object_set_new(j, "threads", json_integer(kthreads_get()));
         json_object_set_new(j, "batch", json_integer(B));
         json_object_set_new(j, "clip", json_integer(T));
@@ -214,17 +236,25 @@ int cmd_bench(int argc, char **argv) {
     const CliCommand *cmd = cli_find("bench");
     BenchOpts o = {.mode = "train",
                    .backend = "cpu",
+                   .precision = "fp32",
                    .batch = 32,
                    .clip = 1,
                    .steps = 20,
                    .warmup = 3,
                    .workers = 2};
-    CliOpt opts[] = {{"model", CLI_STR, &o.model},     {"variant", CLI_STR, &o.variant},
-                     {"mode", CLI_STR, &o.mode},       {"batch", CLI_INT, &o.batch},
-                     {"clip", CLI_INT, &o.clip},       {"steps", CLI_INT, &o.steps},
-                     {"warmup", CLI_INT, &o.warmup},   {"threads", CLI_INT, &o.threads},
-                     {"backend", CLI_STR, &o.backend}, {"seed", CLI_INT, &o.seed},
-                     {"workers", CLI_INT, &o.workers}, {NULL, 0, NULL}};
+    CliOpt opts[] = {{"model", CLI_STR, &o.model},
+                     {"variant", CLI_STR, &o.variant},
+                     {"mode", CLI_STR, &o.mode},
+                     {"batch", CLI_INT, &o.batch},
+                     {"clip", CLI_INT, &o.clip},
+                     {"steps", CLI_INT, &o.steps},
+                     {"warmup", CLI_INT, &o.warmup},
+                     {"threads", CLI_INT, &o.threads},
+                     {"backend", CLI_STR, &o.backend},
+                     {"seed", CLI_INT, &o.seed},
+                     {"workers", CLI_INT, &o.workers},
+                     {"precision", CLI_STR, &o.precision},
+                     {NULL, 0, NULL}};
     char *pos[1];
     int npos;
     bool help;

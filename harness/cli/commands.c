@@ -28,9 +28,10 @@ const CliCommand cli_commands[] = {
     {"bench", "time a training step, inference or the data loader",
      "bench --model FILE.yaml [--variant NAME] [--mode train|infer|loader] [--batch N] [--clip T]\n"
      "        [--steps K] [--warmup W] [--threads N] [--backend cpu|cuda] [--seed S]\n"
-     "        [--workers N]\n\n"
+     "        [--workers N] [--precision fp32|bf16]\n\n"
      "Times the full training step (forward, MODEL_SPEC losses, backward, clipping, AdamW) or\n"
-     "inference on random data after W warm-up steps; prints one JSON line with images/s,\n"
+     "inference on random data after W warm-up steps (--precision bf16: convolutions and GEMMs\n"
+     "in bfloat16, backend cuda only); prints one JSON line with images/s,\n"
      "median/p90/p99 milliseconds, peak RSS and arena bytes. --mode loader times the training\n"
      "loader instead (synthetic videos at the model's image size, augmentation and sampler\n"
      "on, --workers threads, default 2) and adds batches/s.",

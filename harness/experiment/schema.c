@@ -74,6 +74,9 @@ static const CfgKey TRAIN_KEYS[] = {
      "smallest change that counts as improvement"},
     {"checkpoint_every", CFG_INT, TC(checkpoint_every), 0, 0, 0, 100000000, NULL,
      "checkpoint every N steps (epoch ends always)"},
+    {"precision", CFG_CHOICE, TC(precision), STR(TrainConfig, precision), 0, ANY, "fp32|bf16",
+     "bf16: convolutions and GEMMs in bfloat16 with fp32 master weights, BN statistics and "
+     "losses (backend cuda only)"},
 };
 
 static const CfgKey EVAL_KEYS[] = {
@@ -145,6 +148,7 @@ void train_config_defaults(TrainConfig *c) {
     c->augment = true;
     snprintf(c->es_metric, sizeof c->es_metric, "none");
     c->es_patience = 5;
+    snprintf(c->precision, sizeof c->precision, "fp32");
 }
 
 void data_config_defaults(DataConfig *c) {

@@ -39,6 +39,7 @@ typedef struct TrainConfig {
     int es_patience;
     double es_min_delta;
     int checkpoint_every; /* steps; 0 = at epoch ends only */
+    char precision[8];    /* fp32 | bf16 (bf16 convolutions and GEMMs; cuda only) */
 } TrainConfig;
 
 void train_config_defaults(TrainConfig *c);

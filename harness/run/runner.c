@@ -253,6 +253,8 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
     have_cd = st == VB_OK;
     const KOps *k = NULL;
     if (st == VB_OK && !(k = kops_get(backend))) st = VB_ERR_BACKEND;
+    if (st == VB_OK)
+        st = k->set_precision(!strcmp(rc.train.precision, "bf16") ? K_PREC_BF16 : K_PREC_FP32);
     if (st == VB_OK) {
         rc.model.classes = cd.nmodel < 2 ? 2 : cd.nmodel;
         int maxb = rc.train.batch_size;
@@ -302,6 +304,7 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
                       res.epochs_run ? res.seconds / res.epochs_run : NAN);
             on_metric(c, "train", "early_stopped", -1, res.early_stopped);
             st = evaluate_cell(c, &m, &rc, &cd, ds);
+            if (st == VB_OK) st = k->status(); /* a failure inside an asynchronous op */
             if (st == VB_OK) st = probe_cell(c, &cd, de);
             struct rusage ru;
             getrusage(RUSAGE_SELF, &ru);
@@ -359,10 +362,34 @@ typedef struct Plan {
     int64_t exp_id;
 } Plan;
 
+/* The plan's backend exists here and runs every variant's precision:
+ * checked before any data is read or anything is recorded. */
+static VbStatus check_backend(const Experiment *e) {
+    const KOps *k = kops_get(e->backend);
+    if (!k) return VB_ERR_BACKEND;
+    for (int v = 0; v < e->nvariants; v++) {
+        bool bf16 = !strcmp(e->vcfg[v].train.precision, "bf16");
+        VbStatus st = k->set_precision(bf16 ? K_PREC_BF16 : K_PREC_FP32);
+        if (st != VB_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", vb_errmsg());
+            return vb_fail_plain(st, "%s: variant '%s': %s", e->file, e->variant[v], why);
+        }
+    }
+    return k->set_precision(K_PREC_FP32);
+}
+
 static VbStatus plan_file(const char *file, const RunnerOptions *o, DataCache *dc, Plan *p) {
     memset(p, 0, sizeof *p);
     VB_TRY(experiment_load(file, &p->e));
     if (o->backend) snprintf(p->e.backend, sizeof p->e.backend, "%s", o->backend);
+    if (!o->dry_run) {
+        VbStatus bs = check_backend(&p->e);
+        if (bs != VB_OK) {
+            experiment_free(&p->e);
+            return bs;
+        }
+    }
     const char **dig = vb_xcalloc((size_t)p->e.nvariants, sizeof *dig);
     VbStatus st = VB_OK;
     for (int v = 0; v < p->e.nvariants && st == VB_OK; v++) {
@@ -473,6 +500,21 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         store_provenance_local(&pv);
         pv.backend = e->backend;
         pv.threads = kthreads_get();
+        /* the device and its libraries, and the cell's arithmetic */
+        KInfo ki;
+        memset(&ki, 0, sizeof ki);
+        const KOps *kb = kops_get(e->backend);
+        if (kb) kb->info(&ki);
+        else vb_clear_error(); /* run_cell reports it as the cell's failure */
+        char libs[1024];
+        snprintf(libs, sizeof libs, "%s%s%s; compute %s", pv.libraries ? pv.libraries : "",
+                 ki.libraries[0] ? ", " : "", ki.libraries,
+                 !strcmp(cell->cfg.train.precision, "bf16")
+                     ? "bf16 convolutions/GEMMs, fp32 master weights"
+                     : "fp32");
+        pv.libraries = libs;
+        if (ki.device[0]) pv.gpu = ki.device;
+        if (ki.driver[0]) pv.gpu_driver = ki.driver;
         DataEntry *de;
         s = data_get(dc, &cell->cfg.data, o->quiet, &de);
         if (s != VB_OK) break;

@@ -13,6 +13,22 @@
 #include "models/mixup.h"
 #include "models/optim.h"
 
+/* Per-step results (loss parts, gradient norm) stay in backend memory until
+ * STAT_RING steps are pending or FLUSH_S seconds have passed, an epoch ends,
+ * a checkpoint is written or the run stops; then one read brings them back
+ * and the steps are checked and logged in order. On a GPU this keeps the
+ * host from waiting for each step; results never depend on it. */
+#define STAT_RING 64
+#define STAT_W (K_LOSS_PARTS + 1) /* doubles per step: the parts, then the gradient norm */
+#define FLUSH_S 0.5
+
+typedef struct Pending {
+    int64_t step;
+    int epoch, n;
+    double lr;
+    bool swa_active;
+} Pending;
+
 struct Trainer {
     Hybrid *m;
     TrainConfig tc;
@@ -31,6 +47,16 @@ struct Trainer {
     float *swa, *sam_e, *sam_t, *lw_tmp; /* backend buffers */
     float *dist;
     size_t ndist, cap_dist; /* normal SVDD distances this epoch */
+    double *stats;          /* backend [STAT_RING + 1, STAT_W]; the last row is scratch */
+    double *stats_host;     /* [STAT_RING, STAT_W] */
+    float *scores;          /* backend [STAT_RING, max_b]: SVDD scores (soft-boundary R²) */
+    float *scores_host;
+    unsigned char *normal; /* [STAT_RING, max_b]: sample counts towards R² */
+    float *cls_host;       /* [max_b, C]: validation logits */
+    Pending pend[STAT_RING];
+    int npend;
+    double flush_t0, loss_sum; /* last read; sum of this epoch's step losses */
+    long loss_n;
     CkptState s;
     int64_t spe;
     int swa_epoch;
@@ -60,6 +86,7 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
     const KOps *k = m->net.k;
     VbStatus st = adamw_init(&t->opt, &m->pt, (float)tc->beta1, (float)tc->beta2, (float)tc->eps,
                              (float)tc->weight_decay);
+    t->flush_t0 = now_s();
     if (st != VB_OK) {
         trainer_free(t);
         return st;
@@ -102,7 +129,11 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
             t->alpha[c] = d->class_counts[c] > 0 ? n / ((double)C * d->class_counts[c]) : 0.0;
         lc->class_alpha = t->alpha;
     }
-    loss_work_init(&t->lw, m);
+    st = loss_work_init(&t->lw, m);
+    if (st != VB_OK) {
+        trainer_free(t);
+        return st;
+    }
     t->max_b = m->max_b, t->T = m->max_t, t->S = m->cfg.image;
     size_t nx = (size_t)t->max_b * t->T * t->S * t->S * 3;
     t->xhost = vb_xmalloc(nx * sizeof(float));
@@ -121,9 +152,23 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
         t->sam_e = k->alloc(m->pt.n_train * sizeof(float) + 64);
         t->sam_t = k->alloc(m->pt.n_train * sizeof(float) + 64);
     }
-    if (!t->xdev || (tc->swa && (!t->swa || !t->lw_tmp)) || (tc->sam && (!t->sam_e || !t->sam_t))) {
+    t->stats = k->alloc((size_t)(STAT_RING + 1) * STAT_W * sizeof(double));
+    t->stats_host = vb_xcalloc((size_t)STAT_RING * STAT_W, sizeof(double));
+    t->scores = k->alloc((size_t)STAT_RING * t->max_b * sizeof(float));
+    t->scores_host = vb_xcalloc((size_t)STAT_RING * t->max_b, sizeof(float));
+    t->normal = vb_xcalloc((size_t)STAT_RING * t->max_b, 1);
+    t->cls_host = vb_xcalloc((size_t)t->max_b * C, sizeof(float));
+    if (!t->xdev || (tc->swa && (!t->swa || !t->lw_tmp)) || (tc->sam && (!t->sam_e || !t->sam_t)) ||
+        !t->stats || !t->scores) {
+        size_t fr, tot;
+        k->mem_info(&fr, &tot);
         trainer_free(t);
-        return VB_FAIL(VB_ERR_NOMEM, "cannot allocate training buffers");
+        return VB_FAIL(VB_ERR_NOMEM,
+                       "cannot allocate training buffers on backend %s (input %.1f MiB, %s%s"
+                       "%.1f MiB free of %.1f MiB)",
+                       k->name, (double)nx * 4 / 1048576.0, tc->sam ? "SAM 2 x parameters, " : "",
+                       tc->swa ? "SWA 2 x parameters, " : "", (double)fr / 1048576.0,
+                       (double)tot / 1048576.0);
     }
     t->s.best_metric = NAN;
     m->net.dropout_rng = rng_stream(seed, "dropout");
@@ -143,6 +188,9 @@ void trainer_free(Trainer *t) {
     if (t->lw_tmp) k->free(t->lw_tmp);
     if (t->sam_e) k->free(t->sam_e);
     if (t->sam_t) k->free(t->sam_t);
+    if (t->stats) k->free(t->stats);
+    if (t->scores) k->free(t->scores);
+    free(t->stats_host), free(t->scores_host), free(t->normal), free(t->cls_host);
     free(t);
 }
 
@@ -150,7 +198,10 @@ void trainer_set_logger(Trainer *t, TrainLogFn fn, void *ctx) { t->log = fn, t->
 void trainer_request_stop(Trainer *t) { t->stop = 1; }
 void trainer_stop_after(Trainer *t, int64_t steps) { t->stop_after = steps; }
 
+static VbStatus flush(Trainer *t);
+
 static VbStatus save(Trainer *t) {
+    VB_TRY(flush(t));
     if (!t->ckpt) return VB_OK;
     LoaderPos p = loader_position(t->d.train);
     t->s.loader_epoch = p.epoch, t->s.loader_batch = p.batch;
@@ -197,16 +248,52 @@ static int prepare_batch(Trainer *t, const Batch *bt, bool mix) {
     return n;
 }
 
-static void record_normal_distances(Trainer *t, int n) {
-    if (t->lc.svdd_mode != SVDD_SOFT_BOUNDARY) return;
-    for (int i = 0; i < n; i++) {
-        if (t->aa[i] || t->lam[i] != 1.0f) continue;
-        if (t->ndist == t->cap_dist) {
-            t->cap_dist = t->cap_dist ? 2 * t->cap_dist : 1024;
-            t->dist = vb_xrealloc(t->dist, t->cap_dist * sizeof(float));
-        }
-        t->dist[t->ndist++] = t->lw.score[i];
+static void record_distance(Trainer *t, float d) {
+    if (t->ndist == t->cap_dist) {
+        t->cap_dist = t->cap_dist ? 2 * t->cap_dist : 1024;
+        t->dist = vb_xrealloc(t->dist, t->cap_dist * sizeof(float));
     }
+    t->dist[t->ndist++] = d;
+}
+
+/* Read the pending steps' results back, check them and log them in order. */
+static VbStatus flush(Trainer *t) {
+    if (t->npend == 0) return VB_OK;
+    const KOps *k = t->m->net.k;
+    int np = t->npend;
+    t->npend = 0;
+    bool soft = t->lc.svdd_mode == SVDD_SOFT_BOUNDARY;
+    k->download(t->stats_host, t->stats, (size_t)np * STAT_W * sizeof(double));
+    if (soft) k->download(t->scores_host, t->scores, (size_t)np * t->max_b * sizeof(float));
+    VB_TRY(k->status());
+    double now = now_s(), dt = now - t->flush_t0;
+    t->flush_t0 = now;
+    long images = 0;
+    for (int i = 0; i < np; i++) images += (long)t->pend[i].n * t->T;
+    for (int i = 0; i < np; i++) {
+        const Pending *p = &t->pend[i];
+        const double *row = t->stats_host + (size_t)i * STAT_W;
+        LossParts lp = loss_parts_from(row);
+        VB_TRY(loss_parts_check(&lp));
+        double gn = row[K_LOSS_PARTS];
+        if (!isfinite(gn))
+            return VB_FAIL(VB_ERR_NUMERIC, "the gradient norm is %g at step %lld (epoch %d)", gn,
+                           (long long)p->step, p->epoch);
+        for (int j = 0; soft && j < p->n; j++)
+            if (t->normal[(size_t)i * t->max_b + j])
+                record_distance(t, t->scores_host[(size_t)i * t->max_b + j]);
+        t->loss_sum += lp.total, t->loss_n++;
+        TrainEvent ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = TRAIN_STEP;
+        ev.step = p->step, ev.epoch = p->epoch, ev.epochs = t->tc.epochs;
+        ev.steps_per_epoch = t->spe;
+        ev.lr = p->lr, ev.grad_norm = gn, ev.loss = lp;
+        ev.swa_active = p->swa_active;
+        ev.images_per_s = dt > 0 ? (double)images / dt : 0;
+        if (t->log) t->log(t->log_ctx, &ev);
+    }
+    return VB_OK;
 }
 
 bool train_sam_perturb(ParamTable *pt, double rho, bool adaptive, float *e, float *tmp) {
@@ -228,17 +315,18 @@ bool train_sam_perturb(ParamTable *pt, double rho, bool adaptive, float *e, floa
     return true;
 }
 
-static VbStatus forward_backward(Trainer *t, int n, LossParts *lp) {
+/* One forward, loss and backward; the loss parts land in `parts` (backend). */
+static void forward_backward(Trainer *t, int n, double *parts) {
     Hybrid *m = t->m;
     LossTargets tg = {t->ya, t->yb, t->aa, t->ab, t->lam};
     optim_zero_grad(&m->pt);
     hybrid_forward(m, n, t->T, t->xdev);
-    VB_TRY(loss_compute(&t->lc, m, &t->lw, n, t->T, &tg, lp));
+    loss_enqueue(&t->lc, m, &t->lw, n, t->T, &tg, parts);
     hybrid_backward(m, n, t->T, t->xdev);
-    return VB_OK;
 }
 
-static VbStatus train_step(Trainer *t, const Batch *bt, TrainEvent *ev) {
+/* Enqueue one optimiser step; its results join the pending ones. */
+static void train_step(Trainer *t, const Batch *bt) {
     Hybrid *m = t->m;
     const KOps *k = m->net.k;
     int n = prepare_batch(t, bt, t->tc.mix_p > 0);
@@ -247,30 +335,29 @@ static VbStatus train_step(Trainer *t, const Batch *bt, TrainEvent *ev) {
     m->net.step = (uint64_t)t->s.step;
     hybrid_set_train(m, true);
     m->net.update_bn = true;
-    LossParts lp;
-    VB_TRY(forward_backward(t, n, &lp));
-    record_normal_distances(t, n);
-    if (t->tc.sam &&
-        train_sam_perturb(&m->pt, t->tc.sam_rho, t->tc.sam_adaptive, t->sam_e, t->sam_t)) {
-        LossParts lp2;
+    int slot = t->npend;
+    double *row = t->stats + (size_t)slot * STAT_W,
+           *scratch = t->stats + (size_t)STAT_RING * STAT_W;
+    forward_backward(t, n, row);
+    if (t->lc.svdd_mode == SVDD_SOFT_BOUNDARY) {
+        k->copy(t->scores + (size_t)slot * t->max_b, m->svdd_score, (size_t)n * sizeof(float));
+        for (int i = 0; i < n; i++)
+            t->normal[(size_t)slot * t->max_b + i] = !t->aa[i] && t->lam[i] == 1.0f;
+    }
+    if (t->tc.sam) {
+        /* a zero norm gives e = 0: the second pass then repeats the first */
+        k->sam_perturb(m->pt.n_train, t->tc.sam_rho, t->tc.sam_adaptive, m->pt.data, m->pt.grad,
+                       t->sam_e, t->sam_t, scratch + K_LOSS_PARTS);
         m->net.update_bn = false; /* the second pass leaves BN running statistics alone */
-        VbStatus st = forward_backward(t, n, &lp2);
+        forward_backward(t, n, scratch);
         m->net.update_bn = true;
         k->axpy(m->pt.n_train, -1.0f, t->sam_e, m->pt.data);
-        VB_TRY(st);
     }
-    double gn = optim_clip(&m->pt, t->tc.clip_norm);
-    if (!isfinite(gn))
-        return VB_FAIL(VB_ERR_NUMERIC, "the gradient norm is %g at step %lld (epoch %d)", gn,
-                       (long long)t->s.step, t->s.epoch);
+    optim_clip_dev(&m->pt, t->tc.clip_norm, row + K_LOSS_PARTS);
     adamw_step(&t->opt, &m->pt, (float)lr);
-    memset(ev, 0, sizeof *ev);
-    ev->kind = TRAIN_STEP;
-    ev->step = t->s.step, ev->epoch = t->s.epoch, ev->epochs = t->tc.epochs;
-    ev->steps_per_epoch = t->spe;
-    ev->lr = lr, ev->grad_norm = gn, ev->loss = lp;
-    ev->swa_active = t->sched.swa_start >= 0 && t->s.step >= t->sched.swa_start;
-    return VB_OK;
+    Pending *p = &t->pend[t->npend++];
+    p->step = t->s.step, p->epoch = t->s.epoch, p->n = n, p->lr = lr;
+    p->swa_active = t->sched.swa_start >= 0 && t->s.step >= t->sched.swa_start;
 }
 
 /* Validation loss (λ = 1, no mixing) and closed-set accuracy. */
@@ -294,8 +381,9 @@ static VbStatus validate(Trainer *t, double *loss, double *acc) {
         LossParts lp;
         VB_TRY(loss_compute(&t->lc, m, &t->lw, n, t->T, &tg, &lp));
         sum += lp.total * n;
+        m->net.k->download(t->cls_host, m->cls_logits, (size_t)n * C * sizeof(float));
         for (int i = 0; i < n; i++) {
-            const float *z = t->lw.cls + (size_t)i * C;
+            const float *z = t->cls_host + (size_t)i * C;
             int best = 0;
             for (int c = 1; c < C; c++)
                 if (z[c] > z[best]) best = c;
@@ -472,8 +560,8 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
             t->lc.svdd_on = true;
             hybrid_set_train(m, true);
         }
-        double e0 = now_s(), loss_sum = 0;
-        long loss_n = 0;
+        double e0 = now_s();
+        t->loss_sum = 0, t->loss_n = 0;
         while (t->s.loader_batch < (uint64_t)t->spe) {
             if (t->stop || (t->stop_after >= 0 && t->s.step >= t->stop_after)) {
                 t->s.seconds = now_s() - t_start;
@@ -482,23 +570,20 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
                 res->steps = t->s.step, res->epochs_run = t->s.epoch;
                 return VB_OK;
             }
-            double s0 = now_s();
             const Batch *bt = loader_next(t->d.train);
             if (!bt) return VB_FAIL(VB_ERR_IO, "the training loader stopped");
-            TrainEvent ev;
-            VB_TRY(train_step(t, bt, &ev));
+            train_step(t, bt);
             t->s.step++;
             t->s.loader_batch++;
-            loss_sum += ev.loss.total, loss_n++;
-            ev.images_per_s = bt->n * bt->T / (now_s() - s0);
-            if (t->log) t->log(t->log_ctx, &ev);
+            if (t->npend == STAT_RING || now_s() - t->flush_t0 >= FLUSH_S) VB_TRY(flush(t));
             if (tc->checkpoint_every > 0 && t->s.step % tc->checkpoint_every == 0 &&
                 t->s.loader_batch < (uint64_t)t->spe) {
                 t->s.seconds = now_s() - t_start;
                 VB_TRY(save(t));
             }
         }
-        VB_TRY(end_epoch(t, now_s() - e0, loss_n ? loss_sum / loss_n : NAN, &early));
+        VB_TRY(flush(t));
+        VB_TRY(end_epoch(t, now_s() - e0, t->loss_n ? t->loss_sum / t->loss_n : NAN, &early));
         t->s.epoch++;
         t->s.loader_batch = 0;
         t->s.seconds = now_s() - t_start;

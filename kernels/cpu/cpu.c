@@ -71,6 +71,8 @@ const KOps *kops_cpu(void) {
         cpu_register_norm(&table);
         cpu_register_rnn(&table);
         cpu_register_glue(&table);
+        cpu_register_train(&table);
+        if (kops_check_complete(&table) != VB_OK) vb_assert_fail(vb_errmsg(), __FILE__, __LINE__);
         ready = 1;
     }
     return &table;
