@@ -46,8 +46,23 @@ else
 endif
 DEFS    := -DVB_VERSION='"$(VERSION)"' $(if $(filter 1,$(USE_CUDA)),-DVB_HAVE_CUDA,)
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(SANFL) -fopenmp -MMD -MP $(DEFS) -I. $(PKG_CFLAGS)
+# CUDA: Hopper (sm_90 machine code + compute_90 PTX for later GPUs) and
+# Ampere (sm_80). -Werror all-warnings turns every nvcc warning into an
+# error, deprecation warnings included (CUDNN_WARN_DEPRECATED makes cuDNN's
+# deprecated symbols warn); the one exemption is the commented allowlist at
+# the top of kernels/cuda/cu_dnn.cu, enforced by tests/cuda_checks.sh.
+# --fmad=false: no FMA contraction, so the shared per-element math
+# (kernels/kmath.h, kloss.h) rounds as on the CPU. The CUDA runtime is linked
+# statically (the device machine's driver runs it); cuBLAS and cuDNN are
+# shared libraries found through the rpath or LD_LIBRARY_PATH.
+NVCC_ARCH  := -gencode arch=compute_90,code=[sm_90,compute_90] -gencode arch=compute_80,code=sm_80
+NVCC_FLAGS := -O3 -std=c++17 -I. $(NVCC_ARCH) --fmad=false -Werror all-warnings \
+              -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-Wno-format-truncation \
+              -DCUDNN_WARN_DEPRECATED \
+              $(DEFS)
 ifeq ($(USE_CUDA),1)
-  CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath=$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+  CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath=$(CUDA_HOME)/lib64 -lcudnn -lcublas \
+               -lcudart_static -ldl -lrt -lstdc++
 else
   CUDA_LIBS :=
 endif
@@ -56,7 +71,7 @@ LDLIBS_ALL = $(SANFL) -fopenmp $(PKG_LIBS) -lm -lpthread $(CUDA_LIBS)
 # Build-variant directory, so SAN/DEBUG objects never mix with release ones.
 VARIANT := $(BUILD)/$(if $(filter 1,$(SAN)),san,$(if $(filter 1,$(DEBUG)),debug,release))$(if $(filter 1,$(USE_CUDA)),-cuda,)
 
-LIB_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c models/*.c datasets/*.c harness/*/*.c)
+LIB_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c kernels/cuda/*.c models/*.c datasets/*.c harness/*/*.c)
 LIB_SRC  := $(filter-out harness/cli/main.c,$(LIB_SRC))
 CUDA_SRC := $(if $(filter 1,$(USE_CUDA)),$(wildcard kernels/cuda/*.cu),)
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -91,7 +106,7 @@ $(VARIANT)/%.o: %.c | $(DEPS_STAMP)
 
 $(VARIANT)/%.cu.o: %.cu | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	@echo '  NVCC $<'; $(NVCC) -O2 -std=c++17 -I. -Xcompiler -Wall,-Werror -c $< -o $@
+	@echo '  NVCC $<'; $(NVCC) $(NVCC_FLAGS) -MMD -MP -c $< -o $@
 
 $(VARIANT)/harness/cli/main.o: harness/cli/main.c $(VERSION_H) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

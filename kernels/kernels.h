@@ -87,7 +87,7 @@ typedef struct KLoss {
 
 /* What a backend runs on, for run provenance ("" where it does not apply). */
 typedef struct KInfo {
-    char device[160];    /* e.g. "NVIDIA H200 (sm_90, 132 SMs, 140.4 GiB)" */
+    char device[320];    /* e.g. "NVIDIA H200 (sm_90, 132 SMs, 140.4 GiB)" */
     char driver[64];     /* e.g. "580.159.04 (CUDA 13.0)" */
     char libraries[256]; /* e.g. "CUDA runtime 13.0, cuBLAS 13.1.0, cuDNN 9.19.0" */
 } KInfo;
@@ -323,10 +323,11 @@ typedef struct KOps {
  * the static assertion in backend.c catches a field missing here. */
 #define KOPS_FIELDS(X)                                                                             \
     X(alloc)                                                                                       \
-    X(free) X(upload) X(download) X(copy) X(zero) X(sync) X(gemm) X(linear_fwd) X(linear_bwd)      \
-        X(conv2d_ws) X(conv2d_fwd) X(conv2d_bwd) X(dwconv2d_fwd) X(dwconv2d_bwd) X(convt2d_ws)     \
-            X(convt2d_fwd) X(convt2d_bwd) X(bn_train_fwd) X(bn_eval_fwd) X(bn_train_bwd)           \
-                X(bn_eval_bwd) X(act_fwd) X(act_bwd) X(mul) X(axpy) X(scale) X(add) X(row_scale)   \
+    X(free)                                                                                        \
+    X(upload) X(download) X(copy) X(zero) X(sync) X(gemm) X(linear_fwd) X(linear_bwd) X(conv2d_ws) \
+        X(conv2d_fwd) X(conv2d_bwd) X(dwconv2d_fwd) X(dwconv2d_bwd) X(convt2d_ws) X(convt2d_fwd)   \
+            X(convt2d_bwd) X(bn_train_fwd) X(bn_eval_fwd) X(bn_train_bwd) X(bn_eval_bwd)           \
+                X(act_fwd) X(act_bwd) X(mul) X(axpy) X(scale) X(add) X(row_scale)                  \
                     X(group_mean_fwd) X(group_mean_bwd) X(gap_fwd) X(gap_bwd) X(se_fwd) X(se_bwd)  \
                         X(lstm_save) X(lstm_ws) X(lstm_fwd) X(lstm_bwd) X(gru_save) X(gru_ws)      \
                             X(gru_fwd) X(gru_bwd) X(attn_fwd) X(attn_bwd) X(softmax_fwd)           \

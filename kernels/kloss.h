@@ -68,8 +68,7 @@ VB_HD double kloss_ce_row(const float *z, int C, const double *q, double scale, 
     double ce = 0, qs = 0;
     for (int j = 0; j < C; j++) ce -= q[j] * ((double)z[j] - lse), qs += q[j];
     if (dz)
-        for (int j = 0; j < C; j++)
-            dz[j] += (float)(scale * (exp((double)z[j] - lse) * qs - q[j]));
+        for (int j = 0; j < C; j++) dz[j] += (float)(scale * (exp((double)z[j] - lse) * qs - q[j]));
     return ce;
 }
 
@@ -168,9 +167,9 @@ VB_HD double kloss_svdd(const KLoss *c, const float *tgt, const float *d, double
  * term (gw [b] overwritten), the VAE term and its per-frame weights
  * (g_wm, g_wk [rows] overwritten; mse, kl read only with has_vae), and
  * writes parts [K_LOSS_PARTS]. */
-VB_HD void kloss_finish(const KLoss *c, const float *tgt, const double *contrib,
-                        const float *score, const float *mse, const float *kl, float *gw,
-                        float *g_wm, float *g_wk, double *parts) {
+VB_HD void kloss_finish(const KLoss *c, const float *tgt, const double *contrib, const float *score,
+                        const float *mse, const float *kl, float *gw, float *g_wm, float *g_wk,
+                        double *parts) {
     double cls = 0, bin = 0, svdd = 0, vae = 0;
     for (int i = 0; i < c->b; i++) {
         cls += contrib[3 * i];
