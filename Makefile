@@ -1,6 +1,6 @@
 # vadbench build. Targets: all (./vadbench), test, demo, bench, fixtures, format,
-# format-check, layering,
-# test-cuda, clean. Switches: CUDA=auto|0|1, SAN=1, DEBUG=1, THREADS=N.
+# format-check, layering, test-cuda, cuda-checks, device-bundle, clean.
+# Switches: CUDA=auto|0|1, SAN=1, DEBUG=1, THREADS=N.
 # Missing Debian packages are installed by harness/deps.sh (as root) before
 # anything is compiled.
 
@@ -80,7 +80,8 @@ TEST_OBJ := $(TEST_SRC:%.c=$(VARIANT)/%.o)
 DEPS_STAMP := $(BUILD)/.deps-ok
 VERSION_H  := $(VARIANT)/version.h
 
-.PHONY: all test demo bench fixtures test-cuda clean deps layering format format-check FORCE
+.PHONY: all test demo bench fixtures test-cuda cuda-checks device-bundle clean deps layering \
+        format format-check FORCE
 .DEFAULT_GOAL := all
 
 all: vadbench
@@ -121,9 +122,20 @@ vadbench: $(VARIANT)/vadbench
 $(VARIANT)/vbtest: $(LIB_OBJ) $(TEST_OBJ)
 	@echo '  LD  $@'; $(CC) -o $@ $^ $(LDLIBS_ALL) $(CRIT_LIBS)
 
+# Checks over the CUDA unit that need nvcc but no GPU: no floating-point
+# atomics in the PTX, deprecated APIs only on cu_dnn.cu's allowlist
+# (tests/cuda_checks.sh). Rerun only when the CUDA sources change.
+CUDA_CHECKS := $(if $(filter 1,$(USE_CUDA)),$(VARIANT)/cuda-checks.ok,)
+$(VARIANT)/cuda-checks.ok: $(CUDA_SRC) $(wildcard kernels/cuda/*.h kernels/cuda/*.cuh kernels/*.h) \
+                          tests/cuda_checks.sh | $(DEPS_STAMP)
+	@mkdir -p $(VARIANT)/cuda-checks
+	@sh tests/cuda_checks.sh $(NVCC) $(VARIANT)/cuda-checks && touch $@
+cuda-checks: $(CUDA_CHECKS)
+	@$(if $(CUDA_CHECKS),true,echo "cuda-checks: skipped (no nvcc and cuDNN: CUDA=$(CUDA))")
+
 # Criterion runs each test in its own process; -j2 keeps CI machines responsive.
 TEST_ARGS ?= --jobs 2
-test: layering format-check vadbench $(VARIANT)/vbtest
+test: layering format-check vadbench $(VARIANT)/vbtest $(CUDA_CHECKS)
 	@mkdir -p tests/tmp
 	ASAN_OPTIONS=detect_leaks=0 $(VARIANT)/vbtest $(TEST_ARGS)
 	@echo "vadbench: all tests passed"
@@ -141,8 +153,12 @@ format-check: $(DEPS_STAMP)
 layering:
 	@sh harness/layering.sh
 
+# The CUDA test suites (cuda_*: every op against the CPU, the model, training
+# trajectories, determinism, resume). Without a usable GPU they skip; with
+# VADBENCH_REQUIRE_CUDA=1 (tests/device/run.sh sets it) a missing GPU fails.
 test-cuda: vadbench $(VARIANT)/vbtest
-	VADBENCH_REQUIRE_CUDA=1 $(VARIANT)/vbtest $(TEST_ARGS) --filter='cuda*/*'
+	@mkdir -p tests/tmp
+	$(VARIANT)/vbtest $(TEST_ARGS) --filter='cuda*/*'
 
 # The quickstart experiment end to end: train and evaluate every cell (cells already
 # done in results/vadbench.db are skipped), then write its report.

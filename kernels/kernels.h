@@ -324,7 +324,8 @@ typedef struct KOps {
 #define KOPS_FIELDS(X)                                                                             \
     X(alloc)                                                                                       \
     X(free)                                                                                        \
-    X(upload) X(download) X(copy) X(zero) X(sync) X(gemm) X(linear_fwd) X(linear_bwd) X(conv2d_ws) \
+    X(upload)                                                                                      \
+    X(download) X(copy) X(zero) X(sync) X(gemm) X(linear_fwd) X(linear_bwd) X(conv2d_ws)           \
         X(conv2d_fwd) X(conv2d_bwd) X(dwconv2d_fwd) X(dwconv2d_bwd) X(convt2d_ws) X(convt2d_fwd)   \
             X(convt2d_bwd) X(bn_train_fwd) X(bn_eval_fwd) X(bn_train_bwd) X(bn_eval_bwd)           \
                 X(act_fwd) X(act_bwd) X(mul) X(axpy) X(scale) X(add) X(row_scale)                  \

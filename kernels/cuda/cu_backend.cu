@@ -85,7 +85,8 @@ static void cu_upload(void *dst, const void *src, size_t bytes) {
             s->cap = cap;
         }
         memcpy(s->host, (const char *)src + off, len);
-        CU_CHECK(cudaMemcpyAsync((char *)dst + off, s->host, len, cudaMemcpyHostToDevice, c->stream));
+        CU_CHECK(
+            cudaMemcpyAsync((char *)dst + off, s->host, len, cudaMemcpyHostToDevice, c->stream));
         CU_CHECK(cudaEventRecord(s->done, c->stream));
         s->used = true;
     }
@@ -259,10 +260,8 @@ static VbStatus ctx_create(void) {
     if (ok && (cublasCreate(&c->blas) != CUBLAS_STATUS_SUCCESS ||
                cublasSetStream(c->blas, c->stream) != CUBLAS_STATUS_SUCCESS ||
                cudaMalloc(&c->blas_ws, c->blas_ws_bytes) != cudaSuccess ||
-               cublasSetWorkspace(c->blas, c->blas_ws, c->blas_ws_bytes) !=
-                   CUBLAS_STATUS_SUCCESS ||
-               cublasSetAtomicsMode(c->blas, CUBLAS_ATOMICS_NOT_ALLOWED) !=
-                   CUBLAS_STATUS_SUCCESS ||
+               cublasSetWorkspace(c->blas, c->blas_ws, c->blas_ws_bytes) != CUBLAS_STATUS_SUCCESS ||
+               cublasSetAtomicsMode(c->blas, CUBLAS_ATOMICS_NOT_ALLOWED) != CUBLAS_STATUS_SUCCESS ||
                cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS))
         ok = false, snprintf(why, sizeof why, "cuBLAS could not be set up");
     if (ok && !c->conv_gemm_only) {
@@ -273,10 +272,10 @@ static VbStatus ctx_create(void) {
     for (int i = 0; ok && i < CU_STAGE_SLOTS; i++)
         if (cudaEventCreateWithFlags(&c->stage[i].done, cudaEventDisableTiming) != cudaSuccess)
             ok = false, snprintf(why, sizeof why, "cannot create events");
-    if (ok && (cudaMalloc(&c->red, CU_RED_CAP * sizeof(double)) != cudaSuccess ||
-               cudaMalloc(&c->scalar, 64 * sizeof(float)) != cudaSuccess ||
-               cudaHostAlloc(&c->red_host, 64 * sizeof(double), cudaHostAllocDefault) !=
-                   cudaSuccess))
+    if (ok &&
+        (cudaMalloc(&c->red, CU_RED_CAP * sizeof(double)) != cudaSuccess ||
+         cudaMalloc(&c->scalar, 64 * sizeof(float)) != cudaSuccess ||
+         cudaHostAlloc(&c->red_host, 64 * sizeof(double), cudaHostAllocDefault) != cudaSuccess))
         ok = false, snprintf(why, sizeof why, "cannot allocate the reduction scratch");
     if (!ok) {
         int devid = c->device;

@@ -31,7 +31,7 @@
 
 static cudaStream_t stream(void) { return cu_ctx()->stream; }
 
-#define GRID_LOOP(i, n)                                                                 \
+#define GRID_LOOP(i, n)                                                             \
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)(n); \
          i += (size_t)gridDim.x * blockDim.x)
 #define LAUNCH(n) <<<cu_grid(n), CU_THREADS, 0, stream()>>>
@@ -293,8 +293,7 @@ static void bias_grad(size_t rows, int c, const float *dy, float *db) {
 
 /* ------------------------------------------------------------ depthwise */
 
-__global__ static void k_dw_fwd(KConv p, const float *x, const float *w, const float *b,
-                                float *y) {
+__global__ static void k_dw_fwd(KConv p, const float *x, const float *w, const float *b, float *y) {
     int C = p.cin, kk = p.kh * p.kw;
     GRID_LOOP(i, (size_t)p.n * p.oh * p.ow * C) {
         int c = (int)(i % C), ox = (int)(i / C % p.ow), oy = (int)(i / C / p.ow % p.oh);
@@ -425,8 +424,8 @@ static void cu_conv2d_bwd(const KConv *c, const float *x, const float *w, const 
     bias_grad(rows, c->cout, dy, db);
     if (is_1x1(c)) {
         if (dw) /* dw[cout,cin] += dy^T x */
-            cu_gemm(true, false, c->cout, c->cin, (int)rows, 1.0f, dy, c->cout, x, c->cin, 1.0f,
-                    dw, c->cin, true);
+            cu_gemm(true, false, c->cout, c->cin, (int)rows, 1.0f, dy, c->cout, x, c->cin, 1.0f, dw,
+                    c->cin, true);
         if (dx) /* dx[rows,cin] = dy W */
             cu_gemm(false, false, (int)rows, c->cin, c->cout, 1.0f, dy, c->cout, w, c->cin, 0.0f,
                     dx, c->cin, true);

@@ -22,7 +22,7 @@ extern "C" {
 static cudaStream_t stream(void) { return cu_ctx()->stream; }
 static bool use_bf16(bool allow) { return allow && cu_ctx()->prec == K_PREC_BF16; }
 
-#define GRID_LOOP(i, n)                                                                 \
+#define GRID_LOOP(i, n)                                                             \
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)(n); \
          i += (size_t)gridDim.x * blockDim.x)
 
@@ -48,8 +48,8 @@ void cu_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
     cublasOperation_t ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N, oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasHandle_t h = cu_ctx()->blas;
     if (use_bf16(allow_bf16))
-        CUBLAS_CHECK(cublasGemmEx(h, ob, oa, n, m, k, &alpha, b, CUDA_R_32F, ldb, a, CUDA_R_32F, lda,
-                                  &beta, c, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_FAST_16BF,
+        CUBLAS_CHECK(cublasGemmEx(h, ob, oa, n, m, k, &alpha, b, CUDA_R_32F, ldb, a, CUDA_R_32F,
+                                  lda, &beta, c, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_FAST_16BF,
                                   CUBLAS_GEMM_DEFAULT));
     else CUBLAS_CHECK(cublasSgemm(h, ob, oa, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc));
 }
@@ -67,10 +67,9 @@ void cu_gemm_strided(bool ta, bool tb, int m, int n, int k, float alpha, const f
     cublasOperation_t ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N, oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasHandle_t h = cu_ctx()->blas;
     if (use_bf16(allow_bf16))
-        CUBLAS_CHECK(cublasGemmStridedBatchedEx(h, ob, oa, n, m, k, &alpha, b, CUDA_R_32F, ldb, sb,
-                                                a, CUDA_R_32F, lda, sa, &beta, c, CUDA_R_32F, ldc,
-                                                sc, count, CUBLAS_COMPUTE_32F_FAST_16BF,
-                                                CUBLAS_GEMM_DEFAULT));
+        CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+            h, ob, oa, n, m, k, &alpha, b, CUDA_R_32F, ldb, sb, a, CUDA_R_32F, lda, sa, &beta, c,
+            CUDA_R_32F, ldc, sc, count, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
     else
         CUBLAS_CHECK(cublasSgemmStridedBatched(h, ob, oa, n, m, k, &alpha, b, ldb, sb, a, lda, sa,
                                                &beta, c, ldc, sc, count));
@@ -301,8 +300,9 @@ static bool cu_all_finite(size_t n, const float *x) { return reduce_host(n, x, 2
 
 /* ------------------------------------------------------------ optimiser */
 
-__global__ static void k_adamw(size_t n, float b1, float b2, float eps, float decay, float step_size,
-                               float bc2_sqrt, float *p, const float *g, float *m, float *v) {
+__global__ static void k_adamw(size_t n, float b1, float b2, float eps, float decay,
+                               float step_size, float bc2_sqrt, float *p, const float *g, float *m,
+                               float *v) {
     GRID_LOOP(i, n) k_adamw(&p[i], g[i], &m[i], &v[i], b1, b2, eps, decay, step_size, bc2_sqrt);
 }
 

@@ -128,7 +128,8 @@ CuDnnConv *cu_dnn_conv_plan(CuDnn *d, const CuConvGeo *g, bool bf16, size_t ws_l
     if (!s) s = cudnnCreateFilterDescriptor(&c->w);
     if (!s) s = cudnnCreateConvolutionDescriptor(&c->conv);
     if (!s) s = cudnnSetTensor4dDescriptor(c->x, CUDNN_TENSOR_NHWC, dt, g->n, g->Cin, g->H, g->W);
-    if (!s) s = cudnnSetTensor4dDescriptor(c->y, CUDNN_TENSOR_NHWC, dt, g->n, g->Cout, g->Hs, g->Ws);
+    if (!s)
+        s = cudnnSetTensor4dDescriptor(c->y, CUDNN_TENSOR_NHWC, dt, g->n, g->Cout, g->Hs, g->Ws);
     if (!s)
         s = cudnnSetFilter4dDescriptor(c->w, dt, CUDNN_TENSOR_NHWC, g->Cout, g->Cin / g->groups,
                                        g->kh, g->kw);
@@ -144,8 +145,8 @@ CuDnnConv *cu_dnn_conv_plan(CuDnn *d, const CuConvGeo *g, bool bf16, size_t ws_l
     }
     int n = 0;
     cudnnConvolutionFwdAlgoPerf_t pf[MAX_ALGOS];
-    if (cudnnGetConvolutionForwardAlgorithm_v7(d->h, c->x, c->w, c->conv, c->y, MAX_ALGOS, &n, pf) ==
-        CUDNN_STATUS_SUCCESS)
+    if (cudnnGetConvolutionForwardAlgorithm_v7(d->h, c->x, c->w, c->conv, c->y, MAX_ALGOS, &n,
+                                               pf) == CUDNN_STATUS_SUCCESS)
         for (int i = 0; i < n && !c->has[0]; i++)
             if (pf[i].status == CUDNN_STATUS_SUCCESS && pf[i].determinism == CUDNN_DETERMINISTIC &&
                 math_ok(pf[i].mathType, bf16) && pf[i].memory <= ws_limit)
@@ -162,8 +163,8 @@ CuDnnConv *cu_dnn_conv_plan(CuDnn *d, const CuConvGeo *g, bool bf16, size_t ws_l
                 c->ws[1] = pd[i].memory;
     cudnnConvolutionBwdFilterAlgoPerf_t pw[MAX_ALGOS];
     n = 0;
-    if (cudnnGetConvolutionBackwardFilterAlgorithm_v7(d->h, c->x, c->y, c->conv, c->w, MAX_ALGOS, &n,
-                                                      pw) == CUDNN_STATUS_SUCCESS)
+    if (cudnnGetConvolutionBackwardFilterAlgorithm_v7(d->h, c->x, c->y, c->conv, c->w, MAX_ALGOS,
+                                                      &n, pw) == CUDNN_STATUS_SUCCESS)
         for (int i = 0; i < n && !c->has[2]; i++)
             if (pw[i].status == CUDNN_STATUS_SUCCESS && pw[i].determinism == CUDNN_DETERMINISTIC &&
                 math_ok(pw[i].mathType, bf16) && pw[i].memory <= ws_limit)
@@ -189,7 +190,9 @@ CuDnnConv *cu_dnn_conv_plan(CuDnn *d, const CuConvGeo *g, bool bf16, size_t ws_l
     return c;
 }
 
-bool cu_dnn_conv_has(const CuDnnConv *c, int dir) { return c && dir >= 0 && dir < 3 && c->has[dir]; }
+bool cu_dnn_conv_has(const CuDnnConv *c, int dir) {
+    return c && dir >= 0 && dir < 3 && c->has[dir];
+}
 
 static const char *math_name(cudnnMathType_t m) {
     return m == CUDNN_FMA_MATH         ? "fma"
@@ -218,8 +221,8 @@ bool cu_dnn_conv_fwd(CuDnn *d, CuDnnConv *c, const void *x, const void *w, void 
                                              ws_bytes, &zero, c->y, y));
 }
 
-bool cu_dnn_conv_bwd_data(CuDnn *d, CuDnnConv *c, const void *w, const void *dy, void *dx,
-                          void *ws, size_t ws_bytes) {
+bool cu_dnn_conv_bwd_data(CuDnn *d, CuDnnConv *c, const void *w, const void *dy, void *dx, void *ws,
+                          size_t ws_bytes) {
     const float one = 1.0f, zero = 0.0f;
     return DNN_CHECK(cudnnSetConvolutionMathType(c->conv, c->math[1])) &&
            DNN_CHECK(cudnnConvolutionBackwardData(d->h, &one, c->w, w, c->y, dy, c->conv, c->data,

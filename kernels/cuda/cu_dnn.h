@@ -48,8 +48,8 @@ void cu_dnn_conv_describe(const CuDnnConv *c, char *buf, size_t n);
  * the status recorded in the backend) on failure. */
 bool cu_dnn_conv_fwd(CuDnn *d, CuDnnConv *c, const void *x, const void *w, void *y, void *ws,
                      size_t ws_bytes);
-bool cu_dnn_conv_bwd_data(CuDnn *d, CuDnnConv *c, const void *w, const void *dy, void *dx,
-                          void *ws, size_t ws_bytes);
+bool cu_dnn_conv_bwd_data(CuDnn *d, CuDnnConv *c, const void *w, const void *dy, void *dx, void *ws,
+                          size_t ws_bytes);
 bool cu_dnn_conv_bwd_filter(CuDnn *d, CuDnnConv *c, const void *x, const void *dy, void *dw,
                             void *ws, size_t ws_bytes);
 

@@ -22,7 +22,7 @@ extern "C" {
 
 static cudaStream_t stream(void) { return cu_ctx()->stream; }
 
-#define GRID_LOOP(i, n)                                                                 \
+#define GRID_LOOP(i, n)                                                             \
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)(n); \
          i += (size_t)gridDim.x * blockDim.x)
 #define LAUNCH(n) <<<cu_grid(n), CU_THREADS, 0, stream()>>>
@@ -162,8 +162,8 @@ static void cu_vae_terms(int rows, int d, int latent, const float *recon, const 
     CU_LAUNCHED();
 }
 
-__global__ static void k_vae_terms_bwd_rec(int rows, int d, const float *recon,
-                                           const float *target, const float *wm, float *drec) {
+__global__ static void k_vae_terms_bwd_rec(int rows, int d, const float *recon, const float *target,
+                                           const float *wm, float *drec) {
     GRID_LOOP(i, (size_t)rows * d) {
         float gm = 2.0f * wm[i / d] / (float)d;
         drec[i] = gm * (recon[i] - target[i]);
@@ -199,8 +199,8 @@ __global__ static void k_sqdist(int d, const float *x, const float *c, float *ou
     s = block_sum(s, sm);
     if (threadIdx.x == 0) out[r] = (float)s;
 }
-__global__ static void k_sqdist_bwd(int rows, int d, const float *x, const float *c,
-                                    const float *w, float *dx) {
+__global__ static void k_sqdist_bwd(int rows, int d, const float *x, const float *c, const float *w,
+                                    float *dx) {
     GRID_LOOP(i, (size_t)rows * d) dx[i] = k_sqdist_dx(w[i / d], x[i], c[i % d]);
 }
 static void cu_sqdist_fwd(int rows, int d, const float *x, const float *c, float *out) {
@@ -256,12 +256,12 @@ static void cu_loss(const KLoss *c, const float *tgt, const double *class_alpha,
                     float *g_cls, float *g_bin, float *g_w, float *g_wm, float *g_wk,
                     double *parts) {
     if ((size_t)c->b * 3 > CU_RED_OUT || c->classes > KLOSS_MAX_C || c->b < 1 || c->rows < 1) {
-        cu_note(VB_ERR_BACKEND, __FILE__, __LINE__, "loss: batch %d, %d classes, %d rows unsupported",
-                c->b, c->classes, c->rows);
+        cu_note(VB_ERR_BACKEND, __FILE__, __LINE__,
+                "loss: batch %d, %d classes, %d rows unsupported", c->b, c->classes, c->rows);
         return;
     }
     k_loss<<<1, CU_THREADS, 0, stream()>>>(*c, tgt, class_alpha, cls, bin, score, mse, kl, g_cls,
-                                            g_bin, g_w, g_wm, g_wk, parts, cu_red_out());
+                                           g_bin, g_w, g_wm, g_wk, parts, cu_red_out());
     CU_LAUNCHED();
 }
 

@@ -54,7 +54,7 @@ typedef struct CuCtx {
     KPrecision prec;
     CuStage stage[CU_STAGE_SLOTS];
     int stage_next;
-    double *red; /* reduction scratch, CU_RED_CAP doubles */
+    double *red;      /* reduction scratch, CU_RED_CAP doubles */
     double *red_host; /* pinned, 64 doubles: results of host-returning reductions */
     float *scalar;    /* 64 floats of device scratch (clip factors, flags) */
     CuConvPlan **plans;

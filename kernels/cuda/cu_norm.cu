@@ -26,7 +26,7 @@ extern "C" {
 
 static cudaStream_t stream(void) { return cu_ctx()->stream; }
 
-#define GRID_LOOP(i, n)                                                                 \
+#define GRID_LOOP(i, n)                                                             \
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)(n); \
          i += (size_t)gridDim.x * blockDim.x)
 #define LAUNCH(n) <<<cu_grid(n), CU_THREADS, 0, stream()>>>
@@ -34,8 +34,8 @@ static cudaStream_t stream(void) { return cu_ctx()->stream; }
 /* Per-channel values of one BN call: statistics m/is (batch or running),
  * affine g/b (1 and 0 when gamma/beta are NULL). */
 struct BnView {
-    const float *mean, *invstd;  /* batch statistics (training) or NULL */
-    const float *rmean, *rvar;   /* running statistics (evaluation) */
+    const float *mean, *invstd; /* batch statistics (training) or NULL */
+    const float *rmean, *rvar;  /* running statistics (evaluation) */
     const float *gamma, *beta;
     float eps;
     __device__ float m(int j) const { return mean ? mean[j] : rmean[j]; }
@@ -69,8 +69,8 @@ struct BnGradSums { /* sums of dp = dy * act'(pre) and dp * xhat */
 };
 
 __global__ static void k_bn_stats_final(int c, int rows, float eps, double mom, bool update,
-                                        const double *s, const float *x, float *mean,
-                                        float *invstd, float *run_mean, float *run_var) {
+                                        const double *s, const float *x, float *mean, float *invstd,
+                                        float *run_mean, float *run_var) {
     GRID_LOOP(j, c) {
         double n = rows;
         double md = s[2 * j] / n;
@@ -225,7 +225,9 @@ static void small_linear(int rows, int in, int out, const float *x, const float 
 __global__ static void k_act_map(size_t n, KAct a, const float *x, float *y) {
     GRID_LOOP(i, n) y[i] = act_value(a, x[i]);
 }
-__global__ static void k_sigmoid_inplace(size_t n, float *g) { GRID_LOOP(i, n) g[i] = sigmoid_f(g[i]); }
+__global__ static void k_sigmoid_inplace(size_t n, float *g) {
+    GRID_LOOP(i, n) g[i] = sigmoid_f(g[i]);
+}
 __global__ static void k_scale_by_channel(size_t total, int hw, int c, const float *x,
                                           const float *g, float *y) {
     GRID_LOOP(i, total) y[i] = x[i] * g[(i / c / hw) * c + i % c];

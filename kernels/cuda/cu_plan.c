@@ -45,7 +45,7 @@ CuConvGeo cu_convt_geo(const KConv *c) {
     /* conv C of a transposed convolution: its input is the transposed
      * convolution's output [n, oh, ow, cout], its output the transposed
      * convolution's input [n, h, w, cin], its filter [cin, cout, kh, kw]. */
-    CuConvGeo g = {c->n,  c->oh, c->ow, c->cout, c->h, c->w, c->cin,
+    CuConvGeo g = {c->n,  c->oh, c->ow, c->cout, c->h,  c->w,  c->cin,
                    c->kh, c->kw, c->sh, c->sw,   c->ph, c->pw, 1};
     return g;
 }

@@ -76,8 +76,8 @@ typedef struct CuConvWs {
     size_t dnn_fixed; /* floats before cuDNN's workspace */
     /* im2col path offsets */
     size_t wr, col, dwr;
-    size_t fallback; /* floats of the im2col path */
-    size_t total;    /* floats to provide: max of both paths */
+    size_t fallback;     /* floats of the im2col path */
+    size_t total;        /* floats to provide: max of both paths */
     size_t dnn_ws_bytes; /* the most cuDNN's workspace may take */
 } CuConvWs;
 CuConvWs cu_conv_ws(const CuConvGeo *g, bool bf16);

@@ -65,8 +65,7 @@ __global__ void k_colred_final(int ntiles, int cols, int nseg, const double *par
  * functor over each segment's rows. out must not lie in the partials'
  * part of the scratch (cu_red_out() is safe). False when the shape cannot
  * be planned (recorded as a backend error). */
-template <int N, class F>
-bool cu_colred(size_t seg_rows, int cols, int nseg, F f, double *out) {
+template <int N, class F> bool cu_colred(size_t seg_rows, int cols, int nseg, F f, double *out) {
     if (cols <= 0 || nseg <= 0) return true;
     CuRedPlan pl;
     if (!cu_red_plan(seg_rows, cols, nseg, N, CU_RED_CAP - CU_RED_OUT, &pl) ||
@@ -79,17 +78,16 @@ bool cu_colred(size_t seg_rows, int cols, int nseg, F f, double *out) {
     double *part = cu_red_scratch();
     dim3 grid((unsigned)((cols + 31) / 32), (unsigned)pl.ntiles, (unsigned)nseg), block(32, 8);
     k_colred_part<N, F><<<grid, block, 0, cu_ctx()->stream>>>((int)seg_rows, cols, pl.tile_rows,
-                                                             pl.ntiles, f, part);
+                                                              pl.ntiles, f, part);
     CU_LAUNCHED();
     size_t total = (size_t)nseg * cols * N;
-    k_colred_final<N><<<cu_grid(total), CU_THREADS, 0, cu_ctx()->stream>>>(pl.ntiles, cols, nseg,
-                                                                           part, out);
+    k_colred_final<N>
+        <<<cu_grid(total), CU_THREADS, 0, cu_ctx()->stream>>>(pl.ntiles, cols, nseg, part, out);
     return CU_LAUNCHED();
 }
 
 /* Whole-array reduction of f(i) over i < n into out[0] (device double). */
-template <class F>
-__global__ void k_sum_part(size_t n, F f, double *part) {
+template <class F> __global__ void k_sum_part(size_t n, F f, double *part) {
     __shared__ double sm[CU_THREADS];
     size_t b = blockIdx.x, start = b * CU_SUM_CHUNK;
     size_t end = start + CU_SUM_CHUNK < n ? start + CU_SUM_CHUNK : n;
@@ -117,8 +115,7 @@ __global__ static void k_sum_final(size_t nparts, const double *part, double *ou
     if (threadIdx.x == 0) out[0] = sm[0];
 }
 
-template <class F>
-bool cu_sumred(size_t n, F f, double *out) {
+template <class F> bool cu_sumred(size_t n, F f, double *out) {
     size_t nb = cu_sum_blocks(n);
     if (nb > CU_RED_CAP - CU_RED_OUT || nb > 0x7FFFFFFF) {
         cu_note(VB_ERR_BACKEND, __FILE__, __LINE__, "a sum over %zu values exceeds the scratch", n);

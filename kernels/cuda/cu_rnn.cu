@@ -26,7 +26,7 @@ extern "C" {
 
 static cudaStream_t stream(void) { return cu_ctx()->stream; }
 
-#define GRID_LOOP(i, n)                                                                 \
+#define GRID_LOOP(i, n)                                                             \
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)(n); \
          i += (size_t)gridDim.x * blockDim.x)
 #define LAUNCH(n) <<<cu_grid(n), CU_THREADS, 0, stream()>>>
@@ -126,8 +126,8 @@ __global__ static void k_lstm_step_bwd(int B, int T, int H, int ti, int tp, bool
 }
 
 static void cu_lstm_bwd(const KRnn *r, const float *x, const float *w_ih, const float *w_hh,
-                        const float *y, const float *save, const float *dy, float *dx,
-                        float *dw_ih, float *dw_hh, float *db_ih, float *db_hh, float *ws) {
+                        const float *y, const float *save, const float *dy, float *dx, float *dw_ih,
+                        float *dw_hh, float *db_ih, float *db_hh, float *ws) {
     int B = r->b, T = r->t, H = r->hidden, G = 4 * H, R = B * T;
     if (B <= 0 || T <= 0 || H <= 0) return;
     float *dg = ws, *hp = dg + (size_t)R * G, *dh = hp + (size_t)R * H, *dc = dh + (size_t)B * H;
@@ -221,8 +221,8 @@ static void cu_gru_bwd(const KRnn *r, const float *x, const float *w_ih, const f
     CU_CHECK(cudaMemsetAsync(dh, 0, (size_t)B * H * sizeof(float), stream()));
     for (int s = T - 1; s >= 0; s--) {
         int ti = step_pos(r, s), tp = prev_pos(r, ti);
-        k_gru_step_bwd LAUNCH((size_t)B * H)(B, T, H, ti, tp, s == 0, r->ldy, save, y, dy, dgi,
-                                             dgh, dh);
+        k_gru_step_bwd LAUNCH((size_t)B * H)(B, T, H, ti, tp, s == 0, r->ldy, save, y, dy, dgi, dgh,
+                                             dh);
         CU_LAUNCHED();
         if (s > 0)
             cu_gemm(false, false, B, H, G, 1.0f, dgh + (size_t)ti * G, T * G, w_hh, H, 1.0f, dh, H,
@@ -242,8 +242,8 @@ static void cu_gru_bwd(const KRnn *r, const float *x, const float *w_ih, const f
 /* ------------------------------------------------- attention pooling */
 
 /* Per row: u = tanh(u + b1), logit = b2 + u . w2 (double, in k order). */
-__global__ static void k_attn_rows(int R, int a, const float *b1, const float *w2,
-                                   const float *b2, float *u, float *alpha) {
+__global__ static void k_attn_rows(int R, int a, const float *b1, const float *w2, const float *b2,
+                                   float *u, float *alpha) {
     GRID_LOOP(row, R) {
         float *ur = u + row * a;
         double e = b2 ? (double)b2[0] : 0.0;
@@ -312,8 +312,8 @@ __global__ static void k_attn_de(int b, int t, int d, const float *alpha, const 
         }
     }
 }
-__global__ static void k_attn_dpre(int R, int a, const float *de, const float *w2,
-                                   const float *u, float *dpre) {
+__global__ static void k_attn_dpre(int R, int a, const float *de, const float *w2, const float *u,
+                                   float *dpre) {
     GRID_LOOP(i, (size_t)R * a) {
         size_t row = i / a, k = i % a;
         dpre[i] = de[row] * w2[k] * (1.0f - u[i] * u[i]);
@@ -336,8 +336,8 @@ struct WeightedCols { /* sum over rows of wt[row] * a[row, col] */
 };
 
 static void cu_attn_bwd(int b, int t, int d, int a, const float *h, const float *w1,
-                        const float *w2, const float *save, const float *dy, float *dh,
-                        float *dw1, float *db1, float *dw2, float *db2, float *ws) {
+                        const float *w2, const float *save, const float *dy, float *dh, float *dw1,
+                        float *db1, float *dw2, float *db2, float *ws) {
     int R = b * t;
     if (R <= 0) return;
     const float *u = save, *alpha = save + (size_t)R * a;
