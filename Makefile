@@ -160,6 +160,15 @@ test-cuda: vadbench $(VARIANT)/vbtest
 	@mkdir -p tests/tmp
 	$(VARIANT)/vbtest $(TEST_ARGS) --filter='cuda*/*'
 
+# A self-contained folder and archive for the GPU machine (tests/device/bundle.sh):
+# binaries, the shared libraries such a machine lacks, fixtures, experiment
+# files, the PyTorch twin and tests/device/run.sh, the one command to run there:
+#   sh tests/device/run.sh build/device-bundle.tar.xz
+BUNDLE := $(BUILD)/device-bundle
+device-bundle: $(VARIANT)/vadbench $(VARIANT)/vbtest
+	@test "$(USE_CUDA)" = 1 || { echo "device-bundle: needs the CUDA build (nvcc and cuDNN)" >&2; exit 2; }
+	@sh tests/device/bundle.sh $(VARIANT) $(BUNDLE)
+
 # The quickstart experiment end to end: train and evaluate every cell (cells already
 # done in results/vadbench.db are skipped), then write its report.
 demo: vadbench

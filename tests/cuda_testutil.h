@@ -94,9 +94,11 @@ static inline void cu_assert_close(const char *what, const float *got, const flo
         if (r > wr) wr = r, worst = i;
     }
     if (n == 0) return;
-    cr_assert(wr <= 1.0, "%s: element %zu of %zu: cuda %.9g, cpu %.9g (|diff| %.3g; allowed %g x (|cpu| + 0.1 max|cpu| %.3g))",
-              what, worst, n, (double)got[worst], (double)want[worst],
-              fabs((double)got[worst] - (double)want[worst]), tol, mx);
+    cr_assert(
+        wr <= 1.0,
+        "%s: element %zu of %zu: cuda %.9g, cpu %.9g (|diff| %.3g; allowed %g x (|cpu| + 0.1 max|cpu| %.3g))",
+        what, worst, n, (double)got[worst], (double)want[worst],
+        fabs((double)got[worst] - (double)want[worst]), tol, mx);
 }
 
 /* bf16 band: |gpu - cpu| <= CU_TOL_BF16 * max|cpu| (+ a floor). */

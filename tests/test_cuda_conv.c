@@ -30,7 +30,8 @@ static void conv_case(const KOps *g, const ConvCase *cc, bool bf16) {
     bool t = cc->transposed, dw = !t && k->groups == k->cin && k->cin == k->cout;
     size_t ni = in_len(k), no = out_len(k), nw = w_len(k, t);
     float *dx_, *dw_, *db_, *ddy;
-    float *x = cu_rand_pair(g, ni, 200, -1, 1, &dx_), *w = cu_rand_pair(g, nw, 201, -0.5f, 0.5f, &dw_);
+    float *x = cu_rand_pair(g, ni, 200, -1, 1, &dx_),
+          *w = cu_rand_pair(g, nw, 201, -0.5f, 0.5f, &dw_);
     float *b = cu_rand_pair(g, k->cout, 202, -0.5f, 0.5f, &db_);
     float *dy = cu_rand_pair(g, no, 203, -1, 1, &ddy);
     size_t wc = t ? c->convt2d_ws(k) : c->conv2d_ws(k), wg = t ? g->convt2d_ws(k) : g->conv2d_ws(k);
@@ -69,7 +70,8 @@ static void conv_case(const KOps *g, const ConvCase *cc, bool bf16) {
         const float *d, *hst;
         size_t n;
         bool on;
-    } outs[] = {{"dx", dgx, gx, ni, !cc->no_dx}, {"dw (accumulated)", dgw, gw, nw, true},
+    } outs[] = {{"dx", dgx, gx, ni, !cc->no_dx},
+                {"dw (accumulated)", dgw, gw, nw, true},
                 {"db (accumulated)", dgb, gb, (size_t)k->cout, cc->bias}};
     for (int i = 0; i < 3; i++) {
         if (!outs[i].on) continue;
@@ -127,14 +129,16 @@ static void rnn_case(const KOps *g, bool lstm, int B, int T, int in, int H, bool
     int G = (lstm ? 4 : 3) * H, ldx = in + 3, ldy = 2 * H; /* strided, as a bidirectional half */
     KRnn r = {B, T, in, H, ldx, ldy, reverse};
     size_t nx = (size_t)B * T * ldx, ny = (size_t)B * T * ldy;
-    size_t nsave = lstm ? c->lstm_save(&r) : c->gru_save(&r), nws = lstm ? c->lstm_ws(&r) : c->gru_ws(&r);
+    size_t nsave = lstm ? c->lstm_save(&r) : c->gru_save(&r),
+           nws = lstm ? c->lstm_ws(&r) : c->gru_ws(&r);
     cr_assert_eq(nsave, lstm ? g->lstm_save(&r) : g->gru_save(&r));
     cr_assert_eq(nws, lstm ? g->lstm_ws(&r) : g->gru_ws(&r));
     float *dx_, *dwi, *dwh, *dbi, *dbh, *dyv, *ddy;
     float *x = cu_rand_pair(g, nx, 300, -1, 1, &dx_);
     float *wi = cu_rand_pair(g, (size_t)G * in, 301, -0.4f, 0.4f, &dwi);
     float *wh = cu_rand_pair(g, (size_t)G * H, 302, -0.4f, 0.4f, &dwh);
-    float *bi = cu_rand_pair(g, G, 303, -0.2f, 0.2f, &dbi), *bh = cu_rand_pair(g, G, 304, -0.2f, 0.2f, &dbh);
+    float *bi = cu_rand_pair(g, G, 303, -0.2f, 0.2f, &dbi),
+          *bh = cu_rand_pair(g, G, 304, -0.2f, 0.2f, &dbh);
     float *y = cu_rand_pair(g, ny, 305, -9, 9, &dyv); /* the other half must stay */
     float *dy = cu_rand_pair(g, ny, 306, -1, 1, &ddy);
     float *save = tu_alloc(nsave), *ws = tu_alloc(nws ? nws : 1);
@@ -155,7 +159,8 @@ static void rnn_case(const KOps *g, bool lstm, int B, int T, int in, int H, bool
     float *gwh = tu_rand((size_t)G * H, 309, -1, 1), *gbi = tu_rand(G, 310, -1, 1);
     float *gbh = tu_rand(G, 311, -1, 1);
     float *dgx = cu_put(g, gx, nx), *dgwi = cu_put(g, gwi, (size_t)G * in);
-    float *dgwh = cu_put(g, gwh, (size_t)G * H), *dgbi = cu_put(g, gbi, G), *dgbh = cu_put(g, gbh, G);
+    float *dgwh = cu_put(g, gwh, (size_t)G * H), *dgbi = cu_put(g, gbi, G),
+          *dgbh = cu_put(g, gbh, G);
     if (lstm) {
         c->lstm_bwd(&r, x, wi, wh, y, save, dy, gx, gwi, gwh, gbi, gbh, ws);
         g->lstm_bwd(&r, dx_, dwi, dwh, dyv, dsave, ddy, dgx, dgwi, dgwh, dgbi, dgbh, dws);
@@ -188,8 +193,10 @@ static void attn_case(const KOps *g, int b, int t, int d, int a) {
     const KOps *c = kops_cpu();
     size_t nh = (size_t)b * t * d, ns = (size_t)b * t * (a + 1);
     float *dh_, *dw1, *db1, *dw2, *db2, *ddy;
-    float *h = cu_rand_pair(g, nh, 400, -1, 1, &dh_), *w1 = cu_rand_pair(g, (size_t)a * d, 401, -0.5f, 0.5f, &dw1);
-    float *b1 = cu_rand_pair(g, a, 402, -0.2f, 0.2f, &db1), *w2 = cu_rand_pair(g, a, 403, -1, 1, &dw2);
+    float *h = cu_rand_pair(g, nh, 400, -1, 1, &dh_),
+          *w1 = cu_rand_pair(g, (size_t)a * d, 401, -0.5f, 0.5f, &dw1);
+    float *b1 = cu_rand_pair(g, a, 402, -0.2f, 0.2f, &db1),
+          *w2 = cu_rand_pair(g, a, 403, -1, 1, &dw2);
     float *b2 = cu_rand_pair(g, 1, 404, -0.2f, 0.2f, &db2);
     float *dy = cu_rand_pair(g, (size_t)b * d, 405, -1, 1, &ddy);
     float *save = tu_alloc(ns), *y = tu_alloc((size_t)b * d);
@@ -198,7 +205,8 @@ static void attn_case(const KOps *g, int b, int t, int d, int a) {
     g->attn_fwd(b, t, d, a, dh_, dw1, db1, dw2, db2, dsave, dyv);
     cu_check(g, "attention y", dyv, y, (size_t)b * d, CU_TOL_FWD);
     cu_check(g, "attention save", dsave, save, ns, CU_TOL_FWD);
-    float *gh = tu_alloc(nh), *gw1 = tu_rand((size_t)a * d, 406, -1, 1), *gb1 = tu_rand(a, 407, -1, 1);
+    float *gh = tu_alloc(nh), *gw1 = tu_rand((size_t)a * d, 406, -1, 1),
+          *gb1 = tu_rand(a, 407, -1, 1);
     float *gw2 = tu_rand(a, 408, -1, 1), *gb2 = tu_rand(1, 409, -1, 1), *ws = tu_alloc(ns);
     float *dgh = cu_nan(g, nh), *dgw1 = cu_put(g, gw1, (size_t)a * d), *dgb1 = cu_put(g, gb1, a);
     float *dgw2 = cu_put(g, gw2, a), *dgb2 = cu_put(g, gb2, 1), *dws = cu_nan(g, ns);

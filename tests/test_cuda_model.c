@@ -41,8 +41,9 @@ static void close_to(const char *what, const float *g, const float *c, size_t n,
         if (isnan(d)) d = INFINITY;
         if (d > md) md = d, worst = i;
     }
-    cr_assert(md <= tol * mx + floor, "%s: element %zu of %zu: cuda %.9g cpu %.9g (|diff| %.3g > %g x %.3g + %.3g)",
-              what, worst, n, (double)g[worst], (double)c[worst], md, tol, mx, floor);
+    cr_assert(md <= tol * mx + floor,
+              "%s: element %zu of %zu: cuda %.9g cpu %.9g (|diff| %.3g > %g x %.3g + %.3g)", what,
+              worst, n, (double)g[worst], (double)c[worst], md, tol, mx, floor);
 }
 
 static void model_case(const char *cname, bool train) {
@@ -70,7 +71,8 @@ static void model_case(const char *cname, bool train) {
     for (int b = 0; b < 2; b++) {
         cr_assert_eq(hybrid_build(&m[b], &cfg, k[b], B, T), VB_OK, "%s", vb_errmsg());
         WeightsReport rep;
-        cr_assert_eq(weights_load(&m[b], wpath, false, false, stderr, &rep), VB_OK, "%s", vb_errmsg());
+        cr_assert_eq(weights_load(&m[b], wpath, false, false, stderr, &rep), VB_OK, "%s",
+                     vb_errmsg());
         if (train) cr_assert_eq(weights_load_noise(&m[b], fix, N), VB_OK, "%s", vb_errmsg());
         hybrid_set_train(&m[b], train);
         x[b] = cu_put(k[b], nhwc, nx);
@@ -78,14 +80,17 @@ static void model_case(const char *cname, bool train) {
     }
     char what[256];
     const char *mode = train ? "train" : "eval";
-    int F = m[0].bb.feat_dim, D = m[0].tdim, P = cfg.feature_dim, C = cfg.classes, E = cfg.embedding_dim;
+    int F = m[0].bb.feat_dim, D = m[0].tdim, P = cfg.feature_dim, C = cfg.classes,
+        E = cfg.embedding_dim;
     struct {
         const char *name;
         float *d[2];
         size_t n;
     } outs[] = {
         {"features", {m[0].feat_mean, m[1].feat_mean}, (size_t)B * F},
-        {"temporal", {m[0].has_temporal ? m[0].tmp.out : m[0].tin, m[1].has_temporal ? m[1].tmp.out : m[1].tin}, (size_t)B * D},
+        {"temporal",
+         {m[0].has_temporal ? m[0].tmp.out : m[0].tin, m[1].has_temporal ? m[1].tmp.out : m[1].tin},
+         (size_t)B * D},
         {"projection", {m[0].proj.y, m[1].proj.y}, (size_t)B * P},
         {"class logits", {m[0].cls_logits, m[1].cls_logits}, (size_t)B * C},
         {"binary logits", {m[0].bin_logits, m[1].bin_logits}, (size_t)B * 2},
@@ -93,11 +98,14 @@ static void model_case(const char *cname, bool train) {
         {"svdd score", {m[0].svdd_score, m[1].svdd_score}, (size_t)B},
         {"vae mse", {m[0].vae.mse, m[1].vae.mse}, m[0].has_vae ? (size_t)N : 0},
         {"vae kl", {m[0].vae.kl, m[1].vae.kl}, m[0].has_vae ? (size_t)N : 0},
-        {"vae reconstruction", {m[0].vae.recon, m[1].vae.recon}, m[0].has_vae ? (size_t)N * m[0].vae.in_dim : 0},
+        {"vae reconstruction",
+         {m[0].vae.recon, m[1].vae.recon},
+         m[0].has_vae ? (size_t)N * m[0].vae.in_dim : 0},
     };
     for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
         if (!outs[i].n) continue;
-        float *hc = down(&m[0], outs[i].d[0], outs[i].n), *hg = down(&m[1], outs[i].d[1], outs[i].n);
+        float *hc = down(&m[0], outs[i].d[0], outs[i].n),
+              *hg = down(&m[1], outs[i].d[1], outs[i].n);
         snprintf(what, sizeof what, "%s %s %s", cname, mode, outs[i].name);
         close_to(what, hg, hc, outs[i].n, CU_TOL_FWD, 1e-7);
         free(hc), free(hg);
@@ -106,7 +114,8 @@ static void model_case(const char *cname, bool train) {
     for (int i = 0; i < m[0].pt.n; i++) {
         if (!strstr(m[0].pt.p[i].name, ".running_")) continue;
         size_t n = m[0].pt.p[i].numel;
-        float *hc = down(&m[0], params_data(&m[0].pt, i), n), *hg = down(&m[1], params_data(&m[1].pt, i), n);
+        float *hc = down(&m[0], params_data(&m[0].pt, i), n),
+              *hg = down(&m[1], params_data(&m[1].pt, i), n);
         snprintf(what, sizeof what, "%s %s %s", cname, mode, m[0].pt.p[i].name);
         close_to(what, hg, hc, n, CU_TOL_FWD, 1e-7);
         free(hc), free(hg);
@@ -242,7 +251,8 @@ Test(cuda_model, ten_step_trajectory_matches_cpu_and_repeats_exactly, .timeout =
                   "step %d: loss cuda %.9g cpu %.9g", s, a.loss[s], c.loss[s]);
         cr_assert(fabs(a.norm[s] - c.norm[s]) <= 1e-3 * (1 + s) * c.norm[s],
                   "step %d: gradient norm cuda %.9g cpu %.9g", s, a.norm[s], c.norm[s]);
-        cr_assert(a.loss[s] == b.loss[s] && a.norm[s] == b.norm[s], "step %d: two GPU runs differ", s);
+        cr_assert(a.loss[s] == b.loss[s] && a.norm[s] == b.norm[s], "step %d: two GPU runs differ",
+                  s);
     }
     tu_assert_bytes_equal(a.params, b.params, a.n * sizeof(float), "parameters of two GPU runs");
     free(a.params), free(b.params), free(c.params);
@@ -271,21 +281,22 @@ static int sh(const char *cmd) {
 static void write_exp(const char *path, const char *name, int epochs) {
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
-    fprintf(f,
-            "experiment: %s\nbackend: cuda\n"
-            "dataset: {source: synthetic, videos_per_class: 2, test_videos_per_class: 1,\n"
-            "          normal_factor: 2, frames_per_video: 4, size: 32, val_fraction: 0.34,\n"
-            "          workers: 1, clip: {frames: 2, stride: 1, window: 2}}\n"
-            "holdouts:\n  - {name: h, classes: [Arson]}\n"
-            "base:\n"
-            "  model: {backbone: {width: 0.25, depth: 0.34}, temporal: {type: gru, hidden: 8, layers: 1},\n"
-            "          feature_dim: 16, embedding_dim: 8, svdd_hidden: 8, image: 32,\n"
-            "          vae: {level: feature, latent: 8, hidden: [16]}}\n"
-            "  train: {epochs: %d, batch_size: 4, checkpoint_every: 2, sam: {enabled: true},\n"
-            "          swa: {enabled: true}, mixup: {p: 0.5}}\n"
-            "  eval: {latency_samples: 5, latency_batch: 2, batch_size: 4}\n"
-            "seeds: [3]\n",
-            name, epochs);
+    fprintf(
+        f,
+        "experiment: %s\nbackend: cuda\n"
+        "dataset: {source: synthetic, videos_per_class: 2, test_videos_per_class: 1,\n"
+        "          normal_factor: 2, frames_per_video: 4, size: 32, val_fraction: 0.34,\n"
+        "          workers: 1, clip: {frames: 2, stride: 1, window: 2}}\n"
+        "holdouts:\n  - {name: h, classes: [Arson]}\n"
+        "base:\n"
+        "  model: {backbone: {width: 0.25, depth: 0.34}, temporal: {type: gru, hidden: 8, layers: 1},\n"
+        "          feature_dim: 16, embedding_dim: 8, svdd_hidden: 8, image: 32,\n"
+        "          vae: {level: feature, latent: 8, hidden: [16]}}\n"
+        "  train: {epochs: %d, batch_size: 4, checkpoint_every: 2, sam: {enabled: true},\n"
+        "          swa: {enabled: true}, mixup: {p: 0.5}}\n"
+        "  eval: {latency_samples: 5, latency_batch: 2, batch_size: 4}\n"
+        "seeds: [3]\n",
+        name, epochs);
     fclose(f);
 }
 
@@ -294,12 +305,14 @@ Test(cuda_model, interrupted_and_killed_runs_resume_to_the_same_weights, .timeou
     if (cu_as_cpu()) cr_skip_test("the program's cuda backend needs a real device");
     sh("rm -rf tests/tmp/cuda_run_a tests/tmp/cuda_run_b tests/tmp/cuda_run_c");
     write_exp("tests/tmp/cuda_run.yaml", "cudarun", 4);
-    cr_assert_eq(sh("./vadbench run tests/tmp/cuda_run.yaml --db tests/tmp/cuda_run_a/db --quiet"), 0);
+    cr_assert_eq(sh("./vadbench run tests/tmp/cuda_run.yaml --db tests/tmp/cuda_run_a/db --quiet"),
+                 0);
     /* Ctrl-C-like stop after 3 steps, then the rest */
     cr_assert_eq(sh("VADBENCH_TEST_STOP_AFTER=3 ./vadbench run tests/tmp/cuda_run.yaml "
                     "--db tests/tmp/cuda_run_b/db --quiet 2>/dev/null"),
                  130);
-    cr_assert_eq(sh("./vadbench run tests/tmp/cuda_run.yaml --db tests/tmp/cuda_run_b/db --quiet"), 0);
+    cr_assert_eq(sh("./vadbench run tests/tmp/cuda_run.yaml --db tests/tmp/cuda_run_b/db --quiet"),
+                 0);
     cr_assert_eq(sh("cmp -s tests/tmp/cuda_run_a/checkpoints/*.safetensors "
                     "tests/tmp/cuda_run_b/checkpoints/*.safetensors"),
                  0, "weights differ after an interrupt and resume on the GPU");
@@ -322,7 +335,8 @@ Test(cuda_model, interrupted_and_killed_runs_resume_to_the_same_weights, .timeou
     int status;
     waitpid(pid, &status, 0);
     cr_assert(killed && WIFSIGNALED(status), "the run finished before it could be killed");
-    cr_assert_eq(sh("./vadbench run tests/tmp/cuda_run.yaml --db tests/tmp/cuda_run_c/db --quiet"), 0);
+    cr_assert_eq(sh("./vadbench run tests/tmp/cuda_run.yaml --db tests/tmp/cuda_run_c/db --quiet"),
+                 0);
     cr_assert_eq(sh("cmp -s tests/tmp/cuda_run_a/checkpoints/*.safetensors "
                     "tests/tmp/cuda_run_c/checkpoints/*.safetensors"),
                  0, "weights differ after SIGKILL and restart on the GPU");

@@ -82,7 +82,8 @@ Test(cuda_ops, activations_forward_backward_in_place, .timeout = 60) {
     size_t n = 100003;
     for (int a = K_ACT_NONE; a <= K_ACT_TANH; a++) {
         float *dx, *ddy;
-        float *x = cu_rand_pair(g, n, 10 + a, -6, 6, &dx), *dy = cu_rand_pair(g, n, 20 + a, -1, 1, &ddy);
+        float *x = cu_rand_pair(g, n, 10 + a, -6, 6, &dx),
+              *dy = cu_rand_pair(g, n, 20 + a, -1, 1, &ddy);
         float *y = tu_alloc(n), *gx = tu_alloc(n), *dyv = cu_nan(g, n);
         c->act_fwd((KAct)a, n, x, y);
         g->act_fwd((KAct)a, n, dx, dyv);
@@ -206,14 +207,17 @@ static void bn_case(const KOps *g, int rows, int ch, KAct act, bool train, bool 
     char what[128];
     float *dx, *dgm, *dbt, *drm, *drv, *ddy;
     float *x = cu_rand_pair(g, t, 60, -2, 3, &dx), *dy = cu_rand_pair(g, t, 61, -1, 1, &ddy);
-    float *gm = cu_rand_pair(g, ch, 62, 0.5f, 1.5f, &dgm), *bt = cu_rand_pair(g, ch, 63, -1, 1, &dbt);
-    float *rm = cu_rand_pair(g, ch, 64, -0.5f, 0.5f, &drm), *rv = cu_rand_pair(g, ch, 65, 0.5f, 2, &drv);
+    float *gm = cu_rand_pair(g, ch, 62, 0.5f, 1.5f, &dgm),
+          *bt = cu_rand_pair(g, ch, 63, -1, 1, &dbt);
+    float *rm = cu_rand_pair(g, ch, 64, -0.5f, 0.5f, &drm),
+          *rv = cu_rand_pair(g, ch, 65, 0.5f, 2, &drv);
     float *y = tu_alloc(t), *mean = tu_alloc(ch), *inv = tu_alloc(ch);
     float *dyv = cu_nan(g, t), *dmean = cu_nan(g, ch), *dinv = cu_nan(g, ch);
     KBn p = {rows, ch, 1e-5f, 0.1f, act};
     const float *G = affine ? gm : NULL, *B = affine ? bt : NULL;
     const float *dG = affine ? dgm : NULL, *dB = affine ? dbt : NULL;
-    snprintf(what, sizeof what, "bn %s rows %d c %d act %d", train ? "train" : "eval", rows, ch, act);
+    snprintf(what, sizeof what, "bn %s rows %d c %d act %d", train ? "train" : "eval", rows, ch,
+             act);
     if (train) {
         c->bn_train_fwd(&p, x, G, B, rm, rv, update, mean, inv, y);
         g->bn_train_fwd(&p, dx, dG, dB, drm, drv, update, dmean, dinv, dyv);
@@ -247,7 +251,7 @@ static void bn_case(const KOps *g, int rows, int ch, KAct act, bool train, bool 
 Test(cuda_ops, batchnorm_train_and_eval, .timeout = 120) {
     const KOps *g = cuda_or_skip();
     bn_case(g, 1000, 37, K_ACT_SILU, true, true, true);
-    bn_case(g, 4, 16, K_ACT_NONE, true, true, true); /* BatchNorm1d on a small batch */
+    bn_case(g, 4, 16, K_ACT_NONE, true, true, true);       /* BatchNorm1d on a small batch */
     bn_case(g, 25088, 32, K_ACT_LEAKY, true, false, true); /* many reduction tiles */
     bn_case(g, 300, 1280, K_ACT_RELU, true, true, false);
     bn_case(g, 999, 24, K_ACT_SILU, false, false, true);
@@ -310,10 +314,13 @@ Test(cuda_ops, vae_terms_reparam_and_svdd_distance, .timeout = 60) {
         int rows = shapes[s][0], d = shapes[s][1], L = shapes[s][2];
         size_t nd = (size_t)rows * d, nl = (size_t)rows * L;
         float *drec, *dtg, *dmu, *dlv, *deps, *dwm, *dwk;
-        float *rec = cu_rand_pair(g, nd, 80, -1, 1, &drec), *tg = cu_rand_pair(g, nd, 81, -1, 1, &dtg);
-        float *mu = cu_rand_pair(g, nl, 82, -1, 1, &dmu), *lv = cu_rand_pair(g, nl, 83, -2, 1, &dlv);
+        float *rec = cu_rand_pair(g, nd, 80, -1, 1, &drec),
+              *tg = cu_rand_pair(g, nd, 81, -1, 1, &dtg);
+        float *mu = cu_rand_pair(g, nl, 82, -1, 1, &dmu),
+              *lv = cu_rand_pair(g, nl, 83, -2, 1, &dlv);
         float *eps = cu_rand_pair(g, nl, 84, -2, 2, &deps);
-        float *wm = cu_rand_pair(g, rows, 85, 0, 1, &dwm), *wk = cu_rand_pair(g, rows, 86, 0, 1, &dwk);
+        float *wm = cu_rand_pair(g, rows, 85, 0, 1, &dwm),
+              *wk = cu_rand_pair(g, rows, 86, 0, 1, &dwk);
         float *z = tu_alloc(nl), *dz = cu_nan(g, nl);
         c->reparam_fwd(nl, mu, lv, eps, z), g->reparam_fwd(nl, dmu, dlv, deps, dz);
         cu_check(g, "reparam", dz, z, nl, CU_TOL_FWD);
@@ -321,7 +328,8 @@ Test(cuda_ops, vae_terms_reparam_and_svdd_distance, .timeout = 60) {
         c->reparam_bwd(nl, lv, eps, mu, a, b), g->reparam_bwd(nl, dlv, deps, dmu, da, db);
         cu_check(g, "reparam dmu", da, a, nl, CU_TOL_GRAD);
         cu_check(g, "reparam dlogvar", db, b, nl, CU_TOL_GRAD);
-        float *mse = tu_alloc(rows), *kl = tu_alloc(rows), *dmse = cu_nan(g, rows), *dkl = cu_nan(g, rows);
+        float *mse = tu_alloc(rows), *kl = tu_alloc(rows), *dmse = cu_nan(g, rows),
+              *dkl = cu_nan(g, rows);
         c->vae_terms(rows, d, L, rec, tg, mu, lv, mse, kl);
         g->vae_terms(rows, d, L, drec, dtg, dmu, dlv, dmse, dkl);
         cu_check(g, "vae mse", dmse, mse, rows, CU_TOL_FWD);
@@ -335,14 +343,16 @@ Test(cuda_ops, vae_terms_reparam_and_svdd_distance, .timeout = 60) {
         cu_check(g, "vae dmu (accumulated)", dgm, gm, nl, CU_TOL_GRAD);
         cu_check(g, "vae dlogvar (accumulated)", dgl, gl, nl, CU_TOL_GRAD);
         /* SVDD distance on the first L columns of rec as embeddings */
-        float *sd = tu_alloc(rows), *dsd = cu_nan(g, rows), *gx = tu_alloc(nl), *dgx = cu_nan(g, nl);
+        float *sd = tu_alloc(rows), *dsd = cu_nan(g, rows), *gx = tu_alloc(nl),
+              *dgx = cu_nan(g, nl);
         c->sqdist_fwd(rows, L, mu, eps, sd), g->sqdist_fwd(rows, L, dmu, deps, dsd);
         cu_check(g, "sqdist", dsd, sd, rows, CU_TOL_FWD);
         c->sqdist_bwd(rows, L, mu, eps, wm, gx), g->sqdist_bwd(rows, L, dmu, deps, dwm, dgx);
         cu_check(g, "sqdist dx", dgx, gx, nl, CU_TOL_GRAD);
         free(rec), free(tg), free(mu), free(lv), free(eps), free(wm), free(wk), free(z), free(a);
         free(b), free(mse), free(kl), free(gr), free(gm), free(gl), free(sd), free(gx);
-        float *devs[] = {drec, dtg, dmu, dlv, deps, dwm, dwk, dz, da, db, dmse, dkl, dgr, dgm, dgl, dsd, dgx};
+        float *devs[] = {drec, dtg,  dmu, dlv, deps, dwm, dwk, dz, da,
+                         db,   dmse, dkl, dgr, dgm,  dgl, dsd, dgx};
         for (size_t i = 0; i < sizeof devs / sizeof *devs; i++) g->free(devs[i]);
     }
 }
@@ -388,8 +398,8 @@ Test(cuda_ops, loss_matches_cpu_in_every_svdd_mode, .timeout = 60) {
     float *dtgt = cu_put(g, tgt, (size_t)B * K_TGT);
     for (int mode = 0; mode < 3; mode++)
         for (int vae = 0; vae < 2; vae++) {
-            KLoss L = {B, C, R, vae == 1, 2.5, 0.25, 0.1, 1.0, 0.5, 0.3, 0.2, 1.0, mode, 0.1, 1.2,
-                       true};
+            KLoss L = {B,   C,   R,   vae == 1, 2.5,  0.25, 0.1, 1.0,
+                       0.5, 0.3, 0.2, 1.0,      mode, 0.1,  1.2, true};
             float gc[8 * 14], gbn[16], gw[8], gwm[24], gwk[24];
             double parts[K_LOSS_PARTS], gparts[K_LOSS_PARTS];
             float *dgc = cu_nan(g, (size_t)B * C), *dgb = cu_nan(g, (size_t)B * 2);
@@ -423,8 +433,10 @@ Test(cuda_ops, adamw_clipping_and_sam, .timeout = 60) {
     const KOps *g = cuda_or_skip(), *c = kops_cpu();
     size_t n = 100003;
     float *dp, *dgr, *dm, *dv;
-    float *p = cu_rand_pair(g, n, 100, -1, 1, &dp), *gr = cu_rand_pair(g, n, 101, -0.1f, 0.1f, &dgr);
-    float *m = cu_rand_pair(g, n, 102, -0.01f, 0.01f, &dm), *v = cu_rand_pair(g, n, 103, 0, 1e-4f, &dv);
+    float *p = cu_rand_pair(g, n, 100, -1, 1, &dp),
+          *gr = cu_rand_pair(g, n, 101, -0.1f, 0.1f, &dgr);
+    float *m = cu_rand_pair(g, n, 102, -0.01f, 0.01f, &dm),
+          *v = cu_rand_pair(g, n, 103, 0, 1e-4f, &dv);
     for (int64_t step = 1; step <= 7; step += 6) {
         c->adamw(n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, p, gr, m, v);
         g->adamw(n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, dp, dgr, dm, dv);
@@ -439,7 +451,8 @@ Test(cuda_ops, adamw_clipping_and_sam, .timeout = 60) {
         c->grad_clip(n, gr, maxes[i], &cn);
         g->grad_clip(n, dgr, maxes[i], dnorm);
         g->download(&gn, dnorm, sizeof gn);
-        cr_assert(fabs(gn - cn) <= 1e-12 * cn, "norm (max %g): cuda %.17g cpu %.17g", maxes[i], gn, cn);
+        cr_assert(fabs(gn - cn) <= 1e-12 * cn, "norm (max %g): cuda %.17g cpu %.17g", maxes[i], gn,
+                  cn);
         cu_check(g, "clipped gradient", dgr, gr, n, CU_TOL_GRAD);
     }
     float *e = tu_alloc(n), *t = tu_alloc(n), *de = cu_nan(g, n), *dt = cu_nan(g, n);
@@ -494,8 +507,8 @@ Test(cuda_ops, memory_ops_timers_and_info, .timeout = 60) {
     KInfo ki;
     g->info(&ki);
     if (!cu_as_cpu()) {
-        cr_assert(ki.device[0] && ki.driver[0] && strstr(ki.libraries, "cuDNN"), "info: %s | %s | %s",
-                  ki.device, ki.driver, ki.libraries);
+        cr_assert(ki.device[0] && ki.driver[0] && strstr(ki.libraries, "cuDNN"),
+                  "info: %s | %s | %s", ki.device, ki.driver, ki.libraries);
         size_t fr, tot;
         g->mem_info(&fr, &tot);
         cr_assert(tot > 0 && fr <= tot);
@@ -539,7 +552,8 @@ Test(cuda_ops, bf16_gemm_and_linear_within_band, .timeout = 60) {
     const KOps *g = cuda_bf16_or_skip(), *c = kops_cpu();
     int m = 256, n = 300, k = 512;
     float *da, *db;
-    float *a = cu_rand_pair(g, (size_t)m * k, 130, -1, 1, &da), *b = cu_rand_pair(g, (size_t)k * n, 131, -1, 1, &db);
+    float *a = cu_rand_pair(g, (size_t)m * k, 130, -1, 1, &da),
+          *b = cu_rand_pair(g, (size_t)k * n, 131, -1, 1, &db);
     float *cc = tu_alloc((size_t)m * n), *dc = cu_nan(g, (size_t)m * n);
     c->gemm(false, false, m, n, k, 1.0f, a, k, b, n, 0.0f, cc, n);
     g->gemm(false, false, m, n, k, 1.0f, da, k, db, n, 0.0f, dc, n);

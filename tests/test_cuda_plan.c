@@ -135,7 +135,9 @@ Test(cuda_plan, conv_workspaces_do_not_overlap_and_shrink_with_the_batch) {
 
 Test(cuda_plan, rnn_workspaces_are_the_cpu_backends) {
     const KOps *k = kops_cpu();
-    KRnn rs[] = {{1, 1, 3, 1, 3, 1, false}, {4, 5, 7, 9, 7, 18, true}, {32, 16, 1280, 256, 1280, 512, false}};
+    KRnn rs[] = {{1, 1, 3, 1, 3, 1, false},
+                 {4, 5, 7, 9, 7, 18, true},
+                 {32, 16, 1280, 256, 1280, 512, false}};
     for (size_t i = 0; i < sizeof rs / sizeof *rs; i++) {
         cr_assert_eq(cu_lstm_save(&rs[i]), k->lstm_save(&rs[i]));
         cr_assert_eq(cu_lstm_ws(&rs[i]), k->lstm_ws(&rs[i]));
