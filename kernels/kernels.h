@@ -321,26 +321,25 @@ typedef struct KOps {
 /* Every function pointer of KOps, for the completeness check (a backend
  * whose table misses one is refused at init). Keep in the struct's order;
  * the static assertion in backend.c catches a field missing here. */
-#define KOPS_FIELDS(X)                                                                             \
-    X(alloc)                                                                                       \
-    X(free)                                                                                        \
-    X(upload)                                                                                      \
-    X(download)                                                                                    \
-    X(copy) X(zero) X(sync) X(gemm) X(linear_fwd) X(linear_bwd) X(conv2d_ws) X(conv2d_fwd)         \
-        X(conv2d_bwd) X(dwconv2d_fwd) X(dwconv2d_bwd) X(convt2d_ws) X(convt2d_fwd) X(convt2d_bwd)  \
-            X(bn_train_fwd) X(bn_eval_fwd) X(bn_train_bwd) X(bn_eval_bwd) X(act_fwd) X(act_bwd)    \
-                X(mul) X(axpy) X(scale) X(add) X(row_scale) X(group_mean_fwd) X(group_mean_bwd)    \
-                    X(gap_fwd) X(gap_bwd) X(se_fwd) X(se_bwd) X(lstm_save) X(lstm_ws) X(lstm_fwd)  \
-                        X(lstm_bwd) X(gru_save) X(gru_ws) X(gru_fwd) X(gru_bwd) X(attn_fwd)        \
-                            X(attn_bwd) X(softmax_fwd) X(softmax_bwd) X(log_softmax_fwd)           \
-                                X(log_softmax_bwd) X(nhwc_to_nchw) X(nchw_to_nhwc) X(chan_affine)  \
-                                    X(reparam_fwd) X(reparam_bwd) X(vae_terms) X(vae_terms_bwd)    \
-                                        X(sqdist_fwd) X(sqdist_bwd) X(adamw) X(fill_dropout)       \
-                                            X(fill_normal) X(loss) X(grad_clip) X(sam_perturb)     \
-                                                X(sum) X(sumsq) X(col_sum) X(all_finite)           \
-                                                    X(set_precision) X(status) X(info) X(mem_info) \
-                                                        X(timer_new) X(timer_free) X(timer_mark)   \
-                                                            X(timer_ms)
+// clang-format off
+#define KOPS_FIELDS(X)                                                                      \
+    X(alloc) X(free) X(upload) X(download) X(copy) X(zero) X(sync)                          \
+    X(gemm) X(linear_fwd) X(linear_bwd)                                                     \
+    X(conv2d_ws) X(conv2d_fwd) X(conv2d_bwd) X(dwconv2d_fwd) X(dwconv2d_bwd)                \
+    X(convt2d_ws) X(convt2d_fwd) X(convt2d_bwd)                                             \
+    X(bn_train_fwd) X(bn_eval_fwd) X(bn_train_bwd) X(bn_eval_bwd)                           \
+    X(act_fwd) X(act_bwd) X(mul) X(axpy) X(scale) X(add) X(row_scale)                       \
+    X(group_mean_fwd) X(group_mean_bwd) X(gap_fwd) X(gap_bwd) X(se_fwd) X(se_bwd)           \
+    X(lstm_save) X(lstm_ws) X(lstm_fwd) X(lstm_bwd) X(gru_save) X(gru_ws) X(gru_fwd)        \
+    X(gru_bwd) X(attn_fwd) X(attn_bwd)                                                      \
+    X(softmax_fwd) X(softmax_bwd) X(log_softmax_fwd) X(log_softmax_bwd)                     \
+    X(nhwc_to_nchw) X(nchw_to_nhwc) X(chan_affine) X(reparam_fwd) X(reparam_bwd)           \
+    X(vae_terms) X(vae_terms_bwd) X(sqdist_fwd) X(sqdist_bwd) X(adamw)                      \
+    X(fill_dropout) X(fill_normal) X(loss) X(grad_clip) X(sam_perturb)                      \
+    X(sum) X(sumsq) X(col_sum) X(all_finite)                                                \
+    X(set_precision) X(status) X(info) X(mem_info)                                          \
+    X(timer_new) X(timer_free) X(timer_mark) X(timer_ms)
+// clang-format on
 
 /* VB_OK when every entry of `k` is set; otherwise VB_ERR_BACKEND naming the
  * first missing op. */
