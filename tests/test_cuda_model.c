@@ -341,3 +341,35 @@ Test(cuda_model, interrupted_and_killed_runs_resume_to_the_same_weights, .timeou
                     "tests/tmp/cuda_run_c/checkpoints/*.safetensors"),
                  0, "weights differ after SIGKILL and restart on the GPU");
 }
+
+/* A cell that does not fit on the device fails with the sizes it tried;
+ * the matrix goes on with the next cell. */
+Test(cuda_model, out_of_device_memory_fails_the_cell_and_the_matrix_continues, .timeout = 300) {
+    cuda_or_skip();
+    if (cu_as_cpu()) cr_skip_test("needs a real device to run out of");
+    sh("rm -rf tests/tmp/cuda_oom");
+    FILE *f = fopen("tests/tmp/cuda_oom.yaml", "w");
+    cr_assert_not_null(f);
+    fprintf(f, "experiment: cudaoom\nbackend: cuda\n"
+               "dataset: {source: synthetic, videos_per_class: 2, test_videos_per_class: 1,\n"
+               "          normal_factor: 2, frames_per_video: 4, size: 32, val_fraction: 0.34,\n"
+               "          workers: 1}\n"
+               "base:\n"
+               "  model: {backbone: {width: 0.25, depth: 0.34}, temporal: {type: none},\n"
+               "          feature_dim: 16, embedding_dim: 8, svdd_hidden: 8, image: 32}\n"
+               "  train: {epochs: 1, batch_size: 4}\n"
+               "  eval: {latency_samples: 5, latency_batch: 2, batch_size: 4}\n"
+               "variants:\n"
+               "  huge: {model.backbone.width: 4.0, train.batch_size: 100000,\n"
+               "         eval.latency_batch: 100000}\n"
+               "  small: {}\n"
+               "seeds: [0]\n");
+    fclose(f);
+    int rc = sh("./vadbench run tests/tmp/cuda_oom.yaml --db tests/tmp/cuda_oom/db --quiet "
+                "2> tests/tmp/cuda_oom.err");
+    cr_assert_eq(rc, 1, "exit %d: a failed cell exits 1", rc);
+    cr_assert_eq(sh("grep -q 'huge.*FAILED.*cannot allocate.*MiB' tests/tmp/cuda_oom.err"), 0,
+                 "no out-of-memory message with sizes on stderr");
+    cr_assert_eq(sh("grep -q '1 ran, 0 already done, 1 failed' tests/tmp/cuda_oom.err"), 0,
+                 "the small cell did not run after the failed one");
+}
