@@ -192,16 +192,11 @@ static void mbconv_fwd(Net *n, Backbone *b, MBConv *m, int nimg, const float *x)
         size_t cnt = (size_t)out_rows * m->cout;
         if (n->train && m->sd_prob > 0) {
             /* torchvision StochasticDepth(mode="row"): keep a sample's branch
-             * with probability 1-p, scaled by 1/(1-p). */
-            float host[4096];
-            VB_ASSERT(nimg <= 4096);
-            /* sub-streams past the dropout sites: one per block */
+             * with probability 1-p, scaled by 1/(1-p): a dropout mask over
+             * the samples, drawn where the model runs (sub-streams past the
+             * dropout sites: one per block) */
             RngStream s = rng_substream(n->dropout_rng, 1000u + (uint64_t)m->index);
-            for (int i = 0; i < nimg; i++)
-                host[i] = rng_uniform(s, n->step, (uint64_t)i) < m->sd_prob
-                              ? 0.0f
-                              : 1.0f / (1.0f - m->sd_prob);
-            n->k->upload(m->sd_scale, host, (size_t)nimg * sizeof(float));
+            n->k->fill_dropout(s, n->step, (size_t)nimg, m->sd_prob, m->sd_scale);
             n->k->row_scale(nimg, ho * ho * m->cout, m->sd_scale, m->out, m->out);
         }
         n->k->axpy(cnt, 1.0f, x, m->out);
