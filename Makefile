@@ -2,7 +2,11 @@
 # format-check, layering, test-cuda, cuda-checks, device-bundle, clean.
 # Switches: CUDA=auto|0|1, SAN=1, DEBUG=1, THREADS=N.
 # Missing Debian packages are installed by harness/deps.sh (as root) before
-# anything is compiled.
+# anything is compiled. The report templates (reports/templates/*) are built
+# into the program: harness/report/embed_templates.sh turns them into a
+# generated C source in the build directory, remade when a template changes
+# (or one is added or removed), so editing a template and running `make`
+# changes the next report with no C edit.
 
 VERSION := 0.1.0
 CUDA    ?= auto
@@ -36,7 +40,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 CRIT_LIBS  = $(shell pkg-config --libs criterion)
 
-WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
+           -Wno-missing-field-initializers
 CSTD    := -std=gnu11
 OPT     := $(if $(filter 1,$(DEBUG)),-O0 -g3,-O2 -g -march=x86-64-v2)
 ifeq ($(SAN),1)
@@ -75,13 +80,22 @@ LIB_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c kernels/cuda/*.c models/*.c d
 LIB_SRC  := $(filter-out harness/cli/main.c,$(LIB_SRC))
 CUDA_SRC := $(if $(filter 1,$(USE_CUDA)),$(wildcard kernels/cuda/*.cu),)
 TEST_SRC := $(wildcard tests/test_*.c)
-LIB_OBJ  := $(LIB_SRC:%.c=$(VARIANT)/%.o) $(CUDA_SRC:%.cu=$(VARIANT)/%.cu.o)
+# The report templates, embedded as a generated source (harness/report/templates.h).
+TPL_FILES := $(sort $(filter-out %~,$(wildcard reports/templates/*)))
+TPL_BAD   := $(shell ls reports/templates 2>/dev/null | grep -v -e '^[A-Za-z0-9._-]*$$' -e '~$$')
+ifneq ($(TPL_BAD),)
+  $(error reports/templates/$(TPL_BAD): a template's file name may hold only A-Z a-z 0-9 . _ -)
+endif
+TPL_LIST  := $(VARIANT)/gen/report_templates.list
+TPL_SRC   := $(VARIANT)/gen/harness/report/templates_embedded.c
+TPL_OBJ   := $(TPL_SRC:.c=.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(VARIANT)/%.o) $(CUDA_SRC:%.cu=$(VARIANT)/%.cu.o) $(TPL_OBJ)
 TEST_OBJ := $(TEST_SRC:%.c=$(VARIANT)/%.o)
 DEPS_STAMP := $(BUILD)/.deps-ok
 VERSION_H  := $(VARIANT)/version.h
 
-.PHONY: all test demo bench fixtures test-cuda cuda-checks device-bundle clean deps layering \
-        format format-check FORCE
+.PHONY: all test demo bench fixtures test-cuda cuda-checks device-bundle test-slurm clean deps \
+        layering format format-check FORCE
 .DEFAULT_GOAL := all
 
 all: vadbench
@@ -100,6 +114,18 @@ $(VERSION_H): FORCE | $(DEPS_STAMP)
 	 printf '#define VB_GIT_SHA "%s"\n#define VB_GIT_DIRTY %s\n#define VB_BUILD_OPTS "%s"\n' \
 	   "$$sha" "$$dirty" "$$opts" > $@.tmp; \
 	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+# The list of template names changes only when a template is added or removed.
+$(TPL_LIST): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(notdir $(TPL_FILES))' > $@.tmp; cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(TPL_SRC): $(TPL_FILES) $(TPL_LIST) harness/report/embed_templates.sh
+	@mkdir -p $(dir $@)
+	@echo '  GEN $@'; sh harness/report/embed_templates.sh $@ $(TPL_FILES)
+
+$(TPL_OBJ): $(TPL_SRC) | $(DEPS_STAMP)
+	@echo '  CC  $<'; $(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(VARIANT)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -149,9 +175,16 @@ format-check: $(DEPS_STAMP)
 	@$(CLANG_FORMAT) --dry-run -Werror $(FMT_FILES) || { echo "format-check: run 'make format' (clang-format 14, .clang-format)" >&2; exit 1; }
 	@echo "format-check: ok"
 
-# No include may point back up the data flow (harness/README.md has the map).
-layering:
-	@sh harness/layering.sh
+# No include may point back up the data flow (harness/README.md has the map);
+# the generated template source is checked as a file of harness/report/.
+layering: $(TPL_SRC)
+	@sh harness/layering.sh $(TPL_SRC)
+
+# vadbench on a real one-host Slurm (tests/slurm/: started and stopped by the
+# script; the Debian packages are installed by deps.sh --slurm). ~1 minute.
+test-slurm: vadbench
+	@sh harness/deps.sh --slurm
+	bash tests/slurm/test-slurm.sh
 
 # The CUDA test suites (cuda_*: every op against the CPU, the model, training
 # trajectories, determinism, resume). Without a usable GPU they skip; with

@@ -6,6 +6,10 @@
 #   harness/deps.sh           build + run dependencies
 #   harness/deps.sh --torch   also PyTorch (only to regenerate test fixtures
 #                             and for the side-by-side benchmarks)
+#   harness/deps.sh --slurm   also a one-host Slurm for `make test-slurm`
+#                             (munge, slurmctld, slurmd, slurm-client; the
+#                             services are not enabled: tests/slurm/start-local.sh
+#                             starts them by hand)
 set -eu
 
 # pkg-config name -> Debian package
@@ -32,6 +36,13 @@ if [ "${1:-}" = "--torch" ]; then
     /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null ||
         missing="$missing python3-torch python3-torchvision"
     /usr/bin/python3 -c 'import sklearn' 2>/dev/null || missing="$missing python3-sklearn"
+fi
+if [ "${1:-}" = "--slurm" ]; then
+    # daemons live in /usr/sbin, which a non-root PATH may lack
+    for pair in munged:munge slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client; do
+        p=${pair%%:*}
+        command -v "$p" >/dev/null 2>&1 || [ -x "/usr/sbin/$p" ] || missing="$missing ${pair#*:}"
+    done
 fi
 
 [ -z "$missing" ] && exit 0

@@ -5,9 +5,11 @@
 # them). A file may include headers of its own room and of rooms ranked
 # earlier; rooms of equal rank do not include each other. From another
 # harness wing only the wing's public header, harness/W/W.h, may be
-# included. tests/ sits after everything and is not checked.
-#   sh harness/layering.sh          check the tree (exit 1 on a violation)
-#   sh harness/layering.sh --edges  also print every cross-room include
+# included. tests/ sits after everything and is not checked. Generated
+# sources (given as arguments, e.g. build/release/gen/harness/report/X.c)
+# belong to the room of their path below gen/ and are checked the same way.
+#   sh harness/layering.sh [GENERATED.c...]          check (exit 1 on a violation)
+#   sh harness/layering.sh --edges [GENERATED.c...]  also print every cross-room include
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -27,13 +29,29 @@ rank() {
 }
 
 edges=0
-[ "${1:-}" = "--edges" ] && edges=1
+if [ "${1:-}" = "--edges" ]; then
+    edges=1
+    shift
+fi
+generated="$*"
+for g in $generated; do
+    case "$g" in
+    */gen/*) ;;
+    *)
+        echo "layering: $g: a generated source must lie below a gen/ folder" >&2
+        exit 1
+        ;;
+    esac
+done
 bad=0
 files=$(git ls-files 'kernels/*.[ch]' 'kernels/*.cu' 'kernels/*.cuh' 'models/*.[ch]' \
     'datasets/*.[ch]' 'harness/*.[ch]' 2>/dev/null || find kernels models datasets harness \
     -name '*.[ch]' -o -name '*.cu' -o -name '*.cuh')
-for f in $files; do
-    from=$(dirname "$f")
+for f in $files $generated; do
+    case " $generated " in
+    *" $f "*) from=$(dirname "${f#*/gen/}") ;;
+    *) from=$(dirname "$f") ;;
+    esac
     rf=$(rank "$from")
     if [ -z "$rf" ]; then
         echo "layering: $f: folder $from has no place in the flow (add it to harness/layering.sh and harness/README.md)" >&2
@@ -79,4 +97,4 @@ if [ $bad -ne 0 ]; then
     echo "layering: includes point back up the flow (harness/README.md has the map)" >&2
     exit 1
 fi
-echo "layering: ok ($(echo "$files" | wc -w) files, no include points back up the flow)"
+echo "layering: ok ($(echo $files $generated | wc -w) files, no include points back up the flow)"

@@ -5,7 +5,7 @@
 #include "kernels.h"
 
 #ifdef VB_HAVE_CUDA
-const KOps *kops_cuda(void); /* kernels/cuda/cuda.cu; NULL + message if no device */
+const KOps *kops_cuda(void); /* kernels/cuda/cu_backend.cu; NULL + message if no device */
 #endif
 
 KConv kconv_init(int n, int h, int w, int cin, int cout, int k, int stride, int pad, int groups) {
@@ -48,9 +48,12 @@ bool kops_cuda_compiled(void) {
 #endif
 }
 
-const KOps *kops_get(const char *name) {
-    if (strcmp(name, "cpu") == 0) return kops_cpu();
-    if (strcmp(name, "cuda") == 0) {
+const char *const kbackend_names[] = {"cpu", "cuda", NULL};
+const char *const kprecision_names[] = {"fp32", "bf16", NULL};
+
+const KOps *kops_get(KBackend b) {
+    if (b == K_BACKEND_CPU) return kops_cpu();
+    if (b == K_BACKEND_CUDA) {
 #ifdef VB_HAVE_CUDA
         return kops_cuda();
 #else
@@ -60,6 +63,6 @@ const KOps *kops_get(const char *name) {
         return NULL;
 #endif
     }
-    vb_fail_plain(VB_ERR_USAGE, "unknown backend '%s' (expected cpu or cuda)", name);
+    vb_fail_plain(VB_ERR_USAGE, "unknown backend %d (expected cpu or cuda)", (int)b);
     return NULL;
 }

@@ -66,6 +66,7 @@ typedef struct KBn {
  * outputs) while parameters (the master weights), BatchNorm statistics,
  * losses, RNN state and softmax stay fp32. */
 typedef enum KPrecision { K_PREC_FP32 = 0, K_PREC_BF16 } KPrecision;
+extern const char *const kprecision_names[]; /* "fp32", "bf16", NULL */
 
 /* The training objective of one batch (MODEL_SPEC §4; models/losses.h has
  * the formulas): focal loss on the class logits, binary cross-entropy, Deep
@@ -347,9 +348,13 @@ VbStatus kops_check_complete(const KOps *k);
 
 /* The CPU backend (always built). */
 const KOps *kops_cpu(void);
-/* Backend by name ("cpu" or "cuda"); NULL with a message (vb_errmsg) when it
- * was not compiled in or no device is usable. */
-const KOps *kops_get(const char *name);
+/* The backends, and their names on the command line and in experiment files
+ * (indexed by KBackend, NULL-terminated). */
+typedef enum KBackend { K_BACKEND_CPU = 0, K_BACKEND_CUDA } KBackend;
+extern const char *const kbackend_names[];
+/* The backend's table; NULL with a message (vb_errmsg) when it was not
+ * compiled in or no device is usable. */
+const KOps *kops_get(KBackend b);
 /* Whether the CUDA backend was compiled into this binary. */
 bool kops_cuda_compiled(void);
 

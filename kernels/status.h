@@ -7,7 +7,25 @@
  * release builds) and prints the expression with its location.
  *
  * Exit codes of the program follow from the status: 0 ok, 1 a check failed,
- * 2 bad usage or input (see vb_exit_code). */
+ * 2 bad usage or input (see vb_exit_code).
+ *
+ * Cleanup, one style everywhere: a function that owns nothing propagates
+ * with VB_TRY; a function that must release what it acquired keeps one
+ * status variable `st` and one exit label `out`, reached by VB_CHECK on
+ * failure and by falling through on success:
+ *
+ *     VbStatus st = VB_OK;
+ *     char *buf = NULL;
+ *     FILE *f = NULL;
+ *     VB_CHECK(open_it(path, &f));
+ *     VB_CHECK(read_it(f, &buf));
+ *     ...
+ *   out:
+ *     if (f) fclose(f);
+ *     free(buf);
+ *     return st;
+ *
+ * Resources start NULL so that `out` can release whatever was acquired. */
 #ifndef VB_STATUS_H
 #define VB_STATUS_H
 
@@ -51,6 +69,13 @@ const char *vb_status_name(VbStatus s);
     do {                                  \
         VbStatus vb_s_ = (expr);          \
         if (vb_s_ != VB_OK) return vb_s_; \
+    } while (0)
+
+/* Inside a function with `VbStatus st` and an `out:` label: on failure,
+ * keep the status and jump to the cleanup. */
+#define VB_CHECK(expr)                        \
+    do {                                      \
+        if ((st = (expr)) != VB_OK) goto out; \
     } while (0)
 
 __attribute__((noreturn)) void vb_assert_fail(const char *expr, const char *file, int line);

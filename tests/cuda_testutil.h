@@ -30,7 +30,7 @@ static inline bool cu_as_cpu(void) {
 
 static inline const KOps *cuda_or_skip(void) {
     if (cu_as_cpu()) return kops_cpu();
-    const KOps *k = kops_get("cuda");
+    const KOps *k = kops_get(K_BACKEND_CUDA);
     if (k) return k;
     const char *req = getenv("VADBENCH_REQUIRE_CUDA");
     if (req && *req && strcmp(req, "0") != 0)

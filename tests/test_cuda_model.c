@@ -9,9 +9,10 @@
  *  - a 10-step training trajectory (counter-RNG masks, the trainer's step:
  *    forward, loss, backward, clipping, AdamW) within 1e-3 of the CPU's loss
  *    at every step, and byte-identical when run twice on the GPU;
- *  - the real program on `backend: cuda`: a run interrupted (Ctrl-C-like)
- *    or killed with SIGKILL and restarted saves the same weights, byte for
- *    byte, as a run that never stopped;
+ *  - `backend: cuda` through the runner: a run interrupted (Ctrl-C-like,
+ *    the runner's test hook) or killed with SIGKILL (the real program) and
+ *    restarted saves the same weights, byte for byte, as a run that never
+ *    stopped; a cell that does not fit on the device fails with its sizes;
  *  - bf16: the trajectory's losses stay within 5% of fp32's. */
 #include "cuda_testutil.h"
 
@@ -19,7 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness/experiment/config.h"
+#include "harness/experiment/experiment.h"
+#include "harness/run/runner.h"
 #include "models/losses.h"
 #include "models/optim.h"
 #include "models/weights.h"
@@ -307,10 +309,15 @@ Test(cuda_model, interrupted_and_killed_runs_resume_to_the_same_weights, .timeou
     write_exp("tests/tmp/cuda_run.yaml", "cudarun", 4);
     cr_assert_eq(sh("./vadbench run tests/tmp/cuda_run.yaml --db tests/tmp/cuda_run_a/db --quiet"),
                  0);
-    /* Ctrl-C-like stop after 3 steps, then the rest */
-    cr_assert_eq(sh("VADBENCH_TEST_STOP_AFTER=3 ./vadbench run tests/tmp/cuda_run.yaml "
-                    "--db tests/tmp/cuda_run_b/db --quiet 2>/dev/null"),
-                 130);
+    /* Ctrl-C-like stop after 3 steps (the runner's test hook, in this process), then the
+     * rest through the program */
+    RunnerOptions o = {0};
+    o.db = "tests/tmp/cuda_run_b/db", o.quiet = true, o.backend = RUNNER_BACKEND_AS_WRITTEN;
+    o.test_stop_after = 3;
+    const char *files[] = {"tests/tmp/cuda_run.yaml"};
+    RunnerSummary sum;
+    cr_assert_eq(runner_run(files, 1, &o, &sum), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(sum.interrupted, 1, "the cell was not interrupted");
     cr_assert_eq(sh("./vadbench run tests/tmp/cuda_run.yaml --db tests/tmp/cuda_run_b/db --quiet"),
                  0);
     cr_assert_eq(sh("cmp -s tests/tmp/cuda_run_a/checkpoints/*.safetensors "

@@ -161,7 +161,7 @@ Test(cuda_plan, completeness_check_names_the_missing_op) {
 
 /* `cuda` where it cannot run: one line on stderr, exit 2, no database. */
 Test(cuda_plan, backend_cuda_without_a_device_exits_2_and_records_nothing, .timeout = 60) {
-    if (kops_get("cuda")) cr_skip_test("a CUDA device is usable here");
+    if (kops_get(K_BACKEND_CUDA)) cr_skip_test("a CUDA device is usable here");
     vb_clear_error();
     cr_assert_eq(system("mkdir -p tests/tmp"), 0);
     const char *db = "tests/tmp/cuda_nodevice.db", *err = "tests/tmp/cuda_nodevice.err";

@@ -7,9 +7,12 @@
  * PNGs are valid images (signature, IHDR, decoded by libspng), numbers in
  * the tables are the database's (a mean and interval recomputed here), the
  * report without gnuplot still has its tables and says why the figures are
- * missing, defaults without an experiment file, and exit 2 for an unknown
- * or empty experiment. Files live under tests/tmp/report/, one name per
- * test (Criterion runs tests in parallel processes). */
+ * missing, defaults without an experiment file, exit 2 for an unknown
+ * or empty experiment, no output with an unexpanded {{placeholder}}, a
+ * report rendered with `--templates DIR` taking DIR's templates (and
+ * failing by name on a broken one), and the experiment named "templates"
+ * kept out of reports/templates/. Files live under tests/tmp/report/, one
+ * name per test (Criterion runs tests in parallel processes). */
 #include "testutil.h"
 
 #include <spng.h>
@@ -100,7 +103,7 @@ static void tr_log_run(Store *st, int64_t id, int v, int s) {
     }
     StoreProvenance p = {
         "abc123def456", 0,     "testhost", "Test CPU", NULL, NULL, "CUDA=0 SAN=0 DEBUG=0 CC=gcc 12",
-        "testlibs 1.0", "cpu", 2,          "digest42"};
+        "testlibs 1.0", "cpu", 2,          "digest42", NULL, -1,   NULL};
     cr_assert_eq(store_set_provenance(st, id, &p), VB_OK);
 }
 
@@ -122,14 +125,35 @@ static void tr_db(const char *name, bool with_file, int nseeds, char *db, size_t
         snprintf(file, sizeof file, TR_DIR "/%s.yaml", name);
         FILE *f = fopen(file, "w");
         cr_assert_not_null(f);
-        fputs("experiment: synth\ndescription: synthetic report test\n"
-              "variants:\n  plain: {}\n  with_vae:\n    model.vae: {level: feature, latent: 16, "
-              "hidden: [32]}\n"
-              "seeds: [0, 1, 2]\n"
-              "compare:\n  baseline: plain\n"
-              "  metrics: [test.accuracy, test.fpr.fused, test.detect.fused.unseen]\n"
-              "  tolerances: {test.accuracy: 0.05}\n  latency_factor: 1.4\n",
-              f);
+        fputs(
+            "experiment: synth\ndescription: synthetic report test\n"
+            "variants:\n  plain: {}\n  with_vae:\n    model.vae: {level: feature, latent: 16, "
+            "hidden: [32]}\n"
+            "seeds: [0, 1, 2]\n"
+            "compare:\n  baseline: plain\n"
+            "  metrics: [test.accuracy, test.fpr.fused, test.detect.fused.unseen]\n"
+            "  tolerances: {test.accuracy: 0.05}\n  latency_factor: 1.4\n"
+            "  claims:\n"
+            "    - {statement: \"test accuracy, Option A \xe2\x86\x92 with VAE\", source: the seed,\n"
+            "       figure: \"90% \xe2\x86\x92 93\xe2\x80\x93"
+            "95%\", metric: test/accuracy,\n"
+            "       unit: \"%\", difference: [3, 5]}\n"
+            "    - {statement: false positives, source: the seed, figure: \"8% \xe2\x86\x92 "
+            "5%\",\n"
+            "       metric: \"test/fpr.{score}\", unit: \"%\", difference: -3}\n"
+            "    - {statement: unknown anomaly types detected, source: the seed,\n"
+            "       metric: \"test/detect.{score}.unseen\", unit: \"%\", difference: 15}\n"
+            "    - {statement: VAE inference cost, source: the seed,\n"
+            "       figure: \"+5\xe2\x80\x93"
+            "10 ms per frame\", metric: latency/vae/b1/frame,\n"
+            "       missing_is_zero: true, difference: [5, 10]}\n"
+            "    - {statement: VAE memory, source: the seed, metric: memory/peak_rss_mb, unit: MB,\n"
+            "       difference: [200, 500]}\n"
+            "    - {statement: VAE training time, source: the seed, metric: train/seconds,\n"
+            "       relative: [20, 30]}\n"
+            "    - {statement: published accuracy, source: a paper, metric: test/accuracy,\n"
+            "       variants: [plain], unit: \"%\", value: 0.8, spread: 0.01, tolerance: 0.05}\n",
+            f);
         fclose(f);
     }
     Store *st;
@@ -256,9 +280,20 @@ Test(report, end_to_end_files_sections_images_numbers) {
         snprintf(path, sizeof path, "%s/%s.png", out, figs[i]);
         tr_assert_png(path);
     }
+    /* every template was expanded in full */
+    for (int i = 0; i < 8; i++) {
+        snprintf(path, sizeof path, "%s/%s", out,
+                 i < 6    ? figs[i]
+                 : i == 6 ? "style"
+                          : "report.html");
+        if (i < 7) strcat(path, ".gp");
+        char *text = tr_slurp(path);
+        cr_assert(!strstr(text, "{{"), "%s holds an unexpanded placeholder", path);
+        free(text);
+    }
     snprintf(path, sizeof path, "%s/report.html", out);
     char *html = tr_slurp(path);
-    const char *sections[] = {"<h2>Decision table</h2>",
+    const char *sections[] = {"<h2>Claims</h2>",
                               "<h2>Metrics per variant</h2>",
                               "<h2>Comparison with the baseline</h2>",
                               "<h2>Anomaly scores on unseen classes</h2>",
@@ -332,6 +367,19 @@ Test(report, end_to_end_files_sections_images_numbers) {
     *eol = 0;
     cr_assert(strstr(fp, "| better |"), "a lower false-positive rate is better: %s", fp);
     *eol = '\n';
+    /* power columns: what the runs can detect, in the comparison and the claims tables */
+    cr_assert(strstr(md, "| detectable \xce\x94 (80% power); pairs to detect the tolerance |") &&
+                  strstr(md, "| detectable \xce\x94 (80% power); pairs to detect the claim |"),
+              "power columns missing");
+    /* the level claim: plain's accuracy (80% on average) against the published 80 +- 1 */
+    char *lv = strstr(md, "| published accuracy | a paper | 80.0 \xc2\xb1 1.0 % |");
+    cr_assert_not_null(lv, "level claim row missing");
+    eol = strchr(lv, '\n');
+    *eol = 0;
+    cr_assert(strstr(lv, "1 variant, 3 runs") && strstr(lv, "| reproduced (tolerance \xc2\xb1"
+                                                            "5)"),
+              "%s", lv);
+    *eol = '\n';
     cr_assert(strstr(md, "abc123def456") && strstr(md, "testhost") && strstr(md, "digest42") &&
                   strstr(md, "Test CPU") && strstr(md, "abc00000"),
               "provenance missing");
@@ -358,7 +406,7 @@ Test(report, without_gnuplot_tables_and_a_note) {
     char *md = tr_slurp(path);
     cr_assert(strstr(md, "gnuplot could not be run") && strstr(md, "/nonexistent/gnuplot"), "%s",
               md);
-    cr_assert(strstr(md, "## Decision table") && strstr(md, "| VAE memory |"), "tables missing");
+    cr_assert(strstr(md, "## Claims") && strstr(md, "| VAE memory |"), "tables missing");
     char want[80];
     tr_expected(0.60, 0.15, 1, 2.0, 2, 1.0, want, sizeof want);
     cr_assert(strstr(md, want), "detect.fused.unseen %s missing", want);
@@ -447,4 +495,102 @@ Test(report, shortcut_rows_per_variant_when_the_probes_differ) {
                   !strstr(md, "| probe: all features"),
               "%s", strstr(md, "Against shortcut") ? strstr(md, "Against shortcut") : md);
     free(md);
+}
+
+/* Write file dir/name with text. */
+static void tr_write(const char *dir, const char *name, const char *text) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f, "%s", p);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* `--templates DIR`: DIR's templates replace the built-in ones by name, the
+ * others stay built in; a broken template is an error naming its file,
+ * line and placeholder, never a half-expanded script. */
+Test(report, templates_override_directory) {
+    char db[300], cmd[1400];
+    tr_db("tploverride", true, 2, db, sizeof db);
+    const char *tdir = TR_DIR "/tpl-override", *out = TR_OUT "tploverride";
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir %s", tdir, tdir);
+    cr_assert_eq(tr_system(cmd), 0, "%s", cmd);
+    tr_write(tdir, "report.css", "body{color:#123456}\n.marker-css{}\n");
+    tr_write(tdir, "roc_unseen.gp",
+             "# my ROC ({{subset}}, {{score}})\nload 'style.gp'\nset title 'MINE'\n"
+             "do for [fmt in \"png svg\"] {\n    eval term(fmt, 500, 500)\n"
+             "    set output 'roc_unseen.'.fmt\n    plot x title 'chance'{{series}}\n"
+             "    unset output\n}\n");
+    /* the reference: the same report with the built-in templates */
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s-ref && VADBENCH_GNUPLOT=/nonexistent ./vadbench report synth --db %s "
+             "--out %s-ref > /dev/null 2>&1",
+             out, db, out);
+    cr_assert_eq(tr_system(cmd), 0, "%s", cmd);
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s && ./vadbench report synth --db %s --out %s --templates %s > %s.stdout "
+             "2> %s.stderr",
+             out, db, out, tdir, out, out);
+    cr_assert_eq(tr_system(cmd), 0, "%s", cmd);
+    char path[600];
+    snprintf(path, sizeof path, "%s/roc_unseen.gp", out);
+    char *gp = tr_slurp(path);
+    cr_assert(strncmp(gp, "# my ROC (unseen, fused)\n", 25) == 0 &&
+                  strstr(gp, "set title 'MINE'") &&
+                  strstr(gp, "'roc_unseen.dat' using 1:3 with lines lt 2 title 'with_vae: AUROC"),
+              "the override's script, with the report's series: %s", gp);
+    free(gp);
+    cr_assert(tr_exists(out, "roc_unseen.png"), "the override's script renders");
+    snprintf(path, sizeof path, "%s/report.html", out);
+    char *html = tr_slurp(path);
+    cr_assert(strstr(html, "<style>body{color:#123456}.marker-css{}</style>"),
+              "the override's CSS");
+    free(html);
+    /* the templates the directory lacks are the built-in ones */
+    const char *same[] = {"pareto.gp", "confusion.gp", "training.gp", "style.gp"};
+    for (int i = 0; i < 4; i++) {
+        char a[600], b[600];
+        snprintf(a, sizeof a, "%s/%s", out, same[i]);
+        snprintf(b, sizeof b, "%s-ref/%s", out, same[i]);
+        char *x = tr_slurp(a), *y = tr_slurp(b);
+        cr_assert_str_eq(x, y, "%s differs from the built-in template's", same[i]);
+        free(x), free(y);
+    }
+    /* a template with a placeholder the report does not fill */
+    tr_write(tdir, "pareto.gp", "plot {{series}}\nset title '{{no_such_key}}'\n");
+    snprintf(cmd, sizeof cmd,
+             "./vadbench report synth --db %s --out %s --templates %s > %s.stdout 2> %s.stderr", db,
+             out, tdir, out, out);
+    cr_assert_eq(tr_system(cmd), 2, "%s", cmd);
+    snprintf(path, sizeof path, "%s.stderr", out);
+    char *err = tr_slurp(path);
+    cr_assert(strstr(err, "tpl-override/pareto.gp:2: placeholder {{no_such_key}} has no value") &&
+                  strstr(err, "front_block, series"),
+              "%s", err);
+    free(err);
+    /* not a directory */
+    snprintf(cmd, sizeof cmd,
+             "./vadbench report synth --db %s --out %s --templates %s/nosuch > %s.stdout "
+             "2> %s.stderr",
+             db, out, tdir, out, out);
+    cr_assert_eq(tr_system(cmd), 2, "%s", cmd);
+    err = tr_slurp(path);
+    cr_assert(strstr(err, "template directory") && strstr(err, "nosuch"), "%s", err);
+    free(err);
+}
+
+/* reports/templates/ holds the templates: the report of an experiment named
+ * "templates" must not land there by default. */
+Test(report, experiment_named_templates_needs_out) {
+    char db[300];
+    tr_db("named_templates", false, 1, db, sizeof db);
+    Store *st;
+    cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_OK);
+    ReportOptions o = {.experiment = "templates"};
+    ReportResult res;
+    cr_assert_eq(report_write(st, &o, &res), VB_ERR_INPUT);
+    cr_assert(strstr(vb_errmsg(), "reports/templates/") && strstr(vb_errmsg(), "--out"), "%s",
+              vb_errmsg());
+    cr_assert_eq(store_close(st), VB_OK);
 }

@@ -18,12 +18,21 @@ typedef struct CliCommand {
     int (*fn)(int argc, char **argv);
 } CliCommand;
 
-typedef enum CliKind { CLI_FLAG, CLI_STR, CLI_INT, CLI_DOUBLE } CliKind;
+typedef enum CliKind { CLI_FLAG, CLI_STR, CLI_INT, CLI_DOUBLE, CLI_CHOICE, CLI_LIST } CliKind;
+
+/* A repeatable string option (CLI_LIST): every occurrence is kept, in order
+ * (the values point into argv). */
+#define CLI_LIST_MAX 64
+typedef struct CliList {
+    const char *v[CLI_LIST_MAX];
+    int n;
+} CliList;
 
 typedef struct CliOpt {
     const char *name; /* long name without "--" */
     CliKind kind;
-    void *out; /* bool*, const char**, int*, double* */
+    void *out; /* bool*, const char**, int*, double*, int* (an enum, CLI_CHOICE), CliList* */
+    const char *const *choices; /* CLI_CHOICE: the enum's names by value, NULL-terminated */
 } CliOpt;
 
 /* Parse argv[1..] against `opts`; positional arguments are collected into

@@ -1,7 +1,9 @@
-/* cmd_report: `vadbench report EXPERIMENT [--out DIR] [--db PATH]` — write
- * the experiment's report (report.md, a self-contained report.html, the
- * figures as PNG and SVG with the gnuplot scripts and data that made them)
- * and print where report.html is. The database must exist. Exit status: 0
+/* cmd_report: `vadbench report EXPERIMENT [--out DIR] [--templates DIR]
+ * [--db PATH]` — write the experiment's report (report.md, a self-contained
+ * report.html, the figures as PNG and SVG with the gnuplot scripts and data
+ * that made them) and print where report.html is; --templates renders with
+ * the template files of DIR in place of the built-in ones (for editing
+ * reports/templates/ without rebuilding). The database must exist. Exit status: 0
  * written (also when gnuplot is missing: the report says so and a warning
  * goes to stderr), 2 bad usage, an unknown experiment, one without done
  * runs, or a database or file that cannot be read or written. */
@@ -14,8 +16,11 @@
 
 int cmd_report(int argc, char **argv) {
     const CliCommand *cmd = cli_find("report");
-    const char *db = NULL, *out = NULL;
-    CliOpt opts[] = {{"db", CLI_STR, &db}, {"out", CLI_STR, &out}, {NULL, CLI_FLAG, NULL}};
+    const char *db = NULL, *out = NULL, *templates = NULL;
+    CliOpt opts[] = {{"db", CLI_STR, &db},
+                     {"out", CLI_STR, &out},
+                     {"templates", CLI_STR, &templates},
+                     {NULL, CLI_FLAG, NULL}};
     char *pos[1];
     int npos;
     bool help;
@@ -25,10 +30,12 @@ int cmd_report(int argc, char **argv) {
     if (npos != 1)
         return cli_usage_error(cmd, "which experiment? give its name (see `vadbench runs`)");
     if (out && !*out) return cli_usage_error(cmd, "--out needs a directory");
+    if (templates && !*templates) return cli_usage_error(cmd, "--templates needs a directory");
     Store *st;
     s = store_open(db ? db : store_default_path(), STORE_EXISTING, &st);
     if (s != VB_OK) return cli_fail(cmd->name, s);
-    ReportOptions o = {.experiment = pos[0], .out_dir = out, .gnuplot = NULL};
+    ReportOptions o = {
+        .experiment = pos[0], .out_dir = out, .gnuplot = NULL, .templates = templates};
     ReportResult res;
     s = report_write(st, &o, &res);
     VbStatus c = store_close(st);

@@ -10,11 +10,20 @@
 int cmd_run(int argc, char **argv) {
     const CliCommand *cmd = cli_find("run");
     RunnerOptions o = {0};
+    o.backend = RUNNER_BACKEND_AS_WRITTEN;
     const char *shard = NULL;
-    CliOpt opts[] = {{"db", CLI_STR, &o.db},           {"only", CLI_STR, &o.only},
-                     {"shard", CLI_STR, &shard},       {"backend", CLI_STR, &o.backend},
-                     {"threads", CLI_INT, &o.threads}, {"dry-run", CLI_FLAG, &o.dry_run},
-                     {"quiet", CLI_FLAG, &o.quiet},    {NULL, 0, NULL}};
+    CliList cells = {0};
+    CliOpt opts[] = {{"db", CLI_STR, &o.db},
+                     {"only", CLI_STR, &o.only},
+                     {"shard", CLI_STR, &shard},
+                     {"cell", CLI_LIST, &cells},
+                     {"checkpoint-dir", CLI_STR, &o.checkpoint_dir},
+                     {"mirror", CLI_STR, &o.mirror},
+                     {"backend", CLI_CHOICE, &o.backend, kbackend_names},
+                     {"threads", CLI_INT, &o.threads},
+                     {"dry-run", CLI_FLAG, &o.dry_run},
+                     {"quiet", CLI_FLAG, &o.quiet},
+                     {NULL, 0, NULL}};
     char *files[64];
     int nfiles;
     bool help;
@@ -30,9 +39,14 @@ int cmd_run(int argc, char **argv) {
             return cli_usage_error(cmd, "--shard expects i/n with 0 <= i < n, e.g. 0/4");
         o.shard_i = (int)i, o.shard_n = (int)n;
     }
+    for (int i = 0; i < cells.n; i++) {
+        size_t n = strlen(cells.v[i]);
+        if (n < 4 || strspn(cells.v[i], "0123456789abcdef") != n)
+            return cli_usage_error(cmd, "--cell expects a config hash (lowercase hex, as "
+                                        "`vadbench run --dry-run` and `vadbench runs` print it)");
+    }
+    o.cells = cells.v, o.ncells = cells.n;
     if (o.threads < 0) return cli_usage_error(cmd, "--threads must be positive");
-    if (o.backend && strcmp(o.backend, "cpu") && strcmp(o.backend, "cuda"))
-        return cli_usage_error(cmd, "--backend expects cpu or cuda");
     runner_install_signals();
     RunnerSummary sum;
     s = runner_run((const char *const *)files, nfiles, &o, &sum);
@@ -41,6 +55,13 @@ int cmd_run(int argc, char **argv) {
     fprintf(stderr,
             "vadbench run: %d cells selected: %d ran, %d already done, %d failed, %d interrupted\n",
             sum.cells, sum.ran, sum.skipped, sum.failed, sum.interrupted);
+    if (runner_requeue_exit(&sum)) {
+        fprintf(stderr,
+                "vadbench run: stopped by SIGUSR1 for a requeue; checkpoints are written, "
+                "the same command resumes the cells (exit %d)\n",
+                RUNNER_EXIT_REQUEUE);
+        return RUNNER_EXIT_REQUEUE;
+    }
     if (sum.interrupted) return 130;
     return sum.failed ? 1 : 0;
 }

@@ -430,6 +430,11 @@ static void show_text(const ShowData *d) {
     else snprintf(buf, sizeof buf, "%s", r->backend ? r->backend : "-");
     kv("backend", buf);
     kv("dataset", r->dataset_digest);
+    if (r->slurm_job_id) {
+        snprintf(buf, sizeof buf, "job %s on %s", r->slurm_job_id,
+                 r->slurm_node ? r->slurm_node : "-");
+        kv("slurm", buf);
+    }
     printf("\nfinal metrics\n");
     int nf = 0;
     for (int i = 0; i < d->metrics.n; i++) {
@@ -515,6 +520,11 @@ static void show_json(const ShowData *d) {
     for (int i = 0; i < 7; i++) json_object_set_new(p, keys[i], jstr(vals[i]));
     json_object_set_new(p, "threads", r->threads > 0 ? json_integer(r->threads) : json_null());
     json_object_set_new(p, "dataset_digest", jstr(r->dataset_digest));
+    json_object_set_new(p, "slurm_job_id", jstr(r->slurm_job_id));
+    json_object_set_new(p, "slurm_array_task_id",
+                        r->slurm_array_task_id >= 0 ? json_integer(r->slurm_array_task_id)
+                                                    : json_null());
+    json_object_set_new(p, "slurm_node", jstr(r->slurm_node));
     json_object_set_new(o, "provenance", p);
     json_error_t e;
     json_t *cfg = json_loads(r->config_json, 0, &e);

@@ -5,14 +5,23 @@
 const CliCommand cli_commands[] = {
     {"help", "describe the commands (`vadbench help CMD` for one)", "help [COMMAND]", NULL},
     {"run", "run experiment matrices (train, evaluate, measure, record)",
-     "run FILE... [--dry-run] [--only PATTERN] [--shard i/n] [--backend cpu|cuda]\n"
-     "        [--threads N] [--db PATH] [--quiet]\n\n"
+     "run FILE... [--dry-run] [--only PATTERN] [--shard i/n] [--cell HASH]... [--backend cpu|cuda]\n"
+     "        [--threads N] [--db PATH] [--checkpoint-dir DIR] [--mirror PATH] [--quiet]\n\n"
      "Runs every cell (variant x holdout x seed) of each experiment file; cells already done\n"
      "in the database are skipped, interrupted ones resume from their checkpoint, failed ones\n"
      "are recorded with the reason while the rest go on. --only matches fnmatch patterns\n"
-     "against variant/holdout/seedN; --shard i/n takes every n-th cell from the i-th.\n"
+     "against variant/holdout/seedN; --shard i/n takes every n-th cell from the i-th; --cell\n"
+     "takes the cell with that config hash (repeatable). With any of them the process\n"
+     "registers and reads data for its own cells only (--cell alone reads the file's data\n"
+     "sets in variant order until the hash is found; add --only to read just the cell's).\n"
+     "Checkpoints go to --checkpoint-dir (default: checkpoints/ beside the database);\n"
+     "--mirror writes a consistent copy of the database to PATH before every checkpoint (a\n"
+     "node-local database mirrored to shared storage: a task killed with its node resumes\n"
+     "from its checkpoint with every metric logged up to it).\n"
      "Several processes may share one database. Exit 1 when a cell failed, 130 when\n"
-     "interrupted (Ctrl-C: the checkpoint is written and the cell left resumable).",
+     "interrupted (Ctrl-C, SIGTERM: the checkpoint is written and the cell left resumable),\n"
+     "75 when SIGUSR1 (Slurm's warning before a time limit or preemption) stopped a cell the\n"
+     "same way: run the same command again (a requeue) to resume it.",
      cmd_run},
     {"forward", "run a model on a safetensors input (weights in and out of PyTorch)",
      "forward --model FILE.yaml [--variant NAME] [--weights W.safetensors] --input X.safetensors\n"
@@ -62,14 +71,18 @@ const CliCommand cli_commands[] = {
      "pandas (pd.read_csv) and spreadsheets.",
      cmd_export},
     {"report", "write an experiment's report: Markdown, HTML, gnuplot figures",
-     "report EXPERIMENT [--out DIR] [--db PATH]\n\n"
+     "report EXPERIMENT [--out DIR] [--templates DIR] [--db PATH]\n\n"
      "Writes DIR (default reports/EXPERIMENT/): report.md, a self-contained report.html (figures\n"
      "embedded), each figure as PNG and SVG with the gnuplot script (.gp) and data (.dat) that\n"
-     "made it (style.gp restyles them all). Tables: the decision table (MODEL_SPEC section 7 rows,\n"
-     "baseline vs each variant, paired differences with bootstrap 95% intervals, verdicts),\n"
-     "metrics per variant (mean +- 95% interval across seeds), provenance. gnuplot is\n"
-     "$VADBENCH_GNUPLOT or `gnuplot`; without it the tables are still written. Prints the path\n"
-     "of report.html. Exit 2 for an unknown experiment or one without done runs.",
+     "made it (style.gp restyles them all). Tables: the experiment's claims (compare.claims)\n"
+     "against measurements, metrics per variant (mean +- 95% interval across seeds), paired\n"
+     "differences with the baseline (bootstrap 95% intervals, verdicts, detectable differences),\n"
+     "shortcut baselines, provenance. gnuplot is $VADBENCH_GNUPLOT or `gnuplot`; without it\n"
+     "the tables are still written. The scripts' and the page's static text are the templates\n"
+     "of reports/templates/, built in; --templates DIR takes each template DIR holds from there\n"
+     "instead (edit and rerun, no rebuild). reports/README.md explains every table and figure.\n"
+     "Prints the path of report.html. Exit 2 for an unknown experiment or one without done\n"
+     "runs, or a template that does not expand.",
      cmd_report},
     {"baseline", "pin runs as a named baseline for `check`",
      "baseline pin NAME --experiment X [--variant V] [--db PATH]\n"
@@ -91,5 +104,21 @@ const CliCommand cli_commands[] = {
      "test p < 0.01 (candidate slower). Exit 0 all hold, 1 a regression, 2 bad input (unknown\n"
      "baseline, no runs, a missing metric).",
      cmd_check},
+    {"merge", "copy shard databases into one results store by config hash",
+     "merge OUT.db SHARD.db... [--quiet] [--verbose]\n\n"
+     "Copies every run of each shard into OUT (created if missing) with its metrics, timings,\n"
+     "latency samples, provenance and baselines, one transaction per shard, matched by config\n"
+     "hash. A run done in both is compared by its final metrics (measured times and memory\n"
+     "left out): equal changes nothing, so merging twice is a no-op; different is a conflict,\n"
+     "printed with the differing keys, and OUT's values are kept. A failed shard run is copied\n"
+     "where OUT lacks the cell; queued and running ones are reported, not copied. Shards come\n"
+     "from `vadbench slurm submit` or from `vadbench run --shard i/n --db SHARD` on several\n"
+     "machines. --verbose lists every run. Exit 0 when every shard run is done and in OUT, 1\n"
+     "when one conflicted, failed or is unfinished, 2 when a shard could not be read (the\n"
+     "others are merged).",
+     cmd_merge},
+    {"slurm", "run experiment matrices on a Slurm cluster (submit, status, cancel)",
+     "slurm submit|status|cancel [options]   (`vadbench slurm SUBCOMMAND --help` for one)",
+     cmd_slurm},
 };
 const int cli_ncommands = (int)(sizeof cli_commands / sizeof cli_commands[0]);

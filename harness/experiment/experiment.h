@@ -9,13 +9,16 @@
  * hint; nothing runs until the file is valid. experiment_cells expands
  * variants × holdouts × seeds into fully resolved run configurations, each
  * with canonical JSON and a config hash (config + dataset digest; the code
- * version is recorded beside it, not in it). Keys are documented in
- * experiments/README.md. */
+ * version is recorded beside it, not in it). An optional `slurm:` section
+ * holds defaults for `vadbench slurm submit` (outside every hash). Keys are
+ * documented in experiments/README.md. */
 #ifndef VB_EXPERIMENT_H
 #define VB_EXPERIMENT_H
 
 #include <jansson.h>
 
+#include "harness/experiment/claims.h"
+#include "harness/experiment/confighash.h"
 #include "harness/experiment/schema.h"
 
 #define EXP_MAX_CLASSES 64
@@ -32,6 +35,20 @@ typedef struct CompareTol {
     double tol;
 } CompareTol;
 
+/* Defaults for `vadbench slurm submit` from the file's optional `slurm:`
+ * section (command-line options override them). Not part of any cell's
+ * config or hash: where a cell runs does not change what it computes.
+ * Empty strings and 0 mean "not set" (Slurm's own default applies). */
+#define EXP_SLURM_MAX_ARGS 32
+typedef struct ExpSlurm {
+    char partition[128], time[32], mem[32], account[128], qos[128], gpus_per_task[32];
+    int cpus_per_task;
+    int array_parallelism; /* at most this many array tasks at once (%K) */
+    int grace_s;           /* seconds of SIGUSR1 warning before the time limit */
+    int nargs;             /* extra sbatch arguments, one token each */
+    char args[EXP_SLURM_MAX_ARGS][256];
+} ExpSlurm;
+
 typedef struct Experiment {
     char *file;
     char name[128];
@@ -43,7 +60,7 @@ typedef struct Experiment {
     Holdout *holdout;
     int nseeds;
     int *seeds;
-    char backend[8];
+    KBackend backend;
     int threads; /* 0 = all cores */
     char baseline[EXP_NAME];
     int nmetrics;
@@ -51,13 +68,17 @@ typedef struct Experiment {
     int ntol;
     CompareTol *tol;
     double latency_factor;
+    int nclaims; /* compare.claims (claims.h) */
+    Claim *claims;
+    ExpSlurm slurm;
 } Experiment;
 
 typedef struct Cell {
     int variant, holdout, seed;
     RunConfig cfg;
-    json_t *config; /* canonical, resolved (owned) */
-    char hash[33];
+    json_t *config;       /* the full resolved form (owned) */
+    char hash[33];        /* config hash (confighash.h) */
+    char legacy_hash[33]; /* the same cell's hash format 1 (older stores) */
 } Cell;
 
 VbStatus experiment_load(const char *path, Experiment *e);
@@ -69,12 +90,12 @@ int experiment_known_classes(const DataConfig *d, const char *const **names);
  * the content digest of variant v's data set; it goes into the hash. */
 VbStatus experiment_cells(const Experiment *e, const char *const *digests, Cell **cells, int *n);
 void experiment_cells_free(Cell *cells, int n);
-/* Canonical JSON text of a cell (sorted keys, compact). Caller frees. */
-char *cell_canonical(const Cell *c);
-/* The 128-bit config hash (hex) of canonical text + dataset digest. Not a
- * cryptographic hash: it names configurations, it does not protect them. */
-void config_hash(const char *canonical, const char *dataset_digest, char out[33]);
 /* Rebuild a RunConfig from a cell's stored JSON. */
 VbStatus run_config_from_json(json_t *config, RunConfig *rc);
+
+/* Read a model configuration from a file holding a top-level `model:`
+ * mapping (or, for an experiment file, from `base.model` plus the variant's
+ * `model.*` overrides when variant is not NULL). Defaults first. */
+VbStatus cfg_read_model_file(const char *path, const char *variant, ModelConfig *out);
 
 #endif

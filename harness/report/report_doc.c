@@ -1,5 +1,6 @@
 /* report_doc: the report's document model and its Markdown and HTML
- * writers. See report_doc.h. */
+ * writers. See report_doc.h; the HTML page shell and its stylesheet are the
+ * templates report.html and report.css (templates.h). */
 #include "harness/report/report_doc.h"
 
 #include <errno.h>
@@ -7,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "harness/report/templates.h"
 
 /* ---- tables ------------------------------------------------------------------ */
 
@@ -261,27 +264,18 @@ static char *file_base64(const char *dir, const char *name) {
     return b64;
 }
 
-static const char CSS[] =
-    "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;"
-    "margin:2em auto;padding:0 1em;color:#222;line-height:1.45}"
-    "h1{border-bottom:2px solid #444}h2{border-bottom:1px solid #bbb;margin-top:2em}"
-    "table{border-collapse:collapse;margin:1em 0;font-size:0.92em}"
-    "th,td{border:1px solid #ccc;padding:0.3em 0.6em;vertical-align:top}"
-    "th{background:#f0f0f0;text-align:left}td.num,th.num{text-align:right;"
-    "font-variant-numeric:tabular-nums}tbody tr:nth-child(even){background:#fafafa}"
-    "code{background:#f3f3f3;padding:0 0.2em;border-radius:3px}"
-    "figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #ddd}"
-    "figcaption{font-size:0.92em;color:#444;margin-top:0.4em}"
-    ".missing{color:#a00;font-style:italic}";
+/* The stylesheet: template report.css with its line breaks deleted. */
+static VbStatus load_css(const char *templates, char **css) {
+    VB_TRY(rep_tpl_render(templates, "report.css", NULL, 0, css));
+    char *o = *css;
+    for (const char *p = *css; *p; p++)
+        if (*p != '\n' && *p != '\r') *o++ = *p;
+    *o = 0;
+    return VB_OK;
+}
 
-VbStatus rep_doc_write_html(const RepDoc *d, const char *dir, const char *path) {
-    FILE *f = fopen(path, "w");
-    if (!f) return VB_FAIL(VB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", f);
-    html_text(f, d->title, strlen(d->title));
-    fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", CSS);
-    html_inline(f, d->title, strlen(d->title));
-    fputs("</h1>\n", f);
+/* The page's sections, HTML, into f. */
+static void html_body(FILE *f, const RepDoc *d, const char *dir) {
     for (int i = 0; i < d->n; i++) {
         const RepBlock *b = &d->b[i];
         switch (b->kind) {
@@ -335,6 +329,28 @@ VbStatus rep_doc_write_html(const RepDoc *d, const char *dir, const char *path) 
         }
         }
     }
-    fputs("</body>\n</html>\n", f);
-    return close_checked(f, path);
+}
+
+VbStatus rep_doc_write_html(const RepDoc *d, const char *dir, const char *templates,
+                            const char *path) {
+    char *css;
+    VB_TRY(load_css(templates, &css));
+    char *title = NULL, *heading = NULL, *body = NULL;
+    size_t n;
+    FILE *f = open_memstream(&title, &n);
+    VB_ASSERT(f != NULL);
+    html_text(f, d->title, strlen(d->title));
+    VB_ASSERT(fclose(f) == 0);
+    f = open_memstream(&heading, &n);
+    VB_ASSERT(f != NULL);
+    html_inline(f, d->title, strlen(d->title));
+    VB_ASSERT(fclose(f) == 0);
+    f = open_memstream(&body, &n);
+    VB_ASSERT(f != NULL);
+    html_body(f, d, dir);
+    VB_ASSERT(fclose(f) == 0);
+    RepTplVar vars[] = {{"title", title}, {"css", css}, {"heading", heading}, {"body", body}};
+    VbStatus s = rep_tpl_write(templates, "report.html", vars, 4, path);
+    free(css), free(title), free(heading), free(body);
+    return s;
 }

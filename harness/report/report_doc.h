@@ -2,7 +2,8 @@
  * paragraphs, bullet lists, tables and figures — written out twice: as
  * Markdown (report.md, figures referenced as files next to it) and as one
  * self-contained HTML page (report.html: inline CSS, figures embedded as
- * base64 PNG data URIs, every text HTML-escaped).
+ * base64 PNG data URIs, every text HTML-escaped; the page shell and the
+ * stylesheet are the templates report.html and report.css).
  *
  * Text is plain UTF-8; the only inline markup is `code` between backticks,
  * which Markdown keeps and HTML turns into <code>. Table cells must not
@@ -63,10 +64,13 @@ void rep_doc_table(RepDoc *d, RepTable *t);
 void rep_doc_figure(RepDoc *d, const char *png, const char *svg, bool rendered,
                     const char *caption);
 
-/* Write report.md / report.html into `dir` (paths out, may be NULL).
- * Figures are read from dir for the HTML. */
+/* Write the Markdown to path. */
 VbStatus rep_doc_write_markdown(const RepDoc *d, const char *path);
-VbStatus rep_doc_write_html(const RepDoc *d, const char *dir, const char *path);
+/* Write the HTML page to path: the template report.html with the
+ * stylesheet report.css inlined (templates.h; templates: an override
+ * directory, NULL for the built-in ones). Figures are read from dir. */
+VbStatus rep_doc_write_html(const RepDoc *d, const char *dir, const char *templates,
+                            const char *path);
 
 /* Standard base64 (RFC 4648, with padding) of n bytes; caller frees. */
 char *rep_base64(const unsigned char *data, size_t n);

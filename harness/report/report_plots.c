@@ -1,6 +1,9 @@
 /* report_plots: gnuplot scripts, data files and their rendering for the
  * report. See report_plots.h. The statistics shown come from report_table
- * (summaries across runs), so figures and tables agree. */
+ * (summaries across runs), so figures and tables agree. Each script is its
+ * template in reports/templates/ (templates.h) filled with what depends on
+ * the data: the plot lists (one series per variant or component), tic
+ * labels, sizes that grow with the data, the score and subset. */
 #include "harness/report/report_plots.h"
 
 #include <errno.h>
@@ -13,28 +16,30 @@
 
 #include "harness/report/report_gnuplot.h"
 #include "harness/report/report_table.h"
+#include "harness/report/templates.h"
 #include "models/hybrid.h"
 
 #define ROC_GRID 201
 
 /* ---- files ------------------------------------------------------------------ */
 
+/* A figure's files: NAME.dat, written as the numbers are computed, and
+ * NAME.gp, its template NAME.gp expanded once the plot lists are known. */
 typedef struct PlotFiles {
-    FILE *dat, *gp;
+    FILE *dat;
     char dat_path[1200], gp_path[1200];
+    char tpl[80];     /* NAME.gp, the template's name */
+    const char *tdir; /* template override directory, NULL: the built-in templates */
 } PlotFiles;
 
-static VbStatus open_files(const char *dir, const char *name, PlotFiles *f) {
+static VbStatus open_files(const char *dir, const char *name, const char *tdir, PlotFiles *f) {
     memset(f, 0, sizeof *f);
     snprintf(f->dat_path, sizeof f->dat_path, "%s/%s.dat", dir, name);
     snprintf(f->gp_path, sizeof f->gp_path, "%s/%s.gp", dir, name);
+    snprintf(f->tpl, sizeof f->tpl, "%s.gp", name);
+    f->tdir = tdir;
     f->dat = fopen(f->dat_path, "w");
     if (!f->dat) return VB_FAIL(VB_ERR_IO, "%s: cannot write: %s", f->dat_path, strerror(errno));
-    f->gp = fopen(f->gp_path, "w");
-    if (!f->gp) {
-        fclose(f->dat);
-        return VB_FAIL(VB_ERR_IO, "%s: cannot write: %s", f->gp_path, strerror(errno));
-    }
     return VB_OK;
 }
 
@@ -45,18 +50,46 @@ static VbStatus close_one(FILE *f, const char *path) {
     return VB_OK;
 }
 
-static VbStatus close_files(PlotFiles *f) {
-    VbStatus a = close_one(f->dat, f->dat_path), b = close_one(f->gp, f->gp_path);
-    return a != VB_OK ? a : b;
+/* Close NAME.dat and write NAME.gp from its template with vars. */
+static VbStatus close_files(PlotFiles *f, const RepTplVar *vars, int nvars) {
+    VbStatus s = close_one(f->dat, f->dat_path);
+    if (s == VB_OK) s = rep_tpl_write(f->tdir, f->tpl, vars, nvars, f->gp_path);
+    return s;
 }
 
-/* A gnuplot single-quoted string ('' inside). */
-static void gp_str(FILE *f, const char *s) {
-    fputc('\'', f);
+/* Text built with stdio: the data-dependent parts of a script. */
+typedef struct Str {
+    char *s;
+    size_t n;
+    FILE *f;
+} Str;
+
+static FILE *str_open(Str *b) {
+    b->s = NULL, b->n = 0;
+    b->f = open_memstream(&b->s, &b->n);
+    VB_ASSERT(b->f != NULL);
+    return b->f;
+}
+
+/* The text (malloc'ed, caller frees); the stream is closed. */
+static char *str_close(Str *b) {
+    VB_ASSERT(fclose(b->f) == 0);
+    b->f = NULL;
+    return b->s;
+}
+
+/* The inside of a gnuplot single-quoted string ('' for ', newlines as spaces). */
+static void gp_esc(FILE *f, const char *s) {
     for (; *s; s++) {
         if (*s == '\'') fputc('\'', f);
         fputc(*s == '\n' ? ' ' : *s, f);
     }
+}
+
+/* A gnuplot single-quoted string. */
+static void gp_str(FILE *f, const char *s) {
+    fputc('\'', f);
+    gp_esc(f, s);
     fputc('\'', f);
 }
 
@@ -72,53 +105,12 @@ static void dat_num(FILE *f, double v) {
     else fputs(" NaN", f);
 }
 
-static void gp_header(FILE *gp, const char *name, const char *what) {
-    fprintf(gp,
-            "# %s.gp: %s.\n"
-            "# Written by `vadbench report`. Redraw with `gnuplot %s.gp` in this directory;\n"
-            "# the numbers are in %s.dat, the look shared by every figure in style.gp.\n"
-            "load 'style.gp'\n",
-            name, what, name, name);
-}
-
-static void gp_loop_open(FILE *gp, const char *name, int w, int h) {
-    fprintf(gp,
-            "do for [fmt in \"png svg\"] {\n"
-            "    eval term(fmt, %d, %d)\n"
-            "    set output '%s.'.fmt\n",
-            w, h, name);
-}
-
-static void gp_loop_close(FILE *gp) { fputs("    unset output\n}\n", gp); }
-
-static VbStatus write_style(const char *dir, const char *terminal) {
+static VbStatus write_style(const char *dir, const char *terminal, const char *tdir) {
     char path[1200];
     snprintf(path, sizeof path, "%s/style.gp", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return VB_FAIL(VB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    bool cairo = strcmp(terminal, "pngcairo") == 0;
-    fprintf(f,
-            "# style.gp: the look shared by every figure of this report (loaded by each\n"
-            "# NAME.gp). Edit the terminals, fonts and colours here and rerun the scripts.\n"
-            "png_term = '%s'\n"
-            "term(fmt, w, h) = fmt eq 'png' ? \\\n"
-            "    sprintf(\"set terminal %%s size %%d,%%d noenhanced%s\", png_term, w, h) : \\\n"
-            "    sprintf(\"set terminal svg size %%d,%%d dynamic noenhanced font 'sans,11' "
-            "background rgb 'white'\", w, h)\n"
-            "set linetype 1 lc rgb '#1b9e77' lw 2 pt 7 ps 1.3\n"
-            "set linetype 2 lc rgb '#d95f02' lw 2 pt 5 ps 1.3\n"
-            "set linetype 3 lc rgb '#7570b3' lw 2 pt 9 ps 1.3\n"
-            "set linetype 4 lc rgb '#e7298a' lw 2 pt 11 ps 1.3\n"
-            "set linetype 5 lc rgb '#66a61e' lw 2 pt 13 ps 1.3\n"
-            "set linetype 6 lc rgb '#e6ab02' lw 2 pt 15 ps 1.3\n"
-            "set linetype 7 lc rgb '#a6761d' lw 2 pt 4 ps 1.3\n"
-            "set linetype 8 lc rgb '#666666' lw 2 pt 6 ps 1.3\n"
-            "set linetype cycle 8\n"
-            "set border lc rgb '#444444'\n"
-            "set grid lc rgb '#dddddd' lt 1 lw 1\n"
-            "set key noenhanced box opaque\n",
-            terminal, cairo ? " font 'sans,10'" : "");
-    return close_one(f, path);
+    RepTplVar v[] = {{"png_term", terminal},
+                     {"cairo", strcmp(terminal, "pngcairo") == 0 ? "1" : ""}};
+    return rep_tpl_write(tdir, "style.gp", v, 2, path);
 }
 
 /* ---- data helpers ------------------------------------------------------------------ */
@@ -152,7 +144,7 @@ static double roc_at(const double *fx, const double *ty, int n, double x) {
 
 /* ---- ROC on the unseen holdout ------------------------------------------------------ */
 
-static VbStatus plot_roc(const RepData *d, const char *dir, RepPlot *p) {
+static VbStatus plot_roc(const RepData *d, const char *dir, const char *tdir, RepPlot *p) {
     const char *subset = "unseen";
     char kx[REP_NAME], ky[REP_NAME];
     int with_curves = 0;
@@ -193,7 +185,11 @@ static VbStatus plot_roc(const RepData *d, const char *dir, RepPlot *p) {
             free(sx), free(sy), free(fx), free(ty);
         }
     PlotFiles f;
-    VB_TRY(open_files(dir, p->name, &f));
+    VbStatus st = open_files(dir, p->name, tdir, &f);
+    if (st != VB_OK) {
+        free(mean), free(nruns);
+        return st;
+    }
     fprintf(f.dat,
             "# ROC of the %s score on %s test anomalies vs test normals: TPR averaged over\n"
             "# each variant's runs at evenly spaced FPR (vertical averaging).\n# fpr",
@@ -206,15 +202,8 @@ static VbStatus plot_roc(const RepData *d, const char *dir, RepPlot *p) {
             dat_num(f.dat, nruns[v] ? mean[(size_t)v * ROC_GRID + (size_t)g] / nruns[v] : NAN);
         fputc('\n', f.dat);
     }
-    gp_header(f.gp, p->name, "ROC curves per variant");
-    fprintf(f.gp,
-            "set title 'ROC on %s anomalies (%s score), TPR averaged over runs'\n"
-            "set xlabel 'false-positive rate (test normals)'\n"
-            "set ylabel 'true-positive rate (%s test anomalies)'\n"
-            "set xrange [0:1]\nset yrange [0:1]\nset size ratio -1\nset key bottom right\n",
-            subset, d->score, subset);
-    gp_loop_open(f.gp, p->name, 760, 700);
-    fputs("    plot x with lines dt 2 lc rgb '#999999' lw 1 title 'chance'", f.gp);
+    Str series;
+    FILE *gp = str_open(&series);
     char spec[REP_NAME];
     snprintf(spec, sizeof spec, "test/auroc.%s.%s", d->score, subset);
     RepQuantity auc = rep_q_final(d, spec, NULL);
@@ -225,12 +214,11 @@ static VbStatus plot_roc(const RepData *d, const char *dir, RepPlot *p) {
         if (rep_q_summary(d, v, &auc, &s)) rep_fmt_summary(&s, "", a, sizeof a);
         snprintf(t, sizeof t, "%s: AUROC %s (%d run%s)", d->variants[v].name, *a ? a : "n/a",
                  nruns[v], nruns[v] == 1 ? "" : "s");
-        fprintf(f.gp, ", \\\n        '%s.dat' using 1:%d with lines lt %d title ", p->name, v + 2,
+        fprintf(gp, ", \\\n        '%s.dat' using 1:%d with lines lt %d title ", p->name, v + 2,
                 v + 1);
-        gp_str(f.gp, t);
+        gp_str(gp, t);
     }
-    fputc('\n', f.gp);
-    gp_loop_close(f.gp);
+    char *ser = str_close(&series);
     free(mean);
     free(nruns);
     p->written = true;
@@ -242,12 +230,15 @@ static VbStatus plot_roc(const RepData *d, const char *dir, RepPlot *p) {
              "AUROC \xc2\xb1 95%% interval across runs. Dashed: chance.",
              d->score, strcmp(subset, "unseen") == 0 ? "unseen-class (held-out)" : "(all)",
              ROC_GRID);
-    return close_files(&f);
+    RepTplVar vars[] = {{"subset", subset}, {"score", d->score}, {"series", ser}};
+    st = close_files(&f, vars, 3);
+    free(ser);
+    return st;
 }
 
 /* ---- decision metrics as bars ------------------------------------------------------ */
 
-static VbStatus plot_decision(const RepData *d, const char *dir, RepPlot *p) {
+static VbStatus plot_decision(const RepData *d, const char *dir, const char *tdir, RepPlot *p) {
     RepQuantity q[32];
     int nq = 0;
     char def[4][REP_NAME];
@@ -271,7 +262,7 @@ static VbStatus plot_decision(const RepData *d, const char *dir, RepPlot *p) {
     }
     if (!nq) return VB_OK;
     PlotFiles f;
-    VB_TRY(open_files(dir, p->name, &f));
+    VB_TRY(open_files(dir, p->name, tdir, &f));
     fputs("# decision metrics: per variant mean, lower and upper end of the Student-t 95% "
           "interval across runs\n# metric",
           f.dat);
@@ -289,22 +280,15 @@ static VbStatus plot_decision(const RepData *d, const char *dir, RepPlot *p) {
         }
         fputc('\n', f.dat);
     }
-    gp_header(f.gp, p->name, "decision metrics per variant with 95% intervals");
-    fputs("set title 'Decision metrics per variant (mean, 95% interval across runs)'\n"
-          "set style data histogram\nset style histogram errorbars gap 1.5 lw 1.2\n"
-          "set style fill solid 0.85 border -1\nset yrange [0:1.05]\n"
-          "set ylabel 'rate'\nunset grid\nset grid ytics\nset key top right\n",
-          f.gp);
-    gp_loop_open(f.gp, p->name, 960, 560);
-    fputs("    plot ", f.gp);
+    Str series;
+    FILE *gp = str_open(&series);
     for (int v = 0; v < d->nvariants; v++) {
-        if (v) fputs(", \\\n        ", f.gp);
-        fprintf(f.gp, "'%s.dat' using %d:%d:%d%s lt %d title ", p->name, 2 + 3 * v, 3 + 3 * v,
+        if (v) fputs(", \\\n        ", gp);
+        fprintf(gp, "'%s.dat' using %d:%d:%d%s lt %d title ", p->name, 2 + 3 * v, 3 + 3 * v,
                 4 + 3 * v, v == 0 ? ":xtic(1)" : "", v + 1);
-        gp_str(f.gp, d->variants[v].name);
+        gp_str(gp, d->variants[v].name);
     }
-    fputc('\n', f.gp);
-    gp_loop_close(f.gp);
+    char *ser = str_close(&series);
     p->written = true;
     int len = snprintf(p->caption, sizeof p->caption,
                        "Decision metrics per variant: bars are means across each variant's runs "
@@ -315,7 +299,10 @@ static VbStatus plot_decision(const RepData *d, const char *dir, RepPlot *p) {
     if (len < (int)sizeof p->caption)
         snprintf(p->caption + len, sizeof p->caption - (size_t)len,
                  " (for false-positive rates lower is better, for the others higher).");
-    return close_files(&f);
+    RepTplVar vars[] = {{"series", ser}};
+    VbStatus st = close_files(&f, vars, 1);
+    free(ser);
+    return st;
 }
 
 /* ---- training and validation curves ------------------------------------------------ */
@@ -356,10 +343,10 @@ static void mean_curve(const RepData *d, int v, const char *split, const char *k
     free(cnt);
 }
 
-static VbStatus plot_training(const RepData *d, const char *dir, RepPlot *p) {
+static VbStatus plot_training(const RepData *d, const char *dir, const char *tdir, RepPlot *p) {
     const char *split[3] = {"train", "val", "val"}, *key[3] = {"loss", "loss", "accuracy"};
-    const char *ylab[3] = {"training loss", "validation loss", "validation accuracy"};
-    const char *xlab[3] = {"optimiser step", "epoch", "epoch"};
+    /* the template's sections, one per panel (its labels and ranges are there) */
+    const char *panel[3] = {"train_loss", "val_loss", "val_accuracy"};
     bool have[3] = {false, false, false};
     /* which variants have each curve: block index in the data file, -1 none */
     int *block = vb_xmalloc((size_t)(3 * d->nvariants) * sizeof *block), nblocks = 0;
@@ -375,7 +362,7 @@ static VbStatus plot_training(const RepData *d, const char *dir, RepPlot *p) {
             block[c * d->nvariants + v] = -1;
             if (n > 0) {
                 if (!opened) {
-                    if ((s = open_files(dir, p->name, &f)) != VB_OK) {
+                    if ((s = open_files(dir, p->name, tdir, &f)) != VB_OK) {
                         free(st), free(m);
                         break;
                     }
@@ -399,31 +386,22 @@ static VbStatus plot_training(const RepData *d, const char *dir, RepPlot *p) {
         return s;
     }
     int panels = have[0] + have[1] + have[2];
-    gp_header(f.gp, p->name, "training and validation curves per variant");
-    fprintf(f.gp, "set key top right\nset grid\n");
-    gp_loop_open(f.gp, p->name, 420 * panels, 440);
-    fprintf(f.gp,
-            "    set multiplot layout 1,%d title 'Training and validation curves (mean over "
-            "runs)'\n",
-            panels);
+    char *lists[3]; /* each panel's plot list, "" when it has no data */
     for (int c = 0; c < 3; c++) {
-        if (!have[c]) continue;
-        fprintf(f.gp, "    set xlabel '%s'\n    set ylabel '%s'\n    %s\n    plot ", xlab[c],
-                ylab[c], c == 2 ? "set yrange [0:1]" : "set autoscale y");
+        Str series;
+        FILE *gp = str_open(&series);
         bool first = true;
-        for (int v = 0; v < d->nvariants; v++) {
+        for (int v = 0; v < d->nvariants && have[c]; v++) {
             int b = block[c * d->nvariants + v];
             if (b < 0) continue;
-            if (!first) fputs(", \\\n        ", f.gp);
+            if (!first) fputs(", \\\n        ", gp);
             first = false;
-            fprintf(f.gp, "'%s.dat' index %d using 1:2 with %s lt %d title ", p->name, b,
+            fprintf(gp, "'%s.dat' index %d using 1:2 with %s lt %d title ", p->name, b,
                     c ? "linespoints" : "lines", v + 1);
-            gp_str(f.gp, d->variants[v].name);
+            gp_str(gp, d->variants[v].name);
         }
-        fputc('\n', f.gp);
+        lists[c] = str_close(&series);
     }
-    fputs("    unset multiplot\n", f.gp);
-    gp_loop_close(f.gp);
     free(block);
     p->written = true;
     snprintf(
@@ -434,12 +412,22 @@ static VbStatus plot_training(const RepData *d, const char *dir, RepPlot *p) {
                 : "",
         have[1] ? "; validation loss (`val/loss`) per epoch" : "",
         have[2] ? "; validation accuracy (`val/accuracy`) per epoch" : "");
-    return close_files(&f);
+    char width[16], npanels[16];
+    snprintf(width, sizeof width, "%d", 420 * panels);
+    snprintf(npanels, sizeof npanels, "%d", panels);
+    RepTplVar vars[] = {{"width", width},
+                        {"panels", npanels},
+                        {panel[0], lists[0]},
+                        {panel[1], lists[1]},
+                        {panel[2], lists[2]}};
+    s = close_files(&f, vars, 5);
+    for (int c = 0; c < 3; c++) free(lists[c]);
+    return s;
 }
 
 /* ---- latency per component -------------------------------------------------------- */
 
-static VbStatus plot_latency(const RepData *d, const char *dir, RepPlot *p) {
+static VbStatus plot_latency(const RepData *d, const char *dir, const char *tdir, RepPlot *p) {
     const char *comp[HPART_N];
     int nc = 0;
     for (int k = 0; k < HPART_N; k++) {
@@ -451,7 +439,7 @@ static VbStatus plot_latency(const RepData *d, const char *dir, RepPlot *p) {
     }
     if (!nc) return VB_OK;
     PlotFiles f;
-    VB_TRY(open_files(dir, p->name, &f));
+    VB_TRY(open_files(dir, p->name, tdir, &f));
     fputs("# median latency at batch 1, ms per clip, mean over each variant's runs (0: the "
           "variant has no such component)\n# variant",
           f.dat);
@@ -469,37 +457,30 @@ static VbStatus plot_latency(const RepData *d, const char *dir, RepPlot *p) {
         }
         fputc('\n', f.dat);
     }
-    gp_header(f.gp, p->name, "latency per component, stacked, per variant");
-    fputs("set title 'Median latency per component at batch 1 (mean over runs)'\n"
-          "set style data histogram\nset style histogram rowstacked\n"
-          "set style fill solid 0.85 border -1\nset boxwidth 0.55\nunset grid\nset grid ytics\n"
-          "set ylabel 'ms per clip'\nset yrange [0:*]\nset key outside right top\n",
-          f.gp);
-    gp_loop_open(f.gp, p->name, 900, 520);
-    fputs("    plot ", f.gp);
+    Str series;
+    FILE *gp = str_open(&series);
     for (int k = 0; k < nc; k++) {
-        if (k) fputs(", \\\n        ", f.gp);
-        fprintf(f.gp, "'%s.dat' using %d%s lt %d title ", p->name, k + 2, k ? "" : ":xtic(1)",
-                k + 1);
-        gp_str(f.gp, comp[k]);
+        if (k) fputs(", \\\n        ", gp);
+        fprintf(gp, "'%s.dat' using %d%s lt %d title ", p->name, k + 2, k ? "" : ":xtic(1)", k + 1);
+        gp_str(gp, comp[k]);
     }
-    fprintf(f.gp,
-            ", \\\n        '%s.dat' using 0:%d with points pt 7 ps 1.6 lc rgb 'black' "
-            "title 'whole model (timed end to end)'\n",
-            p->name, nc + 2);
-    gp_loop_close(f.gp);
+    char *ser = str_close(&series), model_column[16];
+    snprintf(model_column, sizeof model_column, "%d", nc + 2);
     p->written = true;
     snprintf(p->caption, sizeof p->caption,
              "Inference latency per component at batch 1: each run's median over its timed "
              "passes, averaged over the variant's runs, stacked per variant (ms per clip; a "
              "component a variant lacks counts 0). The black dot is the whole model timed end to "
              "end; it differs from the stack by the work between the parts.");
-    return close_files(&f);
+    RepTplVar vars[] = {{"series", ser}, {"model_column", model_column}};
+    VbStatus st = close_files(&f, vars, 2);
+    free(ser);
+    return st;
 }
 
 /* ---- accuracy against latency ------------------------------------------------------ */
 
-static VbStatus plot_pareto(const RepData *d, const char *dir, RepPlot *p) {
+static VbStatus plot_pareto(const RepData *d, const char *dir, const char *tdir, RepPlot *p) {
     RepQuantity lat = rep_q_latency("model", 1, false, NULL);
     RepQuantity acc = rep_q_final(d, "test/accuracy", NULL);
     double *x = vb_xcalloc((size_t)d->nvariants, sizeof *x),
@@ -514,7 +495,7 @@ static VbStatus plot_pareto(const RepData *d, const char *dir, RepPlot *p) {
     }
     VbStatus s = VB_OK;
     PlotFiles f;
-    if (!npts || (s = open_files(dir, p->name, &f)) != VB_OK) {
+    if (!npts || (s = open_files(dir, p->name, tdir, &f)) != VB_OK) {
         free(x), free(y);
         return s;
     }
@@ -554,29 +535,20 @@ static VbStatus plot_pareto(const RepData *d, const char *dir, RepPlot *p) {
         }
     }
     free(used), free(x), free(y);
-    gp_header(f.gp, p->name, "test accuracy against latency per variant (Pareto view)");
-    fputs("set title 'Accuracy against latency (mean, 95% interval across runs)'\n"
-          "set xlabel 'whole-model latency, batch 1, median ms per clip'\n"
-          "set ylabel 'test accuracy'\nset grid\nset key bottom right\nset offsets graph 0.1, "
-          "graph 0.1, graph 0.1, graph 0.1\n",
-          f.gp);
-    gp_loop_open(f.gp, p->name, 800, 600);
-    fprintf(f.gp,
-            "    plot '%s.dat' index %d using 1:2 with lines dt 2 lw 1.5 lc rgb '#888888' "
-            "title 'Pareto front'",
-            p->name, nblk);
+    Str series;
+    FILE *gp = str_open(&series);
     for (int v = 0; v < d->nvariants; v++) {
         if (blk[v] < 0) continue;
-        fprintf(f.gp, ", \\\n        '' index %d using 2:5:3:4:6:7 with xyerrorbars lt %d title ",
+        fprintf(gp, ", \\\n        '' index %d using 2:5:3:4:6:7 with xyerrorbars lt %d title ",
                 blk[v], v + 1);
-        gp_str(f.gp, d->variants[v].name);
-        fprintf(f.gp,
+        gp_str(gp, d->variants[v].name);
+        fprintf(gp,
                 ", \\\n        '' index %d using 2:5:1 with labels offset char 1,1 left "
                 "notitle",
                 blk[v]);
     }
-    fputc('\n', f.gp);
-    gp_loop_close(f.gp);
+    char *ser = str_close(&series), front[16];
+    snprintf(front, sizeof front, "%d", nblk);
     free(blk);
     p->written = true;
     snprintf(p->caption, sizeof p->caption,
@@ -584,12 +556,16 @@ static VbStatus plot_pareto(const RepData *d, const char *dir, RepPlot *p) {
              "per clip) per variant: points are means over the variant's runs, whiskers 95%% "
              "intervals in both directions; the dashed line joins the Pareto-optimal variants "
              "(no other variant is both faster and more accurate).");
-    return close_files(&f);
+    RepTplVar vars[] = {{"front_block", front}, {"series", ser}};
+    s = close_files(&f, vars, 2);
+    free(ser);
+    return s;
 }
 
 /* ---- confusion matrix -------------------------------------------------------------- */
 
-static VbStatus plot_confusion(const RepData *d, int vb, const char *dir, RepPlot *p) {
+static VbStatus plot_confusion(const RepData *d, int vb, const char *dir, const char *tdir,
+                               RepPlot *p) {
     const RepVariant *V = &d->variants[vb];
     char(*cls)[REP_NAME] = NULL;
     int nc = 0;
@@ -627,7 +603,7 @@ static VbStatus plot_confusion(const RepData *d, int vb, const char *dir, RepPlo
             }
     VbStatus s = VB_OK;
     PlotFiles f;
-    if (!any || (s = open_files(dir, p->name, &f)) != VB_OK) {
+    if (!any || (s = open_files(dir, p->name, tdir, &f)) != VB_OK) {
         free(cls), free(cnt);
         return s;
     }
@@ -643,34 +619,21 @@ static VbStatus plot_confusion(const RepData *d, int vb, const char *dir, RepPlo
                     cnt[a * nc + b]);
         fputc('\n', f.dat);
     }
-    gp_header(f.gp, p->name, "confusion matrix heat map of the baseline variant");
-    fputs("set title ", f.gp);
-    char t[300];
-    snprintf(t, sizeof t, "Confusion matrix of %s (test, summed over %d runs)", V->name, V->n);
-    gp_str(f.gp, t);
-    fprintf(f.gp,
-            "\nset xrange [-0.5:%d.5]\nset yrange [%d.5:-0.5]\nset size ratio -1\n"
-            "set palette defined (0 '#ffffff', 1 '#08519c')\nset cbrange [0:1]\n"
-            "set cblabel 'fraction of the true class'\nset xlabel 'predicted class'\n"
-            "set ylabel 'true class'\nunset grid\nunset key\nset tics scale 0\n",
-            nc - 1, nc - 1);
-    for (int axis = 0; axis < 2; axis++) {
-        fprintf(f.gp, "set %s (", axis ? "ytics" : "xtics");
-        for (int k = 0; k < nc; k++) {
-            if (k) fputs(", ", f.gp);
-            gp_str(f.gp, cls[k]);
-            fprintf(f.gp, " %d", k);
-        }
-        fprintf(f.gp, ")%s\n", axis ? "" : " rotate by 45 right");
+    Str vname, tics;
+    gp_esc(str_open(&vname), V->name);
+    FILE *gp = str_open(&tics);
+    for (int k = 0; k < nc; k++) {
+        if (k) fputs(", ", gp);
+        gp_str(gp, cls[k]);
+        fprintf(gp, " %d", k);
     }
+    char *variant = str_close(&vname), *tic = str_close(&tics);
     int side = 260 + 46 * nc;
-    gp_loop_open(f.gp, p->name, side + 120, side);
-    fprintf(f.gp,
-            "    plot '%s.dat' using 1:2:3 with image notitle, \\\n"
-            "        '' using 1:2:(sprintf('%%d', $4)):($3 > 0.6 ? 0xffffff : 0x222222) "
-            "with labels tc rgb variable notitle\n",
-            p->name);
-    gp_loop_close(f.gp);
+    char runs[16], last[16], width[16], height[16];
+    snprintf(runs, sizeof runs, "%d", V->n);
+    snprintf(last, sizeof last, "%d", nc - 1);
+    snprintf(width, sizeof width, "%d", side + 120);
+    snprintf(height, sizeof height, "%d", side);
     free(cls), free(cnt);
     p->written = true;
     snprintf(p->caption, sizeof p->caption,
@@ -679,11 +642,15 @@ static VbStatus plot_confusion(const RepData *d, int vb, const char *dir, RepPlo
              "its %d runs. Colour is the fraction of each true class (row) predicted as each "
              "class; numbers are counts.",
              V->name, V->n);
-    return close_files(&f);
+    RepTplVar vars[] = {{"variant", variant}, {"runs", runs},   {"last", last},
+                        {"tics", tic},        {"width", width}, {"height", height}};
+    s = close_files(&f, vars, 6);
+    free(variant), free(tic);
+    return s;
 }
 
 VbStatus rep_plots_make(const RepData *d, int vb, const char *dir, const char *gnuplot,
-                        RepPlots *out) {
+                        const char *templates, RepPlots *out) {
     memset(out, 0, sizeof *out);
     const char *env = getenv("VADBENCH_GNUPLOT");
     snprintf(out->gnuplot, sizeof out->gnuplot, "%s",
@@ -695,7 +662,7 @@ VbStatus rep_plots_make(const RepData *d, int vb, const char *dir, const char *g
     unlink(log);
     out->have_gnuplot = rep_gnuplot_probe(out->gnuplot, dir, out->terminal, sizeof out->terminal,
                                           out->note, sizeof out->note);
-    VB_TRY(write_style(dir, out->have_gnuplot ? out->terminal : "pngcairo"));
+    VB_TRY(write_style(dir, out->have_gnuplot ? out->terminal : "pngcairo", templates));
     static const struct {
         const char *name, *title;
     } spec[] = {
@@ -713,12 +680,12 @@ VbStatus rep_plots_make(const RepData *d, int vb, const char *dir, const char *g
         snprintf(p->title, sizeof p->title, "%s", spec[i].title);
         VbStatus s;
         switch (i) {
-        case 0: s = plot_roc(d, dir, p); break;
-        case 1: s = plot_decision(d, dir, p); break;
-        case 2: s = plot_training(d, dir, p); break;
-        case 3: s = plot_latency(d, dir, p); break;
-        case 4: s = plot_pareto(d, dir, p); break;
-        default: s = plot_confusion(d, vb, dir, p); break;
+        case 0: s = plot_roc(d, dir, templates, p); break;
+        case 1: s = plot_decision(d, dir, templates, p); break;
+        case 2: s = plot_training(d, dir, templates, p); break;
+        case 3: s = plot_latency(d, dir, templates, p); break;
+        case 4: s = plot_pareto(d, dir, templates, p); break;
+        default: s = plot_confusion(d, vb, dir, templates, p); break;
         }
         VB_TRY(s);
     }

@@ -5,7 +5,9 @@
  * plain columns with a commented header), NAME.gp (the script; run
  * `gnuplot NAME.gp` in that directory to redraw it), NAME.png and NAME.svg;
  * style.gp holds the look shared by all scripts (terminals, fonts, colours)
- * so a user can restyle every figure in one place. Figures:
+ * so a user can restyle every figure in one place. Each script is its
+ * template of reports/templates/ (built in, see templates.h) with the
+ * data-dependent parts filled in. Figures:
  *   roc_unseen          ROC on the unseen-class holdout, one line per variant
  *   decision_metrics    decision metrics per variant, bars with 95% intervals
  *   training            training loss per step, validation loss and accuracy
@@ -48,9 +50,11 @@ typedef struct RepPlots {
 /* Write scripts and data of every figure into dir (which must exist) for
  * the runs of d, with variant vb as the baseline (confusion matrix), then
  * render them. gnuplot NULL: $VADBENCH_GNUPLOT when set and not empty,
- * else "gnuplot". I/O failures writing the files are errors; a missing or
- * failing gnuplot is not (see out->note). */
+ * else "gnuplot". templates: a directory whose NAME.gp files replace the
+ * built-in templates (templates.h), NULL for the built-in ones. I/O
+ * failures writing the files and a template that does not expand are
+ * errors; a missing or failing gnuplot is not (see out->note). */
 VbStatus rep_plots_make(const RepData *d, int vb, const char *dir, const char *gnuplot,
-                        RepPlots *out);
+                        const char *templates, RepPlots *out);
 
 #endif

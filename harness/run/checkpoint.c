@@ -48,6 +48,8 @@ VbStatus ckpt_save(const char *path, const Hybrid *m, const AdamW *o, const floa
     char best[64];
     snprintf(best, sizeof best, "%.17g", s->best_metric);
     json_object_set_new(j, "best_metric", json_string(best));
+    json_object_set_new(j, "epoch_loss_sum", json_real(s->epoch_loss_sum));
+    json_object_set_new(j, "epoch_loss_n", json_integer((json_int_t)s->epoch_loss_n));
     char *state = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);
     char layout[17];
@@ -71,7 +73,7 @@ static VbStatus read_flat(const StFile *f, const char *name, const KOps *k, floa
 }
 
 VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState *s,
-                   const char *config_hash) {
+                   const char *config_hash, const char *alias_hash) {
     StFile f;
     VB_TRY(st_open(path, &f));
     VbStatus st = VB_OK;
@@ -81,7 +83,8 @@ VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState 
     ckpt_layout_digest(&m->pt, mine);
     if (!magic || !hash || !layout || !state)
         st = vb_fail_plain(VB_ERR_INPUT, "%s: not a vadbench checkpoint (metadata missing)", path);
-    else if (config_hash && strcmp(hash, config_hash) != 0)
+    else if (config_hash && strcmp(hash, config_hash) != 0 &&
+             !(alias_hash && strcmp(hash, alias_hash) == 0))
         st =
             vb_fail_plain(VB_ERR_INPUT, "%s: checkpoint belongs to config %s, not to this run's %s",
                           path, hash, config_hash);
@@ -110,6 +113,10 @@ VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState 
             s->svdd_on = svdd_on, s->svdd_r2 = r2, s->bad_epochs = bad, s->best_epoch = be;
             s->seconds = secs, s->finished = fin;
             s->best_metric = strtod(best, NULL);
+            json_t *ls = json_object_get(j, "epoch_loss_sum"),
+                   *ln = json_object_get(j, "epoch_loss_n");
+            s->epoch_loss_sum = json_is_number(ls) ? json_number_value(ls) : 0;
+            s->epoch_loss_n = json_is_integer(ln) ? json_integer_value(ln) : 0;
         }
     }
     json_decref(j);

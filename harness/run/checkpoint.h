@@ -2,7 +2,7 @@
  * safetensors file written atomically (temp file + fsync + rename):
  * parameters and buffers (flat), AdamW moments, the SWA average, and a JSON
  * state (step, epoch, loader position, Adam step, SWA count, SVDD state,
- * early-stopping state, elapsed time) in the metadata, with the run's config
+ * early-stopping state, elapsed time, the running epoch loss) in the metadata, with the run's config
  * hash and a digest of the parameter layout. Loading refuses a file whose
  * hash or layout differs, or that is truncated or malformed, naming it. */
 #ifndef VB_CHECKPOINT_H
@@ -26,13 +26,20 @@ typedef struct CkptState {
     int bad_epochs, best_epoch;
     double seconds; /* training time so far */
     bool finished;  /* training complete (weights are final) */
+    /* the epoch in progress: sum and count of its step losses so far (a run
+     * resumed mid-epoch reports the same epoch mean as one that never
+     * stopped); files written before these existed read as 0 */
+    double epoch_loss_sum;
+    int64_t epoch_loss_n;
 } CkptState;
 
 /* swa may be NULL (no SWA state); it is backend memory of pt.total floats. */
 VbStatus ckpt_save(const char *path, const Hybrid *m, const AdamW *o, const float *swa,
                    const CkptState *s, const char *config_hash);
+/* The checkpoint must belong to config_hash, or to alias_hash when that is
+ * not NULL (the same cell's legacy hash, for checkpoints of older stores). */
 VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState *s,
-                   const char *config_hash);
+                   const char *config_hash, const char *alias_hash);
 /* Digest of parameter names and shapes (hex). */
 void ckpt_layout_digest(const ParamTable *pt, char out[17]);
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "harness/stats/stats.h"
+#include "kernels/clock.h"
 
 const char *const eval_score_names[EVAL_NSCORES] = {"binary", "classifier", "svdd", "vae", "fused"};
 

@@ -1,7 +1,6 @@
 /* runner: claim cells, train, evaluate, measure, record. */
 #include "harness/run/runner.h"
 
-#include <fnmatch.h>
 #include <libgen.h>
 #include <math.h>
 #include <signal.h>
@@ -15,15 +14,17 @@
 
 #include "harness/experiment/experiment.h"
 #include "harness/run/evaluate.h"
+#include "harness/run/plan.h"
 #include "harness/run/probe.h"
 #include "harness/run/rundata.h"
 #include "harness/run/train.h"
 #include "harness/store/store.h"
+#include "kernels/clock.h"
 #include "models/weights.h"
 
-static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stop, g_requeue;
 static void on_signal(int sig) {
-    (void)sig;
+    if (sig == SIGUSR1) g_requeue = 1;
     g_stop = 1;
 }
 
@@ -33,60 +34,18 @@ void runner_install_signals(void) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+/* ---- preemption (SIGUSR1: Slurm's warning before a time limit or a
+ * preemption, `sbatch --signal=B:USR1@GRACE`) ---- */
 
-/* ---- data sets shared by cells ---- */
+bool runner_requeue_requested(void) { return g_requeue != 0; }
 
-typedef struct DataEntry {
-    char *identity;
-    Dataset ds;
-    double *probe_feat; /* per-video probe features, computed at the first probe */
-} DataEntry;
-
-/* Entries are allocated one by one so that a Dataset (and its digest) never
- * moves while plans and cells hold pointers to it. */
-typedef struct DataCache {
-    DataEntry **e;
-    int n;
-} DataCache;
-
-static VbStatus data_get(DataCache *c, const DataConfig *d, bool quiet, DataEntry **out) {
-    char *id = rundata_identity(d);
-    for (int i = 0; i < c->n; i++)
-        if (!strcmp(c->e[i]->identity, id)) {
-            free(id);
-            *out = c->e[i];
-            return VB_OK;
-        }
-    if (!quiet) fprintf(stderr, "vadbench run: loading data set %s\n", id);
-    DataEntry *e = vb_xcalloc(1, sizeof *e);
-    VbStatus st = rundata_load(d, &e->ds);
-    if (st != VB_OK) {
-        free(id);
-        free(e);
-        return st;
-    }
-    e->identity = id;
-    c->e = vb_xrealloc(c->e, (size_t)(c->n + 1) * sizeof *c->e);
-    c->e[c->n++] = e;
-    *out = e;
-    return VB_OK;
-}
-
-static void data_free(DataCache *c) {
-    for (int i = 0; i < c->n; i++) {
-        free(c->e[i]->identity);
-        free(c->e[i]->probe_feat);
-        dataset_free(&c->e[i]->ds);
-        free(c->e[i]);
-    }
-    free(c->e);
+int runner_requeue_exit(const RunnerSummary *sum) {
+    if (!g_requeue) return 0;
+    int unfinished = sum->cells - sum->ran - sum->skipped - sum->failed;
+    return sum->interrupted > 0 || unfinished > 0 ? RUNNER_EXIT_REQUEUE : 0;
 }
 
 /* ---- one cell ---- */
@@ -97,10 +56,14 @@ typedef struct CellRun {
     Trainer *tr;
     bool lost, quiet, tty;
     const char *label;
+    const RunnerOptions *o;
     int index, total;
     double t0, last_print;
     int64_t steps_total;
     VbStatus log_status;
+    const char *mirror; /* --mirror: copy the database here before each checkpoint */
+    int checkpoint_every;
+    bool mirror_warned;
 } CellRun;
 
 static void note_status(CellRun *c, VbStatus s) {
@@ -108,7 +71,7 @@ static void note_status(CellRun *c, VbStatus s) {
 }
 
 static void progress(CellRun *c, const TrainEvent *ev) {
-    double t = now_s();
+    double t = vb_now_s();
     if (c->quiet || (!c->tty && t - c->last_print < 10.0) || (c->tty && t - c->last_print < 0.2))
         return;
     c->last_print = t;
@@ -121,8 +84,7 @@ static void progress(CellRun *c, const TrainEvent *ev) {
             (int)eta / 60, (int)eta % 60, c->tty ? "" : "\n");
 }
 
-static void on_train(void *ctx, const TrainEvent *ev) {
-    CellRun *c = ctx;
+static void on_train_log(CellRun *c, const TrainEvent *ev) {
     if (ev->kind == TRAIN_STEP) {
         const char *keys[] = {
             "loss",     "loss.classification", "loss.binary", "loss.svdd", "loss.vae", "lr",
@@ -153,6 +115,31 @@ static void on_train(void *ctx, const TrainEvent *ev) {
     }
 }
 
+/* --mirror: a consistent copy of the database, written just before each
+ * checkpoint (the trainer logs a step or an epoch, then saves). Whatever
+ * checkpoint a task killed outright resumes from, the copy holds every metric
+ * logged up to it, and the steps after it are logged again: a node-local
+ * shard lost with its node costs no curve point. A failed copy is a warning:
+ * the job script copies the shard when the task ends anyway. */
+static void mirror_before_checkpoint(CellRun *c, const TrainEvent *ev) {
+    if (!c->mirror) return;
+    bool ckpt = ev->kind == TRAIN_EPOCH ||
+                (c->checkpoint_every > 0 && (ev->step + 1) % c->checkpoint_every == 0);
+    if (!ckpt) return;
+    if (store_backup(c->st, c->mirror) != VB_OK && !c->mirror_warned) {
+        fprintf(stderr, "[cell %d/%d] %s: warning: cannot mirror the database: %s\n", c->index,
+                c->total, c->label, vb_errmsg());
+        c->mirror_warned = true;
+    }
+    vb_clear_error();
+}
+
+static void on_train(void *ctx, const TrainEvent *ev) {
+    CellRun *c = ctx;
+    on_train_log(c, ev);
+    mirror_before_checkpoint(c, ev);
+}
+
 static void on_metric(void *ctx, const char *split, const char *key, int64_t step, double v) {
     CellRun *c = ctx;
     if (step < 0) note_status(c, store_log_final(c->st, c->run_id, split, key, -1, v));
@@ -174,10 +161,10 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
                       m->cfg.classes,
                       cd->normal_model,
                       rc->eval.target_fpr};
-    double t0 = now_s();
+    double t0 = vb_now_s();
     for (int pass = 0; pass < (rc->eval.tta > 1 ? 2 : 1); pass++) {
         int tta = pass ? rc->eval.tta : 0;
-        bool mx = !strcmp(rc->eval.tta_reduce, "max");
+        bool mx = rc->eval.tta_reduce == TTA_REDUCE_MAX;
         EvalScores val, test;
         VB_TRY(eval_collect(m, cd->val, &ec, tta, mx, &val));
         VbStatus st = eval_collect(m, cd->test, &ec, tta, mx, &test);
@@ -189,14 +176,14 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
         eval_scores_free(&test);
         VB_TRY(st);
     }
-    note_status(c, store_log_timing(c->st, c->run_id, "evaluate", now_s() - t0, 1));
+    note_status(c, store_log_timing(c->st, c->run_id, "evaluate", vb_now_s() - t0, 1));
     if (rc->eval.latency_samples > 0) {
-        t0 = now_s();
+        t0 = vb_now_s();
         VB_TRY(eval_latency(m, 1, 10, rc->eval.latency_samples, on_latency, c));
         int lb = rc->eval.latency_batch, ns = rc->eval.latency_samples / 10;
         if (lb > 1 && lb <= m->max_b)
             VB_TRY(eval_latency(m, lb, 3, ns < 20 ? 20 : ns, on_latency, c));
-        note_status(c, store_log_timing(c->st, c->run_id, "latency", now_s() - t0, 1));
+        note_status(c, store_log_timing(c->st, c->run_id, "latency", vb_now_s() - t0, 1));
     }
     return c->log_status;
 }
@@ -205,7 +192,7 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
  * videos, scored on its test videos, holdout classes unseen; final metrics
  * under split "probe" so that reports can set the model against them. */
 static VbStatus probe_cell(CellRun *c, const CellData *cd, DataEntry *de) {
-    double t0 = now_s();
+    double t0 = vb_now_s();
     ProbeSelect sel = {cd->split.videos[SPLIT_TRAIN], cd->split.n[SPLIT_TRAIN],
                        cd->split.videos[SPLIT_TEST], cd->split.n[SPLIT_TEST], cd->split.unseen};
     if (!de->probe_feat) de->probe_feat = probe_features(&de->ds); /* once per data set */
@@ -235,12 +222,12 @@ static VbStatus probe_cell(CellRun *c, const CellData *cd, DataEntry *de) {
         }
     }
     probe_free(&r);
-    note_status(c, store_log_timing(c->st, c->run_id, "probe", now_s() - t0, 1));
+    note_status(c, store_log_timing(c->st, c->run_id, "probe", vb_now_s() - t0, 1));
     return c->log_status;
 }
 
 static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, DataEntry *de,
-                            const char *ckpt_dir, const char *backend, char *why, size_t nwhy) {
+                            const char *ckpt_dir, KBackend backend, char *why, size_t nwhy) {
     Dataset *ds = &de->ds;
     RunConfig rc = cell->cfg;
     uint64_t seed = (uint64_t)e->seeds[cell->seed];
@@ -253,8 +240,7 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
     have_cd = st == VB_OK;
     const KOps *k = NULL;
     if (st == VB_OK && !(k = kops_get(backend))) st = VB_ERR_BACKEND;
-    if (st == VB_OK)
-        st = k->set_precision(!strcmp(rc.train.precision, "bf16") ? K_PREC_BF16 : K_PREC_FP32);
+    if (st == VB_OK) st = k->set_precision(rc.train.precision);
     if (st == VB_OK) {
         rc.model.classes = cd.nmodel < 2 ? 2 : cd.nmodel;
         int maxb = rc.train.batch_size;
@@ -262,18 +248,21 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
         st = hybrid_build(&m, &rc.model, k, maxb, rc.data.clip_frames);
         have_m = st == VB_OK;
     }
-    char ckpt[1200];
+    char ckpt[1200], legacy[1200];
     snprintf(ckpt, sizeof ckpt, "%s/%s.ckpt", ckpt_dir, cell->hash);
+    /* a checkpoint left under the cell's legacy hash (a store of hash format 1) */
+    snprintf(legacy, sizeof legacy, "%s/%s.ckpt", ckpt_dir, cell->legacy_hash);
+    if (access(ckpt, F_OK) != 0 && access(legacy, F_OK) == 0) rename(legacy, ckpt);
     if (st == VB_OK) {
         hybrid_init(&m, seed);
         /* test hook: plant a NaN in this variant's weights (a cell that must fail) */
-        const char *nan_env = getenv("VADBENCH_TEST_NAN_VARIANT");
-        if (nan_env && !strcmp(nan_env, e->variant[cell->variant])) {
+        if (c->o->test_nan_variant && !strcmp(c->o->test_nan_variant, e->variant[cell->variant])) {
             float nan = NAN;
             k->upload(params_data(&m.pt, 0), &nan, sizeof nan);
         }
         TrainData td = {cd.train, cd.train_eval, cd.val, cd.class_map, cd.normal_model, cd.counts};
         st = trainer_new(&m, &rc.train, &td, seed, ckpt, cell->hash, &tr);
+        if (st == VB_OK) trainer_accept_legacy_hash(tr, cell->legacy_hash);
     }
     bool resumed = false;
     if (st == VB_OK) st = trainer_resume(tr, &resumed);
@@ -284,11 +273,10 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
                     ckpt);
         c->tr = tr;
         c->steps_total = (int64_t)loader_batches_per_epoch(cd.train) * rc.train.epochs;
-        c->t0 = now_s();
+        c->t0 = vb_now_s();
         trainer_set_logger(tr, on_train, c);
         /* test hook: behave as if Ctrl-C came after N optimiser steps */
-        const char *stop_env = getenv("VADBENCH_TEST_STOP_AFTER");
-        if (stop_env && atoi(stop_env) > 0) trainer_stop_after(tr, atoi(stop_env));
+        if (c->o->test_stop_after > 0) trainer_stop_after(tr, c->o->test_stop_after);
         TrainResult res;
         st = trainer_run(tr, &res);
         if (c->tty && !c->quiet) fprintf(stderr, "\r\033[K");
@@ -332,11 +320,6 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
 
 /* ---- the matrix ---- */
 
-static void cell_label(const Experiment *e, const Cell *c, char *buf, size_t n) {
-    snprintf(buf, n, "%s/%s/seed%d", e->variant[c->variant], e->holdout[c->holdout].name,
-             e->seeds[c->seed]);
-}
-
 static VbStatus ensure_dir(const char *path) {
     char tmp[1024];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -354,94 +337,6 @@ static VbStatus ensure_dir(const char *path) {
     return VB_OK;
 }
 
-typedef struct Plan {
-    Experiment e;
-    Cell *cells;
-    int ncells;
-    bool *selected;
-    int64_t exp_id;
-} Plan;
-
-/* The plan's backend exists here and runs every variant's precision:
- * checked before any data is read or anything is recorded. */
-static VbStatus check_backend(const Experiment *e) {
-    const KOps *k = kops_get(e->backend);
-    if (!k) return VB_ERR_BACKEND;
-    for (int v = 0; v < e->nvariants; v++) {
-        bool bf16 = !strcmp(e->vcfg[v].train.precision, "bf16");
-        VbStatus st = k->set_precision(bf16 ? K_PREC_BF16 : K_PREC_FP32);
-        if (st != VB_OK) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", vb_errmsg());
-            return vb_fail_plain(st, "%s: variant '%s': %s", e->file, e->variant[v], why);
-        }
-    }
-    return k->set_precision(K_PREC_FP32);
-}
-
-static VbStatus plan_file(const char *file, const RunnerOptions *o, DataCache *dc, Plan *p) {
-    memset(p, 0, sizeof *p);
-    VB_TRY(experiment_load(file, &p->e));
-    if (o->backend) snprintf(p->e.backend, sizeof p->e.backend, "%s", o->backend);
-    if (!o->dry_run) {
-        VbStatus bs = check_backend(&p->e);
-        if (bs != VB_OK) {
-            experiment_free(&p->e);
-            return bs;
-        }
-    }
-    const char **dig = vb_xcalloc((size_t)p->e.nvariants, sizeof *dig);
-    VbStatus st = VB_OK;
-    for (int v = 0; v < p->e.nvariants && st == VB_OK; v++) {
-        DataEntry *de;
-        st = data_get(dc, &p->e.vcfg[v].data, o->quiet, &de);
-        const Dataset *ds = st == VB_OK ? &de->ds : NULL;
-        if (st == VB_OK) dig[v] = ds->digest;
-        /* holdout classes must exist in the data actually read */
-        for (int h = 0; h < p->e.nholdouts && st == VB_OK; h++)
-            for (int i = 0; i < p->e.holdout[h].n && st == VB_OK; i++) {
-                bool found = false;
-                for (int c = 0; c < ds->nclasses; c++)
-                    found |= !strcmp(ds->classes[c], p->e.holdout[h].classes[i]);
-                if (!found)
-                    st = vb_fail_plain(VB_ERR_INPUT,
-                                       "%s: holdout '%s': the data set has no class '%s'", file,
-                                       p->e.holdout[h].name, p->e.holdout[h].classes[i]);
-            }
-    }
-    if (st == VB_OK) st = experiment_cells(&p->e, dig, &p->cells, &p->ncells);
-    free(dig);
-    if (st != VB_OK) {
-        experiment_free(&p->e);
-        return st;
-    }
-    p->selected = vb_xcalloc((size_t)p->ncells, sizeof(bool));
-    for (int i = 0; i < p->ncells; i++) {
-        char label[256];
-        cell_label(&p->e, &p->cells[i], label, sizeof label);
-        bool ok = !o->only || fnmatch(o->only, label, 0) == 0;
-        if (o->shard_n > 0 && i % o->shard_n != o->shard_i) ok = false;
-        p->selected[i] = ok;
-    }
-    return VB_OK;
-}
-
-static void runplan_free(Plan *p) {
-    experiment_cells_free(p->cells, p->ncells);
-    free(p->selected);
-    experiment_free(&p->e);
-}
-
-static void print_dry_run(const Plan *p) {
-    printf("experiment %s (%s): %d variants x %d holdouts x %d seeds = %d cells\n", p->e.name,
-           p->e.file, p->e.nvariants, p->e.nholdouts, p->e.nseeds, p->ncells);
-    for (int i = 0; i < p->ncells; i++) {
-        char label[256];
-        cell_label(&p->e, &p->cells[i], label, sizeof label);
-        printf("  %s %-40s %s\n", p->selected[i] ? "run " : "skip", label, p->cells[i].hash);
-    }
-}
-
 static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *dc,
                          const char *ckpt_dir, RunnerSummary *sum) {
     Experiment *e = &p->e;
@@ -452,23 +347,27 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         store_ensure_experiment(st, e->name, e->description, abs ? abs : e->file, &p->exp_id);
     free(abs);
     VB_TRY(es);
+    /* only this process's own cells are registered (all of them without
+     * --only, --shard or --cell) */
     StoreCell *sc = vb_xcalloc((size_t)p->ncells, sizeof *sc);
     char **canon = vb_xcalloc((size_t)p->ncells, sizeof *canon);
     const char **hashes = vb_xcalloc((size_t)p->ncells, sizeof *hashes);
     int nsel = 0;
     for (int i = 0; i < p->ncells; i++) {
-        canon[i] = cell_canonical(&p->cells[i]);
-        sc[i].variant = e->variant[p->cells[i].variant];
-        sc[i].seed = e->seeds[p->cells[i].seed];
-        sc[i].holdout = e->holdout[p->cells[i].holdout].name;
-        sc[i].config_json = canon[i];
-        sc[i].config_hash = p->cells[i].hash;
-        if (p->selected[i]) hashes[nsel++] = p->cells[i].hash;
+        if (!p->selected[i]) continue;
+        canon[nsel] = config_canonical(p->cells[i].config);
+        sc[nsel].variant = e->variant[p->cells[i].variant];
+        sc[nsel].seed = e->seeds[p->cells[i].seed];
+        sc[nsel].holdout = e->holdout[p->cells[i].holdout].name;
+        sc[nsel].config_json = canon[nsel];
+        sc[nsel].config_hash = p->cells[i].hash;
+        sc[nsel].legacy_hash = p->cells[i].legacy_hash;
+        hashes[nsel++] = p->cells[i].hash;
     }
-    StoreRegistered *reg = vb_xcalloc((size_t)p->ncells, sizeof *reg);
-    VbStatus s = store_register_cells(st, p->exp_id, sc, p->ncells, reg);
-    for (int i = 0; i < p->ncells && s == VB_OK; i++)
-        if (p->selected[i] && reg[i].status == STORE_DONE) sum->skipped++;
+    StoreRegistered *reg = vb_xcalloc((size_t)(nsel ? nsel : 1), sizeof *reg);
+    VbStatus s = nsel ? store_register_cells(st, p->exp_id, sc, nsel, reg) : VB_OK;
+    for (int i = 0; i < nsel && s == VB_OK; i++)
+        if (reg[i].status == STORE_DONE) sum->skipped++;
     sum->cells += nsel;
     StoreClaimFilter f = {p->exp_id, hashes, nsel};
     int index = 0;
@@ -495,10 +394,10 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         }
         Cell *cell = &p->cells[ci];
         char label[256], why[2048] = "";
-        cell_label(e, cell, label, sizeof label);
+        runplan_label(e, cell, label, sizeof label);
         StoreProvenance pv;
         store_provenance_local(&pv);
-        pv.backend = e->backend;
+        pv.backend = kbackend_names[e->backend];
         pv.threads = kthreads_get();
         /* the device and its libraries, and the cell's arithmetic */
         KInfo ki;
@@ -509,7 +408,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         char libs[1024];
         snprintf(libs, sizeof libs, "%s%s%s; compute %s", pv.libraries ? pv.libraries : "",
                  ki.libraries[0] ? ", " : "", ki.libraries,
-                 !strcmp(cell->cfg.train.precision, "bf16")
+                 cell->cfg.train.precision == K_PREC_BF16
                      ? "bf16 convolutions/GEMMs, fp32 master weights"
                      : "fp32");
         pv.libraries = libs;
@@ -521,12 +420,20 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         pv.dataset_digest = de->ds.digest;
         s = store_set_provenance(st, run.id, &pv);
         if (s != VB_OK) break;
-        CellRun c = {st,    run.id, NULL, false, o->quiet, isatty(2) != 0, label,
-                     index, nsel,   0,    0,     0,        VB_OK};
+        CellRun c = {.st = st,
+                     .run_id = run.id,
+                     .quiet = o->quiet,
+                     .tty = isatty(2) != 0,
+                     .label = label,
+                     .o = o,
+                     .index = index,
+                     .total = nsel,
+                     .log_status = VB_OK};
+        c.mirror = o->mirror, c.checkpoint_every = cell->cfg.train.checkpoint_every;
         if (!o->quiet)
             fprintf(stderr, "[cell %d/%d] %s (run %lld, %s)\n", index, nsel, label,
                     (long long)run.id, cell->hash);
-        double t0 = now_s();
+        double t0 = vb_now_s();
         CellOutcome out = run_cell(&c, e, cell, de, ckpt_dir, e->backend, why, sizeof why);
         switch (out) {
         case CELL_DONE:
@@ -534,7 +441,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
             sum->ran++;
             if (!o->quiet)
                 fprintf(stderr, "[cell %d/%d] %s: done in %.1f s\n", index, nsel, label,
-                        now_s() - t0);
+                        vb_now_s() - t0);
             break;
         case CELL_FAILED:
             s = store_mark_failed(st, run.id, why);
@@ -557,7 +464,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         }
         store_run_free(&run);
     }
-    for (int i = 0; i < p->ncells; i++) free(canon[i]);
+    for (int i = 0; i < nsel; i++) free(canon[i]);
     free(canon), free(sc), free(hashes), free(reg);
     return s;
 }
@@ -567,14 +474,10 @@ VbStatus runner_run(const char *const *files, int nfiles, const RunnerOptions *o
     memset(sum, 0, sizeof *sum);
     DataCache dc = {0};
     Plan *plans = vb_xcalloc((size_t)nfiles, sizeof *plans);
-    VbStatus s = VB_OK;
-    int np = 0;
-    for (int i = 0; i < nfiles && s == VB_OK; i++) {
-        s = plan_file(files[i], o, &dc, &plans[i]);
-        if (s == VB_OK) np++;
-    }
+    VbStatus s = runplan_files(files, nfiles, o, &dc, plans);
+    int np = s == VB_OK ? nfiles : 0;
     if (s == VB_OK && o->dry_run)
-        for (int i = 0; i < np; i++) print_dry_run(&plans[i]);
+        for (int i = 0; i < np; i++) runplan_print(&plans[i]);
     if (s == VB_OK && !o->dry_run) {
         if (o->threads > 0) kthreads_set(o->threads);
         else if (plans[0].e.threads > 0) kthreads_set(plans[0].e.threads);

@@ -5,24 +5,39 @@
  * expired, or one given back by Ctrl-C) resume from their checkpoint; a
  * cell that fails (NaN loss, bad data, out of memory) is marked `failed`
  * with the reason and the others go on. Several runner processes on one
- * database share the work through atomic claims with leases. */
+ * database share the work through atomic claims with leases. A process
+ * given --only, --shard or --cell registers and reads data for its own
+ * cells only (plan.h). SIGINT and SIGTERM stop the current cell at the next
+ * step with a checkpoint; SIGUSR1 does the same and asks to be run again
+ * (a Slurm job's warning before its time limit or a preemption): the
+ * process then exits RUNNER_EXIT_REQUEUE and the job script requeues it. */
 #ifndef VB_RUNNER_H
 #define VB_RUNNER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "kernels/status.h"
+
+#define RUNNER_BACKEND_AS_WRITTEN (-1)
 
 typedef struct RunnerOptions {
     const char *db;       /* NULL: store_default_path() */
     const char *only;     /* fnmatch pattern on "variant/holdout/seedN" (NULL: all) */
     int shard_i, shard_n; /* take cells with index % n == i (n = 0: all) */
-    const char *backend;  /* overrides the files' backend (NULL: as written) */
-    int threads;          /* overrides the files' threads (0: as written) */
+    int backend; /* a KBackend overriding the files' backend, or RUNNER_BACKEND_AS_WRITTEN */
+    int threads; /* overrides the files' threads (0: as written) */
     bool dry_run;
     bool quiet;
     const char *checkpoint_dir; /* NULL: <db dir>/checkpoints */
     double lease_s;             /* 0: the store's default */
+    const char *const *cells;   /* --cell: run only these config hashes (NULL: any) */
+    int ncells;
+    const char *mirror; /* --mirror: a consistent copy of the database written here before
+                           every checkpoint (NULL: none) */
+    /* test hooks, set by tests only (the command line never does) */
+    int64_t test_stop_after;      /* each cell stops after N optimiser steps, as on Ctrl-C */
+    const char *test_nan_variant; /* plant a NaN in this variant's weights: its cells fail */
 } RunnerOptions;
 
 typedef struct RunnerSummary {
@@ -31,7 +46,17 @@ typedef struct RunnerSummary {
 
 VbStatus runner_run(const char *const *files, int nfiles, const RunnerOptions *o,
                     RunnerSummary *sum);
-/* Install the SIGINT/SIGTERM handler that stops the current cell cleanly. */
+/* Install the SIGINT/SIGTERM/SIGUSR1 handler that stops the current cell
+ * cleanly (checkpoint written, the cell given back as queued). */
 void runner_install_signals(void);
+
+/* Exit status of a process stopped by SIGUSR1 with work left: its cells
+ * resume from their checkpoints when it is run again (EX_TEMPFAIL). */
+#define RUNNER_EXIT_REQUEUE 75
+/* SIGUSR1 arrived. */
+bool runner_requeue_requested(void);
+/* RUNNER_EXIT_REQUEUE when SIGUSR1 arrived and a selected cell is not
+ * finished (interrupted, or never started), else 0. */
+int runner_requeue_exit(const RunnerSummary *sum);
 
 #endif

@@ -8,6 +8,7 @@
 #include <spng.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -62,4 +63,21 @@ const char *provenance_cpu_model(void) {
     }
     fclose(f);
     return buf;
+}
+
+void provenance_slurm(const char **job, int *task, const char **node) {
+    static char buf[96];
+    const char *id = getenv("SLURM_JOB_ID"), *arr = getenv("SLURM_ARRAY_JOB_ID");
+    const char *tid = getenv("SLURM_ARRAY_TASK_ID"), *nd = getenv("SLURMD_NODENAME");
+    *job = NULL, *task = -1, *node = nd && *nd ? nd : NULL;
+    if (!id || !*id) return;
+    char *end = NULL;
+    long t = tid && *tid ? strtol(tid, &end, 10) : -1;
+    if (arr && *arr && end && !*end && t >= 0 && t < 2147483647L) {
+        snprintf(buf, sizeof buf, "%s_%ld", arr, t);
+        *task = (int)t;
+    } else {
+        snprintf(buf, sizeof buf, "%s", id);
+    }
+    *job = buf;
 }

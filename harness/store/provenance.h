@@ -1,5 +1,7 @@
 /* provenance: what produced a result — code version, build, libraries,
- * host and CPU. Recorded with every run and printed by --version. */
+ * host and CPU, and the Slurm job (job id, array task id, node) when the
+ * process runs as a Slurm job. Recorded with every run and printed by
+ * --version. */
 #ifndef VB_PROVENANCE_H
 #define VB_PROVENANCE_H
 
@@ -14,5 +16,11 @@ const char *provenance_build_opts(void);
 const char *provenance_libraries(void);
 const char *provenance_host(void);
 const char *provenance_cpu_model(void);
+/* The Slurm job this process runs in, from the environment Slurm gives a job
+ * (SLURM_JOB_ID, SLURM_ARRAY_JOB_ID, SLURM_ARRAY_TASK_ID, SLURMD_NODENAME):
+ * *job is "ARRAYJOB_TASK" for an array task (as squeue shows it), the job id
+ * otherwise, NULL outside Slurm; *task the array task id (-1: not an array
+ * task); *node the node's name (NULL when unknown). */
+void provenance_slurm(const char **job, int *task, const char **node);
 
 #endif

@@ -33,7 +33,7 @@
 #include "kernels/status.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 4
 /* Lease of a claimed cell when the caller passes 0, in seconds. */
 #define STORE_LEASE_DEFAULT_S 120.0
 /* Metric rows buffered before store_log_metric flushes on its own. */
@@ -108,6 +108,8 @@ typedef struct StoreCell {
     const char *holdout;     /* "" or NULL when the experiment has no holdout axis */
     const char *config_json; /* canonical JSON object of the resolved config */
     const char *config_hash; /* its hash (hex), unique across the store */
+    const char *legacy_hash; /* the same cell's hash format 1 (NULL: none): a row still
+                                named by it (an older store) is renamed to config_hash */
 } StoreCell;
 
 /* What registration found for one cell. */
@@ -152,6 +154,9 @@ typedef struct StoreRun {
     char *host, *cpu_model, *gpu, *gpu_driver, *build_opts, *libraries, *backend;
     int threads; /* 0 when unknown */
     char *dataset_digest;
+    char *slurm_job_id;      /* "ARRAYJOB_TASK" or a job id; NULL outside Slurm */
+    int slurm_array_task_id; /* -1 when not an array task */
+    char *slurm_node;
     /* claim */
     char *claim_owner;    /* "host:pid" while running */
     double lease_expires; /* Unix seconds; 0 when none */
@@ -217,18 +222,23 @@ VbStatus store_counts(Store *st, const StoreClaimFilter *filter, StoreCounts *ou
 
 /* ---- provenance ------------------------------------------------------- */
 
-/* What produced a run. NULL strings, git_dirty < 0 and threads <= 0 are
- * stored as NULL (unknown / not used, e.g. gpu on the CPU backend). */
+/* What produced a run. NULL strings, git_dirty < 0, threads <= 0 and
+ * slurm_array_task_id < 0 are stored as NULL (unknown / not used, e.g. gpu
+ * on the CPU backend, the Slurm columns outside Slurm). */
 typedef struct StoreProvenance {
     const char *git_sha;
     int git_dirty;
     const char *host, *cpu_model, *gpu, *gpu_driver, *build_opts, *libraries, *backend;
     int threads;
     const char *dataset_digest;
+    const char *slurm_job_id; /* "ARRAYJOB_TASK" for an array task, else the job id */
+    int slurm_array_task_id;
+    const char *slurm_node;
 } StoreProvenance;
 
-/* Fill git SHA/dirty, host, CPU model, build options and library versions
- * from harness/store/provenance.h; the rest is left NULL / unknown for the caller. */
+/* Fill git SHA/dirty, host, CPU model, build options, library versions and
+ * the Slurm job, task and node (provenance_slurm) from
+ * harness/store/provenance.h; the rest is left NULL / unknown for the caller. */
 void store_provenance_local(StoreProvenance *p);
 
 /* Write the provenance columns of a run (all of them, as given). */
@@ -277,6 +287,58 @@ VbStatus store_baseline_pin(Store *st, const char *name, const int64_t *ids, int
 /* The runs of baseline `name`, ascending (*ids malloc'ed; *n = 0 and *ids =
  * NULL if there is no such baseline). */
 VbStatus store_baseline_get(Store *st, const char *name, int64_t **ids, int *n);
+
+/* ---- merging shards (store_merge.c) ------------------------------------ */
+
+/* What a merge did with one run of a shard. */
+typedef enum StoreMergeKind {
+    STORE_MERGE_COPIED,     /* done in the shard; new to OUT, or replaced OUT's queued/failed row */
+    STORE_MERGE_SAME,       /* done in both with the same results: nothing copied */
+    STORE_MERGE_CONFLICT,   /* done in both, final metrics differ: OUT's kept, keys in detail */
+    STORE_MERGE_FAILED,     /* failed in the shard (copied where OUT lacked the cell) */
+    STORE_MERGE_UNFINISHED, /* queued or running in the shard: reported, not copied */
+    STORE_MERGE_BUSY,       /* running in OUT (another process owns it): not overwritten */
+} StoreMergeKind;
+#define STORE_MERGE_NKINDS 6
+
+/* "copied", "same", "conflict", "failed", "unfinished", "busy". */
+const char *store_merge_kind_name(StoreMergeKind k);
+
+typedef struct StoreMergeItem {
+    StoreMergeKind kind;
+    char *experiment, *variant, *holdout, *config_hash;
+    int64_t seed;
+    StoreStatus shard_status;
+    char *detail; /* conflict: "split/key: OUT vs SHARD; ..."; failed: the error; may be NULL */
+} StoreMergeItem;
+
+typedef struct StoreMergeResult {
+    StoreMergeItem *items; /* one per shard run, in the shard's id order */
+    int n;
+    int count[STORE_MERGE_NKINDS];
+} StoreMergeResult;
+
+/* Copy the runs of the results store at `shard_path` into `st` by config
+ * hash, in one transaction (nothing is written when it fails): a run done in
+ * the shard and absent from st — or queued or failed there — is copied with
+ * its experiment (by name), params, metrics, timings, latency samples,
+ * provenance and baselines (st's row id is kept when a row is replaced); a
+ * run done in both is compared by its final metrics, except the measured
+ * train/seconds, train/images_per_s, train/seconds_per_epoch and
+ * memory/peak_rss_mb: equal → nothing changes, different → a conflict, st's
+ * values kept. Failed shard runs are copied only where st lacks the cell or
+ * has it queued; queued and running ones are never copied. Merging the same
+ * shard again changes nothing. The shard is opened (and migrated, if
+ * older) first: a missing file or one that is not a results store is an
+ * error naming it. */
+VbStatus store_merge(Store *st, const char *shard_path, StoreMergeResult *res);
+void store_merge_result_free(StoreMergeResult *r);
+
+/* Write a consistent copy of the whole database to `path` (buffered metric
+ * rows are flushed first): SQLite's online backup into a temporary file
+ * beside `path`, then renamed over it, so a reader never sees half a copy.
+ * Used to mirror a node-local shard to shared storage. */
+VbStatus store_backup(Store *st, const char *path);
 
 /* ---- queries ---------------------------------------------------------- */
 

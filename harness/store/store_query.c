@@ -21,7 +21,8 @@ const char STORE_RUN_COLUMNS[] =
     " round((julianday(r.finished) - julianday(r.started)) * 86400.0, 3),"
     " r.config_json, r.config_hash, r.git_sha, r.git_dirty, r.host, r.cpu_model, r.gpu,"
     " r.gpu_driver, r.build_opts, r.libraries, r.backend, r.threads, r.dataset_digest,"
-    " r.claim_owner, r.lease_expires, r.attempts, r.checkpoint"
+    " r.claim_owner, r.lease_expires, r.attempts, r.checkpoint, r.slurm_job_id,"
+    " r.slurm_array_task_id, r.slurm_node"
     " FROM runs r JOIN experiments e ON e.id = r.experiment_id";
 
 void store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
@@ -58,14 +59,20 @@ void store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
     o->lease_expires = sqlite3_column_double(s, c++);
     o->attempts = sqlite3_column_int(s, c++);
     o->checkpoint = store_col_strdup(s, c++);
+    o->slurm_job_id = store_col_strdup(s, c++);
+    o->slurm_array_task_id =
+        sqlite3_column_type(s, c) == SQLITE_NULL ? -1 : sqlite3_column_int(s, c);
+    c++;
+    o->slurm_node = store_col_strdup(s, c++);
 }
 
 void store_run_free(StoreRun *r) {
-    char **strs[] = {&r->experiment,  &r->variant,        &r->holdout,     &r->error,
-                     &r->created,     &r->started,        &r->finished,    &r->config_json,
-                     &r->config_hash, &r->git_sha,        &r->host,        &r->cpu_model,
-                     &r->gpu,         &r->gpu_driver,     &r->build_opts,  &r->libraries,
-                     &r->backend,     &r->dataset_digest, &r->claim_owner, &r->checkpoint};
+    char **strs[] = {&r->experiment,   &r->variant,        &r->holdout,     &r->error,
+                     &r->created,      &r->started,        &r->finished,    &r->config_json,
+                     &r->config_hash,  &r->git_sha,        &r->host,        &r->cpu_model,
+                     &r->gpu,          &r->gpu_driver,     &r->build_opts,  &r->libraries,
+                     &r->backend,      &r->dataset_digest, &r->claim_owner, &r->checkpoint,
+                     &r->slurm_job_id, &r->slurm_node};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -181,7 +188,8 @@ VbStatus store_find_run(Store *st, const char *spec, StoreRun *out) {
                              st->path, spec ? spec : "", MIN_PREFIX);
     char *prefix = vb_xstrdup(spec);
     for (char *p = prefix; *p; p++) *p = (char)tolower((unsigned char)*p);
-    char *sql = run_sql("WHERE substr(lower(r.config_hash), 1, ?2) = ?1 ORDER BY r.id LIMIT 11");
+    char *sql = run_sql("WHERE substr(lower(r.config_hash), 1, ?2) = ?1"
+                        " OR substr(lower(r.legacy_hash), 1, ?2) = ?1 ORDER BY r.id LIMIT 11");
     sqlite3_stmt *s;
     VbStatus r = store_prepare(st, sql, &s);
     free(sql);
