@@ -188,7 +188,9 @@ test-slurm: vadbench
 
 # The CUDA test suites (cuda_*: every op against the CPU, the model, training
 # trajectories, determinism, resume). Without a usable GPU they skip; with
-# VADBENCH_REQUIRE_CUDA=1 (tests/device/run.sh sets it) a missing GPU fails.
+# VADBENCH_REQUIRE_CUDA=1 (tests/device/run.sh sets it) a missing GPU fails;
+# with VADBENCH_TEST_CUDA_AS_CPU=1 they run the CPU table in the GPU's place,
+# a check of the tests themselves on a machine without a GPU.
 test-cuda: vadbench $(VARIANT)/vbtest
 	@mkdir -p tests/tmp
 	$(VARIANT)/vbtest $(TEST_ARGS) --filter='cuda*/*'
