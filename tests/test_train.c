@@ -185,7 +185,7 @@ static float *train(Tiny *t, int threads, uint64_t seed, const char *ckpt, int64
     return p;
 }
 
-Test(train_loop, deterministic_threads_seeds_and_resume, .timeout = 120) {
+Test(train_loop, deterministic_threads_seeds_and_resume, .timeout = 600) {
     Tiny t;
     tiny_setup(&t);
     size_t n1, n2, n3, n4;
