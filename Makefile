@@ -38,7 +38,10 @@ CRIT_LIBS  = $(shell pkg-config --libs criterion)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation
 CSTD    := -std=gnu11
-OPT     := $(if $(filter 1,$(DEBUG)),-O0 -g3,-O2 -g -march=x86-64-v2)
+# One build runs on any x86-64-v2 CPU. -ffp-contract=off everywhere: a*b+c is
+# never fused behind the source's back, so every instruction-set path of the
+# CPU backend computes the same bits (kernels/cpu/cpu_isa.h); no -ffast-math.
+OPT     := $(if $(filter 1,$(DEBUG)),-O0 -g3,-O2 -g) -march=x86-64-v2 -ffp-contract=off
 ifeq ($(SAN),1)
   SANFL := -fsanitize=address -fsanitize=undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
@@ -85,9 +88,21 @@ $(VERSION_H): FORCE | $(DEPS_STAMP)
 	   "$$sha" "$$dirty" "$$opts" > $@.tmp; \
 	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
+# Per-path translation units of the CPU backend (kernels/cpu/*_<path>.c) get
+# their instruction set's flags; the backend picks a path at run time from the
+# CPU's features. -fno-math-errno and -fno-trapping-math let sqrt and selects
+# vectorise without changing any value; -Wno-psabi: the 64-byte vector helpers
+# are static (no ABI crosses a translation unit).
+VEC_FLAGS    := -fno-math-errno -fno-trapping-math -Wno-psabi
+ISA_AVX2     := -mavx2 -mfma
+ISA_AVX512   := $(ISA_AVX2) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mprefer-vector-width=512
+$(VARIANT)/kernels/cpu/%_generic.o: XFLAGS = $(VEC_FLAGS)
+$(VARIANT)/kernels/cpu/%_avx2.o: XFLAGS = $(VEC_FLAGS) $(ISA_AVX2)
+$(VARIANT)/kernels/cpu/%_avx512.o: XFLAGS = $(VEC_FLAGS) $(ISA_AVX512)
+
 $(VARIANT)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	@echo '  CC  $<'; $(CC) $(CFLAGS_ALL) -c $< -o $@
+	@echo '  CC  $<'; $(CC) $(CFLAGS_ALL) $(XFLAGS) -c $< -o $@
 
 $(VARIANT)/%.cu.o: %.cu | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -80,6 +80,20 @@ typedef struct KOps {
     void (*zero)(void *p, size_t bytes);
     void (*sync)(void);
 
+    /* ---- packed weights (optional: NULL on backends without them) ----
+     * While weights stay fixed (evaluation, inference) a model can hand each
+     * weight W [rows, cols] (PyTorch's [out, in]) to the backend once:
+     * pack_weight keeps W^T in the backend's GEMM layout in `dst`
+     * (pack_floats(rows, cols) floats of backend memory, 64-byte aligned,
+     * owned by the caller), and every later forward op that multiplies by W
+     * (linear, 1x1 conv, SE, LSTM/GRU, attention; same pointer and shape)
+     * uses that copy instead of packing W per call. The weight must not
+     * change while packed: unpack_weights forgets every packed weight whose
+     * address lies in [lo, hi) — call it before changing or freeing them. */
+    size_t (*pack_floats)(int rows, int cols);
+    void (*pack_weight)(const float *w, int rows, int cols, float *dst);
+    void (*unpack_weights)(const void *lo, const void *hi);
+
     /* ---- dense algebra ---- */
     /* C[m,n] = alpha * op(A) op(B) + beta * C, row-major; op(A) is [m,k]. */
     void (*gemm)(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -224,11 +238,12 @@ typedef struct KOps {
     void (*sqdist_bwd)(int rows, int d, const float *x, const float *c, const float *w, float *dx);
 
     /* ---- optimiser ---- */
-    /* PyTorch's AdamW on n values: p -= lr*wd*p; m = b1 m + (1-b1) g;
-     * v = b2 v + (1-b2) g^2; p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps),
-     * bc_i = 1 - b_i^step. */
+    /* PyTorch's AdamW on n values, the gradient clip fused: g' = g*gscale
+     * (1: no clipping; g itself is left alone); p -= lr*wd*p;
+     * m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g'^2;
+     * p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps), bc_i = 1 - b_i^step. */
     void (*adamw)(size_t n, float lr, float b1, float b2, float eps, float wd, int64_t step,
-                  float *p, const float *g, float *m, float *v);
+                  float gscale, float *p, const float *g, float *m, float *v);
 
     /* ---- noise (counter RNG: identical numbers on every backend) ---- */
     /* mask[i] = 0 with probability p else 1/(1-p), element index i. */
@@ -257,5 +272,31 @@ bool kops_cuda_compiled(void);
  * cores. Results never depend on it. */
 void kthreads_set(int n);
 int kthreads_get(void);
+
+/* ---- the CPU backend's instruction-set paths ----
+ * Its vector kernels (GEMM micro-kernels, batchnorm, depthwise, AdamW, ...)
+ * exist for several instruction sets and give identical bits on every one;
+ * the path changes speed only. Default: the best the CPU supports;
+ * VADBENCH_ISA=generic|avx2|avx512 (kisa_from_env) or kisa_set force one. */
+typedef enum KIsa { K_ISA_GENERIC = 0, K_ISA_AVX2, K_ISA_AVX512, K_ISA_N } KIsa;
+const char *kisa_name(KIsa isa);
+bool kisa_supported(KIsa isa);
+/* "generic", "avx2" or "avx512"; VB_ERR_USAGE with a message otherwise. */
+VbStatus kisa_parse(const char *s, KIsa *out);
+/* Force a path; VB_ERR_USAGE when this CPU lacks it. */
+VbStatus kisa_set(KIsa isa);
+/* Apply VADBENCH_ISA (unset or empty: the best path); VB_ERR_USAGE when it
+ * names an unknown path or one this CPU lacks. */
+VbStatus kisa_from_env(void);
+KIsa kisa_active(void);
+
+/* The numerics version of the CPU backend: bumped whenever any kernel's
+ * results change in a single bit (a new summation order, a new
+ * approximation). Runs with the same config hash and numerics version
+ * give the same bits on any x86-64 CPU; recorded with every run. History:
+ * 1 OpenBLAS SGEMM (bits depended on the CPU's BLAS kernel); 2 own
+ * fixed-order SGEMM (one FMA chain over K per element), float batch-norm
+ * tile sums, fused clip + AdamW. */
+#define VB_NUMERICS_VERSION 2
 
 #endif

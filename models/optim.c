@@ -29,6 +29,11 @@ void optim_zero_grad(ParamTable *pt) { pt->k->zero(pt->grad, pt->n_train * sizeo
 
 double optim_grad_norm(const ParamTable *pt) { return sqrt(pt->k->sumsq(pt->n_train, pt->grad)); }
 
+float optim_clip_coef(double norm, double max_norm) {
+    double coef = max_norm / (norm + 1e-6);
+    return max_norm > 0 && coef < 1.0 ? (float)coef : 1.0f;
+}
+
 double optim_clip(ParamTable *pt, double max_norm) {
     double norm = optim_grad_norm(pt);
     double coef = max_norm / (norm + 1e-6);
@@ -36,10 +41,19 @@ double optim_clip(ParamTable *pt, double max_norm) {
     return norm;
 }
 
-void adamw_step(AdamW *o, ParamTable *pt, float lr) {
+static void adamw_run(AdamW *o, ParamTable *pt, float lr, float gscale) {
     o->step++;
     /* padding between tensors holds zeros in p, g, m and v, and stays zero */
-    o->k->adamw(o->n, lr, o->b1, o->b2, o->eps, o->wd, o->step, pt->data, pt->grad, o->m, o->v);
+    o->k->adamw(o->n, lr, o->b1, o->b2, o->eps, o->wd, o->step, gscale, pt->data, pt->grad, o->m,
+                o->v);
+}
+
+void adamw_step(AdamW *o, ParamTable *pt, float lr) { adamw_run(o, pt, lr, 1.0f); }
+
+double optim_clip_adamw(AdamW *o, ParamTable *pt, double max_norm, float lr) {
+    double norm = optim_grad_norm(pt);
+    if (isfinite(norm)) adamw_run(o, pt, lr, optim_clip_coef(norm, max_norm));
+    return norm;
 }
 
 void swa_accumulate(const KOps *k, size_t n, const float *p, float *swa, float *tmp,

@@ -1,6 +1,7 @@
 /* optim: AdamW over the trainable range of a parameter table, with global
- * gradient-norm clipping. The moments live in buffers with the table's
- * layout, so the update is one flat loop. */
+ * gradient-norm clipping (fused into the update by optim_clip_adamw). The
+ * moments live in buffers with the table's layout, so the update is one
+ * flat loop. */
 #ifndef VB_OPTIM_H
 #define VB_OPTIM_H
 
@@ -24,6 +25,14 @@ double optim_grad_norm(const ParamTable *pt);
  * Returns the norm before clipping. */
 double optim_clip(ParamTable *pt, double max_norm);
 void adamw_step(AdamW *o, ParamTable *pt, float lr);
+/* The clip factor of clip_grad_norm_ for a gradient norm: max_norm /
+ * (norm + 1e-6) when that is below 1 (and max_norm > 0), else 1. */
+float optim_clip_coef(double norm, double max_norm);
+/* optim_clip then adamw_step in one pass over the values: the clip's scale
+ * is fused into AdamW (bit-identical to the two calls; the gradients are
+ * left unscaled). Returns the norm before clipping; when it is NaN or Inf
+ * nothing is updated (the caller reports it). */
+double optim_clip_adamw(AdamW *o, ParamTable *pt, double max_norm, float lr);
 /* SWA: swa ← swa + (p − swa)/(n_averaged + 1) over n values
  * (torch.optim.swa_utils.AveragedModel's equal-weight average); the first
  * call (n_averaged = 0) copies p. tmp: n floats of scratch. */

@@ -66,7 +66,7 @@ Test(train_torch, adamw_five_steps_match_torch) {
     const KOps *k = kops_cpu();
     for (int s = 0; s < 5; s++) {
         for (size_t i = 0; i < n; i++) g[i] = (float)num(json_array_get(grads, (size_t)s), i);
-        k->adamw(n, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, s + 1, p, g, m, v);
+        k->adamw(n, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, s + 1, 1.0f, p, g, m, v);
         for (size_t i = 0; i < n; i++) want[i] = (float)num(json_array_get(after, (size_t)s), i);
         /* both sides in float32; a few ulps from operation order */
         tu_assert_close(p, want, n, 1e-6, 1e-7, "AdamW parameters");

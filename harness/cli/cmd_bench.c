@@ -177,8 +177,7 @@ static VbStatus run_bench(const BenchOpts *o) {
             st = loss_compute(&lc, &m, &lw, B, T, &tg, &lp);
             if (st != VB_OK) break;
             hybrid_backward(&m, B, T, x);
-            optim_clip(&m.pt, 1.0);
-            adamw_step(&opt, &m.pt, 1e-4f);
+            optim_clip_adamw(&opt, &m.pt, 1.0, 1e-4f);
             last_loss = lp.total;
         } else {
             hybrid_forward(&m, B, T, x);

@@ -259,11 +259,10 @@ static VbStatus train_step(Trainer *t, const Batch *bt, TrainEvent *ev) {
         k->axpy(m->pt.n_train, -1.0f, t->sam_e, m->pt.data);
         VB_TRY(st);
     }
-    double gn = optim_clip(&m->pt, t->tc.clip_norm);
+    double gn = optim_clip_adamw(&t->opt, &m->pt, t->tc.clip_norm, (float)lr);
     if (!isfinite(gn))
         return VB_FAIL(VB_ERR_NUMERIC, "the gradient norm is %g at step %lld (epoch %d)", gn,
                        (long long)t->s.step, t->s.epoch);
-    adamw_step(&t->opt, &m->pt, (float)lr);
     memset(ev, 0, sizeof *ev);
     ev->kind = TRAIN_STEP;
     ev->step = t->s.step, ev->epoch = t->s.epoch, ev->epochs = t->tc.epochs;
