@@ -76,10 +76,13 @@ static inline __attribute__((always_inline)) void tile_k(const GemmTile *t, cons
         }
 }
 
+// clang-format off
 #define TILE(MR, NV) \
     static void tile_##MR##_##NV(const GemmTile *t) { tile_k(t, MR, NV); }
-TILE(1, 1)
-TILE(2, 1) TILE(3, 1) TILE(4, 1) TILE(5, 1) TILE(6, 1) TILE(1, 2) TILE(2, 2) TILE(1, 4)
+TILE(1, 1) TILE(2, 1) TILE(3, 1) TILE(4, 1) TILE(5, 1) TILE(6, 1)
+TILE(1, 2) TILE(2, 2)
+TILE(1, 4)
+    // clang-format on
 
     typedef void (*TileFn)(const GemmTile *);
 static const TileFn TILES_NV1[7] = {NULL,     tile_1_1, tile_2_1, tile_3_1,

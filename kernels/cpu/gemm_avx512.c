@@ -74,16 +74,17 @@ static inline __attribute__((always_inline)) void tile_k(const GemmTile *t, cons
         }
 }
 
+// clang-format off
 #define TILE(MR, NV) \
     static void tile_##MR##_##NV(const GemmTile *t) { tile_k(t, MR, NV); }
-#define TILES14(NV)                                                                     \
-    TILE(1, NV)                                                                         \
-    TILE(2, NV) TILE(3, NV) TILE(4, NV) TILE(5, NV) TILE(6, NV) TILE(7, NV) TILE(8, NV) \
-        TILE(9, NV) TILE(10, NV) TILE(11, NV) TILE(12, NV) TILE(13, NV) TILE(14, NV)
+#define TILES14(NV) \
+    TILE(1, NV) TILE(2, NV) TILE(3, NV) TILE(4, NV) TILE(5, NV) TILE(6, NV) TILE(7, NV) \
+    TILE(8, NV) TILE(9, NV) TILE(10, NV) TILE(11, NV) TILE(12, NV) TILE(13, NV) TILE(14, NV)
 TILES14(1)
 TILES14(2)
-TILE(1, 4)
-TILE(2, 4) TILE(3, 4) TILE(4, 4) TILE(5, 4) TILE(6, 4) TILE(1, 8) TILE(2, 8)
+TILE(1, 4) TILE(2, 4) TILE(3, 4) TILE(4, 4) TILE(5, 4) TILE(6, 4)
+TILE(1, 8) TILE(2, 8)
+    // clang-format on
 
     typedef void (*TileFn)(const GemmTile *);
 #define ROW14(NV)                                                                            \
