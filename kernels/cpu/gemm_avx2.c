@@ -76,15 +76,22 @@ static inline __attribute__((always_inline)) void tile_k(const GemmTile *t, cons
         }
 }
 
-// clang-format off
-#define TILE(MR, NV) \
-    static void tile_##MR##_##NV(const GemmTile *t) { tile_k(t, MR, NV); }
-TILE(1, 1) TILE(2, 1) TILE(3, 1) TILE(4, 1) TILE(5, 1) TILE(6, 1)
-TILE(1, 2) TILE(2, 2)
-TILE(1, 4)
-    // clang-format on
+/* Each instantiation ends with a typedef so that a use reads as a
+ * declaration (`TILE(1, 2);`). */
+#define TILE(MR, NV)                                                       \
+    static void tile_##MR##_##NV(const GemmTile *t) { tile_k(t, MR, NV); } \
+    typedef int tile_##MR##_##NV##_defined
+TILE(1, 1);
+TILE(2, 1);
+TILE(3, 1);
+TILE(4, 1);
+TILE(5, 1);
+TILE(6, 1);
+TILE(1, 2);
+TILE(2, 2);
+TILE(1, 4);
 
-    typedef void (*TileFn)(const GemmTile *);
+typedef void (*TileFn)(const GemmTile *);
 static const TileFn TILES_NV1[7] = {NULL,     tile_1_1, tile_2_1, tile_3_1,
                                     tile_4_1, tile_5_1, tile_6_1};
 static const TileFn TILES_NV2[3] = {NULL, tile_1_2, tile_2_2};

@@ -74,19 +74,49 @@ static inline __attribute__((always_inline)) void tile_k(const GemmTile *t, cons
         }
 }
 
-// clang-format off
-#define TILE(MR, NV) \
-    static void tile_##MR##_##NV(const GemmTile *t) { tile_k(t, MR, NV); }
-#define TILES14(NV) \
-    TILE(1, NV) TILE(2, NV) TILE(3, NV) TILE(4, NV) TILE(5, NV) TILE(6, NV) TILE(7, NV) \
-    TILE(8, NV) TILE(9, NV) TILE(10, NV) TILE(11, NV) TILE(12, NV) TILE(13, NV) TILE(14, NV)
-TILES14(1)
-TILES14(2)
-TILE(1, 4) TILE(2, 4) TILE(3, 4) TILE(4, 4) TILE(5, 4) TILE(6, 4)
-TILE(1, 8) TILE(2, 8)
-    // clang-format on
+/* Each instantiation ends with a typedef so that a use reads as a
+ * declaration (`TILE(1, 2);`). */
+#define TILE(MR, NV)                                                       \
+    static void tile_##MR##_##NV(const GemmTile *t) { tile_k(t, MR, NV); } \
+    typedef int tile_##MR##_##NV##_defined
+TILE(1, 1);
+TILE(2, 1);
+TILE(3, 1);
+TILE(4, 1);
+TILE(5, 1);
+TILE(6, 1);
+TILE(7, 1);
+TILE(8, 1);
+TILE(9, 1);
+TILE(10, 1);
+TILE(11, 1);
+TILE(12, 1);
+TILE(13, 1);
+TILE(14, 1);
+TILE(1, 2);
+TILE(2, 2);
+TILE(3, 2);
+TILE(4, 2);
+TILE(5, 2);
+TILE(6, 2);
+TILE(7, 2);
+TILE(8, 2);
+TILE(9, 2);
+TILE(10, 2);
+TILE(11, 2);
+TILE(12, 2);
+TILE(13, 2);
+TILE(14, 2);
+TILE(1, 4);
+TILE(2, 4);
+TILE(3, 4);
+TILE(4, 4);
+TILE(5, 4);
+TILE(6, 4);
+TILE(1, 8);
+TILE(2, 8);
 
-    typedef void (*TileFn)(const GemmTile *);
+typedef void (*TileFn)(const GemmTile *);
 #define ROW14(NV)                                                                            \
     {                                                                                        \
         NULL, tile_1_##NV, tile_2_##NV, tile_3_##NV, tile_4_##NV, tile_5_##NV, tile_6_##NV,  \
