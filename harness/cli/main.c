@@ -1,5 +1,7 @@
 /* main: the vadbench command. Global options (--version, --threads, help),
- * then dispatch to a subcommand from the table in commands.c.
+ * the CPU backend's instruction-set path (VADBENCH_ISA, checked before
+ * anything runs), then dispatch to a subcommand from the table in
+ * commands.c.
  * Built with -include version.h (VB_GIT_SHA, VB_GIT_DIRTY, VB_BUILD_OPTS). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,10 @@ static void print_version(void) {
     printf("vadbench %s (git %s%s)\n", VB_VERSION, VB_GIT_SHA, VB_GIT_DIRTY ? "-dirty" : "");
     printf("build: %s\n", VB_BUILD_OPTS);
     printf("backends: cpu%s\n", kops_cuda_compiled() ? ", cuda" : "");
+    printf("cpu path: %s (this CPU:", kisa_name(kisa_active()));
+    for (int i = 0; i < K_ISA_N; i++)
+        if (kisa_supported((KIsa)i)) printf(" %s", kisa_name((KIsa)i));
+    printf("); numerics version %d\n", VB_NUMERICS_VERSION);
     printf("libraries: %s\n", provenance_libraries());
 }
 
@@ -40,6 +46,10 @@ static void tune_openmp(char **argv) {
 int main(int argc, char **argv) {
     tune_openmp(argv);
     provenance_set_build(VB_VERSION, VB_GIT_SHA, VB_GIT_DIRTY, VB_BUILD_OPTS);
+    if (kisa_from_env() != VB_OK) {
+        fprintf(stderr, "vadbench: %s\n", vb_errmsg());
+        return 2;
+    }
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
