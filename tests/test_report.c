@@ -98,9 +98,19 @@ static void tr_log_run(Store *st, int64_t id, int v, int s) {
             x[i] = (ms[c] + (c == 5 ? 0.1 * v : 0)) * (1.0 + 0.01 * ((i * 7 + s) % 11));
         cr_assert_eq(store_log_latency(st, id, comp[c], 1, x, 40), VB_OK, "%s", vb_errmsg());
     }
-    StoreProvenance p = {
-        "abc123def456", 0,     "testhost", "Test CPU", NULL, NULL, "CUDA=0 SAN=0 DEBUG=0 CC=gcc 12",
-        "testlibs 1.0", "cpu", 2,          "digest42"};
+    StoreProvenance p = {"abc123def456",
+                         0,
+                         "testhost",
+                         "Test CPU",
+                         NULL,
+                         NULL,
+                         "CUDA=0 SAN=0 DEBUG=0 CC=gcc 12",
+                         "testlibs 1.0",
+                         "cpu",
+                         2,
+                         "digest42",
+                         "avx512",
+                         VB_NUMERICS_VERSION};
     cr_assert_eq(store_set_provenance(st, id, &p), VB_OK);
 }
 
@@ -332,6 +342,9 @@ Test(report, end_to_end_files_sections_images_numbers) {
     *eol = 0;
     cr_assert(strstr(fp, "| better |"), "a lower false-positive rate is better: %s", fp);
     *eol = '\n';
+    cr_assert(strstr(md, "CPU kernels: avx512 path, numerics version") &&
+                  !strstr(md, "different CPU numerics versions"),
+              "CPU kernels line missing or a numerics warning where all runs agree");
     cr_assert(strstr(md, "abc123def456") && strstr(md, "testhost") && strstr(md, "digest42") &&
                   strstr(md, "Test CPU") && strstr(md, "abc00000"),
               "provenance missing");
@@ -341,6 +354,9 @@ Test(report, end_to_end_files_sections_images_numbers) {
 Test(report, without_gnuplot_tables_and_a_note) {
     char db[300], cmd[1200];
     tr_db("nognuplot", true, 2, db, sizeof db);
+    /* one run computed with an older CPU numerics version: the report warns */
+    snprintf(cmd, sizeof cmd, "sqlite3 %s 'UPDATE runs SET numerics = 1 WHERE id = 1'", db);
+    cr_assert_eq(tr_system(cmd), 0, "%s", cmd);
     const char *out = TR_OUT "nognuplot";
     snprintf(cmd, sizeof cmd,
              "rm -rf %s && VADBENCH_GNUPLOT=/nonexistent/gnuplot ./vadbench report synth --db %s "
@@ -359,6 +375,10 @@ Test(report, without_gnuplot_tables_and_a_note) {
     cr_assert(strstr(md, "gnuplot could not be run") && strstr(md, "/nonexistent/gnuplot"), "%s",
               md);
     cr_assert(strstr(md, "## Decision table") && strstr(md, "| VAE memory |"), "tables missing");
+    cr_assert(strstr(md, "Warning: the runs compared were computed with different CPU numerics "
+                         "versions") &&
+                  strstr(md, "version 1 (runs 1)"),
+              "no numerics warning in:\n%s", md);
     char want[80];
     tr_expected(0.60, 0.15, 1, 2.0, 2, 1.0, want, sizeof want);
     cr_assert(strstr(md, want), "detect.fused.unseen %s missing", want);

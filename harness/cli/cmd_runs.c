@@ -420,6 +420,11 @@ static void show_text(const ShowData *d) {
     kv("git", buf);
     kv("host", r->host);
     kv("cpu", r->cpu_model);
+    if (r->numerics > 0)
+        snprintf(buf, sizeof buf, "%s path, numerics version %d", r->cpu_path ? r->cpu_path : "-",
+                 r->numerics);
+    else snprintf(buf, sizeof buf, "- (recorded before numerics versions)");
+    kv("cpu kernels", buf);
     snprintf(buf, sizeof buf, "%s%s%s%s", r->gpu ? r->gpu : "-", r->gpu_driver ? " (driver " : "",
              r->gpu_driver ? r->gpu_driver : "", r->gpu_driver ? ")" : "");
     kv("gpu", buf);
@@ -515,6 +520,8 @@ static void show_json(const ShowData *d) {
     for (int i = 0; i < 7; i++) json_object_set_new(p, keys[i], jstr(vals[i]));
     json_object_set_new(p, "threads", r->threads > 0 ? json_integer(r->threads) : json_null());
     json_object_set_new(p, "dataset_digest", jstr(r->dataset_digest));
+    json_object_set_new(p, "cpu_path", jstr(r->cpu_path));
+    json_object_set_new(p, "numerics", r->numerics > 0 ? json_integer(r->numerics) : json_null());
     json_object_set_new(o, "provenance", p);
     json_error_t e;
     json_t *cfg = json_loads(r->config_json, 0, &e);

@@ -14,5 +14,9 @@ const char *provenance_build_opts(void);
 const char *provenance_libraries(void);
 const char *provenance_host(void);
 const char *provenance_cpu_model(void);
+/* The CPU backend's active instruction-set path ("generic", "avx2",
+ * "avx512") and its numerics version (VB_NUMERICS_VERSION). */
+const char *provenance_cpu_path(void);
+int provenance_numerics(void);
 
 #endif

@@ -679,6 +679,8 @@ void store_provenance_local(StoreProvenance *p) {
     p->cpu_model = provenance_cpu_model();
     p->build_opts = provenance_build_opts();
     p->libraries = provenance_libraries();
+    p->cpu_path = provenance_cpu_path();
+    p->numerics = provenance_numerics();
     p->threads = 0;
 }
 
@@ -687,7 +689,8 @@ VbStatus store_set_provenance(Store *st, int64_t run_id, const StoreProvenance *
     VB_TRY(store_prepare(st,
                          "UPDATE runs SET git_sha = ?1, git_dirty = ?2, host = ?3, cpu_model = ?4,"
                          " gpu = ?5, gpu_driver = ?6, build_opts = ?7, libraries = ?8,"
-                         " backend = ?9, threads = ?10, dataset_digest = ?11 WHERE id = ?12",
+                         " backend = ?9, threads = ?10, dataset_digest = ?11, cpu_path = ?13,"
+                         " numerics = ?14 WHERE id = ?12",
                          &s));
     store_bind_text(s, 1, p->git_sha);
     if (p->git_dirty >= 0) sqlite3_bind_int(s, 2, p->git_dirty ? 1 : 0);
@@ -701,6 +704,8 @@ VbStatus store_set_provenance(Store *st, int64_t run_id, const StoreProvenance *
     if (p->threads > 0) sqlite3_bind_int(s, 10, p->threads);
     store_bind_text(s, 11, p->dataset_digest);
     sqlite3_bind_int64(s, 12, run_id);
+    store_bind_text(s, 13, p->cpu_path);
+    if (p->numerics > 0) sqlite3_bind_int(s, 14, p->numerics);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return STORE_DB_FAIL(st, "recording provenance");

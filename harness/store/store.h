@@ -33,7 +33,7 @@
 #include "kernels/status.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* Lease of a claimed cell when the caller passes 0, in seconds. */
 #define STORE_LEASE_DEFAULT_S 120.0
 /* Metric rows buffered before store_log_metric flushes on its own. */
@@ -157,6 +157,8 @@ typedef struct StoreRun {
     double lease_expires; /* Unix seconds; 0 when none */
     int attempts;         /* times the cell was claimed */
     char *checkpoint;     /* path of its latest checkpoint, if any */
+    char *cpu_path;       /* the CPU backend's instruction-set path ("avx512", ...) */
+    int numerics;         /* the CPU backend's numerics version; 0 when unknown */
 } StoreRun;
 
 void store_run_free(StoreRun *r);
@@ -225,10 +227,13 @@ typedef struct StoreProvenance {
     const char *host, *cpu_model, *gpu, *gpu_driver, *build_opts, *libraries, *backend;
     int threads;
     const char *dataset_digest;
+    const char *cpu_path; /* instruction-set path of the CPU backend */
+    int numerics;         /* VB_NUMERICS_VERSION; 0 unknown */
 } StoreProvenance;
 
-/* Fill git SHA/dirty, host, CPU model, build options and library versions
- * from harness/store/provenance.h; the rest is left NULL / unknown for the caller. */
+/* Fill git SHA/dirty, host, CPU model, build options, library versions, the
+ * CPU backend's instruction-set path and numerics version from
+ * harness/store/provenance.h; the rest is left NULL / unknown for the caller. */
 void store_provenance_local(StoreProvenance *p);
 
 /* Write the provenance columns of a run (all of them, as given). */
@@ -375,11 +380,11 @@ static inline const StoreValue *store_cell(const StoreTable *t, int row, int col
  * experiment, variant, holdout, seed, status, error, config_hash, created,
  * started, finished, wall_s, attempts, git_sha, git_dirty, host, cpu_model,
  * gpu, gpu_driver, build_opts, libraries, backend, threads, dataset_digest,
- * then one REAL column per final metric of those runs, named "split/key"
+ * cpu_path, numerics, then one REAL column per final metric of those runs, named "split/key"
  * (just "key" when split is ""), sorted by split then key; NULL where a run
  * lacks that metric (or its value is NaN). STORE_EXPORT_FIXED_COLUMNS is the
  * number of columns before the metrics. */
-#define STORE_EXPORT_FIXED_COLUMNS 24
+#define STORE_EXPORT_FIXED_COLUMNS 26
 VbStatus store_export(Store *st, const StoreRunFilter *filter, StoreTable *out);
 void store_table_free(StoreTable *t);
 

@@ -21,7 +21,7 @@ const char STORE_RUN_COLUMNS[] =
     " round((julianday(r.finished) - julianday(r.started)) * 86400.0, 3),"
     " r.config_json, r.config_hash, r.git_sha, r.git_dirty, r.host, r.cpu_model, r.gpu,"
     " r.gpu_driver, r.build_opts, r.libraries, r.backend, r.threads, r.dataset_digest,"
-    " r.claim_owner, r.lease_expires, r.attempts, r.checkpoint"
+    " r.claim_owner, r.lease_expires, r.attempts, r.checkpoint, r.cpu_path, r.numerics"
     " FROM runs r JOIN experiments e ON e.id = r.experiment_id";
 
 void store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
@@ -58,6 +58,8 @@ void store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
     o->lease_expires = sqlite3_column_double(s, c++);
     o->attempts = sqlite3_column_int(s, c++);
     o->checkpoint = store_col_strdup(s, c++);
+    o->cpu_path = store_col_strdup(s, c++);
+    o->numerics = sqlite3_column_int(s, c++);
 }
 
 void store_run_free(StoreRun *r) {
@@ -65,7 +67,8 @@ void store_run_free(StoreRun *r) {
                      &r->created,     &r->started,        &r->finished,    &r->config_json,
                      &r->config_hash, &r->git_sha,        &r->host,        &r->cpu_model,
                      &r->gpu,         &r->gpu_driver,     &r->build_opts,  &r->libraries,
-                     &r->backend,     &r->dataset_digest, &r->claim_owner, &r->checkpoint};
+                     &r->backend,     &r->dataset_digest, &r->claim_owner, &r->checkpoint,
+                     &r->cpu_path};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -413,7 +416,7 @@ static const char EXPORT_SQL[] =
     " r.error, r.config_hash, r.created, r.started, r.finished,"
     " round((julianday(r.finished) - julianday(r.started)) * 86400.0, 3) AS wall_s, r.attempts,"
     " r.git_sha, r.git_dirty, r.host, r.cpu_model, r.gpu, r.gpu_driver, r.build_opts,"
-    " r.libraries, r.backend, r.threads, r.dataset_digest"
+    " r.libraries, r.backend, r.threads, r.dataset_digest, r.cpu_path, r.numerics"
     " FROM runs r JOIN experiments e ON e.id = r.experiment_id";
 #define RUN_FILTER " WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR r.status = ?2)"
 

@@ -8,6 +8,8 @@
  *      params, metrics, timings, baselines; view run_summary
  *   2  latency table; runs.attempts and runs.checkpoint; views
  *      final_metrics, run_summary (with finals JSON), variant_summary
+ *   3  runs.cpu_path and runs.numerics: the CPU backend's instruction-set
+ *      path and numerics version (kernels.h VB_NUMERICS_VERSION)
  * results/README.md documents every table, column and view; keep it in step.
  * This file must not be asked to open files or talk to callers: store.c does. */
 #include <stdio.h>
@@ -51,7 +53,9 @@ static const char SCHEMA_TABLES[] =
     "  claim_owner    TEXT,\n"
     "  lease_expires  REAL,\n"
     "  attempts       INTEGER NOT NULL DEFAULT 0,\n"
-    "  checkpoint     TEXT\n"
+    "  checkpoint     TEXT,\n"
+    "  cpu_path       TEXT,\n"
+    "  numerics       INTEGER\n"
     ");\n"
     "CREATE INDEX runs_cell ON runs(experiment_id, variant, holdout, seed);\n"
     "CREATE INDEX runs_status ON runs(status);\n"
@@ -115,6 +119,7 @@ static const char SCHEMA_VIEWS[] =
     "       r.config_hash, r.started, r.finished,\n"
     "       round((julianday(r.finished) - julianday(r.started)) * 86400.0, 3) AS wall_s,\n"
     "       r.attempts, r.backend, r.threads, r.git_sha, r.git_dirty, r.host, r.error,\n"
+    "       r.cpu_path, r.numerics,\n"
     "       (SELECT json_group_object(name, value) FROM (\n"
     "          SELECT CASE WHEN m.split = '' THEN m.key ELSE m.split || '/' || m.key END\n"
     "                 AS name, m.value AS value\n"
@@ -154,8 +159,14 @@ static VbStatus migrate_1_to_2(Store *st) {
     return store_exec(st, SCHEMA_LATENCY);
 }
 
+static VbStatus migrate_2_to_3(Store *st) {
+    return store_exec(st, "ALTER TABLE runs ADD COLUMN cpu_path TEXT;\n"
+                          "ALTER TABLE runs ADD COLUMN numerics INTEGER;\n");
+}
+
 typedef VbStatus (*StoreMigration)(Store *st);
-static const StoreMigration migrations[STORE_SCHEMA_VERSION] = {NULL, migrate_1_to_2};
+static const StoreMigration migrations[STORE_SCHEMA_VERSION] = {NULL, migrate_1_to_2,
+                                                                migrate_2_to_3};
 
 static VbStatus read_version(Store *st, int *version) {
     sqlite3_stmt *s;
