@@ -68,7 +68,7 @@ static void check_one(KIsa isa, Via via, bool ta, bool tb, int m, int n, int k, 
 
 /* Shapes around the paths' micro-tiles (4, 6, 14 rows; 16/32/64/128
  * columns) and K blocks (256). */
-static const int MS[] = {1, 2, 3, 5, 6, 7, 13, 14, 15, 29, 64, 113};
+static const int MS[] = {1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 29, 64, 113};
 static const int NS[] = {1, 7, 16, 17, 33, 64, 100, 129};
 static const int KS[] = {0, 1, 2, 9, 255, 256, 257, 600};
 

@@ -33,7 +33,8 @@
 #define GEMM_NR 16
 
 /* One micro-tile of the GEMM: C[0..mr, 0..nr) of a tile whose K range is one
- * block of the full product. op(A)[i, p] = a[p*as + i] (i < mr, p < kc);
+ * block of the full product. op(A)[i, p] = a[p*as + i] (i < mr, p < kc), or
+ * with `rows` a[i*as + p] (A read in place, row by row, for narrow products);
  * packed op(B) panel q (q < nv) starts at b + q*bps, element (p, jj) at
  * p*GEMM_NR + jj. The chain of each output element: when `first`, it starts
  * at +0, otherwise at the value C holds (the previous K block's chain); then
@@ -49,6 +50,7 @@ typedef struct GemmTile {
     size_t bps;
     float *c;
     int ldc, mr, nr;
+    bool rows;
     bool first, last;
     float alpha, beta;
     const float *bias;
@@ -78,8 +80,13 @@ typedef struct CpuVec {
     KIsa isa;
     /* GEMM: micro-tile (mr <= the plan's mr, nv a power of two <= the plan's nv) */
     void (*gemm_tile)(const GemmTile *t, int nv);
-    /* rows per micro-tile and panels per micro-tile for a product of m rows */
+    /* rows per micro-tile and panels per micro-tile for a product of m rows;
+     * gemm_plan_rows: the same for `rows` tiles of a product n <= 64 wide */
     void (*gemm_plan)(int m, int *mr, int *nv);
+    void (*gemm_plan_rows)(int m, int n, int *mr, int *nv);
+    /* packing: dst[c*ldd + r] = r < rv ? src[r*lds + c] : 0 for c < cols,
+     * r < rs (rv <= rs <= 16); moves values only, the same on every path */
+    void (*transpose)(const float *src, size_t lds, int rv, int rs, int cols, float *dst, int ldd);
 
     /* batchnorm items over rows [r0, r1) of a block of w <= CPU_BN_CB channels
      * (x, y, dy, out already offset to the block; c = row stride) */
@@ -118,10 +125,13 @@ extern const CpuVec cpu_vec_generic, cpu_vec_avx2, cpu_vec_avx512;
 /* The GEMM micro-kernels (gemm_<path>.c) the tables point to. */
 void gemm_tile_generic(const GemmTile *t, int nv);
 void gemm_plan_generic(int m, int *mr, int *nv);
+void gemm_plan_rows_generic(int m, int n, int *mr, int *nv);
 void gemm_tile_avx2(const GemmTile *t, int nv);
 void gemm_plan_avx2(int m, int *mr, int *nv);
+void gemm_plan_rows_avx2(int m, int n, int *mr, int *nv);
 void gemm_tile_avx512(const GemmTile *t, int nv);
 void gemm_plan_avx512(int m, int *mr, int *nv);
+void gemm_plan_rows_avx512(int m, int n, int *mr, int *nv);
 
 /* The active path's table (chosen on first use; kisa_set changes it). */
 const CpuVec *cpu_vec(void);

@@ -40,6 +40,61 @@ static inline v8 ld8(const float *p) {
 static inline void st8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
 
 /* ------------------------------------------------------------------------ */
+/* GEMM packing: a transpose of up to 16 rows (gemm.c's panels of op(B) and
+ * micro-panels of A). Only moves values. */
+
+#if defined(__AVX512F__) /* the avx512 path's translation unit */
+#include <immintrin.h>
+
+/* The 16 registers r[0..16) (rows) become the columns of the 16x16 block. */
+static inline __attribute__((always_inline)) void transpose16x16(__m512 *r) {
+    __m512 t[16], u[16], v[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < 4; i++) {
+            v[8 * h + i] = _mm512_shuffle_f32x4(u[8 * h + i], u[8 * h + 4 + i], 0x88);
+            v[8 * h + 4 + i] = _mm512_shuffle_f32x4(u[8 * h + i], u[8 * h + 4 + i], 0xDD);
+        }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(v[i], v[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(v[i], v[8 + i], 0xDD);
+    }
+}
+
+static void VEC_NAME(transpose)(const float *src, size_t lds, int rv, int rs, int cols, float *dst,
+                                int ldd) {
+    const __mmask16 ms = (__mmask16)((1u << rs) - 1u);
+    for (int c0 = 0; c0 < cols; c0 += 16) {
+        const int cw = cols - c0 < 16 ? cols - c0 : 16;
+        const __mmask16 mc = (__mmask16)((1u << cw) - 1u);
+        __m512 r[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = i < rv ? _mm512_maskz_loadu_ps(mc, src + i * lds + c0) : _mm512_setzero_ps();
+        transpose16x16(r);
+        for (int i = 0; i < cw; i++) _mm512_mask_storeu_ps(dst + (size_t)(c0 + i) * ldd, ms, r[i]);
+    }
+}
+#else
+static void VEC_NAME(transpose)(const float *src, size_t lds, int rv, int rs, int cols, float *dst,
+                                int ldd) {
+    for (int c = 0; c < cols; c++) {
+        float *d = dst + (size_t)c * ldd;
+        for (int r = 0; r < rv; r++) d[r] = src[r * lds + c];
+        for (int r = rv; r < rs; r++) d[r] = 0.0f;
+    }
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
 /* Batchnorm items (see cpu_norm.c for the drivers). */
 
 /* s1[j] = sum_r (x - shift), s2[j] = sum_r (x - shift)^2 over rows [r0,r1):
@@ -330,6 +385,8 @@ const CpuVec VEC_NAME(cpu_vec) = {
     .isa = VEC_ISA,
     .gemm_tile = VEC_NAME(gemm_tile),
     .gemm_plan = VEC_NAME(gemm_plan),
+    .gemm_plan_rows = VEC_NAME(gemm_plan_rows),
+    .transpose = VEC_NAME(transpose),
     .bn_stats = VEC_NAME(bn_stats),
     .bn_apply = VEC_NAME(bn_apply),
     .bn_gsum = VEC_NAME(bn_gsum),

@@ -21,9 +21,10 @@
 enum {
     GEMM_KC = 256,          /* depth of one K block (beta == 0) */
     GEMM_ROW_TILES = 8,     /* micro-tiles of rows per task */
-    GEMM_NB_MAX = 1024,     /* columns per task at most */
+    GEMM_NB_MAX = 512,      /* columns per task at most */
     GEMM_TASKS_PER = 4,     /* tasks per thread wanted when splitting columns */
     GEMM_PAR_MIN = 1 << 17, /* m*n*k below which a product stays on one thread */
+    GEMM_ROWS_N = 64,       /* products at most this wide read A in place */
 };
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
@@ -71,17 +72,17 @@ static void pack_panel(bool tb, int k, int n, const float *b, int ldb, int q, fl
     if (!tb) {
         for (int p = 0; p < k; p++) {
             float *dp = d + (size_t)p * GEMM_NR;
-            memcpy(dp, b + (size_t)p * ldb + j0, (size_t)w * sizeof(float));
-            for (int jj = w; jj < GEMM_NR; jj++) dp[jj] = 0.0f;
+            const float *s = b + (size_t)p * ldb + j0;
+            if (w == GEMM_NR) {
+                for (int jj = 0; jj < GEMM_NR; jj++) dp[jj] = s[jj];
+            } else {
+                for (int jj = 0; jj < w; jj++) dp[jj] = s[jj];
+                for (int jj = w; jj < GEMM_NR; jj++) dp[jj] = 0.0f;
+            }
         }
         return;
     }
-    for (int jj = 0; jj < w; jj++) {
-        const float *s = b + (size_t)(j0 + jj) * ldb;
-        for (int p = 0; p < k; p++) d[(size_t)p * GEMM_NR + jj] = s[p];
-    }
-    for (int jj = w; jj < GEMM_NR; jj++)
-        for (int p = 0; p < k; p++) d[(size_t)p * GEMM_NR + jj] = 0.0f;
+    cpu_vec()->transpose(b + (size_t)j0 * ldb, (size_t)ldb, w, GEMM_NR, k, d, GEMM_NR);
 }
 
 void gemm_pack(bool tb, int k, int n, const float *b, int ldb, float *dst) {
@@ -104,13 +105,19 @@ typedef struct GemmJob {
     const float *a, *P, *bias;
     float *c;
     int mr, nv, kc; /* micro-tile rows, panels; K block */
+    bool rows;      /* narrow product: A read in place row by row, never packed */
     int mb, nb;     /* task rows and columns */
 } GemmJob;
 
 static GemmJob job_make(bool ta, int m, int n, int k, float alpha, const float *a, int lda,
                         const float *P, float beta, float *c, int ldc, const float *bias, int nth) {
-    GemmJob g = {cpu_vec(), ta, m, n, k, lda, ldc, alpha, beta, a, P, bias, c, 0, 0, 0, 0, 0};
-    g.v->gemm_plan(m, &g.mr, &g.nv);
+    GemmJob g = {cpu_vec(), ta,   m, n, k, lda, ldc,   alpha, beta, a,
+                 P,         bias, c, 0, 0, 0,   false, 0,     0};
+    /* at most GEMM_ROWS_N columns each element of A is used by at most four
+     * panels: packing it would cost as much as the arithmetic */
+    g.rows = !ta && n <= GEMM_ROWS_N;
+    if (g.rows) g.v->gemm_plan_rows(m, n, &g.mr, &g.nv);
+    else g.v->gemm_plan(m, &g.mr, &g.nv);
     g.kc = beta != 0.0f ? imax(k, 1) : imin(GEMM_KC, imax(k, 1));
     const int ncol = GEMM_NR * g.nv;
     g.mb = g.mr * GEMM_ROW_TILES;
@@ -150,24 +157,24 @@ static void run_task(const GemmJob *g, int task) {
         t.last = p0 + t.kc == g->k;
         for (int i = i0; i < i1; i += g->mr) {
             t.mr = imin(g->mr, i1 - i);
-            if (g->ta) { /* op(A)[i,p] = a[p*lda + i]: rows are contiguous */
+            t.rows = false;
+            if (g->ta) { /* op(A)[i,p] = a[p*lda + i]: used in place */
                 t.a = g->a + (size_t)p0 * g->lda + i;
                 t.as = g->lda;
-                if (t.mr > 1) { /* pack: mr contiguous floats per p */
-                    if (!abuf) abuf = cpu_tls_scratch(0, (size_t)g->mr * g->kc);
-                    for (int p = 0; p < t.kc; p++)
-                        memcpy(abuf + (size_t)p * t.mr, t.a + (size_t)p * g->lda,
-                               (size_t)t.mr * sizeof(float));
-                    t.a = abuf, t.as = t.mr;
-                }
+            } else if (g->rows) { /* op(A)[i,p] = a[i*lda + p], row by row in place */
+                t.a = g->a + (size_t)i * g->lda + p0;
+                t.as = g->lda;
+                t.rows = true;
             } else if (t.mr == 1) {
                 t.a = g->a + (size_t)i * g->lda + p0;
                 t.as = 1;
             } else {
                 if (!abuf) abuf = cpu_tls_scratch(0, (size_t)g->mr * g->kc);
-                for (int r = 0; r < t.mr; r++) {
-                    const float *s = g->a + (size_t)(i + r) * g->lda + p0;
-                    for (int p = 0; p < t.kc; p++) abuf[(size_t)p * t.mr + r] = s[p];
+                const float *s = g->a + (size_t)i * g->lda + p0;
+                for (int r0 = 0; r0 < t.mr; r0 += 16) { /* 16 rows per transpose */
+                    const int rr = imin(16, t.mr - r0);
+                    g->v->transpose(s + (size_t)r0 * g->lda, (size_t)g->lda, rr, rr, t.kc,
+                                    abuf + r0, t.mr);
                 }
                 t.a = abuf, t.as = t.mr;
             }

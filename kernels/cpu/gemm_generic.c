@@ -20,9 +20,10 @@ void gemm_tile_generic(const GemmTile *t, int nv) {
         for (int j = 0; j < ncol; j++)
             acc[i][j] = t->first || j >= nr ? 0.0f : t->c[(size_t)i * t->ldc + j];
     const float *a = t->a;
-    for (int p = 0; p < t->kc; p++, a += t->as)
+    const ptrdiff_t ai = t->rows ? t->as : 1, ap = t->rows ? 1 : t->as; /* strides of i, p */
+    for (int p = 0; p < t->kc; p++, a += ap)
         for (int i = 0; i < mr; i++) {
-            const float av = a[i];
+            const float av = a[i * ai];
             for (int q = 0; q < nv; q++) {
                 const float *bp = t->b + q * t->bps + (size_t)p * GEMM_NR;
                 float *ac = acc[i] + q * GEMM_NR;
@@ -47,4 +48,9 @@ void gemm_tile_generic(const GemmTile *t, int nv) {
 void gemm_plan_generic(int m, int *mr, int *nv) {
     *mr = m < 1 ? 1 : m < GEN_MR ? m : GEN_MR;
     *nv = 1;
+}
+
+void gemm_plan_rows_generic(int m, int n, int *mr, int *nv) {
+    (void)n;
+    gemm_plan_generic(m, mr, nv);
 }
