@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const sampler_weights_names[] = {"none", "inverse", "sqrt", NULL};
+
 enum { SLOT_EMPTY, SLOT_FILLING, SLOT_READY };
 
 typedef struct Slot {

@@ -32,6 +32,8 @@
 #include "datasets/split.h"
 
 typedef enum SamplerWeights { SAMPLER_NONE, SAMPLER_INV_COUNT, SAMPLER_INV_SQRT } SamplerWeights;
+/* `train.sampler` names, indexed by SamplerWeights. */
+extern const char *const sampler_weights_names[];
 
 typedef struct LoaderConfig {
     const Dataset *ds;

@@ -7,6 +7,8 @@
 
 #include "kernels/rng.h"
 
+const char *const split_protocol_names[] = {"supervised", "one-class", NULL};
+
 void split_defaults(SplitConfig *c) {
     memset(c, 0, sizeof *c);
     c->val_fraction = 0.2;

@@ -25,6 +25,8 @@
 
 typedef enum SplitPart { SPLIT_TRAIN = 0, SPLIT_VAL = 1, SPLIT_TEST = 2 } SplitPart;
 typedef enum SplitProtocol { SPLIT_SUPERVISED, SPLIT_ONE_CLASS } SplitProtocol;
+/* `dataset.protocol` names, indexed by SplitProtocol. */
+extern const char *const split_protocol_names[];
 
 typedef struct SplitConfig {
     double val_fraction;        /* of each class's training videos (default 0.2) */

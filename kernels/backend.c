@@ -30,9 +30,11 @@ bool kops_cuda_compiled(void) {
 #endif
 }
 
-const KOps *kops_get(const char *name) {
-    if (strcmp(name, "cpu") == 0) return kops_cpu();
-    if (strcmp(name, "cuda") == 0) {
+const char *const kbackend_names[] = {"cpu", "cuda", NULL};
+
+const KOps *kops_get(KBackend b) {
+    if (b == K_BACKEND_CPU) return kops_cpu();
+    if (b == K_BACKEND_CUDA) {
 #ifdef VB_HAVE_CUDA
         return kops_cuda();
 #else
@@ -42,6 +44,6 @@ const KOps *kops_get(const char *name) {
         return NULL;
 #endif
     }
-    VB_FAIL(VB_ERR_USAGE, "unknown backend '%s' (expected cpu or cuda)", name);
+    VB_FAIL(VB_ERR_USAGE, "unknown backend %d (expected cpu or cuda)", (int)b);
     return NULL;
 }

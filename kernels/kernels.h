@@ -262,9 +262,13 @@ typedef struct KOps {
 
 /* The CPU backend (always built). */
 const KOps *kops_cpu(void);
-/* Backend by name ("cpu" or "cuda"); NULL with a message (vb_errmsg) when it
- * was not compiled in or no device is usable. */
-const KOps *kops_get(const char *name);
+/* The backends, and their names on the command line and in experiment files
+ * (indexed by KBackend, NULL-terminated). */
+typedef enum KBackend { K_BACKEND_CPU = 0, K_BACKEND_CUDA } KBackend;
+extern const char *const kbackend_names[];
+/* The backend's table; NULL with a message (vb_errmsg) when it was not
+ * compiled in or no device is usable. */
+const KOps *kops_get(KBackend b);
 /* Whether the CUDA backend was compiled into this binary. */
 bool kops_cuda_compiled(void);
 

@@ -1,40 +1,44 @@
 /* hybrid: composition of backbone, temporal encoder, heads and VAE. */
 #include "hybrid.h"
 
+#include "kernels/clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 const char *const hybrid_part_names[HPART_N] = {"backbone", "temporal", "heads", "svdd", "vae"};
+const char *const backbone_kind_names[] = {"efficientnet_b0", NULL};
+const char *const temporal_kind_names[] = {"lstm", "gru", "none", NULL};
+const char *const vae_level_names[] = {"none", "feature", "image", NULL};
+const char *const vae_target_names[] = {"rescaled", "normalized", NULL};
 
 static double part_clock(const Hybrid *m) {
     if (!m->time_parts) return 0;
     m->net.k->sync();
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return vb_now_s() * 1e3;
 }
 
 void model_config_defaults(ModelConfig *c) {
     memset(c, 0, sizeof *c);
-    snprintf(c->backbone, sizeof c->backbone, "efficientnet_b0");
+    c->backbone = BACKBONE_EFFICIENTNET_B0;
     c->width = 1.0, c->depth = 1.0;
     c->backbone_dropout = 0.5, c->stochastic_depth = 0.0;
-    snprintf(c->temporal, sizeof c->temporal, "lstm");
+    c->temporal = TEMPORAL_LSTM;
     c->hidden = 256, c->layers = 2, c->bidirectional = true, c->temporal_dropout = 0.5;
     c->feature_dim = 512, c->embedding_dim = 128, c->svdd_hidden = 256;
     c->head_dropout = 0.3;
     c->classes = 14;
     c->image = 64;
-    snprintf(c->vae_level, sizeof c->vae_level, "none");
+    c->vae_level = VAE_NONE;
     c->vae_latent = 128;
     c->vae_nhidden = 2, c->vae_hidden[0] = 512, c->vae_hidden[1] = 256;
     c->vae_nchannels = 4;
     c->vae_channels[0] = 32, c->vae_channels[1] = 64, c->vae_channels[2] = 128,
     c->vae_channels[3] = 256;
     c->vae_dropout = 0.2;
-    snprintf(c->vae_target, sizeof c->vae_target, "rescaled");
+    c->vae_target = VAE_TARGET_RESCALED;
     c->vae_detach_target = true;
 }
 
@@ -43,19 +47,16 @@ static bool is_pow2_multiple(int image, int levels) {
 }
 
 VbStatus model_config_check(const ModelConfig *c) {
-    if (strcmp(c->backbone, "efficientnet_b0") != 0)
-        return VB_FAIL(VB_ERR_INPUT,
-                       "model.backbone.name: unknown backbone '%s' (known: efficientnet_b0)",
-                       c->backbone);
+    if (c->backbone != BACKBONE_EFFICIENTNET_B0)
+        return VB_FAIL(VB_ERR_INPUT, "model.backbone.name: unknown backbone %d", (int)c->backbone);
     if (!(c->width > 0 && c->width <= 4) || !(c->depth > 0 && c->depth <= 4))
         return VB_FAIL(VB_ERR_INPUT, "model.backbone width/depth must be in (0, 4]");
     if (c->image < 32 || c->image % 32 != 0)
         return VB_FAIL(VB_ERR_INPUT, "model.image: frame size %d must be a positive multiple of 32",
                        c->image);
-    if (strcmp(c->temporal, "lstm") && strcmp(c->temporal, "gru") && strcmp(c->temporal, "none"))
-        return VB_FAIL(VB_ERR_INPUT, "model.temporal.type: '%s' is not lstm, gru or none",
-                       c->temporal);
-    if (strcmp(c->temporal, "none") && (c->hidden < 1 || c->layers < 1))
+    if ((unsigned)c->temporal > TEMPORAL_NONE)
+        return VB_FAIL(VB_ERR_INPUT, "model.temporal.type: unknown kind %d", (int)c->temporal);
+    if (c->temporal != TEMPORAL_NONE && (c->hidden < 1 || c->layers < 1))
         return VB_FAIL(VB_ERR_INPUT, "model.temporal: hidden and layers must be >= 1");
     if (c->classes < 2) return VB_FAIL(VB_ERR_INPUT, "model.classes must be >= 2");
     if (c->feature_dim < 1 || c->embedding_dim < 1 || c->svdd_hidden < 1)
@@ -66,14 +67,11 @@ VbStatus model_config_check(const ModelConfig *c) {
     for (int i = 0; i < 5; i++)
         if (!(*ps[i] >= 0 && *ps[i] < 1))
             return VB_FAIL(VB_ERR_INPUT, "model: dropout probabilities must be in [0, 1)");
-    if (strcmp(c->vae_level, "none") && strcmp(c->vae_level, "feature") &&
-        strcmp(c->vae_level, "image"))
-        return VB_FAIL(VB_ERR_INPUT, "model.vae.level: '%s' is not none, feature or image",
-                       c->vae_level);
-    if (strcmp(c->vae_target, "rescaled") && strcmp(c->vae_target, "normalized"))
-        return VB_FAIL(VB_ERR_INPUT, "model.vae.target: '%s' is not rescaled or normalized",
-                       c->vae_target);
-    if (strcmp(c->vae_level, "feature") == 0) {
+    if ((unsigned)c->vae_level > VAE_IMAGE)
+        return VB_FAIL(VB_ERR_INPUT, "model.vae.level: unknown level %d", (int)c->vae_level);
+    if ((unsigned)c->vae_target > VAE_TARGET_NORMALIZED)
+        return VB_FAIL(VB_ERR_INPUT, "model.vae.target: unknown target %d", (int)c->vae_target);
+    if (c->vae_level == VAE_FEATURE) {
         if (c->vae_nhidden < 1 || c->vae_nhidden > VAE_MAX_HIDDEN)
             return VB_FAIL(VB_ERR_INPUT, "model.vae.hidden: 1 to %d sizes", VAE_MAX_HIDDEN);
         int feat = 4 * effnet_round_channels(320 * c->width);
@@ -83,7 +81,7 @@ VbStatus model_config_check(const ModelConfig *c) {
                            "width %d (a latent larger than its input is not a bottleneck)",
                            c->vae_latent, feat);
     }
-    if (strcmp(c->vae_level, "image") == 0) {
+    if (c->vae_level == VAE_IMAGE) {
         if (c->vae_nchannels != 4)
             return VB_FAIL(VB_ERR_INPUT, "model.vae.channels: the image VAE has exactly 4 levels");
         if (!is_pow2_multiple(c->image, 4))
@@ -115,10 +113,10 @@ VbStatus hybrid_build(Hybrid *m, const ModelConfig *cfg, const KOps *k, int max_
     plan_req(&n->plan, &m->feat_mean, (size_t)max_b * F);
     plan_req(&n->plan, &m->feat_d, (size_t)nimg * F);
     plan_req(&n->plan, &m->d_feat, (size_t)nimg * F);
-    m->has_temporal = strcmp(cfg->temporal, "none") != 0;
+    m->has_temporal = cfg->temporal != TEMPORAL_NONE;
     if (m->has_temporal) {
         temporal_make(&m->tmp, n, "temporal_encoder",
-                      strcmp(cfg->temporal, "gru") == 0 ? RNN_GRU : RNN_LSTM, F, cfg->hidden,
+                      cfg->temporal == TEMPORAL_GRU ? RNN_GRU : RNN_LSTM, F, cfg->hidden,
                       cfg->layers, cfg->bidirectional, (float)cfg->temporal_dropout, max_b, max_t);
         m->tdim = m->tmp.out_dim;
     } else {
@@ -147,13 +145,13 @@ VbStatus hybrid_build(Hybrid *m, const ModelConfig *cfg, const KOps *k, int max_
     plan_req(&n->plan, &m->d_emb, (size_t)max_b * cfg->svdd_hidden);
     plan_req(&n->plan, &m->d_proj, (size_t)max_b * cfg->feature_dim);
     plan_req(&n->plan, &m->d_proj2, (size_t)max_b * cfg->feature_dim);
-    m->has_vae = strcmp(cfg->vae_level, "none") != 0;
+    m->has_vae = cfg->vae_level != VAE_NONE;
     if (m->has_vae) {
-        bool image = strcmp(cfg->vae_level, "image") == 0;
+        bool image = cfg->vae_level == VAE_IMAGE;
         vae_make(&m->vae, n, image ? VAE_IMAGE : VAE_FEATURE, F, cfg->image, cfg->vae_latent,
                  image ? cfg->vae_nchannels : cfg->vae_nhidden,
                  image ? cfg->vae_channels : cfg->vae_hidden, (float)cfg->vae_dropout,
-                 strcmp(cfg->vae_target, "normalized") == 0, cfg->vae_detach_target, nimg);
+                 cfg->vae_target == VAE_TARGET_NORMALIZED, cfg->vae_detach_target, nimg);
     }
     plan_req(&n->plan, &m->g_vae_wm, (size_t)nimg);
     plan_req(&n->plan, &m->g_vae_wk, (size_t)nimg);
@@ -167,11 +165,8 @@ VbStatus hybrid_build(Hybrid *m, const ModelConfig *cfg, const KOps *k, int max_
 }
 
 void hybrid_free(Hybrid *m) {
-    free(m->bb.blocks);
-    free(m->tmp.dir);
-    free(m->tmp.y);
-    free(m->tmp.yraw);
-    free(m->tmp.drop);
+    effnet_free(&m->bb);
+    temporal_free(&m->tmp);
     net_free(&m->net);
     params_free(&m->pt);
     memset(m, 0, sizeof *m);

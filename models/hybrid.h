@@ -23,24 +23,32 @@
 #include "models/temporal.h"
 #include "models/vae.h"
 
+/* The choices of a model configuration, and their names in experiment files
+ * (indexed by the enum value, NULL-terminated). */
+typedef enum BackboneKind { BACKBONE_EFFICIENTNET_B0 = 0 } BackboneKind;
+typedef enum TemporalKind { TEMPORAL_LSTM = 0, TEMPORAL_GRU, TEMPORAL_NONE } TemporalKind;
+typedef enum VaeTarget { VAE_TARGET_RESCALED = 0, VAE_TARGET_NORMALIZED } VaeTarget;
+extern const char *const backbone_kind_names[],
+    *const temporal_kind_names[], *const vae_level_names[], *const vae_target_names[];
+
 typedef struct ModelConfig {
-    char backbone[32];   /* "efficientnet_b0" */
+    BackboneKind backbone;
     double width, depth; /* backbone multipliers */
     double backbone_dropout, stochastic_depth;
-    char temporal[8]; /* "lstm", "gru" or "none" */
+    TemporalKind temporal;
     int hidden, layers;
     bool bidirectional;
     double temporal_dropout;
     int feature_dim, embedding_dim, svdd_hidden;
     double head_dropout;
     int classes;
-    int image;         /* frame size (square) */
-    char vae_level[8]; /* "none", "feature", "image" */
+    int image; /* frame size (square) */
+    VaeLevel vae_level;
     int vae_latent;
     int vae_nhidden, vae_hidden[VAE_MAX_HIDDEN];     /* feature VAE MLP sizes */
     int vae_nchannels, vae_channels[VAE_MAX_HIDDEN]; /* image VAE conv channels */
     double vae_dropout;
-    char vae_target[12]; /* "rescaled" (default) or "normalized" (the seed's) */
+    VaeTarget vae_target; /* rescaled (default) or normalized (the seed's) */
     bool vae_detach_target;
 } ModelConfig;
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const svdd_mode_names[] = {"supervised", "one-class", "soft-boundary", NULL};
+
 void loss_config_defaults(LossConfig *c) {
     memset(c, 0, sizeof *c);
     c->gamma = 2.5, c->alpha = 0.25, c->smoothing = 0.1;

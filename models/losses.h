@@ -20,6 +20,8 @@
 #include "models/hybrid.h"
 
 typedef enum SvddMode { SVDD_SUPERVISED = 0, SVDD_ONE_CLASS, SVDD_SOFT_BOUNDARY } SvddMode;
+/* `train.svdd.mode` names, indexed by SvddMode. */
+extern const char *const svdd_mode_names[];
 
 typedef struct LossConfig {
     double gamma, alpha, smoothing;

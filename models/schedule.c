@@ -2,6 +2,9 @@
 #include "schedule.h"
 
 #include <math.h>
+#include <stddef.h>
+
+const char *const sched_kind_names[] = {"onecycle", "cosine", "constant", NULL};
 
 static double cos_anneal(double start, double end, double pct) {
     return end + (start - end) / 2.0 * (1.0 + cos(M_PI * pct));

@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 typedef enum SchedKind { SCHED_ONECYCLE = 0, SCHED_COSINE, SCHED_CONSTANT } SchedKind;
+/* The schedule names of experiment files (`train.schedule`), indexed by SchedKind. */
+extern const char *const sched_kind_names[];
 
 typedef struct Schedule {
     SchedKind kind;

@@ -72,7 +72,8 @@ Test(bench, bad_options_exit_2) {
     cr_assert_eq(system("./vadbench bench --model tests/tmp/bench_bad.yaml --mode fast "
                         "> /dev/null 2> tests/tmp/bench_bad.err"),
                  2 << 8);
-    cr_assert_eq(system("grep -q 'train, infer or loader' tests/tmp/bench_bad.err"), 0);
+    cr_assert_eq(system("grep -q 'expects one of train, infer, loader' tests/tmp/bench_bad.err"),
+                 0);
     cr_assert_eq(system("./vadbench bench --model tests/tmp/bench_bad.yaml --workers -1 "
                         "> /dev/null 2>&1"),
                  2 << 8);

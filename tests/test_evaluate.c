@@ -133,7 +133,7 @@ Test(evaluate, tta_max_reduces_scores_but_averages_class_logits, .timeout = 120)
     d->clip_frames = 2, d->clip_stride = 1, d->clip_window = 2, d->workers = 1;
     ModelConfig *mc = &rc.model;
     mc->width = 0.25, mc->depth = 0.34, mc->image = 32;
-    snprintf(mc->temporal, sizeof mc->temporal, "gru");
+    mc->temporal = TEMPORAL_GRU;
     mc->hidden = 8, mc->layers = 1, mc->feature_dim = 16, mc->embedding_dim = 8;
     mc->svdd_hidden = 8;
     rc.eval.batch_size = 4;

@@ -50,14 +50,14 @@ static uint64_t golden(const char *key) {
     return v;
 }
 
-static void tiny_config(ModelConfig *c, const char *temporal, bool bidir, const char *vae) {
+static void tiny_config(ModelConfig *c, TemporalKind temporal, bool bidir, VaeLevel vae) {
     model_config_defaults(c);
     c->width = 0.25, c->depth = 0.34;
-    snprintf(c->temporal, sizeof c->temporal, "%s", temporal);
+    c->temporal = temporal;
     c->hidden = 8, c->layers = 2, c->bidirectional = bidir;
     c->feature_dim = 16, c->embedding_dim = 8, c->svdd_hidden = 8, c->classes = 4;
     c->image = 32;
-    snprintf(c->vae_level, sizeof c->vae_level, "%s", vae);
+    c->vae_level = vae;
     c->vae_latent = 8, c->vae_nhidden = 2, c->vae_hidden[0] = 32, c->vae_hidden[1] = 16;
     c->vae_nchannels = 4, c->vae_channels[0] = 4, c->vae_channels[1] = 4, c->vae_channels[2] = 8;
     c->vae_channels[3] = 8;
@@ -65,7 +65,7 @@ static void tiny_config(ModelConfig *c, const char *temporal, bool bidir, const 
 
 /* Hash of the parameters (and BN statistics) after `steps` training steps
  * at `threads` threads on path `isa`. */
-static uint64_t train_hash(KIsa isa, int threads, const char *temporal, bool bidir, const char *vae,
+static uint64_t train_hash(KIsa isa, int threads, TemporalKind temporal, bool bidir, VaeLevel vae,
                            int steps) {
     cr_assert_eq(kisa_set(isa), VB_OK, "%s", vb_errmsg());
     kthreads_set(threads);
@@ -104,7 +104,7 @@ static uint64_t train_hash(KIsa isa, int threads, const char *temporal, bool bid
     return h;
 }
 
-static void check_train(const char *key, const char *temporal, bool bidir, const char *vae) {
+static void check_train(const char *key, TemporalKind temporal, bool bidir, VaeLevel vae) {
     const uint64_t want = golden(key);
     int paths = 0;
     for (int isa = 0; isa < K_ISA_N; isa++) {
@@ -127,23 +127,23 @@ static void check_train(const char *key, const char *temporal, bool bidir, const
 }
 
 Test(golden, gru_feature_vae_training_on_every_path, .timeout = 120) {
-    check_train("train_gru_feature_vae", "gru", false, "feature");
+    check_train("train_gru_feature_vae", TEMPORAL_GRU, false, VAE_FEATURE);
 }
 Test(golden, bilstm_image_vae_training_on_every_path, .timeout = 120) {
-    check_train("train_bilstm_image_vae", "lstm", true, "image");
+    check_train("train_bilstm_image_vae", TEMPORAL_LSTM, true, VAE_IMAGE);
 }
 
 /* The hash must move when the training does: a different step count. */
 Test(golden, fingerprint_sees_one_more_step) {
-    uint64_t a = train_hash(K_ISA_GENERIC, 2, "gru", false, "feature", 3);
-    uint64_t b = train_hash(K_ISA_GENERIC, 2, "gru", false, "feature", 4);
+    uint64_t a = train_hash(K_ISA_GENERIC, 2, TEMPORAL_GRU, false, VAE_FEATURE, 3);
+    uint64_t b = train_hash(K_ISA_GENERIC, 2, TEMPORAL_GRU, false, VAE_FEATURE, 4);
     cr_assert_neq(a, b);
 }
 
 /* Evaluation with packed weights = without, on every path. */
 Test(golden, packed_evaluation_equals_unpacked) {
     ModelConfig cfg;
-    tiny_config(&cfg, "lstm", true, "feature");
+    tiny_config(&cfg, TEMPORAL_LSTM, true, VAE_FEATURE);
     for (int isa = 0; isa < K_ISA_N; isa++) {
         if (!kisa_supported((KIsa)isa)) continue;
         cr_assert_eq(kisa_set((KIsa)isa), VB_OK);

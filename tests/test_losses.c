@@ -148,9 +148,9 @@ static void tiny_model(Hybrid *m, int B, int T, int C, bool vae) {
     ModelConfig c;
     model_config_defaults(&c);
     c.width = 0.05, c.depth = 0.1, c.image = 32;
-    snprintf(c.temporal, sizeof c.temporal, "none");
+    c.temporal = TEMPORAL_NONE;
     c.feature_dim = 8, c.embedding_dim = 4, c.svdd_hidden = 4, c.classes = C;
-    snprintf(c.vae_level, sizeof c.vae_level, "%s", vae ? "feature" : "none");
+    c.vae_level = vae ? VAE_FEATURE : VAE_NONE;
     c.vae_latent = 2, c.vae_nhidden = 1, c.vae_hidden[0] = 4;
     cr_assert_eq(hybrid_build(m, &c, kops_cpu(), B, T), VB_OK, "%s", vb_errmsg());
 }

@@ -9,20 +9,20 @@
 #include "models/losses.h"
 #include "models/optim.h"
 
-static void tiny_config(ModelConfig *c, const char *vae) {
+static void tiny_config(ModelConfig *c, VaeLevel vae) {
     model_config_defaults(c);
     c->width = 0.25, c->depth = 0.34;
-    snprintf(c->temporal, sizeof c->temporal, "gru");
+    c->temporal = TEMPORAL_GRU;
     c->hidden = 8, c->layers = 2;
     c->feature_dim = 16, c->embedding_dim = 8, c->svdd_hidden = 8, c->classes = 4;
     c->image = 32;
-    snprintf(c->vae_level, sizeof c->vae_level, "%s", vae);
+    c->vae_level = vae;
     c->vae_latent = 8, c->vae_nhidden = 2, c->vae_hidden[0] = 32, c->vae_hidden[1] = 16;
     c->vae_channels[0] = 4, c->vae_channels[1] = 4, c->vae_channels[2] = 8, c->vae_channels[3] = 8;
 }
 
 /* Two training steps; returns parameters and gradients (host copies). */
-static void train_steps(int threads, uint64_t seed, const char *vae, float **params, float **grads,
+static void train_steps(int threads, uint64_t seed, VaeLevel vae, float **params, float **grads,
                         size_t *n, size_t *ng) {
     kthreads_set(threads);
     ModelConfig cfg;
@@ -71,7 +71,7 @@ static void train_steps(int threads, uint64_t seed, const char *vae, float **par
 /* On every instruction-set path this CPU supports: 1 vs 2 threads give the
  * same parameters and gradients, and so does every path (the first path's
  * run is the reference); a different seed gives different parameters. */
-static void check_threads(const char *vae) {
+static void check_threads(VaeLevel vae) {
     float *p0 = NULL, *g0 = NULL;
     size_t n0 = 0, ng = 0;
     for (int isa = 0; isa < K_ISA_N; isa++) {
@@ -104,14 +104,14 @@ static void check_threads(const char *vae) {
     free(p0), free(g0), free(p3), free(g3);
 }
 
-Test(model_determinism, feature_vae_1_vs_2_threads) { check_threads("feature"); }
-Test(model_determinism, image_vae_1_vs_2_threads) { check_threads("image"); }
+Test(model_determinism, feature_vae_1_vs_2_threads) { check_threads(VAE_FEATURE); }
+Test(model_determinism, image_vae_1_vs_2_threads) { check_threads(VAE_IMAGE); }
 
 Test(model_determinism, rerun_is_identical) {
     float *p1, *g1, *p2, *g2;
     size_t n1, n2, ng;
-    train_steps(2, 9, "none", &p1, &g1, &n1, &ng);
-    train_steps(2, 9, "none", &p2, &g2, &n2, &ng);
+    train_steps(2, 9, VAE_NONE, &p1, &g1, &n1, &ng);
+    train_steps(2, 9, VAE_NONE, &p2, &g2, &n2, &ng);
     tu_assert_bytes_equal(p1, p2, n1 * sizeof(float), "parameters, rerun");
     free(p1), free(g1), free(p2), free(g2);
 }

@@ -14,7 +14,7 @@ Test(store, fresh_schema_tables_views_version_and_wal) {
     int v;
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
     cr_assert_eq(v, STORE_SCHEMA_VERSION);
-    cr_assert_eq(v, 3);
+    cr_assert_eq(v, 4);
     const char *names[] = {"experiments", "runs",           "params",    "metrics",
                            "timings",     "latency",        "baselines", "final_metrics",
                            "run_summary", "variant_summary"};
@@ -137,6 +137,10 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(q1(db, "SELECT numerics FROM runs WHERE id = 2"), (double)VB_NUMERICS_VERSION);
     cr_assert_eq(store_close(st), VB_OK);
     cr_assert_eq(q1(db, "PRAGMA user_version"), (double)STORE_SCHEMA_VERSION);
+    /* version 3: runs without a data-set digest keep their hash, remembered as legacy */
+    char *h = q1s(db, "SELECT config_hash || '/' || legacy_hash FROM runs WHERE id = 1");
+    cr_assert_str_eq(h, "aaaa0001/aaaa0001");
+    free(h);
 }
 
 Test(store, refuses_newer_schemas_and_foreign_databases) {

@@ -136,10 +136,10 @@ static void tiny_setup(Tiny *t) {
     d->workers = 1;
     ModelConfig *m = &t->rc.model;
     m->width = 0.25, m->depth = 0.34, m->image = 32;
-    snprintf(m->temporal, sizeof m->temporal, "gru");
+    m->temporal = TEMPORAL_GRU;
     m->hidden = 8, m->layers = 1;
     m->feature_dim = 16, m->embedding_dim = 8, m->svdd_hidden = 8;
-    snprintf(m->vae_level, sizeof m->vae_level, "feature");
+    m->vae_level = VAE_FEATURE;
     m->vae_latent = 8, m->vae_nhidden = 1, m->vae_hidden[0] = 16;
     TrainConfig *tc = &t->rc.train;
     tc->epochs = 2, tc->batch_size = 4;
@@ -291,7 +291,7 @@ Test(train_loop, early_stopping_stops_after_patience, .timeout = 60) {
     tiny_setup(&t);
     t.rc.train.epochs = 5;
     t.rc.train.sam = false, t.rc.train.swa = false, t.rc.train.mix_p = 0;
-    snprintf(t.rc.train.es_metric, sizeof t.rc.train.es_metric, "val_loss");
+    t.rc.train.es_metric = ES_METRIC_VAL_LOSS;
     t.rc.train.es_patience = 2;
     t.rc.train.es_min_delta = 1e9; /* nothing counts as an improvement after the first epoch */
     kthreads_set(1);
@@ -367,10 +367,10 @@ Test(train_loop, sam_leaves_bn_statistics_to_the_first_pass, .timeout = 60) {
     d->clip_frames = 2, d->clip_stride = 1, d->clip_window = 2, d->workers = 1;
     ModelConfig *m = &rc.model;
     m->width = 0.1, m->depth = 0.1, m->image = 32;
-    snprintf(m->temporal, sizeof m->temporal, "gru");
+    m->temporal = TEMPORAL_GRU;
     m->hidden = 8, m->layers = 1;
     m->feature_dim = 16, m->embedding_dim = 8, m->svdd_hidden = 8;
-    snprintf(m->vae_level, sizeof m->vae_level, "feature");
+    m->vae_level = VAE_FEATURE;
     m->vae_latent = 4, m->vae_nhidden = 1, m->vae_hidden[0] = 8;
     rc.train.epochs = 1, rc.train.batch_size = 4, rc.train.mix_p = 0;
     kthreads_set(1);

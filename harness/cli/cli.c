@@ -25,6 +25,19 @@ static VbStatus set_value(const CliOpt *o, const char *val) {
         *(double *)o->out = v;
         return VB_OK;
     }
+    case CLI_CHOICE: {
+        char list[256] = "";
+        size_t u = 0;
+        for (int i = 0; o->choices[i]; i++) {
+            if (!strcmp(o->choices[i], val)) {
+                *(int *)o->out = i;
+                return VB_OK;
+            }
+            u += (size_t)snprintf(list + u, u < sizeof list ? sizeof list - u : 0, "%s%s",
+                                  i ? ", " : "", o->choices[i]);
+        }
+        return VB_FAIL(VB_ERR_USAGE, "option --%s expects one of %s, got '%s'", o->name, list, val);
+    }
     case CLI_FLAG: break;
     }
     return VB_FAIL(VB_ERR_USAGE, "option --%s takes no value", o->name);

@@ -18,12 +18,13 @@ typedef struct CliCommand {
     int (*fn)(int argc, char **argv);
 } CliCommand;
 
-typedef enum CliKind { CLI_FLAG, CLI_STR, CLI_INT, CLI_DOUBLE } CliKind;
+typedef enum CliKind { CLI_FLAG, CLI_STR, CLI_INT, CLI_DOUBLE, CLI_CHOICE } CliKind;
 
 typedef struct CliOpt {
     const char *name; /* long name without "--" */
     CliKind kind;
-    void *out; /* bool*, const char**, int*, double* */
+    void *out;                  /* bool*, const char**, int*, double*, int* (an enum, CLI_CHOICE) */
+    const char *const *choices; /* CLI_CHOICE: the enum's names by value, NULL-terminated */
 } CliOpt;
 
 /* Parse argv[1..] against `opts`; positional arguments are collected into

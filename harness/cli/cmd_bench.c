@@ -19,14 +19,9 @@
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
 #include "harness/experiment/experiment.h"
+#include "kernels/clock.h"
 #include "models/losses.h"
 #include "models/optim.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -41,8 +36,13 @@ static double percentile(const double *sorted, int n, double q) {
     return sorted[lo] + (pos - lo) * (sorted[lo + 1] - sorted[lo]);
 }
 
+typedef enum BenchMode { BENCH_TRAIN = 0, BENCH_INFER, BENCH_LOADER } BenchMode;
+static const char *const bench_mode_names[] = {"train", "infer", "loader", NULL};
+
 typedef struct BenchOpts {
-    const char *model, *variant, *mode, *backend;
+    const char *model, *variant;
+    BenchMode mode;
+    KBackend backend;
     int batch, clip, steps, warmup, threads, seed, workers;
 } BenchOpts;
 
@@ -96,9 +96,9 @@ static VbStatus run_loader_bench(const BenchOpts *o, const ModelConfig *cfg) {
         int total = o->warmup + o->steps;
         double *ms = vb_xmalloc((size_t)total * sizeof(double));
         for (int s = 0; s < total && st == VB_OK; s++) {
-            double t0 = now_ms();
+            double t0 = (vb_now_s() * 1e3);
             if (!loader_next(l)) st = VB_FAIL(VB_ERR_IO, "the loader stopped");
-            ms[s] = now_ms() - t0;
+            ms[s] = (vb_now_s() * 1e3) - t0;
         }
         if (st == VB_OK) {
             json_t *j = json_object();
@@ -126,10 +126,8 @@ static VbStatus run_loader_bench(const BenchOpts *o, const ModelConfig *cfg) {
 static VbStatus run_bench(const BenchOpts *o) {
     ModelConfig cfg;
     VB_TRY(cfg_read_model_file(o->model, o->variant, &cfg));
-    if (strcmp(o->mode, "loader") == 0) return run_loader_bench(o, &cfg);
-    bool train = strcmp(o->mode, "train") == 0;
-    if (!train && strcmp(o->mode, "infer") != 0)
-        return VB_FAIL(VB_ERR_USAGE, "--mode must be train, infer or loader, got '%s'", o->mode);
+    if (o->mode == BENCH_LOADER) return run_loader_bench(o, &cfg);
+    bool train = o->mode == BENCH_TRAIN;
     const KOps *k = kops_get(o->backend);
     if (!k) return VB_ERR_BACKEND;
     int B = o->batch, T = o->clip, nimg = B * T, S = cfg.image;
@@ -168,7 +166,7 @@ static VbStatus run_bench(const BenchOpts *o) {
     double *ms = vb_xmalloc((size_t)total * sizeof(double));
     double last_loss = 0;
     for (int s = 0; s < total && st == VB_OK; s++) {
-        double t0 = now_ms();
+        double t0 = (vb_now_s() * 1e3);
         m.net.step = (uint64_t)s;
         if (train) {
             optim_zero_grad(&m.pt);
@@ -183,11 +181,11 @@ static VbStatus run_bench(const BenchOpts *o) {
             hybrid_forward(&m, B, T, x);
         }
         k->sync();
-        ms[s] = now_ms() - t0;
+        ms[s] = (vb_now_s() * 1e3) - t0;
     }
     if (st == VB_OK) {
         json_t *j = json_object();
-        json_object_set_new(j, "mode", json_string(o->mode));
+        json_object_set_new(j, "mode", json_string(bench_mode_names[o->mode]));
         json_object_set_new(j, "backend", json_string(k->name));
         json_object_set_new(j, "threads", json_integer(kthreads_get()));
         json_object_set_new(j, "batch", json_integer(B));
@@ -211,19 +209,25 @@ static VbStatus run_bench(const BenchOpts *o) {
 
 int cmd_bench(int argc, char **argv) {
     const CliCommand *cmd = cli_find("bench");
-    BenchOpts o = {.mode = "train",
-                   .backend = "cpu",
+    BenchOpts o = {.mode = BENCH_TRAIN,
+                   .backend = K_BACKEND_CPU,
                    .batch = 32,
                    .clip = 1,
                    .steps = 20,
                    .warmup = 3,
                    .workers = 2};
-    CliOpt opts[] = {{"model", CLI_STR, &o.model},     {"variant", CLI_STR, &o.variant},
-                     {"mode", CLI_STR, &o.mode},       {"batch", CLI_INT, &o.batch},
-                     {"clip", CLI_INT, &o.clip},       {"steps", CLI_INT, &o.steps},
-                     {"warmup", CLI_INT, &o.warmup},   {"threads", CLI_INT, &o.threads},
-                     {"backend", CLI_STR, &o.backend}, {"seed", CLI_INT, &o.seed},
-                     {"workers", CLI_INT, &o.workers}, {NULL, 0, NULL}};
+    CliOpt opts[] = {{"model", CLI_STR, &o.model},
+                     {"variant", CLI_STR, &o.variant},
+                     {"mode", CLI_CHOICE, &o.mode, bench_mode_names},
+                     {"batch", CLI_INT, &o.batch},
+                     {"clip", CLI_INT, &o.clip},
+                     {"steps", CLI_INT, &o.steps},
+                     {"warmup", CLI_INT, &o.warmup},
+                     {"threads", CLI_INT, &o.threads},
+                     {"backend", CLI_CHOICE, &o.backend, kbackend_names},
+                     {"seed", CLI_INT, &o.seed},
+                     {"workers", CLI_INT, &o.workers},
+                     {NULL, 0, NULL}};
     char *pos[1];
     int npos;
     bool help;

@@ -10,11 +10,13 @@
 int cmd_run(int argc, char **argv) {
     const CliCommand *cmd = cli_find("run");
     RunnerOptions o = {0};
+    o.backend = RUNNER_BACKEND_AS_WRITTEN;
     const char *shard = NULL;
-    CliOpt opts[] = {{"db", CLI_STR, &o.db},           {"only", CLI_STR, &o.only},
-                     {"shard", CLI_STR, &shard},       {"backend", CLI_STR, &o.backend},
-                     {"threads", CLI_INT, &o.threads}, {"dry-run", CLI_FLAG, &o.dry_run},
-                     {"quiet", CLI_FLAG, &o.quiet},    {NULL, 0, NULL}};
+    CliOpt opts[] = {
+        {"db", CLI_STR, &o.db},           {"only", CLI_STR, &o.only},
+        {"shard", CLI_STR, &shard},       {"backend", CLI_CHOICE, &o.backend, kbackend_names},
+        {"threads", CLI_INT, &o.threads}, {"dry-run", CLI_FLAG, &o.dry_run},
+        {"quiet", CLI_FLAG, &o.quiet},    {NULL, 0, NULL}};
     char *files[64];
     int nfiles;
     bool help;
@@ -31,8 +33,6 @@ int cmd_run(int argc, char **argv) {
         o.shard_i = (int)i, o.shard_n = (int)n;
     }
     if (o.threads < 0) return cli_usage_error(cmd, "--threads must be positive");
-    if (o.backend && strcmp(o.backend, "cpu") && strcmp(o.backend, "cuda"))
-        return cli_usage_error(cmd, "--backend expects cpu or cuda");
     runner_install_signals();
     RunnerSummary sum;
     s = runner_run((const char *const *)files, nfiles, &o, &sum);

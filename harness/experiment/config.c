@@ -12,8 +12,8 @@
 #define ANY 0, 0
 
 static const CfgKey MODEL_KEYS[] = {
-    {"backbone.name", CFG_CHOICE, MC(backbone), sizeof(((ModelConfig *)0)->backbone), 0, ANY,
-     "efficientnet_b0", "feature extractor"},
+    {"backbone.name", CFG_CHOICE, MC(backbone), 0, 0, ANY, backbone_kind_names,
+     "feature extractor"},
     {"backbone.width", CFG_FLOAT, MC(width), 0, 0, 0.05, 4, NULL,
      "channel multiplier (torchvision rounding to multiples of 8)"},
     {"backbone.depth", CFG_FLOAT, MC(depth), 0, 0, 0.05, 4, NULL, "block-repeat multiplier (ceil)"},
@@ -21,8 +21,8 @@ static const CfgKey MODEL_KEYS[] = {
      "dropout after global average pooling"},
     {"backbone.stochastic_depth", CFG_FLOAT, MC(stochastic_depth), 0, 0, 0, 0.99, NULL,
      "largest stochastic-depth drop probability (0 = off)"},
-    {"temporal.type", CFG_CHOICE, MC(temporal), sizeof(((ModelConfig *)0)->temporal), 0, ANY,
-     "lstm|gru|none", "temporal encoder (`temporal: none` for frame models)"},
+    {"temporal.type", CFG_CHOICE, MC(temporal), 0, 0, ANY, temporal_kind_names,
+     "temporal encoder (`temporal: none` for frame models)"},
     {"temporal.hidden", CFG_INT, MC(hidden), 0, 0, 1, 65536, NULL, "hidden units per direction"},
     {"temporal.layers", CFG_INT, MC(layers), 0, 0, 1, 16, NULL, "stacked RNN layers"},
     {"temporal.bidirectional", CFG_BOOL, MC(bidirectional), 0, 0, ANY, NULL,
@@ -38,16 +38,15 @@ static const CfgKey MODEL_KEYS[] = {
     {"classes", CFG_INT, MC(classes), 0, 0, 2, 100000, NULL,
      "classifier outputs (runs take it from the data)"},
     {"image", CFG_INT, MC(image), 0, 0, 32, 4096, NULL, "frame size in pixels (square)"},
-    {"vae.level", CFG_CHOICE, MC(vae_level), sizeof(((ModelConfig *)0)->vae_level), 0, ANY,
-     "none|feature|image", "VAE branch"},
+    {"vae.level", CFG_CHOICE, MC(vae_level), 0, 0, ANY, vae_level_names, "VAE branch"},
     {"vae.latent", CFG_INT, MC(vae_latent), 0, 0, 1, 65536, NULL, "latent size"},
     {"vae.hidden", CFG_INT_LIST, MC(vae_hidden), VAE_MAX_HIDDEN, MC(vae_nhidden), 1, 65536, NULL,
      "feature VAE hidden sizes (encoder order)"},
     {"vae.channels", CFG_INT_LIST, MC(vae_channels), VAE_MAX_HIDDEN, MC(vae_nchannels), 1, 4096,
      NULL, "image VAE conv channels (4 levels)"},
     {"vae.dropout", CFG_FLOAT, MC(vae_dropout), 0, 0, 0, 0.99, NULL, "feature VAE dropout"},
-    {"vae.target", CFG_CHOICE, MC(vae_target), sizeof(((ModelConfig *)0)->vae_target), 0, ANY,
-     "rescaled|normalized", "image VAE target: frame in [-1,1], or the seed's normalised frame"},
+    {"vae.target", CFG_CHOICE, MC(vae_target), 0, 0, ANY, vae_target_names,
+     "image VAE target: frame in [-1,1], or the seed's normalised frame"},
     {"vae.detach_target", CFG_BOOL, MC(vae_detach_target), 0, 0, ANY, NULL,
      "feature VAE: no gradient through the reconstruction target"},
 };
@@ -57,18 +56,31 @@ const CfgSchema cfg_model_schema = {"model", MODEL_KEYS,
 
 /* ---- locations and messages ---- */
 
+const char *cfg_scalar(struct fy_node *n) {
+    return n && fy_node_is_scalar(n) ? fy_node_get_scalar0(n) : NULL;
+}
+
+/* The position of a node: its scalar token, or for a collection the first
+ * scalar inside it (libfyaml keeps no mark on collection nodes). */
 static void node_pos(struct fy_node *n, int *line, int *col) {
     *line = *col = 0;
-    struct fy_token *t = n ? fy_node_get_scalar_token(n) : NULL;
-    if (t) {
-        const struct fy_mark *m = fy_token_start_mark(t);
-        if (m) *line = m->line + 1, *col = m->column + 1;
+    for (int depth = 0; n && depth < 64; depth++) {
+        struct fy_token *t = fy_node_get_scalar_token(n);
+        if (t) {
+            const struct fy_mark *m = fy_token_start_mark(t);
+            if (m) *line = m->line + 1, *col = m->column + 1;
+            return;
+        }
+        void *it = NULL;
+        if (fy_node_is_sequence(n)) n = fy_node_sequence_iterate(n, &it);
+        else if (fy_node_is_mapping(n)) {
+            struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
+            n = p ? fy_node_pair_key(p) : NULL;
+        } else n = NULL;
     }
 }
 
-static VbStatus at(const char *file, struct fy_node *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static VbStatus at(const char *file, struct fy_node *n, const char *fmt, ...) {
+VbStatus cfg_fail_at(const char *file, struct fy_node *n, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -186,6 +198,28 @@ static const char *nearest(const CfgSchema *s, const char *path) {
     return bd <= 3 ? best : NULL;
 }
 
+/* Index of `txt` among a CHOICE key's names, -1 if absent. */
+static int choice_index(const char *const *names, const char *txt) {
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], txt)) return i;
+    return -1;
+}
+
+/* "a|b|c" for messages and the key table. */
+static void choice_list(const char *const *names, char *out, size_t n) {
+    size_t u = 0;
+    out[0] = 0;
+    for (int i = 0; names[i] && u < n; i++)
+        u += (size_t)snprintf(out + u, n - u, "%s%s", i ? "|" : "", names[i]);
+}
+
+const char *cfg_choice_name(const CfgKey *k, int value) {
+    int n = 0;
+    while (k->choices[n]) n++;
+    VB_ASSERT(value >= 0 && value < n);
+    return k->choices[value];
+}
+
 static bool parse_int(const char *v, long *out) {
     char *end;
     errno = 0;
@@ -195,7 +229,7 @@ static bool parse_int(const char *v, long *out) {
     return true;
 }
 
-static bool parse_double(const char *v, double *out) {
+bool cfg_parse_number(const char *v, double *out) {
     char *end;
     errno = 0;
     double x = strtod(v, &end);
@@ -208,11 +242,11 @@ static VbStatus read_scalar_int(const CfgSchema *s, const CfgKey *k, const char 
                                 struct fy_node *v, long *out) {
     const char *txt = fy_node_is_scalar(v) ? fy_node_get_scalar0(v) : NULL;
     if (!txt || !parse_int(txt, out))
-        return at(file, v, "%s.%s: expected an integer%s%s%s", s->section, k->key,
-                  txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
+        return cfg_fail_at(file, v, "%s.%s: expected an integer%s%s%s", s->section, k->key,
+                           txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
     if (*out < k->min || *out > k->max)
-        return at(file, v, "%s.%s: %ld is out of range [%g, %g]", s->section, k->key, *out, k->min,
-                  k->max);
+        return cfg_fail_at(file, v, "%s.%s: %ld is out of range [%g, %g]", s->section, k->key, *out,
+                           k->min, k->max);
     return VB_OK;
 }
 
@@ -229,12 +263,12 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
     }
     case CFG_FLOAT: {
         double x;
-        if (!txt || !parse_double(txt, &x))
-            return at(file, v, "%s.%s: expected a number%s%s%s", s->section, k->key,
-                      txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
+        if (!txt || !cfg_parse_number(txt, &x))
+            return cfg_fail_at(file, v, "%s.%s: expected a number%s%s%s", s->section, k->key,
+                               txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
         if (x < k->min || x > k->max)
-            return at(file, v, "%s.%s: %g is out of range [%g, %g]", s->section, k->key, x, k->min,
-                      k->max);
+            return cfg_fail_at(file, v, "%s.%s: %g is out of range [%g, %g]", s->section, k->key, x,
+                               k->min, k->max);
         *(double *)field = x;
         return VB_OK;
     }
@@ -243,45 +277,43 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
             *(bool *)field = true;
         else if (txt && (!strcmp(txt, "false") || !strcmp(txt, "no") || !strcmp(txt, "off")))
             *(bool *)field = false;
-        else return at(file, v, "%s.%s: expected true or false", s->section, k->key);
+        else return cfg_fail_at(file, v, "%s.%s: expected true or false", s->section, k->key);
         return VB_OK;
     case CFG_CHOICE: {
-        if (!txt) return at(file, v, "%s.%s: expected one of %s", s->section, k->key, k->choices);
-        size_t n = strlen(txt);
-        const char *c = k->choices;
-        bool ok = false;
-        while (*c) {
-            size_t len = strcspn(c, "|");
-            if (len == n && strncmp(c, txt, n) == 0) ok = true;
-            c += len + (c[len] == '|');
-        }
-        if (!ok)
-            return at(file, v, "%s.%s: '%s' is not one of %s", s->section, k->key, txt, k->choices);
-        snprintf(field, k->size, "%s", txt);
+        char list[256];
+        choice_list(k->choices, list, sizeof list);
+        if (!txt)
+            return cfg_fail_at(file, v, "%s.%s: expected one of %s", s->section, k->key, list);
+        int idx = choice_index(k->choices, txt);
+        if (idx < 0)
+            return cfg_fail_at(file, v, "%s.%s: '%s' is not one of %s", s->section, k->key, txt,
+                               list);
+        *(int *)field = idx;
         return VB_OK;
     }
     case CFG_STRING:
-        if (!txt) return at(file, v, "%s.%s: expected a string", s->section, k->key);
+        if (!txt) return cfg_fail_at(file, v, "%s.%s: expected a string", s->section, k->key);
         if (strlen(txt) >= k->size)
-            return at(file, v, "%s.%s: longer than %zu characters", s->section, k->key,
-                      k->size - 1);
+            return cfg_fail_at(file, v, "%s.%s: longer than %zu characters", s->section, k->key,
+                               k->size - 1);
         snprintf(field, k->size, "%s", txt);
         return VB_OK;
     case CFG_INT_LIST: {
         if (!fy_node_is_sequence(v))
-            return at(file, v, "%s.%s: expected a list of integers like [512, 256]", s->section,
-                      k->key);
+            return cfg_fail_at(file, v, "%s.%s: expected a list of integers like [512, 256]",
+                               s->section, k->key);
         int *arr = (int *)field, cnt = 0;
         void *it = NULL;
         struct fy_node *item;
         while ((item = fy_node_sequence_iterate(v, &it))) {
             if ((size_t)cnt >= k->size)
-                return at(file, item, "%s.%s: at most %zu entries", s->section, k->key, k->size);
+                return cfg_fail_at(file, item, "%s.%s: at most %zu entries", s->section, k->key,
+                                   k->size);
             long x;
             VB_TRY(read_scalar_int(s, k, file, item, &x));
             arr[cnt++] = (int)x;
         }
-        if (cnt == 0) return at(file, v, "%s.%s: the list is empty", s->section, k->key);
+        if (cnt == 0) return cfg_fail_at(file, v, "%s.%s: the list is empty", s->section, k->key);
         *(int *)((char *)obj + k->count_offset) = cnt;
         return VB_OK;
     }
@@ -292,18 +324,19 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
 static VbStatus walk(const CfgSchema *s, const char *file, struct fy_node *map, const char *prefix,
                      void *obj) {
     if (!fy_node_is_mapping(map))
-        return at(file, map, "%s%s%s: expected a mapping", s->section, *prefix ? "." : "", prefix);
+        return cfg_fail_at(file, map, "%s%s%s: expected a mapping", s->section, *prefix ? "." : "",
+                           prefix);
     void *it = NULL;
     struct fy_node_pair *pair;
     while ((pair = fy_node_mapping_iterate(map, &it))) {
         struct fy_node *kn = fy_node_pair_key(pair), *vn = fy_node_pair_value(pair);
         const char *k = kn && fy_node_is_scalar(kn) ? fy_node_get_scalar0(kn) : NULL;
-        if (!k) return at(file, kn, "%s: keys must be plain words", s->section);
+        if (!k) return cfg_fail_at(file, kn, "%s: keys must be plain words", s->section);
         char path[256];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", k);
         const CfgKey *key = find_key(s, path);
         if (key) {
-            if (!vn) return at(file, kn, "%s.%s: missing value", s->section, path);
+            if (!vn) return cfg_fail_at(file, kn, "%s.%s: missing value", s->section, path);
             VB_TRY(read_value(s, key, file, vn, obj));
             continue;
         }
@@ -319,9 +352,9 @@ static VbStatus walk(const CfgSchema *s, const char *file, struct fy_node *map, 
             continue;
         }
         const char *hint = nearest(s, path);
-        return at(file, kn, "unknown key '%s.%s'%s%s%s%s%s", s->section, path,
-                  hint ? " (did you mean '" : "", hint ? s->section : "", hint ? "." : "",
-                  hint ? hint : "", hint ? "'?)" : "");
+        return cfg_fail_at(file, kn, "unknown key '%s.%s'%s%s%s%s%s", s->section, path,
+                           hint ? " (did you mean '" : "", hint ? s->section : "", hint ? "." : "",
+                           hint ? hint : "", hint ? "'?)" : "");
     }
     return VB_OK;
 }
@@ -334,7 +367,7 @@ VbStatus cfg_set(const CfgSchema *s, const char *file, struct fy_node *keynode, 
                  struct fy_node *value, void *obj) {
     const CfgKey *key = find_key(s, path);
     if (key) {
-        if (!value) return at(file, keynode, "%s.%s: missing value", s->section, path);
+        if (!value) return cfg_fail_at(file, keynode, "%s.%s: missing value", s->section, path);
         return read_value(s, key, file, value, obj);
     }
     if (value && fy_node_is_mapping(value) && is_prefix(s, path))
@@ -344,9 +377,9 @@ VbStatus cfg_set(const CfgSchema *s, const char *file, struct fy_node *keynode, 
     if (value && fy_node_is_scalar(value) && (key = find_key(s, tpath)) != NULL)
         return read_value(s, key, file, value, obj);
     const char *hint = nearest(s, path);
-    return at(file, keynode, "unknown key '%s.%s'%s%s.%s%s", s->section, path,
-              hint ? " (did you mean '" : "", hint ? s->section : "", hint ? hint : "",
-              hint ? "'?)" : "");
+    return cfg_fail_at(file, keynode, "unknown key '%s.%s'%s%s.%s%s", s->section, path,
+                       hint ? " (did you mean '" : "", hint ? s->section : "", hint ? hint : "",
+                       hint ? "'?)" : "");
 }
 
 /* Nested object for a dotted path, created on demand. */
@@ -378,7 +411,7 @@ json_t *cfg_to_json(const CfgSchema *s, const void *obj) {
         case CFG_INT: v = json_integer(*(const int *)field); break;
         case CFG_FLOAT: v = json_real(*(const double *)field); break;
         case CFG_BOOL: v = json_boolean(*(const bool *)field); break;
-        case CFG_CHOICE:
+        case CFG_CHOICE: v = json_string(cfg_choice_name(k, *(const int *)field)); break;
         case CFG_STRING: v = json_string(field); break;
         case CFG_INT_LIST: {
             v = json_array();
@@ -411,7 +444,14 @@ VbStatus cfg_from_json(const CfgSchema *s, json_t *j, void *obj) {
         case CFG_INT: *(int *)field = (int)json_integer_value(v); break;
         case CFG_FLOAT: *(double *)field = json_number_value(v); break;
         case CFG_BOOL: *(bool *)field = json_is_true(v); break;
-        case CFG_CHOICE:
+        case CFG_CHOICE: {
+            int idx = json_string_value(v) ? choice_index(k->choices, json_string_value(v)) : -1;
+            if (idx < 0)
+                return VB_FAIL(VB_ERR_INPUT, "stored %s.%s: '%s' is not a known choice", s->section,
+                               k->key, json_string_value(v) ? json_string_value(v) : "?");
+            *(int *)field = idx;
+            break;
+        }
         case CFG_STRING:
             snprintf(field, k->size, "%s", json_string_value(v) ? json_string_value(v) : "");
             break;
@@ -434,7 +474,7 @@ void cfg_print_schema(const CfgSchema *s, const void *defaults, FILE *f) {
     for (int i = 0; i < s->nkeys; i++) {
         const CfgKey *k = &s->keys[i];
         const char *field = (const char *)defaults + k->offset;
-        char def[128] = "";
+        char def[128] = "", choices[256];
         const char *type = "";
         switch (k->kind) {
         case CFG_INT:
@@ -450,8 +490,9 @@ void cfg_print_schema(const CfgSchema *s, const void *defaults, FILE *f) {
             snprintf(def, sizeof def, "%s", *(const bool *)field ? "true" : "false");
             break;
         case CFG_CHOICE:
-            type = k->choices;
-            snprintf(def, sizeof def, "%s", field);
+            choice_list(k->choices, choices, sizeof choices);
+            type = choices;
+            snprintf(def, sizeof def, "%s", cfg_choice_name(k, *(const int *)field));
             break;
         case CFG_STRING:
             type = "string";

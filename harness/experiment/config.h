@@ -26,10 +26,12 @@ typedef struct CfgKey {
     const char *key; /* dotted path inside the section, e.g. "temporal.hidden" */
     CfgKind kind;
     size_t offset;       /* of the field in the section's struct */
-    size_t size;         /* char[] size (CHOICE, STRING), list capacity (INT_LIST) */
+    size_t size;         /* char[] size (STRING), list capacity (INT_LIST) */
     size_t count_offset; /* INT_LIST: offset of its int count */
     double min, max;     /* inclusive range for numbers (and list items) */
-    const char *choices; /* CHOICE: "a|b|c" */
+    /* CHOICE: the names of an int-sized enum, indexed by its value, NULL-terminated;
+     * the field holds the enum and nothing after the schema sees the name */
+    const char *const *choices;
     const char *doc;
 } CfgKey;
 
@@ -40,6 +42,15 @@ typedef struct CfgSchema {
 } CfgSchema;
 
 extern const CfgSchema cfg_model_schema;
+
+/* VB_ERR_INPUT with "FILE:LINE:COL: message" at node n (FILE: message when
+ * n has no position). */
+VbStatus cfg_fail_at(const char *file, struct fy_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The text of a scalar node; NULL for anything else (or NULL). */
+const char *cfg_scalar(struct fy_node *n);
+/* A finite number (strtod syntax, the whole text); false otherwise. */
+bool cfg_parse_number(const char *text, double *out);
 
 /* Parse a YAML file; syntax errors come back as "FILE:LINE:COL: message". */
 VbStatus cfg_load(const char *path, struct fy_document **out);
@@ -56,10 +67,6 @@ VbStatus cfg_set(const CfgSchema *s, const char *file, struct fy_node *keynode, 
 struct json_t *cfg_to_json(const CfgSchema *s, const void *obj);
 /* The inverse of cfg_to_json (for cells read back from the results store). */
 VbStatus cfg_from_json(const CfgSchema *s, struct json_t *j, void *obj);
-/* Read a model configuration from a file holding a top-level `model:`
- * mapping (or, for an experiment file, from `base.model` plus the variant's
- * `model.*` overrides when variant is not NULL). Defaults first. */
-VbStatus cfg_read_model_file(const char *path, const char *variant, ModelConfig *out);
 /* Print the schema as a Markdown table (key, type, default, meaning). */
 void cfg_print_schema(const CfgSchema *s, const void *defaults, FILE *f);
 

@@ -16,6 +16,8 @@
 
 #include <jansson.h>
 
+#include "harness/experiment/claims.h"
+#include "harness/experiment/confighash.h"
 #include "harness/experiment/schema.h"
 
 #define EXP_MAX_CLASSES 64
@@ -43,7 +45,7 @@ typedef struct Experiment {
     Holdout *holdout;
     int nseeds;
     int *seeds;
-    char backend[8];
+    KBackend backend;
     int threads; /* 0 = all cores */
     char baseline[EXP_NAME];
     int nmetrics;
@@ -51,13 +53,16 @@ typedef struct Experiment {
     int ntol;
     CompareTol *tol;
     double latency_factor;
+    int nclaims; /* compare.claims (claims.h) */
+    Claim *claims;
 } Experiment;
 
 typedef struct Cell {
     int variant, holdout, seed;
     RunConfig cfg;
-    json_t *config; /* canonical, resolved (owned) */
-    char hash[33];
+    json_t *config;       /* the full resolved form (owned) */
+    char hash[33];        /* config hash (confighash.h) */
+    char legacy_hash[33]; /* the same cell's hash format 1 (older stores) */
 } Cell;
 
 VbStatus experiment_load(const char *path, Experiment *e);
@@ -69,12 +74,12 @@ int experiment_known_classes(const DataConfig *d, const char *const **names);
  * the content digest of variant v's data set; it goes into the hash. */
 VbStatus experiment_cells(const Experiment *e, const char *const *digests, Cell **cells, int *n);
 void experiment_cells_free(Cell *cells, int n);
-/* Canonical JSON text of a cell (sorted keys, compact). Caller frees. */
-char *cell_canonical(const Cell *c);
-/* The 128-bit config hash (hex) of canonical text + dataset digest. Not a
- * cryptographic hash: it names configurations, it does not protect them. */
-void config_hash(const char *canonical, const char *dataset_digest, char out[33]);
 /* Rebuild a RunConfig from a cell's stored JSON. */
 VbStatus run_config_from_json(json_t *config, RunConfig *rc);
+
+/* Read a model configuration from a file holding a top-level `model:`
+ * mapping (or, for an experiment file, from `base.model` plus the variant's
+ * `model.*` overrides when variant is not NULL). Defaults first. */
+VbStatus cfg_read_model_file(const char *path, const char *variant, ModelConfig *out);
 
 #endif

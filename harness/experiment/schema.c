@@ -13,11 +13,16 @@
 #define ANY 0, 0
 #define BIG 1e12
 
+const char *const class_alpha_names[] = {"none", "balanced", NULL};
+const char *const es_metric_names[] = {"none", "val_loss", "val_accuracy", NULL};
+const char *const tta_reduce_names[] = {"mean", "max", NULL};
+const char *const data_source_names[] = {"synthetic", "ucf_crime", "fashion_mnist", NULL};
+
 static const CfgKey TRAIN_KEYS[] = {
     {"epochs", CFG_INT, TC(epochs), 0, 0, 1, 100000, NULL, "training epochs"},
     {"batch_size", CFG_INT, TC(batch_size), 0, 0, 2, 100000, NULL, "clips per batch"},
-    {"schedule", CFG_CHOICE, TC(schedule), STR(TrainConfig, schedule), 0, ANY,
-     "onecycle|cosine|constant", "per-step learning-rate schedule"},
+    {"schedule", CFG_CHOICE, TC(schedule), 0, 0, ANY, sched_kind_names,
+     "per-step learning-rate schedule"},
     {"lr", CFG_FLOAT, TC(lr), 0, 0, 1e-12, 10, NULL, "peak learning rate"},
     {"warmup", CFG_FLOAT, TC(warmup), 0, 0, 0, 0.99, NULL, "fraction of steps warming up"},
     {"div_factor", CFG_FLOAT, TC(div_factor), 0, 0, 1, 1e9, NULL, "OneCycle: initial lr = lr/div"},
@@ -33,8 +38,8 @@ static const CfgKey TRAIN_KEYS[] = {
      "global gradient-norm clip (0 = off)"},
     {"loss.focal_gamma", CFG_FLOAT, TC(focal_gamma), 0, 0, 0, 20, NULL, "focal loss gamma"},
     {"loss.focal_alpha", CFG_FLOAT, TC(focal_alpha), 0, 0, 0, 1000, NULL, "focal loss alpha"},
-    {"loss.class_alpha", CFG_CHOICE, TC(class_alpha), STR(TrainConfig, class_alpha), 0, ANY,
-     "none|balanced", "per-class alpha n/(C*count_c) instead of focal_alpha"},
+    {"loss.class_alpha", CFG_CHOICE, TC(class_alpha), 0, 0, ANY, class_alpha_names,
+     "per-class alpha n/(C*count_c) instead of focal_alpha"},
     {"loss.label_smoothing", CFG_FLOAT, TC(label_smoothing), 0, 0, 0, 0.99, NULL,
      "label smoothing"},
     {"loss.classification", CFG_FLOAT, TC(w_cls), 0, 0, 0, BIG, NULL, "weight of the focal loss"},
@@ -42,8 +47,7 @@ static const CfgKey TRAIN_KEYS[] = {
     {"loss.svdd", CFG_FLOAT, TC(w_svdd), 0, 0, 0, BIG, NULL, "weight of the Deep SVDD loss"},
     {"loss.vae", CFG_FLOAT, TC(w_vae), 0, 0, 0, BIG, NULL, "weight of the VAE loss"},
     {"loss.vae_beta", CFG_FLOAT, TC(vae_beta), 0, 0, 0, BIG, NULL, "beta of the VAE's KL term"},
-    {"svdd.mode", CFG_CHOICE, TC(svdd_mode), STR(TrainConfig, svdd_mode), 0, ANY,
-     "supervised|one-class|soft-boundary", "Deep SVDD objective"},
+    {"svdd.mode", CFG_CHOICE, TC(svdd_mode), 0, 0, ANY, svdd_mode_names, "Deep SVDD objective"},
     {"svdd.nu", CFG_FLOAT, TC(svdd_nu), 0, 0, 1e-6, 1, NULL, "soft-boundary nu"},
     {"svdd.warmup_epochs", CFG_INT, TC(svdd_warmup_epochs), 0, 0, 0, 100000, NULL,
      "epochs before the centre is estimated and the SVDD term starts"},
@@ -63,11 +67,11 @@ static const CfgKey TRAIN_KEYS[] = {
     {"mixup.cutmix_alpha", CFG_FLOAT, TC(cutmix_alpha), 0, 0, 1e-6, 100, NULL, "CutMix Beta(a, a)"},
     {"mixup.switch_prob", CFG_FLOAT, TC(mix_switch), 0, 0, 0, 1, NULL,
      "probability a mixed batch uses CutMix"},
-    {"sampler", CFG_CHOICE, TC(sampler), STR(TrainConfig, sampler), 0, ANY, "inverse|sqrt|none",
+    {"sampler", CFG_CHOICE, TC(sampler), 0, 0, ANY, sampler_weights_names,
      "class-balanced sampler weights 1/count, 1/sqrt(count), or plain shuffling"},
     {"augment", CFG_BOOL, TC(augment), 0, 0, ANY, NULL, "training augmentations (MODEL_SPEC 5)"},
-    {"early_stopping.metric", CFG_CHOICE, TC(es_metric), STR(TrainConfig, es_metric), 0, ANY,
-     "none|val_loss|val_accuracy", "metric early stopping watches"},
+    {"early_stopping.metric", CFG_CHOICE, TC(es_metric), 0, 0, ANY, es_metric_names,
+     "metric early stopping watches"},
     {"early_stopping.patience", CFG_INT, TC(es_patience), 0, 0, 1, 100000, NULL,
      "epochs without improvement before stopping"},
     {"early_stopping.min_delta", CFG_FLOAT, TC(es_min_delta), 0, 0, 0, BIG, NULL,
@@ -80,7 +84,7 @@ static const CfgKey EVAL_KEYS[] = {
     {"target_fpr", CFG_FLOAT, EC(target_fpr), 0, 0, 1e-6, 0.5, NULL,
      "false-positive rate on validation normals that sets the threshold"},
     {"tta", CFG_INT, EC(tta), 0, 0, 0, 5, NULL, "test-time augmentation views (0 = off)"},
-    {"tta_reduce", CFG_CHOICE, EC(tta_reduce), STR(EvalConfig, tta_reduce), 0, ANY, "mean|max",
+    {"tta_reduce", CFG_CHOICE, EC(tta_reduce), 0, 0, ANY, tta_reduce_names,
      "how TTA views combine"},
     {"batch_size", CFG_INT, EC(batch_size), 0, 0, 1, 100000, NULL, "evaluation batch"},
     {"latency_samples", CFG_INT, EC(latency_samples), 0, 0, 0, 1000000, NULL,
@@ -90,8 +94,7 @@ static const CfgKey EVAL_KEYS[] = {
 };
 
 static const CfgKey DATA_KEYS[] = {
-    {"source", CFG_CHOICE, DC(source), STR(DataConfig, source), 0, ANY,
-     "synthetic|ucf_crime|fashion_mnist", "where the frames come from"},
+    {"source", CFG_CHOICE, DC(source), 0, 0, ANY, data_source_names, "where the frames come from"},
     {"path", CFG_STRING, DC(path), STR(DataConfig, path), 0, ANY, NULL,
      "archive or directory (ucf_crime: else $VADBENCH_UCF_CRIME; fashion_mnist: idx dir)"},
     {"normal_class", CFG_STRING, DC(normal_class), STR(DataConfig, normal_class), 0, ANY, NULL,
@@ -113,8 +116,8 @@ static const CfgKey DATA_KEYS[] = {
     {"clip.window", CFG_INT, DC(clip_window), 0, 0, 1, 100000, NULL, "frames between clip starts"},
     {"skip_bad", CFG_BOOL, DC(skip_bad), 0, 0, ANY, NULL,
      "skip (and count) corrupt archive members instead of failing"},
-    {"protocol", CFG_CHOICE, DC(protocol), STR(DataConfig, protocol), 0, ANY,
-     "supervised|one-class", "one-class: one normal class, every other class anomalous"},
+    {"protocol", CFG_CHOICE, DC(protocol), 0, 0, ANY, split_protocol_names,
+     "one-class: one normal class, every other class anomalous"},
     {"workers", CFG_INT, DC(workers), 0, 0, 0, 256, NULL, "loader threads"},
     {"limit", CFG_INT, DC(limit), 0, 0, 0, 100000000, NULL,
      "fashion_mnist: only the first N images of each split (0 = all)"},
@@ -130,39 +133,39 @@ const CfgSchema cfg_data_schema = {"dataset", DATA_KEYS,
 void train_config_defaults(TrainConfig *c) {
     memset(c, 0, sizeof *c);
     c->epochs = 10, c->batch_size = 32;
-    snprintf(c->schedule, sizeof c->schedule, "onecycle");
+    c->schedule = SCHED_ONECYCLE;
     c->lr = 1e-3, c->warmup = 0.2, c->div_factor = 25, c->final_div_factor = 1e4;
     c->beta1 = 0.9, c->beta2 = 0.999, c->eps = 1e-8, c->weight_decay = 0.01, c->clip_norm = 1.0;
     c->focal_gamma = 2.5, c->focal_alpha = 0.25, c->label_smoothing = 0.1;
-    snprintf(c->class_alpha, sizeof c->class_alpha, "none");
+    c->class_alpha = CLASS_ALPHA_NONE;
     c->w_cls = 1.0, c->w_bin = 0.5, c->w_svdd = 0.3, c->w_vae = 0.2, c->vae_beta = 1.0;
-    snprintf(c->svdd_mode, sizeof c->svdd_mode, "supervised");
+    c->svdd_mode = SVDD_SUPERVISED;
     c->svdd_nu = 0.1;
     c->sam_rho = 0.05;
     c->swa_start = 0.75, c->swa_lr = 5e-5;
     c->mix_p = 0.0, c->mixup_alpha = 0.2, c->cutmix_alpha = 1.0, c->mix_switch = 0.5;
-    snprintf(c->sampler, sizeof c->sampler, "inverse");
+    c->sampler = SAMPLER_INV_COUNT;
     c->augment = true;
-    snprintf(c->es_metric, sizeof c->es_metric, "none");
+    c->es_metric = ES_METRIC_NONE;
     c->es_patience = 5;
 }
 
 void data_config_defaults(DataConfig *c) {
     memset(c, 0, sizeof *c);
-    snprintf(c->source, sizeof c->source, "synthetic");
+    c->source = DATA_SYNTHETIC;
     snprintf(c->normal_class, sizeof c->normal_class, "NormalVideos");
     c->videos_per_class = 8, c->test_videos_per_class = 4, c->normal_factor = 4;
     c->frames_per_video = 16, c->size = 64, c->data_seed = 0;
     c->val_fraction = 0.2;
     c->clip_frames = 1, c->clip_stride = 1, c->clip_window = 1;
-    snprintf(c->protocol, sizeof c->protocol, "supervised");
+    c->protocol = SPLIT_SUPERVISED;
     c->workers = 2;
 }
 
 void eval_config_defaults(EvalConfig *c) {
     memset(c, 0, sizeof *c);
     c->target_fpr = 0.05;
-    snprintf(c->tta_reduce, sizeof c->tta_reduce, "mean");
+    c->tta_reduce = TTA_REDUCE_MEAN;
     c->batch_size = 64;
     c->latency_samples = 200;
     c->latency_batch = 32;

@@ -6,19 +6,32 @@
 #ifndef VB_SCHEMA_H
 #define VB_SCHEMA_H
 
+#include "datasets/loader.h"
 #include "harness/experiment/config.h"
+#include "models/losses.h"
+#include "models/schedule.h"
+
+/* Choices of the train, eval and dataset sections (the model's are in
+ * models/hybrid.h), each with its names in experiment files, indexed by the
+ * enum value and NULL-terminated. */
+typedef enum ClassAlpha { CLASS_ALPHA_NONE = 0, CLASS_ALPHA_BALANCED } ClassAlpha;
+typedef enum EsMetric { ES_METRIC_NONE = 0, ES_METRIC_VAL_LOSS, ES_METRIC_VAL_ACCURACY } EsMetric;
+typedef enum TtaReduce { TTA_REDUCE_MEAN = 0, TTA_REDUCE_MAX } TtaReduce;
+typedef enum DataSource { DATA_SYNTHETIC = 0, DATA_UCF_CRIME, DATA_FASHION_MNIST } DataSource;
+extern const char *const class_alpha_names[],
+    *const es_metric_names[], *const tta_reduce_names[], *const data_source_names[];
 
 typedef struct TrainConfig {
     int epochs, batch_size;
-    char schedule[12]; /* onecycle | cosine | constant */
+    SchedKind schedule;
     double lr, warmup, div_factor, final_div_factor;
     bool cycle_momentum;
     double beta1, beta2, eps, weight_decay, clip_norm;
     /* losses */
     double focal_gamma, focal_alpha, label_smoothing;
-    char class_alpha[12]; /* none | balanced */
+    ClassAlpha class_alpha;
     double w_cls, w_bin, w_svdd, w_vae, vae_beta;
-    char svdd_mode[16]; /* supervised | one-class | soft-boundary */
+    SvddMode svdd_mode;
     double svdd_nu;
     int svdd_warmup_epochs, svdd_recenter_every;
     /* SAM */
@@ -32,10 +45,10 @@ typedef struct TrainConfig {
     /* Mixup / CutMix */
     double mix_p, mixup_alpha, cutmix_alpha, mix_switch;
     /* data */
-    char sampler[12]; /* inverse | sqrt | none */
+    SamplerWeights sampler;
     bool augment;
     /* early stopping */
-    char es_metric[16]; /* none | val_loss | val_accuracy */
+    EsMetric es_metric;
     int es_patience;
     double es_min_delta;
     int checkpoint_every; /* steps; 0 = at epoch ends only */
@@ -44,23 +57,23 @@ typedef struct TrainConfig {
 void train_config_defaults(TrainConfig *c);
 
 typedef struct DataConfig {
-    char source[16]; /* synthetic | ucf_crime | fashion_mnist */
-    char path[512];  /* archive or directory (ucf_crime, fashion_mnist) */
+    DataSource source;
+    char path[512]; /* archive or directory (ucf_crime, fashion_mnist) */
     char normal_class[64];
     int videos_per_class, test_videos_per_class, normal_factor, frames_per_video, size;
     int data_seed;
     double val_fraction;
     int clip_frames, clip_stride, clip_window;
     bool skip_bad;
-    char protocol[16]; /* supervised | one-class */
+    SplitProtocol protocol;
     int workers;
     int limit; /* fashion_mnist: first N images of each split (0 = all) */
 } DataConfig;
 
 typedef struct EvalConfig {
     double target_fpr;
-    int tta;            /* 0 = off, else number of views */
-    char tta_reduce[8]; /* mean | max */
+    int tta; /* 0 = off, else number of views */
+    TtaReduce tta_reduce;
     int batch_size;
     int latency_samples; /* timed runs at batch 1 */
     int latency_batch;   /* a second batch size for latency */

@@ -71,7 +71,7 @@ static VbStatus read_flat(const StFile *f, const char *name, const KOps *k, floa
 }
 
 VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState *s,
-                   const char *config_hash) {
+                   const char *config_hash, const char *alias_hash) {
     StFile f;
     VB_TRY(st_open(path, &f));
     VbStatus st = VB_OK;
@@ -81,7 +81,8 @@ VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState 
     ckpt_layout_digest(&m->pt, mine);
     if (!magic || !hash || !layout || !state)
         st = vb_fail_plain(VB_ERR_INPUT, "%s: not a vadbench checkpoint (metadata missing)", path);
-    else if (config_hash && strcmp(hash, config_hash) != 0)
+    else if (config_hash && strcmp(hash, config_hash) != 0 &&
+             !(alias_hash && strcmp(hash, alias_hash) == 0))
         st =
             vb_fail_plain(VB_ERR_INPUT, "%s: checkpoint belongs to config %s, not to this run's %s",
                           path, hash, config_hash);

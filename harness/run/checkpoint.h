@@ -31,8 +31,10 @@ typedef struct CkptState {
 /* swa may be NULL (no SWA state); it is backend memory of pt.total floats. */
 VbStatus ckpt_save(const char *path, const Hybrid *m, const AdamW *o, const float *swa,
                    const CkptState *s, const char *config_hash);
+/* The checkpoint must belong to config_hash, or to alias_hash when that is
+ * not NULL (the same cell's legacy hash, for checkpoints of older stores). */
 VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState *s,
-                   const char *config_hash);
+                   const char *config_hash, const char *alias_hash);
 /* Digest of parameter names and shapes (hex). */
 void ckpt_layout_digest(const ParamTable *pt, char out[17]);
 

@@ -11,9 +11,9 @@
 #include "harness/experiment/experiment.h"
 
 char *rundata_identity(const DataConfig *d) {
-    json_t *j = json_pack("{s:s, s:s, s:i, s:b}", "source", d->source, "normal", d->normal_class,
-                          "size", d->size, "skip_bad", d->skip_bad);
-    if (!strcmp(d->source, "synthetic")) {
+    json_t *j = json_pack("{s:s, s:s, s:i, s:b}", "source", data_source_names[d->source], "normal",
+                          d->normal_class, "size", d->size, "skip_bad", d->skip_bad);
+    if (d->source == DATA_SYNTHETIC) {
         json_object_set_new(j, "videos", json_integer(d->videos_per_class));
         json_object_set_new(j, "test_videos", json_integer(d->test_videos_per_class));
         json_object_set_new(j, "normal_factor", json_integer(d->normal_factor));
@@ -30,7 +30,7 @@ char *rundata_identity(const DataConfig *d) {
 
 VbStatus rundata_load(const DataConfig *d, Dataset *ds) {
     dataset_init(ds);
-    if (!strcmp(d->source, "synthetic")) {
+    if (d->source == DATA_SYNTHETIC) {
         SynthConfig sc;
         synth_defaults(&sc);
         sc.videos_per_class = d->videos_per_class;
@@ -41,7 +41,7 @@ VbStatus rundata_load(const DataConfig *d, Dataset *ds) {
         sc.seed = (uint64_t)d->data_seed;
         VB_TRY(synth_check(&sc));
         VB_TRY(synth_generate(&sc, ds));
-    } else if (!strcmp(d->source, "ucf_crime")) {
+    } else if (d->source == DATA_UCF_CRIME) {
         const char *path = d->path[0] ? d->path : getenv("VADBENCH_UCF_CRIME");
         if (!path || !*path)
             return vb_fail_plain(
@@ -65,7 +65,7 @@ VbStatus rundata_load(const DataConfig *d, Dataset *ds) {
         o.limit = d->limit;
         VB_TRY(fmnist_read(&o, ds));
     }
-    if (!strcmp(d->source, "synthetic") || !strcmp(d->source, "ucf_crime")) {
+    if (d->source == DATA_SYNTHETIC || d->source == DATA_UCF_CRIME) {
         VbStatus st = dataset_set_normal(ds, d->normal_class);
         if (st != VB_OK) {
             dataset_free(ds);
@@ -87,7 +87,7 @@ VbStatus celldata_open(const Dataset *ds, const RunConfig *rc, const Holdout *h,
     for (int i = 0; i < h->n; i++) names[i] = h->classes[i];
     sc.holdout = names;
     sc.nholdout = h->n;
-    sc.protocol = !strcmp(d->protocol, "one-class") ? SPLIT_ONE_CLASS : SPLIT_SUPERVISED;
+    sc.protocol = d->protocol;
     VB_TRY(split_make(ds, &sc, &cd->split));
     /* model classes: the classes seen in training, in data-set order */
     for (int c = 0; c < ds->nclasses; c++) {
@@ -128,9 +128,7 @@ VbStatus celldata_open(const Dataset *ds, const RunConfig *rc, const Holdout *h,
         lc.train = train;
         lc.batch = train ? rc->train.batch_size : eval_b;
         lc.drop_last = train;
-        lc.weights = !strcmp(rc->train.sampler, "sqrt")   ? SAMPLER_INV_SQRT
-                     : !strcmp(rc->train.sampler, "none") ? SAMPLER_NONE
-                                                          : SAMPLER_INV_COUNT;
+        lc.weights = rc->train.sampler;
         lc.aug.enabled = train && rc->train.augment;
         Loader **out = which == 0   ? &cd->train
                        : which == 1 ? &cd->train_eval

@@ -19,6 +19,7 @@
 #include "harness/run/rundata.h"
 #include "harness/run/train.h"
 #include "harness/store/store.h"
+#include "kernels/clock.h"
 #include "models/weights.h"
 
 static volatile sig_atomic_t g_stop;
@@ -33,12 +34,6 @@ void runner_install_signals(void) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ---- data sets shared by cells ---- */
@@ -97,6 +92,7 @@ typedef struct CellRun {
     Trainer *tr;
     bool lost, quiet, tty;
     const char *label;
+    const RunnerOptions *o;
     int index, total;
     double t0, last_print;
     int64_t steps_total;
@@ -108,7 +104,7 @@ static void note_status(CellRun *c, VbStatus s) {
 }
 
 static void progress(CellRun *c, const TrainEvent *ev) {
-    double t = now_s();
+    double t = vb_now_s();
     if (c->quiet || (!c->tty && t - c->last_print < 10.0) || (c->tty && t - c->last_print < 0.2))
         return;
     c->last_print = t;
@@ -174,10 +170,10 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
                       m->cfg.classes,
                       cd->normal_model,
                       rc->eval.target_fpr};
-    double t0 = now_s();
+    double t0 = vb_now_s();
     for (int pass = 0; pass < (rc->eval.tta > 1 ? 2 : 1); pass++) {
         int tta = pass ? rc->eval.tta : 0;
-        bool mx = !strcmp(rc->eval.tta_reduce, "max");
+        bool mx = rc->eval.tta_reduce == TTA_REDUCE_MAX;
         EvalScores val, test;
         VB_TRY(eval_collect(m, cd->val, &ec, tta, mx, &val));
         VbStatus st = eval_collect(m, cd->test, &ec, tta, mx, &test);
@@ -189,14 +185,14 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
         eval_scores_free(&test);
         VB_TRY(st);
     }
-    note_status(c, store_log_timing(c->st, c->run_id, "evaluate", now_s() - t0, 1));
+    note_status(c, store_log_timing(c->st, c->run_id, "evaluate", vb_now_s() - t0, 1));
     if (rc->eval.latency_samples > 0) {
-        t0 = now_s();
+        t0 = vb_now_s();
         VB_TRY(eval_latency(m, 1, 10, rc->eval.latency_samples, on_latency, c));
         int lb = rc->eval.latency_batch, ns = rc->eval.latency_samples / 10;
         if (lb > 1 && lb <= m->max_b)
             VB_TRY(eval_latency(m, lb, 3, ns < 20 ? 20 : ns, on_latency, c));
-        note_status(c, store_log_timing(c->st, c->run_id, "latency", now_s() - t0, 1));
+        note_status(c, store_log_timing(c->st, c->run_id, "latency", vb_now_s() - t0, 1));
     }
     return c->log_status;
 }
@@ -205,7 +201,7 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
  * videos, scored on its test videos, holdout classes unseen; final metrics
  * under split "probe" so that reports can set the model against them. */
 static VbStatus probe_cell(CellRun *c, const CellData *cd, DataEntry *de) {
-    double t0 = now_s();
+    double t0 = vb_now_s();
     ProbeSelect sel = {cd->split.videos[SPLIT_TRAIN], cd->split.n[SPLIT_TRAIN],
                        cd->split.videos[SPLIT_TEST], cd->split.n[SPLIT_TEST], cd->split.unseen};
     if (!de->probe_feat) de->probe_feat = probe_features(&de->ds); /* once per data set */
@@ -235,12 +231,12 @@ static VbStatus probe_cell(CellRun *c, const CellData *cd, DataEntry *de) {
         }
     }
     probe_free(&r);
-    note_status(c, store_log_timing(c->st, c->run_id, "probe", now_s() - t0, 1));
+    note_status(c, store_log_timing(c->st, c->run_id, "probe", vb_now_s() - t0, 1));
     return c->log_status;
 }
 
 static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, DataEntry *de,
-                            const char *ckpt_dir, const char *backend, char *why, size_t nwhy) {
+                            const char *ckpt_dir, KBackend backend, char *why, size_t nwhy) {
     Dataset *ds = &de->ds;
     RunConfig rc = cell->cfg;
     uint64_t seed = (uint64_t)e->seeds[cell->seed];
@@ -260,18 +256,21 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
         st = hybrid_build(&m, &rc.model, k, maxb, rc.data.clip_frames);
         have_m = st == VB_OK;
     }
-    char ckpt[1200];
+    char ckpt[1200], legacy[1200];
     snprintf(ckpt, sizeof ckpt, "%s/%s.ckpt", ckpt_dir, cell->hash);
+    /* a checkpoint left under the cell's legacy hash (a store of hash format 1) */
+    snprintf(legacy, sizeof legacy, "%s/%s.ckpt", ckpt_dir, cell->legacy_hash);
+    if (access(ckpt, F_OK) != 0 && access(legacy, F_OK) == 0) rename(legacy, ckpt);
     if (st == VB_OK) {
         hybrid_init(&m, seed);
         /* test hook: plant a NaN in this variant's weights (a cell that must fail) */
-        const char *nan_env = getenv("VADBENCH_TEST_NAN_VARIANT");
-        if (nan_env && !strcmp(nan_env, e->variant[cell->variant])) {
+        if (c->o->test_nan_variant && !strcmp(c->o->test_nan_variant, e->variant[cell->variant])) {
             float nan = NAN;
             k->upload(params_data(&m.pt, 0), &nan, sizeof nan);
         }
         TrainData td = {cd.train, cd.train_eval, cd.val, cd.class_map, cd.normal_model, cd.counts};
         st = trainer_new(&m, &rc.train, &td, seed, ckpt, cell->hash, &tr);
+        if (st == VB_OK) trainer_accept_legacy_hash(tr, cell->legacy_hash);
     }
     bool resumed = false;
     if (st == VB_OK) st = trainer_resume(tr, &resumed);
@@ -282,11 +281,10 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
                     ckpt);
         c->tr = tr;
         c->steps_total = (int64_t)loader_batches_per_epoch(cd.train) * rc.train.epochs;
-        c->t0 = now_s();
+        c->t0 = vb_now_s();
         trainer_set_logger(tr, on_train, c);
         /* test hook: behave as if Ctrl-C came after N optimiser steps */
-        const char *stop_env = getenv("VADBENCH_TEST_STOP_AFTER");
-        if (stop_env && atoi(stop_env) > 0) trainer_stop_after(tr, atoi(stop_env));
+        if (c->o->test_stop_after > 0) trainer_stop_after(tr, c->o->test_stop_after);
         TrainResult res;
         st = trainer_run(tr, &res);
         if (c->tty && !c->quiet) fprintf(stderr, "\r\033[K");
@@ -362,7 +360,7 @@ typedef struct Plan {
 static VbStatus plan_file(const char *file, const RunnerOptions *o, DataCache *dc, Plan *p) {
     memset(p, 0, sizeof *p);
     VB_TRY(experiment_load(file, &p->e));
-    if (o->backend) snprintf(p->e.backend, sizeof p->e.backend, "%s", o->backend);
+    if (o->backend != RUNNER_BACKEND_AS_WRITTEN) p->e.backend = (KBackend)o->backend;
     const char **dig = vb_xcalloc((size_t)p->e.nvariants, sizeof *dig);
     VbStatus st = VB_OK;
     for (int v = 0; v < p->e.nvariants && st == VB_OK; v++) {
@@ -430,12 +428,13 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
     const char **hashes = vb_xcalloc((size_t)p->ncells, sizeof *hashes);
     int nsel = 0;
     for (int i = 0; i < p->ncells; i++) {
-        canon[i] = cell_canonical(&p->cells[i]);
+        canon[i] = config_canonical(p->cells[i].config);
         sc[i].variant = e->variant[p->cells[i].variant];
         sc[i].seed = e->seeds[p->cells[i].seed];
         sc[i].holdout = e->holdout[p->cells[i].holdout].name;
         sc[i].config_json = canon[i];
         sc[i].config_hash = p->cells[i].hash;
+        sc[i].legacy_hash = p->cells[i].legacy_hash;
         if (p->selected[i]) hashes[nsel++] = p->cells[i].hash;
     }
     StoreRegistered *reg = vb_xcalloc((size_t)p->ncells, sizeof *reg);
@@ -471,7 +470,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         cell_label(e, cell, label, sizeof label);
         StoreProvenance pv;
         store_provenance_local(&pv);
-        pv.backend = e->backend;
+        pv.backend = kbackend_names[e->backend];
         pv.threads = kthreads_get();
         DataEntry *de;
         s = data_get(dc, &cell->cfg.data, o->quiet, &de);
@@ -479,12 +478,19 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         pv.dataset_digest = de->ds.digest;
         s = store_set_provenance(st, run.id, &pv);
         if (s != VB_OK) break;
-        CellRun c = {st,    run.id, NULL, false, o->quiet, isatty(2) != 0, label,
-                     index, nsel,   0,    0,     0,        VB_OK};
+        CellRun c = {.st = st,
+                     .run_id = run.id,
+                     .quiet = o->quiet,
+                     .tty = isatty(2) != 0,
+                     .label = label,
+                     .o = o,
+                     .index = index,
+                     .total = nsel,
+                     .log_status = VB_OK};
         if (!o->quiet)
             fprintf(stderr, "[cell %d/%d] %s (run %lld, %s)\n", index, nsel, label,
                     (long long)run.id, cell->hash);
-        double t0 = now_s();
+        double t0 = vb_now_s();
         CellOutcome out = run_cell(&c, e, cell, de, ckpt_dir, e->backend, why, sizeof why);
         switch (out) {
         case CELL_DONE:
@@ -492,7 +498,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
             sum->ran++;
             if (!o->quiet)
                 fprintf(stderr, "[cell %d/%d] %s: done in %.1f s\n", index, nsel, label,
-                        now_s() - t0);
+                        vb_now_s() - t0);
             break;
         case CELL_FAILED:
             s = store_mark_failed(st, run.id, why);

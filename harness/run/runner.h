@@ -10,19 +10,25 @@
 #define VB_RUNNER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "kernels/status.h"
+
+#define RUNNER_BACKEND_AS_WRITTEN (-1)
 
 typedef struct RunnerOptions {
     const char *db;       /* NULL: store_default_path() */
     const char *only;     /* fnmatch pattern on "variant/holdout/seedN" (NULL: all) */
     int shard_i, shard_n; /* take cells with index % n == i (n = 0: all) */
-    const char *backend;  /* overrides the files' backend (NULL: as written) */
-    int threads;          /* overrides the files' threads (0: as written) */
+    int backend; /* a KBackend overriding the files' backend, or RUNNER_BACKEND_AS_WRITTEN */
+    int threads; /* overrides the files' threads (0: as written) */
     bool dry_run;
     bool quiet;
     const char *checkpoint_dir; /* NULL: <db dir>/checkpoints */
     double lease_s;             /* 0: the store's default */
+    /* test hooks, set by tests only (the command line never does) */
+    int64_t test_stop_after;      /* each cell stops after N optimiser steps, as on Ctrl-C */
+    const char *test_nan_variant; /* plant a NaN in this variant's weights: its cells fail */
 } RunnerOptions;
 
 typedef struct RunnerSummary {

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "harness/run/checkpoint.h"
+#include "kernels/clock.h"
 #include "models/mixup.h"
 #include "models/optim.h"
 
@@ -38,13 +39,8 @@ struct Trainer {
     void *log_ctx;
     volatile sig_atomic_t stop;
     int64_t stop_after;
+    char *legacy_hash; /* also accepted in a checkpoint to resume (NULL: none) */
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint64_t seed,
                      const char *ckpt_path, const char *config_hash, Trainer **out) {
@@ -71,9 +67,7 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
                        tc->batch_size);
     }
     Schedule *s = &t->sched;
-    s->kind = !strcmp(tc->schedule, "cosine")     ? SCHED_COSINE
-              : !strcmp(tc->schedule, "constant") ? SCHED_CONSTANT
-                                                  : SCHED_ONECYCLE;
+    s->kind = tc->schedule;
     s->max_lr = tc->lr, s->pct = tc->warmup, s->div = tc->div_factor;
     s->final_div = tc->final_div_factor, s->cycle_momentum = tc->cycle_momentum;
     s->base_m = 0.85, s->max_m = 0.95;
@@ -87,13 +81,11 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
     lc->gamma = tc->focal_gamma, lc->alpha = tc->focal_alpha, lc->smoothing = tc->label_smoothing;
     lc->w_cls = tc->w_cls, lc->w_bin = tc->w_bin, lc->w_svdd = tc->w_svdd, lc->w_vae = tc->w_vae;
     lc->vae_beta = tc->vae_beta;
-    lc->svdd_mode = !strcmp(tc->svdd_mode, "one-class")       ? SVDD_ONE_CLASS
-                    : !strcmp(tc->svdd_mode, "soft-boundary") ? SVDD_SOFT_BOUNDARY
-                                                              : SVDD_SUPERVISED;
+    lc->svdd_mode = tc->svdd_mode;
     lc->svdd_nu = tc->svdd_nu;
     lc->svdd_on = false; /* until the centre is estimated */
     int C = m->cfg.classes;
-    if (!strcmp(tc->class_alpha, "balanced") && d->class_counts) {
+    if (tc->class_alpha == CLASS_ALPHA_BALANCED && d->class_counts) {
         /* sklearn's "balanced": n / (C · count_c) */
         t->alpha = vb_xcalloc((size_t)C, sizeof(double));
         double n = 0;
@@ -138,6 +130,7 @@ void trainer_free(Trainer *t) {
     loss_work_free(&t->lw);
     free(t->alpha), free(t->xhost), free(t->xtmp), free(t->ya), free(t->yb), free(t->aa);
     free(t->ab), free(t->perm), free(t->lam), free(t->dist), free(t->ckpt), free(t->hash);
+    free(t->legacy_hash);
     if (t->xdev) k->free(t->xdev);
     if (t->swa) k->free(t->swa);
     if (t->lw_tmp) k->free(t->lw_tmp);
@@ -159,11 +152,16 @@ static VbStatus save(Trainer *t) {
     return ckpt_save(t->ckpt, t->m, &t->opt, t->swa, &t->s, t->hash);
 }
 
+void trainer_accept_legacy_hash(Trainer *t, const char *legacy_hash) {
+    free(t->legacy_hash);
+    t->legacy_hash = legacy_hash ? vb_xstrdup(legacy_hash) : NULL;
+}
+
 VbStatus trainer_resume(Trainer *t, bool *resumed) {
     *resumed = false;
     struct stat sb;
     if (!t->ckpt || stat(t->ckpt, &sb) != 0) return VB_OK;
-    VB_TRY(ckpt_load(t->ckpt, t->m, &t->opt, t->swa, &t->s, t->hash));
+    VB_TRY(ckpt_load(t->ckpt, t->m, &t->opt, t->swa, &t->s, t->hash, t->legacy_hash));
     t->lc.svdd_on = t->s.svdd_on, t->lc.svdd_r2 = t->s.svdd_r2;
     LoaderPos p = {t->s.loader_epoch, t->s.loader_batch};
     VB_TRY(loader_seek(t->d.train, p));
@@ -310,7 +308,7 @@ static VbStatus validate(Trainer *t, double *loss, double *acc) {
 static bool es_improved(const TrainConfig *tc, double best, double v) {
     if (isnan(v)) return false;
     if (isnan(best)) return true;
-    bool higher = !strcmp(tc->es_metric, "val_accuracy");
+    bool higher = tc->es_metric == ES_METRIC_VAL_ACCURACY;
     return higher ? v > best + tc->es_min_delta : v < best - tc->es_min_delta;
 }
 
@@ -375,10 +373,8 @@ void train_bn_update(Hybrid *m, Loader *l) {
     /* reset running statistics: mean 0, var 1 */
     for (int i = 0; i < pt->n; i++) {
         const Param *p = &pt->p[i];
-        size_t len = strlen(p->name);
-        bool mean = len > 13 && !strcmp(p->name + len - 13, ".running_mean");
-        bool var = len > 12 && !strcmp(p->name + len - 12, ".running_var");
-        if (!mean && !var) continue;
+        bool var = p->role == PARAM_ROLE_BN_VAR;
+        if (p->role != PARAM_ROLE_BN_MEAN && !var) continue;
         float *h = vb_xmalloc(p->numel * sizeof(float));
         for (size_t j = 0; j < p->numel; j++) h[j] = var ? 1.0f : 0.0f;
         k->upload(params_data(pt, i), h, p->numel * sizeof(float));
@@ -434,8 +430,8 @@ static VbStatus end_epoch(Trainer *t, double epoch_seconds, double train_loss, b
     ev.val_loss = vl, ev.val_accuracy = va, ev.train_loss = train_loss;
     ev.epoch_seconds = epoch_seconds;
     if (t->log) t->log(t->log_ctx, &ev);
-    if (strcmp(tc->es_metric, "none") != 0) {
-        double v = !strcmp(tc->es_metric, "val_accuracy") ? va : vl;
+    if (tc->es_metric != ES_METRIC_NONE) {
+        double v = tc->es_metric == ES_METRIC_VAL_ACCURACY ? va : vl;
         if (es_improved(tc, t->s.best_metric, v)) {
             t->s.best_metric = v, t->s.bad_epochs = 0, t->s.best_epoch = t->s.epoch;
         } else if (++t->s.bad_epochs >= tc->es_patience) {
@@ -463,7 +459,7 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
         res->steps = t->s.step, res->epochs_run = t->s.epoch, res->seconds = t->s.seconds;
         return VB_OK;
     }
-    double t_start = now_s() - t->s.seconds;
+    double t_start = vb_now_s() - t->s.seconds;
     bool early = false;
     while (t->s.epoch < tc->epochs && !early) {
         if (should_center(t)) {
@@ -471,17 +467,17 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
             t->lc.svdd_on = true;
             hybrid_set_train(m, true);
         }
-        double e0 = now_s(), loss_sum = 0;
+        double e0 = vb_now_s(), loss_sum = 0;
         long loss_n = 0;
         while (t->s.loader_batch < (uint64_t)t->spe) {
             if (t->stop || (t->stop_after >= 0 && t->s.step >= t->stop_after)) {
-                t->s.seconds = now_s() - t_start;
+                t->s.seconds = vb_now_s() - t_start;
                 VB_TRY(save(t));
                 res->stopped = true;
                 res->steps = t->s.step, res->epochs_run = t->s.epoch;
                 return VB_OK;
             }
-            double s0 = now_s();
+            double s0 = vb_now_s();
             const Batch *bt = loader_next(t->d.train);
             if (!bt) return VB_FAIL(VB_ERR_IO, "the training loader stopped");
             TrainEvent ev;
@@ -489,21 +485,21 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
             t->s.step++;
             t->s.loader_batch++;
             loss_sum += ev.loss.total, loss_n++;
-            ev.images_per_s = bt->n * bt->T / (now_s() - s0);
+            ev.images_per_s = bt->n * bt->T / (vb_now_s() - s0);
             if (t->log) t->log(t->log_ctx, &ev);
             if (tc->checkpoint_every > 0 && t->s.step % tc->checkpoint_every == 0 &&
                 t->s.loader_batch < (uint64_t)t->spe) {
-                t->s.seconds = now_s() - t_start;
+                t->s.seconds = vb_now_s() - t_start;
                 VB_TRY(save(t));
             }
         }
-        VB_TRY(end_epoch(t, now_s() - e0, loss_n ? loss_sum / loss_n : NAN, &early));
+        VB_TRY(end_epoch(t, vb_now_s() - e0, loss_n ? loss_sum / loss_n : NAN, &early));
         t->s.epoch++;
         t->s.loader_batch = 0;
-        t->s.seconds = now_s() - t_start;
+        t->s.seconds = vb_now_s() - t_start;
         if (t->s.epoch < tc->epochs && !early) VB_TRY(save(t));
     }
-    t->s.seconds = now_s() - t_start;
+    t->s.seconds = vb_now_s() - t_start;
     VB_TRY(finish(t));
     res->steps = t->s.step, res->epochs_run = t->s.epoch, res->early_stopped = early;
     res->best_metric = t->s.best_metric, res->seconds = t->s.seconds;

@@ -69,6 +69,9 @@ void trainer_free(Trainer *t);
  * = false when there is none). A corrupt or mismatched checkpoint is an error. */
 VbStatus trainer_resume(Trainer *t, bool *resumed);
 void trainer_set_logger(Trainer *t, TrainLogFn fn, void *ctx);
+/* Also resume from a checkpoint written under the cell's legacy config hash
+ * (a store migrated from hash format 1). */
+void trainer_accept_legacy_hash(Trainer *t, const char *legacy_hash);
 /* Stop cleanly at the next step boundary (e.g. from a SIGINT handler):
  * writes a checkpoint and returns with result.stopped. */
 void trainer_request_stop(Trainer *t);

@@ -345,8 +345,15 @@ static VbStatus insert_params(Store *st, sqlite3_stmt *ins, int64_t id, const ch
 }
 
 static VbStatus register_one(Store *st, sqlite3_stmt *ins, sqlite3_stmt *find, sqlite3_stmt *par,
-                             int64_t exp_id, const StoreCell *c, json_t *cfg, const char *now,
-                             StoreRegistered *out) {
+                             sqlite3_stmt *rename, int64_t exp_id, const StoreCell *c, json_t *cfg,
+                             const char *now, StoreRegistered *out) {
+    if (c->legacy_hash && *c->legacy_hash) {
+        /* a row of an older store still named by the legacy hash takes the new one */
+        sqlite3_reset(rename);
+        store_bind_text(rename, 1, c->config_hash);
+        store_bind_text(rename, 2, c->legacy_hash);
+        if (sqlite3_step(rename) != SQLITE_DONE) return STORE_DB_FAIL(st, "renaming a cell");
+    }
     sqlite3_reset(ins);
     sqlite3_bind_int64(ins, 1, exp_id);
     store_bind_text(ins, 2, c->variant);
@@ -389,7 +396,7 @@ VbStatus store_register_cells(Store *st, int64_t experiment_id, const StoreCell 
     }
     char now[40];
     store_iso_time(store_now(), now, sizeof now);
-    sqlite3_stmt *ins = NULL, *find = NULL, *par = NULL;
+    sqlite3_stmt *ins = NULL, *find = NULL, *par = NULL, *rename = NULL;
     if (s == VB_OK)
         s = store_prepare(st,
                           "INSERT INTO runs(experiment_id, variant, seed, holdout, created,"
@@ -400,17 +407,22 @@ VbStatus store_register_cells(Store *st, int64_t experiment_id, const StoreCell 
         s = store_prepare(st, "SELECT id, status FROM runs WHERE config_hash = ?1", &find);
     if (s == VB_OK)
         s = store_prepare(st, "INSERT INTO params(run_id, key, value) VALUES (?1, ?2, ?3)", &par);
+    if (s == VB_OK)
+        s = store_prepare(st,
+                          "UPDATE OR IGNORE runs SET config_hash = ?1, legacy_hash = ?2"
+                          " WHERE config_hash = ?2",
+                          &rename);
     if (s == VB_OK) s = store_begin(st);
     if (s == VB_OK) {
         for (int i = 0; i < n && s == VB_OK; i++) {
             StoreRegistered r;
-            s = register_one(st, ins, find, par, experiment_id, &cells[i], cfg[i], now, &r);
+            s = register_one(st, ins, find, par, rename, experiment_id, &cells[i], cfg[i], now, &r);
             if (s == VB_OK && out) out[i] = r;
         }
         if (s == VB_OK) s = store_commit(st);
         else store_rollback(st);
     }
-    sqlite3_finalize(ins), sqlite3_finalize(find), sqlite3_finalize(par);
+    sqlite3_finalize(ins), sqlite3_finalize(find), sqlite3_finalize(par), sqlite3_finalize(rename);
     for (int i = 0; i < n; i++) json_decref(cfg[i]);
     free(cfg);
     return s;

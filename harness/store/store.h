@@ -33,7 +33,7 @@
 #include "kernels/status.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 /* Lease of a claimed cell when the caller passes 0, in seconds. */
 #define STORE_LEASE_DEFAULT_S 120.0
 /* Metric rows buffered before store_log_metric flushes on its own. */
@@ -108,6 +108,8 @@ typedef struct StoreCell {
     const char *holdout;     /* "" or NULL when the experiment has no holdout axis */
     const char *config_json; /* canonical JSON object of the resolved config */
     const char *config_hash; /* its hash (hex), unique across the store */
+    const char *legacy_hash; /* the same cell's hash format 1 (NULL: none): a row still
+                                named by it (an older store) is renamed to config_hash */
 } StoreCell;
 
 /* What registration found for one cell. */

@@ -184,7 +184,8 @@ VbStatus store_find_run(Store *st, const char *spec, StoreRun *out) {
                              st->path, spec ? spec : "", MIN_PREFIX);
     char *prefix = vb_xstrdup(spec);
     for (char *p = prefix; *p; p++) *p = (char)tolower((unsigned char)*p);
-    char *sql = run_sql("WHERE substr(lower(r.config_hash), 1, ?2) = ?1 ORDER BY r.id LIMIT 11");
+    char *sql = run_sql("WHERE substr(lower(r.config_hash), 1, ?2) = ?1"
+                        " OR substr(lower(r.legacy_hash), 1, ?2) = ?1 ORDER BY r.id LIMIT 11");
     sqlite3_stmt *s;
     VbStatus r = store_prepare(st, sql, &s);
     free(sql);

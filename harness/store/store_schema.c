@@ -8,13 +8,20 @@
  *      params, metrics, timings, baselines; view run_summary
  *   2  latency table; runs.attempts and runs.checkpoint; views
  *      final_metrics, run_summary (with finals JSON), variant_summary
- *   3  runs.cpu_path and runs.numerics: the CPU backend's instruction-set
+ *   3  runs.legacy_hash: config hashes leave keys at their default out
+ *      (harness/experiment/confighash.h); every run is renamed to its new
+ *      hash and keeps the old one in legacy_hash, where `show` and the
+ *      runner still find it. A run whose new hash another run already has
+ *      (configs that differed only in keys an older schema lacked) keeps
+ *      its old hash.
+ *   4  runs.cpu_path and runs.numerics: the CPU backend's instruction-set
  *      path and numerics version (kernels.h VB_NUMERICS_VERSION)
  * results/README.md documents every table, column and view; keep it in step.
  * This file must not be asked to open files or talk to callers: store.c does. */
 #include <stdio.h>
 #include <string.h>
 
+#include "harness/experiment/experiment.h"
 #include "harness/store/store_internal.h"
 
 static const char SCHEMA_TABLES[] =
@@ -54,11 +61,13 @@ static const char SCHEMA_TABLES[] =
     "  lease_expires  REAL,\n"
     "  attempts       INTEGER NOT NULL DEFAULT 0,\n"
     "  checkpoint     TEXT,\n"
+    "  legacy_hash    TEXT,\n"
     "  cpu_path       TEXT,\n"
     "  numerics       INTEGER\n"
     ");\n"
     "CREATE INDEX runs_cell ON runs(experiment_id, variant, holdout, seed);\n"
     "CREATE INDEX runs_status ON runs(status);\n"
+    "CREATE INDEX runs_legacy_hash ON runs(legacy_hash);\n"
     "CREATE TABLE params (\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
     "  key    TEXT NOT NULL,\n"
@@ -159,14 +168,45 @@ static VbStatus migrate_1_to_2(Store *st) {
     return store_exec(st, SCHEMA_LATENCY);
 }
 
+/* Rename every run to its hash of format 2 (see the history above). */
 static VbStatus migrate_2_to_3(Store *st) {
+    VB_TRY(store_exec(st, "ALTER TABLE runs ADD COLUMN legacy_hash TEXT;\n"
+                          "CREATE INDEX runs_legacy_hash ON runs(legacy_hash);\n"
+                          "UPDATE runs SET legacy_hash = config_hash;\n"));
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    VbStatus s = store_prepare(st, "SELECT id, config_json, dataset_digest FROM runs", &sel);
+    if (s == VB_OK)
+        s = store_prepare(st, "UPDATE OR IGNORE runs SET config_hash = ?2 WHERE id = ?1", &upd);
+    int rc;
+    while (s == VB_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *cfg = (const char *)sqlite3_column_text(sel, 1);
+        const char *digest = (const char *)sqlite3_column_text(sel, 2);
+        json_t *j = cfg ? json_loads(cfg, 0, NULL) : NULL;
+        /* a run never started has no digest yet: the runner renames it when it
+         * registers the cell again (StoreCell.legacy_hash) */
+        if (j && digest) {
+            char h[33];
+            config_hash(j, digest, h);
+            sqlite3_reset(upd);
+            sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
+            store_bind_text(upd, 2, h);
+            if (sqlite3_step(upd) != SQLITE_DONE) s = STORE_DB_FAIL(st, "renaming a run");
+        }
+        json_decref(j);
+    }
+    if (s == VB_OK && rc != SQLITE_DONE) s = STORE_DB_FAIL(st, "reading runs");
+    sqlite3_finalize(sel), sqlite3_finalize(upd);
+    return s;
+}
+
+static VbStatus migrate_3_to_4(Store *st) {
     return store_exec(st, "ALTER TABLE runs ADD COLUMN cpu_path TEXT;\n"
                           "ALTER TABLE runs ADD COLUMN numerics INTEGER;\n");
 }
 
 typedef VbStatus (*StoreMigration)(Store *st);
 static const StoreMigration migrations[STORE_SCHEMA_VERSION] = {NULL, migrate_1_to_2,
-                                                                migrate_2_to_3};
+                                                                migrate_2_to_3, migrate_3_to_4};
 
 static VbStatus read_version(Store *st, int *version) {
     sqlite3_stmt *s;
