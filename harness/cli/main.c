@@ -35,8 +35,13 @@ static void print_version(void) {
  * sleeping. When the cores are shared (the loader's own worker threads,
  * other processes) a spinning thread holds the core its partner needs, and
  * a training step measured 10x slower (16 vs 131 images/s at load 4.5 on 2
- * cores). libgomp reads its settings when it is loaded, so set a short spin
- * count and re-execute once, unless the user chose a policy. */
+ * cores). Measured again with the own CPU engine (about 380 instead of 610
+ * parallel regions a training step, Option A batch 32, 2 threads, load
+ * 11-15 on 2 cores, interleaved): GOMP_SPINCOUNT=1000 37-44 images/s and
+ * batch-1 inference 14-20 ms; libgomp's default 2.6-4.1 images/s and
+ * 130-257 ms — still a collapse, so this stays. libgomp reads its settings
+ * when it is loaded, so set a short spin count and re-execute once, unless
+ * the user chose a policy. */
 static void tune_openmp(char **argv) {
     if (getenv("GOMP_SPINCOUNT") || getenv("OMP_WAIT_POLICY")) return;
     setenv("GOMP_SPINCOUNT", "1000", 1);

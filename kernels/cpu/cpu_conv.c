@@ -516,7 +516,10 @@ static void cpu_conv2d_bwd(const KConv *p, const float *x, const float *w, const
     const size_t rows = (size_t)p->n * p->oh * p->ow;
     if (db) bias_grad(rows, p->cout, dy, db, ws + l.partb);
     if (conv_is_1x1(p)) {
-        if (dw) { /* dw[cout,cin] += dy^T x */
+        if (dw && red_chunks(rows) == 1) { /* dw[cout,cin] += dy^T x: one chain, then + */
+            gemm_par(true, false, p->cout, p->cin, (int)rows, 1.0f, dy, p->cout, x, p->cin, 1.0f,
+                     dw, p->cin, NULL, false);
+        } else if (dw) { /* chunk partials summed in order, then added */
             float *part = ws + l.part;
             par_wgrad(1, rows, p->cout, p->cin, dy, p->cout, 0, x, p->cin, 0, part);
             add_to((size_t)p->cout * p->cin, part, dw);

@@ -83,18 +83,31 @@ static void bn_block_load(const BnSrc *s, int j, int w, BnBlock *bk) {
 
 static inline int bn_tiles(int rows) { return (rows + CPU_TILE - 1) / CPU_TILE; }
 
+/* Each batchnorm op runs as ONE parallel region (if large enough): the
+ * functions below are its team steps — orphaned `omp for`s and `omp single`s
+ * that every thread of the region calls — and everything they share (sums,
+ * tile partials, coefficients) lives in the op's BnShared, on the calling
+ * thread's stack. */
+typedef struct BnShared {
+    double s1[BN_W], s2[BN_W];     /* per-channel sums of a super-block */
+    double p1[BN_BUF], p2[BN_BUF]; /* tile partials of one round */
+    float k1[BN_W], k2[BN_W];      /* training backward: mean(dp), mean(dp*xhat) */
+} BnShared;
+
+static bool bn_par(const KBn *p) { return (size_t)p->rows * p->c >= PAR_MIN; }
+
 /* Per-channel double sums over all rows for channels [j0, j0+w), w <= BN_W:
  * statistics (src == NULL: shifted sums of x) or gradient sums (src given:
  * sum dp, sum dp*xhat; `out`, when not NULL, receives dp*o as in
- * the gsum item kernel). Overwrites s1, s2 [w]. */
+ * the gsum item kernel). Overwrites sh->s1, sh->s2 [w]. Team step. */
 static void bn_reduce(const KBn *p, const float *x, const float *dy, float *out, const BnSrc *src,
-                      int j0, int w, double *s1, double *s2) {
-    double p1[BN_BUF], p2[BN_BUF];
+                      int j0, int w, BnShared *sh) {
     const CpuVec *v = cpu_vec();
     int rows = p->rows, c = p->c, ntiles = bn_tiles(rows);
     int nblk = (w + BN_CB - 1) / BN_CB, per_round = BN_BUF / w;
+    double *p1 = sh->p1, *p2 = sh->p2, *s1 = sh->s1, *s2 = sh->s2;
+#pragma omp for schedule(static)
     for (int j = 0; j < w; j++) s1[j] = s2[j] = 0;
-#pragma omp parallel if ((size_t)rows * w >= PAR_MIN)
     for (int t0 = 0; t0 < ntiles; t0 += per_round) {
         int nt = imin(per_round, ntiles - t0);
 #pragma omp for schedule(static)
@@ -121,14 +134,15 @@ static void bn_reduce(const KBn *p, const float *x, const float *dy, float *out,
 }
 
 /* Elementwise pass over channels [j0, j0+w): out = act(bn(x)) (forward),
- * or, when `grad`, out = dx from the dp it holds (bn_dx_item). One thread
- * per (tile, block). */
+ * or, when `grad`, out = dx from the dp it holds. One thread per (tile,
+ * block). Team step (no barrier at its end: `nowait`, the region's end
+ * is one). */
 static void bn_pass(const KBn *p, const float *x, float *out, const BnSrc *src, int j0, int w,
                     bool grad) {
     const CpuVec *v = cpu_vec();
     int rows = p->rows, c = p->c, ntiles = bn_tiles(rows);
     int nblk = (w + BN_CB - 1) / BN_CB;
-#pragma omp parallel for schedule(static) if ((size_t)rows * w >= PAR_MIN)
+#pragma omp for schedule(static) nowait
     for (int it = 0; it < ntiles * nblk; it++) {
         int t = it / nblk, jb = j0 + (it % nblk) * BN_CB, wb = imin(BN_CB, j0 + w - jb);
         int r0 = t * CPU_TILE, r1 = imin(rows, r0 + CPU_TILE);
@@ -147,27 +161,31 @@ static void cpu_bn_train_fwd(const KBn *p, const float *x, const float *gamma, c
                              float *run_mean, float *run_var, bool update_running, float *mean,
                              float *invstd, float *y) {
     VB_ASSERT(p->rows > 0);
-    double s1[BN_W], s2[BN_W];
-    double n = p->rows, mom = p->momentum;
-    for (int j0 = 0; j0 < p->c; j0 += BN_W) {
-        int w = imin(BN_W, p->c - j0);
-        bn_reduce(p, x, NULL, NULL, NULL, j0, w, s1, s2);
-        for (int j = 0; j < w; j++) {
-            double md = s1[j] / n;
-            double var = s2[j] / n - md * md;
-            if (var < 0) var = 0;
-            double mu = (double)x[j0 + j] + md;
-            mean[j0 + j] = (float)mu;
-            invstd[j0 + j] = (float)(1.0 / sqrt(var + (double)p->eps));
-            if (update_running) {
-                double unbiased = p->rows > 1 ? var * n / (n - 1) : var;
-                run_mean[j0 + j] = (float)((1 - mom) * run_mean[j0 + j] + mom * mu);
-                run_var[j0 + j] = (float)((1 - mom) * run_var[j0 + j] + mom * unbiased);
+    BnShared sh;
+    const double n = p->rows, mom = p->momentum;
+    const BnSrc src = {.gamma = gamma, .beta = beta, .mean = mean, .invstd = invstd};
+#pragma omp parallel if (bn_par(p))
+    {
+        for (int j0 = 0; j0 < p->c; j0 += BN_W) {
+            int w = imin(BN_W, p->c - j0);
+            bn_reduce(p, x, NULL, NULL, NULL, j0, w, &sh);
+#pragma omp single
+            for (int j = 0; j < w; j++) {
+                double md = sh.s1[j] / n;
+                double var = sh.s2[j] / n - md * md;
+                if (var < 0) var = 0;
+                double mu = (double)x[j0 + j] + md;
+                mean[j0 + j] = (float)mu;
+                invstd[j0 + j] = (float)(1.0 / sqrt(var + (double)p->eps));
+                if (update_running) {
+                    double unbiased = p->rows > 1 ? var * n / (n - 1) : var;
+                    run_mean[j0 + j] = (float)((1 - mom) * run_mean[j0 + j] + mom * mu);
+                    run_var[j0 + j] = (float)((1 - mom) * run_var[j0 + j] + mom * unbiased);
+                }
             }
         }
+        bn_pass(p, x, y, &src, 0, p->c, false);
     }
-    BnSrc src = {.gamma = gamma, .beta = beta, .mean = mean, .invstd = invstd};
-    bn_pass(p, x, y, &src, 0, p->c, false);
 }
 
 /* Evaluation forward with running statistics: y = act(gamma*(x-rm)/
@@ -176,6 +194,7 @@ static void cpu_bn_eval_fwd(const KBn *p, const float *x, const float *gamma, co
                             const float *run_mean, const float *run_var, float *y) {
     BnSrc src = {
         .gamma = gamma, .beta = beta, .run_mean = run_mean, .run_var = run_var, .eps = p->eps};
+#pragma omp parallel if (bn_par(p))
     bn_pass(p, x, y, &src, 0, p->c, false);
 }
 
@@ -189,22 +208,24 @@ static void cpu_bn_train_bwd(const KBn *p, const float *x, const float *gamma, c
                              float *dgamma, float *dbeta) {
     if (!dx && !dgamma && !dbeta) return;
     VB_ASSERT(p->rows > 0);
-    double s1[BN_W], s2[BN_W];
-    float k1[BN_W], k2[BN_W];
-    BnSrc src = {.gamma = gamma, .beta = beta, .mean = mean, .invstd = invstd};
+    BnShared sh;
+    const BnSrc src = {.gamma = gamma, .beta = beta, .mean = mean, .invstd = invstd};
+#pragma omp parallel if (bn_par(p))
     for (int j0 = 0; j0 < p->c; j0 += BN_W) {
         int w = imin(BN_W, p->c - j0);
-        bn_reduce(p, x, dy, dx, &src, j0, w, s1, s2);
+        bn_reduce(p, x, dy, dx, &src, j0, w, &sh);
+#pragma omp single
         for (int j = 0; j < w; j++) {
-            if (dbeta) dbeta[j0 + j] = (float)((double)dbeta[j0 + j] + s1[j]);
-            if (dgamma) dgamma[j0 + j] = (float)((double)dgamma[j0 + j] + s2[j]);
-            k1[j] = (float)(s1[j] / p->rows);
-            k2[j] = (float)(s2[j] / p->rows);
+            if (dbeta) dbeta[j0 + j] = (float)((double)dbeta[j0 + j] + sh.s1[j]);
+            if (dgamma) dgamma[j0 + j] = (float)((double)dgamma[j0 + j] + sh.s2[j]);
+            sh.k1[j] = (float)(sh.s1[j] / p->rows);
+            sh.k2[j] = (float)(sh.s2[j] / p->rows);
         }
         if (dx) {
             BnSrc s = src;
-            s.k1 = k1, s.k2 = k2, s.j0 = j0;
+            s.k1 = sh.k1, s.k2 = sh.k2, s.j0 = j0;
             bn_pass(p, x, dx, &s, j0, w, true);
+#pragma omp barrier /* the next super-block's sums reuse sh */
         }
     }
 }
@@ -222,13 +243,15 @@ static void cpu_bn_eval_bwd(const KBn *p, const float *x, const float *gamma, co
                  .run_var = run_var,
                  .eps = p->eps,
                  .store_dx = true};
-    double s1[BN_W], s2[BN_W];
+    BnShared sh;
+#pragma omp parallel if (bn_par(p))
     for (int j0 = 0; j0 < p->c; j0 += BN_W) {
         int w = imin(BN_W, p->c - j0);
-        bn_reduce(p, x, dy, dx, &src, j0, w, s1, s2);
+        bn_reduce(p, x, dy, dx, &src, j0, w, &sh);
+#pragma omp single
         for (int j = 0; j < w; j++) {
-            if (dbeta) dbeta[j0 + j] = (float)((double)dbeta[j0 + j] + s1[j]);
-            if (dgamma) dgamma[j0 + j] = (float)((double)dgamma[j0 + j] + s2[j]);
+            if (dbeta) dbeta[j0 + j] = (float)((double)dbeta[j0 + j] + sh.s1[j]);
+            if (dgamma) dgamma[j0 + j] = (float)((double)dgamma[j0 + j] + sh.s2[j]);
         }
     }
 }
@@ -238,10 +261,13 @@ static void cpu_bn_eval_bwd(const KBn *p, const float *x, const float *gamma, co
 
 /* out[n,c] = (sum over hw of a (times b when given)) / div, double
  * accumulators in hw order, one sample per work unit (the active path's
- * hw_sum). */
+ * hw_sum). A team step (orphaned `omp for`): the ops below open one region
+ * for all their steps when the map is large enough. */
+static bool hw_par(int n, int hw, int c) { return (size_t)n * hw * c >= PAR_MIN && n > 1; }
+
 static void hw_reduce(int n, int hw, int c, const float *a, const float *b, float div, float *out) {
     const CpuVec *v = cpu_vec();
-#pragma omp parallel for schedule(static) if ((size_t)n * hw * c >= PAR_MIN && n > 1)
+#pragma omp for schedule(static)
     for (int i = 0; i < n; i++) {
         const size_t o = (size_t)i * hw * c;
         v->hw_sum(hw, c, a + o, b ? b + o : NULL, div, out + (size_t)i * c);
@@ -250,6 +276,7 @@ static void hw_reduce(int n, int hw, int c, const float *a, const float *b, floa
 
 /* y[n,c] = mean over hw of x[n,hw,c] (overwrite). */
 static void cpu_gap_fwd(int n, int hw, int c, const float *x, float *y) {
+#pragma omp parallel if (hw_par(n, hw, c))
     hw_reduce(n, hw, c, x, NULL, (float)hw, y);
 }
 
@@ -285,11 +312,11 @@ static void small_col_sum_acc(int rows, int cols, const float *g, float *db) {
 }
 
 /* y[n,hw,c] = x * g[n,c] broadcast over hw (+ add[n,c] when given),
- * overwrite; one sample per work unit. */
+ * overwrite; one sample per work unit. Team step. */
 static void scale_by_channel(int n, int hw, int c, const float *x, const float *g, const float *add,
                              float *y) {
     const CpuVec *v = cpu_vec();
-#pragma omp parallel for schedule(static) if ((size_t)n * hw * c >= PAR_MIN && n > 1)
+#pragma omp for schedule(static)
     for (int i = 0; i < n; i++) {
         const size_t o = (size_t)i * hw * c, oc = (size_t)i * c;
         v->chan_scale(hw, c, x + o, g + oc, add ? add + oc : NULL, y + o);
@@ -303,13 +330,19 @@ static void cpu_se_fwd(int n, int hw, int c, int cr, const float *x, const float
                        const float *b1, const float *w2, const float *b2, float *save, float *y) {
     VB_ASSERT((size_t)hw * c >= (size_t)cr);
     float *s = save, *rpre = save + (size_t)n * c, *g = rpre + (size_t)n * cr;
-    hw_reduce(n, hw, c, x, NULL, (float)hw, s);
-    small_linear(n, c, cr, s, w1, b1, rpre);
-    float *r = y; /* scratch */
-    for (size_t i = 0; i < (size_t)n * cr; i++) r[i] = act_value(K_ACT_SILU, rpre[i]);
-    small_linear(n, cr, c, r, w2, b2, g);
-    for (size_t i = 0; i < (size_t)n * c; i++) g[i] = sigmoid_f(g[i]);
-    scale_by_channel(n, hw, c, x, g, NULL, y);
+#pragma omp parallel if (hw_par(n, hw, c)) /* one region: squeeze, excite, scale */
+    {
+        hw_reduce(n, hw, c, x, NULL, (float)hw, s);
+#pragma omp single
+        {
+            small_linear(n, c, cr, s, w1, b1, rpre);
+            float *r = y; /* scratch */
+            for (size_t i = 0; i < (size_t)n * cr; i++) r[i] = act_value(K_ACT_SILU, rpre[i]);
+            small_linear(n, cr, c, r, w2, b2, g);
+            for (size_t i = 0; i < (size_t)n * c; i++) g[i] = sigmoid_f(g[i]);
+        }
+        scale_by_channel(n, hw, c, x, g, NULL, y);
+    }
 }
 
 /* Backward. dy, x, dx [n,hw,c]; dx overwrite (must not alias dy); dw1 [cr,c],
@@ -322,24 +355,33 @@ static void cpu_se_bwd(int n, int hw, int c, int cr, const float *x, const float
     const float *s = save, *rpre = save + (size_t)n * c, *g = rpre + (size_t)n * cr;
     float *A = ws, *B = ws + (size_t)n * c;
     size_t nc = (size_t)n * c, ncr = (size_t)n * cr;
-    /* dL/dg = sum_hw dy*x; through the sigmoid */
-    hw_reduce(n, hw, c, dy, x, 1.0f, A);
-    for (size_t i = 0; i < nc; i++) A[i] *= g[i] * (1.0f - g[i]);
-    for (size_t i = 0; i < ncr; i++) B[i] = act_value(K_ACT_SILU, rpre[i]);
-    if (dw2) gemm_st(true, false, c, cr, n, 1.0f, A, c, B, cr, 1.0f, dw2, cr, NULL, false);
-    if (db2) small_col_sum_acc(n, c, A, db2);
-    if (!dx && !dw1 && !db1) return;
-    /* dL/dr = A W2, through the SiLU */
-    gemm_st(false, false, n, cr, c, 1.0f, A, c, w2, cr, 0.0f, B, cr, NULL, false);
-    for (size_t i = 0; i < ncr; i++) B[i] *= act_slope(K_ACT_SILU, rpre[i]);
-    if (dw1) gemm_st(true, false, cr, c, n, 1.0f, B, cr, s, c, 1.0f, dw1, c, NULL, false);
-    if (db1) small_col_sum_acc(n, cr, B, db1);
-    if (!dx) return;
-    /* dL/ds = B W1; dx = dy*g + dL/ds / hw */
-    gemm_st(false, false, n, c, cr, 1.0f, B, cr, w1, c, 0.0f, A, c, NULL, false);
-    float fhw = (float)hw;
-    for (size_t i = 0; i < nc; i++) A[i] /= fhw;
-    scale_by_channel(n, hw, c, dy, g, A, dx);
+#pragma omp parallel if (hw_par(n, hw, c)) /* one region for all steps */
+    {
+        /* dL/dg = sum_hw dy*x; through the sigmoid */
+        hw_reduce(n, hw, c, dy, x, 1.0f, A);
+#pragma omp single
+        {
+            for (size_t i = 0; i < nc; i++) A[i] *= g[i] * (1.0f - g[i]);
+            for (size_t i = 0; i < ncr; i++) B[i] = act_value(K_ACT_SILU, rpre[i]);
+            if (dw2) gemm_st(true, false, c, cr, n, 1.0f, A, c, B, cr, 1.0f, dw2, cr, NULL, false);
+            if (db2) small_col_sum_acc(n, c, A, db2);
+            if (dx || dw1 || db1) {
+                /* dL/dr = A W2, through the SiLU */
+                gemm_st(false, false, n, cr, c, 1.0f, A, c, w2, cr, 0.0f, B, cr, NULL, false);
+                for (size_t i = 0; i < ncr; i++) B[i] *= act_slope(K_ACT_SILU, rpre[i]);
+                if (dw1)
+                    gemm_st(true, false, cr, c, n, 1.0f, B, cr, s, c, 1.0f, dw1, c, NULL, false);
+                if (db1) small_col_sum_acc(n, cr, B, db1);
+            }
+            if (dx) { /* dL/ds = B W1 (divided by hw) */
+                gemm_st(false, false, n, c, cr, 1.0f, B, cr, w1, c, 0.0f, A, c, NULL, false);
+                float fhw = (float)hw;
+                for (size_t i = 0; i < nc; i++) A[i] /= fhw;
+            }
+        }
+        /* dx = dy*g + dL/ds / hw */
+        if (dx) scale_by_channel(n, hw, c, dy, g, A, dx);
+    }
 }
 
 void cpu_register_norm(KOps *k) {
