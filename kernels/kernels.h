@@ -294,6 +294,11 @@ VbStatus kisa_set(KIsa isa);
 VbStatus kisa_from_env(void);
 KIsa kisa_active(void);
 
+/* Floating-point operations the CPU backend's products have done since the
+ * program started (2 per multiply-add: every GEMM, and the depthwise
+ * convolutions); for achieved-GFLOP/s figures. */
+uint64_t kcpu_flops(void);
+
 /* The numerics version of the CPU backend: bumped whenever any kernel's
  * results change in a single bit (a new summation order, a new
  * approximation). Runs with the same config hash and numerics version

@@ -295,6 +295,7 @@ static inline void taps_dot(int nt, const float *const *a, const float *const *b
 static void cpu_dwconv2d_fwd(const KConv *p, const float *x, const float *w, const float *b,
                              float *y) {
     VB_ASSERT(p->groups == p->cin && p->cin == p->cout);
+    cpu_count_flops(2.0 * p->n * p->oh * p->ow * p->cin * p->kh * p->kw);
     const int C = p->cin, kk = p->kh * p->kw, cb = dw_block(p), nblk = (C + cb - 1) / cb;
     const size_t nrows = (size_t)p->n * p->oh, rpu = dw_rows_per_unit(p->ow);
     const int units = (int)((nrows + rpu - 1) / rpu) * nblk;
@@ -429,6 +430,8 @@ static void dw_dwdb(const KConv *p, const float *x, const float *dy, float *dw, 
 static void cpu_dwconv2d_bwd(const KConv *p, const float *x, const float *w, const float *dy,
                              float *dx, float *dw, float *db) {
     VB_ASSERT(p->groups == p->cin && p->cin == p->cout);
+    const double macs = (double)p->n * p->oh * p->ow * p->cin * p->kh * p->kw;
+    cpu_count_flops(2.0 * macs * ((dx != NULL) + (dw != NULL)));
     if (dx) dw_dx(p, w, dy, dx);
     if (dw || db) dw_dwdb(p, x, dy, dw, db);
 }

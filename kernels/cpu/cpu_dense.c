@@ -226,29 +226,11 @@ static void cpu_log_softmax_bwd(int rows, int n, const float *y, const float *dy
 
 /* ------------------------------------------------------------------------ */
 /* Whole-array reductions: CPU_TILE tiles, each summed in 8 double lanes
- * combined in a fixed tree, tile partials added in tile order. */
-
-static double tile_sum(const float *x, size_t len, bool squares) {
-    double lane[8] = {0};
-    size_t i = 0;
-    if (squares) {
-        for (; i + 8 <= len; i += 8) {
-#pragma omp simd
-            for (int j = 0; j < 8; j++) lane[j] += (double)x[i + j] * x[i + j];
-        }
-        for (int j = 0; i < len; i++, j++) lane[j] += (double)x[i] * x[i];
-    } else {
-        for (; i + 8 <= len; i += 8) {
-#pragma omp simd
-            for (int j = 0; j < 8; j++) lane[j] += x[i + j];
-        }
-        for (int j = 0; i < len; i++, j++) lane[j] += x[i];
-    }
-    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
-           ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-}
+ * combined in a fixed tree (the active path's tile_sum: one 64-byte vector
+ * of lanes on AVX-512), tile partials added in tile order. */
 
 static double reduce_impl(size_t n, const float *x, bool squares) {
+    const CpuVec *v = cpu_vec();
     size_t ntiles = (n + CPU_TILE - 1) / CPU_TILE;
     double part[SUM_ROUND];
     double total = 0;
@@ -258,7 +240,7 @@ static double reduce_impl(size_t n, const float *x, bool squares) {
 #pragma omp for schedule(static)
         for (size_t t = 0; t < nt; t++) {
             size_t i0 = (t0 + t) * CPU_TILE;
-            part[t] = tile_sum(x + i0, zmin(CPU_TILE, n - i0), squares);
+            part[t] = v->tile_sum(x + i0, zmin(CPU_TILE, n - i0), squares);
         }
 #pragma omp single
         for (size_t t = 0; t < nt; t++) total += part[t];

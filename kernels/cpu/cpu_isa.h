@@ -102,6 +102,9 @@ typedef struct CpuVec {
     void (*act_fwd)(KAct a, size_t len, const float *x, float *y);
     void (*act_bwd)(KAct a, size_t len, const float *x, const float *dy, float *dx);
 
+    /* sum (or sum of squares) of len values in 8 double lanes, x[i] into
+     * lane i % 8, lanes combined ((0+1)+(2+3))+((4+5)+(6+7)) */
+    double (*tile_sum)(const float *x, size_t len, bool squares);
     /* AdamW over [i0, i1) with the gradient scaled by a->gscale first */
     void (*adamw)(const AdamWArgs *a, size_t len, float *p, const float *g, float *m, float *v);
 

@@ -227,6 +227,28 @@ static void VEC_NAME(act_bwd)(KAct a, size_t len, const float *x, const float *d
 }
 
 /* ------------------------------------------------------------------------ */
+/* Whole-array sums: 8 double lanes (x[i] into lane i % 8), a fixed tree. */
+static double VEC_NAME(tile_sum)(const float *x, size_t len, bool squares) {
+    double lane[8] = {0};
+    size_t i = 0;
+    if (squares) {
+        for (; i + 8 <= len; i += 8) {
+#pragma omp simd
+            for (int j = 0; j < 8; j++) lane[j] += (double)x[i + j] * x[i + j];
+        }
+        for (int j = 0; i < len; i++, j++) lane[j] += (double)x[i] * x[i];
+    } else {
+        for (; i + 8 <= len; i += 8) {
+#pragma omp simd
+            for (int j = 0; j < 8; j++) lane[j] += x[i + j];
+        }
+        for (int j = 0; i < len; i++, j++) lane[j] += x[i];
+    }
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+           ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+/* ------------------------------------------------------------------------ */
 /* AdamW (PyTorch's order of operations), the clip's gradient scale fused:
  * g' = g*gscale; p *= decay; m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g' g';
  * p -= step_size * (m / (sqrt(v)/bc2_sqrt + eps)). sqrt is IEEE-exact. */
@@ -394,6 +416,7 @@ const CpuVec VEC_NAME(cpu_vec) = {
     .act_fwd = VEC_NAME(act_fwd),
     .act_bwd = VEC_NAME(act_bwd),
     .adamw = VEC_NAME(adamw),
+    .tile_sum = VEC_NAME(tile_sum),
     .dw_taps = VEC_NAME(dw_taps),
     .strip_dot = VEC_NAME(strip_dot),
     .strip_sum = VEC_NAME(strip_sum),

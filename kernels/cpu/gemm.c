@@ -95,6 +95,14 @@ void gemm_pack_team(bool tb, int k, int n, const float *b, int ldb, float *dst) 
     for (int q = 0; q < np; q++) pack_panel(tb, k, n, b, ldb, q, dst);
 }
 
+/* ---- FLOP counter (kcpu_flops) ---- */
+
+static uint64_t g_flops;
+void cpu_count_flops(double flops) {
+    __atomic_fetch_add(&g_flops, (uint64_t)flops, __ATOMIC_RELAXED);
+}
+uint64_t kcpu_flops(void) { return __atomic_load_n(&g_flops, __ATOMIC_RELAXED); }
+
 /* ---- the packed product ---- */
 
 typedef struct GemmJob {
@@ -195,6 +203,7 @@ static void run_task(const GemmJob *g, int task) {
 void gemm_packed_st(bool ta, int m, int n, int k, float alpha, const float *a, int lda,
                     const float *P, float beta, float *c, int ldc, const float *bias) {
     if (m <= 0 || n <= 0) return;
+    cpu_count_flops(2.0 * m * n * k);
     GemmJob g = job_make(ta, m, n, k, alpha, a, lda, P, beta, c, ldc, bias, 1);
     const int nt = job_tasks(&g);
     for (int t = 0; t < nt; t++) run_task(&g, t);
@@ -203,6 +212,7 @@ void gemm_packed_st(bool ta, int m, int n, int k, float alpha, const float *a, i
 void gemm_packed_team(bool ta, int m, int n, int k, float alpha, const float *a, int lda,
                       const float *P, float beta, float *c, int ldc, const float *bias) {
     if (m <= 0 || n <= 0) return;
+    if (omp_get_thread_num() == 0) cpu_count_flops(2.0 * m * n * k);
     GemmJob g = job_make(ta, m, n, k, alpha, a, lda, P, beta, c, ldc, bias, omp_get_num_threads());
     const int nt = job_tasks(&g);
 #pragma omp for schedule(dynamic, 1)

@@ -60,6 +60,9 @@ void gemm_par(bool ta, bool tb, int m, int n, int k, float alpha, const float *a
               const float *b, int ldb, float beta, float *c, int ldc, const float *bias,
               bool weight);
 
+/* Add to the kcpu_flops counter (thread-safe). */
+void cpu_count_flops(double flops);
+
 /* The scalar definition (see above). */
 void gemm_ref(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc, const float *bias);
