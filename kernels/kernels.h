@@ -301,11 +301,13 @@ uint64_t kcpu_flops(void);
 
 /* The numerics version of the CPU backend: bumped whenever any kernel's
  * results change in a single bit (a new summation order, a new
- * approximation). Runs with the same config hash and numerics version
- * give the same bits on any x86-64 CPU; recorded with every run. History:
- * 1 OpenBLAS SGEMM (bits depended on the CPU's BLAS kernel); 2 own
- * fixed-order SGEMM (one FMA chain over K per element), float batch-norm
- * tile sums, fused clip + AdamW. */
+ * approximation). Runs with the same config hash and numerics version give
+ * the same bits on any x86-64 CPU (tests/test_golden.c checks committed
+ * fingerprints on every instruction-set path); recorded with every run.
+ * History: 1 OpenBLAS SGEMM (bits depended on the CPU's BLAS kernel);
+ * 2 own SGEMM (one FMA chain over K per element, alpha/beta/bias after
+ * it), batch-norm sums in float over 16-row sub-tiles added in double,
+ * pooling/SE sums divided by hw instead of multiplied by 1/hw. */
 #define VB_NUMERICS_VERSION 2
 
 #endif
