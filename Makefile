@@ -43,7 +43,10 @@ CRIT_LIBS  = $(shell pkg-config --libs criterion)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
            -Wno-missing-field-initializers
 CSTD    := -std=gnu11
-OPT     := $(if $(filter 1,$(DEBUG)),-O0 -g3,-O2 -g -march=x86-64-v2)
+# One build runs on any x86-64-v2 CPU. -ffp-contract=off everywhere: a*b+c is
+# never fused behind the source's back, so every instruction-set path of the
+# CPU backend computes the same bits (kernels/cpu/cpu_isa.h); no -ffast-math.
+OPT     := $(if $(filter 1,$(DEBUG)),-O0 -g3,-O2 -g) -march=x86-64-v2 -ffp-contract=off
 ifeq ($(SAN),1)
   SANFL := -fsanitize=address -fsanitize=undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
@@ -126,10 +129,21 @@ $(TPL_SRC): $(TPL_FILES) $(TPL_LIST) harness/report/embed_templates.sh
 
 $(TPL_OBJ): $(TPL_SRC) | $(DEPS_STAMP)
 	@echo '  CC  $<'; $(CC) $(CFLAGS_ALL) -c $< -o $@
+# Per-path translation units of the CPU backend (kernels/cpu/*_<path>.c) get
+# their instruction set's flags; the backend picks a path at run time from the
+# CPU's features. -fno-math-errno and -fno-trapping-math let sqrt and selects
+# vectorise without changing any value; -Wno-psabi: the 64-byte vector helpers
+# are static (no ABI crosses a translation unit).
+VEC_FLAGS    := -fno-math-errno -fno-trapping-math -Wno-psabi
+ISA_AVX2     := -mavx2 -mfma
+ISA_AVX512   := $(ISA_AVX2) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mprefer-vector-width=512
+$(VARIANT)/kernels/cpu/%_generic.o: XFLAGS = $(VEC_FLAGS)
+$(VARIANT)/kernels/cpu/%_avx2.o: XFLAGS = $(VEC_FLAGS) $(ISA_AVX2)
+$(VARIANT)/kernels/cpu/%_avx512.o: XFLAGS = $(VEC_FLAGS) $(ISA_AVX512)
 
 $(VARIANT)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	@echo '  CC  $<'; $(CC) $(CFLAGS_ALL) -c $< -o $@
+	@echo '  CC  $<'; $(CC) $(CFLAGS_ALL) $(XFLAGS) -c $< -o $@
 
 $(VARIANT)/%.cu.o: %.cu | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -160,10 +174,13 @@ cuda-checks: $(CUDA_CHECKS)
 	@$(if $(CUDA_CHECKS),true,echo "cuda-checks: skipped (no nvcc and cuDNN: CUDA=$(CUDA))")
 
 # Criterion runs each test in its own process; -j2 keeps CI machines responsive.
+# The suite runs kernels in-process, so it sets the short libgomp spin that
+# vadbench sets for itself (harness/cli/main.c: the default collapses on
+# shared cores).
 TEST_ARGS ?= --jobs 2
 test: layering format-check vadbench $(VARIANT)/vbtest $(CUDA_CHECKS)
 	@mkdir -p tests/tmp
-	ASAN_OPTIONS=detect_leaks=0 $(VARIANT)/vbtest $(TEST_ARGS)
+	ASAN_OPTIONS=detect_leaks=0 GOMP_SPINCOUNT=$${GOMP_SPINCOUNT:-1000} $(VARIANT)/vbtest $(TEST_ARGS)
 	@echo "vadbench: all tests passed"
 
 # One style (.clang-format, Debian's clang-format 14): `make format` applies it.

@@ -22,13 +22,13 @@ KConv kconvt_init(int n, int h, int w, int cin, int cout, int k, int stride, int
     return c;
 }
 
-/* Count the entries of KOPS_FIELDS: with the name first, the struct must be
- * exactly that many function pointers long, so a field left out of the list
- * fails the build instead of escaping the check. */
+/* Count the entries of KOPS_FIELDS and KOPS_OPTIONAL_FIELDS: with the name
+ * first, the struct must be exactly that many function pointers long, so a
+ * field left out of both lists fails the build instead of escaping the check. */
 #define KOPS_ONE(f) +1
-enum { KOPS_N = 0 KOPS_FIELDS(KOPS_ONE) };
+enum { KOPS_N = 0 KOPS_FIELDS(KOPS_ONE) KOPS_OPTIONAL_FIELDS(KOPS_ONE) };
 _Static_assert(sizeof(KOps) == sizeof(const char *) + KOPS_N * sizeof(void (*)(void)),
-               "KOPS_FIELDS (kernels.h) does not list every op of KOps");
+               "KOPS_FIELDS + KOPS_OPTIONAL_FIELDS (kernels.h) do not list every op of KOps");
 
 VbStatus kops_check_complete(const KOps *k) {
     if (!k->name) return VB_FAIL(VB_ERR_BACKEND, "a backend table has no name");

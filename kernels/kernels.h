@@ -112,6 +112,20 @@ typedef struct KOps {
     void (*zero)(void *p, size_t bytes);
     void (*sync)(void);
 
+    /* ---- packed weights (optional: NULL on backends without them) ----
+     * While weights stay fixed (evaluation, inference) a model can hand each
+     * weight W [rows, cols] (PyTorch's [out, in]) to the backend once:
+     * pack_weight keeps W^T in the backend's GEMM layout in `dst`
+     * (pack_floats(rows, cols) floats of backend memory, 64-byte aligned,
+     * owned by the caller), and every later forward op that multiplies by W
+     * (linear, 1x1 conv, SE, LSTM/GRU, attention; same pointer and shape)
+     * uses that copy instead of packing W per call. The weight must not
+     * change while packed: unpack_weights forgets every packed weight whose
+     * address lies in [lo, hi) — call it before changing or freeing them. */
+    size_t (*pack_floats)(int rows, int cols);
+    void (*pack_weight)(const float *w, int rows, int cols, float *dst);
+    void (*unpack_weights)(const void *lo, const void *hi);
+
     /* ---- dense algebra ---- */
     /* C[m,n] = alpha * op(A) op(B) + beta * C, row-major; op(A) is [m,k]. */
     void (*gemm)(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -256,11 +270,17 @@ typedef struct KOps {
     void (*sqdist_bwd)(int rows, int d, const float *x, const float *c, const float *w, float *dx);
 
     /* ---- optimiser ---- */
-    /* PyTorch's AdamW on n values: p -= lr*wd*p; m = b1 m + (1-b1) g;
-     * v = b2 v + (1-b2) g^2; p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps),
+    /* PyTorch's AdamW on n values with clip_grad_norm_ fused: g' = g*c, where
+     * c = k_clip_coef(grad_norm[0], max_norm) (kmath.h: max_norm/(norm + 1e-6)
+     * rounded to float when max_norm > 0 and that is < 1, else 1) and
+     * grad_norm is backend memory holding ||g|| as grad_norm() computes it
+     * (NULL: c = 1); g itself is left alone, and g*c is the product a separate
+     * scale would have stored. p -= lr*wd*p; m = b1 m + (1-b1) g';
+     * v = b2 v + (1-b2) g'^2; p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps),
      * bc_i = 1 - b_i^step. */
     void (*adamw)(size_t n, float lr, float b1, float b2, float eps, float wd, int64_t step,
-                  float *p, const float *g, float *m, float *v);
+                  const double *grad_norm, double max_norm, float *p, const float *g, float *m,
+                  float *v);
 
     /* ---- noise (counter RNG: identical numbers on every backend) ---- */
     /* mask[i] = 0 with probability p else 1/(1-p), element index i. */
@@ -281,10 +301,9 @@ typedef struct KOps {
     void (*loss)(const KLoss *c, const float *tgt, const double *class_alpha, const float *cls,
                  const float *bin, const float *score, const float *mse, const float *kl,
                  float *g_cls, float *g_bin, float *g_w, float *g_wm, float *g_wk, double *parts);
-    /* PyTorch's clip_grad_norm_ on g [n]: norm[0] = ||g|| (fixed-order sum of
-     * squares in double); when max_norm > 0 and max_norm/(norm + 1e-6) < 1,
-     * g *= that factor (rounded to float). */
-    void (*grad_clip)(size_t n, float *g, double max_norm, double *norm);
+    /* norm[0] = ||g|| over g [n] (fixed-order sum of squares in double), the
+     * norm adamw's fused clip reads. */
+    void (*grad_norm)(size_t n, const float *g, double *norm);
     /* SAM's ascent: e = rho * g / ||g|| (adaptive, ASAM: rho * p^2 g / ||p g||,
      * tmp holds p*g), norm[0] = that norm, then p += e. A zero or non-finite
      * norm leaves e = 0 and p unchanged. p, g, e, tmp [n]. */
@@ -319,9 +338,9 @@ typedef struct KOps {
     double (*timer_ms)(void *a, void *b);
 } KOps;
 
-/* Every function pointer of KOps, for the completeness check (a backend
- * whose table misses one is refused at init). Keep in the struct's order;
- * the static assertion in backend.c catches a field missing here. */
+/* Every required function pointer of KOps, for the completeness check (a
+ * backend whose table misses one is refused at init). The static assertion
+ * in backend.c catches a field missing from both lists. */
 // clang-format off
 #define KOPS_FIELDS(X)                                                                      \
     X(alloc) X(free) X(upload) X(download) X(copy) X(zero) X(sync)                          \
@@ -336,10 +355,12 @@ typedef struct KOps {
     X(softmax_fwd) X(softmax_bwd) X(log_softmax_fwd) X(log_softmax_bwd)                     \
     X(nhwc_to_nchw) X(nchw_to_nhwc) X(chan_affine) X(reparam_fwd) X(reparam_bwd)           \
     X(vae_terms) X(vae_terms_bwd) X(sqdist_fwd) X(sqdist_bwd) X(adamw)                      \
-    X(fill_dropout) X(fill_normal) X(loss) X(grad_clip) X(sam_perturb)                      \
+    X(fill_dropout) X(fill_normal) X(loss) X(grad_norm) X(sam_perturb)                      \
     X(sum) X(sumsq) X(col_sum) X(all_finite)                                                \
     X(set_precision) X(status) X(info) X(mem_info)                                          \
     X(timer_new) X(timer_free) X(timer_mark) X(timer_ms)
+/* The optional ones (NULL where a backend has no such thing). */
+#define KOPS_OPTIONAL_FIELDS(X) X(pack_floats) X(pack_weight) X(unpack_weights)
 // clang-format on
 
 /* VB_OK when every entry of `k` is set; otherwise VB_ERR_BACKEND naming the
@@ -362,5 +383,38 @@ bool kops_cuda_compiled(void);
  * cores. Results never depend on it. */
 void kthreads_set(int n);
 int kthreads_get(void);
+
+/* ---- the CPU backend's instruction-set paths ----
+ * Its vector kernels (GEMM micro-kernels, batchnorm, depthwise, AdamW, ...)
+ * exist for several instruction sets and give identical bits on every one;
+ * the path changes speed only. Default: the best the CPU supports;
+ * VADBENCH_ISA=generic|avx2|avx512 (kisa_from_env) or kisa_set force one. */
+typedef enum KIsa { K_ISA_GENERIC = 0, K_ISA_AVX2, K_ISA_AVX512, K_ISA_N } KIsa;
+const char *kisa_name(KIsa isa);
+bool kisa_supported(KIsa isa);
+/* "generic", "avx2" or "avx512"; VB_ERR_USAGE with a message otherwise. */
+VbStatus kisa_parse(const char *s, KIsa *out);
+/* Force a path; VB_ERR_USAGE when this CPU lacks it. */
+VbStatus kisa_set(KIsa isa);
+/* Apply VADBENCH_ISA (unset or empty: the best path); VB_ERR_USAGE when it
+ * names an unknown path or one this CPU lacks. */
+VbStatus kisa_from_env(void);
+KIsa kisa_active(void);
+
+/* Floating-point operations the CPU backend's products have done since the
+ * program started (2 per multiply-add: every GEMM, and the depthwise
+ * convolutions); for achieved-GFLOP/s figures. */
+uint64_t kcpu_flops(void);
+
+/* The numerics version of the CPU backend: bumped whenever any kernel's
+ * results change in a single bit (a new summation order, a new
+ * approximation). Runs with the same config hash and numerics version give
+ * the same bits on any x86-64 CPU (tests/test_golden.c checks committed
+ * fingerprints on every instruction-set path); recorded with every run.
+ * History: 1 OpenBLAS SGEMM (bits depended on the CPU's BLAS kernel);
+ * 2 own SGEMM (one FMA chain over K per element, alpha/beta/bias after
+ * it), batch-norm sums in float over 16-row sub-tiles added in double,
+ * pooling/SE sums divided by hw instead of multiplied by 1/hw. */
+#define VB_NUMERICS_VERSION 2
 
 #endif

@@ -154,6 +154,13 @@ VB_HD float k_gru_cell_bwd(float rg, float zg, float ng, float hn, float hprev, 
 /* ---- optimiser ----
  * PyTorch's AdamW on one value (the step's scalars precomputed on the host:
  * decay = 1 - lr*wd, step_size = lr/bc1, bc2_sqrt = sqrt(bc2)). */
+/* clip_grad_norm_'s factor: max_norm/(norm + 1e-6) rounded to float when
+ * max_norm > 0 and it is below 1, else 1 (no clipping; also for a NaN norm). */
+VB_HD float k_clip_coef(double norm, double max_norm) {
+    double coef = max_norm / (norm + 1e-6);
+    return max_norm > 0 && coef < 1.0 ? (float)coef : 1.0f;
+}
+
 VB_HD void k_adamw(float *p, float g, float *m, float *v, float b1, float b2, float eps,
                    float decay, float step_size, float bc2_sqrt) {
     float pv = *p * decay;

@@ -23,6 +23,7 @@ int effnet_round_channels(double v) {
 static int conv_param(ParamTable *pt, const char *name, int cout, int cin_g, int k) {
     int i = params_add(pt, name, PARAM_TRAIN, 4, cout, cin_g, k, k);
     params_set_init(pt, i, INIT_KAIMING_OUT, (double)cout * k * k);
+    if (k == 1) params_set_packable(pt, i); /* 1x1 convs and SE are products with W^T */
     return i;
 }
 

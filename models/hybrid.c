@@ -176,7 +176,20 @@ void hybrid_free(Hybrid *m) {
 
 void hybrid_init(Hybrid *m, uint64_t seed) { params_init_values(&m->pt, seed); }
 
-void hybrid_set_train(Hybrid *m, bool train) { m->net.train = train; }
+void hybrid_set_train(Hybrid *m, bool train) {
+    m->net.train = train;
+    hybrid_weights_changed(m);
+}
+
+void hybrid_weights_changed(Hybrid *m) {
+    if (m->net.train) {
+        params_unpack(&m->pt); /* training changes the weights every step */
+        return;
+    }
+    /* evaluation: the weights stay fixed, pack them once for every forward;
+     * without memory for the copies the ops pack per call (same bits) */
+    if (params_pack(&m->pt) != VB_OK) vb_clear_error();
+}
 
 void hybrid_forward(Hybrid *m, int b, int t, const float *x) {
     VB_ASSERT(b <= m->max_b && t <= m->max_t && b >= 1 && t >= 1);

@@ -104,8 +104,13 @@ void hybrid_free(Hybrid *m);
  * from the counter RNG stream "init" of `seed`, one sub-stream per parameter
  * name. BN: weight 1, bias 0, running mean 0, var 1. Centre 0. */
 void hybrid_init(Hybrid *m, uint64_t seed);
-/* Training mode on/off (dropout, BN batch statistics). */
+/* Training mode on/off (dropout, BN batch statistics). Evaluation mode packs
+ * the weights for the backend's GEMM once (params_pack; forward results are
+ * the same bits either way); training mode drops the packed copies. */
 void hybrid_set_train(Hybrid *m, bool train);
+/* Call after writing weights directly (loading, SWA averages, ...): in
+ * evaluation mode the packed copies are rebuilt. */
+void hybrid_weights_changed(Hybrid *m);
 /* Forward for b clips of t frames, x [b·t, s, s, 3] backend memory. With
  * time_parts, the backend's timing marks (CUDA events on a GPU) bracket the
  * parts and the call waits for the forward to finish to fill part_ms and

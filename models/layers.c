@@ -78,6 +78,7 @@ void linear_make(Linear *l, ParamTable *pt, const char *prefix, int in, int out,
     snprintf(name, sizeof name, "%s.weight", prefix);
     l->w = params_add(pt, name, PARAM_TRAIN, 2, out, in, 0, 0);
     params_set_init(pt, l->w, INIT_UNIFORM, in);
+    params_set_packable(pt, l->w);
     l->b = -1;
     if (bias) {
         snprintf(name, sizeof name, "%s.bias", prefix);

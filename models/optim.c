@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/kmath.h"
+
 VbStatus adamw_init(AdamW *o, ParamTable *pt, float b1, float b2, float eps, float wd) {
     memset(o, 0, sizeof *o);
     o->b1 = b1, o->b2 = b2, o->eps = eps, o->wd = wd;
@@ -31,19 +33,23 @@ double optim_grad_norm(const ParamTable *pt) { return sqrt(pt->k->sumsq(pt->n_tr
 
 double optim_clip(ParamTable *pt, double max_norm) {
     double norm = optim_grad_norm(pt);
-    double coef = max_norm / (norm + 1e-6);
-    if (max_norm > 0 && coef < 1.0) pt->k->scale(pt->n_train, (float)coef, pt->grad);
+    float coef = k_clip_coef(norm, max_norm);
+    if (coef != 1.0f) pt->k->scale(pt->n_train, coef, pt->grad);
     return norm;
 }
 
-void optim_clip_dev(ParamTable *pt, double max_norm, double *norm_dev) {
-    pt->k->grad_clip(pt->n_train, pt->grad, max_norm, norm_dev);
-}
-
-void adamw_step(AdamW *o, ParamTable *pt, float lr) {
+static void adamw_run(AdamW *o, ParamTable *pt, float lr, const double *norm, double max_norm) {
     o->step++;
     /* padding between tensors holds zeros in p, g, m and v, and stays zero */
-    o->k->adamw(o->n, lr, o->b1, o->b2, o->eps, o->wd, o->step, pt->data, pt->grad, o->m, o->v);
+    o->k->adamw(o->n, lr, o->b1, o->b2, o->eps, o->wd, o->step, norm, max_norm, pt->data, pt->grad,
+                o->m, o->v);
+}
+
+void adamw_step(AdamW *o, ParamTable *pt, float lr) { adamw_run(o, pt, lr, NULL, 0); }
+
+void optim_clip_adamw(AdamW *o, ParamTable *pt, double max_norm, float lr, double *norm_dev) {
+    pt->k->grad_norm(pt->n_train, pt->grad, norm_dev);
+    adamw_run(o, pt, lr, norm_dev, max_norm);
 }
 
 void swa_accumulate(const KOps *k, size_t n, const float *p, float *swa, float *tmp,

@@ -1,6 +1,7 @@
 /* optim: AdamW over the trainable range of a parameter table, with global
- * gradient-norm clipping. The moments live in buffers with the table's
- * layout, so the update is one flat loop. */
+ * gradient-norm clipping (fused into the update by optim_clip_adamw). The
+ * moments live in buffers with the table's layout, so the update is one
+ * flat loop. */
 #ifndef VB_OPTIM_H
 #define VB_OPTIM_H
 
@@ -23,11 +24,13 @@ double optim_grad_norm(const ParamTable *pt);
  * clip_grad_norm_: factor max_norm / (norm + 1e-6) when that is below 1).
  * Returns the norm before clipping. */
 double optim_clip(ParamTable *pt, double max_norm);
-/* optim_clip on the backend: the norm goes to norm_dev[0] (a backend
- * double) instead of the host, so a training step needs no round trip.
- * Same arithmetic as optim_clip. */
-void optim_clip_dev(ParamTable *pt, double max_norm, double *norm_dev);
 void adamw_step(AdamW *o, ParamTable *pt, float lr);
+/* optim_clip then adamw_step, the training step's way: the norm goes to
+ * norm_dev[0] (a backend double, so a step needs no host round trip) and the
+ * clip's scale is fused into AdamW's pass (bit-identical to the two calls;
+ * the gradients are left unscaled). A NaN or Inf norm is not clipped; the
+ * caller reports it when it reads the norm back. */
+void optim_clip_adamw(AdamW *o, ParamTable *pt, double max_norm, float lr, double *norm_dev);
 /* SWA: swa ← swa + (p − swa)/(n_averaged + 1) over n values
  * (torch.optim.swa_utils.AveragedModel's equal-weight average); the first
  * call (n_averaged = 0) copies p. tmp: n floats of scratch. */

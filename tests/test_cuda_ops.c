@@ -438,22 +438,27 @@ Test(cuda_ops, adamw_clipping_and_sam, .timeout = 60) {
     float *m = cu_rand_pair(g, n, 102, -0.01f, 0.01f, &dm),
           *v = cu_rand_pair(g, n, 103, 0, 1e-4f, &dv);
     for (int64_t step = 1; step <= 7; step += 6) {
-        c->adamw(n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, p, gr, m, v);
-        g->adamw(n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, dp, dgr, dm, dv);
+        c->adamw(n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, NULL, 0, p, gr, m, v);
+        g->adamw(n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, NULL, 0, dp, dgr, dm, dv);
     }
     cu_check(g, "adamw p", dp, p, n, CU_TOL_FWD);
     cu_check(g, "adamw m", dm, m, n, CU_TOL_FWD);
     cu_check(g, "adamw v", dv, v, n, CU_TOL_FWD);
+    /* the norm, then AdamW with the clip fused, for a clipping, a
+     * non-clipping and a zero max_norm; the gradients stay unscaled */
     const double maxes[] = {1.0, 1e6, 0.0};
     double *dnorm = g->alloc(2 * sizeof(double));
     for (int i = 0; i < 3; i++) {
         double cn, gn;
-        c->grad_clip(n, gr, maxes[i], &cn);
-        g->grad_clip(n, dgr, maxes[i], dnorm);
+        c->grad_norm(n, gr, &cn);
+        g->grad_norm(n, dgr, dnorm);
         g->download(&gn, dnorm, sizeof gn);
-        cr_assert(fabs(gn - cn) <= 1e-12 * cn, "norm (max %g): cuda %.17g cpu %.17g", maxes[i], gn,
-                  cn);
-        cu_check(g, "clipped gradient", dgr, gr, n, CU_TOL_GRAD);
+        cr_assert(fabs(gn - cn) <= 1e-12 * cn, "norm: cuda %.17g cpu %.17g", gn, cn);
+        c->adamw(n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 8 + i, &cn, maxes[i], p, gr, m, v);
+        g->adamw(n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 8 + i, dnorm, maxes[i], dp, dgr, dm, dv);
+        cu_check(g, "clipped adamw p", dp, p, n, CU_TOL_FWD);
+        cu_check(g, "clipped adamw m", dm, m, n, CU_TOL_FWD);
+        cu_check(g, "unscaled gradient", dgr, gr, n, 0);
     }
     float *e = tu_alloc(n), *t = tu_alloc(n), *de = cu_nan(g, n), *dt = cu_nan(g, n);
     for (int adaptive = 0; adaptive < 2; adaptive++) {

@@ -14,7 +14,7 @@ Test(store, fresh_schema_tables_views_version_and_wal) {
     int v;
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
     cr_assert_eq(v, STORE_SCHEMA_VERSION);
-    cr_assert_eq(v, 4);
+    cr_assert_eq(v, STORE_SCHEMA_VERSION);
     const char *names[] = {"experiments", "runs",           "params",    "metrics",
                            "timings",     "latency",        "baselines", "final_metrics",
                            "run_summary", "variant_summary"};
@@ -39,7 +39,7 @@ Test(store, fresh_schema_tables_views_version_and_wal) {
     /* reopening an existing file changes nothing */
     cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_OK);
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
-    cr_assert_eq(v, 4);
+    cr_assert_eq(v, STORE_SCHEMA_VERSION);
     cr_assert_eq(store_close(st), VB_OK);
 }
 
@@ -114,6 +114,8 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(r.status, STORE_DONE);
     cr_assert_eq(r.attempts, 1);
     cr_assert_null(r.checkpoint);
+    cr_assert_null(r.cpu_path);
+    cr_assert_eq(r.numerics, 0); /* unknown for runs recorded before version 3 */
     cr_assert_float_eq(r.wall_s, 60.0, 1e-3);
     /* version 4: the Slurm columns, NULL for runs made outside Slurm */
     cr_assert_null(r.slurm_job_id);
@@ -132,6 +134,11 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(q1(db, "SELECT count(*) FROM variant_summary"), 1.0);
     cr_assert_eq(q1(db, "SELECT mean FROM variant_summary WHERE metric = 'auc'"), 0.75);
     cr_assert_eq(q1(db, "SELECT seconds FROM timings WHERE run_id = 1"), 60.0);
+    /* and what version 3 added */
+    StoreProvenance pv;
+    store_provenance_local(&pv);
+    cr_assert_eq(store_set_provenance(st, 2, &pv), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(q1(db, "SELECT numerics FROM runs WHERE id = 2"), (double)VB_NUMERICS_VERSION);
     cr_assert_eq(store_close(st), VB_OK);
     cr_assert_eq(q1(db, "PRAGMA user_version"), (double)STORE_SCHEMA_VERSION);
     /* version 3: runs without a data-set digest keep their hash, remembered as legacy */

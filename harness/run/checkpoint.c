@@ -122,6 +122,7 @@ VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState 
     json_decref(j);
     const KOps *k = m->net.k;
     if (st == VB_OK) st = read_flat(&f, "params", k, m->pt.data, m->pt.total);
+    hybrid_weights_changed(m);
     if (st == VB_OK) st = read_flat(&f, "adam.m", k, o->m, o->n);
     if (st == VB_OK) st = read_flat(&f, "adam.v", k, o->v, o->n);
     if (st == VB_OK && swa) {

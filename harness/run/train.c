@@ -350,8 +350,7 @@ static void train_step(Trainer *t, const Batch *bt) {
         m->net.update_bn = true;
         k->axpy(m->pt.n_train, -1.0f, t->sam_e, m->pt.data);
     }
-    optim_clip_dev(&m->pt, t->tc.clip_norm, row + K_LOSS_PARTS);
-    adamw_step(&t->opt, &m->pt, (float)lr);
+    optim_clip_adamw(&t->opt, &m->pt, t->tc.clip_norm, (float)lr, row + K_LOSS_PARTS);
     Pending *p = &t->pend[t->npend++];
     p->step = t->s.step, p->epoch = t->s.epoch, p->n = n, p->lr = lr;
     p->swa_active = t->sched.swa_start >= 0 && t->s.step >= t->sched.swa_start;

@@ -8,6 +8,8 @@
 #include "cpu_internal.h"
 #include "kernels/kmath.h"
 
+#define ADAM_BLOCK 16384 /* values per AdamW work unit */
+
 static void row_scale(int rows, int cols, const float *s, const float *x, float *y) {
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++)
@@ -127,14 +129,30 @@ static void sqdist_bwd(int rows, int d, const float *x, const float *c, const fl
             dx[(size_t)r * d + j] = k_sqdist_dx(w[r], x[(size_t)r * d + j], c[j]);
 }
 
+/* PyTorch's AdamW with the gradient clip's scale fused (g*c first, the same
+ * product a separate scale would store), the active path's vector kernel
+ * over fixed blocks. */
 static void adamw(size_t n, float lr, float b1, float b2, float eps, float wd, int64_t step,
-                  float *p, const float *g, float *m, float *v) {
+                  const double *grad_norm, double max_norm, float *p, const float *g, float *m,
+                  float *v) {
+    const float gscale = grad_norm ? k_clip_coef(grad_norm[0], max_norm) : 1.0f;
     double bc1 = 1.0 - pow((double)b1, (double)step), bc2 = 1.0 - pow((double)b2, (double)step);
-    float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-    float decay = 1.0f - lr * wd;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        k_adamw(&p[i], g[i], &m[i], &v[i], b1, b2, eps, decay, step_size, bc2_sqrt);
+    AdamWArgs a = {.b1 = b1,
+                   .b2 = b2,
+                   .omb1 = 1.0f - b1,
+                   .omb2 = 1.0f - b2,
+                   .eps = eps,
+                   .decay = 1.0f - lr * wd,
+                   .step_size = (float)(lr / bc1),
+                   .bc2_sqrt = (float)sqrt(bc2),
+                   .gscale = gscale};
+    const CpuVec *vec = cpu_vec();
+    const size_t nb = (n + ADAM_BLOCK - 1) / ADAM_BLOCK;
+#pragma omp parallel for schedule(static) if (n >= 2 * ADAM_BLOCK)
+    for (size_t bl = 0; bl < nb; bl++) {
+        const size_t i0 = bl * ADAM_BLOCK, len = n - i0 < ADAM_BLOCK ? n - i0 : ADAM_BLOCK;
+        vec->adamw(&a, len, p + i0, g + i0, m + i0, v + i0);
+    }
 }
 
 static void fill_dropout(RngStream s, uint64_t step, size_t n, float p, float *mask) {

@@ -29,12 +29,8 @@ static void cpu_loss(const KLoss *c, const float *tgt, const double *class_alpha
     free(contrib);
 }
 
-static void cpu_grad_clip(size_t n, float *g, double max_norm, double *norm) {
-    const KOps *k = kops_cpu();
-    double nv = sqrt(k->sumsq(n, g));
-    double coef = max_norm / (nv + 1e-6);
-    if (max_norm > 0 && coef < 1.0) k->scale(n, (float)coef, g);
-    norm[0] = nv;
+static void cpu_grad_norm(size_t n, const float *g, double *norm) {
+    norm[0] = sqrt(kops_cpu()->sumsq(n, g));
 }
 
 static void cpu_sam_perturb(size_t n, double rho, bool adaptive, float *p, const float *g, float *e,
@@ -85,7 +81,7 @@ static double cpu_timer_ms(void *a, void *b) {
 
 void cpu_register_train(KOps *k) {
     k->loss = cpu_loss;
-    k->grad_clip = cpu_grad_clip;
+    k->grad_norm = cpu_grad_norm;
     k->sam_perturb = cpu_sam_perturb;
     k->set_precision = cpu_set_precision;
     k->status = cpu_status;

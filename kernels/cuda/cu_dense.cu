@@ -301,46 +301,34 @@ static bool cu_all_finite(size_t n, const float *x) { return reduce_host(n, x, 2
 /* ------------------------------------------------------------ optimiser */
 
 __global__ static void k_adamw(size_t n, float b1, float b2, float eps, float decay,
-                               float step_size, float bc2_sqrt, float *p, const float *g, float *m,
-                               float *v) {
-    GRID_LOOP(i, n) k_adamw(&p[i], g[i], &m[i], &v[i], b1, b2, eps, decay, step_size, bc2_sqrt);
+                               float step_size, float bc2_sqrt, const double *grad_norm,
+                               double max_norm, float *p, const float *g, float *m, float *v) {
+    const float gs = grad_norm ? k_clip_coef(grad_norm[0], max_norm) : 1.0f;
+    GRID_LOOP(i, n)
+    k_adamw(&p[i], g[i] * gs, &m[i], &v[i], b1, b2, eps, decay, step_size, bc2_sqrt);
 }
 
 static void cu_adamw(size_t n, float lr, float b1, float b2, float eps, float wd, int64_t step,
-                     float *p, const float *g, float *m, float *v) {
+                     const double *grad_norm, double max_norm, float *p, const float *g, float *m,
+                     float *v) {
     if (!n) return;
     /* the step's scalars exactly as the CPU backend forms them */
     double bc1 = 1.0 - pow((double)b1, (double)step), bc2 = 1.0 - pow((double)b2, (double)step);
     float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     float decay = 1.0f - lr * wd;
-    k_adamw<<<cu_grid(n), CU_THREADS, 0, stream()>>>(n, b1, b2, eps, decay, step_size, bc2_sqrt, p,
-                                                     g, m, v);
+    k_adamw<<<cu_grid(n), CU_THREADS, 0, stream()>>>(n, b1, b2, eps, decay, step_size, bc2_sqrt,
+                                                     grad_norm, max_norm, p, g, m, v);
     CU_LAUNCHED();
 }
 
-/* norm = sqrt(sum); scalar[0] = factor, scalar[1] = 1 when it applies. */
-__global__ static void k_clip_final(const double *sum, double max_norm, double *norm, float *sc) {
-    double nv = sqrt(sum[0]);
-    double coef = max_norm / (nv + 1e-6);
-    norm[0] = nv;
-    sc[0] = (float)coef;
-    sc[1] = (max_norm > 0 && coef < 1.0) ? 1.0f : 0.0f;
-}
-__global__ static void k_clip_apply(size_t n, float *g, const float *sc) {
-    if (sc[1] == 0.0f) return;
-    float a = sc[0];
-    GRID_LOOP(i, n) g[i] *= a;
-}
+__global__ static void k_norm_final(const double *sum, double *norm) { norm[0] = sqrt(sum[0]); }
 
-static void cu_grad_clip(size_t n, float *g, double max_norm, double *norm) {
+static void cu_grad_norm(size_t n, const float *g, double *norm) {
     CuCtx *c = cu_ctx();
     double *s = cu_red_out();
     if (n) cu_reduce_to(n, g, true, s);
     else CU_CHECK(cudaMemsetAsync(s, 0, sizeof(double), c->stream));
-    k_clip_final<<<1, 1, 0, c->stream>>>(s, max_norm, norm, c->scalar);
-    CU_LAUNCHED();
-    if (!n) return;
-    k_clip_apply<<<cu_grid(n), CU_THREADS, 0, c->stream>>>(n, g, c->scalar);
+    k_norm_final<<<1, 1, 0, c->stream>>>(s, norm);
     CU_LAUNCHED();
 }
 
@@ -401,6 +389,6 @@ void cu_register_dense(KOps *k) {
     k->col_sum = cu_col_sum;
     k->all_finite = cu_all_finite;
     k->adamw = cu_adamw;
-    k->grad_clip = cu_grad_clip;
+    k->grad_norm = cu_grad_norm;
     k->sam_perturb = cu_sam_perturb;
 }
