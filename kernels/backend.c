@@ -22,6 +22,11 @@ KConv kconvt_init(int n, int h, int w, int cin, int cout, int k, int stride, int
     return c;
 }
 
+KPool kpool_init(int n, int h, int w, int c, int k) {
+    KPool p = {n, h, w, c, k, h / k, w / k};
+    return p;
+}
+
 bool kops_cuda_compiled(void) {
 #ifdef VB_HAVE_CUDA
     return true;

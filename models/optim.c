@@ -17,6 +17,12 @@ VbStatus adamw_init(AdamW *o, ParamTable *pt, float b1, float b2, float eps, flo
     return VB_OK;
 }
 
+VbStatus adam_l2_init(AdamW *o, ParamTable *pt, float b1, float b2, float eps, float wd) {
+    VB_TRY(adamw_init(o, pt, b1, b2, eps, wd));
+    o->l2 = true;
+    return VB_OK;
+}
+
 void adamw_free(AdamW *o) {
     if (o->k) {
         if (o->m) o->k->free(o->m);
@@ -39,6 +45,11 @@ double optim_clip(ParamTable *pt, double max_norm) {
 void adamw_step(AdamW *o, ParamTable *pt, float lr) {
     o->step++;
     /* padding between tensors holds zeros in p, g, m and v, and stays zero */
+    if (o->l2) {
+        if (o->wd != 0) o->k->axpy(o->n, o->wd, pt->data, pt->grad);
+        o->k->adamw(o->n, lr, o->b1, o->b2, o->eps, 0.0f, o->step, pt->data, pt->grad, o->m, o->v);
+        return;
+    }
     o->k->adamw(o->n, lr, o->b1, o->b2, o->eps, o->wd, o->step, pt->data, pt->grad, o->m, o->v);
 }
 

@@ -83,8 +83,7 @@ static json_t *changed(json_t *v, const CfgKey *k) {
     case JSON_STRING:
         if (k->kind == CFG_CHOICE) {
             for (int i = 0; k->choices[i]; i++)
-                if (strcmp(k->choices[i], json_string_value(v)))
-                    return json_string(k->choices[i]);
+                if (strcmp(k->choices[i], json_string_value(v))) return json_string(k->choices[i]);
             return NULL; /* a choice with one name cannot change */
         }
         return json_sprintf("%sx", json_string_value(v));
@@ -173,8 +172,8 @@ Test(confighash, defaults_of_existing_keys_never_change) {
     /* ...and a key added since is listed there too, so that the rule covers it */
     h = config_hashed_form(def, golden);
     left = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
-    cr_assert_str_eq(left, "{}", "new schema keys %s: add them to tests/golden/schema_defaults.json",
-                     left);
+    cr_assert_str_eq(left, "{}",
+                     "new schema keys %s: add them to tests/golden/schema_defaults.json", left);
     free(left), json_decref(h);
     json_decref(def), json_decref(golden);
 }
@@ -191,8 +190,7 @@ static const char *const QS_HASH[4] = {
     "5cec3d88c10c3112f0e8bbe2954b39e4", "0779611629dab0559ed1ea21af02b26e"};
 
 static void qs_cells(Experiment *e, Cell **cells, int *n) {
-    cr_assert_eq(experiment_load("tests/golden/hash_quickstart.yaml", e), VB_OK, "%s",
-                 vb_errmsg());
+    cr_assert_eq(experiment_load("tests/golden/hash_quickstart.yaml", e), VB_OK, "%s", vb_errmsg());
     const char *dig[2] = {QS_DIGEST, QS_DIGEST};
     cr_assert_eq(experiment_cells(e, dig, cells, n), VB_OK);
     cr_assert_eq(*n, 4);
@@ -247,8 +245,8 @@ Test(confighash, a_version_2_store_is_renamed_and_old_hashes_still_found) {
     cr_assert_eq(v, 3);
     for (int i = 0; i < 3; i++) {
         char sql[160], *got;
-        snprintf(sql, sizeof sql, "SELECT config_hash || '/' || legacy_hash FROM runs WHERE id = %d",
-                 i + 1);
+        snprintf(sql, sizeof sql,
+                 "SELECT config_hash || '/' || legacy_hash FROM runs WHERE id = %d", i + 1);
         got = q1s(db, sql);
         char want[80];
         snprintf(want, sizeof want, "%s/%s", cells[i].hash, cells[i].legacy_hash);

@@ -1,6 +1,6 @@
 /* cpu: the CPU reference backend's table, memory operations and threads.
- * The ops themselves live in cpu_dense.c, cpu_conv.c, cpu_norm.c, cpu_rnn.c
- * and cpu_glue.c. */
+ * The ops themselves live in cpu_dense.c, cpu_conv.c, cpu_norm.c, cpu_rnn.c,
+ * cpu_glue.c and cpu_pool.c. */
 #include "cpu_internal.h"
 
 #include <cblas.h>
@@ -71,6 +71,7 @@ const KOps *kops_cpu(void) {
         cpu_register_norm(&table);
         cpu_register_rnn(&table);
         cpu_register_glue(&table);
+        cpu_register_pool(&table);
         ready = 1;
     }
     return &table;

@@ -11,6 +11,7 @@ void cpu_register_conv(KOps *k);  /* conv2d, dwconv2d, convt2d */
 void cpu_register_norm(KOps *k);  /* batchnorm, pooling, squeeze-excitation */
 void cpu_register_rnn(KOps *k);   /* LSTM, GRU, attention pooling */
 void cpu_register_glue(KOps *k);  /* layout, VAE terms, noise, small model glue */
+void cpu_register_pool(KOps *k);  /* max pooling, LeakyReLU slope, upsampling */
 
 /* Reductions are split into tiles of this many rows/elements regardless of
  * the thread count; tile partials are combined in tile order. */
