@@ -1,5 +1,5 @@
 # vadbench build. Targets: all (./vadbench), test, demo, bench, fixtures, format,
-# format-check, layering,
+# format-check, layering, validate, validate-twin,
 # test-cuda, clean. Switches: CUDA=auto|0|1, SAN=1, DEBUG=1, THREADS=N.
 # Missing Debian packages are installed by harness/deps.sh (as root) before
 # anything is compiled.
@@ -66,7 +66,8 @@ TEST_OBJ := $(TEST_SRC:%.c=$(VARIANT)/%.o)
 DEPS_STAMP := $(BUILD)/.deps-ok
 VERSION_H  := $(VARIANT)/version.h
 
-.PHONY: all test demo bench fixtures test-cuda clean deps layering format format-check FORCE
+.PHONY: all test demo bench fixtures test-cuda clean deps layering format format-check validate \
+	validate-twin FORCE
 .DEFAULT_GOAL := all
 
 all: vadbench
@@ -142,10 +143,22 @@ THREADS ?= 2
 bench: vadbench
 	sh harness/bench.sh $(THREADS)
 
+# Does the harness reproduce a published result? Ruff et al.'s one-class Deep SVDD on
+# Fashion-MNIST, 10 classes x 3 seeds (experiments/ruff_fmnist.yaml) into
+# results/validate.db, then the per-class table against the published mean (hours on 2
+# cores; done cells are skipped). validate-twin runs the PyTorch twin on 3 classes.
+validate: vadbench
+	@sh harness/deps.sh --fmnist
+	sh harness/validate.sh run
+validate-twin: vadbench
+	@sh harness/deps.sh --torch --fmnist
+	sh harness/validate.sh twin
+
 # Regenerate the PyTorch fixtures (needs python3-torch; see the script).
 fixtures: $(DEPS_STAMP)
 	@sh harness/deps.sh --torch
 	$(PYTHON) tests/reference/make_fixtures.py tests/fixtures
+	$(PYTHON) tests/reference/make_validity_fixtures.py tests/fixtures_validity
 	$(PYTHON) tests/reference/make_train_parity.py tests/fixtures
 	$(PYTHON) tests/reference/make_train_fixtures.py tests/fixtures
 	$(PYTHON) tests/reference/make_metric_fixtures.py tests/fixtures/metrics.json

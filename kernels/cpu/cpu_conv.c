@@ -259,10 +259,15 @@ static void im2col(const Geo *g, const float *src, float *col) {
                     const bool in = Y >= 0 && Y < g->H && X >= 0 && X < g->W;
                     for (int gi = 0; gi < g->groups; gi++) {
                         float *d = crow + ((size_t)gi * kk + tap) * cg;
-                        if (in)
-                            memcpy(d, src + ((ni * g->H + Y) * g->W + X) * g->C + (size_t)gi * cg,
-                                   (size_t)cg * sizeof(float));
-                        else memset(d, 0, (size_t)cg * sizeof(float));
+                        const float *sp =
+                            src + ((ni * g->H + Y) * g->W + X) * g->C + (size_t)gi * cg;
+                        if (cg < 16) { /* a call per few floats costs more than the copy */
+                            for (int c = 0; c < cg; c++) d[c] = in ? sp[c] : 0.0f;
+                        } else if (in) {
+                            memcpy(d, sp, (size_t)cg * sizeof(float));
+                        } else {
+                            memset(d, 0, (size_t)cg * sizeof(float));
+                        }
                     }
                 }
             }

@@ -13,6 +13,7 @@
  * Must not be asked to: pool with overlapping windows (stride != k) or
  * padding; upsample by a non-integer factor. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "cpu_internal.h"
@@ -21,72 +22,124 @@ enum { PAR_MIN = 1 << 14 }; /* elements below which a loop runs on one thread */
 
 /* ---- max pooling ---- */
 
-/* Offset (within the window, row-major) of the first maximum of window
- * (oy, ox) of image i, channel ch; *val receives the maximum. */
-static inline int window_argmax(const KPool *p, const float *x, int i, int oy, int ox, int ch,
-                                float *val) {
-    int k = p->k, best = 0;
-    float m = -INFINITY;
+/* One output pixel (image i, window row oy, column ox), all channels: the
+ * window is scanned in row-major order with the channels innermost, so the
+ * loops run over contiguous memory; per channel the first maximum wins
+ * (`v > m || isnan(v)`, PyTorch's rule). `arg` (c ints) receives the
+ * winning window offset of each channel when not NULL. */
+static inline void window_max(const KPool *p, const float *x, long i, int oy, int ox, float *m,
+                              int *arg) {
+    int k = p->k, c = p->c;
     for (int dy = 0; dy < k; dy++)
         for (int dx = 0; dx < k; dx++) {
-            size_t at =
-                (((size_t)i * p->h + (size_t)(oy * k + dy)) * p->w + (size_t)(ox * k + dx)) * p->c +
-                (size_t)ch;
-            float v = x[at];
-            if (v > m || isnan(v)) m = v, best = dy * k + dx;
+            const float *row =
+                x + (((size_t)i * p->h + (size_t)(oy * k + dy)) * p->w + (size_t)(ox * k + dx)) *
+                        (size_t)c;
+            int off = dy * k + dx;
+            if (off == 0) {
+                for (int ch = 0; ch < c; ch++) m[ch] = row[ch];
+                if (arg)
+                    for (int ch = 0; ch < c; ch++) arg[ch] = 0;
+                continue;
+            }
+#pragma omp simd
+            for (int ch = 0; ch < c; ch++) {
+                float v = row[ch];
+                bool take = v > m[ch] || v != v; /* v != v: NaN */
+                m[ch] = take ? v : m[ch];
+                if (arg) arg[ch] = take ? off : arg[ch];
+            }
         }
-    *val = m;
-    return best;
 }
 
+enum { POOL_MAX_C = 4096 };
+
 static void maxpool_fwd(const KPool *p, const float *x, float *y) {
+    VB_ASSERT(p->c <= POOL_MAX_C);
     long rows = (long)p->n * p->oh * p->ow;
 #pragma omp parallel for schedule(static) if ((size_t)rows * p->c >= PAR_MIN)
     for (long r = 0; r < rows; r++) {
-        int i = (int)(r / ((long)p->oh * p->ow)), rem = (int)(r % ((long)p->oh * p->ow));
-        int oy = rem / p->ow, ox = rem % p->ow;
-        for (int ch = 0; ch < p->c; ch++) {
-            float v;
-            window_argmax(p, x, i, oy, ox, ch, &v);
-            y[(size_t)r * p->c + (size_t)ch] = v;
-        }
+        long i = r / ((long)p->oh * p->ow), rem = r % ((long)p->oh * p->ow);
+        window_max(p, x, i, (int)(rem / p->ow), (int)(rem % p->ow), y + (size_t)r * p->c, NULL);
     }
 }
 
 /* dx overwrite: each input element belongs to at most one window (stride
- * == k); elements outside every window (floor mode) get 0. */
+ * == k); elements outside every window (floor mode) get 0. The window's
+ * maximum is found again from x. */
 static void maxpool_bwd(const KPool *p, const float *x, const float *dy, float *dx) {
-    size_t total = (size_t)p->n * p->h * p->w * p->c;
-    memset(dx, 0, total * sizeof(float));
+    VB_ASSERT(p->c <= POOL_MAX_C);
     long rows = (long)p->n * p->oh * p->ow;
+    int k = p->k, c = p->c;
+    if (p->oh * k != p->h || p->ow * k != p->w) /* floor mode left rows or columns out */
+        memset(dx, 0, (size_t)p->n * p->h * p->w * c * sizeof(float));
 #pragma omp parallel for schedule(static) if ((size_t)rows * p->c >= PAR_MIN)
     for (long r = 0; r < rows; r++) {
-        int i = (int)(r / ((long)p->oh * p->ow)), rem = (int)(r % ((long)p->oh * p->ow));
-        int oy = rem / p->ow, ox = rem % p->ow, k = p->k;
-        for (int ch = 0; ch < p->c; ch++) {
-            float v;
-            int b = window_argmax(p, x, i, oy, ox, ch, &v);
-            size_t at =
-                (((size_t)i * p->h + (size_t)(oy * k + b / k)) * p->w + (size_t)(ox * k + b % k)) *
-                    p->c +
-                (size_t)ch;
-            dx[at] = dy[(size_t)r * p->c + (size_t)ch];
-        }
+        long i = r / ((long)p->oh * p->ow), rem = r % ((long)p->oh * p->ow);
+        int oy = (int)(rem / p->ow), ox = (int)(rem % p->ow);
+        float m[POOL_MAX_C];
+        int arg[POOL_MAX_C];
+        window_max(p, x, i, oy, ox, m, arg);
+        const float *g = dy + (size_t)r * c;
+        for (int dy_ = 0; dy_ < k; dy_++)
+            for (int dx_ = 0; dx_ < k; dx_++) {
+                float *d = dx + (((size_t)i * p->h + (size_t)(oy * k + dy_)) * p->w +
+                                 (size_t)(ox * k + dx_)) *
+                                    (size_t)c;
+                int off = dy_ * k + dx_;
+#pragma omp simd
+                for (int ch = 0; ch < c; ch++) d[ch] = arg[ch] == off ? g[ch] : 0.0f;
+            }
     }
 }
 
 /* ---- LeakyReLU with a given slope ---- */
 
+/* Four lanes at a time with a select (no branches: the signs of
+ * activations are random, and a branch per value costs more than the
+ * arithmetic); x·1 = x exactly and NaN·f = NaN, as in PyTorch. Blocks of
+ * LEAKY_BLOCK values are the units of work. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int v4i __attribute__((vector_size(16)));
+enum { LEAKY_BLOCK = 4096 };
+
+static inline v4f select4(v4i mask, v4f a, v4f b) { /* mask ? a : b, per lane */
+    return (v4f)(((v4i)a & mask) | ((v4i)b & ~mask));
+}
+
 static void leaky_fwd(size_t n, float slope, const float *x, float *y) {
+    size_t nb = (n + LEAKY_BLOCK - 1) / LEAKY_BLOCK;
+    const v4f vs = {slope, slope, slope, slope}, one = {1, 1, 1, 1}, zero = {0, 0, 0, 0};
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? slope * x[i] : x[i];
+    for (size_t b = 0; b < nb; b++) {
+        size_t i = b * LEAKY_BLOCK, end = i + LEAKY_BLOCK < n ? i + LEAKY_BLOCK : n;
+        for (; i + 4 <= end; i += 4) {
+            v4f v;
+            memcpy(&v, x + i, sizeof v);
+            v = v * select4(v < zero, vs, one);
+            memcpy(y + i, &v, sizeof v);
+        }
+        for (; i < end; i++) y[i] = x[i] * (x[i] < 0.0f ? slope : 1.0f);
+    }
 }
 
 /* dx = dy * (x > 0 ? 1 : slope), x the activation's input; dx may alias dy.
  * At x == 0 the slope is used, as PyTorch's leaky_relu_backward does. */
 static void leaky_bwd(size_t n, float slope, const float *x, const float *dy, float *dx) {
+    size_t nb = (n + LEAKY_BLOCK - 1) / LEAKY_BLOCK;
+    const v4f vs = {slope, slope, slope, slope}, one = {1, 1, 1, 1}, zero = {0, 0, 0, 0};
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i];
+    for (size_t b = 0; b < nb; b++) {
+        size_t i = b * LEAKY_BLOCK, end = i + LEAKY_BLOCK < n ? i + LEAKY_BLOCK : n;
+        for (; i + 4 <= end; i += 4) {
+            v4f v, g;
+            memcpy(&v, x + i, sizeof v);
+            memcpy(&g, dy + i, sizeof g);
+            g = g * select4(v > zero, one, vs);
+            memcpy(dx + i, &g, sizeof g);
+        }
+        for (; i < end; i++) dx[i] = dy[i] * (x[i] > 0.0f ? 1.0f : slope);
+    }
 }
 
 /* ---- nearest upsampling by an integer factor ---- */
