@@ -6,8 +6,7 @@
 #include <string.h>
 
 VbStatus lenet_ae_check(const LeNetConfig *c) {
-    if (c->nconv != 2 || c->kernel != 5 || c->image != 28 || c->hidden <= 0 ||
-        c->hidden % 16 != 0)
+    if (c->nconv != 2 || c->kernel != 5 || c->image != 28 || c->hidden <= 0 || c->hidden % 16 != 0)
         return VB_FAIL(VB_ERR_INPUT,
                        "train.pretrain: the autoencoder is Ruff's Fashion-MNIST decoder, defined "
                        "for model.lenet with 2 conv levels, kernel 5, hidden a positive multiple "

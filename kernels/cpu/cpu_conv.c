@@ -252,8 +252,17 @@ static void im2col(const Geo *g, const float *src, float *col) {
         const int ys = (int)(r % g->Hs);
         for (int xs = 0; xs < g->Ws; xs++) {
             float *crow = col + (r * g->Ws + xs) * ldcol;
+            const int X0 = xs * g->sw - g->pw;
             for (int ky = 0; ky < g->kh; ky++) {
                 const int Y = ys * g->sh - g->ph + ky;
+                if (g->groups == 1 && Y >= 0 && Y < g->H && X0 >= 0 && X0 + g->kw <= g->W) {
+                    /* one group, a whole row of taps inside the image: the kw*C values are
+                     * contiguous in NHWC and in the column layout alike */
+                    memcpy(crow + (size_t)ky * g->kw * cg,
+                           src + ((ni * g->H + Y) * g->W + X0) * g->C,
+                           (size_t)g->kw * cg * sizeof(float));
+                    continue;
+                }
                 for (int kx = 0; kx < g->kw; kx++) {
                     const int X = xs * g->sw - g->pw + kx, tap = ky * g->kw + kx;
                     const bool in = Y >= 0 && Y < g->H && X >= 0 && X < g->W;

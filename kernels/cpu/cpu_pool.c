@@ -20,15 +20,22 @@
 
 enum { PAR_MIN = 1 << 14 }; /* elements below which a loop runs on one thread */
 
+/* Four lanes (GCC vector extensions): selects instead of branches, since the
+ * signs of activations and the winners of pooling windows are random. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int v4i __attribute__((vector_size(16)));
+
+static inline v4f select4(v4i mask, v4f a, v4f b) { /* mask ? a : b, per lane */
+    return (v4f)(((v4i)a & mask) | ((v4i)b & ~mask));
+}
+
 /* ---- max pooling ---- */
 
 /* One output pixel (image i, window row oy, column ox), all channels: the
  * window is scanned in row-major order with the channels innermost, so the
  * loops run over contiguous memory; per channel the first maximum wins
- * (`v > m || isnan(v)`, PyTorch's rule). `arg` (c ints) receives the
- * winning window offset of each channel when not NULL. */
-static inline void window_max(const KPool *p, const float *x, long i, int oy, int ox, float *m,
-                              int *arg) {
+ * (`v > m || isnan(v)`, PyTorch's rule). */
+static inline void window_max(const KPool *p, const float *x, long i, int oy, int ox, float *m) {
     int k = p->k, c = p->c;
     for (int dy = 0; dy < k; dy++)
         for (int dx = 0; dx < k; dx++) {
@@ -38,16 +45,12 @@ static inline void window_max(const KPool *p, const float *x, long i, int oy, in
             int off = dy * k + dx;
             if (off == 0) {
                 for (int ch = 0; ch < c; ch++) m[ch] = row[ch];
-                if (arg)
-                    for (int ch = 0; ch < c; ch++) arg[ch] = 0;
                 continue;
             }
 #pragma omp simd
             for (int ch = 0; ch < c; ch++) {
                 float v = row[ch];
-                bool take = v > m[ch] || v != v; /* v != v: NaN */
-                m[ch] = take ? v : m[ch];
-                if (arg) arg[ch] = take ? off : arg[ch];
+                m[ch] = v > m[ch] || v != v ? v : m[ch]; /* v != v: NaN */
             }
         }
 }
@@ -60,36 +63,63 @@ static void maxpool_fwd(const KPool *p, const float *x, float *y) {
 #pragma omp parallel for schedule(static) if ((size_t)rows * p->c >= PAR_MIN)
     for (long r = 0; r < rows; r++) {
         long i = r / ((long)p->oh * p->ow), rem = r % ((long)p->oh * p->ow);
-        window_max(p, x, i, (int)(rem / p->ow), (int)(rem % p->ow), y + (size_t)r * p->c, NULL);
+        window_max(p, x, i, (int)(rem / p->ow), (int)(rem % p->ow), y + (size_t)r * p->c);
     }
 }
 
 /* dx overwrite: each input element belongs to at most one window (stride
  * == k); elements outside every window (floor mode) get 0. The window's
- * maximum is found again from x. */
+ * maximum is found again from x (same scan and rule as the forward), then
+ * each window position keeps dy where it won and 0 elsewhere. */
 static void maxpool_bwd(const KPool *p, const float *x, const float *dy, float *dx) {
     VB_ASSERT(p->c <= POOL_MAX_C);
     long rows = (long)p->n * p->oh * p->ow;
-    int k = p->k, c = p->c;
+    const int k = p->k, c = p->c, kk = k * k;
     if (p->oh * k != p->h || p->ow * k != p->w) /* floor mode left rows or columns out */
         memset(dx, 0, (size_t)p->n * p->h * p->w * c * sizeof(float));
 #pragma omp parallel for schedule(static) if ((size_t)rows * p->c >= PAR_MIN)
     for (long r = 0; r < rows; r++) {
         long i = r / ((long)p->oh * p->ow), rem = r % ((long)p->oh * p->ow);
         int oy = (int)(rem / p->ow), ox = (int)(rem % p->ow);
-        float m[POOL_MAX_C];
-        int arg[POOL_MAX_C];
-        window_max(p, x, i, oy, ox, m, arg);
+        const float *win[64];
+        float *dwin[64];
+        VB_ASSERT(kk <= 64);
+        for (int t = 0; t < kk; t++) {
+            size_t at =
+                (((size_t)i * p->h + (size_t)(oy * k + t / k)) * p->w + (size_t)(ox * k + t % k)) *
+                (size_t)c;
+            win[t] = x + at, dwin[t] = dx + at;
+        }
         const float *g = dy + (size_t)r * c;
-        for (int dy_ = 0; dy_ < k; dy_++)
-            for (int dx_ = 0; dx_ < k; dx_++) {
-                float *d = dx + (((size_t)i * p->h + (size_t)(oy * k + dy_)) * p->w +
-                                 (size_t)(ox * k + dx_)) *
-                                    (size_t)c;
-                int off = dy_ * k + dx_;
-#pragma omp simd
-                for (int ch = 0; ch < c; ch++) d[ch] = arg[ch] == off ? g[ch] : 0.0f;
+        int j = 0;
+        for (; j + 4 <= c; j += 4) { /* four channels in lanes: no branches */
+            v4f m, v;
+            v4i arg = {0, 0, 0, 0};
+            memcpy(&m, win[0] + j, sizeof m);
+            for (int t = 1; t < kk; t++) {
+                memcpy(&v, win[t] + j, sizeof v);
+                v4i take = (v > m) | (v != v);
+                m = select4(take, v, m);
+                v4i tv = {t, t, t, t};
+                arg = (take & tv) | (~take & arg);
             }
+            v4f gv;
+            memcpy(&gv, g + j, sizeof gv);
+            for (int t = 0; t < kk; t++) {
+                v4i tv = {t, t, t, t};
+                v4f out = (v4f)((v4i)gv & (arg == tv));
+                memcpy(dwin[t] + j, &out, sizeof out);
+            }
+        }
+        for (; j < c; j++) {
+            float m = win[0][j];
+            int arg = 0;
+            for (int t = 1; t < kk; t++) {
+                float v = win[t][j];
+                if (v > m || v != v) m = v, arg = t;
+            }
+            for (int t = 0; t < kk; t++) dwin[t][j] = arg == t ? g[j] : 0.0f;
+        }
     }
 }
 
@@ -99,13 +129,7 @@ static void maxpool_bwd(const KPool *p, const float *x, const float *dy, float *
  * activations are random, and a branch per value costs more than the
  * arithmetic); x·1 = x exactly and NaN·f = NaN, as in PyTorch. Blocks of
  * LEAKY_BLOCK values are the units of work. */
-typedef float v4f __attribute__((vector_size(16)));
-typedef int v4i __attribute__((vector_size(16)));
 enum { LEAKY_BLOCK = 4096 };
-
-static inline v4f select4(v4i mask, v4f a, v4f b) { /* mask ? a : b, per lane */
-    return (v4f)(((v4i)a & mask) | ((v4i)b & ~mask));
-}
 
 static void leaky_fwd(size_t n, float slope, const float *x, float *y) {
     size_t nb = (n + LEAKY_BLOCK - 1) / LEAKY_BLOCK;
