@@ -269,8 +269,7 @@ Test(ruff_parity, pretraining_loads_the_encoder_it_trained, .timeout = 120) {
     tc.pretrain_epochs = 2, tc.pretrain_lr = 1e-3, tc.pretrain_weight_decay = 5e-4;
     tc.pretrain_nmilestones = 1, tc.pretrain_milestones[0] = 1, tc.gamma = 0.1;
     PretrainResult pr;
-    cr_assert_eq(pretrain_autoencoder(&m, &tc, tl, 5, NULL, NULL, &pr), VB_OK, "%s",
-                 vb_errmsg());
+    cr_assert_eq(pretrain_autoencoder(&m, &tc, tl, 5, NULL, NULL, &pr), VB_OK, "%s", vb_errmsg());
     cr_assert_eq(pr.epochs_run, 2);
     cr_assert(isfinite(pr.final_loss) && pr.final_loss > 0);
     LoaderPos pos = loader_position(tl);

@@ -59,8 +59,8 @@ static void run_maxpool(const KOps *k, const char *cname) {
     Vfx v;
     vfx_open(&v, KFX);
     json_t *g = vfx_meta(&v, cname);
-    KPool p = kpool_init(vfx_geo_i(g, "n"), vfx_geo_i(g, "h"), vfx_geo_i(g, "w"),
-                         vfx_geo_i(g, "c"), vfx_geo_i(g, "k"));
+    KPool p = kpool_init(vfx_geo_i(g, "n"), vfx_geo_i(g, "h"), vfx_geo_i(g, "w"), vfx_geo_i(g, "c"),
+                         vfx_geo_i(g, "k"));
     cr_assert_eq(p.oh, vfx_geo_i(g, "oh"), "floor mode: oh");
     cr_assert_eq(p.ow, vfx_geo_i(g, "ow"), "floor mode: ow");
     int64_t nx = (int64_t)p.n * p.h * p.w * p.c, ny = (int64_t)p.n * p.oh * p.ow * p.c;
@@ -128,8 +128,8 @@ static void run_bn_plain(const KOps *k, const char *cname) {
     if (train) {
         check(k, cname, "running_mean", params_data(&pt, bn.rmean),
               vfx_case(&v, cname, "run_mean", c), c, FWD_TOL);
-        check(k, cname, "running_var", params_data(&pt, bn.rvar),
-              vfx_case(&v, cname, "run_var", c), c, FWD_TOL);
+        check(k, cname, "running_var", params_data(&pt, bn.rvar), vfx_case(&v, cname, "run_var", c),
+              c, FWD_TOL);
     }
     bn_bwd(&net, &bn, rows, x, dy, dx);
     check(k, cname, "dx", dx, vfx_case(&v, cname, "dx", n), n, GRAD_TOL);
@@ -140,9 +140,13 @@ static void run_bn_plain(const KOps *k, const char *cname) {
     vfx_close(&v);
 }
 
-Test(torch_lenet, batchnorm2d_without_affine_train) { run_bn_plain(kops_cpu(), "bn2d_plain_train"); }
+Test(torch_lenet, batchnorm2d_without_affine_train) {
+    run_bn_plain(kops_cpu(), "bn2d_plain_train");
+}
 Test(torch_lenet, batchnorm2d_without_affine_eval) { run_bn_plain(kops_cpu(), "bn2d_plain_eval"); }
-Test(torch_lenet, batchnorm1d_without_affine_train) { run_bn_plain(kops_cpu(), "bn1d_plain_train"); }
+Test(torch_lenet, batchnorm1d_without_affine_train) {
+    run_bn_plain(kops_cpu(), "bn1d_plain_train");
+}
 
 /* Bias-free convolution ('c') or transposed convolution ('t'). */
 static void run_conv(const KOps *k, const char *cname, char kind) {
@@ -230,10 +234,10 @@ static void run_upsample(const KOps *k, const char *cname) {
 Test(torch_lenet, upsample_nearest_x2) { run_upsample(kops_cpu(), "upsample_x2"); }
 
 Test(torch_lenet, every_fixture_case_is_tested) {
-    static const char *tested[] = {"maxpool_odd_ties", "maxpool_c16",      "leaky_001",
-                                   "bn2d_plain_train", "bn2d_plain_eval",  "bn1d_plain_train",
-                                   "conv5x5_cin1",     "conv5x5_cin3",     "linear_nobias",
-                                   "upsample_x2",      "convt_k5p2",       "convt_k5p3"};
+    static const char *tested[] = {"maxpool_odd_ties", "maxpool_c16",     "leaky_001",
+                                   "bn2d_plain_train", "bn2d_plain_eval", "bn1d_plain_train",
+                                   "conv5x5_cin1",     "conv5x5_cin3",    "linear_nobias",
+                                   "upsample_x2",      "convt_k5p2",      "convt_k5p3"};
     Vfx v;
     vfx_open(&v, KFX);
     int cases = 0;
