@@ -21,7 +21,8 @@ static void small_set(Dataset *ds, int n, int h, int c) {
     for (int i = 0; i < n; i++) {
         for (int p = 0; p < h * h; p++)
             for (int k = 0; k < c; k++)
-                ds->frames.data[((size_t)i * h * h + p) * c + k] = (uint8_t)((i * 37 + p * 11) % 256);
+                ds->frames.data[((size_t)i * h * h + p) * c + k] =
+                    (uint8_t)((i * 37 + p * 11) % 256);
         char id[16];
         snprintf(id, sizeof id, "v%02d", i);
         dataset_add_video(ds, id, i % 2, i < n / 2 ? DS_TRAIN : DS_TEST, 1, (uint64_t)i);
@@ -70,7 +71,8 @@ Test(data_grey, unit_and_gcn_l1_minmax_arithmetic) {
     for (int i = 0; i < 6; i++) g[i] = px[i] / 255.0f;
     prep_gcn_l1(g, 6);
     const double want[6] = {-0.5 / 0.3, -0.3 / 0.3, -0.1 / 0.3, 0.1 / 0.3, 0.3 / 0.3, 0.5 / 0.3};
-    for (int i = 0; i < 6; i++) cr_assert(fabs(g[i] - want[i]) < 1e-5, "%d: %g vs %g", i, g[i], want[i]);
+    for (int i = 0; i < 6; i++)
+        cr_assert(fabs(g[i] - want[i]) < 1e-5, "%d: %g vs %g", i, g[i], want[i]);
     PrepConfig mm = {PREP_GCN_L1_MINMAX, (float)(-0.5 / 0.3), (float)(0.5 / 0.3)};
     prep_frame(&mm, px, 1, 3, 2, out);
     for (int i = 0; i < 6; i++) cr_assert(fabs(out[i] - i / 5.0) < 1e-5, "%d: %g", i, out[i]);
@@ -95,7 +97,8 @@ Test(data_grey, gcn_range_spans_the_class_frames) {
         const uint8_t *f = dataset_frame(&ds, i, 0);
         for (int p = 0; p < 16; p++) buf[p] = f[p] / 255.0f;
         prep_gcn_l1(buf, 16);
-        for (int p = 0; p < 16; p++) want_lo = fminf(want_lo, buf[p]), want_hi = fmaxf(want_hi, buf[p]);
+        for (int p = 0; p < 16; p++)
+            want_lo = fminf(want_lo, buf[p]), want_hi = fmaxf(want_hi, buf[p]);
     }
     cr_assert_eq(lo, want_lo);
     cr_assert_eq(hi, want_hi);
