@@ -449,7 +449,9 @@ VbStatus cfg_from_json(const CfgSchema *s, json_t *j, void *obj) {
             p = dot + 1;
         }
         v = v ? json_object_get(v, p) : NULL;
-        if (!v) return VB_FAIL(VB_ERR_INPUT, "stored config lacks %s.%s", s->section, k->key);
+        /* a key added to the schema after the config was stored: its default
+         * (which keeps the old behaviour, as the config hash assumes) stands */
+        if (!v) continue;
         switch (k->kind) {
         case CFG_INT: *(int *)field = (int)json_integer_value(v); break;
         case CFG_FLOAT: *(double *)field = json_number_value(v); break;
