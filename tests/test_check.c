@@ -240,6 +240,37 @@ Test(check, noise_within_tolerance_passes) {
     }
     cr_assert_eq(json_array_size(json_object_get(j, "checks")), 5); /* 3 metrics, p50, p99 */
     json_decref(j);
+    /* power: accuracy 0.806/0.796 on both sides, pooled sd 0.005 sqrt 2; with 2 runs a side the
+     * smallest detectable difference is about 0.03, so a 0.05 tolerance is visible and a 0.01
+     * one needs more runs */
+    cr_assert_eq(tc_run(db,
+                        "check --baseline ref --experiment synth --variant noisy --format=json "
+                        "--tolerance test.accuracy=0.01",
+                        out),
+                 0);
+    j = json_load_file(out, 0, &e);
+    cr_assert_not_null(j);
+    json_t *acc = json_array_get(json_object_get(j, "checks"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(acc, "metric")), "test/accuracy");
+    double sd = json_real_value(json_object_get(acc, "sd"));
+    cr_assert_float_eq(sd, 0.005 * sqrt(2.0), 1e-9);
+    double mde = json_real_value(json_object_get(acc, "mde"));
+    cr_assert_float_eq(mde, stats_mde_two_sample(sd, 2, 2, 0.05, 0.8), 1e-12);
+    cr_assert(mde > 0.01 && mde < 0.05, "mde %g", mde);
+    json_int_t need = json_integer_value(json_object_get(acc, "runs_needed_per_side"));
+    cr_assert_eq(need, (json_int_t)stats_n_two_sample(sd, 0.01, 0.05, 0.8, STATS_N_MAX));
+    cr_assert(need > 2 && stats_mde_two_sample(sd, (size_t)need, (size_t)need, 0.05, 0.8) <= 0.01);
+    json_decref(j);
+    cr_assert_eq(tc_run(db,
+                        "check --baseline ref --experiment synth --variant noisy "
+                        "--tolerance test.accuracy=0.01",
+                        TC_DIR "/noisy.txt"),
+                 0);
+    char *txt = tc_slurp(TC_DIR "/noisy.txt");
+    char want[80];
+    snprintf(want, sizeof want, "runs/side for +-0.01)");
+    cr_assert(strstr(txt, want) && strstr(txt, "detectable (80% power)"), "%s", txt);
+    free(txt);
 }
 
 Test(check, tolerances_from_experiment_file_and_runs_list) {

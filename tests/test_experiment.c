@@ -159,3 +159,58 @@ Test(experiment, leave_one_out_and_shipped_files_parse) {
         experiment_free(&e);
     }
 }
+
+/* experiments/README.md carries `vadbench keys` verbatim: a key added to a
+ * schema (or to compare) without its documentation fails here. */
+Test(experiment, readme_documents_every_key) {
+    FILE *p = popen("./vadbench keys", "r");
+    cr_assert_not_null(p);
+    FILE *r = fopen("experiments/README.md", "r");
+    cr_assert_not_null(r);
+    static char readme[1 << 18];
+    size_t n = fread(readme, 1, sizeof readme - 1, r);
+    readme[n] = 0;
+    fclose(r);
+    char line[2048];
+    int lines = 0;
+    while (fgets(line, sizeof line, p)) {
+        if (line[0] == '\n') continue;
+        cr_assert(strstr(readme, line),
+                  "experiments/README.md lacks this line of `vadbench keys` "
+                  "(regenerate the section tables): %s",
+                  line);
+        lines++;
+    }
+    cr_assert_eq(pclose(p), 0);
+    cr_assert(lines > 100, "only %d lines from vadbench keys", lines);
+}
+
+/* The seed's section-7 claims live in the experiment files, as data. */
+Test(experiment, shipped_files_carry_their_claims) {
+    const char *files[] = {"experiments/quickstart.yaml", "experiments/seed_option_a_vs_b.yaml",
+                           "experiments/seed_vae_feature_vs_image.yaml"};
+    for (int i = 0; i < 3; i++) {
+        Experiment e;
+        cr_assert_eq(experiment_load(files[i], &e), VB_OK, "%s", vb_errmsg());
+        int diff = 0, rel = 0;
+        for (int c = 0; c < e.nclaims; c++) {
+            cr_assert(strstr(e.claims[c].source, "seed"), "%s: %s", files[i],
+                      e.claims[c].statement);
+            diff += e.claims[c].expect == CLAIM_DIFFERENCE;
+            rel += e.claims[c].expect == CLAIM_RELATIVE;
+        }
+        cr_assert(diff >= 7 && rel == 2, "%s: %d difference, %d relative claims", files[i], diff,
+                  rel);
+        experiment_free(&e);
+    }
+    Experiment e;
+    cr_assert_eq(experiment_load("experiments/fmnist_one_class.yaml", &e), VB_OK, "%s",
+                 vb_errmsg());
+    cr_assert_eq(e.nclaims, 1);
+    cr_assert_eq(e.claims[0].expect, CLAIM_LEVEL);
+    cr_assert_float_eq(e.claims[0].value, 0.892, 1e-12);
+    cr_assert_float_eq(e.claims[0].spread, 0.062, 1e-12);
+    cr_assert_eq(e.claims[0].metric.kind, CLAIM_FINAL);
+    cr_assert_str_eq(e.claims[0].metric.a, "test/auroc.svdd.all");
+    experiment_free(&e);
+}

@@ -122,14 +122,35 @@ static void tr_db(const char *name, bool with_file, int nseeds, char *db, size_t
         snprintf(file, sizeof file, TR_DIR "/%s.yaml", name);
         FILE *f = fopen(file, "w");
         cr_assert_not_null(f);
-        fputs("experiment: synth\ndescription: synthetic report test\n"
-              "variants:\n  plain: {}\n  with_vae:\n    model.vae: {level: feature, latent: 16, "
-              "hidden: [32]}\n"
-              "seeds: [0, 1, 2]\n"
-              "compare:\n  baseline: plain\n"
-              "  metrics: [test.accuracy, test.fpr.fused, test.detect.fused.unseen]\n"
-              "  tolerances: {test.accuracy: 0.05}\n  latency_factor: 1.4\n",
-              f);
+        fputs(
+            "experiment: synth\ndescription: synthetic report test\n"
+            "variants:\n  plain: {}\n  with_vae:\n    model.vae: {level: feature, latent: 16, "
+            "hidden: [32]}\n"
+            "seeds: [0, 1, 2]\n"
+            "compare:\n  baseline: plain\n"
+            "  metrics: [test.accuracy, test.fpr.fused, test.detect.fused.unseen]\n"
+            "  tolerances: {test.accuracy: 0.05}\n  latency_factor: 1.4\n"
+            "  claims:\n"
+            "    - {statement: \"test accuracy, Option A \xe2\x86\x92 with VAE\", source: the seed,\n"
+            "       figure: \"90% \xe2\x86\x92 93\xe2\x80\x93"
+            "95%\", metric: test/accuracy,\n"
+            "       unit: \"%\", difference: [3, 5]}\n"
+            "    - {statement: false positives, source: the seed, figure: \"8% \xe2\x86\x92 "
+            "5%\",\n"
+            "       metric: \"test/fpr.{score}\", unit: \"%\", difference: -3}\n"
+            "    - {statement: unknown anomaly types detected, source: the seed,\n"
+            "       metric: \"test/detect.{score}.unseen\", unit: \"%\", difference: 15}\n"
+            "    - {statement: VAE inference cost, source: the seed,\n"
+            "       figure: \"+5\xe2\x80\x93"
+            "10 ms per frame\", metric: latency/vae/b1/frame,\n"
+            "       missing_is_zero: true, difference: [5, 10]}\n"
+            "    - {statement: VAE memory, source: the seed, metric: memory/peak_rss_mb, unit: MB,\n"
+            "       difference: [200, 500]}\n"
+            "    - {statement: VAE training time, source: the seed, metric: train/seconds,\n"
+            "       relative: [20, 30]}\n"
+            "    - {statement: published accuracy, source: a paper, metric: test/accuracy,\n"
+            "       variants: [plain], unit: \"%\", value: 0.8, spread: 0.01, tolerance: 0.05}\n",
+            f);
         fclose(f);
     }
     Store *st;
@@ -258,7 +279,7 @@ Test(report, end_to_end_files_sections_images_numbers) {
     }
     snprintf(path, sizeof path, "%s/report.html", out);
     char *html = tr_slurp(path);
-    const char *sections[] = {"<h2>Decision table</h2>",
+    const char *sections[] = {"<h2>Claims</h2>",
                               "<h2>Metrics per variant</h2>",
                               "<h2>Comparison with the baseline</h2>",
                               "<h2>Anomaly scores on unseen classes</h2>",
@@ -332,6 +353,19 @@ Test(report, end_to_end_files_sections_images_numbers) {
     *eol = 0;
     cr_assert(strstr(fp, "| better |"), "a lower false-positive rate is better: %s", fp);
     *eol = '\n';
+    /* power columns: what the runs can detect, in the comparison and the claims tables */
+    cr_assert(strstr(md, "| detectable \xce\x94 (80% power); pairs to detect the tolerance |") &&
+                  strstr(md, "| detectable \xce\x94 (80% power); pairs to detect the claim |"),
+              "power columns missing");
+    /* the level claim: plain's accuracy (80% on average) against the published 80 +- 1 */
+    char *lv = strstr(md, "| published accuracy | a paper | 80.0 \xc2\xb1 1.0 % |");
+    cr_assert_not_null(lv, "level claim row missing");
+    eol = strchr(lv, '\n');
+    *eol = 0;
+    cr_assert(strstr(lv, "1 variant, 3 runs") && strstr(lv, "| reproduced (tolerance \xc2\xb1"
+                                                            "5)"),
+              "%s", lv);
+    *eol = '\n';
     cr_assert(strstr(md, "abc123def456") && strstr(md, "testhost") && strstr(md, "digest42") &&
                   strstr(md, "Test CPU") && strstr(md, "abc00000"),
               "provenance missing");
@@ -358,7 +392,7 @@ Test(report, without_gnuplot_tables_and_a_note) {
     char *md = tr_slurp(path);
     cr_assert(strstr(md, "gnuplot could not be run") && strstr(md, "/nonexistent/gnuplot"), "%s",
               md);
-    cr_assert(strstr(md, "## Decision table") && strstr(md, "| VAE memory |"), "tables missing");
+    cr_assert(strstr(md, "## Claims") && strstr(md, "| VAE memory |"), "tables missing");
     char want[80];
     tr_expected(0.60, 0.15, 1, 2.0, 2, 1.0, want, sizeof want);
     cr_assert(strstr(md, want), "detect.fused.unseen %s missing", want);

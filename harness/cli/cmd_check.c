@@ -137,7 +137,7 @@ static bool parse_ids(const char *text, CheckArgs *a) {
 
 /* ---- check: output ------------------------------------------------------------------ */
 
-static void row_texts(const CheckRow *r, char cell[6][160]) {
+static void row_texts(const CheckRow *r, char cell[7][160]) {
     snprintf(cell[0], 160, "%s", r->metric);
     snprintf(cell[1], 160, "%.4g", r->base);
     snprintf(cell[2], 160, "%.4g", r->cand);
@@ -152,30 +152,41 @@ static void row_texts(const CheckRow *r, char cell[6][160]) {
         else snprintf(cell[4], 160, "-");
     }
     snprintf(cell[5], 160, "%s", check_verdict_name(r->verdict));
+    if (r->latency) snprintf(cell[6], 160, "-");
+    else if (!isfinite(r->mde)) snprintf(cell[6], 160, "n/a (too few runs)");
+    else if (r->runs_needed)
+        snprintf(cell[6], 160, "+-%.3g (%zu runs/side for +-%g)", r->mde, r->runs_needed, r->limit);
+    else if (r->has_limit && r->mde > r->limit)
+        snprintf(cell[6], 160, "+-%.3g (>%d runs/side for +-%g)", r->mde, STATS_N_MAX, r->limit);
+    else snprintf(cell[6], 160, "+-%.3g", r->mde);
 }
 
 static void print_table(const CheckResult *r) {
     printf("%s\n%s\n", r->base_desc, r->cand_desc);
-    const char *head[6] = {"metric", "baseline", "candidate", "change", "limit", "verdict"};
-    int w[6];
-    for (int c = 0; c < 6; c++) w[c] = (int)strlen(head[c]);
-    char cell[6][160];
+    const char *head[7] = {
+        "metric", "baseline", "candidate", "change", "limit", "verdict", "detectable (80% power)"};
+    int w[7];
+    for (int c = 0; c < 7; c++) w[c] = (int)strlen(head[c]);
+    char cell[7][160];
     for (int i = 0; i < r->nrows; i++) {
         row_texts(&r->rows[i], cell);
-        for (int c = 0; c < 6; c++)
+        for (int c = 0; c < 7; c++)
             if ((int)strlen(cell[c]) > w[c]) w[c] = (int)strlen(cell[c]);
     }
     for (int i = -1; i < r->nrows; i++) {
         if (i >= 0) row_texts(&r->rows[i], cell);
-        for (int c = 0; c < 6; c++) {
+        for (int c = 0; c < 7; c++) {
             const char *t = i < 0 ? head[c] : cell[c];
             bool num = c >= 1 && c <= 3;
-            if (c == 5) printf("%s", t);
+            if (c == 6) printf("%s", t);
             else if (num) printf("%*s  ", w[c], t);
             else printf("%-*s  ", w[c], t);
         }
         fputc('\n', stdout);
     }
+    printf("detectable: the smallest difference of means these runs detect 80%% of the time "
+           "(two-sample t test, 5%% two-sided), from the between-run spread; when it exceeds the "
+           "tolerance, the runs per side that would see a tolerance-sized change\n");
     printf("latency: regression when the ratio exceeds x%g AND a one-sided Mann-Whitney U test "
            "(candidate slower) gives p < %g\n",
            r->latency_factor, r->alpha);
@@ -221,6 +232,13 @@ static void print_json(const CheckResult *r) {
         json_object_set_new(j, x->latency ? "ratio" : "change", jnum(x->change));
         json_object_set_new(j, x->latency ? "factor" : "tolerance",
                             x->has_limit ? jnum(x->limit) : json_null());
+        if (!x->latency) {
+            json_object_set_new(j, "sd", jnum(x->sd));
+            json_object_set_new(j, "mde", jnum(x->mde));
+            json_object_set_new(j, "runs_needed_per_side",
+                                x->runs_needed ? json_integer((json_int_t)x->runs_needed)
+                                               : json_null());
+        }
         if (x->latency) {
             json_object_set_new(j, "p_slower", jnum(x->p));
             json_object_set_new(j, "p_faster", jnum(x->p_faster));

@@ -29,9 +29,16 @@ int cmd_keys(int argc, char **argv) {
         cfg_print_schema(sc, obj, stdout);
         any = true;
     }
+    if (!npos || !strcmp(pos[0], "compare")) {
+        if (any) printf("\n");
+        printf("### compare\n\n");
+        claims_print_keys(stdout);
+        any = true;
+    }
     if (!any) {
         char msg[128];
-        snprintf(msg, sizeof msg, "unknown section '%s' (dataset, model, train, eval)", pos[0]);
+        snprintf(msg, sizeof msg, "unknown section '%s' (dataset, model, train, eval, compare)",
+                 pos[0]);
         return cli_usage_error(cmd, msg);
     }
     return 0;

@@ -83,18 +83,31 @@ const CfgSchema cfg_model_schema = {"model", MODEL_KEYS,
 
 /* ---- locations and messages ---- */
 
+const char *cfg_scalar(struct fy_node *n) {
+    return n && fy_node_is_scalar(n) ? fy_node_get_scalar0(n) : NULL;
+}
+
+/* The position of a node: its scalar token, or for a collection the first
+ * scalar inside it (libfyaml keeps no mark on collection nodes). */
 static void node_pos(struct fy_node *n, int *line, int *col) {
     *line = *col = 0;
-    struct fy_token *t = n ? fy_node_get_scalar_token(n) : NULL;
-    if (t) {
-        const struct fy_mark *m = fy_token_start_mark(t);
-        if (m) *line = m->line + 1, *col = m->column + 1;
+    for (int depth = 0; n && depth < 64; depth++) {
+        struct fy_token *t = fy_node_get_scalar_token(n);
+        if (t) {
+            const struct fy_mark *m = fy_token_start_mark(t);
+            if (m) *line = m->line + 1, *col = m->column + 1;
+            return;
+        }
+        void *it = NULL;
+        if (fy_node_is_sequence(n)) n = fy_node_sequence_iterate(n, &it);
+        else if (fy_node_is_mapping(n)) {
+            struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
+            n = p ? fy_node_pair_key(p) : NULL;
+        } else n = NULL;
     }
 }
 
-static VbStatus at(const char *file, struct fy_node *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static VbStatus at(const char *file, struct fy_node *n, const char *fmt, ...) {
+VbStatus cfg_fail_at(const char *file, struct fy_node *n, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -243,7 +256,7 @@ static bool parse_int(const char *v, long *out) {
     return true;
 }
 
-static bool parse_double(const char *v, double *out) {
+bool cfg_parse_number(const char *v, double *out) {
     char *end;
     errno = 0;
     double x = strtod(v, &end);
@@ -256,11 +269,11 @@ static VbStatus read_scalar_int(const CfgSchema *s, const CfgKey *k, const char 
                                 struct fy_node *v, long *out) {
     const char *txt = fy_node_is_scalar(v) ? fy_node_get_scalar0(v) : NULL;
     if (!txt || !parse_int(txt, out))
-        return at(file, v, "%s.%s: expected an integer%s%s%s", s->section, k->key,
-                  txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
+        return cfg_fail_at(file, v, "%s.%s: expected an integer%s%s%s", s->section, k->key,
+                           txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
     if (*out < k->min || *out > k->max)
-        return at(file, v, "%s.%s: %ld is out of range [%g, %g]", s->section, k->key, *out, k->min,
-                  k->max);
+        return cfg_fail_at(file, v, "%s.%s: %ld is out of range [%g, %g]", s->section, k->key, *out,
+                           k->min, k->max);
     return VB_OK;
 }
 
@@ -277,12 +290,12 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
     }
     case CFG_FLOAT: {
         double x;
-        if (!txt || !parse_double(txt, &x))
-            return at(file, v, "%s.%s: expected a number%s%s%s", s->section, k->key,
-                      txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
+        if (!txt || !cfg_parse_number(txt, &x))
+            return cfg_fail_at(file, v, "%s.%s: expected a number%s%s%s", s->section, k->key,
+                               txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
         if (x < k->min || x > k->max)
-            return at(file, v, "%s.%s: %g is out of range [%g, %g]", s->section, k->key, x, k->min,
-                      k->max);
+            return cfg_fail_at(file, v, "%s.%s: %g is out of range [%g, %g]", s->section, k->key, x,
+                               k->min, k->max);
         *(double *)field = x;
         return VB_OK;
     }
@@ -291,40 +304,43 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
             *(bool *)field = true;
         else if (txt && (!strcmp(txt, "false") || !strcmp(txt, "no") || !strcmp(txt, "off")))
             *(bool *)field = false;
-        else return at(file, v, "%s.%s: expected true or false", s->section, k->key);
+        else return cfg_fail_at(file, v, "%s.%s: expected true or false", s->section, k->key);
         return VB_OK;
     case CFG_CHOICE: {
         char list[256];
         choice_list(k->choices, list, sizeof list);
-        if (!txt) return at(file, v, "%s.%s: expected one of %s", s->section, k->key, list);
+        if (!txt)
+            return cfg_fail_at(file, v, "%s.%s: expected one of %s", s->section, k->key, list);
         int idx = choice_index(k->choices, txt);
         if (idx < 0)
-            return at(file, v, "%s.%s: '%s' is not one of %s", s->section, k->key, txt, list);
+            return cfg_fail_at(file, v, "%s.%s: '%s' is not one of %s", s->section, k->key, txt,
+                               list);
         *(int *)field = idx;
         return VB_OK;
     }
     case CFG_STRING:
-        if (!txt) return at(file, v, "%s.%s: expected a string", s->section, k->key);
+        if (!txt) return cfg_fail_at(file, v, "%s.%s: expected a string", s->section, k->key);
         if (strlen(txt) >= k->size)
-            return at(file, v, "%s.%s: longer than %zu characters", s->section, k->key,
-                      k->size - 1);
+            return cfg_fail_at(file, v, "%s.%s: longer than %zu characters", s->section, k->key,
+                               k->size - 1);
         snprintf(field, k->size, "%s", txt);
         return VB_OK;
     case CFG_INT_LIST: {
         if (!fy_node_is_sequence(v))
-            return at(file, v, "%s.%s: expected a list of integers like [512, 256]", s->section,
-                      k->key);
+            return cfg_fail_at(file, v, "%s.%s: expected a list of integers like [512, 256]",
+                               s->section, k->key);
         int *arr = (int *)field, cnt = 0;
         void *it = NULL;
         struct fy_node *item;
         while ((item = fy_node_sequence_iterate(v, &it))) {
             if ((size_t)cnt >= k->size)
-                return at(file, item, "%s.%s: at most %zu entries", s->section, k->key, k->size);
+                return cfg_fail_at(file, item, "%s.%s: at most %zu entries", s->section, k->key,
+                                   k->size);
             long x;
             VB_TRY(read_scalar_int(s, k, file, item, &x));
             arr[cnt++] = (int)x;
         }
-        if (cnt == 0) return at(file, v, "%s.%s: the list is empty", s->section, k->key);
+        if (cnt == 0) return cfg_fail_at(file, v, "%s.%s: the list is empty", s->section, k->key);
         *(int *)((char *)obj + k->count_offset) = cnt;
         return VB_OK;
     }
@@ -335,18 +351,19 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
 static VbStatus walk(const CfgSchema *s, const char *file, struct fy_node *map, const char *prefix,
                      void *obj) {
     if (!fy_node_is_mapping(map))
-        return at(file, map, "%s%s%s: expected a mapping", s->section, *prefix ? "." : "", prefix);
+        return cfg_fail_at(file, map, "%s%s%s: expected a mapping", s->section, *prefix ? "." : "",
+                           prefix);
     void *it = NULL;
     struct fy_node_pair *pair;
     while ((pair = fy_node_mapping_iterate(map, &it))) {
         struct fy_node *kn = fy_node_pair_key(pair), *vn = fy_node_pair_value(pair);
         const char *k = kn && fy_node_is_scalar(kn) ? fy_node_get_scalar0(kn) : NULL;
-        if (!k) return at(file, kn, "%s: keys must be plain words", s->section);
+        if (!k) return cfg_fail_at(file, kn, "%s: keys must be plain words", s->section);
         char path[256];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", k);
         const CfgKey *key = find_key(s, path);
         if (key) {
-            if (!vn) return at(file, kn, "%s.%s: missing value", s->section, path);
+            if (!vn) return cfg_fail_at(file, kn, "%s.%s: missing value", s->section, path);
             VB_TRY(read_value(s, key, file, vn, obj));
             continue;
         }
@@ -362,9 +379,9 @@ static VbStatus walk(const CfgSchema *s, const char *file, struct fy_node *map, 
             continue;
         }
         const char *hint = nearest(s, path);
-        return at(file, kn, "unknown key '%s.%s'%s%s%s%s%s", s->section, path,
-                  hint ? " (did you mean '" : "", hint ? s->section : "", hint ? "." : "",
-                  hint ? hint : "", hint ? "'?)" : "");
+        return cfg_fail_at(file, kn, "unknown key '%s.%s'%s%s%s%s%s", s->section, path,
+                           hint ? " (did you mean '" : "", hint ? s->section : "", hint ? "." : "",
+                           hint ? hint : "", hint ? "'?)" : "");
     }
     return VB_OK;
 }
@@ -377,7 +394,7 @@ VbStatus cfg_set(const CfgSchema *s, const char *file, struct fy_node *keynode, 
                  struct fy_node *value, void *obj) {
     const CfgKey *key = find_key(s, path);
     if (key) {
-        if (!value) return at(file, keynode, "%s.%s: missing value", s->section, path);
+        if (!value) return cfg_fail_at(file, keynode, "%s.%s: missing value", s->section, path);
         return read_value(s, key, file, value, obj);
     }
     if (value && fy_node_is_mapping(value) && is_prefix(s, path))
@@ -387,9 +404,9 @@ VbStatus cfg_set(const CfgSchema *s, const char *file, struct fy_node *keynode, 
     if (value && fy_node_is_scalar(value) && (key = find_key(s, tpath)) != NULL)
         return read_value(s, key, file, value, obj);
     const char *hint = nearest(s, path);
-    return at(file, keynode, "unknown key '%s.%s'%s%s.%s%s", s->section, path,
-              hint ? " (did you mean '" : "", hint ? s->section : "", hint ? hint : "",
-              hint ? "'?)" : "");
+    return cfg_fail_at(file, keynode, "unknown key '%s.%s'%s%s.%s%s", s->section, path,
+                       hint ? " (did you mean '" : "", hint ? s->section : "", hint ? hint : "",
+                       hint ? "'?)" : "");
 }
 
 /* Nested object for a dotted path, created on demand. */

@@ -43,6 +43,15 @@ typedef struct CfgSchema {
 
 extern const CfgSchema cfg_model_schema;
 
+/* VB_ERR_INPUT with "FILE:LINE:COL: message" at node n (FILE: message when
+ * n has no position). */
+VbStatus cfg_fail_at(const char *file, struct fy_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The text of a scalar node; NULL for anything else (or NULL). */
+const char *cfg_scalar(struct fy_node *n);
+/* A finite number (strtod syntax, the whole text); false otherwise. */
+bool cfg_parse_number(const char *text, double *out);
+
 /* Parse a YAML file; syntax errors come back as "FILE:LINE:COL: message". */
 VbStatus cfg_load(const char *path, struct fy_document **out);
 /* Read `node` (a mapping) into `obj` per schema. Fields not mentioned keep

@@ -9,25 +9,6 @@
 #include "datasets/fmnist.h"
 #include "datasets/synth.h"
 
-static VbStatus at_node(const char *file, struct fy_node *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static VbStatus at_node(const char *file, struct fy_node *n, const char *fmt, ...) {
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    struct fy_token *t = n ? fy_node_get_scalar_token(n) : NULL;
-    const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-    if (m)
-        return vb_fail_plain(VB_ERR_INPUT, "%s:%d:%d: %s", file, m->line + 1, m->column + 1, msg);
-    return vb_fail_plain(VB_ERR_INPUT, "%s: %s", file, msg);
-}
-
-static const char *scalar(struct fy_node *n) {
-    return n && fy_node_is_scalar(n) ? fy_node_get_scalar0(n) : NULL;
-}
-
 int experiment_known_classes(const DataConfig *d, const char *const **names) {
     if (d->source == DATA_FASHION_MNIST) {
         *names = fmnist_class_names;
@@ -45,8 +26,8 @@ static VbStatus apply_overrides(const char *file, struct fy_node *map, RunConfig
     struct fy_node_pair *pair;
     while ((pair = fy_node_mapping_iterate(map, &it))) {
         struct fy_node *kn = fy_node_pair_key(pair), *vn = fy_node_pair_value(pair);
-        const char *k = scalar(kn);
-        if (!k) return at_node(file, kn, "keys must be plain words");
+        const char *k = cfg_scalar(kn);
+        if (!k) return cfg_fail_at(file, kn, "keys must be plain words");
         if (allow_extends && !strcmp(k, "extends")) continue;
         char sec[32];
         const char *dot = strchr(k, '.');
@@ -54,13 +35,13 @@ static VbStatus apply_overrides(const char *file, struct fy_node *map, RunConfig
         void *obj;
         const CfgSchema *s = schema_section(sec, rc, &obj);
         if (!s)
-            return at_node(file, kn,
-                           "unknown key '%s' (overrides start with model., train., eval. or "
-                           "dataset.)",
-                           k);
+            return cfg_fail_at(file, kn,
+                               "unknown key '%s' (overrides start with model., train., eval. or "
+                               "dataset.)",
+                               k);
         if (dot) VB_TRY(cfg_set(s, file, kn, dot + 1, vn, obj));
         else if (vn && fy_node_is_mapping(vn)) VB_TRY(cfg_read(s, file, vn, obj));
-        else return at_node(file, kn, "'%s' needs a mapping of %s settings", k, sec);
+        else return cfg_fail_at(file, kn, "'%s' needs a mapping of %s settings", k, sec);
     }
     return VB_OK;
 }
@@ -69,18 +50,20 @@ static VbStatus resolve_variant(const char *file, struct fy_node *vars, const ch
                                 const RunConfig *base, RunConfig *out, int depth,
                                 struct fy_node *ref) {
     struct fy_node *v = fy_node_mapping_lookup_by_string(vars, name, FY_NT);
-    if (!v) return at_node(file, ref, "variant '%s' is not defined under `variants:`", name);
-    if (depth > 32) return at_node(file, ref, "`extends` forms a cycle through variant '%s'", name);
+    if (!v) return cfg_fail_at(file, ref, "variant '%s' is not defined under `variants:`", name);
+    if (depth > 32)
+        return cfg_fail_at(file, ref, "`extends` forms a cycle through variant '%s'", name);
     if (fy_node_is_scalar(v) &&
-        (!scalar(v)[0] || !strcmp(scalar(v), "~") || !strcmp(scalar(v), "null"))) {
+        (!cfg_scalar(v)[0] || !strcmp(cfg_scalar(v), "~") || !strcmp(cfg_scalar(v), "null"))) {
         *out = *base; /* `name:` with no overrides */
         return VB_OK;
     }
-    if (!fy_node_is_mapping(v)) return at_node(file, v, "variant '%s': expected a mapping", name);
+    if (!fy_node_is_mapping(v))
+        return cfg_fail_at(file, v, "variant '%s': expected a mapping", name);
     struct fy_node *ext = fy_node_mapping_lookup_by_string(v, "extends", FY_NT);
     if (ext) {
-        if (!scalar(ext)) return at_node(file, ext, "extends expects a variant name");
-        VB_TRY(resolve_variant(file, vars, scalar(ext), base, out, depth + 1, ext));
+        if (!cfg_scalar(ext)) return cfg_fail_at(file, ext, "extends expects a variant name");
+        VB_TRY(resolve_variant(file, vars, cfg_scalar(ext), base, out, depth + 1, ext));
     } else {
         *out = *base;
     }
@@ -100,7 +83,7 @@ static VbStatus parse_holdouts(Experiment *e, const char *file, struct fy_node *
         snprintf(e->holdout[0].name, EXP_NAME, "none");
         return VB_OK;
     }
-    if (scalar(h) && !strcmp(scalar(h), "leave_one_out")) {
+    if (cfg_scalar(h) && !strcmp(cfg_scalar(h), "leave_one_out")) {
         e->holdout = vb_xcalloc((size_t)nn, sizeof *e->holdout);
         for (int i = 0; i < nn; i++) {
             if (!strcmp(names[i], normal)) continue;
@@ -112,7 +95,8 @@ static VbStatus parse_holdouts(Experiment *e, const char *file, struct fy_node *
         return VB_OK;
     }
     if (!fy_node_is_sequence(h))
-        return at_node(file, h, "holdouts: expected a list of {name, classes} or leave_one_out");
+        return cfg_fail_at(file, h,
+                           "holdouts: expected a list of {name, classes} or leave_one_out");
     int cnt = fy_node_sequence_item_count(h);
     e->holdout = vb_xcalloc((size_t)(cnt ? cnt : 1), sizeof *e->holdout);
     void *it = NULL;
@@ -120,28 +104,29 @@ static VbStatus parse_holdouts(Experiment *e, const char *file, struct fy_node *
     while ((item = fy_node_sequence_iterate(h, &it))) {
         Holdout *o = &e->holdout[e->nholdouts];
         if (!fy_node_is_mapping(item))
-            return at_node(file, item, "holdouts: each entry is {name: ..., classes: [...]}");
+            return cfg_fail_at(file, item, "holdouts: each entry is {name: ..., classes: [...]}");
         struct fy_node *nm = fy_node_mapping_lookup_by_string(item, "name", FY_NT);
         struct fy_node *cl = fy_node_mapping_lookup_by_string(item, "classes", FY_NT);
         void *it2 = NULL;
         struct fy_node_pair *pr;
         while ((pr = fy_node_mapping_iterate(item, &it2))) {
-            const char *k = scalar(fy_node_pair_key(pr));
+            const char *k = cfg_scalar(fy_node_pair_key(pr));
             if (!k || (strcmp(k, "name") && strcmp(k, "classes")))
-                return at_node(file, fy_node_pair_key(pr),
-                               "holdouts: unknown key '%s' (name, classes)", k ? k : "?");
+                return cfg_fail_at(file, fy_node_pair_key(pr),
+                                   "holdouts: unknown key '%s' (name, classes)", k ? k : "?");
         }
-        if (!scalar(nm)) return at_node(file, item, "holdouts: a holdout needs a `name`");
-        snprintf(o->name, EXP_NAME, "%s", scalar(nm));
+        if (!cfg_scalar(nm)) return cfg_fail_at(file, item, "holdouts: a holdout needs a `name`");
+        snprintf(o->name, EXP_NAME, "%s", cfg_scalar(nm));
         for (int j = 0; j < e->nholdouts; j++)
             if (!strcmp(e->holdout[j].name, o->name))
-                return at_node(file, nm, "holdouts: name '%s' is used twice", o->name);
+                return cfg_fail_at(file, nm, "holdouts: name '%s' is used twice", o->name);
         if (!cl || !fy_node_is_sequence(cl) || fy_node_sequence_item_count(cl) == 0)
-            return at_node(file, nm, "holdout '%s': `classes` must be a non-empty list", o->name);
+            return cfg_fail_at(file, nm, "holdout '%s': `classes` must be a non-empty list",
+                               o->name);
         void *it3 = NULL;
         struct fy_node *c;
         while ((c = fy_node_sequence_iterate(cl, &it3))) {
-            const char *cn = scalar(c);
+            const char *cn = cfg_scalar(c);
             bool known = false;
             for (int j = 0; cn && j < nn; j++) known |= !strcmp(names[j], cn);
             if (!known) {
@@ -151,14 +136,15 @@ static VbStatus parse_holdouts(Experiment *e, const char *file, struct fy_node *
                         strncat(list, names[j], sizeof list - strlen(list) - 3);
                         strncat(list, j + 1 < nn ? ", " : "", sizeof list - strlen(list) - 1);
                     }
-                return at_node(file, c, "holdout '%s': unknown class '%s' (anomaly classes: %s)",
-                               o->name, cn ? cn : "?", list);
+                return cfg_fail_at(file, c,
+                                   "holdout '%s': unknown class '%s' (anomaly classes: %s)",
+                                   o->name, cn ? cn : "?", list);
             }
             if (!strcmp(cn, normal))
-                return at_node(file, c, "holdout '%s': the normal class %s cannot be held out",
-                               o->name, cn);
+                return cfg_fail_at(file, c, "holdout '%s': the normal class %s cannot be held out",
+                                   o->name, cn);
             if (o->n >= EXP_MAX_CLASSES)
-                return at_node(file, c, "holdout '%s': too many classes", o->name);
+                return cfg_fail_at(file, c, "holdout '%s': too many classes", o->name);
             snprintf(o->classes[o->n++], EXP_NAME, "%s", cn);
         }
         e->nholdouts++;
@@ -173,46 +159,47 @@ static VbStatus parse_holdouts(Experiment *e, const char *file, struct fy_node *
 static VbStatus check_run_config(const char *file, struct fy_node *where, const char *variant,
                                  const RunConfig *rc) {
     if (rc->data.size != rc->model.image)
-        return at_node(file, where, "variant '%s': dataset.size %d differs from model.image %d",
-                       variant, rc->data.size, rc->model.image);
+        return cfg_fail_at(file, where, "variant '%s': dataset.size %d differs from model.image %d",
+                           variant, rc->data.size, rc->model.image);
     if (model_config_check(&rc->model) != VB_OK) {
         const char *m = strstr(vb_errmsg(), ": ");
-        return at_node(file, where, "variant '%s': %s", variant, m ? m + 2 : vb_errmsg());
+        return cfg_fail_at(file, where, "variant '%s': %s", variant, m ? m + 2 : vb_errmsg());
     }
     if (rc->train.batch_size < 2)
-        return at_node(file, where, "variant '%s': train.batch_size must be >= 2 (BatchNorm)",
-                       variant);
+        return cfg_fail_at(file, where, "variant '%s': train.batch_size must be >= 2 (BatchNorm)",
+                           variant);
     const DataConfig *d = &rc->data;
     if (d->channels != 1 && d->channels != 3)
-        return at_node(file, where, "variant '%s': dataset.channels must be 1 or 3", variant);
+        return cfg_fail_at(file, where, "variant '%s': dataset.channels must be 1 or 3", variant);
     if (d->channels != rc->model.channels)
-        return at_node(file, where,
-                       "variant '%s': dataset.channels %d differs from model.channels %d", variant,
-                       d->channels, rc->model.channels);
+        return cfg_fail_at(file, where,
+                           "variant '%s': dataset.channels %d differs from model.channels %d",
+                           variant, d->channels, rc->model.channels);
     if (d->channels == 1 && d->source != DATA_FASHION_MNIST)
-        return at_node(file, where,
-                       "variant '%s': dataset.channels 1 (grey frames) needs dataset.source "
-                       "fashion_mnist",
-                       variant);
+        return cfg_fail_at(file, where,
+                           "variant '%s': dataset.channels 1 (grey frames) needs dataset.source "
+                           "fashion_mnist",
+                           variant);
     if (d->preprocess == PREP_IMAGENET && d->channels != 3)
-        return at_node(file, where,
-                       "variant '%s': dataset.preprocess imagenet needs 3 channels (use unit or "
-                       "gcn_l1_minmax for grey frames)",
-                       variant);
+        return cfg_fail_at(
+            file, where,
+            "variant '%s': dataset.preprocess imagenet needs 3 channels (use unit or "
+            "gcn_l1_minmax for grey frames)",
+            variant);
     if (d->preprocess != PREP_IMAGENET && rc->train.augment)
-        return at_node(file, where,
-                       "variant '%s': train.augment works on ImageNet-normalised frames only; "
-                       "set train.augment: false with dataset.preprocess %s",
-                       variant, preprocess_names[d->preprocess]);
+        return cfg_fail_at(file, where,
+                           "variant '%s': train.augment works on ImageNet-normalised frames only; "
+                           "set train.augment: false with dataset.preprocess %s",
+                           variant, preprocess_names[d->preprocess]);
     if (d->preprocess != PREP_IMAGENET && rc->eval.tta > 0)
-        return at_node(file, where,
-                       "variant '%s': eval.tta views work on ImageNet-normalised RGB frames only",
-                       variant);
+        return cfg_fail_at(
+            file, where, "variant '%s': eval.tta views work on ImageNet-normalised RGB frames only",
+            variant);
     if (rc->train.pretrain_epochs > 0 && rc->model.backbone != BACKBONE_LENET)
-        return at_node(file, where,
-                       "variant '%s': train.pretrain needs model.backbone.name lenet (its "
-                       "autoencoder is Ruff's LeNet decoder)",
-                       variant);
+        return cfg_fail_at(file, where,
+                           "variant '%s': train.pretrain needs model.backbone.name lenet (its "
+                           "autoencoder is Ruff's LeNet decoder)",
+                           variant);
     return VB_OK;
 }
 
@@ -228,58 +215,66 @@ static bool valid_name(const char *s) {
 static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c) {
     e->latency_factor = 1.5;
     if (!c) return VB_OK;
-    if (!fy_node_is_mapping(c)) return at_node(file, c, "compare: expected a mapping");
+    if (!fy_node_is_mapping(c)) return cfg_fail_at(file, c, "compare: expected a mapping");
     void *it = NULL;
     struct fy_node_pair *p;
     while ((p = fy_node_mapping_iterate(c, &it))) {
         struct fy_node *kn = fy_node_pair_key(p), *vn = fy_node_pair_value(p);
-        const char *k = scalar(kn);
+        const char *k = cfg_scalar(kn);
         if (k && !strcmp(k, "baseline")) {
-            if (!scalar(vn)) return at_node(file, kn, "compare.baseline: expected a variant name");
-            snprintf(e->baseline, EXP_NAME, "%s", scalar(vn));
+            if (!cfg_scalar(vn))
+                return cfg_fail_at(file, kn, "compare.baseline: expected a variant name");
+            snprintf(e->baseline, EXP_NAME, "%s", cfg_scalar(vn));
             bool found = false;
             for (int i = 0; i < e->nvariants; i++) found |= !strcmp(e->variant[i], e->baseline);
             if (!found)
-                return at_node(file, vn, "compare.baseline: no variant named '%s'", e->baseline);
+                return cfg_fail_at(file, vn, "compare.baseline: no variant named '%s'",
+                                   e->baseline);
         } else if (k && !strcmp(k, "metrics")) {
             if (!vn || !fy_node_is_sequence(vn))
-                return at_node(file, kn, "compare.metrics: expected a list");
+                return cfg_fail_at(file, kn, "compare.metrics: expected a list");
             int n = fy_node_sequence_item_count(vn);
             e->metrics = vb_xcalloc((size_t)(n ? n : 1), sizeof *e->metrics);
             void *i2 = NULL;
             struct fy_node *m;
             while ((m = fy_node_sequence_iterate(vn, &i2))) {
-                if (!scalar(m)) return at_node(file, m, "compare.metrics: expected metric names");
-                snprintf(e->metrics[e->nmetrics++], 96, "%s", scalar(m));
+                if (!cfg_scalar(m))
+                    return cfg_fail_at(file, m, "compare.metrics: expected metric names");
+                snprintf(e->metrics[e->nmetrics++], 96, "%s", cfg_scalar(m));
             }
         } else if (k && !strcmp(k, "tolerances")) {
             if (!vn || !fy_node_is_mapping(vn))
-                return at_node(file, kn, "compare.tolerances: expected {metric: tolerance}");
+                return cfg_fail_at(file, kn, "compare.tolerances: expected {metric: tolerance}");
             int n = fy_node_mapping_item_count(vn);
             e->tol = vb_xcalloc((size_t)(n ? n : 1), sizeof *e->tol);
             void *i2 = NULL;
             struct fy_node_pair *q;
             while ((q = fy_node_mapping_iterate(vn, &i2))) {
-                const char *mk = scalar(fy_node_pair_key(q)), *mv = scalar(fy_node_pair_value(q));
+                const char *mk = cfg_scalar(fy_node_pair_key(q)),
+                           *mv = cfg_scalar(fy_node_pair_value(q));
                 char *end = NULL;
                 double v = mv ? strtod(mv, &end) : -1;
                 if (!mk || !mv || *end || v < 0)
-                    return at_node(
+                    return cfg_fail_at(
                         file, fy_node_pair_value(q) ? fy_node_pair_value(q) : fy_node_pair_key(q),
                         "compare.tolerances: expected a non-negative number");
                 snprintf(e->tol[e->ntol].metric, 96, "%s", mk);
                 e->tol[e->ntol++].tol = v;
             }
+        } else if (k && !strcmp(k, "claims")) {
+            VB_TRY(claims_parse(file, vn, (const char(*)[64])e->variant, e->nvariants, &e->claims,
+                                &e->nclaims));
         } else if (k && !strcmp(k, "latency_factor")) {
             char *end = NULL;
-            double v = scalar(vn) ? strtod(scalar(vn), &end) : 0;
-            if (!scalar(vn) || *end || v <= 1.0)
-                return at_node(file, vn ? vn : kn, "compare.latency_factor: expected a number > 1");
+            double v = cfg_scalar(vn) ? strtod(cfg_scalar(vn), &end) : 0;
+            if (!cfg_scalar(vn) || *end || v <= 1.0)
+                return cfg_fail_at(file, vn ? vn : kn,
+                                   "compare.latency_factor: expected a number > 1");
             e->latency_factor = v;
         } else {
-            return at_node(
+            return cfg_fail_at(
                 file, kn,
-                "compare: unknown key '%s' (baseline, metrics, tolerances, latency_factor)",
+                "compare: unknown key '%s' (baseline, metrics, tolerances, latency_factor, claims)",
                 k ? k : "?");
         }
     }
@@ -308,7 +303,7 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     void *it = NULL;
     struct fy_node_pair *pair;
     while ((pair = fy_node_mapping_iterate(root, &it))) {
-        const char *k = scalar(fy_node_pair_key(pair));
+        const char *k = cfg_scalar(fy_node_pair_key(pair));
         bool ok = false;
         for (size_t i = 0; k && i < sizeof TOP_KEYS / sizeof *TOP_KEYS; i++)
             ok |= !strcmp(k, TOP_KEYS[i]);
@@ -317,20 +312,21 @@ VbStatus experiment_load(const char *path, Experiment *e) {
                                : k && !strcmp(k, "seed")    ? " (did you mean 'seeds'?)"
                                : k && !strcmp(k, "holdout") ? " (did you mean 'holdouts'?)"
                                                             : "";
-            CHECK(at_node(path, fy_node_pair_key(pair),
-                          "unknown top-level key '%s'%s (known: experiment, description, dataset, "
-                          "holdouts, base, variants, seeds, backend, threads, compare)",
-                          k ? k : "?", hint));
+            CHECK(cfg_fail_at(
+                path, fy_node_pair_key(pair),
+                "unknown top-level key '%s'%s (known: experiment, description, dataset, "
+                "holdouts, base, variants, seeds, backend, threads, compare)",
+                k ? k : "?", hint));
         }
     }
     struct fy_node *name = fy_node_mapping_lookup_by_string(root, "experiment", FY_NT);
-    if (!valid_name(scalar(name))) {
-        CHECK(
-            at_node(path, name, "`experiment:` must name the experiment (letters, digits, _ - .)"));
+    if (!valid_name(cfg_scalar(name))) {
+        CHECK(cfg_fail_at(path, name,
+                          "`experiment:` must name the experiment (letters, digits, _ - .)"));
     }
-    snprintf(e->name, sizeof e->name, "%s", scalar(name));
+    snprintf(e->name, sizeof e->name, "%s", cfg_scalar(name));
     struct fy_node *desc = fy_node_mapping_lookup_by_string(root, "description", FY_NT);
-    e->description = vb_xstrdup(scalar(desc) ? scalar(desc) : "");
+    e->description = vb_xstrdup(cfg_scalar(desc) ? cfg_scalar(desc) : "");
     RunConfig base;
     run_config_defaults(&base);
     struct fy_node *ds = fy_node_mapping_lookup_by_string(root, "dataset", FY_NT);
@@ -338,14 +334,14 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     struct fy_node *bn = fy_node_mapping_lookup_by_string(root, "base", FY_NT);
     if (bn) {
         if (!fy_node_is_mapping(bn))
-            CHECK(at_node(path, bn, "base: expected {model, train, eval}"));
+            CHECK(cfg_fail_at(path, bn, "base: expected {model, train, eval}"));
         CHECK(apply_overrides(path, bn, &base, false));
     }
     CHECK(parse_holdouts(e, path, fy_node_mapping_lookup_by_string(root, "holdouts", FY_NT),
                          &base.data));
     struct fy_node *vars = fy_node_mapping_lookup_by_string(root, "variants", FY_NT);
     if (vars && !fy_node_is_mapping(vars))
-        CHECK(at_node(path, vars, "variants: expected a mapping of name: overrides"));
+        CHECK(cfg_fail_at(path, vars, "variants: expected a mapping of name: overrides"));
     int nv = vars ? fy_node_mapping_item_count(vars) : 0;
     e->variant = vb_xcalloc((size_t)(nv ? nv : 1), sizeof *e->variant);
     e->vcfg = vb_xcalloc((size_t)(nv ? nv : 1), sizeof *e->vcfg);
@@ -358,9 +354,9 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     it = NULL;
     while (vars && (pair = fy_node_mapping_iterate(vars, &it))) {
         struct fy_node *kn = fy_node_pair_key(pair);
-        const char *vname = scalar(kn);
+        const char *vname = cfg_scalar(kn);
         if (!valid_name(vname))
-            CHECK(at_node(path, kn, "variant names use letters, digits, _ - ."));
+            CHECK(cfg_fail_at(path, kn, "variant names use letters, digits, _ - ."));
         snprintf(e->variant[e->nvariants], EXP_NAME, "%s", vname);
         CHECK(resolve_variant(path, vars, vname, &base, &e->vcfg[e->nvariants], 0, kn));
         CHECK(check_run_config(path, kn, vname, &e->vcfg[e->nvariants]));
@@ -368,7 +364,7 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     }
     struct fy_node *seeds = fy_node_mapping_lookup_by_string(root, "seeds", FY_NT);
     if (seeds && !fy_node_is_sequence(seeds))
-        CHECK(at_node(path, seeds, "seeds: expected a list like [0, 1, 2]"));
+        CHECK(cfg_fail_at(path, seeds, "seeds: expected a list like [0, 1, 2]"));
     int ns = seeds ? fy_node_sequence_item_count(seeds) : 0;
     e->seeds = vb_xcalloc((size_t)(ns ? ns : 1), sizeof *e->seeds);
     if (!ns) e->seeds[e->nseeds++] = 0;
@@ -376,28 +372,30 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     struct fy_node *sn;
     while (seeds && (sn = fy_node_sequence_iterate(seeds, &is))) {
         char *end = NULL;
-        long v = scalar(sn) ? strtol(scalar(sn), &end, 10) : -1;
-        if (!scalar(sn) || *end || v < 0 || v > 2147483647L)
-            CHECK(at_node(path, sn, "seeds: expected non-negative integers"));
+        long v = cfg_scalar(sn) ? strtol(cfg_scalar(sn), &end, 10) : -1;
+        if (!cfg_scalar(sn) || *end || v < 0 || v > 2147483647L)
+            CHECK(cfg_fail_at(path, sn, "seeds: expected non-negative integers"));
         for (int i = 0; i < e->nseeds; i++)
-            if (e->seeds[i] == (int)v) CHECK(at_node(path, sn, "seeds: %ld is listed twice", v));
+            if (e->seeds[i] == (int)v)
+                CHECK(cfg_fail_at(path, sn, "seeds: %ld is listed twice", v));
         e->seeds[e->nseeds++] = (int)v;
     }
     struct fy_node *be = fy_node_mapping_lookup_by_string(root, "backend", FY_NT);
     e->backend = K_BACKEND_CPU;
     if (be) {
         int b = -1;
-        for (int i = 0; scalar(be) && kbackend_names[i]; i++)
-            if (!strcmp(scalar(be), kbackend_names[i])) b = i;
-        if (b < 0) CHECK(at_node(path, be, "backend: expected cpu or cuda"));
+        for (int i = 0; cfg_scalar(be) && kbackend_names[i]; i++)
+            if (!strcmp(cfg_scalar(be), kbackend_names[i])) b = i;
+        if (b < 0) CHECK(cfg_fail_at(path, be, "backend: expected cpu or cuda"));
         e->backend = (KBackend)b;
     }
     struct fy_node *th = fy_node_mapping_lookup_by_string(root, "threads", FY_NT);
     if (th) {
         char *end = NULL;
-        long v = scalar(th) ? strtol(scalar(th), &end, 10) : -1;
-        if (!scalar(th) || *end || v < 0 || v > 4096)
-            CHECK(at_node(path, th, "threads: expected a non-negative integer (0 = all cores)"));
+        long v = cfg_scalar(th) ? strtol(cfg_scalar(th), &end, 10) : -1;
+        if (!cfg_scalar(th) || *end || v < 0 || v > 4096)
+            CHECK(
+                cfg_fail_at(path, th, "threads: expected a non-negative integer (0 = all cores)"));
         e->threads = (int)v;
     }
     CHECK(parse_compare(e, path, fy_node_mapping_lookup_by_string(root, "compare", FY_NT)));
@@ -415,7 +413,7 @@ out:
 
 void experiment_free(Experiment *e) {
     free(e->file), free(e->description), free(e->variant), free(e->vcfg), free(e->holdout);
-    free(e->seeds), free(e->metrics), free(e->tol);
+    free(e->seeds), free(e->metrics), free(e->tol), free(e->claims);
     memset(e, 0, sizeof *e);
 }
 

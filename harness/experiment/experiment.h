@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "harness/experiment/claims.h"
 #include "harness/experiment/confighash.h"
 #include "harness/experiment/schema.h"
 
@@ -52,6 +53,8 @@ typedef struct Experiment {
     int ntol;
     CompareTol *tol;
     double latency_factor;
+    int nclaims; /* compare.claims (claims.h) */
+    Claim *claims;
 } Experiment;
 
 typedef struct Cell {

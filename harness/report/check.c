@@ -43,14 +43,15 @@ static CheckRow *new_row(CheckResult *r) {
     r->rows = vb_xrealloc(r->rows, (size_t)(r->nrows + 1) * sizeof *r->rows);
     CheckRow *row = &r->rows[r->nrows++];
     memset(row, 0, sizeof *row);
-    row->p = row->p_faster = NAN;
+    row->p = row->p_faster = row->sd = row->mde = NAN;
     return row;
 }
 
-/* Mean of (split, key) over all runs of d; every run must have it. */
+/* Mean of (split, key) over all runs of d; every run must have it. The sum
+ * of squared deviations goes to *ss. */
 static VbStatus mean_over(const RepData *d, const char *side, const char *split, const char *key,
-                          double *mean) {
-    double s = 0;
+                          double *mean, double *ss) {
+    double s = 0, q = 0;
     for (int i = 0; i < d->nruns; i++) {
         double v;
         if (!rep_final(&d->runs[i], split, key, &v)) {
@@ -59,9 +60,11 @@ static VbStatus mean_over(const RepData *d, const char *side, const char *split,
             return VB_FAIL(VB_ERR_INPUT, "%s: %s run %lld (%s) has no final metric %s/%s",
                            d->db_path, side, (long long)d->runs[i].run.id, label, split, key);
         }
-        s += v;
+        s += v, q += v * v;
     }
     *mean = s / d->nruns;
+    double dev = q - s * s / d->nruns;
+    *ss = dev > 0 ? dev : 0;
     return VB_OK;
 }
 
@@ -111,11 +114,19 @@ static VbStatus check_metrics(const CheckOptions *o, const RepData *b, const Rep
         CheckRow *row = new_row(r);
         snprintf(row->metric, sizeof row->metric, "%s", l.spec[i]);
         row->dir = rep_direction(split, key);
-        if ((s = mean_over(b, "baseline", split, key, &row->base)) != VB_OK) break;
-        if ((s = mean_over(c, "candidate", split, key, &row->cand)) != VB_OK) break;
+        double ssb, ssc;
+        if ((s = mean_over(b, "baseline", split, key, &row->base, &ssb)) != VB_OK) break;
+        if ((s = mean_over(c, "candidate", split, key, &row->cand, &ssc)) != VB_OK) break;
         row->nbase = b->nruns, row->ncand = c->nruns;
         row->change = row->cand - row->base;
+        int df = row->nbase + row->ncand - 2;
+        row->sd = df > 0 ? sqrt((ssb + ssc) / df) : NAN;
+        row->mde = stats_mde_two_sample(row->sd, (size_t)row->nbase, (size_t)row->ncand,
+                                        STATS_POWER_ALPHA, STATS_POWER);
         row->has_limit = find_tol(o, c, split, key, &row->limit);
+        if (row->has_limit && row->limit > 0 && !(row->mde <= row->limit))
+            row->runs_needed = stats_n_two_sample(row->sd, row->limit, STATS_POWER_ALPHA,
+                                                  STATS_POWER, STATS_N_MAX);
         if (!row->has_limit) {
             row->verdict = CHECK_UNGATED;
             continue;

@@ -12,6 +12,9 @@
  *     false-positive rates, losses, memory and time. A listed metric without
  *     a tolerance is reported but not gated. Every run on both sides must
  *     have every metric checked.
+ *   * the power of each metric check: the minimum detectable difference at
+ *     the runs' count and spread, and the runs per side a tolerance-sized
+ *     change would need when the check cannot see one (see CheckRow);
  *   * latency: for the whole model (component `model`) at every batch size
  *     that all runs on both sides measured (batch 1 must be among them), the
  *     p50 and p99 of the pooled raw samples; a regression needs BOTH the
@@ -61,6 +64,13 @@ typedef struct CheckRow {
     double limit;    /* tolerance, or latency factor */
     double p;        /* Mann-Whitney p (candidate slower); NAN for metrics */
     double p_faster; /* Mann-Whitney p (candidate faster); NAN for metrics */
+    /* metrics: what a difference of means over these runs can detect — the
+     * minimum detectable effect (two-sample t test, 80% power, two-sided
+     * 0.05) from the pooled between-run spread, and, when that exceeds the
+     * tolerance, the runs per side that would detect a change of the
+     * tolerance (0: none needed or not gated; NAN mde: too few runs) */
+    double sd, mde;
+    size_t runs_needed;
     CheckVerdict verdict;
 } CheckRow;
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "harness/report/report_claims.h"
 #include "harness/report/report_data.h"
 #include "harness/report/report_doc.h"
 #include "harness/report/report_plots.h"
@@ -127,31 +128,54 @@ static void section_overview(RepDoc *doc, const RepData *d, int vb, const RepPlo
                  "few seeds as indications.");
 }
 
-static void section_decision(RepDoc *doc, const RepData *d, int vb) {
-    rep_doc_heading(doc, 1, "Decision table");
-    rep_doc_para(doc,
-                 "The seed's claims (MODEL_SPEC.md \xc2\xa7"
-                 "7) against measurements: the baseline "
-                 "`%s`, each other variant, the paired difference (variant \xe2\x88\x92 baseline, "
-                 "pairs = same seed and holdout) with its bootstrap 95%% interval and the verdict "
-                 "(better or worse only when both that interval and the Student-t interval of "
-                 "the paired differences exclude zero: with few seeds the bootstrap alone is too "
-                 "narrow). "
-                 "Rates are in %% and their differences in percentage points (pp). The seed's "
-                 "figures are for the full UCF-Crime model; the last column tests the claimed "
-                 "difference against the measured interval. VAE cost: the `vae` component alone "
-                 "(0 for a variant without a VAE) and the whole model, median at batch 1, per clip "
-                 "and per frame (clip time / frames per clip).",
-                 d->variants[vb].name);
-    if (d->nvariants < 2) {
-        rep_doc_para(doc, "Only one variant (`%s`) has done runs: there is nothing to compare.",
+/* The experiment's claims (compare.claims) against the measurements. */
+static void section_claims(RepDoc *doc, const RepData *d, int vb) {
+    rep_doc_heading(doc, 1, "Claims");
+    if (d->cmp.nclaims == 0) {
+        rep_doc_para(doc,
+                     "The experiment states no claims (`compare.claims` in its file): there is "
+                     "nothing to test here. The tables below still compare every variant with "
+                     "the baseline `%s`.",
                      d->variants[vb].name);
         return;
     }
-    for (int v = 0; v < d->nvariants; v++) {
-        if (v == vb) continue;
-        rep_doc_heading(doc, 2, "%s vs %s", d->variants[v].name, d->variants[vb].name);
-        rep_doc_table(doc, rep_table_decision(d, vb, v));
+    rep_doc_para(doc,
+                 "The claims the experiment file states (`compare.claims` in `%s`), each with its "
+                 "source, against measurements. A difference claim sets a variant against its "
+                 "baseline: both means, the paired difference (variant \xe2\x88\x92 baseline, "
+                 "pairs = same seed and holdout) with its bootstrap 95%% interval, the verdict "
+                 "(better or worse only when both that interval and the Student-t interval of "
+                 "the paired differences exclude zero: with few seeds the bootstrap alone is too "
+                 "narrow), whether the claimed difference lies inside the measured interval, and "
+                 "what these runs can detect: the minimum detectable difference (80%% power, "
+                 "two-sided 5%%, from the spread of the paired differences) and, when nothing "
+                 "was detected, the pairs (seeds \xc3\x97 holdouts) that would detect the "
+                 "smallest claimed change. "
+                 "Rates shown in %% have differences in percentage points (pp). A source's "
+                 "figures may come from another setting (the seed's are for the full UCF-Crime "
+                 "model).",
+                 d->file);
+    bool any = false;
+    for (int b = 0; b < d->nvariants; b++)
+        for (int v = 0; v < d->nvariants; v++) {
+            if (v == b) continue;
+            RepTable *t = rep_table_claims(d, b, v);
+            if (!t) continue;
+            rep_doc_heading(doc, 2, "%s vs %s", d->variants[v].name, d->variants[b].name);
+            rep_doc_table(doc, t);
+            any = true;
+        }
+    RepTable *lv = rep_table_levels(d);
+    if (lv) {
+        rep_doc_heading(doc, 2, "Published figures");
+        rep_doc_para(doc,
+                     "Each level claim against the mean over its variants' runs: each variant's "
+                     "mean over its runs, then their mean, with a Student-t 95%% interval across "
+                     "variants (across runs when one variant is listed). \"Reproduced\" means "
+                     "within the claim's tolerance of the published value.");
+        rep_doc_table(doc, lv);
+    } else if (!any) {
+        rep_doc_para(doc, "No variant pair of these runs is covered by a difference claim.");
     }
 }
 
@@ -181,7 +205,14 @@ static void section_metrics(RepDoc *doc, const RepData *d, int vb) {
             c = vb_xcalloc(3, sizeof *c);
             for (int i = 0; i < 3; i++) c[nc++] = rep_q_final(d, spec[i], NULL);
         }
-        rep_doc_para(doc, "Paired differences on the experiment's `compare.metrics`%s.",
+        rep_doc_para(doc,
+                     "Paired differences on the experiment's `compare.metrics`%s. The last column "
+                     "says what these runs can see: the minimum detectable difference (the true "
+                     "difference a two-sided paired t test at 5%% finds 80%% of the time, from the "
+                     "observed spread of the paired differences at this many pairs) and, when the "
+                     "verdict is \"no detectable difference\", the number of pairs (seeds "
+                     "\xc3\x97 holdouts) that would detect a difference of the metric's tolerance "
+                     "(`compare.tolerances`).",
                      d->cmp.nmetrics ? ""
                                      : " (none given: accuracy, false positives, unknown "
                                        "anomalies detected)");
@@ -402,7 +433,7 @@ VbStatus report_write(Store *st, const ReportOptions *o, ReportResult *res) {
     RepDoc doc;
     rep_doc_init(&doc, title);
     section_overview(&doc, &d, vb, &pl, baseline_note);
-    section_decision(&doc, &d, vb);
+    section_claims(&doc, &d, vb);
     section_metrics(&doc, &d, vb);
     section_shortcuts(&doc, &d, vb);
     section_figures(&doc, &pl);

@@ -158,6 +158,9 @@ static void load_compare(RepData *d) {
     c->nmetrics = e.nmetrics;
     c->metrics = vb_xcalloc((size_t)(e.nmetrics ? e.nmetrics : 1), sizeof *c->metrics);
     for (int i = 0; i < e.nmetrics; i++) snprintf(c->metrics[i], REP_NAME, "%s", e.metrics[i]);
+    c->nclaims = e.nclaims;
+    c->claims = vb_xcalloc((size_t)(e.nclaims ? e.nclaims : 1), sizeof *c->claims);
+    memcpy(c->claims, e.claims, (size_t)e.nclaims * sizeof *c->claims);
     c->ntol = e.ntol;
     c->tol = vb_xcalloc((size_t)(e.ntol ? e.ntol : 1), sizeof *c->tol);
     for (int i = 0; i < e.ntol; i++) {
@@ -259,6 +262,7 @@ void rep_free(RepData *d) {
     free(d->variants);
     free(d->cmp.metrics);
     free(d->cmp.tol);
+    free(d->cmp.claims);
     free(d->description);
     free(d->file);
     memset(d, 0, sizeof *d);

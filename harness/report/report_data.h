@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "harness/experiment/experiment.h"
 #include "harness/stats/stats.h"
 #include "harness/store/store.h"
 
@@ -59,6 +60,8 @@ typedef struct RepCompare {
     int ntol;
     RepTol *tol;
     double latency_factor;
+    int nclaims; /* compare.claims (harness/experiment/claims.h) */
+    Claim *claims;
     bool from_file; /* read from the experiment file */
     char note[600]; /* why defaults were used ("" when from_file) */
 } RepCompare;

@@ -10,7 +10,6 @@
 
 #include "harness/run/run.h"
 
-#define REP_LEVEL 0.95
 #define REP_BOOT_B STATS_BOOTSTRAP_DEFAULT_B
 
 /* ---- quantities ------------------------------------------------------------------ */
@@ -145,6 +144,8 @@ bool rep_q_paired(const RepData *d, int vb, int vc, const RepQuantity *q, RepPai
         else vb_clear_error();
         free(dd);
         out->verdict = vboot == vt ? vboot : STATS_NO_DIFFERENCE;
+        out->sd_diff = n >= 2 ? sm.sd : NAN;
+        out->mde = stats_mde_paired(out->sd_diff, n, STATS_POWER_ALPHA, STATS_POWER);
     }
     free(xb);
     free(xc);
@@ -168,11 +169,11 @@ static void signed_text(const char *num, char *buf, size_t size) {
 
 /* A half-width that is only rounding noise next to `ref` (identical values
  * across runs summed in a different order) is no interval at all. */
-static double real_width(double hw, double ref) { return hw > 1e-9 * fabs(ref) ? hw : 0.0; }
+double rep_real_width(double hw, double ref) { return hw > 1e-9 * fabs(ref) ? hw : 0.0; }
 
 void rep_fmt_summary(const Summary *s, const char *unit, char *buf, size_t size) {
     if (s->n >= 2 && s->ci.defined)
-        stats_format_pm(s->mean, real_width(s->half_width, s->mean), buf, size);
+        stats_format_pm(s->mean, rep_real_width(s->half_width, s->mean), buf, size);
     else stats_format_value(s->mean, NAN, buf, size);
     with_unit(buf, size, unit);
 }
@@ -182,7 +183,7 @@ void rep_fmt_paired(const RepPaired *p, const char *unit, char *buf, size_t size
     char m[64], lo[64], hi[64], sm[80];
     if (p->ci.defined) {
         double ref = fmax(fabs(p->mean_diff), fmax(fabs(p->ci.lo), fabs(p->ci.hi)));
-        double hw = real_width((p->ci.hi - p->ci.lo) / 2, ref);
+        double hw = rep_real_width((p->ci.hi - p->ci.lo) / 2, ref);
         if (!(hw > 0)) hw = NAN;
         stats_format_value(p->mean_diff, hw, m, sizeof m);
         stats_format_value(p->ci.lo, hw, lo, sizeof lo);
@@ -201,6 +202,28 @@ void rep_fmt_paired(const RepPaired *p, const char *unit, char *buf, size_t size
         snprintf(buf + n, size - n, " (%d pair%s: no interval)", p->npairs,
                  p->npairs == 1 ? "" : "s");
     }
+}
+
+void rep_fmt_power(const RepPaired *p, const char *unit, double effect, bool either_sign, char *buf,
+                   size_t size) {
+    const char *u = unit && strcmp(unit, "%") == 0 ? "pp" : unit;
+    if (p->npairs < 2 || !isfinite(p->mde)) {
+        snprintf(buf, size, "n/a (%d pair%s)", p->npairs, p->npairs == 1 ? "" : "s");
+        return;
+    }
+    char m[64];
+    stats_format_value(p->mde, p->mde / 20, m, sizeof m);
+    snprintf(buf, size, "\xc2\xb1%s", m);
+    with_unit(buf, size, u);
+    if (p->verdict != STATS_NO_DIFFERENCE || !isfinite(effect) || effect == 0) return;
+    size_t need = stats_n_paired(p->sd_diff, effect, STATS_POWER_ALPHA, STATS_POWER, STATS_N_MAX);
+    char es[80];
+    if (either_sign) snprintf(es, sizeof es, "\xc2\xb1%g", fabs(effect));
+    else snprintf(es, sizeof es, "%+g", effect);
+    size_t n = strlen(buf);
+    if (need) snprintf(buf + n, size - n, "; %zu pairs for %s", need, es);
+    else snprintf(buf + n, size - n, "; more than %d pairs for %s", STATS_N_MAX, es);
+    with_unit(buf, size, u);
 }
 
 /* ---- quantity lists ------------------------------------------------------------------ */
@@ -290,8 +313,6 @@ int rep_quantities_unseen_classes(const RepData *d, RepQuantity **out) {
 }
 
 /* ---- tables ------------------------------------------------------------------ */
-
-static const char *verdict_text(const RepPaired *p) { return stats_verdict_name(p->verdict); }
 
 RepTable *rep_table_per_variant(const RepData *d, const RepQuantity *q, int nq) {
     int nc = d->nvariants + 1;
@@ -407,7 +428,7 @@ RepTable *rep_table_shortcuts(const RepData *d, int vb) {
     return t;
 }
 
-static void cell_summary(const RepData *d, int v, const RepQuantity *q, char *buf, size_t size) {
+void rep_cell_summary(const RepData *d, int v, const RepQuantity *q, char *buf, size_t size) {
     Summary s;
     if (rep_q_summary(d, v, q, &s)) rep_fmt_summary(&s, q->unit, buf, size);
     else snprintf(buf, size, "n/a");
@@ -419,213 +440,38 @@ RepTable *rep_table_paired(const RepData *d, int vb, int vc, const RepQuantity *
     snprintf(hc, sizeof hc, "%s", d->variants[vc].name);
     snprintf(hd, sizeof hd, "%s \xe2\x88\x92 %s [95%% CI]", d->variants[vc].name,
              d->variants[vb].name);
-    const char *head[] = {"metric", hb, hc, hd, "pairs", "verdict"};
-    RepTable *t = rep_table_new(6, head);
-    for (int c = 1; c <= 4; c++) rep_table_align_right(t, c);
-    for (int i = 0; i < nq; i++) {
-        char name[200], b[160], c[160], df[200], np[16];
-        if (q[i].kind == RQ_LATENCY || strcmp(q[i].label, q[i].name) != 0)
-            snprintf(name, sizeof name, "%s", q[i].label);
-        else snprintf(name, sizeof name, "`%s`", q[i].name);
-        cell_summary(d, vb, &q[i], b, sizeof b);
-        cell_summary(d, vc, &q[i], c, sizeof c);
-        RepPaired p;
-        bool ok = rep_q_paired(d, vb, vc, &q[i], &p);
-        if (ok) rep_fmt_paired(&p, q[i].unit, df, sizeof df);
-        snprintf(np, sizeof np, "%d", ok ? p.npairs : 0);
-        const char *row[] = {
-            name, b, c, ok ? df : "n/a (no pairs)", np, ok ? verdict_text(&p) : "n/a"};
-        rep_table_row(t, row);
-    }
-    return t;
-}
-
-/* ---- the decision table (MODEL_SPEC §7) ------------------------------------------ */
-
-typedef enum ClaimKind { CLAIM_NONE, CLAIM_ABS, CLAIM_REL } ClaimKind;
-
-typedef struct DecisionRow {
-    const char *claim;  /* the row of MODEL_SPEC §7 */
-    const char *figure; /* the seed's figure, verbatim */
-    ClaimKind kind;     /* how the seed's figure reads as a difference */
-    double lo, hi;      /* claimed difference: displayed units (ABS) or percent (REL) */
-    RepQuantity q;
-} DecisionRow;
-
-static int decision_rows(const RepData *d, DecisionRow *r) {
-    int n = 0;
-    char spec[REP_NAME], label[160];
-    const char *S = d->score;
-    r[n] = (DecisionRow){"test accuracy, Option A \xe2\x86\x92 with VAE",
-                         "90% \xe2\x86\x92 93\xe2\x80\x93"
-                         "95%",
-                         CLAIM_ABS,
-                         3,
-                         5,
-                         rep_q_final(d, "test/accuracy", "test accuracy (`test/accuracy`)")};
-    r[n].q.scale = 100, snprintf(r[n].q.unit, sizeof r[n].q.unit, "%%"), n++;
-    snprintf(spec, sizeof spec, "test/fpr.%s", S);
-    snprintf(label, sizeof label, "false positives (`%s` at the validation threshold)", spec);
-    r[n] = (DecisionRow){"false positives",          "8% \xe2\x86\x92 5%", CLAIM_ABS, -3, -3,
-                         rep_q_final(d, spec, label)};
-    r[n].q.scale = 100, snprintf(r[n].q.unit, sizeof r[n].q.unit, "%%"), n++;
-    snprintf(spec, sizeof spec, "test/detect.%s.unseen", S);
-    snprintf(label, sizeof label, "unknown anomalies detected (`%s`)", spec);
-    r[n] =
-        (DecisionRow){"unknown anomaly types detected", "70% \xe2\x86\x92 85%", CLAIM_ABS, 15, 15,
-                      rep_q_final(d, spec, label)};
-    r[n].q.scale = 100, snprintf(r[n].q.unit, sizeof r[n].q.unit, "%%"), n++;
-    r[n] = (DecisionRow){
-        "VAE inference cost",
-        "",
-        CLAIM_NONE,
-        0,
-        0,
-        rep_q_latency("vae", 1, false, "`vae` component, batch 1, median, ms per clip")};
-    r[n].q.zero_if_absent = true, n++;
-    r[n] = (DecisionRow){
-        "VAE inference cost",
-        "+5\xe2\x80\x93"
-        "10 ms per frame",
-        CLAIM_ABS,
-        5,
-        10,
-        rep_q_latency("vae", 1, true, "`vae` component, batch 1, median, ms per frame")};
-    r[n].q.zero_if_absent = true, n++;
-    r[n] = (DecisionRow){
-        "VAE inference cost",
-        "",
-        CLAIM_NONE,
-        0,
-        0,
-        rep_q_latency("model", 1, false, "whole model, batch 1, median, ms per clip")};
-    n++;
-    r[n] = (DecisionRow){
-        "VAE inference cost",
-        "+5\xe2\x80\x93"
-        "10 ms per frame",
-        CLAIM_ABS,
-        5,
-        10,
-        rep_q_latency("model", 1, true, "whole model, batch 1, median, ms per frame")};
-    n++;
-    RepQuantity mem = rep_q_final(d, "memory/activation_mb",
-                                  "activations + parameters (`memory/activation_mb` + `param_mb`)");
-    mem.kind = RQ_FINAL_SUM;
-    snprintf(mem.key2, sizeof mem.key2, "param_mb");
-    snprintf(mem.name, sizeof mem.name, "memory/activation_mb+param_mb");
-    r[n++] = (DecisionRow){"VAE memory",
-                           "+200\xe2\x80\x93"
-                           "500 MB",
-                           CLAIM_ABS,
-                           200,
-                           500,
-                           mem};
-    r[n++] = (DecisionRow){
-        "VAE memory",
-        "+200\xe2\x80\x93"
-        "500 MB",
-        CLAIM_ABS,
-        200,
-        500,
-        rep_q_final(d, "memory/peak_rss_mb", "peak RSS of the run (`memory/peak_rss_mb`)")};
-    r[n++] = (DecisionRow){"VAE training time",
-                           "+20\xe2\x80\x93"
-                           "30%",
-                           CLAIM_REL,
-                           20,
-                           30,
-                           rep_q_final(d, "train/seconds", "training time (`train/seconds`)")};
-    r[n++] = (DecisionRow){
-        "VAE training time",
-        "+20\xe2\x80\x93"
-        "30%",
-        CLAIM_REL,
-        20,
-        30,
-        rep_q_final(d, "train/seconds_per_epoch", "seconds per epoch (`train/seconds_per_epoch`)")};
-    return n;
-}
-
-/* Does the claimed difference fall inside the measured interval? */
-static void claim_check(const DecisionRow *row, const RepPaired *p, bool have, char *buf,
-                        size_t size) {
-    if (row->kind == CLAIM_NONE) {
-        snprintf(buf, size, "\xe2\x80\x93");
-        return;
-    }
-    char claimed[80];
-    const char *u = strcmp(row->q.unit, "%") == 0 ? " pp" : *row->q.unit ? " " : "";
-    const char *uu = strcmp(row->q.unit, "%") == 0 ? "" : row->q.unit;
-    if (row->kind == CLAIM_REL) u = "%", uu = "";
-    if (row->lo == row->hi) snprintf(claimed, sizeof claimed, "%+g%s%s", row->lo, u, uu);
-    else snprintf(claimed, sizeof claimed, "%+g to %+g%s%s", row->lo, row->hi, u, uu);
-    if (!have || !p->ci.defined) {
-        snprintf(buf, size, "claimed \xce\x94 %s; not testable (%d pair%s)", claimed,
-                 have ? p->npairs : 0, have && p->npairs == 1 ? "" : "s");
-        return;
-    }
-    double lo = p->ci.lo, hi = p->ci.hi;
-    if (row->kind == CLAIM_REL) {
-        if (!(p->base_mean > 0)) {
-            snprintf(buf, size, "claimed \xce\x94 %s; baseline is 0, not testable", claimed);
-            return;
-        }
-        lo = 100 * lo / p->base_mean, hi = 100 * hi / p->base_mean;
-    }
-    bool inside = row->hi >= lo && row->lo <= hi;
-    if (row->kind == CLAIM_REL) {
-        char a[32], b[32];
-        double hw = real_width((hi - lo) / 2, fmax(fabs(lo), fabs(hi)));
-        stats_format_value(lo, hw > 0 ? hw : NAN, a, sizeof a);
-        stats_format_value(hi, hw > 0 ? hw : NAN, b, sizeof b);
-        snprintf(buf, size, "claimed \xce\x94 %s; measured [%s%%, %s%%]: %s", claimed, a, b,
-                 inside ? "consistent" : "outside the 95% CI");
-    } else {
-        snprintf(buf, size, "claimed \xce\x94 %s: %s", claimed,
-                 inside ? "consistent with the 95% CI" : "outside the 95% CI");
-    }
-}
-
-RepTable *rep_table_decision(const RepData *d, int vb, int vc) {
-    DecisionRow rows[16];
-    int nr = decision_rows(d, rows);
-    char hb[REP_NAME + 32], hc[REP_NAME + 32], hd[2 * REP_NAME + 64];
-    snprintf(hb, sizeof hb, "%s (baseline, %d runs)", d->variants[vb].name, d->variants[vb].n);
-    snprintf(hc, sizeof hc, "%s (%d runs)", d->variants[vc].name, d->variants[vc].n);
-    snprintf(hd, sizeof hd, "\xce\x94 %s \xe2\x88\x92 %s [bootstrap 95%% CI] (pairs)",
-             d->variants[vc].name, d->variants[vb].name);
-    const char *head[] = {"claim (MODEL_SPEC \xc2\xa7"
-                          "7)",
-                          "seed's figure",
-                          "measured as",
+    const char *head[] = {"metric",
                           hb,
                           hc,
                           hd,
+                          "pairs",
                           "verdict",
-                          "seed's claim vs measurement"};
-    RepTable *t = rep_table_new(8, head);
-    for (int c = 3; c <= 5; c++) rep_table_align_right(t, c);
-    for (int i = 0; i < nr; i++) {
-        char b[160], c[160], df[240], ck[240];
-        cell_summary(d, vb, &rows[i].q, b, sizeof b);
-        cell_summary(d, vc, &rows[i].q, c, sizeof c);
+                          "detectable \xce\x94 (80% power); pairs to detect the tolerance"};
+    RepTable *t = rep_table_new(7, head);
+    for (int c = 1; c <= 4; c++) rep_table_align_right(t, c);
+    for (int i = 0; i < nq; i++) {
+        char name[200], b[160], c[160], df[200], np[16], pw[200];
+        if (q[i].kind == RQ_LATENCY || strcmp(q[i].label, q[i].name) != 0)
+            snprintf(name, sizeof name, "%s", q[i].label);
+        else snprintf(name, sizeof name, "`%s`", q[i].name);
+        rep_cell_summary(d, vb, &q[i], b, sizeof b);
+        rep_cell_summary(d, vc, &q[i], c, sizeof c);
         RepPaired p;
-        bool ok = rep_q_paired(d, vb, vc, &rows[i].q, &p);
+        bool ok = rep_q_paired(d, vb, vc, &q[i], &p);
+        double tol = NAN;
+        if (q[i].kind != RQ_LATENCY && rep_tolerance(d, q[i].name, &tol)) tol *= q[i].scale;
         if (ok) {
-            rep_fmt_paired(&p, rows[i].q.unit, df, sizeof df);
-            size_t len = strlen(df);
-            snprintf(df + len, sizeof df - len, " (%d)", p.npairs);
+            rep_fmt_paired(&p, q[i].unit, df, sizeof df);
+            rep_fmt_power(&p, q[i].unit, tol, true, pw, sizeof pw);
         }
-        claim_check(&rows[i], &p, ok, ck, sizeof ck);
-        const char *row[] = {rows[i].claim,
-                             *rows[i].figure ? rows[i].figure : "\xe2\x80\x93",
-                             rows[i].q.label,
+        snprintf(np, sizeof np, "%d", ok ? p.npairs : 0);
+        const char *row[] = {name,
                              b,
                              c,
                              ok ? df : "n/a (no pairs)",
-                             ok ? verdict_text(&p) : "n/a",
-                             ck};
+                             np,
+                             ok ? stats_verdict_name(p.verdict) : "n/a",
+                             ok ? pw : "n/a"};
         rep_table_row(t, row);
     }
     return t;

@@ -1,7 +1,7 @@
 /* report_table: the numbers of a report — quantities read from each run,
  * their summaries across seeds, paired differences against the baseline
- * variant, and the tables built from them (metrics per variant, the
- * decision table answering MODEL_SPEC §7, paired comparisons).
+ * variant, and the tables built from them (metrics per variant, paired
+ * comparisons, shortcut baselines; the claims tables are report_claims.c).
  *
  * A quantity is one number per run: a final metric (optionally the sum of
  * two, e.g. activation + parameter memory) or the median latency of a
@@ -24,6 +24,9 @@
 
 #include "harness/report/report_data.h"
 #include "harness/report/report_doc.h"
+
+/* The confidence level of every interval in a report. */
+#define REP_LEVEL 0.95
 
 typedef enum RepQKind { RQ_FINAL, RQ_FINAL_SUM, RQ_LATENCY } RepQKind;
 
@@ -58,16 +61,31 @@ typedef struct RepPaired {
     double base_mean; /* mean of the paired baseline values */
     Interval ci;      /* bootstrap 95% interval of the mean difference */
     StatsVerdict verdict;
+    double sd_diff; /* standard deviation of the paired differences (NAN: one pair) */
+    double mde;     /* minimum detectable difference at these pairs and that spread
+                       (stats_mde_paired, 80% power, two-sided 0.05); NAN: one pair */
 } RepPaired;
 
 /* Paired difference of variant vc against vb; false when no pair has the
  * quantity on both sides. */
 bool rep_q_paired(const RepData *d, int vb, int vc, const RepQuantity *q, RepPaired *out);
 
+/* "0.83 ± 0.02 %" of variant v's runs, "n/a" when none has the quantity. */
+void rep_cell_summary(const RepData *d, int v, const RepQuantity *q, char *buf, size_t size);
+/* A half-width that is only rounding noise next to `ref` (identical values
+ * across runs summed in a different order) is no interval at all: 0. */
+double rep_real_width(double hw, double ref);
 /* "0.83 ± 0.02" (+ unit) of a summary; "0.83" alone for one run. */
 void rep_fmt_summary(const Summary *s, const char *unit, char *buf, size_t size);
 /* "+0.031 [-0.010, 0.070]" (+ unit, "pp" for percentages) of a paired result. */
 void rep_fmt_paired(const RepPaired *p, const char *unit, char *buf, size_t size);
+
+/* What the comparison could detect: "±0.12 pp", and when the verdict is "no
+ * detectable difference" and `effect` (displayed units, NAN: none) is given,
+ * how many pairs would detect it ("; 14 pairs for +3 pp", or "±3 pp" when
+ * either_sign, as for a tolerance). */
+void rep_fmt_power(const RepPaired *p, const char *unit, double effect, bool either_sign, char *buf,
+                   size_t size);
 
 /* The report's metric rows: the experiment's compare.metrics, then a default
  * set (accuracy, F1, AUROC/AP/rates of the decision score, costs). Rows no
@@ -82,10 +100,6 @@ int rep_quantities_unseen_classes(const RepData *d, RepQuantity **out);
 RepTable *rep_table_per_variant(const RepData *d, const RepQuantity *q, int nq);
 /* Table: paired differences of variant vc against vb for each quantity. */
 RepTable *rep_table_paired(const RepData *d, int vb, int vc, const RepQuantity *q, int nq);
-/* The decision table of variant vc against the baseline vb: the seed's
- * claims of MODEL_SPEC §7 with the measured values, paired difference,
- * verdict and whether the claim lies inside the interval. */
-RepTable *rep_table_decision(const RepData *d, int vb, int vc);
 /* The models against the shortcut probe (probe.h), per video: balanced
  * accuracy over the seen classes and AUROC of unseen / all anomalies
  * against normal, one row per variant (its decision score) and per probe

@@ -152,6 +152,35 @@ VbStatus stats_mann_whitney(const double *x, size_t n1, const double *y, size_t 
 VbStatus stats_latency_slower(const double *baseline, size_t n_base, const double *candidate,
                               size_t n_cand, MwuResult *out);
 
+/* ---------------------------------------------------- power */
+
+/* How large a difference a comparison can detect, and how many runs a
+ * given difference needs (stats_power.c; two-sided t tests, exact
+ * noncentral-t power by numerical integration, checked against simulation
+ * in tests/test_stats_power.c). */
+#define STATS_POWER_ALPHA 0.05 /* the level the reports' intervals use (95%) */
+#define STATS_POWER 0.80       /* the power minimum detectable effects are quoted at */
+#define STATS_N_MAX 100000     /* runs (pairs) searched for stats_n_* */
+
+/* Power of a two-sided t test at level alpha, df degrees of freedom (>= 1),
+ * against noncentrality ncp = effect / standard error. NAN when invalid. */
+double stats_t_power(double ncp, double df, double alpha);
+/* Minimum detectable effect of a paired comparison of n pairs whose
+ * differences have standard deviation sd (the observed between-seed spread
+ * of the paired differences): the true mean difference a two-sided paired t
+ * test at alpha detects with the given power. NAN when n < 2 or sd is not a
+ * finite non-negative number. */
+double stats_mde_paired(double sd, size_t n, double alpha, double power);
+/* The same for two independent groups of n1 and n2 runs with pooled
+ * standard deviation sd (Student's two-sample t test, df = n1 + n2 - 2). */
+double stats_mde_two_sample(double sd, size_t n1, size_t n2, double alpha, double power);
+/* The smallest number of pairs (paired) or of runs per group (two groups of
+ * equal size) at which the test detects `effect` with `power`, given the
+ * spread sd; 0 when more than max would be needed or the input is invalid
+ * (effect 0, NaN). sd = 0 needs the minimum, 2. */
+size_t stats_n_paired(double sd, double effect, double alpha, double power, size_t max);
+size_t stats_n_two_sample(double sd, double effect, double alpha, double power, size_t max);
+
 /* ---------------------------------------------------- report rounding */
 
 /* Format "value ± half_width" with the digits the interval supports:
