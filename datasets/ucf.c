@@ -15,6 +15,7 @@
 
 #include "datasets/framecache.h"
 #include "datasets/ucf_index.h"
+#include "kernels/clock.h"
 
 #define BATCH_JOBS 256
 #define BATCH_BYTES (64u << 20)
@@ -310,12 +311,6 @@ static VbStatus build_dataset(Index *ix, Store *s, Dataset *ds) {
     return dataset_finish(ds, NULL);
 }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static VbStatus decode_all(Index *ix, Store *s, const UcfOptions *o, Dataset *out, UcfReport *rep) {
     Pass p = {ix, s, o, vb_xcalloc(BATCH_JOBS, sizeof(Job)), 0, 0, 0};
     VbStatus st = ix->is_dir ? decode_dir(&p) : decode_archive(&p);
@@ -357,7 +352,7 @@ static VbStatus decode_all(Index *ix, Store *s, const UcfOptions *o, Dataset *ou
 }
 
 VbStatus ucf_read(const char *path, const UcfOptions *o, Dataset *out, UcfReport *rep) {
-    double t0 = now_s();
+    double t0 = vb_now_s();
     UcfReport dummy;
     if (!rep) rep = &dummy;
     memset(rep, 0, sizeof *rep);
@@ -385,7 +380,7 @@ VbStatus ucf_read(const char *path, const UcfOptions *o, Dataset *out, UcfReport
         if (st == VB_OK && hit) {
             ucf_index_free(&ix);
             rep->cache_bytes = out->frames.map_len;
-            rep->seconds = now_s() - t0;
+            rep->seconds = vb_now_s() - t0;
             return VB_OK;
         }
     }
@@ -393,7 +388,7 @@ VbStatus ucf_read(const char *path, const UcfOptions *o, Dataset *out, UcfReport
     ucf_index_free(&ix);
     if (st == VB_OK && s.use_cache && stat(s.file, &sb) == 0)
         rep->cache_bytes = (uint64_t)sb.st_size;
-    rep->seconds = now_s() - t0;
+    rep->seconds = vb_now_s() - t0;
     if (st == VB_ERR_INPUT && strncmp(vb_errmsg(), "normal class", 12) == 0)
         vb_wrap(st, "%s", path);
     return st;

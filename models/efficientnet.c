@@ -328,3 +328,8 @@ bool effnet_timm_name(const Backbone *b, const char *t, char *out, size_t n) {
     }
     return false;
 }
+
+void effnet_free(Backbone *b) {
+    free(b->blocks);
+    b->blocks = NULL;
+}

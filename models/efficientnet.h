@@ -63,6 +63,9 @@ int effnet_round_channels(double c);
 /* Build for at most max_n frames of image×image pixels. */
 void effnet_make(Backbone *b, Net *n, const char *prefix, const EffNetConfig *cfg, int max_n,
                  int image);
+/* Free what effnet_make allocated (the parameters and activations belong to
+ * the Net and its ParamTable). */
+void effnet_free(Backbone *b);
 void effnet_fwd(Net *n, Backbone *b, int nimg, const float *x);
 /* dfeat [n, feat_dim] → parameter gradients (the input gradient is not needed). */
 void effnet_bwd(Net *n, Backbone *b, int nimg, const float *x, const float *dfeat);

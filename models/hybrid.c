@@ -1,6 +1,8 @@
 /* hybrid: composition of backbone, temporal encoder, heads and VAE. */
 #include "hybrid.h"
 
+#include "kernels/clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +18,7 @@ const char *const svdd_head_names[] = {"mlp", "linear", "none", NULL};
 static double part_clock(const Hybrid *m) {
     if (!m->time_parts) return 0;
     m->net.k->sync();
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return vb_now_s() * 1e3;
 }
 
 void model_config_defaults(ModelConfig *c) {
@@ -245,11 +245,8 @@ VbStatus hybrid_build(Hybrid *m, const ModelConfig *cfg, const KOps *k, int max_
 }
 
 void hybrid_free(Hybrid *m) {
-    free(m->bb.blocks);
-    free(m->tmp.dir);
-    free(m->tmp.y);
-    free(m->tmp.yraw);
-    free(m->tmp.drop);
+    effnet_free(&m->bb);
+    temporal_free(&m->tmp);
     net_free(&m->net);
     params_free(&m->pt);
     memset(m, 0, sizeof *m);

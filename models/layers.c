@@ -136,6 +136,8 @@ void bn_make_affine(Bn *b, Net *n, const char *prefix, int c, KAct act, float ep
     snprintf(name, sizeof name, "%s.running_var", prefix);
     b->rvar = params_add(n->pt, name, PARAM_BUFFER, 1, c, 0, 0, 0);
     params_set_init(n->pt, b->rvar, INIT_ONES, 0);
+    params_set_role(n->pt, b->rmean, PARAM_ROLE_BN_MEAN);
+    params_set_role(n->pt, b->rvar, PARAM_ROLE_BN_VAR);
     plan_req(&n->plan, &b->mean, (size_t)c);
     plan_req(&n->plan, &b->invstd, (size_t)c);
 }

@@ -92,6 +92,11 @@ void params_set_init(ParamTable *t, int i, ParamInit init, double fan) {
     t->p[i].fan = fan;
 }
 
+void params_set_role(ParamTable *t, int i, ParamRole role) {
+    VB_ASSERT(i >= 0 && i < t->n);
+    t->p[i].role = role;
+}
+
 static uint64_t name_hash(const char *s) {
     uint64_t h = 0xCBF29CE484222325ull;
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001B3ull;

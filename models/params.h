@@ -34,9 +34,18 @@ typedef enum ParamInit {
 #define PARAM_NAME_MAX 128
 #define PARAM_MAX_DIMS 4
 
+/* What a buffer is, for code that must treat it specially (SWA's BatchNorm
+ * update): set by the layer that registers it, never guessed from names. */
+typedef enum ParamRole {
+    PARAM_ROLE_NONE = 0,
+    PARAM_ROLE_BN_MEAN, /* BatchNorm running mean (reset to 0) */
+    PARAM_ROLE_BN_VAR,  /* BatchNorm running variance (reset to 1) */
+} ParamRole;
+
 typedef struct Param {
     char name[PARAM_NAME_MAX];
     ParamKind kind;
+    ParamRole role;
     int ndim;
     int64_t shape[PARAM_MAX_DIMS];
     size_t numel;
@@ -61,6 +70,7 @@ void params_init(ParamTable *t);
 int params_add(ParamTable *t, const char *name, ParamKind kind, int ndim, int64_t d0, int64_t d1,
                int64_t d2, int64_t d3);
 void params_set_init(ParamTable *t, int i, ParamInit init, double fan);
+void params_set_role(ParamTable *t, int i, ParamRole role);
 /* Fill every tensor per its ParamInit from the counter RNG stream "init" of
  * `seed`, one sub-stream per parameter name (adding a tensor never shifts
  * another's values). */

@@ -2,6 +2,7 @@
 #include "temporal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static KRnn rnn_desc(const Temporal *m, int l, int d, int b, int t) {
@@ -155,4 +156,9 @@ void temporal_bwd(Net *n, Temporal *m, int b, int t, const float *x, const float
             gy = gx, gx = tt;
         }
     }
+}
+
+void temporal_free(Temporal *m) {
+    free(m->dir), free(m->y), free(m->yraw), free(m->drop);
+    m->dir = NULL, m->y = NULL, m->yraw = NULL, m->drop = NULL;
 }

@@ -36,6 +36,8 @@ typedef struct Temporal {
 
 void temporal_make(Temporal *m, Net *n, const char *prefix, RnnType type, int in, int hidden,
                    int layers, bool bidirectional, float dropout, int max_b, int max_t);
+/* Free what temporal_make allocated (its per-layer tables). */
+void temporal_free(Temporal *m);
 void temporal_fwd(Net *n, Temporal *m, int b, int t, const float *x);
 /* dout [b, D] → m->dx [b, t, in], parameter grads accumulate. */
 void temporal_bwd(Net *n, Temporal *m, int b, int t, const float *x, const float *dout);

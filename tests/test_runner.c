@@ -14,6 +14,22 @@
 
 #include <sqlite3.h>
 
+#include "harness/run/run.h"
+
+/* `vadbench run FILE --db DB --quiet [--only ONLY]` in this process, with the
+ * runner's test hooks (RunnerOptions.test_*) set; the summary it returns. */
+static RunnerSummary run_hooked(const char *file, const char *db, const char *only,
+                                int64_t stop_after, const char *nan_variant) {
+    RunnerOptions o = {0};
+    o.db = db, o.only = only, o.quiet = true;
+    o.backend = RUNNER_BACKEND_AS_WRITTEN;
+    o.test_stop_after = stop_after, o.test_nan_variant = nan_variant;
+    RunnerSummary sum;
+    const char *files[] = {file};
+    cr_assert_eq(runner_run(files, 1, &o, &sum), VB_OK, "%s", vb_errmsg());
+    return sum;
+}
+
 static const char *TINY =
     "experiment: %s\n"
     "dataset: {source: synthetic, videos_per_class: 2, test_videos_per_class: 1, normal_factor: 2,\n"
@@ -97,9 +113,10 @@ Test(runner, rerun_skips_and_interrupt_resumes_exactly, .timeout = 240) {
         sh("./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_a/db --quiet"),
         0);
     /* interrupted after 3 steps (a checkpoint exists), then resumed */
-    int rc = sh(
-        "VADBENCH_TEST_STOP_AFTER=3 ./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db --quiet 2>/dev/null");
-    cr_assert_eq(rc, 130, "an interrupted run exits 130, got %d", rc);
+    RunnerSummary sum =
+        run_hooked("tests/tmp/run_tiny.yaml", "tests/tmp/run_b/db", "b/*/seed0", 3, NULL);
+    cr_assert_eq(sum.interrupted, 1, "the cell was not interrupted");
+    cr_assert_eq(sum.ran, 0);
     cr_assert_eq(
         count(
             "tests/tmp/run_b/db",
@@ -163,14 +180,27 @@ Test(runner, sigkill_mid_epoch_then_restart_matches, .timeout = 300) {
 
 Test(runner, two_processes_share_cells_and_failures_are_recorded, .timeout = 300) {
     sh("rm -rf tests/tmp/conc");
-    /* variant c gets a NaN planted in its weights (VADBENCH_TEST_NAN_VARIANT) */
+    /* two runner processes share the database; variant c gets a NaN planted in its
+     * weights (RunnerOptions.test_nan_variant) */
     write_exp("tests/tmp/conc.yaml", "conc", 1, "  c: {train.lr: 0.002}\n");
-    int rc = sh(
-        "(export VADBENCH_TEST_NAN_VARIANT=c; "
-        "./vadbench run tests/tmp/conc.yaml --db tests/tmp/conc/db --quiet 2>/dev/null & "
-        "./vadbench run tests/tmp/conc.yaml --db tests/tmp/conc/db --quiet 2>/dev/null; a=$?; wait $!; b=$?; "
-        "[ $a -eq 1 ] || [ $b -eq 1 ]) ");
-    cr_assert_eq(rc, 0, "one of the runners must exit 1 (a cell failed)");
+    pid_t pid[2];
+    for (int i = 0; i < 2; i++) {
+        fflush(NULL);
+        pid[i] = fork();
+        cr_assert(pid[i] >= 0);
+        if (pid[i] == 0) {
+            RunnerSummary s = run_hooked("tests/tmp/conc.yaml", "tests/tmp/conc/db", NULL, 0, "c");
+            _exit(s.failed ? 1 : 0);
+        }
+    }
+    int failed = 0;
+    for (int i = 0; i < 2; i++) {
+        int st;
+        cr_assert_eq(waitpid(pid[i], &st, 0), pid[i]);
+        cr_assert(WIFEXITED(st), "runner %d died", i);
+        failed += WEXITSTATUS(st) == 1;
+    }
+    cr_assert(failed >= 1, "one of the runners must report the failed cells");
     cr_assert_eq(count("tests/tmp/conc/db", "SELECT count(*) FROM runs"), 6);
     cr_assert_eq(count("tests/tmp/conc/db", "SELECT count(*) FROM runs WHERE status='done'"), 4);
     cr_assert_eq(count("tests/tmp/conc/db",

@@ -43,7 +43,7 @@
 
 #include <jansson.h>
 
-#include "harness/experiment/config.h"
+#include "harness/experiment/experiment.h"
 #include "models/losses.h"
 #include "models/optim.h"
 #include "models/safetensors.h"

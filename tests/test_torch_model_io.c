@@ -32,7 +32,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "harness/experiment/config.h"
+#include "harness/experiment/experiment.h"
 #include "models/safetensors.h"
 #include "models/weights.h"
 

@@ -19,14 +19,9 @@
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
 #include "harness/experiment/experiment.h"
+#include "kernels/clock.h"
 #include "models/losses.h"
 #include "models/optim.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -101,9 +96,9 @@ static VbStatus run_loader_bench(const BenchOpts *o, const ModelConfig *cfg) {
         int total = o->warmup + o->steps;
         double *ms = vb_xmalloc((size_t)total * sizeof(double));
         for (int s = 0; s < total && st == VB_OK; s++) {
-            double t0 = now_ms();
+            double t0 = (vb_now_s() * 1e3);
             if (!loader_next(l)) st = VB_FAIL(VB_ERR_IO, "the loader stopped");
-            ms[s] = now_ms() - t0;
+            ms[s] = (vb_now_s() * 1e3) - t0;
         }
         if (st == VB_OK) {
             json_t *j = json_object();
@@ -171,7 +166,7 @@ static VbStatus run_bench(const BenchOpts *o) {
     double *ms = vb_xmalloc((size_t)total * sizeof(double));
     double last_loss = 0;
     for (int s = 0; s < total && st == VB_OK; s++) {
-        double t0 = now_ms();
+        double t0 = (vb_now_s() * 1e3);
         m.net.step = (uint64_t)s;
         if (train) {
             optim_zero_grad(&m.pt);
@@ -187,7 +182,7 @@ static VbStatus run_bench(const BenchOpts *o) {
             hybrid_forward(&m, B, T, x);
         }
         k->sync();
-        ms[s] = now_ms() - t0;
+        ms[s] = (vb_now_s() * 1e3) - t0;
     }
     if (st == VB_OK) {
         json_t *j = json_object();

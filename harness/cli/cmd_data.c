@@ -24,6 +24,7 @@
 #include "datasets/ucf.h"
 #include "harness/cli/cli.h"
 #include "harness/run/run.h"
+#include "kernels/clock.h"
 
 int cmd_data(int argc, char **argv);
 
@@ -81,12 +82,6 @@ typedef struct DataOpts {
     bool skip_bad, no_cache;
 } DataOpts;
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static VbStatus synth_from(const DataOpts *o, SynthConfig *c) {
     synth_defaults(c);
     if (o->videos >= 0) c->videos_per_class = o->videos;
@@ -108,7 +103,7 @@ typedef struct Progress {
 
 static void progress(void *ctx, uint64_t done, uint64_t total) {
     Progress *p = ctx;
-    double t = now_s();
+    double t = vb_now_s();
     if (!p->tty || (t - p->last < 0.2 && done < total)) return;
     p->last = t;
     double rate = (double)done / (t - p->t0 + 1e-9);
@@ -126,7 +121,7 @@ static void ucf_options(const DataOpts *o, UcfOptions *u, Progress *pr) {
     u->skip_bad = o->skip_bad;
     u->no_cache = o->no_cache;
     u->cache_dir = o->cache_dir;
-    pr->t0 = pr->last = now_s();
+    pr->t0 = pr->last = vb_now_s();
     pr->tty = isatty(2);
     u->progress = progress;
     u->progress_ctx = pr;
@@ -220,18 +215,18 @@ static int run_synth(const DataOpts *o) {
     if (s != VB_OK)
         return s == VB_ERR_USAGE ? cli_usage_error(&c_synth, vb_errmsg())
                                  : cli_fail("data synth", s);
-    double t0 = now_s();
+    double t0 = vb_now_s();
     Dataset ds;
     s = synth_generate(&c, &ds);
     if (s != VB_OK) return cli_fail("data synth", s);
-    double t1 = now_s();
+    double t1 = vb_now_s();
     s = ucf_write(&ds, o->out, o->top);
     if (s == VB_OK)
         fprintf(stderr,
                 "vadbench data synth: %zu videos, %llu frames of %dx%d to %s (generate %.2f "
                 "s, write %.2f s), digest %s\n",
                 ds.nvideos, (unsigned long long)ds.frames.nframes, c.size, c.size, o->out, t1 - t0,
-                now_s() - t1, ds.digest);
+                vb_now_s() - t1, ds.digest);
     dataset_free(&ds);
     return s == VB_OK ? 0 : cli_fail("data synth", s);
 }

@@ -69,10 +69,6 @@ struct json_t *cfg_to_json(const CfgSchema *s, const void *obj);
  * Keys the JSON lacks (added to the schema after it was stored) keep the
  * values `obj` holds: callers fill defaults first. */
 VbStatus cfg_from_json(const CfgSchema *s, struct json_t *j, void *obj);
-/* Read a model configuration from a file holding a top-level `model:`
- * mapping (or, for an experiment file, from `base.model` plus the variant's
- * `model.*` overrides when variant is not NULL). Defaults first. */
-VbStatus cfg_read_model_file(const char *path, const char *variant, ModelConfig *out);
 /* Print the schema as a Markdown table (key, type, default, meaning). */
 void cfg_print_schema(const CfgSchema *s, const void *defaults, FILE *f);
 

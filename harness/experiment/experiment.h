@@ -77,4 +77,9 @@ void experiment_cells_free(Cell *cells, int n);
 /* Rebuild a RunConfig from a cell's stored JSON. */
 VbStatus run_config_from_json(json_t *config, RunConfig *rc);
 
+/* Read a model configuration from a file holding a top-level `model:`
+ * mapping (or, for an experiment file, from `base.model` plus the variant's
+ * `model.*` overrides when variant is not NULL). Defaults first. */
+VbStatus cfg_read_model_file(const char *path, const char *variant, ModelConfig *out);
+
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "harness/stats/stats.h"
+#include "kernels/clock.h"
 
 const char *const eval_score_names[EVAL_NSCORES] = {"binary", "classifier", "svdd", "vae", "fused"};
 
@@ -452,12 +453,6 @@ VbStatus eval_metrics(const EvalContext *ec, const EvalScores *val, const EvalSc
     return VB_OK;
 }
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 VbStatus eval_latency(Hybrid *m, int batch, int warmup, int samples, LatencyFn cb, void *ctx) {
     if (batch > m->max_b)
         return VB_FAIL(VB_ERR_INPUT, "latency batch %d exceeds the model's %d", batch, m->max_b);
@@ -477,10 +472,10 @@ VbStatus eval_latency(Hybrid *m, int batch, int warmup, int samples, LatencyFn c
     hybrid_set_train(m, false);
     m->time_parts = true;
     for (int i = 0; i < warmup + samples; i++) {
-        double t0 = now_ms();
+        double t0 = (vb_now_s() * 1e3);
         hybrid_forward(m, batch, T, x);
         k->sync();
-        double total = now_ms() - t0;
+        double total = (vb_now_s() * 1e3) - t0;
         if (i < warmup) continue;
         int j = i - warmup;
         for (int p = 0; p < HPART_N; p++) ms[(size_t)p * samples + j] = m->part_ms[p];

@@ -20,6 +20,7 @@
 #include "harness/run/rundata.h"
 #include "harness/run/train.h"
 #include "harness/store/store.h"
+#include "kernels/clock.h"
 #include "models/weights.h"
 
 static volatile sig_atomic_t g_stop;
@@ -34,12 +35,6 @@ void runner_install_signals(void) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ---- data sets shared by cells ---- */
@@ -98,6 +93,7 @@ typedef struct CellRun {
     Trainer *tr;
     bool lost, quiet, tty;
     const char *label;
+    const RunnerOptions *o;
     int index, total;
     double t0, last_print;
     int64_t steps_total;
@@ -109,7 +105,7 @@ static void note_status(CellRun *c, VbStatus s) {
 }
 
 static void progress(CellRun *c, const TrainEvent *ev) {
-    double t = now_s();
+    double t = vb_now_s();
     if (c->quiet || (!c->tty && t - c->last_print < 10.0) || (c->tty && t - c->last_print < 0.2))
         return;
     c->last_print = t;
@@ -189,7 +185,7 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
                       m->cfg.classes,
                       cd->normal_model,
                       rc->eval.target_fpr};
-    double t0 = now_s();
+    double t0 = vb_now_s();
     for (int pass = 0; pass < (rc->eval.tta > 1 ? 2 : 1); pass++) {
         int tta = pass ? rc->eval.tta : 0;
         bool mx = rc->eval.tta_reduce == TTA_REDUCE_MAX;
@@ -204,14 +200,14 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
         eval_scores_free(&test);
         VB_TRY(st);
     }
-    note_status(c, store_log_timing(c->st, c->run_id, "evaluate", now_s() - t0, 1));
+    note_status(c, store_log_timing(c->st, c->run_id, "evaluate", vb_now_s() - t0, 1));
     if (rc->eval.latency_samples > 0) {
-        t0 = now_s();
+        t0 = vb_now_s();
         VB_TRY(eval_latency(m, 1, 10, rc->eval.latency_samples, on_latency, c));
         int lb = rc->eval.latency_batch, ns = rc->eval.latency_samples / 10;
         if (lb > 1 && lb <= m->max_b)
             VB_TRY(eval_latency(m, lb, 3, ns < 20 ? 20 : ns, on_latency, c));
-        note_status(c, store_log_timing(c->st, c->run_id, "latency", now_s() - t0, 1));
+        note_status(c, store_log_timing(c->st, c->run_id, "latency", vb_now_s() - t0, 1));
     }
     return c->log_status;
 }
@@ -220,7 +216,7 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
  * videos, scored on its test videos, holdout classes unseen; final metrics
  * under split "probe" so that reports can set the model against them. */
 static VbStatus probe_cell(CellRun *c, const CellData *cd, DataEntry *de) {
-    double t0 = now_s();
+    double t0 = vb_now_s();
     ProbeSelect sel = {cd->split.videos[SPLIT_TRAIN], cd->split.n[SPLIT_TRAIN],
                        cd->split.videos[SPLIT_TEST], cd->split.n[SPLIT_TEST], cd->split.unseen};
     if (!de->probe_feat) de->probe_feat = probe_features(&de->ds); /* once per data set */
@@ -250,7 +246,7 @@ static VbStatus probe_cell(CellRun *c, const CellData *cd, DataEntry *de) {
         }
     }
     probe_free(&r);
-    note_status(c, store_log_timing(c->st, c->run_id, "probe", now_s() - t0, 1));
+    note_status(c, store_log_timing(c->st, c->run_id, "probe", vb_now_s() - t0, 1));
     return c->log_status;
 }
 
@@ -283,8 +279,7 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
     if (st == VB_OK) {
         hybrid_init(&m, seed);
         /* test hook: plant a NaN in this variant's weights (a cell that must fail) */
-        const char *nan_env = getenv("VADBENCH_TEST_NAN_VARIANT");
-        if (nan_env && !strcmp(nan_env, e->variant[cell->variant])) {
+        if (c->o->test_nan_variant && !strcmp(c->o->test_nan_variant, e->variant[cell->variant])) {
             float nan = NAN;
             k->upload(params_data(&m.pt, 0), &nan, sizeof nan);
         }
@@ -315,11 +310,10 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
                     ckpt);
         c->tr = tr;
         c->steps_total = (int64_t)loader_batches_per_epoch(cd.train) * rc.train.epochs;
-        c->t0 = now_s();
+        c->t0 = vb_now_s();
         trainer_set_logger(tr, on_train, c);
         /* test hook: behave as if Ctrl-C came after N optimiser steps */
-        const char *stop_env = getenv("VADBENCH_TEST_STOP_AFTER");
-        if (stop_env && atoi(stop_env) > 0) trainer_stop_after(tr, atoi(stop_env));
+        if (c->o->test_stop_after > 0) trainer_stop_after(tr, c->o->test_stop_after);
         TrainResult res;
         st = trainer_run(tr, &res);
         if (c->tty && !c->quiet) fprintf(stderr, "\r\033[K");
@@ -513,12 +507,19 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         pv.dataset_digest = de->ds.digest;
         s = store_set_provenance(st, run.id, &pv);
         if (s != VB_OK) break;
-        CellRun c = {st,    run.id, NULL, false, o->quiet, isatty(2) != 0, label,
-                     index, nsel,   0,    0,     0,        VB_OK};
+        CellRun c = {.st = st,
+                     .run_id = run.id,
+                     .quiet = o->quiet,
+                     .tty = isatty(2) != 0,
+                     .label = label,
+                     .o = o,
+                     .index = index,
+                     .total = nsel,
+                     .log_status = VB_OK};
         if (!o->quiet)
             fprintf(stderr, "[cell %d/%d] %s (run %lld, %s)\n", index, nsel, label,
                     (long long)run.id, cell->hash);
-        double t0 = now_s();
+        double t0 = vb_now_s();
         CellOutcome out = run_cell(&c, e, cell, de, ckpt_dir, e->backend, why, sizeof why);
         switch (out) {
         case CELL_DONE:
@@ -526,7 +527,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
             sum->ran++;
             if (!o->quiet)
                 fprintf(stderr, "[cell %d/%d] %s: done in %.1f s\n", index, nsel, label,
-                        now_s() - t0);
+                        vb_now_s() - t0);
             break;
         case CELL_FAILED:
             s = store_mark_failed(st, run.id, why);

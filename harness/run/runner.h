@@ -10,6 +10,7 @@
 #define VB_RUNNER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "kernels/status.h"
 
@@ -25,6 +26,9 @@ typedef struct RunnerOptions {
     bool quiet;
     const char *checkpoint_dir; /* NULL: <db dir>/checkpoints */
     double lease_s;             /* 0: the store's default */
+    /* test hooks, set by tests only (the command line never does) */
+    int64_t test_stop_after;      /* each cell stops after N optimiser steps, as on Ctrl-C */
+    const char *test_nan_variant; /* plant a NaN in this variant's weights: its cells fail */
 } RunnerOptions;
 
 typedef struct RunnerSummary {

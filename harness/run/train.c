@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "harness/run/checkpoint.h"
+#include "kernels/clock.h"
 #include "models/mixup.h"
 #include "models/optim.h"
 
@@ -40,12 +41,6 @@ struct Trainer {
     int64_t stop_after;
     char *legacy_hash; /* also accepted in a checkpoint to resume (NULL: none) */
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint64_t seed,
                      const char *ckpt_path, const char *config_hash, Trainer **out) {
@@ -386,10 +381,8 @@ void train_bn_update(Hybrid *m, Loader *l) {
     /* reset running statistics: mean 0, var 1 */
     for (int i = 0; i < pt->n; i++) {
         const Param *p = &pt->p[i];
-        size_t len = strlen(p->name);
-        bool mean = len > 13 && !strcmp(p->name + len - 13, ".running_mean");
-        bool var = len > 12 && !strcmp(p->name + len - 12, ".running_var");
-        if (!mean && !var) continue;
+        bool var = p->role == PARAM_ROLE_BN_VAR;
+        if (p->role != PARAM_ROLE_BN_MEAN && !var) continue;
         float *h = vb_xmalloc(p->numel * sizeof(float));
         for (size_t j = 0; j < p->numel; j++) h[j] = var ? 1.0f : 0.0f;
         k->upload(params_data(pt, i), h, p->numel * sizeof(float));
@@ -474,7 +467,7 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
         res->steps = t->s.step, res->epochs_run = t->s.epoch, res->seconds = t->s.seconds;
         return VB_OK;
     }
-    double t_start = now_s() - t->s.seconds;
+    double t_start = vb_now_s() - t->s.seconds;
     bool early = false;
     while (t->s.epoch < tc->epochs && !early) {
         if (should_center(t)) {
@@ -483,17 +476,17 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
             t->lc.svdd_on = true;
             hybrid_set_train(m, true);
         }
-        double e0 = now_s(), loss_sum = 0;
+        double e0 = vb_now_s(), loss_sum = 0;
         long loss_n = 0;
         while (t->s.loader_batch < (uint64_t)t->spe) {
             if (t->stop || (t->stop_after >= 0 && t->s.step >= t->stop_after)) {
-                t->s.seconds = now_s() - t_start;
+                t->s.seconds = vb_now_s() - t_start;
                 VB_TRY(save(t));
                 res->stopped = true;
                 res->steps = t->s.step, res->epochs_run = t->s.epoch;
                 return VB_OK;
             }
-            double s0 = now_s();
+            double s0 = vb_now_s();
             const Batch *bt = loader_next(t->d.train);
             if (!bt) return VB_FAIL(VB_ERR_IO, "the training loader stopped");
             TrainEvent ev;
@@ -501,21 +494,21 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
             t->s.step++;
             t->s.loader_batch++;
             loss_sum += ev.loss.total, loss_n++;
-            ev.images_per_s = bt->n * bt->T / (now_s() - s0);
+            ev.images_per_s = bt->n * bt->T / (vb_now_s() - s0);
             if (t->log) t->log(t->log_ctx, &ev);
             if (tc->checkpoint_every > 0 && t->s.step % tc->checkpoint_every == 0 &&
                 t->s.loader_batch < (uint64_t)t->spe) {
-                t->s.seconds = now_s() - t_start;
+                t->s.seconds = vb_now_s() - t_start;
                 VB_TRY(save(t));
             }
         }
-        VB_TRY(end_epoch(t, now_s() - e0, loss_n ? loss_sum / loss_n : NAN, &early));
+        VB_TRY(end_epoch(t, vb_now_s() - e0, loss_n ? loss_sum / loss_n : NAN, &early));
         t->s.epoch++;
         t->s.loader_batch = 0;
-        t->s.seconds = now_s() - t_start;
+        t->s.seconds = vb_now_s() - t_start;
         if (t->s.epoch < tc->epochs && !early) VB_TRY(save(t));
     }
-    t->s.seconds = now_s() - t_start;
+    t->s.seconds = vb_now_s() - t_start;
     VB_TRY(finish(t));
     res->steps = t->s.step, res->epochs_run = t->s.epoch, res->early_stopped = early;
     res->best_metric = t->s.best_metric, res->seconds = t->s.seconds;
