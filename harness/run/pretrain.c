@@ -4,17 +4,11 @@
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
+#include "kernels/clock.h"
 #include "models/lenet_ae.h"
 #include "models/optim.h"
 #include "models/schedule.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 VbStatus pretrain_autoencoder(Hybrid *m, const TrainConfig *tc, Loader *train, uint64_t seed,
                               PretrainLogFn log, void *ctx, PretrainResult *res) {
@@ -47,10 +41,10 @@ VbStatus pretrain_autoencoder(Hybrid *m, const TrainConfig *tc, Loader *train, u
     if (!xdev) st = VB_FAIL(VB_ERR_NOMEM, "cannot allocate the pretraining input");
     if (st == VB_OK) st = loader_seek(train, (LoaderPos){0, 0});
     ae.net.train = true;
-    double t0 = now_s();
+    double t0 = vb_now_s();
     int64_t step = 0;
     for (int e = 0; e < tc->pretrain_epochs && st == VB_OK && !res->stopped; e++) {
-        double e0 = now_s(), sum = 0;
+        double e0 = vb_now_s(), sum = 0;
         for (int64_t b = 0; b < s.steps_per_epoch && st == VB_OK; b++, step++) {
             const Batch *bt = loader_next(train);
             if (!bt) {
@@ -73,10 +67,10 @@ VbStatus pretrain_autoencoder(Hybrid *m, const TrainConfig *tc, Loader *train, u
         if (st != VB_OK) break;
         res->epochs_run = e + 1;
         res->final_loss = sum / (double)s.steps_per_epoch;
-        if (log && !log(ctx, e, tc->pretrain_epochs, res->final_loss, now_s() - e0))
+        if (log && !log(ctx, e, tc->pretrain_epochs, res->final_loss, vb_now_s() - e0))
             res->stopped = true;
     }
-    res->seconds = now_s() - t0;
+    res->seconds = vb_now_s() - t0;
     if (st == VB_OK && !res->stopped) st = lenet_ae_load_encoder(&ae, &m->pt, "backbone.lenet.");
     if (st == VB_OK) st = loader_seek(train, (LoaderPos){0, 0});
     if (xdev) k->free(xdev);
