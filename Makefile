@@ -154,9 +154,10 @@ validate-twin: vadbench
 	@sh harness/deps.sh --torch --fmnist
 	sh harness/validate.sh twin
 
-# Regenerate the PyTorch fixtures (needs python3-torch; see the script).
+# Regenerate the PyTorch fixtures (needs python3-torch; the validity fixtures also
+# read Fashion-MNIST).
 fixtures: $(DEPS_STAMP)
-	@sh harness/deps.sh --torch
+	@sh harness/deps.sh --torch --fmnist
 	$(PYTHON) tests/reference/make_fixtures.py tests/fixtures
 	$(PYTHON) tests/reference/make_validity_fixtures.py tests/fixtures_validity
 	$(PYTHON) tests/reference/make_train_parity.py tests/fixtures
