@@ -1,6 +1,6 @@
 # vadbench build. Targets: all (./vadbench), test, demo, bench, fixtures, format,
-# format-check, layering, test-cuda, cuda-checks, device-bundle, clean.
-# Switches: CUDA=auto|0|1, SAN=1, DEBUG=1, THREADS=N.
+# format-check, layering, validate, validate-twin, test-cuda, cuda-checks,
+# device-bundle, clean. Switches: CUDA=auto|0|1, SAN=1, DEBUG=1, THREADS=N.
 # Missing Debian packages are installed by harness/deps.sh (as root) before
 # anything is compiled. The report templates (reports/templates/*) are built
 # into the program: harness/report/embed_templates.sh turns them into a
@@ -98,7 +98,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 VERSION_H  := $(VARIANT)/version.h
 
 .PHONY: all test demo bench fixtures test-cuda cuda-checks device-bundle test-slurm clean deps \
-        layering format format-check FORCE
+        layering format format-check validate validate-twin FORCE
 .DEFAULT_GOAL := all
 
 all: vadbench
@@ -233,10 +233,23 @@ THREADS ?= 2
 bench: vadbench
 	sh harness/bench.sh $(THREADS)
 
-# Regenerate the PyTorch fixtures (needs python3-torch; see the script).
+# Does the harness reproduce a published result? Ruff et al.'s one-class Deep SVDD on
+# Fashion-MNIST, 10 classes x 3 seeds (experiments/ruff_fmnist.yaml) into
+# results/validate.db, then the per-class table against the published mean (hours on 2
+# cores; done cells are skipped). validate-twin runs the PyTorch twin on 3 classes.
+validate: vadbench
+	@sh harness/deps.sh --fmnist
+	sh harness/validate.sh run
+validate-twin: vadbench
+	@sh harness/deps.sh --torch --fmnist
+	sh harness/validate.sh twin
+
+# Regenerate the PyTorch fixtures (needs python3-torch; the validity fixtures also
+# read Fashion-MNIST).
 fixtures: $(DEPS_STAMP)
-	@sh harness/deps.sh --torch
+	@sh harness/deps.sh --torch --fmnist
 	$(PYTHON) tests/reference/make_fixtures.py tests/fixtures
+	$(PYTHON) tests/reference/make_validity_fixtures.py tests/fixtures_validity
 	$(PYTHON) tests/reference/make_train_parity.py tests/fixtures
 	$(PYTHON) tests/reference/make_train_fixtures.py tests/fixtures
 	$(PYTHON) tests/reference/make_metric_fixtures.py tests/fixtures/metrics.json

@@ -22,6 +22,11 @@ KConv kconvt_init(int n, int h, int w, int cin, int cout, int k, int stride, int
     return c;
 }
 
+KPool kpool_init(int n, int h, int w, int c, int k) {
+    KPool p = {n, h, w, c, k, h / k, w / k};
+    return p;
+}
+
 /* Count the entries of KOPS_FIELDS and KOPS_OPTIONAL_FIELDS: with the name
  * first, the struct must be exactly that many function pointers long, so a
  * field left out of both lists fails the build instead of escaping the check. */

@@ -93,6 +93,16 @@ typedef struct KInfo {
     char libraries[256]; /* e.g. "CUDA runtime 13.0, cuBLAS 13.1.0, cuDNN 9.19.0" */
 } KInfo;
 
+/* Max pooling over non-overlapping k×k windows with stride k, NHWC, no
+ * padding, floor mode (PyTorch's MaxPool2d(k, k)): oh = h / k, ow = w / k.
+ * Filled by kpool_init. */
+typedef struct KPool {
+    int n, h, w, c; /* input */
+    int k;          /* window side = stride */
+    int oh, ow;     /* output (derived) */
+} KPool;
+KPool kpool_init(int n, int h, int w, int c, int k);
+
 /* Recurrent layer over a batch-major sequence, one direction. */
 typedef struct KRnn {
     int b, t, in, hidden;
@@ -206,6 +216,24 @@ typedef struct KOps {
     void (*se_bwd)(int n, int hw, int c, int cr, const float *x, const float *w1, const float *b1,
                    const float *w2, const float *b2, const float *save, const float *dy, float *dx,
                    float *dw1, float *db1, float *dw2, float *db2, float *ws);
+
+    /* ---- max pooling, LeakyReLU slope, upsampling (LeNet and its decoder) ---- */
+    /* y [n,oh,ow,c] = max over each k×k window of x [n,h,w,c]; the first
+     * maximum in row-major window order wins (a NaN wins, as in PyTorch). */
+    void (*maxpool_fwd)(const KPool *p, const float *x, float *y);
+    /* dx [n,h,w,c] (overwrite): dy routed to each window's maximum (found
+     * again from x), 0 elsewhere. */
+    void (*maxpool_bwd)(const KPool *p, const float *x, const float *dy, float *dx);
+    /* y = x < 0 ? slope*x : x on n values; y may alias x. (K_ACT_LEAKY is
+     * the fixed slope K_LEAKY_SLOPE fused into BN; this is any slope.) */
+    void (*leaky_fwd)(size_t n, float slope, const float *x, float *y);
+    /* dx = dy * (x > 0 ? 1 : slope), x the activation's input; dx may alias dy. */
+    void (*leaky_bwd)(size_t n, float slope, const float *x, const float *dy, float *dx);
+    /* Nearest upsampling by an integer factor s (F.interpolate(scale_factor=s)):
+     * x [n,h,w,c] -> y [n,h*s,w*s,c]. */
+    void (*upsample_fwd)(int n, int h, int w, int c, int s, const float *x, float *y);
+    /* dx [n,h,w,c] = sum of dy [n,h*s,w*s,c] over each pixel's s×s copies (overwrite). */
+    void (*upsample_bwd)(int n, int h, int w, int c, int s, const float *dy, float *dx);
 
     /* ---- recurrent layers (one direction) ---- */
     /* LSTM: w_ih [4H,in], w_hh [4H,H], b_ih, b_hh [4H]; h0 = c0 = 0.
@@ -350,6 +378,7 @@ typedef struct KOps {
     X(bn_train_fwd) X(bn_eval_fwd) X(bn_train_bwd) X(bn_eval_bwd)                           \
     X(act_fwd) X(act_bwd) X(mul) X(axpy) X(scale) X(add) X(row_scale)                       \
     X(group_mean_fwd) X(group_mean_bwd) X(gap_fwd) X(gap_bwd) X(se_fwd) X(se_bwd)           \
+    X(maxpool_fwd) X(maxpool_bwd) X(leaky_fwd) X(leaky_bwd) X(upsample_fwd) X(upsample_bwd)  \
     X(lstm_save) X(lstm_ws) X(lstm_fwd) X(lstm_bwd) X(gru_save) X(gru_ws) X(gru_fwd)        \
     X(gru_bwd) X(attn_fwd) X(attn_bwd)                                                      \
     X(softmax_fwd) X(softmax_bwd) X(log_softmax_fwd) X(log_softmax_bwd)                     \

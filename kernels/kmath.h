@@ -151,6 +151,16 @@ VB_HD float k_gru_cell_bwd(float rg, float zg, float ng, float hn, float hprev, 
     return dht * zg;
 }
 
+/* ---- LeNet ops ---- */
+/* LeakyReLU with a slope given per call (the leaky_fwd/leaky_bwd ops): x·1
+ * = x exactly and NaN stays NaN; at x == 0 the backward uses the slope, as
+ * PyTorch's leaky_relu_backward does. */
+VB_HD float k_leaky(float x, float slope) { return x * (x < 0.0f ? slope : 1.0f); }
+VB_HD float k_leaky_grad(float x, float dy, float slope) { return dy * (x > 0.0f ? 1.0f : slope); }
+/* Max pooling's rule: v replaces the running maximum m of a window scanned
+ * in row-major order when larger, or when NaN (PyTorch: a NaN wins). */
+VB_HD bool k_max_takes(float v, float m) { return v > m || v != v; }
+
 /* ---- optimiser ----
  * PyTorch's AdamW on one value (the step's scalars precomputed on the host:
  * decay = 1 - lr*wd, step_size = lr/bc1, bc2_sqrt = sqrt(bc2)). */

@@ -46,7 +46,8 @@ static void mbconv_make(MBConv *m, Net *n, Backbone *b, const char *prefix, int 
         snprintf(name, sizeof name, "%s.block.%d.0.weight", prefix, idx);
         m->w_expand = conv_param(pt, name, m->ce, m->cin, 1);
         snprintf(name, sizeof name, "%s.block.%d.1", prefix, idx);
-        bn_make(&m->bn_expand, n, name, m->ce, K_ACT_SILU, c->bn_eps, c->bn_momentum);
+        bn_make_affine(&m->bn_expand, n, name, m->ce, K_ACT_SILU, c->bn_eps, c->bn_momentum,
+                       c->bn_affine);
         plan_req(&n->plan, &m->e, in_sz * m->ce);
         plan_req(&n->plan, &m->ea, in_sz * m->ce);
         plan_conv_ws(n, b, ws, &m->g_expand);
@@ -56,7 +57,7 @@ static void mbconv_make(MBConv *m, Net *n, Backbone *b, const char *prefix, int 
     snprintf(name, sizeof name, "%s.block.%d.0.weight", prefix, idx);
     m->w_dw = conv_param(pt, name, m->ce, 1, m->k);
     snprintf(name, sizeof name, "%s.block.%d.1", prefix, idx);
-    bn_make(&m->bn_dw, n, name, m->ce, K_ACT_SILU, c->bn_eps, c->bn_momentum);
+    bn_make_affine(&m->bn_dw, n, name, m->ce, K_ACT_SILU, c->bn_eps, c->bn_momentum, c->bn_affine);
     idx++;
     snprintf(name, sizeof name, "%s.block.%d.fc1.weight", prefix, idx);
     m->se_w1 = conv_param(pt, name, m->cr, m->ce, 1);
@@ -71,7 +72,8 @@ static void mbconv_make(MBConv *m, Net *n, Backbone *b, const char *prefix, int 
     snprintf(name, sizeof name, "%s.block.%d.0.weight", prefix, idx);
     m->w_proj = conv_param(pt, name, m->cout, m->ce, 1);
     snprintf(name, sizeof name, "%s.block.%d.1", prefix, idx);
-    bn_make(&m->bn_proj, n, name, m->cout, K_ACT_NONE, c->bn_eps, c->bn_momentum);
+    bn_make_affine(&m->bn_proj, n, name, m->cout, K_ACT_NONE, c->bn_eps, c->bn_momentum,
+                   c->bn_affine);
     plan_conv_ws(n, b, ws, &m->g_proj);
 
     plan_req(&n->plan, &m->d, out_sz * m->ce);
@@ -102,11 +104,12 @@ void effnet_make(Backbone *b, Net *n, const char *prefix, const EffNetConfig *cf
     b->blocks = vb_xcalloc((size_t)total, sizeof *b->blocks);
 
     b->stem_c = effnet_round_channels(32 * cfg->width);
-    b->g_stem = kconv_init(max_n, image, image, 3, b->stem_c, 3, 2, 1, 1);
+    b->g_stem = kconv_init(max_n, image, image, cfg->in_channels, b->stem_c, 3, 2, 1, 1);
     snprintf(name, sizeof name, "%s.0.0.weight", prefix);
-    b->w_stem = conv_param(n->pt, name, b->stem_c, 3, 3);
+    b->w_stem = conv_param(n->pt, name, b->stem_c, cfg->in_channels, 3);
     snprintf(name, sizeof name, "%s.0.1", prefix);
-    bn_make(&b->bn_stem, n, name, b->stem_c, K_ACT_SILU, cfg->bn_eps, cfg->bn_momentum);
+    bn_make_affine(&b->bn_stem, n, name, b->stem_c, K_ACT_SILU, cfg->bn_eps, cfg->bn_momentum,
+                   cfg->bn_affine);
     size_t stem_sz = (size_t)max_n * b->g_stem.oh * b->g_stem.ow * b->stem_c;
     plan_req(&n->plan, &b->stem_z, stem_sz);
     plan_req(&n->plan, &b->stem_a, stem_sz);
@@ -142,7 +145,8 @@ void effnet_make(Backbone *b, Net *n, const char *prefix, const EffNetConfig *cf
     snprintf(name, sizeof name, "%s.8.0.weight", prefix);
     b->w_head = conv_param(n->pt, name, b->head_c, cin, 1);
     snprintf(name, sizeof name, "%s.8.1", prefix);
-    bn_make(&b->bn_head, n, name, b->head_c, K_ACT_SILU, cfg->bn_eps, cfg->bn_momentum);
+    bn_make_affine(&b->bn_head, n, name, b->head_c, K_ACT_SILU, cfg->bn_eps, cfg->bn_momentum,
+                   cfg->bn_affine);
     plan_conv_ws(n, b, &ws, &b->g_head);
     b->out_hw = h * h;
     size_t head_sz = (size_t)max_n * h * h * b->head_c;

@@ -19,6 +19,12 @@ VbStatus adamw_init(AdamW *o, ParamTable *pt, float b1, float b2, float eps, flo
     return VB_OK;
 }
 
+VbStatus adam_l2_init(AdamW *o, ParamTable *pt, float b1, float b2, float eps, float wd) {
+    VB_TRY(adamw_init(o, pt, b1, b2, eps, wd));
+    o->l2 = true;
+    return VB_OK;
+}
+
 void adamw_free(AdamW *o) {
     if (o->k) {
         if (o->m) o->k->free(o->m);
@@ -41,15 +47,32 @@ double optim_clip(ParamTable *pt, double max_norm) {
 static void adamw_run(AdamW *o, ParamTable *pt, float lr, const double *norm, double max_norm) {
     o->step++;
     /* padding between tensors holds zeros in p, g, m and v, and stays zero */
-    o->k->adamw(o->n, lr, o->b1, o->b2, o->eps, o->wd, o->step, norm, max_norm, pt->data, pt->grad,
-                o->m, o->v);
+    o->k->adamw(o->n, lr, o->b1, o->b2, o->eps, o->l2 ? 0.0f : o->wd, o->step, norm, max_norm,
+                pt->data, pt->grad, o->m, o->v);
 }
 
-void adamw_step(AdamW *o, ParamTable *pt, float lr) { adamw_run(o, pt, lr, NULL, 0); }
+void adamw_step(AdamW *o, ParamTable *pt, float lr) {
+    if (o->l2 && o->wd != 0) o->k->axpy(o->n, o->wd, pt->data, pt->grad);
+    adamw_run(o, pt, lr, NULL, 0);
+}
 
 void optim_clip_adamw(AdamW *o, ParamTable *pt, double max_norm, float lr, double *norm_dev) {
-    pt->k->grad_norm(pt->n_train, pt->grad, norm_dev);
-    adamw_run(o, pt, lr, norm_dev, max_norm);
+    if (!o->l2) {
+        pt->k->grad_norm(pt->n_train, pt->grad, norm_dev);
+        adamw_run(o, pt, lr, norm_dev, max_norm);
+        return;
+    }
+    /* Adam with L2 adds wd·p to the clipped gradient, so the clip cannot be
+     * fused into the update: without clipping the norm stays on the backend;
+     * with it, the norm is read on the host to scale the gradients first (one
+     * synchronisation per step, as torch's clip_grad_norm_ then Adam.step) */
+    if (max_norm > 0) {
+        double norm = optim_clip(pt, max_norm);
+        pt->k->upload(norm_dev, &norm, sizeof norm);
+    } else {
+        pt->k->grad_norm(pt->n_train, pt->grad, norm_dev);
+    }
+    adamw_step(o, pt, lr);
 }
 
 void swa_accumulate(const KOps *k, size_t n, const float *p, float *swa, float *tmp,

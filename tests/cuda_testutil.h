@@ -124,4 +124,16 @@ static inline void cu_check(const KOps *k, const char *what, const float *d, con
     free(h);
 }
 
+/* The same bits as the host reference (NaNs included): for ops that compute
+ * every element in the CPU's order. */
+static inline void cu_check_bits(const KOps *k, const char *what, const float *d, const float *want,
+                                 size_t n) {
+    float *h = cu_get(k, d, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(!memcmp(&h[i], &want[i], sizeof(float)),
+                  "%s: element %zu of %zu: cuda %.9g, cpu %.9g (bits differ)", what, i, n,
+                  (double)h[i], (double)want[i]);
+    free(h);
+}
+
 #endif

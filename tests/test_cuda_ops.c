@@ -102,6 +102,47 @@ Test(cuda_ops, activations_forward_backward_in_place, .timeout = 60) {
     }
 }
 
+/* LeNet's ops: the same bits as the CPU (no reductions across threads),
+ * including a floor-mode pooling that leaves a row and a column out, ties
+ * and a NaN in a window. */
+Test(cuda_ops, lenet_pool_leaky_upsample, .timeout = 60) {
+    const KOps *g = cuda_or_skip(), *c = kops_cpu();
+    KPool p = kpool_init(3, 9, 7, 13, 2);
+    size_t nx = (size_t)p.n * p.h * p.w * p.c, ny = (size_t)p.n * p.oh * p.ow * p.c;
+    float *x = tu_alloc(nx);
+    tu_fill(x, nx, 40, -1, 1);
+    for (size_t i = 0; i < nx; i += 5) x[i] = 0.25f; /* ties */
+    x[17] = NAN;
+    float *dx_ = g->alloc(nx * sizeof(float));
+    g->upload(dx_, x, nx * sizeof(float));
+    float *dgy;
+    float *gy = cu_rand_pair(g, ny, 41, -1, 1, &dgy);
+    float *y = tu_alloc(ny), *dy = cu_nan(g, ny), *gx = tu_alloc(nx), *dgx = cu_nan(g, nx);
+    c->maxpool_fwd(&p, x, y), g->maxpool_fwd(&p, dx_, dy);
+    cu_check_bits(g, "maxpool forward", dy, y, ny);
+    c->maxpool_bwd(&p, x, gy, gx), g->maxpool_bwd(&p, dx_, dgy, dgx);
+    cu_check_bits(g, "maxpool backward", dgx, gx, nx);
+    c->leaky_fwd(nx, 0.1f, x, gx), g->leaky_fwd(nx, 0.1f, dx_, dgx);
+    cu_check_bits(g, "leaky forward", dgx, gx, nx);
+    float *gin = tu_alloc(nx), *dgin;
+    float *gout = cu_rand_pair(g, nx, 42, -1, 1, &dgin);
+    c->leaky_bwd(nx, 0.1f, x, gout, gin), g->leaky_bwd(nx, 0.1f, dx_, dgin, dgx);
+    cu_check_bits(g, "leaky backward", dgx, gin, nx);
+    int s = 3;
+    size_t nu = nx * (size_t)(s * s);
+    float *u = tu_alloc(nu), *du = cu_nan(g, nu);
+    c->upsample_fwd(p.n, p.h, p.w, p.c, s, gout, u),
+        g->upsample_fwd(p.n, p.h, p.w, p.c, s, dgin, du);
+    cu_check_bits(g, "upsample forward", du, u, nu);
+    float *dgu;
+    float *gu = cu_rand_pair(g, nu, 43, -1, 1, &dgu);
+    c->upsample_bwd(p.n, p.h, p.w, p.c, s, gu, gin),
+        g->upsample_bwd(p.n, p.h, p.w, p.c, s, dgu, dgx);
+    cu_check_bits(g, "upsample backward", dgx, gin, nx);
+    free(x), free(gy), free(y), free(gx), free(gin), free(gout), free(u), free(gu);
+    g->free(dx_), g->free(dgy), g->free(dy), g->free(dgx), g->free(dgin), g->free(du), g->free(dgu);
+}
+
 Test(cuda_ops, small_elementwise_and_layout_ops, .timeout = 60) {
     const KOps *g = cuda_or_skip(), *c = kops_cpu();
     size_t n = 77777;

@@ -173,6 +173,7 @@ static VbStatus run_bench(const BenchOpts *o) {
     if (!k) return VB_ERR_BACKEND;
     VB_TRY(k->set_precision(o->precision));
     int B = o->batch, T = o->clip, nimg = B * T, S = cfg.image;
+    size_t px = (size_t)nimg * S * S * cfg.channels;
     Hybrid m;
     VB_TRY(hybrid_build(&m, &cfg, k, B, T));
     hybrid_init(&m, (uint64_t)o->seed);
@@ -180,18 +181,16 @@ static VbStatus run_bench(const BenchOpts *o) {
     AdamW opt;
     VbStatus st = adamw_init(&opt, &m.pt, 0.9f, 0.999f, 1e-8f, 0.01f);
     Arena xa;
-    if (st == VB_OK)
-        st = arena_init(&xa, k, (size_t)nimg * S * S * 3 * sizeof(float) + 64 + 8 * sizeof(double));
+    if (st == VB_OK) st = arena_init(&xa, k, px * sizeof(float) + 64 + 8 * sizeof(double));
     if (st != VB_OK) {
         hybrid_free(&m);
         return st;
     }
-    float *x = arena_floats(&xa, (size_t)nimg * S * S * 3);
+    float *x = arena_floats(&xa, px);
     double *stats = (double *)arena_floats(&xa, 2 * K_LOSS_PARTS + 2); /* parts, grad norm */
-    float *host = vb_xmalloc((size_t)nimg * S * S * 3 * sizeof(float));
-    rng_fill_normal(rng_stream((uint64_t)o->seed, "bench"), 0, 0, (size_t)nimg * S * S * 3, 0, 1,
-                    host);
-    k->upload(x, host, (size_t)nimg * S * S * 3 * sizeof(float));
+    float *host = vb_xmalloc(px * sizeof(float));
+    rng_fill_normal(rng_stream((uint64_t)o->seed, "bench"), 0, 0, px, 0, 1, host);
+    k->upload(x, host, px * sizeof(float));
     free(host);
     /* labels: a fixed mix of classes, class 7 (NormalVideos) counts as normal */
     int *ya = vb_xmalloc((size_t)B * sizeof(int)), *an = vb_xmalloc((size_t)B * sizeof(int));

@@ -15,6 +15,7 @@
 #include "harness/experiment/experiment.h"
 #include "harness/run/evaluate.h"
 #include "harness/run/plan.h"
+#include "harness/run/pretrain.h"
 #include "harness/run/probe.h"
 #include "harness/run/rundata.h"
 #include "harness/run/train.h"
@@ -138,6 +139,20 @@ static void on_train(void *ctx, const TrainEvent *ev) {
     CellRun *c = ctx;
     on_train_log(c, ev);
     mirror_before_checkpoint(c, ev);
+}
+
+/* Autoencoder pretraining epochs: curve under pretrain/loss; false stops. */
+static bool on_pretrain(void *ctx, int epoch, int epochs, double loss, double seconds) {
+    CellRun *c = ctx;
+    note_status(c, store_log_metric(c->st, c->run_id, "pretrain", "loss", epoch, epoch, loss));
+    bool owned = true;
+    note_status(c, store_heartbeat(c->st, c->run_id, &owned));
+    if (!owned) c->lost = true;
+    if (!c->quiet && (!c->tty || epoch + 1 == epochs))
+        fprintf(stderr, "%s[cell %d/%d] %s pretraining epoch %d/%d: loss %.6f (%.1f s)\n",
+                c->tty ? "\r\033[K" : "", c->index, c->total, c->label, epoch + 1, epochs, loss,
+                seconds);
+    return !g_stop && owned;
 }
 
 static void on_metric(void *ctx, const char *split, const char *key, int64_t step, double v) {
@@ -264,9 +279,23 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
         st = trainer_new(&m, &rc.train, &td, seed, ckpt, cell->hash, &tr);
         if (st == VB_OK) trainer_accept_legacy_hash(tr, cell->legacy_hash);
     }
-    bool resumed = false;
+    bool resumed = false, pre_stopped = false;
     if (st == VB_OK) st = trainer_resume(tr, &resumed);
-    if (st == VB_OK) {
+    if (st == VB_OK && !resumed && rc.train.pretrain_epochs > 0) {
+        /* a resumed run already holds its pretrained (and trained) weights */
+        PretrainResult pr;
+        st = pretrain_autoencoder(&m, &rc.train, cd.train, seed, on_pretrain, c, &pr);
+        if (st == VB_OK && pr.stopped) {
+            pre_stopped = true;
+            out = c->lost ? CELL_LOST : CELL_STOPPED;
+        } else if (st == VB_OK) {
+            note_status(c,
+                        store_log_timing(c->st, c->run_id, "pretrain", pr.seconds, pr.epochs_run));
+            on_metric(c, "pretrain", "final_loss", -1, pr.final_loss);
+            on_metric(c, "pretrain", "seconds", -1, pr.seconds);
+        }
+    }
+    if (st == VB_OK && !pre_stopped) {
         note_status(c, store_set_checkpoint(c->st, c->run_id, ckpt));
         if (resumed && !c->quiet)
             fprintf(stderr, "[cell %d/%d] %s: resuming from %s\n", c->index, c->total, c->label,

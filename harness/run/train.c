@@ -79,8 +79,9 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
     t->hash = vb_xstrdup(config_hash ? config_hash : "");
     t->stop_after = -1;
     const KOps *k = m->net.k;
-    VbStatus st = adamw_init(&t->opt, &m->pt, (float)tc->beta1, (float)tc->beta2, (float)tc->eps,
-                             (float)tc->weight_decay);
+    VbStatus st = (tc->optimizer == OPTIM_ADAM ? adam_l2_init : adamw_init)(
+        &t->opt, &m->pt, (float)tc->beta1, (float)tc->beta2, (float)tc->eps,
+        (float)tc->weight_decay);
     t->flush_t0 = vb_now_s();
     if (st != VB_OK) {
         trainer_free(t);
@@ -98,6 +99,10 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
     s->final_div = tc->final_div_factor, s->cycle_momentum = tc->cycle_momentum;
     s->base_m = 0.85, s->max_m = 0.95;
     s->total = t->spe * tc->epochs;
+    s->steps_per_epoch = t->spe;
+    s->nmilestones = tc->nmilestones;
+    for (int i = 0; i < tc->nmilestones; i++) s->milestones[i] = tc->milestones[i];
+    s->gamma = tc->gamma;
     t->swa_epoch = tc->swa ? (int)floor(tc->swa_start * tc->epochs) : -1;
     if (tc->swa && t->swa_epoch >= tc->epochs) t->swa_epoch = tc->epochs - 1;
     s->swa_start = tc->swa ? t->swa_epoch * t->spe : -1;
@@ -126,7 +131,7 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
         return st;
     }
     t->max_b = m->max_b, t->T = m->max_t, t->S = m->cfg.image;
-    size_t nx = (size_t)t->max_b * t->T * t->S * t->S * 3;
+    size_t nx = (size_t)t->max_b * t->T * t->S * t->S * m->cfg.channels;
     t->xhost = vb_xmalloc(nx * sizeof(float));
     t->xtmp = vb_xmalloc(nx * sizeof(float));
     t->xdev = k->alloc(nx * sizeof(float));
@@ -222,7 +227,8 @@ VbStatus trainer_resume(Trainer *t, bool *resumed) {
 /* Copy a loader batch into the model's input, with targets. */
 static int prepare_batch(Trainer *t, const Batch *bt, bool mix) {
     int n = bt->n;
-    size_t nx = (size_t)n * bt->T * bt->h * bt->w * 3;
+    VB_ASSERT(bt->c == t->m->cfg.channels && bt->h == t->S);
+    size_t nx = (size_t)n * bt->T * bt->h * bt->w * bt->c;
     memcpy(t->xhost, bt->x, nx * sizeof(float));
     for (int i = 0; i < n; i++) {
         int c = t->d.class_map[bt->cls[i]];
@@ -410,16 +416,17 @@ static void swa_update(Trainer *t) {
     t->s.swa_n++;
 }
 
-VbStatus train_svdd_center(Hybrid *m, Loader *l, const int *class_map, int normal_class) {
+VbStatus train_svdd_center(Hybrid *m, Loader *l, const int *class_map, int normal_class,
+                           double floor) {
     const KOps *k = m->net.k;
-    int E = m->cfg.embedding_dim, T = m->max_t, S = m->cfg.image;
+    int E = m->emb_dim, T = m->max_t, S = m->cfg.image, Ch = m->cfg.channels;
     bool was_train = m->net.train;
     hybrid_set_train(m, false);
     VB_TRY(loader_seek(l, (LoaderPos){0, 0}));
     uint64_t nb = loader_batches_per_epoch(l);
     double *sum = vb_xcalloc((size_t)E, sizeof(double));
     float *e = vb_xmalloc((size_t)m->max_b * E * sizeof(float));
-    float *xdev = k->alloc((size_t)m->max_b * T * S * S * 3 * sizeof(float));
+    float *xdev = k->alloc((size_t)m->max_b * T * S * S * Ch * sizeof(float));
     long count = 0;
     VbStatus st = xdev ? VB_OK : VB_FAIL(VB_ERR_NOMEM, "cannot allocate the centre pass input");
     for (uint64_t b = 0; b < nb && st == VB_OK; b++) {
@@ -428,7 +435,7 @@ VbStatus train_svdd_center(Hybrid *m, Loader *l, const int *class_map, int norma
             st = VB_FAIL(VB_ERR_IO, "loader stopped during the SVDD centre pass");
             break;
         }
-        k->upload(xdev, bt->x, (size_t)bt->n * T * S * S * 3 * sizeof(float));
+        k->upload(xdev, bt->x, (size_t)bt->n * T * S * S * Ch * sizeof(float));
         hybrid_forward(m, bt->n, T, xdev);
         k->download(e, m->emb_e, (size_t)bt->n * E * sizeof(float));
         for (int i = 0; i < bt->n; i++) {
@@ -442,7 +449,7 @@ VbStatus train_svdd_center(Hybrid *m, Loader *l, const int *class_map, int norma
     if (st == VB_OK) {
         for (int j = 0; j < E; j++) {
             double c = sum[j] / count;
-            if (fabs(c) < 0.01) c = c < 0 ? -0.01 : 0.01; /* Ruff et al.'s guard */
+            if (fabs(c) < floor) c = c < 0 ? -floor : floor; /* Ruff et al.'s guard */
             e[j] = (float)c;
         }
         k->upload(params_data(&m->pt, m->center), e, (size_t)E * sizeof(float));
@@ -456,7 +463,7 @@ VbStatus train_svdd_center(Hybrid *m, Loader *l, const int *class_map, int norma
 void train_bn_update(Hybrid *m, Loader *l) {
     const KOps *k = m->net.k;
     ParamTable *pt = &m->pt;
-    int T = m->max_t, S = m->cfg.image;
+    int T = m->max_t, S = m->cfg.image, Ch = m->cfg.channels;
     /* reset running statistics: mean 0, var 1 */
     for (int i = 0; i < pt->n; i++) {
         const Param *p = &pt->p[i];
@@ -470,7 +477,7 @@ void train_bn_update(Hybrid *m, Loader *l) {
     bool was_train = m->net.train;
     hybrid_set_train(m, true);
     m->net.update_bn = true;
-    float *xdev = k->alloc((size_t)m->max_b * T * S * S * 3 * sizeof(float));
+    float *xdev = k->alloc((size_t)m->max_b * T * S * S * Ch * sizeof(float));
     VB_ASSERT(xdev != NULL);
     if (loader_seek(l, (LoaderPos){0, 0}) == VB_OK) {
         uint64_t nb = loader_batches_per_epoch(l);
@@ -479,7 +486,7 @@ void train_bn_update(Hybrid *m, Loader *l) {
             if (!bt) break;
             /* cumulative average: momentum 1/(k+1) at the k-th batch */
             m->net.bn_momentum_override = 1.0f / (float)(b + 1);
-            k->upload(xdev, bt->x, (size_t)bt->n * T * S * S * 3 * sizeof(float));
+            k->upload(xdev, bt->x, (size_t)bt->n * T * S * S * Ch * sizeof(float));
             hybrid_forward(m, bt->n, T, xdev);
         }
     }
@@ -550,7 +557,8 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
     bool early = false;
     while (t->s.epoch < tc->epochs && !early) {
         if (should_center(t)) {
-            VB_TRY(train_svdd_center(m, t->d.train_eval, t->d.class_map, t->d.normal_class));
+            VB_TRY(train_svdd_center(m, t->d.train_eval, t->d.class_map, t->d.normal_class,
+                                     tc->svdd_center_floor));
             t->lc.svdd_on = true;
             hybrid_set_train(m, true);
         }

@@ -1,8 +1,8 @@
 /* cpu: the CPU reference backend's table, memory operations, threads and
  * packed weights. The ops themselves live in cpu_dense.c, cpu_conv.c,
- * cpu_norm.c, cpu_rnn.c and cpu_glue.c; the GEMM in gemm*.c; the per-path
- * vector kernels in cpu_vec_*.c (isa.c picks the path). OpenBLAS is linked
- * for LAPACK only (the probe's solver) and kept on one thread. */
+ * cpu_norm.c, cpu_rnn.c, cpu_glue.c and cpu_pool.c; the GEMM in gemm*.c; the
+ * per-path vector kernels in cpu_vec_*.c (isa.c picks the path). OpenBLAS is
+ * linked for LAPACK only (the probe's solver) and kept on one thread. */
 #include "cpu_internal.h"
 
 #include <cblas.h>
@@ -72,6 +72,7 @@ const KOps *kops_cpu(void) {
         cpu_register_rnn(&table);
         cpu_register_glue(&table);
         cpu_register_train(&table);
+        cpu_register_pool(&table);
         if (kops_check_complete(&table) != VB_OK) vb_assert_fail(vb_errmsg(), __FILE__, __LINE__);
         ready = 1;
     }

@@ -202,17 +202,31 @@ static void im2col(const Geo *g, const float *src, float *col) {
         const int ys = (int)(r % g->Hs);
         for (int xs = 0; xs < g->Ws; xs++) {
             float *crow = col + (r * g->Ws + xs) * ldcol;
+            const int X0 = xs * g->sw - g->pw;
             for (int ky = 0; ky < g->kh; ky++) {
                 const int Y = ys * g->sh - g->ph + ky;
+                if (g->groups == 1 && Y >= 0 && Y < g->H && X0 >= 0 && X0 + g->kw <= g->W) {
+                    /* one group, a whole row of taps inside the image: the kw*C values are
+                     * contiguous in NHWC and in the column layout alike */
+                    memcpy(crow + (size_t)ky * g->kw * cg,
+                           src + ((ni * g->H + Y) * g->W + X0) * g->C,
+                           (size_t)g->kw * cg * sizeof(float));
+                    continue;
+                }
                 for (int kx = 0; kx < g->kw; kx++) {
                     const int X = xs * g->sw - g->pw + kx, tap = ky * g->kw + kx;
                     const bool in = Y >= 0 && Y < g->H && X >= 0 && X < g->W;
                     for (int gi = 0; gi < g->groups; gi++) {
                         float *d = crow + ((size_t)gi * kk + tap) * cg;
-                        if (in)
-                            memcpy(d, src + ((ni * g->H + Y) * g->W + X) * g->C + (size_t)gi * cg,
-                                   (size_t)cg * sizeof(float));
-                        else memset(d, 0, (size_t)cg * sizeof(float));
+                        const float *sp =
+                            src + ((ni * g->H + Y) * g->W + X) * g->C + (size_t)gi * cg;
+                        if (cg < 16) { /* a call per few floats costs more than the copy */
+                            for (int c = 0; c < cg; c++) d[c] = in ? sp[c] : 0.0f;
+                        } else if (in) {
+                            memcpy(d, sp, (size_t)cg * sizeof(float));
+                        } else {
+                            memset(d, 0, (size_t)cg * sizeof(float));
+                        }
                     }
                 }
             }

@@ -14,6 +14,7 @@ void cpu_register_norm(KOps *k);  /* batchnorm, pooling, squeeze-excitation */
 void cpu_register_rnn(KOps *k);   /* LSTM, GRU, attention pooling */
 void cpu_register_glue(KOps *k);  /* layout, VAE terms, noise, small model glue */
 void cpu_register_train(KOps *k); /* loss, clipping, SAM, state queries, timers */
+void cpu_register_pool(KOps *k);  /* max pooling, LeakyReLU slope, upsampling */
 
 /* Reductions are split into tiles of this many rows/elements regardless of
  * the thread count; tile partials are combined in tile order. */

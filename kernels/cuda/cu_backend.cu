@@ -306,6 +306,7 @@ static VbStatus ctx_create(void) {
     cu_register_norm(k);
     cu_register_rnn(k);
     cu_register_glue(k);
+    cu_register_pool(k);
     VbStatus st = kops_check_complete(k);
     if (st != VB_OK) {
         ctx_destroy();

@@ -29,13 +29,6 @@
 #include "kernels/cuda/cu_internal.h"
 #include "kernels/cuda/cu_reduce.cuh"
 
-static cudaStream_t stream(void) { return cu_ctx()->stream; }
-
-#define GRID_LOOP(i, n)                                                             \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)(n); \
-         i += (size_t)gridDim.x * blockDim.x)
-#define LAUNCH(n) <<<cu_grid(n), CU_THREADS, 0, stream()>>>
-
 /* ---------------------------------------------------------------- plans */
 
 struct CuConvPlan {

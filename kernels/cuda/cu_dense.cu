@@ -19,12 +19,7 @@ extern "C" {
 #include "kernels/kmath.h"
 }
 
-static cudaStream_t stream(void) { return cu_ctx()->stream; }
 static bool use_bf16(bool allow) { return allow && cu_ctx()->prec == K_PREC_BF16; }
-
-#define GRID_LOOP(i, n)                                                             \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)(n); \
-         i += (size_t)gridDim.x * blockDim.x)
 
 /* ------------------------------------------------------------------ GEMM */
 
@@ -40,7 +35,7 @@ void cu_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
              const float *b, int ldb, float beta, float *c, int ldc, bool allow_bf16) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
-        k_scale_mat<<<cu_grid((size_t)m * n), CU_THREADS, 0, stream()>>>(m, n, beta, c, ldc);
+        k_scale_mat<<<cu_grid((size_t)m * n), CU_THREADS, 0, cu_stream()>>>(m, n, beta, c, ldc);
         CU_LAUNCHED();
         return;
     }
@@ -118,7 +113,7 @@ static void cu_col_sum(int rows, int c, const float *x, float *y, bool accumulat
     if (c <= 0) return;
     double *s = cu_red_out();
     cu_colsum((size_t)(rows > 0 ? rows : 0), c, 1, x, c, s);
-    k_store_sums<<<cu_grid(c), CU_THREADS, 0, stream()>>>(c, s, y, accumulate);
+    k_store_sums<<<cu_grid(c), CU_THREADS, 0, cu_stream()>>>(c, s, y, accumulate);
     CU_LAUNCHED();
 }
 
@@ -132,7 +127,7 @@ static void cu_linear_fwd(int rows, int in, int out, const float *x, const float
                           float *y) {
     if (rows <= 0 || out <= 0) return;
     if (b) {
-        k_fill_rows<<<cu_grid((size_t)rows * out), CU_THREADS, 0, stream()>>>(rows, out, b, y);
+        k_fill_rows<<<cu_grid((size_t)rows * out), CU_THREADS, 0, cu_stream()>>>(rows, out, b, y);
         CU_LAUNCHED();
     }
     cu_gemm(false, true, rows, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out, true);
@@ -167,39 +162,40 @@ __global__ static void k_add(size_t n, const float *a, const float *b, float *y)
 static void cu_act_fwd(KAct act, size_t n, const float *x, float *y) {
     if (!n) return;
     if (act == K_ACT_NONE) {
-        if (y != x) CU_CHECK(cudaMemcpyAsync(y, x, n * 4, cudaMemcpyDeviceToDevice, stream()));
+        if (y != x) CU_CHECK(cudaMemcpyAsync(y, x, n * 4, cudaMemcpyDeviceToDevice, cu_stream()));
         return;
     }
-    k_act_fwd<<<cu_grid(n), CU_THREADS, 0, stream()>>>(act, n, x, y);
+    k_act_fwd<<<cu_grid(n), CU_THREADS, 0, cu_stream()>>>(act, n, x, y);
     CU_LAUNCHED();
 }
 static void cu_act_bwd(KAct act, size_t n, const float *x, const float *dy, float *dx) {
     if (!n) return;
     if (act == K_ACT_NONE) {
-        if (dx != dy) CU_CHECK(cudaMemcpyAsync(dx, dy, n * 4, cudaMemcpyDeviceToDevice, stream()));
+        if (dx != dy)
+            CU_CHECK(cudaMemcpyAsync(dx, dy, n * 4, cudaMemcpyDeviceToDevice, cu_stream()));
         return;
     }
-    k_act_bwd<<<cu_grid(n), CU_THREADS, 0, stream()>>>(act, n, x, dy, dx);
+    k_act_bwd<<<cu_grid(n), CU_THREADS, 0, cu_stream()>>>(act, n, x, dy, dx);
     CU_LAUNCHED();
 }
 static void cu_mul(size_t n, const float *x, const float *m, float *y) {
     if (!n) return;
-    k_mul<<<cu_grid(n), CU_THREADS, 0, stream()>>>(n, x, m, y);
+    k_mul<<<cu_grid(n), CU_THREADS, 0, cu_stream()>>>(n, x, m, y);
     CU_LAUNCHED();
 }
 static void cu_axpy(size_t n, float a, const float *x, float *y) {
     if (!n) return;
-    k_axpy<<<cu_grid(n), CU_THREADS, 0, stream()>>>(n, a, x, y);
+    k_axpy<<<cu_grid(n), CU_THREADS, 0, cu_stream()>>>(n, a, x, y);
     CU_LAUNCHED();
 }
 static void cu_scale(size_t n, float a, float *x) {
     if (!n) return;
-    k_scale<<<cu_grid(n), CU_THREADS, 0, stream()>>>(n, a, x);
+    k_scale<<<cu_grid(n), CU_THREADS, 0, cu_stream()>>>(n, a, x);
     CU_LAUNCHED();
 }
 static void cu_add(size_t n, const float *a, const float *b, float *y) {
     if (!n) return;
-    k_add<<<cu_grid(n), CU_THREADS, 0, stream()>>>(n, a, b, y);
+    k_add<<<cu_grid(n), CU_THREADS, 0, cu_stream()>>>(n, a, b, y);
     CU_LAUNCHED();
 }
 
@@ -247,13 +243,13 @@ __global__ static void k_softmax_bwd(int rows, int n, const float *y, const floa
 
 static void softmax_launch(int rows, int n, const float *x, float *y, bool log_) {
     if (rows <= 0 || n <= 0) return;
-    k_softmax<<<cu_grid(rows), 128, 0, stream()>>>(rows, n, x, y, log_);
+    k_softmax<<<cu_grid(rows), 128, 0, cu_stream()>>>(rows, n, x, y, log_);
     CU_LAUNCHED();
 }
 static void softmax_bwd_launch(int rows, int n, const float *y, const float *dy, float *dx,
                                bool log_) {
     if (rows <= 0 || n <= 0) return;
-    k_softmax_bwd<<<cu_grid(rows), 128, 0, stream()>>>(rows, n, y, dy, dx, log_);
+    k_softmax_bwd<<<cu_grid(rows), 128, 0, cu_stream()>>>(rows, n, y, dy, dx, log_);
     CU_LAUNCHED();
 }
 static void cu_softmax_fwd(int rows, int n, const float *x, float *y) {
@@ -316,8 +312,8 @@ static void cu_adamw(size_t n, float lr, float b1, float b2, float eps, float wd
     double bc1 = 1.0 - pow((double)b1, (double)step), bc2 = 1.0 - pow((double)b2, (double)step);
     float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     float decay = 1.0f - lr * wd;
-    k_adamw<<<cu_grid(n), CU_THREADS, 0, stream()>>>(n, b1, b2, eps, decay, step_size, bc2_sqrt,
-                                                     grad_norm, max_norm, p, g, m, v);
+    k_adamw<<<cu_grid(n), CU_THREADS, 0, cu_stream()>>>(n, b1, b2, eps, decay, step_size, bc2_sqrt,
+                                                        grad_norm, max_norm, p, g, m, v);
     CU_LAUNCHED();
 }
 

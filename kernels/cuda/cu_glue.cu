@@ -20,13 +20,6 @@ extern "C" {
 #include "kernels/rng.h"
 }
 
-static cudaStream_t stream(void) { return cu_ctx()->stream; }
-
-#define GRID_LOOP(i, n)                                                             \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)(n); \
-         i += (size_t)gridDim.x * blockDim.x)
-#define LAUNCH(n) <<<cu_grid(n), CU_THREADS, 0, stream()>>>
-
 __global__ static void k_row_scale(int rows, int cols, const float *s, const float *x, float *y) {
     GRID_LOOP(i, (size_t)rows * cols) y[i] = s[i / cols] * x[i];
 }
@@ -158,7 +151,7 @@ __global__ static void k_vae_terms(int d, int latent, const float *recon, const 
 static void cu_vae_terms(int rows, int d, int latent, const float *recon, const float *target,
                          const float *mu, const float *lv, float *mse, float *kl) {
     if (rows <= 0) return;
-    k_vae_terms<<<rows, CU_THREADS, 0, stream()>>>(d, latent, recon, target, mu, lv, mse, kl);
+    k_vae_terms<<<rows, CU_THREADS, 0, cu_stream()>>>(d, latent, recon, target, mu, lv, mse, kl);
     CU_LAUNCHED();
 }
 
@@ -205,7 +198,7 @@ __global__ static void k_sqdist_bwd(int rows, int d, const float *x, const float
 }
 static void cu_sqdist_fwd(int rows, int d, const float *x, const float *c, float *out) {
     if (rows <= 0) return;
-    k_sqdist<<<rows, CU_THREADS, 0, stream()>>>(d, x, c, out);
+    k_sqdist<<<rows, CU_THREADS, 0, cu_stream()>>>(d, x, c, out);
     CU_LAUNCHED();
 }
 static void cu_sqdist_bwd(int rows, int d, const float *x, const float *c, const float *w,
@@ -260,8 +253,8 @@ static void cu_loss(const KLoss *c, const float *tgt, const double *class_alpha,
                 "loss: batch %d, %d classes, %d rows unsupported", c->b, c->classes, c->rows);
         return;
     }
-    k_loss<<<1, CU_THREADS, 0, stream()>>>(*c, tgt, class_alpha, cls, bin, score, mse, kl, g_cls,
-                                           g_bin, g_w, g_wm, g_wk, parts, cu_red_out());
+    k_loss<<<1, CU_THREADS, 0, cu_stream()>>>(*c, tgt, class_alpha, cls, bin, score, mse, kl, g_cls,
+                                              g_bin, g_w, g_wm, g_wk, parts, cu_red_out());
     CU_LAUNCHED();
 }
 

@@ -78,6 +78,13 @@ bool cu_check_blas(cublasStatus_t s, const char *what, const char *file, int lin
 #define CUBLAS_CHECK(call) cu_check_blas((call), #call, __FILE__, __LINE__)
 
 static inline int cu_grid(size_t n) { return cu_blocks(n, CU_THREADS); }
+static inline cudaStream_t cu_stream(void) { return cu_ctx()->stream; }
+/* A grid-stride loop over [0, n), and a launch of enough blocks for n
+ * elements on the context's stream: `k_op LAUNCH(n)(args...)`. */
+#define GRID_LOOP(i, n)                                                             \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)(n); \
+         i += (size_t)gridDim.x * blockDim.x)
+#define LAUNCH(n) <<<cu_grid(n), CU_THREADS, 0, cu_stream()>>>
 
 /* Row-major GEMM (the KOps gemm contract) on the context's stream. With
  * allow_bf16 and bf16 precision the inputs are rounded to bfloat16 inside
@@ -109,6 +116,7 @@ void cu_register_conv(KOps *k);  /* conv2d, dwconv2d, convt2d */
 void cu_register_norm(KOps *k);  /* batchnorm, pooling, squeeze-excitation */
 void cu_register_rnn(KOps *k);   /* LSTM, GRU, attention pooling */
 void cu_register_glue(KOps *k);  /* layout, VAE terms, noise, loss, small model glue */
+void cu_register_pool(KOps *k);  /* max pooling, LeakyReLU slope, upsampling (LeNet) */
 
 /* Convolution plans (cu_conv.cu) are freed with the context. */
 void cu_conv_plans_free(CuCtx *c);

@@ -24,13 +24,6 @@ extern "C" {
 #include "kernels/kmath.h"
 }
 
-static cudaStream_t stream(void) { return cu_ctx()->stream; }
-
-#define GRID_LOOP(i, n)                                                             \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)(n); \
-         i += (size_t)gridDim.x * blockDim.x)
-#define LAUNCH(n) <<<cu_grid(n), CU_THREADS, 0, stream()>>>
-
 /* Per-channel values of one BN call: statistics m/is (batch or running),
  * affine g/b (1 and 0 when gamma/beta are NULL). */
 struct BnView {

@@ -24,13 +24,6 @@ extern "C" {
 #include "kernels/kmath.h"
 }
 
-static cudaStream_t stream(void) { return cu_ctx()->stream; }
-
-#define GRID_LOOP(i, n)                                                             \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)(n); \
-         i += (size_t)gridDim.x * blockDim.x)
-#define LAUNCH(n) <<<cu_grid(n), CU_THREADS, 0, stream()>>>
-
 __device__ static inline float bias_at(const float *b, int j) { return b ? b[j] : 0.0f; }
 static inline int step_pos(const KRnn *r, int s) { return r->reverse ? r->t - 1 - s : s; }
 static inline int prev_pos(const KRnn *r, int ti) { return r->reverse ? ti + 1 : ti - 1; }
@@ -131,7 +124,7 @@ static void cu_lstm_bwd(const KRnn *r, const float *x, const float *w_ih, const 
     int B = r->b, T = r->t, H = r->hidden, G = 4 * H, R = B * T;
     if (B <= 0 || T <= 0 || H <= 0) return;
     float *dg = ws, *hp = dg + (size_t)R * G, *dh = hp + (size_t)R * H, *dc = dh + (size_t)B * H;
-    CU_CHECK(cudaMemsetAsync(dh, 0, 2 * (size_t)B * H * sizeof(float), stream()));
+    CU_CHECK(cudaMemsetAsync(dh, 0, 2 * (size_t)B * H * sizeof(float), cu_stream()));
     for (int s = T - 1; s >= 0; s--) {
         int ti = step_pos(r, s), tp = prev_pos(r, ti);
         k_lstm_step_bwd LAUNCH((size_t)B * H)(B, T, H, ti, tp, s == 0, r->ldy, save, dy, dg, dh,
@@ -218,7 +211,7 @@ static void cu_gru_bwd(const KRnn *r, const float *x, const float *w_ih, const f
     if (B <= 0 || T <= 0 || H <= 0) return;
     float *dgi = ws, *dgh = dgi + (size_t)R * G, *hp = dgh + (size_t)R * G,
           *dh = hp + (size_t)R * H;
-    CU_CHECK(cudaMemsetAsync(dh, 0, (size_t)B * H * sizeof(float), stream()));
+    CU_CHECK(cudaMemsetAsync(dh, 0, (size_t)B * H * sizeof(float), cu_stream()));
     for (int s = T - 1; s >= 0; s--) {
         int ti = step_pos(r, s), tp = prev_pos(r, ti);
         k_gru_step_bwd LAUNCH((size_t)B * H)(B, T, H, ti, tp, s == 0, r->ldy, save, y, dy, dgi, dgh,
@@ -280,7 +273,7 @@ static void cu_attn_fwd(int b, int t, int d, int a, const float *h, const float 
     float *u = save, *alpha = save + (size_t)R * a;
     if (b <= 0) return;
     if (t <= 0) { /* an empty sequence pools to zero */
-        CU_CHECK(cudaMemsetAsync(y, 0, (size_t)b * d * sizeof(float), stream()));
+        CU_CHECK(cudaMemsetAsync(y, 0, (size_t)b * d * sizeof(float), cu_stream()));
         return;
     }
     cu_gemm(false, true, R, a, d, 1.0f, h, d, w1, d, 0.0f, u, a, true);
