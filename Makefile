@@ -1,6 +1,7 @@
 # vadbench build. Targets: all (./vadbench), test, demo, bench, fixtures, format,
-# format-check, layering, fuzz (FUZZ_SECONDS=N, FUZZ_TARGETS="a b"),
-# test-cuda, test-slurm, clean. Switches: CUDA=auto|0|1, SAN=1, DEBUG=1, THREADS=N.
+# format-check, layering, validate, validate-twin, fuzz (FUZZ_SECONDS=N,
+# FUZZ_TARGETS="a b"), test-cuda, cuda-checks, device-bundle, test-slurm, clean.
+# Switches: CUDA=auto|0|1, SAN=1, DEBUG=1, THREADS=N.
 # Missing Debian packages are installed by harness/deps.sh (as root) before
 # anything is compiled. The report templates (reports/templates/*) are built
 # into the program: harness/report/embed_templates.sh turns them into a
@@ -43,7 +44,10 @@ CRIT_LIBS  = $(shell pkg-config --libs criterion)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
            -Wno-missing-field-initializers
 CSTD    := -std=gnu11
-OPT     := $(if $(filter 1,$(DEBUG)),-O0 -g3,-O2 -g -march=x86-64-v2)
+# One build runs on any x86-64-v2 CPU. -ffp-contract=off everywhere: a*b+c is
+# never fused behind the source's back, so every instruction-set path of the
+# CPU backend computes the same bits (kernels/cpu/cpu_isa.h); no -ffast-math.
+OPT     := $(if $(filter 1,$(DEBUG)),-O0 -g3,-O2 -g) -march=x86-64-v2 -ffp-contract=off
 ifeq ($(SAN),1)
   SANFL := -fsanitize=address -fsanitize=undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
@@ -51,8 +55,23 @@ else
 endif
 DEFS    := -DVB_VERSION='"$(VERSION)"' $(if $(filter 1,$(USE_CUDA)),-DVB_HAVE_CUDA,)
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(SANFL) -fopenmp -MMD -MP $(DEFS) -I. $(PKG_CFLAGS)
+# CUDA: Hopper (sm_90 machine code + compute_90 PTX for later GPUs) and
+# Ampere (sm_80). -Werror all-warnings turns every nvcc warning into an
+# error, deprecation warnings included (CUDNN_WARN_DEPRECATED makes cuDNN's
+# deprecated symbols warn); the one exemption is the commented allowlist at
+# the top of kernels/cuda/cu_dnn.cu, enforced by tests/cuda_checks.sh.
+# --fmad=false: no FMA contraction, so the shared per-element math
+# (kernels/kmath.h, kloss.h) rounds as on the CPU. The CUDA runtime is linked
+# statically (the device machine's driver runs it); cuBLAS and cuDNN are
+# shared libraries found through the rpath or LD_LIBRARY_PATH.
+NVCC_ARCH  := -gencode arch=compute_90,code=[sm_90,compute_90] -gencode arch=compute_80,code=sm_80
+NVCC_FLAGS := -O3 -std=c++17 -I. $(NVCC_ARCH) --fmad=false -Werror all-warnings \
+              -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-Wno-format-truncation \
+              -DCUDNN_WARN_DEPRECATED \
+              $(DEFS)
 ifeq ($(USE_CUDA),1)
-  CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath=$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+  CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath=$(CUDA_HOME)/lib64 -lcudnn -lcublas \
+               -lcudart_static -ldl -lrt -lstdc++
 else
   CUDA_LIBS :=
 endif
@@ -61,7 +80,7 @@ LDLIBS_ALL = $(SANFL) -fopenmp $(PKG_LIBS) -lm -lpthread $(CUDA_LIBS)
 # Build-variant directory, so SAN/DEBUG objects never mix with release ones.
 VARIANT := $(BUILD)/$(if $(filter 1,$(SAN)),san,$(if $(filter 1,$(DEBUG)),debug,release))$(if $(filter 1,$(USE_CUDA)),-cuda,)
 
-LIB_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c models/*.c datasets/*.c harness/*/*.c)
+LIB_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c kernels/cuda/*.c models/*.c datasets/*.c harness/*/*.c)
 LIB_SRC  := $(filter-out harness/cli/main.c,$(LIB_SRC))
 CUDA_SRC := $(if $(filter 1,$(USE_CUDA)),$(wildcard kernels/cuda/*.cu),)
 TEST_SRC := $(wildcard tests/test_*.c) $(wildcard tests/fuzz/fuzz_*.c)
@@ -79,8 +98,9 @@ TEST_OBJ := $(TEST_SRC:%.c=$(VARIANT)/%.o)
 DEPS_STAMP := $(BUILD)/.deps-ok
 VERSION_H  := $(VARIANT)/version.h
 
-.PHONY: all test demo bench fixtures test-cuda test-slurm clean deps layering format format-check FORCE \
-        fuzz fuzz-build fuzz-deps fuzz-seeds
+.PHONY: all test demo bench fixtures test-cuda cuda-checks device-bundle test-slurm clean deps \
+        layering format format-check validate validate-twin FORCE fuzz fuzz-build fuzz-deps \
+        fuzz-seeds
 .DEFAULT_GOAL := all
 
 all: vadbench
@@ -111,14 +131,25 @@ $(TPL_SRC): $(TPL_FILES) $(TPL_LIST) harness/report/embed_templates.sh
 
 $(TPL_OBJ): $(TPL_SRC) | $(DEPS_STAMP)
 	@echo '  CC  $<'; $(CC) $(CFLAGS_ALL) -c $< -o $@
+# Per-path translation units of the CPU backend (kernels/cpu/*_<path>.c) get
+# their instruction set's flags; the backend picks a path at run time from the
+# CPU's features. -fno-math-errno and -fno-trapping-math let sqrt and selects
+# vectorise without changing any value; -Wno-psabi: the 64-byte vector helpers
+# are static (no ABI crosses a translation unit).
+VEC_FLAGS    := -fno-math-errno -fno-trapping-math -Wno-psabi
+ISA_AVX2     := -mavx2 -mfma
+ISA_AVX512   := $(ISA_AVX2) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mprefer-vector-width=512
+$(VARIANT)/kernels/cpu/%_generic.o: XFLAGS = $(VEC_FLAGS)
+$(VARIANT)/kernels/cpu/%_avx2.o: XFLAGS = $(VEC_FLAGS) $(ISA_AVX2)
+$(VARIANT)/kernels/cpu/%_avx512.o: XFLAGS = $(VEC_FLAGS) $(ISA_AVX512)
 
 $(VARIANT)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	@echo '  CC  $<'; $(CC) $(CFLAGS_ALL) -c $< -o $@
+	@echo '  CC  $<'; $(CC) $(CFLAGS_ALL) $(XFLAGS) -c $< -o $@
 
 $(VARIANT)/%.cu.o: %.cu | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	@echo '  NVCC $<'; $(NVCC) -O2 -std=c++17 -I. -Xcompiler -Wall,-Werror -c $< -o $@
+	@echo '  NVCC $<'; $(NVCC) $(NVCC_FLAGS) -MMD -MP -c $< -o $@
 
 $(VARIANT)/harness/cli/main.o: harness/cli/main.c $(VERSION_H) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -133,11 +164,25 @@ vadbench: $(VARIANT)/vadbench
 $(VARIANT)/vbtest: $(LIB_OBJ) $(TEST_OBJ)
 	@echo '  LD  $@'; $(CC) -o $@ $^ $(LDLIBS_ALL) $(CRIT_LIBS)
 
+# Checks over the CUDA unit that need nvcc but no GPU: no floating-point
+# atomics in the PTX, deprecated APIs only on cu_dnn.cu's allowlist
+# (tests/cuda_checks.sh). Rerun only when the CUDA sources change.
+CUDA_CHECKS := $(if $(filter 1,$(USE_CUDA)),$(VARIANT)/cuda-checks.ok,)
+$(VARIANT)/cuda-checks.ok: $(CUDA_SRC) $(wildcard kernels/cuda/*.h kernels/cuda/*.cuh kernels/*.h) \
+                          tests/cuda_checks.sh | $(DEPS_STAMP)
+	@mkdir -p $(VARIANT)/cuda-checks
+	@sh tests/cuda_checks.sh $(NVCC) $(VARIANT)/cuda-checks && touch $@
+cuda-checks: $(CUDA_CHECKS)
+	@$(if $(CUDA_CHECKS),true,echo "cuda-checks: skipped (no nvcc and cuDNN: CUDA=$(CUDA))")
+
 # Criterion runs each test in its own process; -j2 keeps CI machines responsive.
+# The suite runs kernels in-process, so it sets the short libgomp spin that
+# vadbench sets for itself (harness/cli/main.c: the default collapses on
+# shared cores).
 TEST_ARGS ?= --jobs 2
-test: layering format-check vadbench $(VARIANT)/vbtest
+test: layering format-check vadbench $(VARIANT)/vbtest $(CUDA_CHECKS)
 	@mkdir -p tests/tmp
-	ASAN_OPTIONS=detect_leaks=0 $(VARIANT)/vbtest $(TEST_ARGS)
+	ASAN_OPTIONS=detect_leaks=0 GOMP_SPINCOUNT=$${GOMP_SPINCOUNT:-1000} $(VARIANT)/vbtest $(TEST_ARGS)
 	@echo "vadbench: all tests passed"
 
 # One style (.clang-format, Debian's clang-format 14): `make format` applies it.
@@ -167,7 +212,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= experiment safetensors checkpoint archive idx framecache store
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_SANFL   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS   = $(CSTD) -O2 -g $(filter-out -Wno-format-truncation,$(WARN)) -Wno-pass-failed $(FUZZ_SANFL) -fsanitize=fuzzer-no-link -fopenmp \
+FUZZ_CFLAGS   = $(CSTD) -O2 -g -march=x86-64-v2 -ffp-contract=off $(filter-out -Wno-format-truncation,$(WARN)) -Wno-pass-failed $(FUZZ_SANFL) -fsanitize=fuzzer-no-link -fopenmp \
                 -DVB_VERSION='"$(VERSION)"' -I. $(PKG_CFLAGS)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/tests/fuzz/fuzz_util.o \
                 $(FUZZ_DIR)/obj/gen/templates_embedded.o
@@ -177,9 +222,14 @@ FUZZ_ENV     := OMP_NUM_THREADS=1 VADBENCH_MAX_MEMBER_MB=16 VADBENCH_MAX_DECODED
                 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 FUZZ_ARGS    ?=
 
+# the CPU backend's per-path units get their instruction sets, as in the build
+$(FUZZ_DIR)/obj/kernels/cpu/%_generic.o: XFLAGS = $(VEC_FLAGS)
+$(FUZZ_DIR)/obj/kernels/cpu/%_avx2.o: XFLAGS = $(VEC_FLAGS) $(ISA_AVX2)
+$(FUZZ_DIR)/obj/kernels/cpu/%_avx512.o: XFLAGS = $(VEC_FLAGS) $(ISA_AVX512)
+
 $(FUZZ_DIR)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	@echo '  FUZZCC $<'; $(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+	@echo '  FUZZCC $<'; $(FUZZ_CC) $(FUZZ_CFLAGS) $(XFLAGS) -c $< -o $@
 
 $(FUZZ_DIR)/obj/gen/templates_embedded.o: $(TPL_SRC) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -219,8 +269,23 @@ fuzz: fuzz-build
 	    -artifact_prefix=$(FUZZ_DIR)/findings/$$t/ $$d $(FUZZ_ARGS) || exit 1; \
 	done
 
+# The CUDA test suites (cuda_*: every op against the CPU, the model, training
+# trajectories, determinism, resume). Without a usable GPU they skip; with
+# VADBENCH_REQUIRE_CUDA=1 (tests/device/run.sh sets it) a missing GPU fails;
+# with VADBENCH_TEST_CUDA_AS_CPU=1 they run the CPU table in the GPU's place,
+# a check of the tests themselves on a machine without a GPU.
 test-cuda: vadbench $(VARIANT)/vbtest
-	VADBENCH_REQUIRE_CUDA=1 $(VARIANT)/vbtest $(TEST_ARGS) --filter='cuda*/*'
+	@mkdir -p tests/tmp
+	$(VARIANT)/vbtest $(TEST_ARGS) --filter='cuda*/*'
+
+# A self-contained folder and archive for the GPU machine (tests/device/bundle.sh):
+# binaries, the shared libraries such a machine lacks, fixtures, experiment
+# files, the PyTorch twin and tests/device/run.sh, the one command to run there:
+#   sh tests/device/run.sh build/device-bundle.tar.xz
+BUNDLE := $(BUILD)/device-bundle
+device-bundle: $(VARIANT)/vadbench $(VARIANT)/vbtest
+	@test "$(USE_CUDA)" = 1 || { echo "device-bundle: needs the CUDA build (nvcc and cuDNN)" >&2; exit 2; }
+	@sh tests/device/bundle.sh $(VARIANT) $(BUNDLE)
 
 # The quickstart experiment end to end: train and evaluate every cell (cells already
 # done in results/vadbench.db are skipped), then write its report.
@@ -234,10 +299,23 @@ THREADS ?= 2
 bench: vadbench
 	sh harness/bench.sh $(THREADS)
 
-# Regenerate the PyTorch fixtures (needs python3-torch; see the script).
+# Does the harness reproduce a published result? Ruff et al.'s one-class Deep SVDD on
+# Fashion-MNIST, 10 classes x 3 seeds (experiments/ruff_fmnist.yaml) into
+# results/validate.db, then the per-class table against the published mean (hours on 2
+# cores; done cells are skipped). validate-twin runs the PyTorch twin on 3 classes.
+validate: vadbench
+	@sh harness/deps.sh --fmnist
+	sh harness/validate.sh run
+validate-twin: vadbench
+	@sh harness/deps.sh --torch --fmnist
+	sh harness/validate.sh twin
+
+# Regenerate the PyTorch fixtures (needs python3-torch; the validity fixtures also
+# read Fashion-MNIST).
 fixtures: $(DEPS_STAMP)
-	@sh harness/deps.sh --torch
+	@sh harness/deps.sh --torch --fmnist
 	$(PYTHON) tests/reference/make_fixtures.py tests/fixtures
+	$(PYTHON) tests/reference/make_validity_fixtures.py tests/fixtures_validity
 	$(PYTHON) tests/reference/make_train_parity.py tests/fixtures
 	$(PYTHON) tests/reference/make_train_fixtures.py tests/fixtures
 	$(PYTHON) tests/reference/make_metric_fixtures.py tests/fixtures/metrics.json

@@ -9,6 +9,7 @@
 void dataset_init(Dataset *ds) {
     memset(ds, 0, sizeof *ds);
     ds->normal = -1;
+    ds->frames.c = 3;
 }
 
 void dataset_free(Dataset *ds) {
@@ -61,10 +62,15 @@ void dataset_add_video(Dataset *ds, const char *id, int cls, DsSplit split, uint
 }
 
 VbStatus dataset_frames_alloc(Dataset *ds, uint64_t nframes, int h, int w) {
+    return dataset_frames_alloc_c(ds, nframes, h, w, 3);
+}
+
+VbStatus dataset_frames_alloc_c(Dataset *ds, uint64_t nframes, int h, int w, int c) {
     VB_ASSERT(!ds->frames.data);
     if (h <= 0 || w <= 0 || h > 4096 || w > 4096)
         return VB_FAIL(VB_ERR_INPUT, "frame size %dx%d out of range", w, h);
-    size_t fb = (size_t)h * (size_t)w * 3;
+    if (c != 1 && c != 3) return VB_FAIL(VB_ERR_INPUT, "frames have 1 or 3 channels, not %d", c);
+    size_t fb = (size_t)h * (size_t)w * (size_t)c;
     if (nframes > SIZE_MAX / fb)
         return VB_FAIL(VB_ERR_NOMEM, "%llu frames do not fit in memory",
                        (unsigned long long)nframes);
@@ -75,6 +81,7 @@ VbStatus dataset_frames_alloc(Dataset *ds, uint64_t nframes, int h, int w) {
     ds->frames.nframes = nframes;
     ds->frames.h = h;
     ds->frames.w = w;
+    ds->frames.c = c;
     return VB_OK;
 }
 
@@ -175,6 +182,7 @@ static void compute_digest(Dataset *ds) {
     for (int c = 0; c < ds->nclasses; c++) meta_put(&m, ds->classes[c], strlen(ds->classes[c]) + 1);
     meta_u64(&m, (uint64_t)ds->frames.h);
     meta_u64(&m, (uint64_t)ds->frames.w);
+    if (ds->frames.c != 3) meta_u64(&m, 0x43u << 8 | (uint64_t)ds->frames.c); /* RGB: as before */
     meta_u64(&m, ds->nvideos);
     uint64_t *vh = vb_xcalloc(ds->nvideos, sizeof(uint64_t));
     size_t fb = dataset_frame_bytes(ds);

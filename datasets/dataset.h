@@ -3,8 +3,8 @@
  * A Dataset is a list of classes (names taken from the data, sorted by byte
  * order; one of them is the normal class), a list of videos (id, class,
  * split Train/Test, frame count, position of the first frame) and a frame
- * store: one contiguous uint8 buffer of nframes frames, each H x W x 3 (RGB,
- * row-major, channel last). The frames of one video are contiguous and in
+ * store: one contiguous uint8 buffer of nframes frames, each H x W x C (RGB,
+ * C = 3, or grey, C = 1; row-major, channel last). The frames of one video are contiguous and in
  * time order; videos are listed by (split, class, id) but their frames may
  * sit anywhere in the store. The store is either malloc'd or a read-only
  * view into a memory-mapped cache file (see ucf.h), so a million-frame set
@@ -16,7 +16,7 @@
  * video table and every frame's bytes) used in provenance and config
  * hashes, and dataset_set_normal.
  *
- * Must not be asked to: hold frames of different sizes, or more than
+ * Must not be asked to: hold frames of different sizes or channel counts, or more than
  * DS_MAX_CLASSES classes; a finished Dataset is read-only and may be shared
  * by any number of threads. */
 #ifndef VB_DATASET_H
@@ -42,9 +42,10 @@ typedef struct DsVideo {
 } DsVideo;
 
 typedef struct FrameStore {
-    uint8_t *data; /* nframes * h * w * 3 bytes */
+    uint8_t *data; /* nframes * h * w * c bytes */
     uint64_t nframes;
     int h, w;
+    int c;     /* channels per pixel: 3 (RGB, dataset_init's default) or 1 (grey) */
     void *map; /* non-NULL: data points into this mapping */
     size_t map_len;
 } FrameStore;
@@ -75,6 +76,8 @@ void dataset_add_video(Dataset *ds, const char *id, int cls, DsSplit split, uint
                        uint64_t first);
 /* Allocate a malloc'd store of `nframes` zeroed frames of h x w x 3. */
 VbStatus dataset_frames_alloc(Dataset *ds, uint64_t nframes, int h, int w);
+/* The same with c channels per pixel (1 or 3). */
+VbStatus dataset_frames_alloc_c(Dataset *ds, uint64_t nframes, int h, int w, int c);
 
 /* Sort classes and videos, check every video's frame range, and compute
  * the content digest unless `digest` is given (e.g. from a cache file). The
@@ -86,7 +89,7 @@ VbStatus dataset_finish(Dataset *ds, const char *digest);
 VbStatus dataset_set_normal(Dataset *ds, const char *name);
 
 static inline size_t dataset_frame_bytes(const Dataset *ds) {
-    return (size_t)ds->frames.h * (size_t)ds->frames.w * 3;
+    return (size_t)ds->frames.h * (size_t)ds->frames.w * (size_t)ds->frames.c;
 }
 /* Frame t of video v (t < nframes). */
 static inline const uint8_t *dataset_frame(const Dataset *ds, size_t v, uint32_t t) {

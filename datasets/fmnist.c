@@ -22,6 +22,7 @@ void fmnist_defaults(FmnistOptions *o) {
     memset(o, 0, sizeof *o);
     o->size = 64;
     o->fit = FMNIST_RESIZE;
+    o->channels = 3;
 }
 
 /* Path of an idx file: the .gz if present, else the plain file. */
@@ -148,14 +149,16 @@ static VbStatus idx_header(const char *path, const unsigned char *b, size_t len,
     return VB_OK;
 }
 
-/* 28x28 grey -> size x size x 3. */
-static void fit_image(const unsigned char *src, int n, int size, FmnistFit fit, uint8_t *dst) {
+/* 28x28 grey -> size x size x ch (ch 3: the grey value in every channel). */
+static void fit_image(const unsigned char *src, int n, int size, FmnistFit fit, int ch,
+                      uint8_t *dst) {
     if (fit == FMNIST_PAD) {
         int off = (size - n) / 2;
-        memset(dst, 0, (size_t)size * size * 3);
+        memset(dst, 0, (size_t)size * size * ch);
         for (int y = 0; y < n; y++)
             for (int x = 0; x < n; x++)
-                memset(dst + ((size_t)(y + off) * size + (x + off)) * 3, src[y * n + x], 3);
+                memset(dst + ((size_t)(y + off) * size + (x + off)) * ch, src[y * n + x],
+                       (size_t)ch);
         return;
     }
     float scale = (float)n / (float)size;
@@ -169,7 +172,7 @@ static void fit_image(const unsigned char *src, int n, int size, FmnistFit fit, 
             float fx = sx - (float)x0;
             float v = (1 - fy) * ((1 - fx) * src[y0 * n + x0] + fx * src[y0 * n + x1]) +
                       fy * ((1 - fx) * src[y1 * n + x0] + fx * src[y1 * n + x1]);
-            memset(dst + ((size_t)y * size + x) * 3, (int)lrintf(v), 3);
+            memset(dst + ((size_t)y * size + x) * ch, (int)lrintf(v), (size_t)ch);
         }
     }
 }
@@ -216,6 +219,9 @@ VbStatus fmnist_read(const FmnistOptions *o, Dataset *ds) {
     dataset_init(ds);
     if (o->size < 8 || o->size > 1024)
         return vb_fail_plain(VB_ERR_INPUT, "Fashion-MNIST size %d is outside [8, 1024]", o->size);
+    if (o->channels != 1 && o->channels != 3)
+        return vb_fail_plain(VB_ERR_INPUT, "Fashion-MNIST channels %d: 1 (grey) or 3 (replicated)",
+                             o->channels);
     if (o->fit == FMNIST_PAD && o->size < 28)
         return vb_fail_plain(VB_ERR_INPUT,
                              "Fashion-MNIST cannot be padded to %d < 28 pixels; resize "
@@ -234,7 +240,7 @@ VbStatus fmnist_read(const FmnistOptions *o, Dataset *ds) {
     ds->source = vb_xstrdup(dir);
     for (int c = 0; c < FMNIST_NCLASSES; c++) dataset_class_index(ds, fmnist_class_names[c]);
     /* the decoded frames against the budget for what was read */
-    double need = ((double)n[0] + n[1]) * o->size * o->size * 3.0;
+    double need = ((double)n[0] + n[1]) * o->size * o->size * (double)o->channels;
     uint64_t budget = safeio_decoded_budget(sp[0].img_len + sp[1].img_len);
     if (need > (double)budget)
         st = vb_fail_plain(VB_ERR_INPUT,
@@ -242,7 +248,8 @@ VbStatus fmnist_read(const FmnistOptions *o, Dataset *ds) {
                            "%.2f GiB (set %s to allow more, or dataset.limit / a smaller size)",
                            dir, n[0] + n[1], o->size, o->size, need / 1073741824.0,
                            (double)budget / 1073741824.0, SAFEIO_DECODED_ENV);
-    if (st == VB_OK) st = dataset_frames_alloc(ds, (uint64_t)n[0] + n[1], o->size, o->size);
+    if (st == VB_OK)
+        st = dataset_frames_alloc_c(ds, (uint64_t)n[0] + n[1], o->size, o->size, o->channels);
     uint64_t slot = 0;
     for (int s = 0; s < 2 && st == VB_OK; s++) {
         for (uint32_t i = 0; i < n[s]; i++) {
@@ -254,7 +261,7 @@ VbStatus fmnist_read(const FmnistOptions *o, Dataset *ds) {
         long cnt = (long)n[s];
 #pragma omp parallel for schedule(static)
         for (long i = 0; i < cnt; i++)
-            fit_image(sp[s].img + 16 + (size_t)i * 784, 28, o->size, o->fit,
+            fit_image(sp[s].img + 16 + (size_t)i * 784, 28, o->size, o->fit, o->channels,
                       ds->frames.data + (slot + (uint64_t)i) * fb);
         slot += n[s];
     }

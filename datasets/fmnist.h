@@ -7,8 +7,9 @@
  * single-frame "video" with id "train_00000" / "test_00000" (its index in
  * the file), in split Train or Test, of the class its label names (names
  * below, in label order; the Dataset sorts them). Images are resized
- * (bilinear, half-pixel centres) or zero-padded (centred) to size x size and
- * replicated to 3 channels. The normal class, for the one-class protocol
+ * (bilinear, half-pixel centres; at size 28 an exact copy) or zero-padded
+ * (centred) to size x size and replicated to 3 channels, or kept as one
+ * grey channel (channels 1: at size 28 the file's bytes themselves). The normal class, for the one-class protocol
  * (split.h), is T-shirt_top unless configured.
  *
  * Must not be asked to: pad to a size below 28, or read idx files of other
@@ -31,6 +32,7 @@ typedef struct FmnistOptions {
     FmnistFit fit;      /* default FMNIST_RESIZE */
     const char *normal; /* normal class (default T-shirt_top) */
     int limit;          /* > 0: only the first `limit` images of each split */
+    int channels;       /* 3 (default: grey replicated to RGB) or 1 (grey) */
 } FmnistOptions;
 
 /* Class names in label order 0..9. */

@@ -24,7 +24,7 @@ struct Loader {
     RngStream shuffle, aug_params, aug_noise;
     int half; /* Feistel half width in bits */
     uint64_t mask;
-    int T, h, w;
+    int T, h, w, ch;
     size_t sample_floats;
     Slot *slots;
     int P;
@@ -100,7 +100,11 @@ static void fill(Loader *l, Slot *s, uint64_t g, float *scratch) {
         const Clip *cl = &c->clips->clips[ci];
         for (int t = 0; t < l->T; t++) frames[t] = clips_frame(c->ds, c->clips, ci, t);
         float *x = b->x + k * l->sample_floats;
-        if (c->train && c->aug.enabled) {
+        if (c->prep.kind != PREP_IMAGENET) {
+            size_t fsz = (size_t)l->h * l->w * l->ch;
+            for (int t = 0; t < l->T; t++)
+                prep_frame(&c->prep, frames[t], l->h, l->w, l->ch, x + (size_t)t * fsz);
+        } else if (c->train && c->aug.enabled) {
             AugParams p;
             augment_draw(&c->aug, l->aug_params, epoch, pos, l->h, l->w, &p);
             augment_clip(&p, l->aug_noise, epoch, pos, frames, l->T, l->h, l->w, x, scratch);
@@ -243,8 +247,18 @@ VbStatus loader_open(const LoaderConfig *c, Loader **out) {
         return VB_FAIL(VB_ERR_INPUT, "%llu clips do not fill one batch of %d (drop_last)",
                        (unsigned long long)cs->n, c->batch);
     }
-    l->T = cs->spec.T, l->h = c->ds->frames.h, l->w = c->ds->frames.w;
-    l->sample_floats = (size_t)l->T * (size_t)l->h * (size_t)l->w * 3;
+    l->T = cs->spec.T, l->h = c->ds->frames.h, l->w = c->ds->frames.w, l->ch = c->ds->frames.c;
+    l->sample_floats = (size_t)l->T * (size_t)l->h * (size_t)l->w * (size_t)l->ch;
+    if (c->prep.kind == PREP_IMAGENET && l->ch != 3) {
+        loader_close(l);
+        return VB_FAIL(VB_ERR_INPUT, "ImageNet normalisation needs RGB frames, not %d channel(s)",
+                       c->ds->frames.c);
+    }
+    if (c->prep.kind != PREP_IMAGENET && c->train && c->aug.enabled) {
+        loader_close(l);
+        return VB_FAIL(VB_ERR_INPUT, "training augmentations run on ImageNet-normalised RGB "
+                                     "frames only (dataset.preprocess imagenet)");
+    }
     l->shuffle = rng_stream(c->seed, "shuffle");
     RngStream aug = rng_stream(c->seed, "augment");
     l->aug_params = rng_substream(aug, 0), l->aug_noise = rng_substream(aug, 1);
@@ -267,7 +281,7 @@ VbStatus loader_open(const LoaderConfig *c, Loader **out) {
     l->slots = vb_xcalloc((size_t)l->P, sizeof(Slot));
     for (int i = 0; i < l->P; i++) {
         Batch *b = &l->slots[i].b;
-        b->T = l->T, b->h = l->h, b->w = l->w;
+        b->T = l->T, b->h = l->h, b->w = l->w, b->c = l->ch;
         b->x = malloc(sizeof(float) * l->sample_floats * B);
         b->cls = vb_xmalloc(sizeof(int32_t) * B);
         b->anomaly = vb_xmalloc(B), b->unseen = vb_xmalloc(B);

@@ -13,7 +13,8 @@
  * g): the bytes do not depend on the number of worker threads, and a
  * loader seeked to a saved position (epoch, batch) continues exactly.
  *
- * Batches: x float [n, T, H, W, 3] (NHWC per frame, ImageNet-normalised),
+ * Batches: x float [n, T, H, W, C] (NHWC per frame, C the data set's
+ * channels; ImageNet-normalised, or as `prep` says: preprocess.h),
  * and per sample the class, anomaly flag (class != normal), unseen flag
  * (from the split), video index and clip index. A batch returned by
  * loader_next stays valid until the next loader_next/loader_seek/close.
@@ -29,6 +30,7 @@
 #include "datasets/augment.h"
 #include "datasets/clips.h"
 #include "datasets/dataset.h"
+#include "datasets/preprocess.h"
 #include "datasets/split.h"
 
 typedef enum SamplerWeights { SAMPLER_NONE, SAMPLER_INV_COUNT, SAMPLER_INV_SQRT } SamplerWeights;
@@ -45,13 +47,14 @@ typedef struct LoaderConfig {
     bool drop_last;         /* training: drop a last partial batch */
     uint64_t seed;          /* run seed: "shuffle" and "augment" streams */
     AugConfig aug;          /* used when train */
+    PrepConfig prep;        /* imagenet (default); others exclude augmentation */
     int workers;            /* background threads; 0 = fill in loader_next */
     int prefetch;           /* batches kept ready ahead (>= 1) */
 } LoaderConfig;
 
 typedef struct Batch {
-    int n, T, h, w;
-    float *x;         /* [n, T, h, w, 3] */
+    int n, T, h, w, c;
+    float *x;         /* [n, T, h, w, c] */
     int32_t *cls;     /* [n] class index */
     uint8_t *anomaly; /* [n] 1 when cls is not the normal class */
     uint8_t *unseen;  /* [n] 1 when cls was held out of training */

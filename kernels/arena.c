@@ -13,9 +13,13 @@ VbStatus arena_init(Arena *a, const KOps *k, size_t bytes) {
     a->cap = bytes;
     if (bytes == 0) return VB_OK;
     a->base = k->alloc(bytes);
-    if (!a->base)
-        return VB_FAIL(VB_ERR_NOMEM, "cannot allocate %.1f MiB on backend %s",
-                       (double)bytes / 1048576.0, k->name);
+    if (!a->base) {
+        size_t fr, tot;
+        k->mem_info(&fr, &tot);
+        return VB_FAIL(
+            VB_ERR_NOMEM, "cannot allocate %.1f MiB on backend %s (%.1f MiB free of %.1f)",
+            (double)bytes / 1048576.0, k->name, (double)fr / 1048576.0, (double)tot / 1048576.0);
+    }
     return VB_OK;
 }
 

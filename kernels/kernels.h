@@ -61,6 +61,48 @@ typedef struct KBn {
     KAct act;
 } KBn;
 
+/* Numeric mode of a backend (train.precision): fp32 everywhere, or bf16
+ * convolutions and GEMMs (inputs rounded to bfloat16, fp32 accumulation and
+ * outputs) while parameters (the master weights), BatchNorm statistics,
+ * losses, RNN state and softmax stay fp32. */
+typedef enum KPrecision { K_PREC_FP32 = 0, K_PREC_BF16 } KPrecision;
+extern const char *const kprecision_names[]; /* "fp32", "bf16", NULL */
+
+/* The training objective of one batch (MODEL_SPEC §4; models/losses.h has
+ * the formulas): focal loss on the class logits, binary cross-entropy, Deep
+ * SVDD on the scores, VAE terms per frame. Targets are per-sample rows of
+ * K_TGT floats: class a, class b, anomaly a, anomaly b (0/1), lambda (the
+ * sample is lambda*(a) + (1-lambda)*(b); no mixing: b = a, lambda = 1). */
+#define K_TGT 5
+#define K_LOSS_PARTS 5 /* parts[]: total, classification, binary, svdd, vae */
+typedef struct KLoss {
+    int b, classes;
+    int rows; /* VAE frames (b*t) */
+    bool has_vae;
+    double gamma, alpha, smoothing;
+    double w_cls, w_bin, w_svdd, w_vae, vae_beta;
+    int svdd_mode; /* 0 supervised, 1 one-class, 2 soft-boundary */
+    double svdd_nu, svdd_r2;
+    bool svdd_on; /* the SVDD term counts (centre set, weight > 0) */
+} KLoss;
+
+/* What a backend runs on, for run provenance ("" where it does not apply). */
+typedef struct KInfo {
+    char device[320];    /* e.g. "NVIDIA H200 (sm_90, 132 SMs, 140.4 GiB)" */
+    char driver[64];     /* e.g. "580.159.04 (CUDA 13.0)" */
+    char libraries[256]; /* e.g. "CUDA runtime 13.0, cuBLAS 13.1.0, cuDNN 9.19.0" */
+} KInfo;
+
+/* Max pooling over non-overlapping k×k windows with stride k, NHWC, no
+ * padding, floor mode (PyTorch's MaxPool2d(k, k)): oh = h / k, ow = w / k.
+ * Filled by kpool_init. */
+typedef struct KPool {
+    int n, h, w, c; /* input */
+    int k;          /* window side = stride */
+    int oh, ow;     /* output (derived) */
+} KPool;
+KPool kpool_init(int n, int h, int w, int c, int k);
+
 /* Recurrent layer over a batch-major sequence, one direction. */
 typedef struct KRnn {
     int b, t, in, hidden;
@@ -79,6 +121,20 @@ typedef struct KOps {
     void (*copy)(void *dst, const void *src, size_t bytes);
     void (*zero)(void *p, size_t bytes);
     void (*sync)(void);
+
+    /* ---- packed weights (optional: NULL on backends without them) ----
+     * While weights stay fixed (evaluation, inference) a model can hand each
+     * weight W [rows, cols] (PyTorch's [out, in]) to the backend once:
+     * pack_weight keeps W^T in the backend's GEMM layout in `dst`
+     * (pack_floats(rows, cols) floats of backend memory, 64-byte aligned,
+     * owned by the caller), and every later forward op that multiplies by W
+     * (linear, 1x1 conv, SE, LSTM/GRU, attention; same pointer and shape)
+     * uses that copy instead of packing W per call. The weight must not
+     * change while packed: unpack_weights forgets every packed weight whose
+     * address lies in [lo, hi) — call it before changing or freeing them. */
+    size_t (*pack_floats)(int rows, int cols);
+    void (*pack_weight)(const float *w, int rows, int cols, float *dst);
+    void (*unpack_weights)(const void *lo, const void *hi);
 
     /* ---- dense algebra ---- */
     /* C[m,n] = alpha * op(A) op(B) + beta * C, row-major; op(A) is [m,k]. */
@@ -161,6 +217,24 @@ typedef struct KOps {
                    const float *w2, const float *b2, const float *save, const float *dy, float *dx,
                    float *dw1, float *db1, float *dw2, float *db2, float *ws);
 
+    /* ---- max pooling, LeakyReLU slope, upsampling (LeNet and its decoder) ---- */
+    /* y [n,oh,ow,c] = max over each k×k window of x [n,h,w,c]; the first
+     * maximum in row-major window order wins (a NaN wins, as in PyTorch). */
+    void (*maxpool_fwd)(const KPool *p, const float *x, float *y);
+    /* dx [n,h,w,c] (overwrite): dy routed to each window's maximum (found
+     * again from x), 0 elsewhere. */
+    void (*maxpool_bwd)(const KPool *p, const float *x, const float *dy, float *dx);
+    /* y = x < 0 ? slope*x : x on n values; y may alias x. (K_ACT_LEAKY is
+     * the fixed slope K_LEAKY_SLOPE fused into BN; this is any slope.) */
+    void (*leaky_fwd)(size_t n, float slope, const float *x, float *y);
+    /* dx = dy * (x > 0 ? 1 : slope), x the activation's input; dx may alias dy. */
+    void (*leaky_bwd)(size_t n, float slope, const float *x, const float *dy, float *dx);
+    /* Nearest upsampling by an integer factor s (F.interpolate(scale_factor=s)):
+     * x [n,h,w,c] -> y [n,h*s,w*s,c]. */
+    void (*upsample_fwd)(int n, int h, int w, int c, int s, const float *x, float *y);
+    /* dx [n,h,w,c] = sum of dy [n,h*s,w*s,c] over each pixel's s×s copies (overwrite). */
+    void (*upsample_bwd)(int n, int h, int w, int c, int s, const float *dy, float *dx);
+
     /* ---- recurrent layers (one direction) ---- */
     /* LSTM: w_ih [4H,in], w_hh [4H,H], b_ih, b_hh [4H]; h0 = c0 = 0.
      * save: b*t*6H floats (gates i,f,g,o after activation, c_t, tanh(c_t)). */
@@ -224,17 +298,45 @@ typedef struct KOps {
     void (*sqdist_bwd)(int rows, int d, const float *x, const float *c, const float *w, float *dx);
 
     /* ---- optimiser ---- */
-    /* PyTorch's AdamW on n values: p -= lr*wd*p; m = b1 m + (1-b1) g;
-     * v = b2 v + (1-b2) g^2; p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps),
+    /* PyTorch's AdamW on n values with clip_grad_norm_ fused: g' = g*c, where
+     * c = k_clip_coef(grad_norm[0], max_norm) (kmath.h: max_norm/(norm + 1e-6)
+     * rounded to float when max_norm > 0 and that is < 1, else 1) and
+     * grad_norm is backend memory holding ||g|| as grad_norm() computes it
+     * (NULL: c = 1); g itself is left alone, and g*c is the product a separate
+     * scale would have stored. p -= lr*wd*p; m = b1 m + (1-b1) g';
+     * v = b2 v + (1-b2) g'^2; p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps),
      * bc_i = 1 - b_i^step. */
     void (*adamw)(size_t n, float lr, float b1, float b2, float eps, float wd, int64_t step,
-                  float *p, const float *g, float *m, float *v);
+                  const double *grad_norm, double max_norm, float *p, const float *g, float *m,
+                  float *v);
 
     /* ---- noise (counter RNG: identical numbers on every backend) ---- */
     /* mask[i] = 0 with probability p else 1/(1-p), element index i. */
     void (*fill_dropout)(RngStream s, uint64_t step, size_t n, float p, float *mask);
     /* x[i] = standard normal, element index i. */
     void (*fill_normal)(RngStream s, uint64_t step, size_t n, float *x);
+
+    /* ---- training-step helpers whose results stay in backend memory ----
+     * (so that a step needs no host round trip; `parts`, `norm` are backend
+     * arrays of doubles) */
+    /* Loss of one batch (KLoss): tgt [b, K_TGT], class_alpha [classes]
+     * (per-class focal alpha; NULL: c->alpha), logits cls [b, classes], bin
+     * [b, 2], SVDD scores [b], VAE terms mse, kl [rows]. OVERWRITES the
+     * gradients g_cls [b, classes], g_bin [b, 2], g_w [b] (d loss / d score),
+     * g_wm, g_wk [rows] (d loss / d mse, d kl; zero without VAE) and
+     * parts [K_LOSS_PARTS]. Accumulates in double in sample order; a
+     * non-finite part is left for the caller to report. */
+    void (*loss)(const KLoss *c, const float *tgt, const double *class_alpha, const float *cls,
+                 const float *bin, const float *score, const float *mse, const float *kl,
+                 float *g_cls, float *g_bin, float *g_w, float *g_wm, float *g_wk, double *parts);
+    /* norm[0] = ||g|| over g [n] (fixed-order sum of squares in double), the
+     * norm adamw's fused clip reads. */
+    void (*grad_norm)(size_t n, const float *g, double *norm);
+    /* SAM's ascent: e = rho * g / ||g|| (adaptive, ASAM: rho * p^2 g / ||p g||,
+     * tmp holds p*g), norm[0] = that norm, then p += e. A zero or non-finite
+     * norm leaves e = 0 and p unchanged. p, g, e, tmp [n]. */
+    void (*sam_perturb)(size_t n, double rho, bool adaptive, float *p, const float *g, float *e,
+                        float *tmp, double *norm);
 
     /* ---- reductions (fixed-order, results in double on the host) ---- */
     double (*sum)(size_t n, const float *x);
@@ -243,7 +345,56 @@ typedef struct KOps {
     void (*col_sum)(int rows, int c, const float *x, float *y, bool accumulate);
     /* true when every value is finite */
     bool (*all_finite)(size_t n, const float *x);
+
+    /* ---- backend state ---- */
+    /* Numeric mode of the ops that follow (set before a model is built:
+     * workspace sizes depend on it). VB_ERR_USAGE where unsupported (the CPU
+     * backend computes in fp32 only). */
+    VbStatus (*set_precision)(KPrecision p);
+    /* The first failure of an asynchronous op since the last call (device
+     * error, out of memory inside an op), with its message; VB_OK when none.
+     * Ops never fail on the CPU. */
+    VbStatus (*status)(void);
+    void (*info)(KInfo *out);
+    /* Free and total bytes of the backend's memory (0, 0 when unknown). */
+    void (*mem_info)(size_t *free_bytes, size_t *total_bytes);
+    /* Timing marks in the order of the ops (CUDA events; a clock read on the
+     * CPU): timer_ms waits for mark b and returns the milliseconds from a to b. */
+    void *(*timer_new)(void); /* NULL on failure */
+    void (*timer_free)(void *t);
+    void (*timer_mark)(void *t);
+    double (*timer_ms)(void *a, void *b);
 } KOps;
+
+/* Every required function pointer of KOps, for the completeness check (a
+ * backend whose table misses one is refused at init). The static assertion
+ * in backend.c catches a field missing from both lists. */
+// clang-format off
+#define KOPS_FIELDS(X)                                                                      \
+    X(alloc) X(free) X(upload) X(download) X(copy) X(zero) X(sync)                          \
+    X(gemm) X(linear_fwd) X(linear_bwd)                                                     \
+    X(conv2d_ws) X(conv2d_fwd) X(conv2d_bwd) X(dwconv2d_fwd) X(dwconv2d_bwd)                \
+    X(convt2d_ws) X(convt2d_fwd) X(convt2d_bwd)                                             \
+    X(bn_train_fwd) X(bn_eval_fwd) X(bn_train_bwd) X(bn_eval_bwd)                           \
+    X(act_fwd) X(act_bwd) X(mul) X(axpy) X(scale) X(add) X(row_scale)                       \
+    X(group_mean_fwd) X(group_mean_bwd) X(gap_fwd) X(gap_bwd) X(se_fwd) X(se_bwd)           \
+    X(maxpool_fwd) X(maxpool_bwd) X(leaky_fwd) X(leaky_bwd) X(upsample_fwd) X(upsample_bwd)  \
+    X(lstm_save) X(lstm_ws) X(lstm_fwd) X(lstm_bwd) X(gru_save) X(gru_ws) X(gru_fwd)        \
+    X(gru_bwd) X(attn_fwd) X(attn_bwd)                                                      \
+    X(softmax_fwd) X(softmax_bwd) X(log_softmax_fwd) X(log_softmax_bwd)                     \
+    X(nhwc_to_nchw) X(nchw_to_nhwc) X(chan_affine) X(reparam_fwd) X(reparam_bwd)           \
+    X(vae_terms) X(vae_terms_bwd) X(sqdist_fwd) X(sqdist_bwd) X(adamw)                      \
+    X(fill_dropout) X(fill_normal) X(loss) X(grad_norm) X(sam_perturb)                      \
+    X(sum) X(sumsq) X(col_sum) X(all_finite)                                                \
+    X(set_precision) X(status) X(info) X(mem_info)                                          \
+    X(timer_new) X(timer_free) X(timer_mark) X(timer_ms)
+/* The optional ones (NULL where a backend has no such thing). */
+#define KOPS_OPTIONAL_FIELDS(X) X(pack_floats) X(pack_weight) X(unpack_weights)
+// clang-format on
+
+/* VB_OK when every entry of `k` is set; otherwise VB_ERR_BACKEND naming the
+ * first missing op. */
+VbStatus kops_check_complete(const KOps *k);
 
 /* The CPU backend (always built). */
 const KOps *kops_cpu(void);
@@ -261,5 +412,38 @@ bool kops_cuda_compiled(void);
  * cores. Results never depend on it. */
 void kthreads_set(int n);
 int kthreads_get(void);
+
+/* ---- the CPU backend's instruction-set paths ----
+ * Its vector kernels (GEMM micro-kernels, batchnorm, depthwise, AdamW, ...)
+ * exist for several instruction sets and give identical bits on every one;
+ * the path changes speed only. Default: the best the CPU supports;
+ * VADBENCH_ISA=generic|avx2|avx512 (kisa_from_env) or kisa_set force one. */
+typedef enum KIsa { K_ISA_GENERIC = 0, K_ISA_AVX2, K_ISA_AVX512, K_ISA_N } KIsa;
+const char *kisa_name(KIsa isa);
+bool kisa_supported(KIsa isa);
+/* "generic", "avx2" or "avx512"; VB_ERR_USAGE with a message otherwise. */
+VbStatus kisa_parse(const char *s, KIsa *out);
+/* Force a path; VB_ERR_USAGE when this CPU lacks it. */
+VbStatus kisa_set(KIsa isa);
+/* Apply VADBENCH_ISA (unset or empty: the best path); VB_ERR_USAGE when it
+ * names an unknown path or one this CPU lacks. */
+VbStatus kisa_from_env(void);
+KIsa kisa_active(void);
+
+/* Floating-point operations the CPU backend's products have done since the
+ * program started (2 per multiply-add: every GEMM, and the depthwise
+ * convolutions); for achieved-GFLOP/s figures. */
+uint64_t kcpu_flops(void);
+
+/* The numerics version of the CPU backend: bumped whenever any kernel's
+ * results change in a single bit (a new summation order, a new
+ * approximation). Runs with the same config hash and numerics version give
+ * the same bits on any x86-64 CPU (tests/test_golden.c checks committed
+ * fingerprints on every instruction-set path); recorded with every run.
+ * History: 1 OpenBLAS SGEMM (bits depended on the CPU's BLAS kernel);
+ * 2 own SGEMM (one FMA chain over K per element, alpha/beta/bias after
+ * it), batch-norm sums in float over 16-row sub-tiles added in double,
+ * pooling/SE sums divided by hw instead of multiplied by 1/hw. */
+#define VB_NUMERICS_VERSION 2
 
 #endif

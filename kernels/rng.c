@@ -4,11 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
-
 static uint64_t splitmix64(uint64_t x) {
     x += 0x9E3779B97F4A7C15ull;
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -36,27 +31,11 @@ RngStream rng_substream(RngStream s, uint64_t index) {
 }
 
 void rng_philox(RngStream s, const uint32_t ctr[4], uint32_t out[4]) {
-    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
-    uint32_t k0 = s.k0, k1 = s.k1;
-    for (int r = 0; r < 10; r++) {
-        uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
-        uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
-        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
-        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-        c0 = n0;
-        c1 = (uint32_t)p1;
-        c2 = n2;
-        c3 = (uint32_t)p0;
-        k0 += PHILOX_W0;
-        k1 += PHILOX_W1;
-    }
-    out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
+    rng_philox4(s, ctr[0], ctr[1], ctr[2], ctr[3], out);
 }
 
 static void block(RngStream s, uint64_t step, uint64_t blk, uint32_t out[4]) {
-    uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)step,
-                       (uint32_t)(step >> 32)};
-    rng_philox(s, ctr, out);
+    rng_block(s, step, blk, out);
 }
 
 uint32_t rng_u32(RngStream s, uint64_t step, uint64_t elem) {
@@ -65,21 +44,11 @@ uint32_t rng_u32(RngStream s, uint64_t step, uint64_t elem) {
     return o[elem & 3];
 }
 
-/* 24 random bits -> [0,1), exactly representable. */
-static float u01(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
-
-float rng_uniform(RngStream s, uint64_t step, uint64_t elem) { return u01(rng_u32(s, step, elem)); }
-
-/* Box-Muller on the pair of words (2i, 2i+1) of the element's own block:
- * element e uses block e/2 words (2*(e&1), 2*(e&1)+1). */
-float rng_normal(RngStream s, uint64_t step, uint64_t elem) {
-    uint32_t o[4];
-    block(s, step, elem >> 1, o);
-    int j = (int)(elem & 1) * 2;
-    double u1 = ((double)(o[j] >> 8) + 1.0) * (1.0 / 16777217.0); /* (0,1] */
-    double u2 = (double)(o[j + 1] >> 8) * (1.0 / 16777216.0);
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+float rng_uniform(RngStream s, uint64_t step, uint64_t elem) {
+    return rng_uniform_at(s, step, elem);
 }
+
+float rng_normal(RngStream s, uint64_t step, uint64_t elem) { return rng_normal_at(s, step, elem); }
 
 void rng_normals_blocked(RngStream s, uint64_t step, uint64_t first_block, size_t n, float *out) {
     for (size_t i = 0; i < n; i += 4) {
@@ -122,5 +91,5 @@ void rng_fill_normal(RngStream s, uint64_t step, uint64_t first, size_t n, float
 void rng_fill_dropout(RngStream s, uint64_t step, uint64_t first, size_t n, float p, float *out) {
     float keep = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) out[i] = rng_uniform(s, step, first + i) < p ? 0.0f : keep;
+    for (size_t i = 0; i < n; i++) out[i] = rng_dropout_at(s, step, first + i, p, keep);
 }

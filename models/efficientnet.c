@@ -23,6 +23,7 @@ int effnet_round_channels(double v) {
 static int conv_param(ParamTable *pt, const char *name, int cout, int cin_g, int k) {
     int i = params_add(pt, name, PARAM_TRAIN, 4, cout, cin_g, k, k);
     params_set_init(pt, i, INIT_KAIMING_OUT, (double)cout * k * k);
+    if (k == 1) params_set_packable(pt, i); /* 1x1 convs and SE are products with W^T */
     return i;
 }
 
@@ -45,7 +46,8 @@ static void mbconv_make(MBConv *m, Net *n, Backbone *b, const char *prefix, int 
         snprintf(name, sizeof name, "%s.block.%d.0.weight", prefix, idx);
         m->w_expand = conv_param(pt, name, m->ce, m->cin, 1);
         snprintf(name, sizeof name, "%s.block.%d.1", prefix, idx);
-        bn_make(&m->bn_expand, n, name, m->ce, K_ACT_SILU, c->bn_eps, c->bn_momentum);
+        bn_make_affine(&m->bn_expand, n, name, m->ce, K_ACT_SILU, c->bn_eps, c->bn_momentum,
+                       c->bn_affine);
         plan_req(&n->plan, &m->e, in_sz * m->ce);
         plan_req(&n->plan, &m->ea, in_sz * m->ce);
         plan_conv_ws(n, b, ws, &m->g_expand);
@@ -55,7 +57,7 @@ static void mbconv_make(MBConv *m, Net *n, Backbone *b, const char *prefix, int 
     snprintf(name, sizeof name, "%s.block.%d.0.weight", prefix, idx);
     m->w_dw = conv_param(pt, name, m->ce, 1, m->k);
     snprintf(name, sizeof name, "%s.block.%d.1", prefix, idx);
-    bn_make(&m->bn_dw, n, name, m->ce, K_ACT_SILU, c->bn_eps, c->bn_momentum);
+    bn_make_affine(&m->bn_dw, n, name, m->ce, K_ACT_SILU, c->bn_eps, c->bn_momentum, c->bn_affine);
     idx++;
     snprintf(name, sizeof name, "%s.block.%d.fc1.weight", prefix, idx);
     m->se_w1 = conv_param(pt, name, m->cr, m->ce, 1);
@@ -70,7 +72,8 @@ static void mbconv_make(MBConv *m, Net *n, Backbone *b, const char *prefix, int 
     snprintf(name, sizeof name, "%s.block.%d.0.weight", prefix, idx);
     m->w_proj = conv_param(pt, name, m->cout, m->ce, 1);
     snprintf(name, sizeof name, "%s.block.%d.1", prefix, idx);
-    bn_make(&m->bn_proj, n, name, m->cout, K_ACT_NONE, c->bn_eps, c->bn_momentum);
+    bn_make_affine(&m->bn_proj, n, name, m->cout, K_ACT_NONE, c->bn_eps, c->bn_momentum,
+                   c->bn_affine);
     plan_conv_ws(n, b, ws, &m->g_proj);
 
     plan_req(&n->plan, &m->d, out_sz * m->ce);
@@ -101,11 +104,12 @@ void effnet_make(Backbone *b, Net *n, const char *prefix, const EffNetConfig *cf
     b->blocks = vb_xcalloc((size_t)total, sizeof *b->blocks);
 
     b->stem_c = effnet_round_channels(32 * cfg->width);
-    b->g_stem = kconv_init(max_n, image, image, 3, b->stem_c, 3, 2, 1, 1);
+    b->g_stem = kconv_init(max_n, image, image, cfg->in_channels, b->stem_c, 3, 2, 1, 1);
     snprintf(name, sizeof name, "%s.0.0.weight", prefix);
-    b->w_stem = conv_param(n->pt, name, b->stem_c, 3, 3);
+    b->w_stem = conv_param(n->pt, name, b->stem_c, cfg->in_channels, 3);
     snprintf(name, sizeof name, "%s.0.1", prefix);
-    bn_make(&b->bn_stem, n, name, b->stem_c, K_ACT_SILU, cfg->bn_eps, cfg->bn_momentum);
+    bn_make_affine(&b->bn_stem, n, name, b->stem_c, K_ACT_SILU, cfg->bn_eps, cfg->bn_momentum,
+                   cfg->bn_affine);
     size_t stem_sz = (size_t)max_n * b->g_stem.oh * b->g_stem.ow * b->stem_c;
     plan_req(&n->plan, &b->stem_z, stem_sz);
     plan_req(&n->plan, &b->stem_a, stem_sz);
@@ -141,7 +145,8 @@ void effnet_make(Backbone *b, Net *n, const char *prefix, const EffNetConfig *cf
     snprintf(name, sizeof name, "%s.8.0.weight", prefix);
     b->w_head = conv_param(n->pt, name, b->head_c, cin, 1);
     snprintf(name, sizeof name, "%s.8.1", prefix);
-    bn_make(&b->bn_head, n, name, b->head_c, K_ACT_SILU, cfg->bn_eps, cfg->bn_momentum);
+    bn_make_affine(&b->bn_head, n, name, b->head_c, K_ACT_SILU, cfg->bn_eps, cfg->bn_momentum,
+                   cfg->bn_affine);
     plan_conv_ws(n, b, &ws, &b->g_head);
     b->out_hw = h * h;
     size_t head_sz = (size_t)max_n * h * h * b->head_c;
@@ -192,16 +197,11 @@ static void mbconv_fwd(Net *n, Backbone *b, MBConv *m, int nimg, const float *x)
         size_t cnt = (size_t)out_rows * m->cout;
         if (n->train && m->sd_prob > 0) {
             /* torchvision StochasticDepth(mode="row"): keep a sample's branch
-             * with probability 1-p, scaled by 1/(1-p). */
-            float host[4096];
-            VB_ASSERT(nimg <= 4096);
-            /* sub-streams past the dropout sites: one per block */
+             * with probability 1-p, scaled by 1/(1-p): a dropout mask over
+             * the samples, drawn where the model runs (sub-streams past the
+             * dropout sites: one per block) */
             RngStream s = rng_substream(n->dropout_rng, 1000u + (uint64_t)m->index);
-            for (int i = 0; i < nimg; i++)
-                host[i] = rng_uniform(s, n->step, (uint64_t)i) < m->sd_prob
-                              ? 0.0f
-                              : 1.0f / (1.0f - m->sd_prob);
-            n->k->upload(m->sd_scale, host, (size_t)nimg * sizeof(float));
+            n->k->fill_dropout(s, n->step, (size_t)nimg, m->sd_prob, m->sd_scale);
             n->k->row_scale(nimg, ho * ho * m->cout, m->sd_scale, m->out, m->out);
         }
         n->k->axpy(cnt, 1.0f, x, m->out);

@@ -1,5 +1,5 @@
 /* efficientnet: the EfficientNet-B0 feature extractor (torchvision layout)
- * with width and depth multipliers, on NHWC frames [n, h, w, 3].
+ * with width and depth multipliers, on NHWC frames [n, h, w, in_channels].
  *
  * stem conv3x3 s2 → BN+SiLU → 16 MBConv blocks (expand 1x1 → BN+SiLU →
  * depthwise k×k → BN+SiLU → squeeze-excitation → project 1x1 → BN, residual
@@ -19,6 +19,8 @@ typedef struct EffNetConfig {
     float width, depth;     /* multipliers, 1.0 = B0 */
     float stochastic_depth; /* max drop probability (0 = off) */
     float bn_eps, bn_momentum;
+    bool bn_affine;  /* BN gamma/beta (torchvision: true) */
+    int in_channels; /* channels of the frames (torchvision: 3) */
 } EffNetConfig;
 
 typedef struct MBConv {

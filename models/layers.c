@@ -51,6 +51,15 @@ VbStatus net_commit(Net *n) {
     VB_TRY(plan_commit(&n->plan, &n->act, n->k));
     /* scratch is used by bump allocation per block: add room for alignment */
     VB_TRY(arena_init(&n->scratch, n->k, (n->scratch_need + 16 * 64) * sizeof(float)));
+    if (n->ones_n > 0) {
+        n->ones = n->k->alloc(n->ones_n * sizeof(float)); /* zero-filled */
+        n->zeros = n->k->alloc(n->ones_n * sizeof(float));
+        if (!n->ones || !n->zeros) return VB_FAIL(VB_ERR_NOMEM, "cannot allocate BN constants");
+        float *h = vb_xmalloc(n->ones_n * sizeof(float));
+        for (size_t i = 0; i < n->ones_n; i++) h[i] = 1.0f;
+        n->k->upload(n->ones, h, n->ones_n * sizeof(float));
+        free(h);
+    }
     return VB_OK;
 }
 
@@ -58,6 +67,9 @@ void net_free(Net *n) {
     arena_free(&n->act);
     arena_free(&n->scratch);
     plan_free(&n->plan);
+    if (n->ones) n->k->free(n->ones);
+    if (n->zeros) n->k->free(n->zeros);
+    n->ones = n->zeros = NULL;
 }
 
 void net_need_scratch(Net *n, size_t floats) {
@@ -78,6 +90,7 @@ void linear_make(Linear *l, ParamTable *pt, const char *prefix, int in, int out,
     snprintf(name, sizeof name, "%s.weight", prefix);
     l->w = params_add(pt, name, PARAM_TRAIN, 2, out, in, 0, 0);
     params_set_init(pt, l->w, INIT_UNIFORM, in);
+    params_set_packable(pt, l->w);
     l->b = -1;
     if (bias) {
         snprintf(name, sizeof name, "%s.bias", prefix);
@@ -101,18 +114,28 @@ void lin_bwd(Net *n, const Linear *l, int rows, const float *x, const float *dy,
 /* ---- batchnorm ---- */
 
 void bn_make(Bn *b, Net *n, const char *prefix, int c, KAct act, float eps, float momentum) {
+    bn_make_affine(b, n, prefix, c, act, eps, momentum, true);
+}
+
+void bn_make_affine(Bn *b, Net *n, const char *prefix, int c, KAct act, float eps, float momentum,
+                    bool affine) {
     char name[PARAM_NAME_MAX];
     memset(b, 0, sizeof *b);
     b->c = c, b->act = act, b->eps = eps, b->momentum = momentum;
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    b->gamma = params_add(n->pt, name, PARAM_TRAIN, 1, c, 0, 0, 0);
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    b->beta = params_add(n->pt, name, PARAM_TRAIN, 1, c, 0, 0, 0);
+    b->gamma = b->beta = -1;
+    if (affine) {
+        snprintf(name, sizeof name, "%s.weight", prefix);
+        b->gamma = params_add(n->pt, name, PARAM_TRAIN, 1, c, 0, 0, 0);
+        snprintf(name, sizeof name, "%s.bias", prefix);
+        b->beta = params_add(n->pt, name, PARAM_TRAIN, 1, c, 0, 0, 0);
+        params_set_init(n->pt, b->gamma, INIT_ONES, 0);
+    } else if ((size_t)c > n->ones_n) {
+        n->ones_n = (size_t)c;
+    }
     snprintf(name, sizeof name, "%s.running_mean", prefix);
     b->rmean = params_add(n->pt, name, PARAM_BUFFER, 1, c, 0, 0, 0);
     snprintf(name, sizeof name, "%s.running_var", prefix);
     b->rvar = params_add(n->pt, name, PARAM_BUFFER, 1, c, 0, 0, 0);
-    params_set_init(n->pt, b->gamma, INIT_ONES, 0);
     params_set_init(n->pt, b->rvar, INIT_ONES, 0);
     params_set_role(n->pt, b->rmean, PARAM_ROLE_BN_MEAN);
     params_set_role(n->pt, b->rvar, PARAM_ROLE_BN_VAR);
@@ -126,28 +149,41 @@ static KBn bn_desc(const Net *n, const Bn *b, int rows) {
     return d;
 }
 
+/* gamma/beta and their gradients: the parameters, or the constants 1 and 0
+ * with no gradient for a BN without affine parameters. */
+static const float *bn_gamma(const Net *n, const Bn *b) {
+    return b->gamma >= 0 ? params_data(n->pt, b->gamma) : n->ones;
+}
+static const float *bn_beta(const Net *n, const Bn *b) {
+    return b->beta >= 0 ? params_data(n->pt, b->beta) : n->zeros;
+}
+static float *bn_dgamma(const Net *n, const Bn *b) {
+    return b->gamma >= 0 ? params_grad(n->pt, b->gamma) : NULL;
+}
+static float *bn_dbeta(const Net *n, const Bn *b) {
+    return b->beta >= 0 ? params_grad(n->pt, b->beta) : NULL;
+}
+
 void bn_fwd(Net *n, Bn *b, int rows, const float *x, float *y) {
     const ParamTable *pt = n->pt;
     KBn d = bn_desc(n, b, rows);
     if (n->train)
-        n->k->bn_train_fwd(&d, x, params_data(pt, b->gamma), params_data(pt, b->beta),
-                           params_data(pt, b->rmean), params_data(pt, b->rvar), n->update_bn,
-                           b->mean, b->invstd, y);
+        n->k->bn_train_fwd(&d, x, bn_gamma(n, b), bn_beta(n, b), params_data(pt, b->rmean),
+                           params_data(pt, b->rvar), n->update_bn, b->mean, b->invstd, y);
     else
-        n->k->bn_eval_fwd(&d, x, params_data(pt, b->gamma), params_data(pt, b->beta),
-                          params_data(pt, b->rmean), params_data(pt, b->rvar), y);
+        n->k->bn_eval_fwd(&d, x, bn_gamma(n, b), bn_beta(n, b), params_data(pt, b->rmean),
+                          params_data(pt, b->rvar), y);
 }
 
 void bn_bwd(Net *n, const Bn *b, int rows, const float *x, const float *dy, float *dx) {
     const ParamTable *pt = n->pt;
     KBn d = bn_desc(n, b, rows);
     if (n->train)
-        n->k->bn_train_bwd(&d, x, params_data(pt, b->gamma), params_data(pt, b->beta), b->mean,
-                           b->invstd, dy, dx, params_grad(pt, b->gamma), params_grad(pt, b->beta));
+        n->k->bn_train_bwd(&d, x, bn_gamma(n, b), bn_beta(n, b), b->mean, b->invstd, dy, dx,
+                           bn_dgamma(n, b), bn_dbeta(n, b));
     else
-        n->k->bn_eval_bwd(&d, x, params_data(pt, b->gamma), params_data(pt, b->beta),
-                          params_data(pt, b->rmean), params_data(pt, b->rvar), dy, dx,
-                          params_grad(pt, b->gamma), params_grad(pt, b->beta));
+        n->k->bn_eval_bwd(&d, x, bn_gamma(n, b), bn_beta(n, b), params_data(pt, b->rmean),
+                          params_data(pt, b->rvar), dy, dx, bn_dgamma(n, b), bn_dbeta(n, b));
 }
 
 /* ---- dropout ---- */
@@ -190,13 +226,18 @@ void dropout_bwd(Net *n, const Dropout *d, size_t count, const float *dy, float 
 
 void mlp_make(MlpBlock *m, Net *n, const char *prefix, int first_index, int in, int out,
               float dropout, int max_rows) {
+    mlp_make_opts(m, n, prefix, first_index, in, out, dropout, max_rows, true, true);
+}
+
+void mlp_make_opts(MlpBlock *m, Net *n, const char *prefix, int first_index, int in, int out,
+                   float dropout, int max_rows, bool bias, bool affine) {
     char name[PARAM_NAME_MAX];
     memset(m, 0, sizeof *m);
     m->max_rows = max_rows;
     snprintf(name, sizeof name, "%s.%d", prefix, first_index);
-    linear_make(&m->lin, n->pt, name, in, out, true);
+    linear_make(&m->lin, n->pt, name, in, out, bias);
     snprintf(name, sizeof name, "%s.%d", prefix, first_index + 2);
-    bn_make(&m->bn, n, name, out, K_ACT_NONE, 1e-5f, 0.1f);
+    bn_make_affine(&m->bn, n, name, out, K_ACT_NONE, 1e-5f, 0.1f, affine);
     snprintf(name, sizeof name, "%s.%d", prefix, first_index + 3);
     dropout_make(&m->drop, n, name, dropout, (size_t)max_rows * out);
     size_t ro = (size_t)max_rows * out;

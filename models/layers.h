@@ -64,6 +64,10 @@ typedef struct Net {
     uint64_t step;
     Dropout *sites[NET_MAX_SITES];
     int nsites;
+    /* BatchNorm without affine parameters reads gamma = 1, beta = 0 from
+     * these (backend memory, ones_n floats each, made by net_commit). */
+    size_t ones_n;
+    float *ones, *zeros;
 } Net;
 
 void net_init(Net *n, const KOps *k, ParamTable *pt);
@@ -84,12 +88,17 @@ void lin_bwd(Net *n, const Linear *l, int rows, const float *x, const float *dy,
 
 typedef struct Bn {
     int c;
-    int gamma, beta, rmean, rvar;
+    int gamma, beta, rmean, rvar; /* gamma = beta = -1 without affine parameters */
     KAct act;
     float eps, momentum;
     float *mean, *invstd; /* saved by the training forward */
 } Bn;
 void bn_make(Bn *b, Net *n, const char *prefix, int c, KAct act, float eps, float momentum);
+/* BatchNorm with (affine) or without learned gamma/beta (PyTorch's
+ * affine=False: only running_mean and running_var under the prefix; the
+ * kernels see gamma = 1, beta = 0, which is the same arithmetic). */
+void bn_make_affine(Bn *b, Net *n, const char *prefix, int c, KAct act, float eps, float momentum,
+                    bool affine);
 void bn_fwd(Net *n, Bn *b, int rows, const float *x, float *y);
 void bn_bwd(Net *n, const Bn *b, int rows, const float *x, const float *dy, float *dx);
 
@@ -113,6 +122,10 @@ typedef struct MlpBlock {
 } MlpBlock;
 void mlp_make(MlpBlock *m, Net *n, const char *prefix, int first_index, int in, int out,
               float dropout, int max_rows);
+/* The same with the Linear's bias and the BN's affine parameters optional
+ * (mlp_make: both on). */
+void mlp_make_opts(MlpBlock *m, Net *n, const char *prefix, int first_index, int in, int out,
+                   float dropout, int max_rows, bool bias, bool affine);
 void mlp_fwd(Net *n, MlpBlock *m, int rows, const float *x);
 /* dy is consumed (overwritten); writes m->dx. */
 void mlp_bwd(Net *n, MlpBlock *m, int rows, const float *x, float *dy);

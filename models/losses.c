@@ -1,9 +1,12 @@
-/* losses: focal, binary CE, Deep SVDD and VAE terms with their gradients. */
+/* losses: the objective's configuration and its staging on the backend
+ * (the arithmetic is kernels/kloss.h, run by the backend's loss op). */
 #include "losses.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "kernels/kloss.h"
 
 const char *const svdd_mode_names[] = {"supervised", "one-class", "soft-boundary", NULL};
 
@@ -17,198 +20,106 @@ void loss_config_defaults(LossConfig *c) {
     c->svdd_on = true;
 }
 
-void loss_work_init(LossWork *w, const Hybrid *m) {
+/* Floats of the target rows, rounded up so that the α doubles that follow
+ * them are 8-byte aligned. */
+static size_t tgt_floats(int max_b) { return ((size_t)max_b * K_TGT + 1) / 2 * 2; }
+
+VbStatus loss_work_init(LossWork *w, const Hybrid *m) {
     memset(w, 0, sizeof *w);
+    w->k = m->net.k;
     w->max_b = m->max_b, w->max_rows = m->max_b * m->max_t, w->classes = m->cfg.classes;
-    size_t b = (size_t)w->max_b, r = (size_t)w->max_rows, c = (size_t)w->classes;
-    w->cls = vb_xcalloc(b * c, sizeof(float));
-    w->g_cls = vb_xcalloc(b * c, sizeof(float));
-    w->bin = vb_xcalloc(b * 2, sizeof(float));
-    w->g_bin = vb_xcalloc(b * 2, sizeof(float));
-    w->score = vb_xcalloc(b, sizeof(float));
-    w->g_w = vb_xcalloc(b, sizeof(float));
-    w->mse = vb_xcalloc(r, sizeof(float));
-    w->kl = vb_xcalloc(r, sizeof(float));
-    w->g_wm = vb_xcalloc(r, sizeof(float));
-    w->g_wk = vb_xcalloc(r, sizeof(float));
+    w->bytes = tgt_floats(w->max_b) * sizeof(float) + (size_t)w->classes * sizeof(double);
+    w->host = vb_xcalloc(1, w->bytes);
+    w->dev = w->k->alloc(w->bytes);
+    w->parts = w->k->alloc(K_LOSS_PARTS * sizeof(double));
+    if (!w->dev || !w->parts) {
+        loss_work_free(w);
+        return VB_FAIL(VB_ERR_NOMEM, "cannot allocate the loss buffers on backend %s",
+                       m->net.k->name);
+    }
+    return VB_OK;
 }
 
 void loss_work_free(LossWork *w) {
-    free(w->cls), free(w->g_cls), free(w->bin), free(w->g_bin), free(w->score);
-    free(w->g_w), free(w->mse), free(w->kl), free(w->g_wm), free(w->g_wk);
+    if (w->k) {
+        if (w->dev) w->k->free(w->dev);
+        if (w->parts) w->k->free(w->parts);
+    }
+    free(w->host);
     memset(w, 0, sizeof *w);
-}
-
-/* log-softmax of one row in double */
-static void log_softmax_row(const float *z, int C, double *lp) {
-    double mx = z[0];
-    for (int j = 1; j < C; j++) mx = z[j] > mx ? z[j] : mx;
-    double s = 0;
-    for (int j = 0; j < C; j++) s += exp((double)z[j] - mx);
-    double lse = mx + log(s);
-    for (int j = 0; j < C; j++) lp[j] = (double)z[j] - lse;
 }
 
 double loss_focal_row(const float *z, int C, int y, double gamma, double alpha, double eps,
                       double scale, float *dz) {
-    double lp[1024];
-    VB_ASSERT(C <= 1024 && y >= 0 && y < C);
-    log_softmax_row(z, C, lp);
-    double ce = 0;
-    for (int j = 0; j < C; j++) {
-        double q = (j == y ? 1.0 - eps : 0.0) + eps / C;
-        ce -= q * lp[j];
-    }
-    double py = exp(lp[y]), om = 1.0 - py;
-    double f = gamma == 0 ? 1.0 : pow(om, gamma);
-    double loss = alpha * f * ce;
-    if (dz) {
-        /* d/dz_j [f·ce] = f·(p_j − q_j) − γ(1−p_y)^{γ−1}·p_y·(δ_jy − p_j)·ce */
-        double fprime = gamma == 0 ? 0.0 : gamma * pow(om, gamma - 1.0);
-        for (int j = 0; j < C; j++) {
-            double pj = exp(lp[j]);
-            double q = (j == y ? 1.0 - eps : 0.0) + eps / C;
-            double g = f * (pj - q) - fprime * py * ((j == y) - pj) * ce;
-            dz[j] += (float)(scale * alpha * g);
-        }
-    }
-    return loss;
+    VB_ASSERT(C <= KLOSS_MAX_C && y >= 0 && y < C);
+    return kloss_focal_row(z, C, y, gamma, alpha, eps, scale, dz);
 }
 
 double loss_ce_row(const float *z, int C, const double *q, double scale, float *dz) {
-    double lp[1024];
-    VB_ASSERT(C <= 1024);
-    log_softmax_row(z, C, lp);
-    double ce = 0, qs = 0;
-    for (int j = 0; j < C; j++) ce -= q[j] * lp[j], qs += q[j];
-    if (dz)
-        for (int j = 0; j < C; j++) dz[j] += (float)(scale * (exp(lp[j]) * qs - q[j]));
-    return ce;
+    VB_ASSERT(C <= KLOSS_MAX_C);
+    return kloss_ce_row(z, C, q, scale, dz);
 }
 
-/* Deep SVDD term over the batch. Sample i contributes to its two sources
- * with weights λ_i and 1−λ_i; a source is normal or anomalous. Writes
- * d loss / d score into gw (scaled by the term's weight). */
-static double svdd_term(const LossConfig *c, int b, const float *d, const LossTargets *tg,
-                        double weight, float *gw) {
-    double wn = 0, dn = 0, wa = 0;
+void loss_enqueue(const LossConfig *c, Hybrid *m, LossWork *w, int b, int t, const LossTargets *tg,
+                  double *parts) {
+    const KOps *k = m->net.k;
+    int C = m->cfg.classes;
+    VB_ASSERT(b >= 1 && b <= w->max_b && b * t <= w->max_rows && C == w->classes);
     for (int i = 0; i < b; i++) {
-        double l = tg->lam[i];
-        if (!tg->anom_a[i]) wn += l, dn += l * d[i];
-        else wa += l;
-        if (!tg->anom_b[i]) wn += 1 - l, dn += (1 - l) * d[i];
-        else wa += 1 - l;
+        VB_ASSERT(tg->ya[i] >= 0 && tg->ya[i] < C && tg->yb[i] >= 0 && tg->yb[i] < C);
+        float *r = w->host + (size_t)i * K_TGT;
+        r[0] = (float)tg->ya[i], r[1] = (float)tg->yb[i];
+        r[2] = tg->anom_a[i] ? 1.0f : 0.0f, r[3] = tg->anom_b[i] ? 1.0f : 0.0f;
+        r[4] = tg->lam[i];
     }
-    double loss = 0;
-    switch (c->svdd_mode) {
-    case SVDD_ONE_CLASS:
-        if (wn > 0) {
-            loss = dn / wn;
-            for (int i = 0; i < b; i++) {
-                double wi =
-                    (!tg->anom_a[i] ? tg->lam[i] : 0) + (!tg->anom_b[i] ? 1 - tg->lam[i] : 0);
-                gw[i] += (float)(weight * wi / wn);
-            }
-        }
-        break;
-    case SVDD_SUPERVISED: {
-        /* margin m = mean normal distance + 1, detached (the seed let
-         * gradient through it); 1 when the batch has no normal sample */
-        double mrg = (wn > 0 ? dn / wn : 0.0) + 1.0;
-        double la = 0;
-        for (int i = 0; i < b; i++) {
-            double l = tg->lam[i];
-            double wi_n = (!tg->anom_a[i] ? l : 0) + (!tg->anom_b[i] ? 1 - l : 0);
-            double wi_a = (tg->anom_a[i] ? l : 0) + (tg->anom_b[i] ? 1 - l : 0);
-            if (wn > 0) gw[i] += (float)(weight * wi_n / wn);
-            if (wa > 0 && mrg - d[i] > 0) {
-                la += wi_a * (mrg - d[i]);
-                gw[i] -= (float)(weight * wi_a / wa);
-            }
-        }
-        loss = (wn > 0 ? dn / wn : 0) + (wa > 0 ? la / wa : 0);
-        break;
-    }
-    case SVDD_SOFT_BOUNDARY: {
-        double s = 0;
-        if (wn > 0) {
-            for (int i = 0; i < b; i++) {
-                double wi =
-                    (!tg->anom_a[i] ? tg->lam[i] : 0) + (!tg->anom_b[i] ? 1 - tg->lam[i] : 0);
-                if (d[i] > c->svdd_r2) {
-                    s += wi * (d[i] - c->svdd_r2);
-                    gw[i] += (float)(weight * wi / (c->svdd_nu * wn));
-                }
-            }
-            loss = c->svdd_r2 + s / (c->svdd_nu * wn);
-        }
-        break;
-    }
-    }
-    return loss;
+    double *alpha_host = (double *)(w->host + tgt_floats(w->max_b));
+    if (c->class_alpha) memcpy(alpha_host, c->class_alpha, (size_t)C * sizeof(double));
+    k->upload(w->dev, w->host, c->class_alpha ? w->bytes : (size_t)b * K_TGT * sizeof(float));
+    KLoss kl = {.b = b,
+                .classes = C,
+                .rows = b * t,
+                .has_vae = m->has_vae,
+                .gamma = c->gamma,
+                .alpha = c->alpha,
+                .smoothing = c->smoothing,
+                .w_cls = c->w_cls,
+                .w_bin = c->w_bin,
+                .w_svdd = c->w_svdd,
+                .w_vae = c->w_vae,
+                .vae_beta = c->vae_beta,
+                .svdd_mode = (int)c->svdd_mode,
+                .svdd_nu = c->svdd_nu,
+                .svdd_r2 = c->svdd_r2,
+                .svdd_on = c->svdd_on};
+    const double *alpha_dev =
+        c->class_alpha ? (const double *)(w->dev + tgt_floats(w->max_b)) : NULL;
+    k->loss(&kl, w->dev, alpha_dev, m->cls_logits, m->bin_logits, m->svdd_score,
+            m->has_vae ? m->vae.mse : NULL, m->has_vae ? m->vae.kl : NULL, m->g_cls, m->g_bin,
+            m->g_svdd_w, m->g_vae_wm, m->g_vae_wk, parts ? parts : w->parts);
+}
+
+LossParts loss_parts_from(const double *parts) {
+    LossParts p = {parts[0], parts[1], parts[2], parts[3], parts[4]};
+    return p;
+}
+
+VbStatus loss_parts_check(const LossParts *p) {
+    const char *names[4] = {"classification", "binary", "svdd", "vae"};
+    const double v[4] = {p->cls, p->bin, p->svdd, p->vae};
+    for (int i = 0; i < 4; i++)
+        if (!isfinite(v[i]))
+            return VB_FAIL(VB_ERR_NUMERIC, "the %s loss is %g (not finite)", names[i], v[i]);
+    if (!isfinite(p->total))
+        return VB_FAIL(VB_ERR_NUMERIC, "the total loss is %g (not finite)", p->total);
+    return VB_OK;
 }
 
 VbStatus loss_compute(const LossConfig *c, Hybrid *m, LossWork *w, int b, int t,
                       const LossTargets *tg, LossParts *out) {
-    const KOps *k = m->net.k;
-    int C = m->cfg.classes, rows = b * t;
-    k->download(w->cls, m->cls_logits, (size_t)b * C * sizeof(float));
-    k->download(w->bin, m->bin_logits, (size_t)b * 2 * sizeof(float));
-    k->download(w->score, m->svdd_score, (size_t)b * sizeof(float));
-    memset(w->g_cls, 0, (size_t)b * C * sizeof(float));
-    memset(w->g_bin, 0, (size_t)b * 2 * sizeof(float));
-    memset(w->g_w, 0, (size_t)b * sizeof(float));
-    memset(w->g_wm, 0, (size_t)rows * sizeof(float));
-    memset(w->g_wk, 0, (size_t)rows * sizeof(float));
-    memset(out, 0, sizeof *out);
-    double inv_b = 1.0 / b;
-    for (int i = 0; i < b; i++) {
-        double l = tg->lam[i];
-        int ys[2] = {tg->ya[i], tg->yb[i]};
-        int as[2] = {tg->anom_a[i], tg->anom_b[i]};
-        double ls[2] = {l, 1 - l};
-        for (int s = 0; s < 2; s++) {
-            if (ls[s] == 0) continue;
-            double a = c->class_alpha ? c->class_alpha[ys[s]] : c->alpha;
-            out->cls += ls[s] * inv_b *
-                        loss_focal_row(w->cls + (size_t)i * C, C, ys[s], c->gamma, a, c->smoothing,
-                                       c->w_cls * ls[s] * inv_b, w->g_cls + (size_t)i * C);
-        }
-        double q[2] = {0, 0};
-        for (int s = 0; s < 2; s++) q[as[s]] += ls[s];
-        out->bin += inv_b * loss_ce_row(w->bin + 2 * i, 2, q, c->w_bin * inv_b, w->g_bin + 2 * i);
-    }
-    if (c->svdd_on && c->w_svdd > 0) out->svdd = svdd_term(c, b, w->score, tg, c->w_svdd, w->g_w);
-    if (m->has_vae) {
-        k->download(w->mse, m->vae.mse, (size_t)rows * sizeof(float));
-        k->download(w->kl, m->vae.kl, (size_t)rows * sizeof(float));
-        /* MSE mean over all elements (= mean of per-frame means) + β·KL
-         * (summed over the latent, averaged over frames); a frame's terms
-         * weigh with its sample's λ sources, which share the frame. */
-        double inv_r = 1.0 / rows;
-        for (int r = 0; r < rows; r++) {
-            out->vae += inv_r * (w->mse[r] + c->vae_beta * w->kl[r]);
-            w->g_wm[r] = (float)(c->w_vae * inv_r);
-            w->g_wk[r] = (float)(c->w_vae * c->vae_beta * inv_r);
-        }
-    }
-    out->total = c->w_cls * out->cls + c->w_bin * out->bin + c->w_svdd * out->svdd +
-                 (m->has_vae ? c->w_vae * out->vae : 0);
-    const char *bad = !isfinite(out->cls)    ? "classification"
-                      : !isfinite(out->bin)  ? "binary"
-                      : !isfinite(out->svdd) ? "svdd"
-                      : !isfinite(out->vae)  ? "vae"
-                                             : NULL;
-    if (bad)
-        return VB_FAIL(VB_ERR_NUMERIC, "the %s loss is %g (not finite)", bad,
-                       !isfinite(out->cls)    ? out->cls
-                       : !isfinite(out->bin)  ? out->bin
-                       : !isfinite(out->svdd) ? out->svdd
-                                              : out->vae);
-    k->upload(m->g_cls, w->g_cls, (size_t)b * C * sizeof(float));
-    k->upload(m->g_bin, w->g_bin, (size_t)b * 2 * sizeof(float));
-    k->upload(m->g_svdd_w, w->g_w, (size_t)b * sizeof(float));
-    k->upload(m->g_vae_wm, w->g_wm, (size_t)rows * sizeof(float));
-    k->upload(m->g_vae_wk, w->g_wk, (size_t)rows * sizeof(float));
-    return VB_OK;
+    loss_enqueue(c, m, w, b, t, tg, w->parts);
+    double h[K_LOSS_PARTS];
+    m->net.k->download(h, w->parts, sizeof h);
+    *out = loss_parts_from(h);
+    VB_TRY(m->net.k->status());
+    return loss_parts_check(out);
 }

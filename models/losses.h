@@ -2,11 +2,14 @@
  *
  *   total = w_cls·focal + w_bin·binary CE + w_svdd·Deep SVDD + w_vae·VAE
  *
- * The model's small outputs (logits [b,C], [b,2], SVDD scores [b], VAE
- * per-frame terms [b·t]) are read back to the host, the loss and its
- * gradients are computed there in double precision, and the gradients are
- * written to the model's g_* buffers for hybrid_backward. Mixup/CutMix
- * targets are per-sample pairs (ya, yb, λ): every term mixes with λ.
+ * The backend's `loss` op (kernels/kloss.h, the same double-precision code
+ * on the CPU and the GPU) reads the model's small outputs (logits [b,C],
+ * [b,2], SVDD scores [b], VAE per-frame terms [b·t]) where they are, writes
+ * the gradients into the model's g_* buffers for hybrid_backward, and
+ * leaves the loss parts in backend memory: a training step needs no host
+ * round trip (loss_enqueue). loss_compute also reads the parts back and
+ * checks them. Mixup/CutMix targets are per-sample pairs (ya, yb, λ):
+ * every term mixes with λ.
  *
  * Focal loss: q = (1−ε)·onehot + ε/C, CE = −Σ q log p, factor (1 − p_y)^γ on
  * the unsmoothed probability of the true class, weight α (scalar or per
@@ -51,16 +54,30 @@ typedef struct LossTargets {
 
 typedef struct LossWork {
     int max_b, max_rows, classes;
-    float *cls, *bin, *score, *mse, *kl;      /* host copies */
-    float *g_cls, *g_bin, *g_w, *g_wm, *g_wk; /* host gradients */
+    const KOps *k;
+    float *host;   /* staging: targets [max_b, K_TGT], then per-class α (doubles) */
+    float *dev;    /* the same on the backend */
+    double *parts; /* backend [K_LOSS_PARTS]: where loss_compute's parts land */
+    size_t bytes;  /* of host / dev */
 } LossWork;
 
-void loss_work_init(LossWork *w, const Hybrid *m);
+VbStatus loss_work_init(LossWork *w, const Hybrid *m);
 void loss_work_free(LossWork *w);
-/* Compute the loss of the last forward and write the gradients into the
- * model. Returns VB_ERR_NUMERIC (with the part named) on a NaN/Inf loss. */
+/* Enqueue the loss of the last forward: upload the targets, run the
+ * backend's loss op (gradients into the model's g_* buffers, parts
+ * [K_LOSS_PARTS] = total, cls, bin, svdd, vae into `parts`, backend memory).
+ * No host round trip; non-finite parts are for the reader to report
+ * (loss_parts_check). */
+void loss_enqueue(const LossConfig *c, Hybrid *m, LossWork *w, int b, int t, const LossTargets *tg,
+                  double *parts);
+/* loss_enqueue, then read the parts back (a host round trip). Returns
+ * VB_ERR_NUMERIC (with the part named) on a NaN/Inf loss. */
 VbStatus loss_compute(const LossConfig *c, Hybrid *m, LossWork *w, int b, int t,
                       const LossTargets *tg, LossParts *out);
+/* Parts as read back from backend memory (K_LOSS_PARTS doubles). */
+LossParts loss_parts_from(const double *parts);
+/* VB_ERR_NUMERIC naming the first non-finite part, else VB_OK. */
+VbStatus loss_parts_check(const LossParts *p);
 
 /* Building blocks, exposed for tests: per-sample focal loss and its
  * gradient w.r.t. the logits (scaled by `scale`). */

@@ -50,13 +50,56 @@ VbStatus params_alloc(ParamTable *t, const KOps *k) {
     t->k = k;
     t->data = k->alloc(t->total * sizeof(float));
     t->grad = k->alloc((t->n_train ? t->n_train : 1) * sizeof(float));
-    if (!t->data || !t->grad)
-        return VB_FAIL(VB_ERR_NOMEM, "cannot allocate %.1f MiB of parameters on %s",
-                       (double)(t->total + t->n_train) * 4 / 1048576.0, k->name);
+    if (!t->data || !t->grad) {
+        size_t fr, tot;
+        k->mem_info(&fr, &tot);
+        return VB_FAIL(VB_ERR_NOMEM,
+                       "cannot allocate %.1f MiB of parameters on %s (%.1f MiB free of %.1f)",
+                       (double)(t->total + t->n_train) * 4 / 1048576.0, k->name,
+                       (double)fr / 1048576.0, (double)tot / 1048576.0);
+    }
+    return VB_OK;
+}
+
+void params_set_packable(ParamTable *t, int i) {
+    VB_ASSERT(i >= 0 && i < t->n && t->p[i].ndim >= 2);
+    t->p[i].packable = true;
+}
+
+static size_t pack_floats(const ParamTable *t, const Param *p) {
+    int rows = (int)p->shape[0], cols = (int)(p->numel / (size_t)p->shape[0]);
+    return (t->k->pack_floats(rows, cols) + PARAM_ALIGN - 1) / PARAM_ALIGN * PARAM_ALIGN;
+}
+
+void params_unpack(ParamTable *t) {
+    if (!t->packed) return;
+    t->k->unpack_weights(t->data, t->data + t->total);
+    t->k->free(t->packed);
+    t->packed = NULL;
+}
+
+VbStatus params_pack(ParamTable *t) {
+    params_unpack(t);
+    if (!t->k || !t->k->pack_weight) return VB_OK;
+    size_t total = 0;
+    for (int i = 0; i < t->n; i++)
+        if (t->p[i].packable) t->p[i].pack_offset = total, total += pack_floats(t, &t->p[i]);
+    if (!total) return VB_OK;
+    t->packed = t->k->alloc(total * sizeof(float));
+    if (!t->packed)
+        return VB_FAIL(VB_ERR_NOMEM, "cannot allocate %.1f MiB of packed weights",
+                       (double)total * 4 / 1048576.0);
+    for (int i = 0; i < t->n; i++) {
+        const Param *p = &t->p[i];
+        if (p->packable)
+            t->k->pack_weight(params_data(t, i), (int)p->shape[0],
+                              (int)(p->numel / (size_t)p->shape[0]), t->packed + p->pack_offset);
+    }
     return VB_OK;
 }
 
 void params_free(ParamTable *t) {
+    params_unpack(t);
     if (t->k) {
         if (t->data) t->k->free(t->data);
         if (t->grad) t->k->free(t->grad);

@@ -52,6 +52,8 @@ typedef struct Param {
     size_t offset; /* floats from the start of data/grad/m/v; set by params_alloc */
     ParamInit init;
     double fan;
+    bool packable;      /* a weight [shape0, numel/shape0] used as W^T in forward ops */
+    size_t pack_offset; /* floats into ParamTable.packed */
 } Param;
 
 typedef struct ParamTable {
@@ -62,6 +64,7 @@ typedef struct ParamTable {
     size_t total;   /* floats of the whole buffer */
     float *data;    /* backend memory */
     float *grad;    /* same layout; only the trainable range is used */
+    float *packed;  /* packed copies of the packable weights (params_pack), or NULL */
 } ParamTable;
 
 void params_init(ParamTable *t);
@@ -71,6 +74,16 @@ int params_add(ParamTable *t, const char *name, ParamKind kind, int ndim, int64_
                int64_t d2, int64_t d3);
 void params_set_init(ParamTable *t, int i, ParamInit init, double fan);
 void params_set_role(ParamTable *t, int i, ParamRole role);
+/* Mark a weight W [shape0, numel/shape0] that forward ops multiply as W^T
+ * (linear, 1x1 conv, SE, RNN, attention weights): params_pack packs it. */
+void params_set_packable(ParamTable *t, int i);
+/* Hand every packable weight to the backend in its GEMM layout (kops
+ * pack_weight), repacking when already packed; forward ops then use the
+ * packed copies. Only while the weights stay fixed (evaluation): call
+ * params_unpack before changing them, params_pack again after. No-op on a
+ * backend without packed weights. VB_ERR_NOMEM when the copies do not fit. */
+VbStatus params_pack(ParamTable *t);
+void params_unpack(ParamTable *t);
 /* Fill every tensor per its ParamInit from the counter RNG stream "init" of
  * `seed`, one sub-stream per parameter name (adding a tensor never shifts
  * another's values). */

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stddef.h>
 
-const char *const sched_kind_names[] = {"onecycle", "cosine", "constant", NULL};
+const char *const sched_kind_names[] = {"onecycle", "cosine", "constant", "step", NULL};
 
 static double cos_anneal(double start, double end, double pct) {
     return end + (start - end) / 2.0 * (1.0 + cos(M_PI * pct));
@@ -34,6 +34,13 @@ static double main_lr(const Schedule *s, int64_t step) {
         return cos_anneal(s->max_lr, 0.0, pct > 1 ? 1 : pct);
     }
     case SCHED_CONSTANT: return s->max_lr;
+    case SCHED_STEP: {
+        int64_t epoch = s->steps_per_epoch > 0 ? step / s->steps_per_epoch : 0;
+        double lr = s->max_lr;
+        for (int i = 0; i < s->nmilestones; i++)
+            if (epoch >= s->milestones[i]) lr *= s->gamma;
+        return lr;
+    }
     }
     return s->max_lr;
 }

@@ -35,6 +35,8 @@ void temporal_make(Temporal *m, Net *n, const char *prefix, RnnType type, int in
             rd->w_ih = params_add(n->pt, name, PARAM_TRAIN, 2, G * hidden, lin, 0, 0);
             snprintf(name, sizeof name, "%s.rnn.weight_hh_l%d%s", prefix, l, suf);
             rd->w_hh = params_add(n->pt, name, PARAM_TRAIN, 2, G * hidden, hidden, 0, 0);
+            params_set_packable(n->pt, rd->w_ih);
+            params_set_packable(n->pt, rd->w_hh);
             snprintf(name, sizeof name, "%s.rnn.bias_ih_l%d%s", prefix, l, suf);
             rd->b_ih = params_add(n->pt, name, PARAM_TRAIN, 1, G * hidden, 0, 0, 0);
             snprintf(name, sizeof name, "%s.rnn.bias_hh_l%d%s", prefix, l, suf);

@@ -106,6 +106,7 @@ VbStatus weights_load(Hybrid *m, const char *path, bool allow_missing, bool allo
     free(host);
     free(seen);
     st_close(&f);
+    hybrid_weights_changed(m);
     return st;
 }
 

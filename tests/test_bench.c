@@ -52,7 +52,15 @@ Test(bench, train_infer_and_loader_print_their_fields, .timeout = 120) {
     cr_assert_str_eq(json_string_value(json_object_get(i, "mode")), "infer");
     cr_assert(num(i, "p99_ms") >= num(i, "median_ms"));
     cr_assert_null(json_object_get(i, "last_loss"));
+    /* the CPU products: GFLOP per step and the achieved rate, and the path */
+    cr_assert(num(i, "gflop_per_step") > 1e-4 && num(i, "gflops") > 0);
+    cr_assert_str_eq(json_string_value(json_object_get(i, "cpu_path")), kisa_name(kisa_active()));
     json_decref(i);
+    /* the SGEMM peak (no model needed) */
+    json_t *g = bench("--mode gemm --steps 3 --warmup 1 --threads 1", "tests/tmp/bench_gemm.json");
+    cr_assert_str_eq(json_string_value(json_object_get(g, "mode")), "gemm");
+    cr_assert(num(g, "peak_gflops") >= num(g, "mean_gflops") && num(g, "mean_gflops") > 0);
+    json_decref(g);
     json_t *l = bench("--mode loader --batch 4 --clip 2 --steps 5 --warmup 1 --workers 1",
                       "tests/tmp/bench_loader.json");
     cr_assert_str_eq(json_string_value(json_object_get(l, "mode")), "loader");

@@ -148,9 +148,45 @@ Test(check, identical_runs_pass) {
                   strstr(t, "latency model batch 1 p99 ms") && strstr(t, "check: PASS") &&
                   !strstr(t, "REGRESSION"),
               "%s", t);
+    cr_assert(!strstr(t, "warning"), "a warning where the runs agree: %s", t);
     free(t);
     /* the baseline against itself */
     cr_assert_eq(tc_run(db, "check --baseline ref --experiment synth --variant base", out), 0);
+}
+
+/* Baseline runs computed with another CPU numerics version: the check runs,
+ * and says so (table and JSON). */
+Test(check, different_numerics_versions_warn) {
+    char db[300], cmd[800];
+    tc_db("numerics", false, db, sizeof db);
+    tc_pin(db);
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 %s \"UPDATE runs SET numerics = 2; UPDATE runs SET numerics = 1 WHERE "
+             "variant = 'base'\"",
+             db);
+    cr_assert_eq(tc_system(cmd), 0, "%s", cmd);
+    const char *out = TC_DIR "/numerics.txt";
+    cr_assert_eq(tc_run(db, "check --baseline ref --experiment synth --variant same " TC_TOL, out),
+                 0);
+    char *t = tc_slurp(out);
+    cr_assert(strstr(t, "warning: the runs compared were computed with different CPU numerics "
+                        "versions") &&
+                  strstr(t, "version 1 (runs 1 2)") && strstr(t, "version 2 (runs 3 4)") &&
+                  strstr(t, "check: PASS"),
+              "%s", t);
+    free(t);
+    out = TC_DIR "/numerics.json";
+    cr_assert_eq(
+        tc_run(db, "check --baseline ref --experiment synth --variant same --format json " TC_TOL,
+               out),
+        0);
+    json_error_t e;
+    json_t *j = json_load_file(out, 0, &e);
+    cr_assert_not_null(j, "%s", e.text);
+    json_t *w = json_object_get(j, "warnings");
+    cr_assert(json_array_size(w) == 1 &&
+              strstr(json_string_value(json_array_get(w, 0)), "numerics"));
+    json_decref(j);
 }
 
 Test(check, planted_accuracy_drop_fails) {

@@ -226,12 +226,13 @@ static void write_v2_store(const char *db, Cell *cells) {
     cr_assert_eq(store_close(st), VB_OK);
     for (int i = 0; i < 4; i++) free(canon[i]);
     raw_exec(db, "UPDATE runs SET dataset_digest = '" QS_DIGEST "', status = 'done' WHERE id < 4;"
+                 "DROP VIEW run_summary;"
                  "DROP INDEX runs_legacy_hash; ALTER TABLE runs DROP COLUMN legacy_hash;"
                  "ALTER TABLE runs DROP COLUMN slurm_job_id;"
                  "ALTER TABLE runs DROP COLUMN slurm_array_task_id;"
                  "ALTER TABLE runs DROP COLUMN slurm_node;"
-                 "DROP VIEW run_summary; ALTER TABLE runs DROP COLUMN transient;"
-                 "ALTER TABLE runs DROP COLUMN resumes;"
+                 "ALTER TABLE runs DROP COLUMN cpu_path; ALTER TABLE runs DROP COLUMN numerics;"
+                 "ALTER TABLE runs DROP COLUMN transient; ALTER TABLE runs DROP COLUMN resumes;"
                  "PRAGMA user_version = 2;");
 }
 

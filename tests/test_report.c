@@ -101,9 +101,17 @@ static void tr_log_run(Store *st, int64_t id, int v, int s) {
             x[i] = (ms[c] + (c == 5 ? 0.1 * v : 0)) * (1.0 + 0.01 * ((i * 7 + s) % 11));
         cr_assert_eq(store_log_latency(st, id, comp[c], 1, x, 40), VB_OK, "%s", vb_errmsg());
     }
-    StoreProvenance p = {
-        "abc123def456", 0,     "testhost", "Test CPU", NULL, NULL, "CUDA=0 SAN=0 DEBUG=0 CC=gcc 12",
-        "testlibs 1.0", "cpu", 2,          "digest42", NULL, -1,   NULL};
+    StoreProvenance p = {.git_sha = "abc123def456",
+                         .host = "testhost",
+                         .cpu_model = "Test CPU",
+                         .build_opts = "CUDA=0 SAN=0 DEBUG=0 CC=gcc 12",
+                         .libraries = "testlibs 1.0",
+                         .backend = "cpu",
+                         .threads = 2,
+                         .dataset_digest = "digest42",
+                         .slurm_array_task_id = -1,
+                         .cpu_path = "avx512",
+                         .numerics = VB_NUMERICS_VERSION};
     cr_assert_eq(store_set_provenance(st, id, &p), VB_OK);
 }
 
@@ -367,6 +375,9 @@ Test(report, end_to_end_files_sections_images_numbers) {
     *eol = 0;
     cr_assert(strstr(fp, "| better |"), "a lower false-positive rate is better: %s", fp);
     *eol = '\n';
+    cr_assert(strstr(md, "CPU kernels: avx512 path, numerics version") &&
+                  !strstr(md, "different CPU numerics versions"),
+              "CPU kernels line missing or a numerics warning where all runs agree");
     /* power columns: what the runs can detect, in the comparison and the claims tables */
     cr_assert(strstr(md, "| detectable \xce\x94 (80% power); pairs to detect the tolerance |") &&
                   strstr(md, "| detectable \xce\x94 (80% power); pairs to detect the claim |"),
@@ -389,6 +400,9 @@ Test(report, end_to_end_files_sections_images_numbers) {
 Test(report, without_gnuplot_tables_and_a_note) {
     char db[300], cmd[1200];
     tr_db("nognuplot", true, 2, db, sizeof db);
+    /* one run computed with an older CPU numerics version: the report warns */
+    snprintf(cmd, sizeof cmd, "sqlite3 %s 'UPDATE runs SET numerics = 1 WHERE id = 1'", db);
+    cr_assert_eq(tr_system(cmd), 0, "%s", cmd);
     const char *out = TR_OUT "nognuplot";
     snprintf(cmd, sizeof cmd,
              "rm -rf %s && VADBENCH_GNUPLOT=/nonexistent/gnuplot ./vadbench report synth --db %s "
@@ -406,6 +420,10 @@ Test(report, without_gnuplot_tables_and_a_note) {
     char *md = tr_slurp(path);
     cr_assert(strstr(md, "gnuplot could not be run") && strstr(md, "/nonexistent/gnuplot"), "%s",
               md);
+    cr_assert(strstr(md, "Warning: the runs compared were computed with different CPU numerics "
+                         "versions") &&
+                  strstr(md, "version 1 (runs 1)"),
+              "no numerics warning in:\n%s", md);
     cr_assert(strstr(md, "## Claims") && strstr(md, "| VAE memory |"), "tables missing");
     char want[80];
     tr_expected(0.60, 0.15, 1, 2.0, 2, 1.0, want, sizeof want);

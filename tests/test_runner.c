@@ -145,23 +145,30 @@ Test(runner, rerun_skips_and_interrupt_resumes_exactly, .timeout = 240) {
     free(fa), free(fb);
 }
 
-Test(runner, sigkill_mid_epoch_then_restart_matches, .timeout = 300) {
-    sh("rm -rf tests/tmp/kill_a tests/tmp/kill_b");
+/* Run a/seed1 straight into db `dir`_a; run it again into `dir`_b on path
+ * `kill_isa` (NULL: the default), SIGKILL it after its first checkpoint,
+ * restart it on path `resume_isa`; the final metrics must match. */
+static void kill_and_resume(const char *dir, const char *kill_isa, const char *resume_isa) {
+    char da[256], db[256], cmd[1024];
+    snprintf(da, sizeof da, "tests/tmp/%s_a", dir);
+    snprintf(db, sizeof db, "tests/tmp/%s_b", dir);
+    sh("rm -rf %s %s", da, db);
     write_exp("tests/tmp/kill_tiny.yaml", "killtiny", 6, "");
     cr_assert_eq(
-        sh("./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db tests/tmp/kill_a/db --quiet"),
-        0);
+        sh("./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db %s/db --quiet", da), 0);
+    snprintf(cmd, sizeof cmd, "%s/db", db);
     pid_t pid = fork();
     if (pid == 0) {
+        if (kill_isa) setenv("VADBENCH_ISA", kill_isa, 1);
         execl("./vadbench", "vadbench", "run", "tests/tmp/kill_tiny.yaml", "--only", "a/*/seed1",
-              "--db", "tests/tmp/kill_b/db", "--quiet", (char *)NULL);
+              "--db", cmd, "--quiet", (char *)NULL);
         _exit(127);
     }
     /* wait for a checkpoint, then kill without warning */
     bool killed = false;
     for (int i = 0; i < 3000 && !killed; i++) {
         usleep(10000);
-        if (sh("ls tests/tmp/kill_b/checkpoints/*.ckpt >/dev/null 2>&1") == 0) {
+        if (sh("ls %s/checkpoints/*.ckpt >/dev/null 2>&1", db) == 0) {
             usleep(30000);
             kill(pid, SIGKILL);
             killed = true;
@@ -170,15 +177,29 @@ Test(runner, sigkill_mid_epoch_then_restart_matches, .timeout = 300) {
     int status;
     waitpid(pid, &status, 0);
     cr_assert(killed && WIFSIGNALED(status), "the run finished before it could be killed");
-    cr_assert_eq(count("tests/tmp/kill_b/db", "SELECT count(*) FROM runs WHERE status='running'"),
-                 1);
+    cr_assert_eq(count(cmd, "SELECT count(*) FROM runs WHERE status='running'"), 1);
     /* the dead owner's cell is claimed again at once and resumed */
-    cr_assert_eq(
-        sh("./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db tests/tmp/kill_b/db --quiet"),
-        0);
-    char *fa = finals("tests/tmp/kill_a/db"), *fb = finals("tests/tmp/kill_b/db");
-    cr_assert_str_eq(fa, fb, "final metrics differ after SIGKILL + restart");
+    cr_assert_eq(sh("%s%s ./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db %s "
+                    "--quiet",
+                    resume_isa ? "VADBENCH_ISA=" : "", resume_isa ? resume_isa : "", cmd),
+                 0);
+    snprintf(cmd, sizeof cmd, "%s/db", da);
+    char *fa = finals(cmd);
+    snprintf(cmd, sizeof cmd, "%s/db", db);
+    char *fb = finals(cmd);
+    cr_assert_str_eq(fa, fb, "final metrics differ after SIGKILL + restart (paths %s -> %s)",
+                     kill_isa ? kill_isa : "default", resume_isa ? resume_isa : "default");
     free(fa), free(fb);
+}
+
+Test(runner, sigkill_mid_epoch_then_restart_matches, .timeout = 300) {
+    kill_and_resume("kill", NULL, NULL);
+}
+
+/* Killed on the portable path, resumed on the best vector path (the
+ * default): the same bits as an uninterrupted run on the default path. */
+Test(runner, sigkill_on_one_isa_path_resume_on_another, .timeout = 300) {
+    kill_and_resume("killisa", "generic", NULL);
 }
 
 Test(runner, two_processes_share_cells_and_failures_are_recorded, .timeout = 300) {

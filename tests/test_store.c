@@ -14,7 +14,7 @@ Test(store, fresh_schema_tables_views_version_and_wal) {
     int v;
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
     cr_assert_eq(v, STORE_SCHEMA_VERSION);
-    cr_assert_eq(v, 5);
+    cr_assert_eq(v, STORE_SCHEMA_VERSION);
     const char *names[] = {"experiments", "runs",           "params",    "metrics",
                            "timings",     "latency",        "baselines", "final_metrics",
                            "run_summary", "variant_summary"};
@@ -39,7 +39,7 @@ Test(store, fresh_schema_tables_views_version_and_wal) {
     /* reopening an existing file changes nothing */
     cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_OK);
     cr_assert_eq(store_schema_version(st, &v), VB_OK);
-    cr_assert_eq(v, 5);
+    cr_assert_eq(v, STORE_SCHEMA_VERSION);
     cr_assert_eq(store_close(st), VB_OK);
 }
 
@@ -114,6 +114,8 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(r.status, STORE_DONE);
     cr_assert_eq(r.attempts, 1);
     cr_assert_null(r.checkpoint);
+    cr_assert_null(r.cpu_path);
+    cr_assert_eq(r.numerics, 0); /* unknown for runs recorded before version 5 */
     cr_assert(!r.transient);
     cr_assert_null(r.resumes);
     cr_assert_float_eq(r.wall_s, 60.0, 1e-3);
@@ -135,6 +137,11 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(q1(db, "SELECT mean FROM variant_summary WHERE metric = 'auc'"), 0.75);
     cr_assert_eq(q1(db, "SELECT seconds FROM timings WHERE run_id = 1"), 60.0);
     /* and what version 5 added */
+    StoreProvenance pv;
+    store_provenance_local(&pv);
+    cr_assert_eq(store_set_provenance(st, 2, &pv), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(q1(db, "SELECT numerics FROM runs WHERE id = 2"), (double)VB_NUMERICS_VERSION);
+    /* and what version 6 added */
     cr_assert_eq(store_note_resume(st, 1, "{\"step\": 7}"), VB_OK, "%s", vb_errmsg());
     cr_assert_eq(store_note_resume(st, 1, "{\"step\": 9}"), VB_OK, "%s", vb_errmsg());
     cr_assert_eq(q1(db, "SELECT json_extract(resumes, '$[1].step') FROM runs WHERE id = 1"), 9.0);
@@ -676,7 +683,7 @@ Test(store, find_run_by_id_or_unique_hash_prefix) {
 
 /* A read-only handle changes nothing (not even the journal mode's files
  * when it can avoid them) and every write through it fails cleanly; a
- * version-4 file is migrated (4 -> 5) first by a writing open. */
+ * version-5 file is migrated (5 -> 6) first by a writing open. */
 Test(store, readonly_open_reads_and_refuses_writes) {
     char db[256];
     Store *st = tsu_fresh("ro", db, sizeof db);
@@ -692,14 +699,14 @@ Test(store, readonly_open_reads_and_refuses_writes) {
     cr_assert(strstr(vb_errmsg(), db), "%s", vb_errmsg());
     cr_assert_eq(store_close(st), VB_OK);
     cr_assert_eq(q1(db, "SELECT count(*) FROM experiments"), 1.0);
-    /* an older file (version 4: before runs.transient and runs.resumes) is
+    /* an older file (version 5: before runs.transient and runs.resumes) is
      * migrated through a writing open, then read */
     StoreCell c = {"a", 0, "", "{\"x\":1}", "00112233445566778899aabbccddeeff"};
     cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_OK, "%s", vb_errmsg());
     cr_assert_eq(store_register_cells(st, exp, &c, 1, NULL), VB_OK, "%s", vb_errmsg());
     cr_assert_eq(store_close(st), VB_OK);
     raw_exec(db, "DROP VIEW run_summary; ALTER TABLE runs DROP COLUMN resumes;"
-                 "ALTER TABLE runs DROP COLUMN transient; PRAGMA user_version = 4;");
+                 "ALTER TABLE runs DROP COLUMN transient; PRAGMA user_version = 5;");
     cr_assert_eq(store_open(db, STORE_READONLY, &st), VB_OK, "%s", vb_errmsg());
     StoreRun r;
     cr_assert_eq(store_find_run(st, "0011", &r), VB_OK, "%s", vb_errmsg());
@@ -707,7 +714,7 @@ Test(store, readonly_open_reads_and_refuses_writes) {
     cr_assert_null(r.resumes);
     store_run_free(&r);
     cr_assert_eq(store_close(st), VB_OK);
-    cr_assert_eq(q1(db, "PRAGMA user_version"), 5.0);
+    cr_assert_eq(q1(db, "PRAGMA user_version"), (double)STORE_SCHEMA_VERSION);
     cr_assert_eq(q1(db, "SELECT count(*) FROM runs WHERE transient = 0 AND resumes IS NULL"), 1.0);
     cr_assert_eq(q1(db, "SELECT resumed IS NULL FROM run_summary"), 1.0);
     /* an empty file is not a store */

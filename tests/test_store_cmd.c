@@ -116,6 +116,8 @@ Test(store_cmd, show_by_id_and_hash_prefix) {
                           "train/loss",
                           "3 points, steps 0..2",
                           "timings",
+                          "cpu kernels",
+                          "numerics version",
                           "\"variant\": \"A\""};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         cr_assert(strstr(t, want[i]), "missing '%s' in:\n%s", want[i], t);
@@ -128,6 +130,8 @@ Test(store_cmd, show_by_id_and_hash_prefix) {
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "config"), "seed")), 2);
     json_t *p = json_object_get(j, "provenance");
     cr_assert_str_eq(json_string_value(json_object_get(p, "backend")), "cpu");
+    cr_assert_eq(json_integer_value(json_object_get(p, "numerics")), VB_NUMERICS_VERSION);
+    cr_assert_not_null(json_string_value(json_object_get(p, "cpu_path")));
     json_t *lat = json_array_get(json_object_get(j, "latency_ms"), 0);
     cr_assert_eq(json_real_value(json_object_get(lat, "p50")), 5.0);
     cr_assert_eq(json_integer_value(
@@ -154,9 +158,12 @@ Test(store_cmd, export_has_a_column_per_final_metric) {
     cr_assert(strstr(t, "run_id,experiment,variant,holdout,seed,status,error,config_hash,"
                         "created,started,finished,wall_s,attempts,git_sha,git_dirty,host,"
                         "cpu_model,gpu,gpu_driver,build_opts,libraries,backend,threads,"
-                        "dataset_digest,test/auc,val/loss\n") == t,
+                        "dataset_digest,cpu_path,numerics,test/auc,val/loss\n") == t,
               "%s", t);
-    cr_assert(strstr(t, ",cpu,2,sha256:feed,0.6,0.4\n"), "%s", t);
+    char want[80];
+    snprintf(want, sizeof want, ",cpu,2,sha256:feed,%s,%d,0.6,0.4\n", kisa_name(kisa_active()),
+             VB_NUMERICS_VERSION);
+    cr_assert(strstr(t, want), "%s", t);
     cr_assert(strstr(t, "\n7,other,Z,,9,queued,,e0e0e0e0,"), "%s", t);
     free(t);
     const char *b[] = {"export", "--format", "json", "--db", db, "--experiment", "exp"};

@@ -25,8 +25,10 @@
  * Interface semantics are checked too: every output buffer starts as NaN (a
  * forward must overwrite every element), and each backward runs twice: the
  * second run must give the same activation gradients (overwrite) and doubled
- * parameter gradients (accumulate). The run_* functions take a KOps table so
- * the same checks can be pointed at another backend. */
+ * parameter gradients (accumulate). The run_* functions take a KOps table:
+ * suite cuda_torch runs every case again on the CUDA backend (skipped
+ * without a GPU, see cuda_testutil.h). */
+#include "cuda_testutil.h"
 #include "testutil.h"
 
 #include <jansson.h>
@@ -618,3 +620,29 @@ Test(torch_kernels, every_fixture_case_is_tested) {
     }
     st_close(&f);
 }
+
+/* The same PyTorch fixtures on the CUDA backend (skipped without a GPU). */
+Test(cuda_torch, conv2d_s2) { run_conv(cuda_or_skip(), "conv2d_s2", 'c'); }
+Test(cuda_torch, conv2d_g2) { run_conv(cuda_or_skip(), "conv2d_g2", 'c'); }
+Test(cuda_torch, conv2d_1x1) { run_conv(cuda_or_skip(), "conv2d_1x1", 'c'); }
+Test(cuda_torch, dwconv_k3s1) { run_conv(cuda_or_skip(), "dwconv_k3s1", 'd'); }
+Test(cuda_torch, dwconv_k5s2) { run_conv(cuda_or_skip(), "dwconv_k5s2", 'd'); }
+Test(cuda_torch, dwconv_k3s1_via_conv2d) { run_conv(cuda_or_skip(), "dwconv_k3s1", 'c'); }
+Test(cuda_torch, convt2d_k4s2p1) { run_conv(cuda_or_skip(), "convt2d_k4s2p1", 't'); }
+Test(cuda_torch, bn2d_train) { run_bn(cuda_or_skip(), "bn2d_train"); }
+Test(cuda_torch, bn2d_train_silu) { run_bn(cuda_or_skip(), "bn2d_train_silu"); }
+Test(cuda_torch, bn2d_eval) { run_bn(cuda_or_skip(), "bn2d_eval"); }
+Test(cuda_torch, bn1d_train) { run_bn(cuda_or_skip(), "bn1d_train"); }
+Test(cuda_torch, lstm) { run_rnn(cuda_or_skip(), "lstm"); }
+Test(cuda_torch, lstm_bidirectional) { run_rnn(cuda_or_skip(), "lstm_bi"); }
+Test(cuda_torch, gru) { run_rnn(cuda_or_skip(), "gru"); }
+Test(cuda_torch, gru_bidirectional) { run_rnn(cuda_or_skip(), "gru_bi"); }
+Test(cuda_torch, attention_pooling) { run_attn(cuda_or_skip(), "attn"); }
+Test(cuda_torch, linear) { run_linear(cuda_or_skip(), "linear"); }
+Test(cuda_torch, act_silu) { run_act(cuda_or_skip(), "act_silu"); }
+Test(cuda_torch, act_sigmoid) { run_act(cuda_or_skip(), "act_sigmoid"); }
+Test(cuda_torch, act_tanh) { run_act(cuda_or_skip(), "act_tanh"); }
+Test(cuda_torch, act_relu) { run_act(cuda_or_skip(), "act_relu"); }
+Test(cuda_torch, act_leaky) { run_act(cuda_or_skip(), "act_leaky"); }
+Test(cuda_torch, softmax) { run_softmax(cuda_or_skip(), "softmax"); }
+Test(cuda_torch, log_softmax) { run_softmax(cuda_or_skip(), "log_softmax"); }

@@ -66,7 +66,7 @@ Test(train_torch, adamw_five_steps_match_torch) {
     const KOps *k = kops_cpu();
     for (int s = 0; s < 5; s++) {
         for (size_t i = 0; i < n; i++) g[i] = (float)num(json_array_get(grads, (size_t)s), i);
-        k->adamw(n, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, s + 1, p, g, m, v);
+        k->adamw(n, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, s + 1, NULL, 0, p, g, m, v);
         for (size_t i = 0; i < n; i++) want[i] = (float)num(json_array_get(after, (size_t)s), i);
         /* both sides in float32; a few ulps from operation order */
         tu_assert_close(p, want, n, 1e-6, 1e-7, "AdamW parameters");
@@ -190,7 +190,7 @@ static float *train(Tiny *t, int threads, uint64_t seed, const char *ckpt, int64
     return p;
 }
 
-Test(train_loop, deterministic_threads_seeds_and_resume, .timeout = 120) {
+Test(train_loop, deterministic_threads_seeds_and_resume, .timeout = 600) {
     Tiny t;
     tiny_setup(&t);
     size_t n1, n2, n3, n4;
@@ -215,6 +215,35 @@ Test(train_loop, deterministic_threads_seeds_and_resume, .timeout = 120) {
     cr_assert_eq(s, VB_OK, "%s", vb_errmsg());
     tu_assert_bytes_equal(a, e, n1 * sizeof(float), "straight vs 5 steps + checkpoint + resume");
     free(a), free(b), free(c), free(e);
+    dataset_free(&t.ds);
+}
+
+/* Stop (checkpoint) on the portable path, resume on another: the bits of a
+ * straight run on the best path — every path computes the same numbers. */
+Test(train_loop, resume_across_instruction_set_paths, .timeout = 120) {
+    Tiny t;
+    tiny_setup(&t);
+    size_t n1, n2;
+    VbStatus s;
+    KIsa best = K_ISA_GENERIC, mid = K_ISA_GENERIC;
+    for (int i = 0; i < K_ISA_N; i++)
+        if (kisa_supported((KIsa)i)) mid = best, best = (KIsa)i;
+    cr_assert_eq(kisa_set(best), VB_OK);
+    float *a = train(&t, 2, 7, NULL, -1, &n1, &s, NULL);
+    cr_assert_eq(s, VB_OK, "%s", vb_errmsg());
+    const char *ck = "tests/tmp/train_resume_isa.ckpt";
+    remove(ck);
+    bool stopped = false;
+    cr_assert_eq(kisa_set(K_ISA_GENERIC), VB_OK);
+    free(train(&t, 2, 7, ck, 5, &n2, &s, &stopped));
+    cr_assert(s == VB_OK && stopped, "the run did not stop at step 5: %s", vb_errmsg());
+    cr_assert_eq(kisa_set(mid), VB_OK);
+    float *b = train(&t, 1, 7, ck, -1, &n2, &s, NULL);
+    cr_assert_eq(s, VB_OK, "%s", vb_errmsg());
+    cr_assert(memcmp(a, b, n1 * sizeof(float)) == 0,
+              "%s straight vs generic 5 steps + checkpoint + %s resume", kisa_name(best),
+              kisa_name(mid));
+    free(a), free(b);
     dataset_free(&t.ds);
 }
 

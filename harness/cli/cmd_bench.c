@@ -4,9 +4,11 @@
  * or the training data loader alone (synthetic videos at the model's image
  * size, clips of --clip frames, augmentation and class-balanced sampling on,
  * --workers threads), whose batches/s must stay far above the training
- * step's. Prints one JSON line (images/s, median/p90/p99 milliseconds, peak
- * RSS, arena bytes) so that runs can be compared with the PyTorch twin
- * (tests/reference/bench_torch.py) as ratios. */
+ * step's; or the CPU backend's SGEMM peak (--mode gemm). Prints one JSON
+ * line (images/s, median/p90/p99 milliseconds, peak RSS, arena bytes, GFLOP
+ * per step and achieved GFLOP/s of the CPU products) so that runs can be
+ * compared with the PyTorch twin (tests/reference/bench_torch.py) as
+ * ratios and with the SGEMM peak. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,13 +38,14 @@ static double percentile(const double *sorted, int n, double q) {
     return sorted[lo] + (pos - lo) * (sorted[lo + 1] - sorted[lo]);
 }
 
-typedef enum BenchMode { BENCH_TRAIN = 0, BENCH_INFER, BENCH_LOADER } BenchMode;
-static const char *const bench_mode_names[] = {"train", "infer", "loader", NULL};
+typedef enum BenchMode { BENCH_TRAIN = 0, BENCH_INFER, BENCH_LOADER, BENCH_GEMM } BenchMode;
+static const char *const bench_mode_names[] = {"train", "infer", "loader", "gemm", NULL};
 
 typedef struct BenchOpts {
     const char *model, *variant;
     BenchMode mode;
     KBackend backend;
+    KPrecision precision;
     int batch, clip, steps, warmup, threads, seed, workers;
 } BenchOpts;
 
@@ -123,14 +126,54 @@ static VbStatus run_loader_bench(const BenchOpts *o, const ModelConfig *cfg) {
     return st;
 }
 
+/* --mode gemm: the CPU SGEMM's peak on a cache-friendly product (A 2016 x
+ * 256, B 256 x 512: 144 micro-tiles of 14 rows on AVX-512), best of --steps
+ * repetitions after --warmup, on the backend's threads. */
+static VbStatus run_gemm_bench(const BenchOpts *o) {
+    const int m = 2016, n = 512, k = 256;
+    const KOps *kk = kops_cpu();
+    float *a = kk->alloc((size_t)m * k * sizeof(float)),
+          *b = kk->alloc((size_t)k * n * sizeof(float));
+    float *c = kk->alloc((size_t)m * n * sizeof(float));
+    if (!a || !b || !c) {
+        if (a) kk->free(a);
+        if (b) kk->free(b);
+        if (c) kk->free(c);
+        return VB_FAIL(VB_ERR_NOMEM, "cannot allocate the SGEMM benchmark's matrices");
+    }
+    for (size_t i = 0; i < (size_t)m * k; i++) a[i] = (float)(i % 13) * 0.1f - 0.6f;
+    for (size_t i = 0; i < (size_t)k * n; i++) b[i] = (float)(i % 7) * 0.1f - 0.3f;
+    double best = 1e30, sum = 0;
+    for (int s = 0; s < o->warmup + o->steps; s++) {
+        double t0 = vb_now_s();
+        kk->gemm(false, false, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
+        double t = vb_now_s() - t0;
+        if (s >= o->warmup) best = t < best ? t : best, sum += t;
+    }
+    json_t *j = json_object();
+    json_object_set_new(j, "mode", json_string("gemm"));
+    json_object_set_new(j, "cpu_path", json_string(kisa_name(kisa_active())));
+    json_object_set_new(j, "threads", json_integer(kthreads_get()));
+    json_object_set_new(j, "shape", json_pack("[i,i,i]", m, n, k));
+    json_object_set_new(j, "steps", json_integer(o->steps));
+    json_object_set_new(j, "peak_gflops", json_real(2.0 * m * n * k / best * 1e-9));
+    json_object_set_new(j, "mean_gflops", json_real(2.0 * m * n * k * o->steps / sum * 1e-9));
+    print_json(j);
+    kk->free(a), kk->free(b), kk->free(c);
+    return VB_OK;
+}
+
 static VbStatus run_bench(const BenchOpts *o) {
+    if (o->mode == BENCH_GEMM) return run_gemm_bench(o);
     ModelConfig cfg;
     VB_TRY(cfg_read_model_file(o->model, o->variant, &cfg));
     if (o->mode == BENCH_LOADER) return run_loader_bench(o, &cfg);
     bool train = o->mode == BENCH_TRAIN;
     const KOps *k = kops_get(o->backend);
     if (!k) return VB_ERR_BACKEND;
+    VB_TRY(k->set_precision(o->precision));
     int B = o->batch, T = o->clip, nimg = B * T, S = cfg.image;
+    size_t px = (size_t)nimg * S * S * cfg.channels;
     Hybrid m;
     VB_TRY(hybrid_build(&m, &cfg, k, B, T));
     hybrid_init(&m, (uint64_t)o->seed);
@@ -138,16 +181,16 @@ static VbStatus run_bench(const BenchOpts *o) {
     AdamW opt;
     VbStatus st = adamw_init(&opt, &m.pt, 0.9f, 0.999f, 1e-8f, 0.01f);
     Arena xa;
-    if (st == VB_OK) st = arena_init(&xa, k, (size_t)nimg * S * S * 3 * sizeof(float) + 64);
+    if (st == VB_OK) st = arena_init(&xa, k, px * sizeof(float) + 64 + 8 * sizeof(double));
     if (st != VB_OK) {
         hybrid_free(&m);
         return st;
     }
-    float *x = arena_floats(&xa, (size_t)nimg * S * S * 3);
-    float *host = vb_xmalloc((size_t)nimg * S * S * 3 * sizeof(float));
-    rng_fill_normal(rng_stream((uint64_t)o->seed, "bench"), 0, 0, (size_t)nimg * S * S * 3, 0, 1,
-                    host);
-    k->upload(x, host, (size_t)nimg * S * S * 3 * sizeof(float));
+    float *x = arena_floats(&xa, px);
+    double *stats = (double *)arena_floats(&xa, 2 * K_LOSS_PARTS + 2); /* parts, grad norm */
+    float *host = vb_xmalloc(px * sizeof(float));
+    rng_fill_normal(rng_stream((uint64_t)o->seed, "bench"), 0, 0, px, 0, 1, host);
+    k->upload(x, host, px * sizeof(float));
     free(host);
     /* labels: a fixed mix of classes, class 7 (NormalVideos) counts as normal */
     int *ya = vb_xmalloc((size_t)B * sizeof(int)), *an = vb_xmalloc((size_t)B * sizeof(int));
@@ -161,37 +204,62 @@ static VbStatus run_bench(const BenchOpts *o) {
     LossConfig lc;
     loss_config_defaults(&lc);
     LossWork lw;
-    loss_work_init(&lw, &m);
+    if (st == VB_OK) st = loss_work_init(&lw, &m);
+    if (st != VB_OK) {
+        free(ya), free(an), free(lam);
+        adamw_free(&opt);
+        arena_free(&xa);
+        hybrid_free(&m);
+        return st;
+    }
     int total = o->warmup + o->steps;
     double *ms = vb_xmalloc((size_t)total * sizeof(double));
     double last_loss = 0;
+    uint64_t flops0 = 0;
     for (int s = 0; s < total && st == VB_OK; s++) {
+        if (s == o->warmup) flops0 = kcpu_flops();
         double t0 = (vb_now_s() * 1e3);
         m.net.step = (uint64_t)s;
-        if (train) {
+        if (train) { /* the trainer's step: nothing read back inside it */
             optim_zero_grad(&m.pt);
             hybrid_forward(&m, B, T, x);
-            LossParts lp;
-            st = loss_compute(&lc, &m, &lw, B, T, &tg, &lp);
-            if (st != VB_OK) break;
+            loss_enqueue(&lc, &m, &lw, B, T, &tg, stats);
             hybrid_backward(&m, B, T, x);
-            optim_clip(&m.pt, 1.0);
-            adamw_step(&opt, &m.pt, 1e-4f);
-            last_loss = lp.total;
+            optim_clip_adamw(&opt, &m.pt, 1.0, 1e-4f, stats + K_LOSS_PARTS);
         } else {
             hybrid_forward(&m, B, T, x);
         }
         k->sync();
         ms[s] = (vb_now_s() * 1e3) - t0;
+        st = k->status();
+    }
+    if (st == VB_OK && train) {
+        double parts[K_LOSS_PARTS];
+        k->download(parts, stats, sizeof parts);
+        LossParts lp = loss_parts_from(parts);
+        st = loss_parts_check(&lp);
+        last_loss = lp.total;
     }
     if (st == VB_OK) {
         json_t *j = json_object();
         json_object_set_new(j, "mode", json_string(bench_mode_names[o->mode]));
         json_object_set_new(j, "backend", json_string(k->name));
+        json_object_set_new(j, "precision", json_string(kprecision_names[o->precision]));
+        KInfo ki;
+        k->info(&ki);
+        if (ki.device[0]) json_object_set_new(j, "device", json_string(ki.device));
         json_object_set_new(j, "threads", json_integer(kthreads_get()));
         json_object_set_new(j, "batch", json_integer(B));
         json_object_set_new(j, "clip", json_integer(T));
         print_timing(j, ms + o->warmup, o->steps, nimg);
+        if (k == kops_cpu()) {
+            /* products of the measured steps; GFLOP/s at the median step */
+            double gflop = (double)(kcpu_flops() - flops0) / o->steps * 1e-9;
+            double med = json_real_value(json_object_get(j, "median_ms"));
+            json_object_set_new(j, "cpu_path", json_string(kisa_name(kisa_active())));
+            json_object_set_new(j, "gflop_per_step", json_real(gflop));
+            json_object_set_new(j, "gflops", json_real(med > 0 ? gflop / (med * 1e-3) : 0));
+        }
         json_object_set_new(j, "param_bytes", json_integer((json_int_t)(m.pt.total * 4)));
         json_object_set_new(j, "activation_arena_bytes", json_integer((json_int_t)m.net.act.cap));
         json_object_set_new(j, "scratch_arena_bytes", json_integer((json_int_t)m.net.scratch.cap));
@@ -212,6 +280,7 @@ int cmd_bench(int argc, char **argv) {
     const CliCommand *cmd = cli_find("bench");
     BenchOpts o = {.mode = BENCH_TRAIN,
                    .backend = K_BACKEND_CPU,
+                   .precision = K_PREC_FP32,
                    .batch = 32,
                    .clip = 1,
                    .steps = 20,
@@ -228,6 +297,7 @@ int cmd_bench(int argc, char **argv) {
                      {"backend", CLI_CHOICE, &o.backend, kbackend_names},
                      {"seed", CLI_INT, &o.seed},
                      {"workers", CLI_INT, &o.workers},
+                     {"precision", CLI_CHOICE, &o.precision, kprecision_names},
                      {NULL, 0, NULL}};
     char *pos[1];
     int npos;
@@ -235,7 +305,7 @@ int cmd_bench(int argc, char **argv) {
     VbStatus s = cli_parse(cmd, argc, argv, opts, pos, 0, &npos, &help);
     if (s != VB_OK) return cli_usage_error(cmd, vb_errmsg());
     if (help) return 0;
-    if (!o.model) return cli_usage_error(cmd, "--model is required");
+    if (!o.model && o.mode != BENCH_GEMM) return cli_usage_error(cmd, "--model is required");
     if (o.batch < 1 || o.clip < 1 || o.steps < 1 || o.warmup < 0 || o.threads < 0 || o.workers < 0)
         return cli_usage_error(cmd, "--batch, --clip and --steps must be >= 1, --warmup and "
                                     "--workers >= 0");

@@ -164,6 +164,7 @@ static void row_texts(const CheckRow *r, char cell[7][160]) {
 
 static void print_table(const CheckResult *r) {
     printf("%s\n%s\n", r->base_desc, r->cand_desc);
+    if (*r->warning) printf("warning: %s\n", r->warning);
     const char *head[7] = {
         "metric", "baseline", "candidate", "change", "limit", "verdict", "detectable (80% power)"};
     int w[7];
@@ -218,6 +219,8 @@ static void print_json(const CheckResult *r) {
     json_object_set_new(o, "latency_factor", json_real(r->latency_factor));
     json_object_set_new(o, "alpha", json_real(r->alpha));
     json_object_set_new(o, "regressions", json_integer(r->regressions));
+    json_object_set_new(o, "warnings", json_array());
+    if (*r->warning) json_array_append_new(json_object_get(o, "warnings"), json_string(r->warning));
     for (int i = 0; i < r->nrows; i++) {
         const CheckRow *x = &r->rows[i];
         json_t *j = json_object();

@@ -147,7 +147,8 @@ static json_t *describe(const Dataset *ds, const char *kind, const UcfReport *re
     }
     json_object_set_new(root, "source", json_string(ds->source ? ds->source : ""));
     json_object_set_new(root, "kind", json_string(kind));
-    json_object_set_new(root, "frame_size", json_pack("[i,i,i]", ds->frames.h, ds->frames.w, 3));
+    json_object_set_new(root, "frame_size",
+                        json_pack("[i,i,i]", ds->frames.h, ds->frames.w, ds->frames.c));
     json_object_set_new(root, "normal", json_string(ds->classes[ds->normal]));
     json_object_set_new(root, "classes", classes);
     json_object_set_new(root, "totals",

@@ -40,19 +40,21 @@ static VbStatus run_forward(const FwdOpts *o) {
     else if (xt->ndim == 5)
         B = (int)xt->shape[0], T = (int)xt->shape[1], H = (int)xt->shape[3], W = (int)xt->shape[4];
     else
-        st = vb_fail_plain(VB_ERR_INPUT, "%s: x must be (B,3,H,W) or (B,T,3,H,W), got %d dims",
+        st = vb_fail_plain(VB_ERR_INPUT, "%s: x must be (B,C,H,W) or (B,T,C,H,W), got %d dims",
                            o->input, xt->ndim);
+    int Ch = cfg.channels;
     if (st == VB_OK &&
-        (xt->shape[xt->ndim - 3] != 3 || H != cfg.image || W != cfg.image || B < 1 || T < 1))
-        st = vb_fail_plain(
-            VB_ERR_INPUT,
-            "%s: x must have 3 channels of %dx%d pixels (model.image), got %lldx%dx%d", o->input,
-            cfg.image, cfg.image, (long long)xt->shape[xt->ndim - 3], H, W);
+        (xt->shape[xt->ndim - 3] != Ch || H != cfg.image || W != cfg.image || B < 1 || T < 1))
+        st = vb_fail_plain(VB_ERR_INPUT,
+                           "%s: x must have %d channel(s) (model.channels) of %dx%d pixels "
+                           "(model.image), got %lldx%dx%d",
+                           o->input, Ch, cfg.image, cfg.image, (long long)xt->shape[xt->ndim - 3],
+                           H, W);
     if (st != VB_OK) {
         st_close(&in);
         return st;
     }
-    size_t npix = (size_t)B * T * 3 * H * W;
+    size_t npix = (size_t)B * T * Ch * H * W;
     float *x_nchw = vb_xmalloc(npix * sizeof(float));
     st = st_read_f32(&in, xt, x_nchw, (int64_t)npix);
     st_close(&in);
@@ -83,14 +85,14 @@ static VbStatus run_forward(const FwdOpts *o) {
     if (st == VB_OK) {
         float *xin = arena_floats(&xa, npix), *xn = arena_floats(&xa, npix);
         k->upload(xin, x_nchw, npix * sizeof(float));
-        k->nchw_to_nhwc(nimg, H, W, 3, xin, xn);
+        k->nchw_to_nhwc(nimg, H, W, Ch, xin, xn);
         x = xn;
         hybrid_set_train(&m, train);
         if (train && o->noise) { st = weights_load_noise(&m, o->noise, nimg); }
     }
     if (st == VB_OK) {
         hybrid_forward(&m, B, T, x);
-        int F = m.bb.feat_dim, C = cfg.classes, E = cfg.embedding_dim;
+        int F = m.feat_dim, C = cfg.classes, E = m.emb_dim, P = m.proj_dim;
         StWriter *w = st_writer_new();
         float *bufs[12];
         int nb = 0;
@@ -101,7 +103,7 @@ static VbStatus run_forward(const FwdOpts *o) {
         const float *tout = m.has_temporal ? m.tmp.out : m.tin;
         st_writer_add(w, "temporal", 2, s_bd, bufs[nb++] = download(&m, tout, (size_t)B * m.tdim));
         st_writer_add(w, "projection", 2, s_bp,
-                      bufs[nb++] = download(&m, m.proj.y, (size_t)B * cfg.feature_dim));
+                      bufs[nb++] = download(&m, m.proj_out, (size_t)B * P));
         st_writer_add(w, "class_logits", 2, s_bc,
                       bufs[nb++] = download(&m, m.cls_logits, (size_t)B * C));
         st_writer_add(w, "binary_logits", 2, s_b2,

@@ -440,6 +440,11 @@ static void show_text(const ShowData *d) {
     kv("git", buf);
     kv("host", r->host);
     kv("cpu", r->cpu_model);
+    if (r->numerics > 0)
+        snprintf(buf, sizeof buf, "%s path, numerics version %d", r->cpu_path ? r->cpu_path : "-",
+                 r->numerics);
+    else snprintf(buf, sizeof buf, "- (recorded before numerics versions)");
+    kv("cpu kernels", buf);
     snprintf(buf, sizeof buf, "%s%s%s%s", r->gpu ? r->gpu : "-", r->gpu_driver ? " (driver " : "",
              r->gpu_driver ? r->gpu_driver : "", r->gpu_driver ? ")" : "");
     kv("gpu", buf);
@@ -549,6 +554,8 @@ static void show_json(const ShowData *d) {
                         r->slurm_array_task_id >= 0 ? json_integer(r->slurm_array_task_id)
                                                     : json_null());
     json_object_set_new(p, "slurm_node", jstr(r->slurm_node));
+    json_object_set_new(p, "cpu_path", jstr(r->cpu_path));
+    json_object_set_new(p, "numerics", r->numerics > 0 ? json_integer(r->numerics) : json_null());
     json_object_set_new(o, "provenance", p);
     json_error_t e;
     json_t *cfg = json_loads(r->config_json, 0, &e);

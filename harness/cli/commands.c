@@ -48,15 +48,21 @@ const CliCommand cli_commands[] = {
      "initialised from --seed (default 0). In train mode --noise supplies dropout masks (named\n"
      "by dropout site) and `vae.eps`; otherwise they are drawn from the seed.",
      cmd_forward},
-    {"bench", "time a training step, inference or the data loader",
-     "bench --model FILE.yaml [--variant NAME] [--mode train|infer|loader] [--batch N] [--clip T]\n"
+    {"bench", "time a training step, inference, the data loader or the CPU SGEMM",
+     "bench --model FILE.yaml [--variant NAME] [--mode train|infer|loader|gemm] [--batch N]\n"
+     "        [--clip T]\n"
      "        [--steps K] [--warmup W] [--threads N] [--backend cpu|cuda] [--seed S]\n"
-     "        [--workers N]\n\n"
+     "        [--workers N] [--precision fp32|bf16]\n\n"
      "Times the full training step (forward, MODEL_SPEC losses, backward, clipping, AdamW) or\n"
-     "inference on random data after W warm-up steps; prints one JSON line with images/s,\n"
+     "inference on random data after W warm-up steps (--precision bf16: convolutions and GEMMs\n"
+     "in bfloat16, backend cuda only); prints one JSON line with images/s,\n"
      "median/p90/p99 milliseconds, peak RSS and arena bytes. --mode loader times the training\n"
      "loader instead (synthetic videos at the model's image size, augmentation and sampler\n"
-     "on, --workers threads, default 2) and adds batches/s.",
+     "on, --workers threads, default 2) and adds batches/s. Train and infer also report the\n"
+     "GFLOP of the CPU backend's products (GEMMs, depthwise convolutions) per step and the\n"
+     "GFLOP/s they achieved at the median step time, and the instruction-set path. --mode gemm\n"
+     "(no --model) measures the CPU SGEMM's peak: a cache-friendly 2016x512x256 product\n"
+     "repeated --steps times on --threads threads, best GFLOP/s.",
      cmd_bench},
     {"data", "make, inspect, probe and pre-decode data sets (synth, inspect, probe, cache)",
      "data synth|inspect|probe|cache [options]   (`vadbench data SUBCOMMAND --help` for one)",

@@ -25,6 +25,24 @@ static const CfgKey MODEL_KEYS[] = {
      "dropout after global average pooling"},
     {"backbone.stochastic_depth", CFG_FLOAT, MC(stochastic_depth), 0, 0, 0, 0.99, NULL,
      "largest stochastic-depth drop probability (0 = off)"},
+    {"backbone.bn_affine", CFG_BOOL, MC(backbone_bn_affine), 0, 0, ANY, NULL,
+     "EfficientNet: BatchNorm with learned scale and shift (false: affine=False)"},
+    {"lenet.channels", CFG_INT_LIST, MC(lenet_channels), LENET_MAX_CONV, MC(lenet_nconv), 1, 4096,
+     NULL, "lenet: conv widths, one per conv -> BN -> LeakyReLU -> max-pool 2x2 level"},
+    {"lenet.kernel", CFG_INT, MC(lenet_kernel), 0, 0, 1, 15, NULL,
+     "lenet: conv kernel size (odd; padding k/2)"},
+    {"lenet.hidden", CFG_INT, MC(lenet_hidden), 0, 0, 0, 65536, NULL,
+     "lenet: width of the Linear -> BN1d -> LeakyReLU layer (0 = none)"},
+    {"lenet.out", CFG_INT, MC(lenet_out), 0, 0, 1, 65536, NULL,
+     "lenet: output (representation) width"},
+    {"lenet.bias", CFG_BOOL, MC(lenet_bias), 0, 0, ANY, NULL, "lenet: biases in convs and linears"},
+    {"lenet.bn_affine", CFG_BOOL, MC(lenet_bn_affine), 0, 0, ANY, NULL,
+     "lenet: BatchNorm with learned scale and shift"},
+    {"lenet.bn_eps", CFG_FLOAT, MC(lenet_bn_eps), 0, 0, 1e-12, 1, NULL, "lenet: BatchNorm epsilon"},
+    {"lenet.leaky_slope", CFG_FLOAT, MC(lenet_slope), 0, 0, 0, 1, NULL,
+     "lenet: LeakyReLU negative slope"},
+    {"channels", CFG_INT, MC(channels), 0, 0, 1, 4, NULL,
+     "input channels per pixel (must equal dataset.channels)"},
     {"temporal.type", CFG_CHOICE, MC(temporal), 0, 0, ANY, temporal_kind_names,
      "temporal encoder (`temporal: none` for frame models)"},
     {"temporal.hidden", CFG_INT, MC(hidden), 0, 0, 1, 65536, NULL, "hidden units per direction"},
@@ -39,9 +57,18 @@ static const CfgKey MODEL_KEYS[] = {
     {"svdd_hidden", CFG_INT, MC(svdd_hidden), 0, 0, 1, 65536, NULL, "Deep SVDD hidden layer width"},
     {"head_dropout", CFG_FLOAT, MC(head_dropout), 0, 0, 0, 0.99, NULL,
      "dropout in the projection and SVDD head"},
+    {"projection", CFG_BOOL, MC(projection), 0, 0, ANY, NULL,
+     "the Linear -> ReLU -> BN1d -> Dropout projection (false: heads read the temporal output)"},
+    {"svdd_head", CFG_CHOICE, MC(svdd_head), 0, 0, ANY, svdd_head_names,
+     "Deep SVDD head: MLP, one Linear, or none (the embedding is the projection output)"},
+    {"head_bias", CFG_BOOL, MC(head_bias), 0, 0, ANY, NULL,
+     "biases in the projection and Deep SVDD head"},
+    {"head_bn_affine", CFG_BOOL, MC(head_bn_affine), 0, 0, ANY, NULL,
+     "BatchNorm scale and shift in the projection and Deep SVDD head"},
     {"classes", CFG_INT, MC(classes), 0, 0, 2, 100000, NULL,
      "classifier outputs (runs take it from the data)"},
-    {"image", CFG_INT, MC(image), 0, 0, 32, 4096, NULL, "frame size in pixels (square)"},
+    {"image", CFG_INT, MC(image), 0, 0, 8, 4096, NULL,
+     "frame size in pixels (square; a multiple of 32 for EfficientNet)"},
     {"vae.level", CFG_CHOICE, MC(vae_level), 0, 0, ANY, vae_level_names, "VAE branch"},
     {"vae.latent", CFG_INT, MC(vae_latent), 0, 0, 1, 65536, NULL, "latent size"},
     {"vae.hidden", CFG_INT_LIST, MC(vae_hidden), VAE_MAX_HIDDEN, MC(vae_nhidden), 1, 65536, NULL,
@@ -388,7 +415,9 @@ VbStatus cfg_from_json(const CfgSchema *s, json_t *j, void *obj) {
             p = dot + 1;
         }
         v = v ? json_object_get(v, p) : NULL;
-        if (!v) return VB_FAIL(VB_ERR_INPUT, "stored config lacks %s.%s", s->section, k->key);
+        /* a key added to the schema after the config was stored: its default
+         * (which keeps the old behaviour, as the config hash assumes) stands */
+        if (!v) continue;
         switch (k->kind) {
         case CFG_INT: *(int *)field = (int)json_integer_value(v); break;
         case CFG_FLOAT: *(double *)field = json_number_value(v); break;

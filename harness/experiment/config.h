@@ -66,7 +66,9 @@ VbStatus cfg_set(const CfgSchema *s, const char *file, struct fy_node *keynode, 
 /* Every key of the section as a JSON object {"a": {"b": v}} (nested by the
  * dots), defaults included: the canonical form hashed into config hashes. */
 struct json_t *cfg_to_json(const CfgSchema *s, const void *obj);
-/* The inverse of cfg_to_json (for cells read back from the results store). */
+/* The inverse of cfg_to_json (for cells read back from the results store).
+ * Keys the JSON lacks (added to the schema after it was stored) keep the
+ * values `obj` holds: callers fill defaults first. */
 VbStatus cfg_from_json(const CfgSchema *s, struct json_t *j, void *obj);
 /* Print the schema as a Markdown table (key, type, default, meaning). */
 void cfg_print_schema(const CfgSchema *s, const void *defaults, FILE *f);

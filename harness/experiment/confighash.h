@@ -17,8 +17,9 @@
  * a cryptographic hash: it names configurations, it does not protect them.
  *
  * The legacy hash (hash format 1, before the epoch existed) is the same
- * function over the full form without the epoch line; the store keeps it
- * beside migrated runs so old cells are still found. */
+ * function over the full form without the epoch line, restricted to the
+ * keys format 1 had (keys added since are left out while at their default);
+ * the store keeps it beside migrated runs so old cells are still found. */
 #ifndef VB_CONFIGHASH_H
 #define VB_CONFIGHASH_H
 
@@ -39,7 +40,7 @@ json_t *config_hashed_form(json_t *config, json_t *defaults);
 void config_hash(json_t *config, const char *dataset_digest, char out[33]);
 /* The same with explicit defaults (tests extend the schema this way). */
 void config_hash_with(json_t *config, json_t *defaults, const char *dataset_digest, char out[33]);
-/* Hash format 1: the full canonical form, no epoch. */
+/* Hash format 1: the full canonical form of format 1's keys, no epoch. */
 void config_hash_legacy(json_t *config, const char *dataset_digest, char out[33]);
 
 #endif

@@ -173,6 +173,38 @@ static VbStatus check_run_config(const char *file, struct fy_node *where, const 
     if (rc->train.batch_size < 2)
         return cfg_fail_at(file, where, "variant '%s': train.batch_size must be >= 2 (BatchNorm)",
                            variant);
+    const DataConfig *d = &rc->data;
+    if (d->channels != 1 && d->channels != 3)
+        return cfg_fail_at(file, where, "variant '%s': dataset.channels must be 1 or 3", variant);
+    if (d->channels != rc->model.channels)
+        return cfg_fail_at(file, where,
+                           "variant '%s': dataset.channels %d differs from model.channels %d",
+                           variant, d->channels, rc->model.channels);
+    if (d->channels == 1 && d->source != DATA_FASHION_MNIST)
+        return cfg_fail_at(file, where,
+                           "variant '%s': dataset.channels 1 (grey frames) needs dataset.source "
+                           "fashion_mnist",
+                           variant);
+    if (d->preprocess == PREP_IMAGENET && d->channels != 3)
+        return cfg_fail_at(
+            file, where,
+            "variant '%s': dataset.preprocess imagenet needs 3 channels (use unit or "
+            "gcn_l1_minmax for grey frames)",
+            variant);
+    if (d->preprocess != PREP_IMAGENET && rc->train.augment)
+        return cfg_fail_at(file, where,
+                           "variant '%s': train.augment works on ImageNet-normalised frames only; "
+                           "set train.augment: false with dataset.preprocess %s",
+                           variant, preprocess_names[d->preprocess]);
+    if (d->preprocess != PREP_IMAGENET && rc->eval.tta > 0)
+        return cfg_fail_at(
+            file, where, "variant '%s': eval.tta views work on ImageNet-normalised RGB frames only",
+            variant);
+    if (rc->train.pretrain_epochs > 0 && rc->model.backbone != BACKBONE_LENET)
+        return cfg_fail_at(file, where,
+                           "variant '%s': train.pretrain needs model.backbone.name lenet (its "
+                           "autoencoder is Ruff's LeNet decoder)",
+                           variant);
     return VB_OK;
 }
 

@@ -17,6 +17,7 @@ const char *const class_alpha_names[] = {"none", "balanced", NULL};
 const char *const es_metric_names[] = {"none", "val_loss", "val_accuracy", NULL};
 const char *const tta_reduce_names[] = {"mean", "max", NULL};
 const char *const data_source_names[] = {"synthetic", "ucf_crime", "fashion_mnist", NULL};
+const char *const optim_kind_names[] = {"adamw", "adam", NULL};
 
 static const CfgKey TRAIN_KEYS[] = {
     {"epochs", CFG_INT, TC(epochs), 0, 0, 1, 100000, NULL, "training epochs"},
@@ -30,10 +31,16 @@ static const CfgKey TRAIN_KEYS[] = {
      "OneCycle: final lr = initial/final_div"},
     {"cycle_momentum", CFG_BOOL, TC(cycle_momentum), 0, 0, ANY, NULL,
      "OneCycle: cycle Adam's beta1 between 0.85 and 0.95"},
+    {"milestones", CFG_INT_LIST, TC(milestones), SCHED_MAX_MILESTONES, TC(nmilestones), 0, 100000,
+     NULL, "step schedule: epochs (from 0) from which lr is multiplied by gamma again"},
+    {"gamma", CFG_FLOAT, TC(gamma), 0, 0, 1e-9, 1, NULL, "step schedule: lr factor per milestone"},
+    {"optimizer", CFG_CHOICE, TC(optimizer), 0, 0, ANY, optim_kind_names,
+     "adamw (decoupled weight decay) or adam (weight_decay * p added to the gradient, torch.optim.Adam)"},
     {"beta1", CFG_FLOAT, TC(beta1), 0, 0, 0, 0.9999, NULL, "AdamW beta1"},
     {"beta2", CFG_FLOAT, TC(beta2), 0, 0, 0, 0.999999, NULL, "AdamW beta2"},
     {"eps", CFG_FLOAT, TC(eps), 0, 0, 1e-20, 1, NULL, "AdamW epsilon"},
-    {"weight_decay", CFG_FLOAT, TC(weight_decay), 0, 0, 0, 10, NULL, "decoupled weight decay"},
+    {"weight_decay", CFG_FLOAT, TC(weight_decay), 0, 0, 0, 10, NULL,
+     "weight decay (decoupled for adamw, an L2 gradient term for adam)"},
     {"clip_norm", CFG_FLOAT, TC(clip_norm), 0, 0, 0, BIG, NULL,
      "global gradient-norm clip (0 = off)"},
     {"loss.focal_gamma", CFG_FLOAT, TC(focal_gamma), 0, 0, 0, 20, NULL, "focal loss gamma"},
@@ -53,6 +60,17 @@ static const CfgKey TRAIN_KEYS[] = {
      "epochs before the centre is estimated and the SVDD term starts"},
     {"svdd.recenter_every", CFG_INT, TC(svdd_recenter_every), 0, 0, 0, 100000, NULL,
      "re-estimate the centre every N epochs (0 = never)"},
+    {"svdd.center_floor", CFG_FLOAT, TC(svdd_center_floor), 0, 0, 0, 1000, NULL,
+     "centre coordinates with |c_i| below this are pushed to +-floor (Ruff's code: 0.1)"},
+    {"pretrain.epochs", CFG_INT, TC(pretrain_epochs), 0, 0, 0, 100000, NULL,
+     "autoencoder pretraining epochs before Deep SVDD (lenet backbone; 0 = off)"},
+    {"pretrain.lr", CFG_FLOAT, TC(pretrain_lr), 0, 0, 1e-12, 10, NULL,
+     "autoencoder pretraining learning rate"},
+    {"pretrain.weight_decay", CFG_FLOAT, TC(pretrain_weight_decay), 0, 0, 0, 10, NULL,
+     "autoencoder pretraining weight decay (as train.optimizer applies it)"},
+    {"pretrain.milestones", CFG_INT_LIST, TC(pretrain_milestones), SCHED_MAX_MILESTONES,
+     TC(pretrain_nmilestones), 0, 100000, NULL,
+     "autoencoder pretraining: epochs from which lr is multiplied by train.gamma"},
     {"sam.enabled", CFG_BOOL, TC(sam), 0, 0, ANY, NULL, "sharpness-aware minimisation"},
     {"sam.rho", CFG_FLOAT, TC(sam_rho), 0, 0, 1e-9, 100, NULL, "SAM neighbourhood size"},
     {"sam.adaptive", CFG_BOOL, TC(sam_adaptive), 0, 0, ANY, NULL, "ASAM (scale by |p|)"},
@@ -78,6 +96,9 @@ static const CfgKey TRAIN_KEYS[] = {
      "smallest change that counts as improvement"},
     {"checkpoint_every", CFG_INT, TC(checkpoint_every), 0, 0, 0, 100000000, NULL,
      "checkpoint every N steps (epoch ends always)"},
+    {"precision", CFG_CHOICE, TC(precision), 0, 0, ANY, kprecision_names,
+     "bf16: convolutions and GEMMs in bfloat16 with fp32 master weights, BN statistics and "
+     "losses (backend cuda only)"},
 };
 
 static const CfgKey EVAL_KEYS[] = {
@@ -121,6 +142,11 @@ static const CfgKey DATA_KEYS[] = {
     {"workers", CFG_INT, DC(workers), 0, 0, 0, 256, NULL, "loader threads"},
     {"limit", CFG_INT, DC(limit), 0, 0, 0, 100000000, NULL,
      "fashion_mnist: only the first N images of each split (0 = all)"},
+    {"channels", CFG_INT, DC(channels), 0, 0, 1, 3, NULL,
+     "3: RGB (grey sources replicated), 1: grey (fashion_mnist only)"},
+    {"preprocess", CFG_CHOICE, DC(preprocess), 0, 0, ANY, preprocess_names,
+     "imagenet: (x/255-mean)/std; unit: x/255; gcn_l1_minmax: Ruff's global contrast "
+     "normalisation + min-max over the normal training images"},
 };
 
 const CfgSchema cfg_train_schema = {"train", TRAIN_KEYS,
@@ -135,12 +161,16 @@ void train_config_defaults(TrainConfig *c) {
     c->epochs = 10, c->batch_size = 32;
     c->schedule = SCHED_ONECYCLE;
     c->lr = 1e-3, c->warmup = 0.2, c->div_factor = 25, c->final_div_factor = 1e4;
+    c->gamma = 0.1;
+    c->optimizer = OPTIM_ADAMW;
     c->beta1 = 0.9, c->beta2 = 0.999, c->eps = 1e-8, c->weight_decay = 0.01, c->clip_norm = 1.0;
     c->focal_gamma = 2.5, c->focal_alpha = 0.25, c->label_smoothing = 0.1;
     c->class_alpha = CLASS_ALPHA_NONE;
     c->w_cls = 1.0, c->w_bin = 0.5, c->w_svdd = 0.3, c->w_vae = 0.2, c->vae_beta = 1.0;
     c->svdd_mode = SVDD_SUPERVISED;
     c->svdd_nu = 0.1;
+    c->svdd_center_floor = 0.01;
+    c->pretrain_epochs = 0, c->pretrain_lr = 1e-4, c->pretrain_weight_decay = 0.5e-3;
     c->sam_rho = 0.05;
     c->swa_start = 0.75, c->swa_lr = 5e-5;
     c->mix_p = 0.0, c->mixup_alpha = 0.2, c->cutmix_alpha = 1.0, c->mix_switch = 0.5;
@@ -148,6 +178,7 @@ void train_config_defaults(TrainConfig *c) {
     c->augment = true;
     c->es_metric = ES_METRIC_NONE;
     c->es_patience = 5;
+    c->precision = K_PREC_FP32;
 }
 
 void data_config_defaults(DataConfig *c) {
@@ -160,6 +191,8 @@ void data_config_defaults(DataConfig *c) {
     c->clip_frames = 1, c->clip_stride = 1, c->clip_window = 1;
     c->protocol = SPLIT_SUPERVISED;
     c->workers = 2;
+    c->channels = 3;
+    c->preprocess = PREP_IMAGENET;
 }
 
 void eval_config_defaults(EvalConfig *c) {

@@ -18,14 +18,19 @@ typedef enum ClassAlpha { CLASS_ALPHA_NONE = 0, CLASS_ALPHA_BALANCED } ClassAlph
 typedef enum EsMetric { ES_METRIC_NONE = 0, ES_METRIC_VAL_LOSS, ES_METRIC_VAL_ACCURACY } EsMetric;
 typedef enum TtaReduce { TTA_REDUCE_MEAN = 0, TTA_REDUCE_MAX } TtaReduce;
 typedef enum DataSource { DATA_SYNTHETIC = 0, DATA_UCF_CRIME, DATA_FASHION_MNIST } DataSource;
+typedef enum OptimKind { OPTIM_ADAMW = 0, OPTIM_ADAM } OptimKind;
 extern const char *const class_alpha_names[],
-    *const es_metric_names[], *const tta_reduce_names[], *const data_source_names[];
+    *const es_metric_names[], *const tta_reduce_names[], *const data_source_names[],
+                                                             *const optim_kind_names[];
 
 typedef struct TrainConfig {
     int epochs, batch_size;
     SchedKind schedule;
     double lr, warmup, div_factor, final_div_factor;
     bool cycle_momentum;
+    int nmilestones, milestones[SCHED_MAX_MILESTONES]; /* step schedule, epochs */
+    double gamma;                                      /* step schedule factor */
+    OptimKind optimizer; /* adamw (decoupled decay) or adam (L2 added to the gradient) */
     double beta1, beta2, eps, weight_decay, clip_norm;
     /* losses */
     double focal_gamma, focal_alpha, label_smoothing;
@@ -34,6 +39,11 @@ typedef struct TrainConfig {
     SvddMode svdd_mode;
     double svdd_nu;
     int svdd_warmup_epochs, svdd_recenter_every;
+    double svdd_center_floor; /* |c_i| below it pushed to ±floor (0.01; Ruff's code 0.1) */
+    /* autoencoder pretraining of the backbone (LeNet only; 0 epochs = off) */
+    int pretrain_epochs;
+    double pretrain_lr, pretrain_weight_decay;
+    int pretrain_nmilestones, pretrain_milestones[SCHED_MAX_MILESTONES];
     /* SAM */
     bool sam;
     double sam_rho;
@@ -52,6 +62,7 @@ typedef struct TrainConfig {
     int es_patience;
     double es_min_delta;
     int checkpoint_every; /* steps; 0 = at epoch ends only */
+    KPrecision precision; /* bf16: convolutions and GEMMs in bfloat16 (backend cuda only) */
 } TrainConfig;
 
 void train_config_defaults(TrainConfig *c);
@@ -67,7 +78,9 @@ typedef struct DataConfig {
     bool skip_bad;
     SplitProtocol protocol;
     int workers;
-    int limit; /* fashion_mnist: first N images of each split (0 = all) */
+    int limit;             /* fashion_mnist: first N images of each split (0 = all) */
+    int channels;          /* 3 (RGB; grey sources replicated) or 1 (grey, fashion_mnist) */
+    Preprocess preprocess; /* imagenet (default), unit, gcn_l1_minmax */
 } DataConfig;
 
 typedef struct EvalConfig {

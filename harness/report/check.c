@@ -295,6 +295,8 @@ VbStatus check_run(Store *st, const CheckOptions *o, CheckResult *r) {
                      o->variant ? " variant " : "", o->variant ? o->variant : "");
         else snprintf(what, sizeof what, "candidate:");
         describe(&c, what, r->cand_desc, sizeof r->cand_desc, &r->cand_ids, &r->ncand);
+        const RepData *sides[2] = {&b, &c};
+        rep_numerics_warning(sides, 2, r->warning, sizeof r->warning);
         s = check_metrics(o, &b, &c, r);
     }
     if (s == VB_OK) s = check_latency(st, &b, &c, r);

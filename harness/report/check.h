@@ -23,6 +23,8 @@
  *     neither a large but noisy difference nor a tiny but consistent one
  *     fails a check (the rule asv uses). Improvements are reported the same
  *     way the other way round.
+ * Runs computed with different CPU numerics versions are compared all the
+ * same, with a warning (CheckResult.warning).
  * Bad input — an unknown baseline, no candidate runs, a run that is not
  * done, a missing metric or latency measurement — is VB_ERR_INPUT. */
 #ifndef VB_CHECK_H
@@ -83,6 +85,7 @@ typedef struct CheckResult {
     CheckRow *rows;
     int nrows;
     int regressions;
+    char warning[1024]; /* rep_numerics_warning over both sides, "" when none */
 } CheckResult;
 
 /* Run the check; *r is filled (and must be freed) on VB_OK. */

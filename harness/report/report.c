@@ -137,6 +137,10 @@ static void section_overview(RepDoc *doc, const RepData *d, int vb, const RepPlo
                  d->cmp.baseline, d->cmp.latency_factor);
     else text_add(&notes, "Note: %s.\n", d->cmp.note);
     if (*baseline_note) text_add(&notes, "Note: %s\n", baseline_note);
+    char numerics[1024];
+    const RepData *sets[1] = {d};
+    if (rep_numerics_warning(sets, 1, numerics, sizeof numerics))
+        text_add(&notes, "Warning: %s.\n", numerics);
     if (d->n_not_done)
         text_add(&notes, "%d run%s of the experiment %s not done and %s left out.\n", d->n_not_done,
                  d->n_not_done == 1 ? "" : "s", d->n_not_done == 1 ? "is" : "are",
@@ -351,6 +355,12 @@ static const char *f_libs(const StoreRun *r, char *b, size_t n) {
     (void)b, (void)n;
     return nz(r->libraries);
 }
+static const char *f_kernels(const StoreRun *r, char *b, size_t n) {
+    if (r->numerics > 0)
+        snprintf(b, n, "%s path, numerics version %d", nz(r->cpu_path), r->numerics);
+    else snprintf(b, n, "not recorded");
+    return b;
+}
 static const char *f_data(const StoreRun *r, char *b, size_t n) {
     (void)b, (void)n;
     return nz(r->dataset_digest);
@@ -398,6 +408,7 @@ static void section_provenance(RepDoc *doc, const RepData *d) {
     field_line(&t, d, "backend", f_backend);
     field_line(&t, d, "compiler and build", f_build);
     field_line(&t, d, "libraries", f_libs);
+    field_line(&t, d, "CPU kernels", f_kernels);
     field_line(&t, d, "dataset digest", f_data);
     text_add(&t, "report written by: vadbench %s (git %s%s), build %s, on %s\n",
              provenance_version(), provenance_git_sha(), provenance_dirty() ? "-dirty" : "",

@@ -372,3 +372,35 @@ void rep_run_label(const RepRun *r, char *buf, size_t size) {
     snprintf(buf, size, "%s seed %lld%s%s", x->variant ? x->variant : "?", (long long)x->seed,
              x->holdout && *x->holdout ? " holdout " : "", x->holdout ? x->holdout : "");
 }
+
+bool rep_numerics_warning(const RepData *const *sets, int nsets, char *msg, size_t size) {
+    enum { MAXV = 16 };
+    int vers[MAXV], nv = 0;
+    msg[0] = 0;
+    for (int s = 0; s < nsets; s++)
+        for (int i = 0; i < sets[s]->nruns; i++) {
+            int v = sets[s]->runs[i].run.numerics, k = 0;
+            while (k < nv && vers[k] != v) k++;
+            if (k == nv && nv < MAXV) vers[nv++] = v;
+        }
+    if (nv <= 1) return false;
+    int len = snprintf(msg, size,
+                       "the runs compared were computed with different CPU numerics versions "
+                       "(their differences may be numerical, not experimental):");
+    for (int k = 0; k < nv && len < (int)size; k++) {
+        if (vers[k] > 0)
+            len += snprintf(msg + len, size - (size_t)len, " %sversion %d (runs", k ? ";" : "",
+                            vers[k]);
+        else len += snprintf(msg + len, size - (size_t)len, " %sunrecorded (runs", k ? ";" : "");
+        int shown = 0;
+        for (int s = 0; s < nsets; s++)
+            for (int i = 0; i < sets[s]->nruns && len < (int)size; i++)
+                if (sets[s]->runs[i].run.numerics == vers[k] && shown++ < 8)
+                    len += snprintf(msg + len, size - (size_t)len, " %lld",
+                                    (long long)sets[s]->runs[i].run.id);
+        if (shown > 8 && len < (int)size)
+            len += snprintf(msg + len, size - (size_t)len, " and %d more", shown - 8);
+        if (len < (int)size) len += snprintf(msg + len, size - (size_t)len, ")");
+    }
+    return true;
+}

@@ -119,6 +119,13 @@ StatsDirection rep_direction(const char *split, const char *key);
  * and key); false when there is none. */
 bool rep_tolerance(const RepData *d, const char *spec, double *tol);
 
+/* When the runs of the given sets were computed with different CPU
+ * numerics versions (VB_NUMERICS_VERSION; unknown for runs recorded before
+ * it existed), a one-line warning naming the versions and their runs goes
+ * to msg and true is returned: their differences may be numerical rather
+ * than experimental. Otherwise msg = "" and false. */
+bool rep_numerics_warning(const RepData *const *sets, int nsets, char *msg, size_t size);
+
 /* "option_a seed 1 holdout unseen3" (holdout left out when empty). */
 void rep_run_label(const RepRun *r, char *buf, size_t size);
 

@@ -180,6 +180,7 @@ VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState 
     if (st == VB_OK) {
         const KOps *k = m->net.k;
         k->upload(m->pt.data, hp, m->pt.total * sizeof(float));
+        hybrid_weights_changed(m); /* packed copies of the weights are stale */
         k->upload(o->m, hm, o->n * sizeof(float));
         k->upload(o->v, hv, o->n * sizeof(float));
         if (swa && hs) k->upload(swa, hs, m->pt.total * sizeof(float));

@@ -72,8 +72,10 @@ VbStatus eval_metrics(const EvalContext *ec, const EvalScores *val, const EvalSc
 
 /* Latency of each component (hybrid_part_names) and of the whole model in
  * evaluation mode at batch `batch` clips of the model's clip length:
- * `warmup` untimed passes, then `samples` timed ones. Calls back with the
- * raw milliseconds of each component (then "model"). */
+ * `warmup` untimed passes, then `samples` timed ones, measured between the
+ * backend's timing marks (CUDA events on a GPU, the clock on the CPU).
+ * Calls back with the raw milliseconds of each component (then "model",
+ * the whole forward from its first mark to its last). */
 typedef void (*LatencyFn)(void *ctx, const char *component, int batch, const double *ms, int n);
 VbStatus eval_latency(Hybrid *m, int batch, int warmup, int samples, LatencyFn cb, void *ctx);
 

@@ -119,11 +119,35 @@ static VbStatus read_variant(const RunnerOptions *o, DataCache *dc, Plan *p, con
     return VB_OK;
 }
 
+/* The plan's backend can run here, in every variant's precision: checked
+ * before any data is read or anything is recorded (a missing GPU is one line
+ * and exit status 2, not a failed cell). */
+static VbStatus check_backend(const Experiment *e) {
+    const KOps *k = kops_get(e->backend);
+    if (!k) return VB_ERR_BACKEND;
+    for (int v = 0; v < e->nvariants; v++) {
+        VbStatus st = k->set_precision(e->vcfg[v].train.precision);
+        if (st != VB_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", vb_errmsg());
+            return vb_fail_plain(st, "%s: variant '%s': %s", e->file, e->variant[v], why);
+        }
+    }
+    return k->set_precision(K_PREC_FP32);
+}
+
 static VbStatus runplan_one(const char *file, const RunnerOptions *o, DataCache *dc, bool *found,
                             Plan *p) {
     memset(p, 0, sizeof *p);
     VB_TRY(experiment_load(file, &p->e));
     if (o->backend != RUNNER_BACKEND_AS_WRITTEN) p->e.backend = (KBackend)o->backend;
+    if (!o->dry_run) {
+        VbStatus bs = check_backend(&p->e);
+        if (bs != VB_OK) {
+            experiment_free(&p->e);
+            return bs;
+        }
+    }
     int nv = p->e.nvariants;
     const char **dig = vb_xcalloc((size_t)nv, sizeof *dig);
     bool *want = vb_xcalloc((size_t)nv, sizeof *want), *sel = NULL;

@@ -29,7 +29,7 @@ static const int set_dim[3] = {N_COLOUR, N_LAYOUT, N_MOTION};
 /* The N_FEAT features of video v into f (motion left 0 for one frame). */
 static void video_features(const Dataset *ds, size_t v, double *f, double *map) {
     const DsVideo *dv = &ds->videos[v];
-    int h = ds->frames.h, w = ds->frames.w;
+    int h = ds->frames.h, w = ds->frames.w, ch = ds->frames.c; /* grey frames: R = G = B */
     size_t npx = (size_t)h * w;
     double sum[3] = {0}, sq[3] = {0}, hist[3][BINS] = {{0}}, cell[N_LAYOUT] = {0};
     double cell_n[CELLS * CELLS] = {0};
@@ -41,14 +41,15 @@ static void video_features(const Dataset *ds, size_t v, double *f, double *map) 
             for (int x = 0; x < w; x++) {
                 int k = cy * CELLS + x * CELLS / w;
                 size_t i = (size_t)y * w + x;
-                const uint8_t *px = p + i * 3;
+                const uint8_t *px = p + i * ch;
                 double diff = 0;
                 for (int c = 0; c < 3; c++) {
-                    double val = px[c] / 255.0;
+                    int cc = c < ch ? c : 0;
+                    double val = px[cc] / 255.0;
                     sum[c] += val, sq[c] += val * val;
-                    hist[c][px[c] * BINS / 256] += 1;
+                    hist[c][px[cc] * BINS / 256] += 1;
                     cell[k * 3 + c] += val;
-                    if (q) diff += fabs(val - q[i * 3 + c] / 255.0);
+                    if (q) diff += fabs(val - q[i * ch + cc] / 255.0);
                 }
                 cell_n[k] += 1;
                 map[i] += diff / 3.0;

@@ -24,6 +24,7 @@ char *rundata_identity(const DataConfig *d) {
         json_object_set_new(j, "path", json_string(d->path));
         if (d->limit) json_object_set_new(j, "limit", json_integer(d->limit));
     }
+    if (d->channels != 3) json_object_set_new(j, "channels", json_integer(d->channels));
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);
     return s;
@@ -110,7 +111,13 @@ VbStatus rundata_load(const DataConfig *d, Dataset *ds) {
         o.size = d->size;
         if (strcmp(d->normal_class, "NormalVideos") != 0) o.normal = d->normal_class;
         o.limit = d->limit;
+        o.channels = d->channels;
         VB_TRY(fmnist_read(&o, ds));
+    }
+    if (d->source != DATA_FASHION_MNIST && d->channels != 3) {
+        dataset_free(ds);
+        return vb_fail_plain(
+            VB_ERR_INPUT, "dataset.channels %d: only fashion_mnist has grey frames", d->channels);
     }
     if (d->source == DATA_SYNTHETIC || d->source == DATA_UCF_CRIME) {
         VbStatus st = dataset_set_normal(ds, d->normal_class);
@@ -161,6 +168,13 @@ VbStatus celldata_open(const Dataset *ds, const RunConfig *rc, const Holdout *h,
             if (cd->class_map[c] >= 0) cd->counts[cd->class_map[c]]++;
         }
     }
+    PrepConfig prep = {d->preprocess, 0.0f, 1.0f};
+    if (st == VB_OK && d->preprocess == PREP_GCN_L1_MINMAX &&
+        prep_gcn_range(ds, &cd->clips[SPLIT_TRAIN], ds->normal, &prep.lo, &prep.hi) == 0)
+        st = vb_fail_plain(VB_ERR_INPUT,
+                           "dataset.preprocess gcn_l1_minmax: no normal training images to take "
+                           "the range from");
+    cd->prep = prep;
     int eval_b =
         rc->eval.batch_size < rc->train.batch_size ? rc->eval.batch_size : rc->train.batch_size;
     for (int which = 0; which < 4 && st == VB_OK; which++) {
@@ -177,6 +191,7 @@ VbStatus celldata_open(const Dataset *ds, const RunConfig *rc, const Holdout *h,
         lc.drop_last = train;
         lc.weights = rc->train.sampler;
         lc.aug.enabled = train && rc->train.augment;
+        lc.prep = prep;
         Loader **out = which == 0   ? &cd->train
                        : which == 1 ? &cd->train_eval
                        : which == 2 ? &cd->val

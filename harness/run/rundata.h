@@ -35,6 +35,7 @@ typedef struct CellData {
     int normal_model;           /* model index of the normal class */
     int counts[DS_MAX_CLASSES]; /* training clips per model class */
     uint64_t train_clips;
+    PrepConfig prep; /* the loaders' preprocessing (gcn_l1_minmax: its range) */
 } CellData;
 
 VbStatus celldata_open(const Dataset *ds, const RunConfig *rc, const Holdout *h, uint64_t seed,

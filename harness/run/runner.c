@@ -16,6 +16,7 @@
 #include "harness/run/evaluate.h"
 #include "harness/run/heartbeat.h"
 #include "harness/run/plan.h"
+#include "harness/run/pretrain.h"
 #include "harness/run/probe.h"
 #include "harness/run/rundata.h"
 #include "harness/run/train.h"
@@ -162,6 +163,19 @@ static void on_train(void *ctx, const TrainEvent *ev) {
     mirror_before_checkpoint(c, ev);
 }
 
+/* Autoencoder pretraining epochs: curve under pretrain/loss; false stops. */
+static bool on_pretrain(void *ctx, int epoch, int epochs, double loss, double seconds) {
+    CellRun *c = ctx;
+    note_status(c, store_log_metric(c->st, c->run_id, "pretrain", "loss", epoch, epoch, loss));
+    bool owned = !heartbeat_lost(c->hb); /* the heartbeat thread renews the lease */
+    if (!owned) c->lost = true;
+    if (!c->quiet && (!c->tty || epoch + 1 == epochs))
+        fprintf(stderr, "%s[cell %d/%d] %s pretraining epoch %d/%d: loss %.6f (%.1f s)\n",
+                c->tty ? "\r\033[K" : "", c->index, c->total, c->label, epoch + 1, epochs, loss,
+                seconds);
+    return !g_stop && owned;
+}
+
 static void on_metric(void *ctx, const char *split, const char *key, int64_t step, double v) {
     CellRun *c = ctx;
     if (step < 0) note_status(c, store_log_final(c->st, c->run_id, split, key, -1, v));
@@ -268,6 +282,7 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
     have_cd = st == VB_OK;
     const KOps *k = NULL;
     if (st == VB_OK && !(k = kops_get(backend))) st = VB_ERR_BACKEND;
+    if (st == VB_OK) st = k->set_precision(rc.train.precision);
     if (st == VB_OK) {
         rc.model.classes = cd.nmodel < 2 ? 2 : cd.nmodel;
         int maxb = rc.train.batch_size;
@@ -291,14 +306,28 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
         st = trainer_new(&m, &rc.train, &td, seed, ckpt, cell->hash, &tr);
         if (st == VB_OK) trainer_accept_legacy_hash(tr, cell->legacy_hash);
     }
-    bool resumed = false;
+    bool resumed = false, pre_stopped = false;
     if (st == VB_OK) st = trainer_resume(tr, &resumed);
     if (st == VB_OK && trainer_discarded(tr))
         fprintf(stderr, "[cell %d/%d] %s: warning: %s\n", c->index, c->total, c->label,
                 trainer_discarded(tr));
     if (st == VB_OK && resumed)
         note_status(c, upkeep_note_resume(c->st, c->run_id, trainer_step(tr), ckpt));
-    if (st == VB_OK) {
+    if (st == VB_OK && !resumed && rc.train.pretrain_epochs > 0) {
+        /* a resumed run already holds its pretrained (and trained) weights */
+        PretrainResult pr;
+        st = pretrain_autoencoder(&m, &rc.train, cd.train, seed, on_pretrain, c, &pr);
+        if (st == VB_OK && pr.stopped) {
+            pre_stopped = true;
+            out = c->lost ? CELL_LOST : CELL_STOPPED;
+        } else if (st == VB_OK) {
+            note_status(c,
+                        store_log_timing(c->st, c->run_id, "pretrain", pr.seconds, pr.epochs_run));
+            on_metric(c, "pretrain", "final_loss", -1, pr.final_loss);
+            on_metric(c, "pretrain", "seconds", -1, pr.seconds);
+        }
+    }
+    if (st == VB_OK && !pre_stopped) {
         note_status(c, store_set_checkpoint(c->st, c->run_id, ckpt));
         if (resumed && !c->quiet)
             fprintf(stderr, "[cell %d/%d] %s: resuming from %s\n", c->index, c->total, c->label,
@@ -324,6 +353,7 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
                       res.epochs_run ? res.seconds / res.epochs_run : NAN);
             on_metric(c, "train", "early_stopped", -1, res.early_stopped);
             st = evaluate_cell(c, &m, &rc, &cd, ds);
+            if (st == VB_OK) st = k->status(); /* a failure inside an asynchronous op */
             if (st == VB_OK) st = probe_cell(c, &cd, de);
             struct rusage ru;
             getrusage(RUSAGE_SELF, &ru);
@@ -452,6 +482,21 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         store_provenance_local(&pv);
         pv.backend = kbackend_names[e->backend];
         pv.threads = kthreads_get();
+        /* the device and its libraries, and the cell's arithmetic */
+        KInfo ki;
+        memset(&ki, 0, sizeof ki);
+        const KOps *kb = kops_get(e->backend);
+        if (kb) kb->info(&ki);
+        else vb_clear_error(); /* run_cell reports it as the cell's failure */
+        char libs[1024];
+        snprintf(libs, sizeof libs, "%s%s%s; compute %s", pv.libraries ? pv.libraries : "",
+                 ki.libraries[0] ? ", " : "", ki.libraries,
+                 cell->cfg.train.precision == K_PREC_BF16
+                     ? "bf16 convolutions/GEMMs, fp32 master weights"
+                     : "fp32");
+        pv.libraries = libs;
+        if (ki.device[0]) pv.gpu = ki.device;
+        if (ki.driver[0]) pv.gpu_driver = ki.driver;
         DataEntry *de;
         s = data_get(dc, &cell->cfg.data, o->quiet, &de);
         if (s != VB_OK) break;

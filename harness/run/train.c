@@ -15,6 +15,22 @@
 #include "models/mixup.h"
 #include "models/optim.h"
 
+/* Per-step results (loss parts, gradient norm) stay in backend memory until
+ * STAT_RING steps are pending or FLUSH_S seconds have passed, an epoch ends,
+ * a checkpoint is written or the run stops; then one read brings them back
+ * and the steps are checked and logged in order. On a GPU this keeps the
+ * host from waiting for each step; results never depend on it. */
+#define STAT_RING 64
+#define STAT_W (K_LOSS_PARTS + 1) /* doubles per step: the parts, then the gradient norm */
+#define FLUSH_S 0.5
+
+typedef struct Pending {
+    int64_t step;
+    int epoch, n;
+    double lr;
+    bool swa_active;
+} Pending;
+
 struct Trainer {
     Hybrid *m;
     TrainConfig tc;
@@ -33,6 +49,15 @@ struct Trainer {
     float *swa, *sam_e, *sam_t, *lw_tmp; /* backend buffers */
     float *dist;
     size_t ndist, cap_dist; /* normal SVDD distances this epoch */
+    double *stats;          /* backend [STAT_RING + 1, STAT_W]; the last row is scratch */
+    double *stats_host;     /* [STAT_RING, STAT_W] */
+    float *scores;          /* backend [STAT_RING, max_b]: SVDD scores (soft-boundary R²) */
+    float *scores_host;
+    unsigned char *normal; /* [STAT_RING, max_b]: sample counts towards R² */
+    float *cls_host;       /* [max_b, C]: validation logits */
+    Pending pend[STAT_RING];
+    int npend;
+    double flush_t0; /* wall time of the last read */
     CkptState s;
     int64_t spe;
     int swa_epoch;
@@ -56,8 +81,10 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
     t->hash = vb_xstrdup(config_hash ? config_hash : "");
     t->stop_after = -1;
     const KOps *k = m->net.k;
-    VbStatus st = adamw_init(&t->opt, &m->pt, (float)tc->beta1, (float)tc->beta2, (float)tc->eps,
-                             (float)tc->weight_decay);
+    VbStatus st = (tc->optimizer == OPTIM_ADAM ? adam_l2_init : adamw_init)(
+        &t->opt, &m->pt, (float)tc->beta1, (float)tc->beta2, (float)tc->eps,
+        (float)tc->weight_decay);
+    t->flush_t0 = vb_now_s();
     if (st != VB_OK) {
         trainer_free(t);
         return st;
@@ -74,6 +101,10 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
     s->final_div = tc->final_div_factor, s->cycle_momentum = tc->cycle_momentum;
     s->base_m = 0.85, s->max_m = 0.95;
     s->total = t->spe * tc->epochs;
+    s->steps_per_epoch = t->spe;
+    s->nmilestones = tc->nmilestones;
+    for (int i = 0; i < tc->nmilestones; i++) s->milestones[i] = tc->milestones[i];
+    s->gamma = tc->gamma;
     t->swa_epoch = tc->swa ? (int)floor(tc->swa_start * tc->epochs) : -1;
     if (tc->swa && t->swa_epoch >= tc->epochs) t->swa_epoch = tc->epochs - 1;
     s->swa_start = tc->swa ? t->swa_epoch * t->spe : -1;
@@ -96,9 +127,13 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
             t->alpha[c] = d->class_counts[c] > 0 ? n / ((double)C * d->class_counts[c]) : 0.0;
         lc->class_alpha = t->alpha;
     }
-    loss_work_init(&t->lw, m);
+    st = loss_work_init(&t->lw, m);
+    if (st != VB_OK) {
+        trainer_free(t);
+        return st;
+    }
     t->max_b = m->max_b, t->T = m->max_t, t->S = m->cfg.image;
-    size_t nx = (size_t)t->max_b * t->T * t->S * t->S * 3;
+    size_t nx = (size_t)t->max_b * t->T * t->S * t->S * m->cfg.channels;
     t->xhost = vb_xmalloc(nx * sizeof(float));
     t->xtmp = vb_xmalloc(nx * sizeof(float));
     t->xdev = k->alloc(nx * sizeof(float));
@@ -115,9 +150,23 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
         t->sam_e = k->alloc(m->pt.n_train * sizeof(float) + 64);
         t->sam_t = k->alloc(m->pt.n_train * sizeof(float) + 64);
     }
-    if (!t->xdev || (tc->swa && (!t->swa || !t->lw_tmp)) || (tc->sam && (!t->sam_e || !t->sam_t))) {
+    t->stats = k->alloc((size_t)(STAT_RING + 1) * STAT_W * sizeof(double));
+    t->stats_host = vb_xcalloc((size_t)STAT_RING * STAT_W, sizeof(double));
+    t->scores = k->alloc((size_t)STAT_RING * t->max_b * sizeof(float));
+    t->scores_host = vb_xcalloc((size_t)STAT_RING * t->max_b, sizeof(float));
+    t->normal = vb_xcalloc((size_t)STAT_RING * t->max_b, 1);
+    t->cls_host = vb_xcalloc((size_t)t->max_b * C, sizeof(float));
+    if (!t->xdev || (tc->swa && (!t->swa || !t->lw_tmp)) || (tc->sam && (!t->sam_e || !t->sam_t)) ||
+        !t->stats || !t->scores) {
+        size_t fr, tot;
+        k->mem_info(&fr, &tot);
         trainer_free(t);
-        return VB_FAIL(VB_ERR_NOMEM, "cannot allocate training buffers");
+        return VB_FAIL(VB_ERR_NOMEM,
+                       "cannot allocate training buffers on backend %s (input %.1f MiB, %s%s"
+                       "%.1f MiB free of %.1f MiB)",
+                       k->name, (double)nx * 4 / 1048576.0, tc->sam ? "SAM 2 x parameters, " : "",
+                       tc->swa ? "SWA 2 x parameters, " : "", (double)fr / 1048576.0,
+                       (double)tot / 1048576.0);
     }
     t->s.best_metric = NAN;
     m->net.dropout_rng = rng_stream(seed, "dropout");
@@ -138,6 +187,9 @@ void trainer_free(Trainer *t) {
     if (t->lw_tmp) k->free(t->lw_tmp);
     if (t->sam_e) k->free(t->sam_e);
     if (t->sam_t) k->free(t->sam_t);
+    if (t->stats) k->free(t->stats);
+    if (t->scores) k->free(t->scores);
+    free(t->stats_host), free(t->scores_host), free(t->normal), free(t->cls_host);
     free(t);
 }
 
@@ -147,7 +199,10 @@ void trainer_stop_after(Trainer *t, int64_t steps) { t->stop_after = steps; }
 const char *trainer_discarded(const Trainer *t) { return t->discarded[0] ? t->discarded : NULL; }
 int64_t trainer_step(const Trainer *t) { return t->s.step; }
 
+static VbStatus flush(Trainer *t);
+
 static VbStatus save(Trainer *t) {
+    VB_TRY(flush(t));
     if (!t->ckpt) return VB_OK;
     LoaderPos p = loader_position(t->d.train);
     t->s.loader_epoch = p.epoch, t->s.loader_batch = p.batch;
@@ -189,7 +244,8 @@ VbStatus trainer_resume(Trainer *t, bool *resumed) {
 /* Copy a loader batch into the model's input, with targets. */
 static int prepare_batch(Trainer *t, const Batch *bt, bool mix) {
     int n = bt->n;
-    size_t nx = (size_t)n * bt->T * bt->h * bt->w * 3;
+    VB_ASSERT(bt->c == t->m->cfg.channels && bt->h == t->S);
+    size_t nx = (size_t)n * bt->T * bt->h * bt->w * bt->c;
     memcpy(t->xhost, bt->x, nx * sizeof(float));
     for (int i = 0; i < n; i++) {
         int c = t->d.class_map[bt->cls[i]];
@@ -212,16 +268,52 @@ static int prepare_batch(Trainer *t, const Batch *bt, bool mix) {
     return n;
 }
 
-static void record_normal_distances(Trainer *t, int n) {
-    if (t->lc.svdd_mode != SVDD_SOFT_BOUNDARY) return;
-    for (int i = 0; i < n; i++) {
-        if (t->aa[i] || t->lam[i] != 1.0f) continue;
-        if (t->ndist == t->cap_dist) {
-            t->cap_dist = t->cap_dist ? 2 * t->cap_dist : 1024;
-            t->dist = vb_xrealloc(t->dist, t->cap_dist * sizeof(float));
-        }
-        t->dist[t->ndist++] = t->lw.score[i];
+static void record_distance(Trainer *t, float d) {
+    if (t->ndist == t->cap_dist) {
+        t->cap_dist = t->cap_dist ? 2 * t->cap_dist : 1024;
+        t->dist = vb_xrealloc(t->dist, t->cap_dist * sizeof(float));
     }
+    t->dist[t->ndist++] = d;
+}
+
+/* Read the pending steps' results back, check them and log them in order. */
+static VbStatus flush(Trainer *t) {
+    if (t->npend == 0) return VB_OK;
+    const KOps *k = t->m->net.k;
+    int np = t->npend;
+    t->npend = 0;
+    bool soft = t->lc.svdd_mode == SVDD_SOFT_BOUNDARY;
+    k->download(t->stats_host, t->stats, (size_t)np * STAT_W * sizeof(double));
+    if (soft) k->download(t->scores_host, t->scores, (size_t)np * t->max_b * sizeof(float));
+    VB_TRY(k->status());
+    double now = vb_now_s(), dt = now - t->flush_t0;
+    t->flush_t0 = now;
+    long images = 0;
+    for (int i = 0; i < np; i++) images += (long)t->pend[i].n * t->T;
+    for (int i = 0; i < np; i++) {
+        const Pending *p = &t->pend[i];
+        const double *row = t->stats_host + (size_t)i * STAT_W;
+        LossParts lp = loss_parts_from(row);
+        VB_TRY(loss_parts_check(&lp));
+        double gn = row[K_LOSS_PARTS];
+        if (!isfinite(gn))
+            return VB_FAIL(VB_ERR_NUMERIC, "the gradient norm is %g at step %lld (epoch %d)", gn,
+                           (long long)p->step, p->epoch);
+        for (int j = 0; soft && j < p->n; j++)
+            if (t->normal[(size_t)i * t->max_b + j])
+                record_distance(t, t->scores_host[(size_t)i * t->max_b + j]);
+        t->s.epoch_loss_sum += lp.total, t->s.epoch_loss_n++;
+        TrainEvent ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = TRAIN_STEP;
+        ev.step = p->step, ev.epoch = p->epoch, ev.epochs = t->tc.epochs;
+        ev.steps_per_epoch = t->spe;
+        ev.lr = p->lr, ev.grad_norm = gn, ev.loss = lp;
+        ev.swa_active = p->swa_active;
+        ev.images_per_s = dt > 0 ? (double)images / dt : 0;
+        if (t->log) t->log(t->log_ctx, &ev);
+    }
+    return VB_OK;
 }
 
 bool train_sam_perturb(ParamTable *pt, double rho, bool adaptive, float *e, float *tmp) {
@@ -243,17 +335,18 @@ bool train_sam_perturb(ParamTable *pt, double rho, bool adaptive, float *e, floa
     return true;
 }
 
-static VbStatus forward_backward(Trainer *t, int n, LossParts *lp) {
+/* One forward, loss and backward; the loss parts land in `parts` (backend). */
+static void forward_backward(Trainer *t, int n, double *parts) {
     Hybrid *m = t->m;
     LossTargets tg = {t->ya, t->yb, t->aa, t->ab, t->lam};
     optim_zero_grad(&m->pt);
     hybrid_forward(m, n, t->T, t->xdev);
-    VB_TRY(loss_compute(&t->lc, m, &t->lw, n, t->T, &tg, lp));
+    loss_enqueue(&t->lc, m, &t->lw, n, t->T, &tg, parts);
     hybrid_backward(m, n, t->T, t->xdev);
-    return VB_OK;
 }
 
-static VbStatus train_step(Trainer *t, const Batch *bt, TrainEvent *ev) {
+/* Enqueue one optimiser step; its results join the pending ones. */
+static void train_step(Trainer *t, const Batch *bt) {
     Hybrid *m = t->m;
     const KOps *k = m->net.k;
     int n = prepare_batch(t, bt, t->tc.mix_p > 0);
@@ -262,30 +355,28 @@ static VbStatus train_step(Trainer *t, const Batch *bt, TrainEvent *ev) {
     m->net.step = (uint64_t)t->s.step;
     hybrid_set_train(m, true);
     m->net.update_bn = true;
-    LossParts lp;
-    VB_TRY(forward_backward(t, n, &lp));
-    record_normal_distances(t, n);
-    if (t->tc.sam &&
-        train_sam_perturb(&m->pt, t->tc.sam_rho, t->tc.sam_adaptive, t->sam_e, t->sam_t)) {
-        LossParts lp2;
+    int slot = t->npend;
+    double *row = t->stats + (size_t)slot * STAT_W,
+           *scratch = t->stats + (size_t)STAT_RING * STAT_W;
+    forward_backward(t, n, row);
+    if (t->lc.svdd_mode == SVDD_SOFT_BOUNDARY) {
+        k->copy(t->scores + (size_t)slot * t->max_b, m->svdd_score, (size_t)n * sizeof(float));
+        for (int i = 0; i < n; i++)
+            t->normal[(size_t)slot * t->max_b + i] = !t->aa[i] && t->lam[i] == 1.0f;
+    }
+    if (t->tc.sam) {
+        /* a zero norm gives e = 0: the second pass then repeats the first */
+        k->sam_perturb(m->pt.n_train, t->tc.sam_rho, t->tc.sam_adaptive, m->pt.data, m->pt.grad,
+                       t->sam_e, t->sam_t, scratch + K_LOSS_PARTS);
         m->net.update_bn = false; /* the second pass leaves BN running statistics alone */
-        VbStatus st = forward_backward(t, n, &lp2);
+        forward_backward(t, n, scratch);
         m->net.update_bn = true;
         k->axpy(m->pt.n_train, -1.0f, t->sam_e, m->pt.data);
-        VB_TRY(st);
     }
-    double gn = optim_clip(&m->pt, t->tc.clip_norm);
-    if (!isfinite(gn))
-        return VB_FAIL(VB_ERR_NUMERIC, "the gradient norm is %g at step %lld (epoch %d)", gn,
-                       (long long)t->s.step, t->s.epoch);
-    adamw_step(&t->opt, &m->pt, (float)lr);
-    memset(ev, 0, sizeof *ev);
-    ev->kind = TRAIN_STEP;
-    ev->step = t->s.step, ev->epoch = t->s.epoch, ev->epochs = t->tc.epochs;
-    ev->steps_per_epoch = t->spe;
-    ev->lr = lr, ev->grad_norm = gn, ev->loss = lp;
-    ev->swa_active = t->sched.swa_start >= 0 && t->s.step >= t->sched.swa_start;
-    return VB_OK;
+    optim_clip_adamw(&t->opt, &m->pt, t->tc.clip_norm, (float)lr, row + K_LOSS_PARTS);
+    Pending *p = &t->pend[t->npend++];
+    p->step = t->s.step, p->epoch = t->s.epoch, p->n = n, p->lr = lr;
+    p->swa_active = t->sched.swa_start >= 0 && t->s.step >= t->sched.swa_start;
 }
 
 /* Validation loss (λ = 1, no mixing) and closed-set accuracy. */
@@ -309,8 +400,9 @@ static VbStatus validate(Trainer *t, double *loss, double *acc) {
         LossParts lp;
         VB_TRY(loss_compute(&t->lc, m, &t->lw, n, t->T, &tg, &lp));
         sum += lp.total * n;
+        m->net.k->download(t->cls_host, m->cls_logits, (size_t)n * C * sizeof(float));
         for (int i = 0; i < n; i++) {
-            const float *z = t->lw.cls + (size_t)i * C;
+            const float *z = t->cls_host + (size_t)i * C;
             int best = 0;
             for (int c = 1; c < C; c++)
                 if (z[c] > z[best]) best = c;
@@ -341,16 +433,17 @@ static void swa_update(Trainer *t) {
     t->s.swa_n++;
 }
 
-VbStatus train_svdd_center(Hybrid *m, Loader *l, const int *class_map, int normal_class) {
+VbStatus train_svdd_center(Hybrid *m, Loader *l, const int *class_map, int normal_class,
+                           double floor) {
     const KOps *k = m->net.k;
-    int E = m->cfg.embedding_dim, T = m->max_t, S = m->cfg.image;
+    int E = m->emb_dim, T = m->max_t, S = m->cfg.image, Ch = m->cfg.channels;
     bool was_train = m->net.train;
     hybrid_set_train(m, false);
     VB_TRY(loader_seek(l, (LoaderPos){0, 0}));
     uint64_t nb = loader_batches_per_epoch(l);
     double *sum = vb_xcalloc((size_t)E, sizeof(double));
     float *e = vb_xmalloc((size_t)m->max_b * E * sizeof(float));
-    float *xdev = k->alloc((size_t)m->max_b * T * S * S * 3 * sizeof(float));
+    float *xdev = k->alloc((size_t)m->max_b * T * S * S * Ch * sizeof(float));
     long count = 0;
     VbStatus st = xdev ? VB_OK : VB_FAIL(VB_ERR_NOMEM, "cannot allocate the centre pass input");
     for (uint64_t b = 0; b < nb && st == VB_OK; b++) {
@@ -359,7 +452,7 @@ VbStatus train_svdd_center(Hybrid *m, Loader *l, const int *class_map, int norma
             st = VB_FAIL(VB_ERR_IO, "loader stopped during the SVDD centre pass");
             break;
         }
-        k->upload(xdev, bt->x, (size_t)bt->n * T * S * S * 3 * sizeof(float));
+        k->upload(xdev, bt->x, (size_t)bt->n * T * S * S * Ch * sizeof(float));
         hybrid_forward(m, bt->n, T, xdev);
         k->download(e, m->emb_e, (size_t)bt->n * E * sizeof(float));
         for (int i = 0; i < bt->n; i++) {
@@ -373,7 +466,7 @@ VbStatus train_svdd_center(Hybrid *m, Loader *l, const int *class_map, int norma
     if (st == VB_OK) {
         for (int j = 0; j < E; j++) {
             double c = sum[j] / count;
-            if (fabs(c) < 0.01) c = c < 0 ? -0.01 : 0.01; /* Ruff et al.'s guard */
+            if (fabs(c) < floor) c = c < 0 ? -floor : floor; /* Ruff et al.'s guard */
             e[j] = (float)c;
         }
         k->upload(params_data(&m->pt, m->center), e, (size_t)E * sizeof(float));
@@ -387,7 +480,7 @@ VbStatus train_svdd_center(Hybrid *m, Loader *l, const int *class_map, int norma
 void train_bn_update(Hybrid *m, Loader *l) {
     const KOps *k = m->net.k;
     ParamTable *pt = &m->pt;
-    int T = m->max_t, S = m->cfg.image;
+    int T = m->max_t, S = m->cfg.image, Ch = m->cfg.channels;
     /* reset running statistics: mean 0, var 1 */
     for (int i = 0; i < pt->n; i++) {
         const Param *p = &pt->p[i];
@@ -401,7 +494,7 @@ void train_bn_update(Hybrid *m, Loader *l) {
     bool was_train = m->net.train;
     hybrid_set_train(m, true);
     m->net.update_bn = true;
-    float *xdev = k->alloc((size_t)m->max_b * T * S * S * 3 * sizeof(float));
+    float *xdev = k->alloc((size_t)m->max_b * T * S * S * Ch * sizeof(float));
     VB_ASSERT(xdev != NULL);
     if (loader_seek(l, (LoaderPos){0, 0}) == VB_OK) {
         uint64_t nb = loader_batches_per_epoch(l);
@@ -410,7 +503,7 @@ void train_bn_update(Hybrid *m, Loader *l) {
             if (!bt) break;
             /* cumulative average: momentum 1/(k+1) at the k-th batch */
             m->net.bn_momentum_override = 1.0f / (float)(b + 1);
-            k->upload(xdev, bt->x, (size_t)bt->n * T * S * S * 3 * sizeof(float));
+            k->upload(xdev, bt->x, (size_t)bt->n * T * S * S * Ch * sizeof(float));
             hybrid_forward(m, bt->n, T, xdev);
         }
     }
@@ -481,7 +574,8 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
     bool early = false;
     while (t->s.epoch < tc->epochs && !early) {
         if (should_center(t)) {
-            VB_TRY(train_svdd_center(m, t->d.train_eval, t->d.class_map, t->d.normal_class));
+            VB_TRY(train_svdd_center(m, t->d.train_eval, t->d.class_map, t->d.normal_class,
+                                     tc->svdd_center_floor));
             t->lc.svdd_on = true;
             hybrid_set_train(m, true);
         }
@@ -495,22 +589,19 @@ VbStatus trainer_run(Trainer *t, TrainResult *res) {
                 res->steps = t->s.step, res->epochs_run = t->s.epoch;
                 return VB_OK;
             }
-            double s0 = vb_now_s();
             const Batch *bt = loader_next(t->d.train);
             if (!bt) return VB_FAIL(VB_ERR_IO, "the training loader stopped");
-            TrainEvent ev;
-            VB_TRY(train_step(t, bt, &ev));
+            train_step(t, bt);
             t->s.step++;
             t->s.loader_batch++;
-            t->s.epoch_loss_sum += ev.loss.total, t->s.epoch_loss_n++;
-            ev.images_per_s = bt->n * bt->T / (vb_now_s() - s0);
-            if (t->log) t->log(t->log_ctx, &ev);
+            if (t->npend == STAT_RING || vb_now_s() - t->flush_t0 >= FLUSH_S) VB_TRY(flush(t));
             if (tc->checkpoint_every > 0 && t->s.step % tc->checkpoint_every == 0 &&
                 t->s.loader_batch < (uint64_t)t->spe) {
                 t->s.seconds = vb_now_s() - t_start;
                 VB_TRY(save(t));
             }
         }
+        VB_TRY(flush(t));
         VB_TRY(end_epoch(t, vb_now_s() - e0,
                          t->s.epoch_loss_n ? t->s.epoch_loss_sum / t->s.epoch_loss_n : NAN,
                          &early));

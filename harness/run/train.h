@@ -3,7 +3,8 @@
  * epochs of batches from a shuffled, augmented loader → optional Mixup /
  * CutMix → forward → MODEL_SPEC §4 losses → backward → (SAM: perturb,
  * second forward/backward without touching BN statistics, restore) →
- * gradient clipping → AdamW at the scheduled learning rate; SWA averaging
+ * gradient clipping → AdamW (or Adam with an L2 gradient term) at the
+ * scheduled learning rate (OneCycle, cosine, constant or epoch steps); SWA averaging
  * from a start epoch with its own learning rate; validation each epoch with
  * early stopping; a checkpoint every N steps and at every epoch end,
  * written atomically, from which a restarted run continues to the same bits.
@@ -91,9 +92,13 @@ void trainer_stop_after(Trainer *t, int64_t steps);
 VbStatus trainer_run(Trainer *t, TrainResult *res);
 
 /* Deep SVDD centre: mean embedding of normal samples from `loader` (one
- * pass, evaluation mode), |c_i| < 0.01 pushed to ±0.01. Written to the
- * model's anomaly_head.center. */
-VbStatus train_svdd_center(Hybrid *m, Loader *loader, const int *class_map, int normal_class);
+ * pass, evaluation mode), |c_i| < floor pushed to ±floor (train.svdd.
+ * center_floor: 0.01 by default, 0.1 in Ruff et al.'s code). Written to the
+ * model's anomaly_head.center. With train.svdd.warmup_epochs 0 this runs
+ * before the first step: the untrained network's outputs, BatchNorm on its
+ * initial running statistics (mean 0, variance 1), as Ruff's init_center_c. */
+VbStatus train_svdd_center(Hybrid *m, Loader *loader, const int *class_map, int normal_class,
+                           double floor);
 /* Recompute BN running statistics with one pass over `loader` in training
  * mode (cumulative average, as torch.optim.swa_utils.update_bn). */
 void train_bn_update(Hybrid *m, Loader *loader);

@@ -1,5 +1,8 @@
-/* provenance: versions of the code, the build and the libraries, host and CPU. */
+/* provenance: versions of the code, the build and the libraries, host and CPU,
+ * and the CPU backend's instruction-set path and numerics version. */
 #include "harness/store/provenance.h"
+
+#include "kernels/kernels.h"
 
 #include <archive.h>
 #include <cblas.h>
@@ -36,6 +39,9 @@ const char *provenance_libraries(void) {
     }
     return buf;
 }
+
+const char *provenance_cpu_path(void) { return kisa_name(kisa_active()); }
+int provenance_numerics(void) { return VB_NUMERICS_VERSION; }
 
 const char *provenance_host(void) {
     static char buf[256];

@@ -22,5 +22,9 @@ const char *provenance_cpu_model(void);
  * otherwise, NULL outside Slurm; *task the array task id (-1: not an array
  * task); *node the node's name (NULL when unknown). */
 void provenance_slurm(const char **job, int *task, const char **node);
+/* The CPU backend's active instruction-set path ("generic", "avx2",
+ * "avx512") and its numerics version (VB_NUMERICS_VERSION). */
+const char *provenance_cpu_path(void);
+int provenance_numerics(void);
 
 #endif

@@ -773,6 +773,8 @@ void store_provenance_local(StoreProvenance *p) {
     p->cpu_model = provenance_cpu_model();
     p->build_opts = provenance_build_opts();
     p->libraries = provenance_libraries();
+    p->cpu_path = provenance_cpu_path();
+    p->numerics = provenance_numerics();
     p->threads = 0;
     provenance_slurm(&p->slurm_job_id, &p->slurm_array_task_id, &p->slurm_node);
 }
@@ -783,7 +785,8 @@ VbStatus store_set_provenance(Store *st, int64_t run_id, const StoreProvenance *
                          "UPDATE runs SET git_sha = ?1, git_dirty = ?2, host = ?3, cpu_model = ?4,"
                          " gpu = ?5, gpu_driver = ?6, build_opts = ?7, libraries = ?8,"
                          " backend = ?9, threads = ?10, dataset_digest = ?11, slurm_job_id = ?13,"
-                         " slurm_array_task_id = ?14, slurm_node = ?15 WHERE id = ?12",
+                         " slurm_array_task_id = ?14, slurm_node = ?15, cpu_path = ?16,"
+                         " numerics = ?17 WHERE id = ?12",
                          &s));
     store_bind_text(s, 1, p->git_sha);
     if (p->git_dirty >= 0) sqlite3_bind_int(s, 2, p->git_dirty ? 1 : 0);
@@ -801,6 +804,8 @@ VbStatus store_set_provenance(Store *st, int64_t run_id, const StoreProvenance *
     if (p->slurm_job_id && p->slurm_array_task_id >= 0)
         sqlite3_bind_int(s, 14, p->slurm_array_task_id);
     store_bind_text(s, 15, p->slurm_node);
+    store_bind_text(s, 16, p->cpu_path);
+    if (p->numerics > 0) sqlite3_bind_int(s, 17, p->numerics);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return STORE_DB_FAIL(st, "recording provenance");

@@ -33,7 +33,7 @@
 #include "kernels/status.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 /* Lease of a claimed cell when the caller passes 0, in seconds. */
 #define STORE_LEASE_DEFAULT_S 120.0
 /* The longest lease a runner may ask for. A lease that ends further in the
@@ -171,6 +171,8 @@ typedef struct StoreRun {
     double lease_expires; /* Unix seconds; 0 when none */
     int attempts;         /* times the cell was claimed */
     char *checkpoint;     /* path of its latest checkpoint, if any */
+    char *cpu_path;       /* the CPU backend's instruction-set path ("avx512", ...) */
+    int numerics;         /* the CPU backend's numerics version; 0 when unknown */
     bool transient;       /* failed by a cause that may pass (disk full, out of memory) */
     char *resumes;        /* JSON array, one object per resume; NULL when never resumed */
     /* store_claim only, when it took the cell over from another owner: */
@@ -263,10 +265,13 @@ typedef struct StoreProvenance {
     const char *slurm_job_id; /* "ARRAYJOB_TASK" for an array task, else the job id */
     int slurm_array_task_id;
     const char *slurm_node;
+    const char *cpu_path; /* instruction-set path of the CPU backend */
+    int numerics;         /* VB_NUMERICS_VERSION; 0 unknown */
 } StoreProvenance;
 
-/* Fill git SHA/dirty, host, CPU model, build options, library versions and
- * the Slurm job, task and node (provenance_slurm) from
+/* Fill git SHA/dirty, host, CPU model, build options, library versions, the
+ * CPU backend's instruction-set path and numerics version, and the Slurm job,
+ * task and node (provenance_slurm) from
  * harness/store/provenance.h; the rest is left NULL / unknown for the caller. */
 void store_provenance_local(StoreProvenance *p);
 
@@ -466,11 +471,11 @@ static inline const StoreValue *store_cell(const StoreTable *t, int row, int col
  * experiment, variant, holdout, seed, status, error, config_hash, created,
  * started, finished, wall_s, attempts, git_sha, git_dirty, host, cpu_model,
  * gpu, gpu_driver, build_opts, libraries, backend, threads, dataset_digest,
- * then one REAL column per final metric of those runs, named "split/key"
+ * cpu_path, numerics, then one REAL column per final metric of those runs, named "split/key"
  * (just "key" when split is ""), sorted by split then key; NULL where a run
  * lacks that metric (or its value is NaN). STORE_EXPORT_FIXED_COLUMNS is the
  * number of columns before the metrics. */
-#define STORE_EXPORT_FIXED_COLUMNS 24
+#define STORE_EXPORT_FIXED_COLUMNS 26
 VbStatus store_export(Store *st, const StoreRunFilter *filter, StoreTable *out);
 void store_table_free(StoreTable *t);
 

@@ -39,7 +39,7 @@ static const char RUN_COLS[] =
     "variant, seed, holdout, status, error, created, started, finished, config_json,"
     " config_hash, git_sha, git_dirty, host, cpu_model, gpu, gpu_driver, build_opts, libraries,"
     " backend, threads, dataset_digest, attempts, checkpoint, legacy_hash, slurm_job_id,"
-    " slurm_array_task_id, slurm_node, transient, resumes";
+    " slurm_array_task_id, slurm_node, cpu_path, numerics, transient, resumes";
 
 const char *store_merge_kind_name(StoreMergeKind k) {
     static const char *names[STORE_MERGE_NKINDS] = {"copied", "same",       "conflict",

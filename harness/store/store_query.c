@@ -22,7 +22,7 @@ const char STORE_RUN_COLUMNS[] =
     " r.config_json, r.config_hash, r.git_sha, r.git_dirty, r.host, r.cpu_model, r.gpu,"
     " r.gpu_driver, r.build_opts, r.libraries, r.backend, r.threads, r.dataset_digest,"
     " r.claim_owner, r.lease_expires, r.attempts, r.checkpoint, r.slurm_job_id,"
-    " r.slurm_array_task_id, r.slurm_node, r.transient, r.resumes"
+    " r.slurm_array_task_id, r.slurm_node, r.cpu_path, r.numerics, r.transient, r.resumes"
     " FROM runs r JOIN experiments e ON e.id = r.experiment_id";
 
 bool store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
@@ -66,6 +66,8 @@ bool store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
         sqlite3_column_type(s, c) == SQLITE_NULL ? -1 : sqlite3_column_int(s, c);
     c++;
     o->slurm_node = store_col_strdup(s, c++);
+    o->cpu_path = store_col_strdup(s, c++);
+    o->numerics = sqlite3_column_int(s, c++);
     o->transient = sqlite3_column_int(s, c++) != 0;
     o->resumes = store_col_strdup(s, c++);
     return valid;
@@ -83,7 +85,8 @@ void store_run_free(StoreRun *r) {
                      &r->config_hash,  &r->git_sha,        &r->host,        &r->cpu_model,
                      &r->gpu,          &r->gpu_driver,     &r->build_opts,  &r->libraries,
                      &r->backend,      &r->dataset_digest, &r->claim_owner, &r->checkpoint,
-                     &r->slurm_job_id, &r->slurm_node,     &r->resumes,     &r->prev_owner};
+                     &r->slurm_job_id, &r->slurm_node,     &r->cpu_path,    &r->resumes,
+                     &r->prev_owner};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -442,7 +445,7 @@ static const char EXPORT_SQL[] =
     " r.error, r.config_hash, r.created, r.started, r.finished,"
     " round((julianday(r.finished) - julianday(r.started)) * 86400.0, 3) AS wall_s, r.attempts,"
     " r.git_sha, r.git_dirty, r.host, r.cpu_model, r.gpu, r.gpu_driver, r.build_opts,"
-    " r.libraries, r.backend, r.threads, r.dataset_digest"
+    " r.libraries, r.backend, r.threads, r.dataset_digest, r.cpu_path, r.numerics"
     " FROM runs r JOIN experiments e ON e.id = r.experiment_id";
 #define RUN_FILTER " WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR r.status = ?2)"
 

@@ -16,7 +16,9 @@
  *      its old hash.
  *   4  runs.slurm_job_id, runs.slurm_array_task_id, runs.slurm_node (the
  *      Slurm job that ran the cell; NULL outside Slurm)
- *   5  runs.transient (a failure the next run retries by itself) and
+ *   5  runs.cpu_path and runs.numerics: the CPU backend's instruction-set
+ *      path and numerics version (kernels.h VB_NUMERICS_VERSION)
+ *   6  runs.transient (a failure the next run retries by itself) and
  *      runs.resumes (JSON list of the times the cell was resumed)
  * results/README.md documents every table, column and view; keep it in step.
  * This file must not be asked to open files or talk to callers: store.c does. */
@@ -67,6 +69,8 @@ static const char SCHEMA_TABLES[] =
     "  slurm_job_id   TEXT,\n"
     "  slurm_array_task_id INTEGER,\n"
     "  slurm_node     TEXT,\n"
+    "  cpu_path       TEXT,\n"
+    "  numerics       INTEGER,\n"
     "  transient      INTEGER NOT NULL DEFAULT 0,\n"
     "  resumes        TEXT\n"
     ");\n"
@@ -133,6 +137,7 @@ static const char SCHEMA_VIEWS[] =
     "       r.config_hash, r.started, r.finished,\n"
     "       round((julianday(r.finished) - julianday(r.started)) * 86400.0, 3) AS wall_s,\n"
     "       r.attempts, r.backend, r.threads, r.git_sha, r.git_dirty, r.host, r.error,\n"
+    "       r.cpu_path, r.numerics,\n"
     "       r.transient, json_array_length(r.resumes) AS resumed,\n"
     "       (SELECT json_group_object(name, value) FROM (\n"
     "          SELECT CASE WHEN m.split = '' THEN m.key ELSE m.split || '/' || m.key END\n"
@@ -211,13 +216,18 @@ static VbStatus migrate_3_to_4(Store *st) {
 }
 
 static VbStatus migrate_4_to_5(Store *st) {
+    return store_exec(st, "ALTER TABLE runs ADD COLUMN cpu_path TEXT;\n"
+                          "ALTER TABLE runs ADD COLUMN numerics INTEGER;\n");
+}
+
+static VbStatus migrate_5_to_6(Store *st) {
     return store_exec(st, "ALTER TABLE runs ADD COLUMN transient INTEGER NOT NULL DEFAULT 0;\n"
                           "ALTER TABLE runs ADD COLUMN resumes TEXT;\n");
 }
 
 typedef VbStatus (*StoreMigration)(Store *st);
 static const StoreMigration migrations[STORE_SCHEMA_VERSION] = {
-    NULL, migrate_1_to_2, migrate_2_to_3, migrate_3_to_4, migrate_4_to_5};
+    NULL, migrate_1_to_2, migrate_2_to_3, migrate_3_to_4, migrate_4_to_5, migrate_5_to_6};
 
 VbStatus store_read_version(Store *st, int *version) {
     sqlite3_stmt *s;

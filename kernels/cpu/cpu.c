@@ -1,6 +1,8 @@
-/* cpu: the CPU reference backend's table, memory operations and threads.
- * The ops themselves live in cpu_dense.c, cpu_conv.c, cpu_norm.c, cpu_rnn.c
- * and cpu_glue.c. */
+/* cpu: the CPU reference backend's table, memory operations, threads and
+ * packed weights. The ops themselves live in cpu_dense.c, cpu_conv.c,
+ * cpu_norm.c, cpu_rnn.c, cpu_glue.c and cpu_pool.c; the GEMM in gemm*.c; the
+ * per-path vector kernels in cpu_vec_*.c (isa.c picks the path). OpenBLAS is
+ * linked for LAPACK only (the probe's solver) and kept on one thread. */
 #include "cpu_internal.h"
 
 #include <cblas.h>
@@ -23,18 +25,12 @@ static void cpu_zero(void *p, size_t bytes) {
 }
 static void cpu_sync(void) {}
 
-void cpu_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
-               const float *b, int ldb, float beta, float *c, int ldc) {
-    if (m <= 0 || n <= 0) return;
-    if (k <= 0) {
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-                c[(size_t)i * ldc + j] = beta == 0 ? 0 : beta * c[(size_t)i * ldc + j];
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-                k, alpha, a, lda, b, ldb, beta, c, ldc);
+/* Packed weights: W [rows, cols] registered as W^T for the forward ops. */
+static size_t cpu_pack_floats(int rows, int cols) { return gemm_pack_floats(cols, rows); }
+static void cpu_pack_weight(const float *w, int rows, int cols, float *dst) {
+    gemm_register(w, rows, cols, dst);
 }
+static void cpu_unpack_weights(const void *lo, const void *hi) { gemm_unregister_range(lo, hi); }
 
 static int g_threads;
 
@@ -58,6 +54,7 @@ const KOps *kops_cpu(void) {
     static int ready;
     if (!ready) {
         kthreads_get();
+        cpu_vec(); /* choose the instruction-set path */
         table.name = "cpu";
         table.alloc = cpu_alloc;
         table.free = cpu_free;
@@ -66,11 +63,17 @@ const KOps *kops_cpu(void) {
         table.copy = cpu_copy;
         table.zero = cpu_zero;
         table.sync = cpu_sync;
+        table.pack_floats = cpu_pack_floats;
+        table.pack_weight = cpu_pack_weight;
+        table.unpack_weights = cpu_unpack_weights;
         cpu_register_dense(&table);
         cpu_register_conv(&table);
         cpu_register_norm(&table);
         cpu_register_rnn(&table);
         cpu_register_glue(&table);
+        cpu_register_train(&table);
+        cpu_register_pool(&table);
+        if (kops_check_complete(&table) != VB_OK) vb_assert_fail(vb_errmsg(), __FILE__, __LINE__);
         ready = 1;
     }
     return &table;

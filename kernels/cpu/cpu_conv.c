@@ -11,13 +11,13 @@
  *    so each copy is a contiguous channel run) + GEMM against the weights
  *    reordered to [cout, ky, kx, ci]. The data-gradient is GEMM + col2im.
  *  - Depthwise (groups == cin == cout): direct loops whose innermost loop runs
- *    over contiguous channels in 16-wide register strips (vector extensions).
+ *    over contiguous channels in 64-byte vectors (the active path's kernels).
  *  - Conv-transpose is the data-gradient of a conv: forward is GEMM + col2im,
  *    its data-gradient is im2col + GEMM (a conv forward).
  *
- * Determinism: every parallel loop is `omp for schedule(static)` over work
- * units whose boundaries come from the shapes only (the constants below),
- * never from the thread count. Output elements have exactly one writer;
+ * Determinism: GEMMs are the own fixed-order SGEMM (gemm.h); every other
+ * parallel loop runs over work units whose boundaries come from the shapes
+ * only (the constants below), never from the thread count. Output elements have exactly one writer;
  * col2im is a gather (each output pixel sums its own contributions in tap
  * order). Reductions over rows (weight and bias gradients) are computed per
  * fixed row chunk into partial buffers that are then summed in chunk order. */
@@ -28,11 +28,8 @@
 /* Fixed work-unit sizes. Changing them changes rounding, never correctness;
  * none of them may depend on the thread count. */
 enum {
-    GEMM_MT = 256,    /* rows of one forward / data-gradient GEMM tile */
-    GEMM_NT = 256,    /* columns of one such tile */
     RED_ROWS = 2048,  /* rows per reduction chunk (weight and bias gradients) */
     RED_MAX = 16,     /* at most this many chunks (bounds the partial buffers) */
-    WG_TILE = 64,     /* output rows of one weight-gradient GEMM */
     SUM_BLOCK = 4096, /* elements per unit when summing partials */
     DW_WBUF = 4096,   /* floats of stack for one block's weights (kh*kw*block) */
     DW_MAXTAP = 64,   /* depthwise kernels up to 8x8 */
@@ -47,58 +44,15 @@ enum {
 static inline int imin(int a, int b) { return a < b ? a : b; }
 static inline size_t zmin(size_t a, size_t b) { return a < b ? a : b; }
 
-/* 4-lane float vectors (GCC/Clang vector extensions). Arithmetic is
- * lane-wise IEEE single precision, identical to the scalar loops. */
-typedef float v4 __attribute__((vector_size(16)));
-static inline v4 ld4(const float *p) {
-    v4 v;
-    memcpy(&v, p, sizeof v);
-    return v;
+/* Channel-strip kernels of the active instruction-set path (cpu_vec_body.h):
+ * acc[j] += sum_i a[i*sa+j]*b[i*sb+j] and acc[j] += sum_i a[i*sa+j], i in
+ * order, lane-wise (the same bits on every path). */
+static inline void strip_dot(int cnt, const float *a, size_t sa, const float *b, size_t sb, int cn,
+                             float *acc) {
+    cpu_vec()->strip_dot(cnt, a, sa, b, sb, cn, acc);
 }
-static inline void st4(float *p, v4 v) { memcpy(p, &v, sizeof v); }
-
-/* acc[j] += sum_{i < cnt} a[i*sa + j] * b[i*sb + j] for j < cn, i ascending.
- * Strips of 16 channels stay in registers for the whole sum. */
-static void strip_dot(int cnt, const float *a, size_t sa, const float *b, size_t sb, int cn,
-                      float *acc) {
-    int j = 0;
-    for (; j + 16 <= cn; j += 16) {
-        v4 s0 = ld4(acc + j), s1 = ld4(acc + j + 4), s2 = ld4(acc + j + 8), s3 = ld4(acc + j + 12);
-        for (int i = 0; i < cnt; i++) {
-            const float *x = a + i * sa + j, *y = b + i * sb + j;
-            s0 += ld4(x) * ld4(y), s1 += ld4(x + 4) * ld4(y + 4);
-            s2 += ld4(x + 8) * ld4(y + 8), s3 += ld4(x + 12) * ld4(y + 12);
-        }
-        st4(acc + j, s0), st4(acc + j + 4, s1), st4(acc + j + 8, s2), st4(acc + j + 12, s3);
-    }
-    for (; j + 4 <= cn; j += 4) {
-        v4 s = ld4(acc + j);
-        for (int i = 0; i < cnt; i++) s += ld4(a + i * sa + j) * ld4(b + i * sb + j);
-        st4(acc + j, s);
-    }
-    for (; j < cn; j++) {
-        float s = acc[j];
-        for (int i = 0; i < cnt; i++) s += a[i * sa + j] * b[i * sb + j];
-        acc[j] = s;
-    }
-}
-
-/* acc[j] += sum_{i < cnt} a[i*sa + j] for j < cn, i ascending. */
-static void strip_sum(int cnt, const float *a, size_t sa, int cn, float *acc) {
-    int j = 0;
-    for (; j + 16 <= cn; j += 16) {
-        v4 s0 = ld4(acc + j), s1 = ld4(acc + j + 4), s2 = ld4(acc + j + 8), s3 = ld4(acc + j + 12);
-        for (int i = 0; i < cnt; i++) {
-            const float *x = a + i * sa + j;
-            s0 += ld4(x), s1 += ld4(x + 4), s2 += ld4(x + 8), s3 += ld4(x + 12);
-        }
-        st4(acc + j, s0), st4(acc + j + 4, s1), st4(acc + j + 8, s2), st4(acc + j + 12, s3);
-    }
-    for (; j < cn; j++) {
-        float s = acc[j];
-        for (int i = 0; i < cnt; i++) s += a[i * sa + j];
-        acc[j] = s;
-    }
+static inline void strip_sum(int cnt, const float *a, size_t sa, int cn, float *acc) {
+    cpu_vec()->strip_sum(cnt, a, sa, cn, acc);
 }
 
 /* Number of reduction chunks for `rows` rows: ceil(rows / RED_ROWS) capped
@@ -156,46 +110,42 @@ static void bias_grad(size_t rows, int c, const float *dy, float *db, float *par
  *   C_g[m,n] = A_g[m,k] op(B_g) (+ bias_g broadcast over rows)
  * with A_g at a + g*ga (row stride lda), B_g at b + g*gb ([n,k] when tb,
  * else [k,n]; row stride ldb), C_g at c + g*n (row stride ldc), bias_g at
- * bias + g*n. Fixed GEMM_MT x GEMM_NT tiles, one cpu_sgemm per tile. */
+ * bias + g*n. One own-GEMM call per group (threads over tiles of C);
+ * `weight`: B is the layer's weight W [n,k] used as W^T (packed copy used
+ * when registered). */
 static void par_gemm(bool tb, int groups, int m, int n, int k, const float *a, int lda, size_t ga,
-                     const float *b, int ldb, size_t gb, const float *bias, float *c, int ldc) {
-    const int mt = (m + GEMM_MT - 1) / GEMM_MT, nt = (n + GEMM_NT - 1) / GEMM_NT;
-    const int ntiles = groups * mt * nt;
-#pragma omp parallel for schedule(static) if ((size_t)groups * m * n * k >= PAR_MIN)
-    for (int t = 0; t < ntiles; t++) {
-        const int g = t / (mt * nt), i0 = t / nt % mt * GEMM_MT, j0 = t % nt * GEMM_NT;
-        const int mi = imin(GEMM_MT, m - i0), nj = imin(GEMM_NT, n - j0);
-        float *ct = c + (size_t)i0 * ldc + (size_t)g * n + j0;
-        float beta = 0.0f;
-        if (bias) {
-            for (int i = 0; i < mi; i++)
-                memcpy(ct + (size_t)i * ldc, bias + (size_t)g * n + j0, (size_t)nj * sizeof(float));
-            beta = 1.0f;
-        }
-        const float *bt = b + g * gb + (tb ? (size_t)j0 * ldb : (size_t)j0);
-        cpu_sgemm(false, tb, mi, nj, k, 1.0f, a + (size_t)i0 * lda + g * ga, lda, bt, ldb, beta, ct,
-                  ldc);
-    }
+                     const float *b, int ldb, size_t gb, const float *bias, float *c, int ldc,
+                     bool weight) {
+    for (int g = 0; g < groups; g++)
+        gemm_par(false, tb, m, n, k, 1.0f, a + g * ga, lda, b + g * gb, ldb, 0.0f,
+                 c + (size_t)g * n, ldc, bias ? bias + (size_t)g * n : NULL, weight && groups == 1);
 }
 
 /* Weight-gradient partials, overwrite: for each fixed row chunk ch and g,
  *   P[ch][g*mi + i][j] = sum_{r in chunk} A[r, g*ga + i] * B[r, g*gb + j]
  * (A_g^T B_g), i < mi, j < nj; P is [nch][groups*mi][nj] with
  * nch = red_chunks(rows). Afterwards P[0] holds the sum over all rows
- * (chunks combined in order). Units: (chunk, group, WG_TILE rows of i). */
+ * (chunks combined in order). One chunk: threads share the tiles of each
+ * group's product; several: one unit per (chunk, group). */
 static void par_wgrad(int groups, size_t rows, int mi, int nj, const float *a, int lda, size_t ga,
                       const float *b, int ldb, size_t gb, float *part) {
-    const int nch = red_chunks(rows), it = (mi + WG_TILE - 1) / WG_TILE;
+    const int nch = red_chunks(rows);
     const size_t plen = (size_t)groups * mi * nj;
-    const int units = nch * groups * it;
-#pragma omp parallel for schedule(static) if (rows * groups * mi * nj >= PAR_MIN)
+    if (nch == 1) {
+        for (int g = 0; g < groups; g++)
+            gemm_par(true, false, mi, nj, (int)rows, 1.0f, a + g * ga, lda, b + g * gb, ldb, 0.0f,
+                     part + (size_t)g * mi * nj, nj, NULL, false);
+        return;
+    }
+    const int units = nch * groups;
+#pragma omp parallel for schedule(dynamic, 1) if (rows * groups * mi * nj >= PAR_MIN)
     for (int u = 0; u < units; u++) {
-        const int ch = u / (groups * it), g = u / it % groups, i0 = u % it * WG_TILE;
+        const int ch = u / groups, g = u % groups;
         size_t r0, r1;
         chunk_range(rows, nch, ch, &r0, &r1);
-        cpu_sgemm(true, false, imin(WG_TILE, mi - i0), nj, (int)(r1 - r0), 1.0f,
-                  a + r0 * lda + g * ga + i0, lda, b + r0 * ldb + g * gb, ldb, 0.0f,
-                  part + (size_t)ch * plen + ((size_t)g * mi + i0) * nj, nj);
+        gemm_st(true, false, mi, nj, (int)(r1 - r0), 1.0f, a + r0 * lda + g * ga, lda,
+                b + r0 * ldb + g * gb, ldb, 0.0f, part + (size_t)ch * plen + (size_t)g * mi * nj,
+                nj, NULL, false);
     }
     sum_partials(nch, plen, part);
 }
@@ -252,17 +202,31 @@ static void im2col(const Geo *g, const float *src, float *col) {
         const int ys = (int)(r % g->Hs);
         for (int xs = 0; xs < g->Ws; xs++) {
             float *crow = col + (r * g->Ws + xs) * ldcol;
+            const int X0 = xs * g->sw - g->pw;
             for (int ky = 0; ky < g->kh; ky++) {
                 const int Y = ys * g->sh - g->ph + ky;
+                if (g->groups == 1 && Y >= 0 && Y < g->H && X0 >= 0 && X0 + g->kw <= g->W) {
+                    /* one group, a whole row of taps inside the image: the kw*C values are
+                     * contiguous in NHWC and in the column layout alike */
+                    memcpy(crow + (size_t)ky * g->kw * cg,
+                           src + ((ni * g->H + Y) * g->W + X0) * g->C,
+                           (size_t)g->kw * cg * sizeof(float));
+                    continue;
+                }
                 for (int kx = 0; kx < g->kw; kx++) {
                     const int X = xs * g->sw - g->pw + kx, tap = ky * g->kw + kx;
                     const bool in = Y >= 0 && Y < g->H && X >= 0 && X < g->W;
                     for (int gi = 0; gi < g->groups; gi++) {
                         float *d = crow + ((size_t)gi * kk + tap) * cg;
-                        if (in)
-                            memcpy(d, src + ((ni * g->H + Y) * g->W + X) * g->C + (size_t)gi * cg,
-                                   (size_t)cg * sizeof(float));
-                        else memset(d, 0, (size_t)cg * sizeof(float));
+                        const float *sp =
+                            src + ((ni * g->H + Y) * g->W + X) * g->C + (size_t)gi * cg;
+                        if (cg < 16) { /* a call per few floats costs more than the copy */
+                            for (int c = 0; c < cg; c++) d[c] = in ? sp[c] : 0.0f;
+                        } else if (in) {
+                            memcpy(d, sp, (size_t)cg * sizeof(float));
+                        } else {
+                            memset(d, 0, (size_t)cg * sizeof(float));
+                        }
                     }
                 }
             }
@@ -309,9 +273,9 @@ static void col2im(const Geo *g, const float *col, const float *bias, float *out
 
 /* ---- depthwise ----
  * Channels are innermost in NHWC, so every inner loop runs over a strip of
- * contiguous channels: 16 at a time in four 4-lane registers (GCC vector
- * extensions; lane-wise arithmetic, so each channel gets exactly the scalar
- * loop's operations in the same order), then a 4-lane and a scalar tail.
+ * contiguous channels: 64 at a time in four 64-byte vectors, then 16, 8 and
+ * a scalar tail (cpu_vec_body.h; lane-wise arithmetic, so each channel gets
+ * exactly the scalar loop's operations in the same order on every path).
  * Weights [c][kh*kw] are transposed per channel block to [tap][channel] on
  * the stack (these ops take no scratch). */
 
@@ -332,34 +296,11 @@ static void dw_block_weights(const float *w, int kk, int c0, int cn, int cb, flo
 static size_t dw_rows_per_unit(int width) { return (size_t)((DW_UNIT_PIX + width - 1) / width); }
 
 /* out[j] = (init ? init[j] : 0) + sum_{t < nt} a[t][j] * b[t][j] for j < cn,
- * taps added in list order. Overwrites out. */
-static void taps_dot(int nt, const float *const *a, const float *const *b, int cn,
-                     const float *init, float *out) {
-    int j = 0;
-    for (; j + 16 <= cn; j += 16) {
-        v4 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-        if (init)
-            s0 = ld4(init + j), s1 = ld4(init + j + 4), s2 = ld4(init + j + 8),
-            s3 = ld4(init + j + 12);
-        for (int t = 0; t < nt; t++) {
-            const float *x = a[t] + j, *w = b[t] + j;
-            s0 += ld4(x) * ld4(w);
-            s1 += ld4(x + 4) * ld4(w + 4);
-            s2 += ld4(x + 8) * ld4(w + 8);
-            s3 += ld4(x + 12) * ld4(w + 12);
-        }
-        st4(out + j, s0), st4(out + j + 4, s1), st4(out + j + 8, s2), st4(out + j + 12, s3);
-    }
-    for (; j + 4 <= cn; j += 4) {
-        v4 s = init ? ld4(init + j) : (v4){0};
-        for (int t = 0; t < nt; t++) s += ld4(a[t] + j) * ld4(b[t] + j);
-        st4(out + j, s);
-    }
-    for (; j < cn; j++) {
-        float s = init ? init[j] : 0.0f;
-        for (int t = 0; t < nt; t++) s += a[t][j] * b[t][j];
-        out[j] = s;
-    }
+ * taps added in list order (the active path's 64-byte-vector kernel).
+ * Overwrites out. */
+static inline void taps_dot(int nt, const float *const *a, const float *const *b, int cn,
+                            const float *init, float *out) {
+    cpu_vec()->dw_taps(nt, a, b, cn, init, out);
 }
 
 /* y[n,oh,ow,c] = b[c] + sum_{ky,kx} x[n, oy*sh-ph+ky, ox*sw-pw+kx, c] * w[c,0,ky,kx]
@@ -368,6 +309,7 @@ static void taps_dot(int nt, const float *const *a, const float *const *b, int c
 static void cpu_dwconv2d_fwd(const KConv *p, const float *x, const float *w, const float *b,
                              float *y) {
     VB_ASSERT(p->groups == p->cin && p->cin == p->cout);
+    cpu_count_flops(2.0 * p->n * p->oh * p->ow * p->cin * p->kh * p->kw);
     const int C = p->cin, kk = p->kh * p->kw, cb = dw_block(p), nblk = (C + cb - 1) / cb;
     const size_t nrows = (size_t)p->n * p->oh, rpu = dw_rows_per_unit(p->ow);
     const int units = (int)((nrows + rpu - 1) / rpu) * nblk;
@@ -502,6 +444,8 @@ static void dw_dwdb(const KConv *p, const float *x, const float *dy, float *dw, 
 static void cpu_dwconv2d_bwd(const KConv *p, const float *x, const float *w, const float *dy,
                              float *dx, float *dw, float *db) {
     VB_ASSERT(p->groups == p->cin && p->cin == p->cout);
+    const double macs = (double)p->n * p->oh * p->ow * p->cin * p->kh * p->kw;
+    cpu_count_flops(2.0 * macs * ((dx != NULL) + (dw != NULL)));
     if (dx) dw_dx(p, w, dy, dx);
     if (dw || db) dw_dwdb(p, x, dy, dw, db);
 }
@@ -562,7 +506,7 @@ static void cpu_conv2d_fwd(const KConv *p, const float *x, const float *w, const
     }
     const int rows = p->n * p->oh * p->ow;
     if (conv_is_1x1(p)) { /* y[rows,cout] = x[rows,cin] W^T + b */
-        par_gemm(true, 1, rows, p->cout, p->cin, x, p->cin, 0, w, p->cin, 0, b, y, p->cout);
+        par_gemm(true, 1, rows, p->cout, p->cin, x, p->cin, 0, w, p->cin, 0, b, y, p->cout, true);
         return;
     }
     const WsLayout l = conv_ws_layout(p);
@@ -573,7 +517,7 @@ static void cpu_conv2d_fwd(const KConv *p, const float *x, const float *w, const
     im2col(&g, x, col);
     /* y_g[rows, cgo] = col_g[rows, K] wr_g[cgo, K]^T + b_g */
     par_gemm(true, p->groups, rows, cgo, K, col, p->groups * K, (size_t)K, wr, K, (size_t)cgo * K,
-             b, y, p->cout);
+             b, y, p->cout, false);
 }
 
 /* Backward of cpu_conv2d_fwd given dy [n,oh,ow,cout]: dx [n,h,w,cin]
@@ -589,14 +533,17 @@ static void cpu_conv2d_bwd(const KConv *p, const float *x, const float *w, const
     const size_t rows = (size_t)p->n * p->oh * p->ow;
     if (db) bias_grad(rows, p->cout, dy, db, ws + l.partb);
     if (conv_is_1x1(p)) {
-        if (dw) { /* dw[cout,cin] += dy^T x */
+        if (dw && red_chunks(rows) == 1) { /* dw[cout,cin] += dy^T x: one chain, then + */
+            gemm_par(true, false, p->cout, p->cin, (int)rows, 1.0f, dy, p->cout, x, p->cin, 1.0f,
+                     dw, p->cin, NULL, false);
+        } else if (dw) { /* chunk partials summed in order, then added */
             float *part = ws + l.part;
             par_wgrad(1, rows, p->cout, p->cin, dy, p->cout, 0, x, p->cin, 0, part);
             add_to((size_t)p->cout * p->cin, part, dw);
         }
         if (dx) /* dx[rows,cin] = dy[rows,cout] W[cout,cin] */
             par_gemm(false, 1, (int)rows, p->cin, p->cout, dy, p->cout, 0, w, p->cin, 0, NULL, dx,
-                     p->cin);
+                     p->cin, false);
         return;
     }
     const int kk = p->kh * p->kw, cg = p->cin / p->groups, cgo = p->cout / p->groups, K = cg * kk;
@@ -611,7 +558,7 @@ static void cpu_conv2d_bwd(const KConv *p, const float *x, const float *w, const
     if (dx) { /* dcol_g[rows, K] = dy_g[rows, cgo] wr_g[cgo, K]; dx = col2im(dcol) */
         taps_inner_to_mid(p->cout, cg, kk, w, wr);
         par_gemm(false, p->groups, (int)rows, K, cgo, dy, p->cout, (size_t)cgo, wr, K,
-                 (size_t)cgo * K, NULL, col, p->groups * K);
+                 (size_t)cgo * K, NULL, col, p->groups * K, false);
         col2im(&g, col, NULL, dx);
     }
 }
@@ -649,7 +596,7 @@ static void cpu_convt2d_fwd(const KConv *p, const float *x, const float *w, cons
     const Geo g = geo_convt(p);
     float *wr = ws + l.wr, *col = ws + l.col;
     taps_inner_to_mid(p->cin, p->cout, kk, w, wr);
-    par_gemm(false, 1, rows_in, nc, p->cin, x, p->cin, 0, wr, nc, 0, NULL, col, nc);
+    par_gemm(false, 1, rows_in, nc, p->cin, x, p->cin, 0, wr, nc, 0, NULL, col, nc, false);
     col2im(&g, col, b, y);
 }
 
@@ -669,7 +616,7 @@ static void cpu_convt2d_bwd(const KConv *p, const float *x, const float *w, cons
     im2col(&g, dy, col); /* col[rows_in, kk*cout] */
     if (dx) {            /* dx[rows_in, cin] = col Wr^T */
         taps_inner_to_mid(p->cin, p->cout, kk, w, wr);
-        par_gemm(true, 1, (int)rows_in, p->cin, nc, col, nc, 0, wr, nc, 0, NULL, dx, p->cin);
+        par_gemm(true, 1, (int)rows_in, p->cin, nc, col, nc, 0, wr, nc, 0, NULL, dx, p->cin, false);
     }
     if (dw) { /* dWr[cin, kk*cout] += x^T col, then back to PyTorch layout */
         par_wgrad(1, rows_in, p->cin, nc, x, p->cin, 0, col, nc, 0, part);

@@ -6,10 +6,9 @@
  * arrays, softmax over the last dim of [rows,n], column sums over [rows,c].
  *
  * Determinism: every output element is written by exactly one thread and
- * every reduction has a fixed order. GEMMs are cut into fixed GEMM_MT x GEMM_NT
- * tiles of C (one single-threaded cpu_sgemm per tile, each doing the whole k
- * reduction); sums are cut into CPU_TILE tiles whose double partials are
- * combined in tile order. None of these boundaries depend on the thread count,
+ * every reduction has a fixed order. GEMMs are the own SGEMM (gemm.h: one FMA
+ * chain over k per element on every path and thread count); sums are cut
+ * into CPU_TILE tiles whose double partials are combined in tile order. None of these boundaries depend on the thread count,
  * and `if` clauses only decide whether a loop runs on one thread or many.
  *
  * Nothing here allocates. Not for: inputs that alias outputs other than
@@ -21,63 +20,24 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Let the vectoriser evaluate both arms of the float selects in the
- * activation loops (ReLU', LeakyReLU and its slope). This only says that
- * nobody reads the floating-point exception flags; values are unchanged (no
- * reassociation, no finite-math assumptions, unlike -ffast-math). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")
-#endif
-
-#define GEMM_MT 128        /* rows of C per GEMM tile */
-#define GEMM_NT 256        /* columns of C per GEMM tile */
-#define GEMM_PAR_FLOPS 2e5 /* below this m*n*k a GEMM runs on one thread */
-#define EW_BLOCK 8192      /* elements per block of an elementwise op */
-#define PAR_MIN 32768      /* below this many elements, loops stay on one thread */
-#define RED_W 512          /* columns per super-block in col_sum */
-#define RED_CB 64          /* columns per work item in col_sum */
-#define RED_BUF 4096       /* doubles of tile partials held per round (stack) */
-#define SUM_ROUND 256      /* tiles per round in sum/sumsq */
+#define EW_BLOCK 8192 /* elements per block of an elementwise op */
+#define PAR_MIN 32768 /* below this many elements, loops stay on one thread */
+#define RED_W 512     /* columns per super-block in col_sum */
+#define RED_CB 64     /* columns per work item in col_sum */
+#define RED_BUF 4096  /* doubles of tile partials held per round (stack) */
+#define SUM_ROUND 256 /* tiles per round in sum/sumsq */
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 static inline size_t zmin(size_t a, size_t b) { return a < b ? a : b; }
 
-#include "cpu_act.h"
-
 /* ------------------------------------------------------------------------ */
-/* GEMM */
-
-/* C[m,n] = alpha op(A) op(B) + beta C over fixed tiles of C. When `bias`
- * [n] is given, each tile's rows are first set to bias and beta is taken
- * as 1 (the fused bias of linear_fwd). */
-static void gemm_tiled(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
-                       const float *b, int ldb, float beta, float *c, int ldc, const float *bias) {
-    if (m <= 0 || n <= 0) return;
-    int mt = (m + GEMM_MT - 1) / GEMM_MT, nt = (n + GEMM_NT - 1) / GEMM_NT;
-    int tiles = mt * nt;
-    bool par = tiles > 1 && (double)m * n * (k > 0 ? k : 1) >= GEMM_PAR_FLOPS;
-#pragma omp parallel for schedule(static) if (par)
-    for (int t = 0; t < tiles; t++) {
-        int i0 = (t / nt) * GEMM_MT, j0 = (t % nt) * GEMM_NT;
-        int mm = imin(GEMM_MT, m - i0), nn = imin(GEMM_NT, n - j0);
-        const float *at = ta ? a + i0 : a + (size_t)i0 * lda;
-        const float *bt = tb ? b + (size_t)j0 * ldb : b + j0;
-        float *ct = c + (size_t)i0 * ldc + j0;
-        float tile_beta = beta;
-        if (bias) {
-            for (int i = 0; i < mm; i++)
-                memcpy(ct + (size_t)i * ldc, bias + j0, nn * sizeof(float));
-            tile_beta = 1.0f;
-        }
-        cpu_sgemm(ta, tb, mm, nn, k, alpha, at, lda, bt, ldb, tile_beta, ct, ldc);
-    }
-}
+/* GEMM: the own fixed-order SGEMM (gemm.h), threads over tiles of C. */
 
 /* C[m,n] = alpha op(A) op(B) + beta C (overwrite when beta == 0). op(A) is
  * [m,k]: A is stored [m,k] (lda >= k) or, when ta, [k,m] (lda >= m). */
 static void cpu_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
                      const float *b, int ldb, float beta, float *c, int ldc) {
-    gemm_tiled(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
+    gemm_par(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, false);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -134,71 +94,43 @@ static void cpu_col_sum(int rows, int c, const float *x, float *y, bool accumula
 /* y[rows,out] = x[rows,in] W^T + b (overwrite; b may be NULL). */
 static void cpu_linear_fwd(int rows, int in, int out, const float *x, const float *w,
                            const float *b, float *y) {
-    gemm_tiled(false, true, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out, b);
+    gemm_par(false, true, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out, b, true);
 }
 
-/* dx[rows,in] = dy[rows,out] W (overwrite); dw[out,in] += dy^T x, tiled
- * over `out` (and `in`) with the whole row reduction inside each tile;
- * db[out] += column sums of dy. Any of dx, dw, db may be NULL. */
+/* dx[rows,in] = dy[rows,out] W (overwrite); dw[out,in] += dy^T x (one
+ * chain over all rows per element, then added to dw); db[out] += column
+ * sums of dy. Any of dx, dw, db may be NULL. */
 static void cpu_linear_bwd(int rows, int in, int out, const float *x, const float *w,
                            const float *dy, float *dx, float *dw, float *db) {
-    if (dx) gemm_tiled(false, false, rows, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in, NULL);
-    if (dw) gemm_tiled(true, false, out, in, rows, 1.0f, dy, out, x, in, 1.0f, dw, in, NULL);
+    if (dx) gemm_par(false, false, rows, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in, NULL, false);
+    if (dw) gemm_par(true, false, out, in, rows, 1.0f, dy, out, x, in, 1.0f, dw, in, NULL, false);
     if (db) col_sum_impl(rows, out, dy, db, true);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Elementwise ops: fixed blocks of EW_BLOCK elements, one thread per block. */
 
-static inline __attribute__((always_inline)) void act_fwd_span_k(KAct a, size_t len, const float *x,
-                                                                 float *y) {
-#pragma omp simd
-    for (size_t i = 0; i < len; i++) y[i] = act_value(a, x[i]);
-}
-
-static inline __attribute__((always_inline)) void act_bwd_span_k(KAct a, size_t len, const float *x,
-                                                                 const float *dy, float *dx) {
-#pragma omp simd
-    for (size_t i = 0; i < len; i++) dx[i] = dy[i] * act_slope(a, x[i]);
-}
-
-/* One block; ACT_DISPATCH hands each loop a constant activation, and the
- * identity is a copy. */
-static void act_fwd_span(KAct a, size_t len, const float *x, float *y) {
-    if (a == K_ACT_NONE) {
-        if (y != x) memmove(y, x, len * sizeof(float));
-        return;
-    }
-    ACT_DISPATCH(a, act_fwd_span_k, len, x, y);
-}
-
-static void act_bwd_span(KAct a, size_t len, const float *x, const float *dy, float *dx) {
-    if (a == K_ACT_NONE) {
-        if (dx != dy) memmove(dx, dy, len * sizeof(float));
-        return;
-    }
-    ACT_DISPATCH(a, act_bwd_span_k, len, x, dy, dx);
-}
-
 static inline size_t ew_blocks(size_t n) { return (n + EW_BLOCK - 1) / EW_BLOCK; }
 
 /* y[n] = act(x) (overwrite; y may alias x). */
 static void cpu_act_fwd(KAct act, size_t n, const float *x, float *y) {
+    const CpuVec *v = cpu_vec();
     size_t nb = ew_blocks(n);
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (size_t b = 0; b < nb; b++) {
         size_t i0 = b * EW_BLOCK;
-        act_fwd_span(act, zmin(EW_BLOCK, n - i0), x + i0, y + i0);
+        v->act_fwd(act, zmin(EW_BLOCK, n - i0), x + i0, y + i0);
     }
 }
 
 /* dx[n] = dy * act'(x), x the activation's input (overwrite; dx may alias dy). */
 static void cpu_act_bwd(KAct act, size_t n, const float *x, const float *dy, float *dx) {
+    const CpuVec *v = cpu_vec();
     size_t nb = ew_blocks(n);
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (size_t b = 0; b < nb; b++) {
         size_t i0 = b * EW_BLOCK;
-        act_bwd_span(act, zmin(EW_BLOCK, n - i0), x + i0, dy + i0, dx + i0);
+        v->act_bwd(act, zmin(EW_BLOCK, n - i0), x + i0, dy + i0, dx + i0);
     }
 }
 
@@ -294,29 +226,11 @@ static void cpu_log_softmax_bwd(int rows, int n, const float *y, const float *dy
 
 /* ------------------------------------------------------------------------ */
 /* Whole-array reductions: CPU_TILE tiles, each summed in 8 double lanes
- * combined in a fixed tree, tile partials added in tile order. */
-
-static double tile_sum(const float *x, size_t len, bool squares) {
-    double lane[8] = {0};
-    size_t i = 0;
-    if (squares) {
-        for (; i + 8 <= len; i += 8) {
-#pragma omp simd
-            for (int j = 0; j < 8; j++) lane[j] += (double)x[i + j] * x[i + j];
-        }
-        for (int j = 0; i < len; i++, j++) lane[j] += (double)x[i] * x[i];
-    } else {
-        for (; i + 8 <= len; i += 8) {
-#pragma omp simd
-            for (int j = 0; j < 8; j++) lane[j] += x[i + j];
-        }
-        for (int j = 0; i < len; i++, j++) lane[j] += x[i];
-    }
-    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
-           ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-}
+ * combined in a fixed tree (the active path's tile_sum: one 64-byte vector
+ * of lanes on AVX-512), tile partials added in tile order. */
 
 static double reduce_impl(size_t n, const float *x, bool squares) {
+    const CpuVec *v = cpu_vec();
     size_t ntiles = (n + CPU_TILE - 1) / CPU_TILE;
     double part[SUM_ROUND];
     double total = 0;
@@ -326,7 +240,7 @@ static double reduce_impl(size_t n, const float *x, bool squares) {
 #pragma omp for schedule(static)
         for (size_t t = 0; t < nt; t++) {
             size_t i0 = (t0 + t) * CPU_TILE;
-            part[t] = tile_sum(x + i0, zmin(CPU_TILE, n - i0), squares);
+            part[t] = v->tile_sum(x + i0, zmin(CPU_TILE, n - i0), squares);
         }
 #pragma omp single
         for (size_t t = 0; t < nt; t++) total += part[t];

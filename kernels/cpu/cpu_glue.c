@@ -6,6 +6,9 @@
 #include <math.h>
 
 #include "cpu_internal.h"
+#include "kernels/kmath.h"
+
+#define ADAM_BLOCK 16384 /* values per AdamW work unit */
 
 static void row_scale(int rows, int cols, const float *s, const float *x, float *y) {
 #pragma omp parallel for schedule(static)
@@ -59,7 +62,7 @@ static void chan_affine(int rows, int c, const float *a, const float *b, const f
 static void reparam_fwd(size_t n, const float *mu, const float *logvar, const float *eps,
                         float *z) {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) z[i] = mu[i] + eps[i] * expf(0.5f * logvar[i]);
+    for (size_t i = 0; i < n; i++) z[i] = k_reparam(mu[i], logvar[i], eps[i]);
 }
 
 static void reparam_bwd(size_t n, const float *logvar, const float *eps, const float *dz,
@@ -67,7 +70,7 @@ static void reparam_bwd(size_t n, const float *logvar, const float *eps, const f
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         dmu[i] = dz[i];
-        dlogvar[i] = dz[i] * eps[i] * 0.5f * expf(0.5f * logvar[i]);
+        dlogvar[i] = k_reparam_dlogvar(dz[i], logvar[i], eps[i]);
     }
 }
 
@@ -102,7 +105,7 @@ static void vae_terms_bwd(int rows, int d, int latent, const float *recon, const
         for (int j = 0; j < latent; j++) {
             size_t i = (size_t)r * latent + j;
             if (dmu) dmu[i] += wk[r] * mu[i];
-            if (dlogvar) dlogvar[i] += wk[r] * 0.5f * (expf(logvar[i]) - 1.0f);
+            if (dlogvar) dlogvar[i] += k_kl_dlogvar(wk[r], logvar[i]);
         }
     }
 }
@@ -123,21 +126,32 @@ static void sqdist_bwd(int rows, int d, const float *x, const float *c, const fl
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < d; j++)
-            dx[(size_t)r * d + j] = 2.0f * w[r] * (x[(size_t)r * d + j] - c[j]);
+            dx[(size_t)r * d + j] = k_sqdist_dx(w[r], x[(size_t)r * d + j], c[j]);
 }
 
+/* PyTorch's AdamW with the gradient clip's scale fused (g*c first, the same
+ * product a separate scale would store), the active path's vector kernel
+ * over fixed blocks. */
 static void adamw(size_t n, float lr, float b1, float b2, float eps, float wd, int64_t step,
-                  float *p, const float *g, float *m, float *v) {
+                  const double *grad_norm, double max_norm, float *p, const float *g, float *m,
+                  float *v) {
+    const float gscale = grad_norm ? k_clip_coef(grad_norm[0], max_norm) : 1.0f;
     double bc1 = 1.0 - pow((double)b1, (double)step), bc2 = 1.0 - pow((double)b2, (double)step);
-    float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-    float decay = 1.0f - lr * wd;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        p[i] *= decay;
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-        p[i] -= step_size * (m[i] / denom);
+    AdamWArgs a = {.b1 = b1,
+                   .b2 = b2,
+                   .omb1 = 1.0f - b1,
+                   .omb2 = 1.0f - b2,
+                   .eps = eps,
+                   .decay = 1.0f - lr * wd,
+                   .step_size = (float)(lr / bc1),
+                   .bc2_sqrt = (float)sqrt(bc2),
+                   .gscale = gscale};
+    const CpuVec *vec = cpu_vec();
+    const size_t nb = (n + ADAM_BLOCK - 1) / ADAM_BLOCK;
+#pragma omp parallel for schedule(static) if (n >= 2 * ADAM_BLOCK)
+    for (size_t bl = 0; bl < nb; bl++) {
+        const size_t i0 = bl * ADAM_BLOCK, len = n - i0 < ADAM_BLOCK ? n - i0 : ADAM_BLOCK;
+        vec->adamw(&a, len, p + i0, g + i0, m + i0, v + i0);
     }
 }
 

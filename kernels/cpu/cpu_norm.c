@@ -6,11 +6,14 @@
  * (CPU_TILE-row tile, BN_CB-channel block) pairs, so loops run over the
  * contiguous channel dim (vectorised) and in parallel over rows.
  *
- * Determinism: per-channel sums are accumulated in double within each tile;
- * tile partials go to a stack buffer and are added in tile order, a round
- * of tiles at a time. Rounds and channel blocks only decide which thread
- * does what; a channel's result depends only on rows and CPU_TILE. Pooling
- * and SE reduce over hw per (sample, channel) in a fixed order on one thread.
+ * Determinism: per-channel sums are accumulated in float over sub-tiles of
+ * CPU_BN_SUB rows (rows in order) added in double within each tile of
+ * CPU_TILE rows (the active path's vector kernels, the same bits on every
+ * path); tile partials go to a stack buffer in double and are
+ * added in tile order, a round of tiles at a time. Rounds and channel blocks
+ * only decide which thread does what; a channel's result depends only on
+ * rows and CPU_TILE. Pooling and SE reduce over hw per (sample, channel) in
+ * double, in hw order, on one thread.
  *
  * Memory: nothing is allocated. The backward recomputes the pre-activation
  * from x and the saved mean/invstd (the training backward parks dp in dx
@@ -26,35 +29,25 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Let the vectoriser evaluate both arms of the float selects in the
- * activation loops (ReLU', LeakyReLU and its slope). This only says that
- * nobody reads the floating-point exception flags; values are unchanged (no
- * reassociation, no finite-math assumptions, unlike -ffast-math). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")
-#endif
-
-#define BN_W 512      /* channels per super-block */
-#define BN_CB 64      /* channels per work item */
-#define BN_BUF 2048   /* doubles of tile partials per accumulator and round (stack) */
-#define PAR_MIN 32768 /* below this many elements, loops stay on one thread */
+#define BN_W 512        /* channels per super-block */
+#define BN_CB CPU_BN_CB /* channels per work item (64) */
+#define BN_BUF 2048     /* doubles of tile partials per accumulator and round (stack) */
+#define PAR_MIN 32768   /* below this many elements, loops stay on one thread */
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
 #include "cpu_act.h"
 
 /* ------------------------------------------------------------------------ */
-/* Batchnorm work items. A block holds one channel block's per-channel
- * values: statistics m/is (mean, 1/sqrt(var+eps)), affine g/b (1 and 0 when
- * gamma/beta are NULL), the training backward's k1 = mean(dp) and
- * k2 = mean(dp*xhat), and o, the factor applied when the gradient pass
- * stores dp (1 in training; g*is in evaluation, which makes it dx). Every
- * item computes xhat = (x-m)*is and pre = xhat*g + b with the same
- * expressions, so the backward sees the forward's pre-activation bit for bit. */
-
-typedef struct BnBlock {
-    float m[BN_CB], is[BN_CB], g[BN_CB], b[BN_CB], k1[BN_CB], k2[BN_CB], o[BN_CB];
-} BnBlock;
+/* Batchnorm work items. A block (BnBlock, cpu_isa.h) holds one channel
+ * block's per-channel values: statistics m/is (mean, 1/sqrt(var+eps)),
+ * affine g/b (1 and 0 when gamma/beta are NULL), the training backward's
+ * k1 = mean(dp) and k2 = mean(dp*xhat), and o, the factor applied when the
+ * gradient pass stores dp (1 in training; g*is in evaluation, which makes it
+ * dx). The item kernels are the active path's (cpu_vec_body.h): every item
+ * computes xhat = (x-m)*is and pre = xhat*g + b with the same expressions,
+ * so the backward sees the forward's pre-activation bit for bit; item sums
+ * are float over sub-tiles of CPU_BN_SUB rows, added in double. */
 
 /* Where a block's values come from. mean/invstd: batch statistics [c]
  * (training); otherwise run_mean/run_var/eps (evaluation). k1/k2 are
@@ -85,111 +78,36 @@ static void bn_block_load(const BnSrc *s, int j, int w, BnBlock *bk) {
     }
 }
 
-/* Statistics of rows [r0,r1), channels [0,w) of x (already offset to the
- * block): s1 = sum(x - shift), s2 = sum((x - shift)^2) in double. The shift
- * (row 0 of the batch) keeps the one-pass variance free of cancellation. */
-static void bn_stats_item(const float *x, const float *shift, int c, int r0, int r1, int w,
-                          double *s1, double *s2) {
-    double a1[BN_CB] = {0}, a2[BN_CB] = {0};
-    for (int r = r0; r < r1; r++) {
-        const float *xr = x + (size_t)r * c;
-#pragma omp simd
-        for (int j = 0; j < w; j++) {
-            double d = (double)xr[j] - (double)shift[j];
-            a1[j] += d;
-            a2[j] += d * d;
-        }
-    }
-    memcpy(s1, a1, w * sizeof(double));
-    memcpy(s2, a2, w * sizeof(double));
-}
-
-/* y = act(xhat*g + b) for one item (x, y offset to the block). */
-static inline __attribute__((always_inline)) void bn_apply_k(KAct a, const float *x, float *y,
-                                                             int c, int r0, int r1, int w,
-                                                             const BnBlock *bk) {
-    for (int r = r0; r < r1; r++) {
-        const float *xr = x + (size_t)r * c;
-        float *yr = y + (size_t)r * c;
-#pragma omp simd
-        for (int j = 0; j < w; j++) {
-            float xh = (xr[j] - bk->m[j]) * bk->is[j];
-            yr[j] = act_value(a, xh * bk->g[j] + bk->b[j]);
-        }
-    }
-}
-
-/* Gradient sums for one item: dp = dy * act'(pre); s1 = sum(dp),
- * s2 = sum(dp * xhat), in double. When `store`, also out = dp * o (dp for
- * the training backward's second pass, dx in evaluation); dy is read
- * before out is written, so out may alias dy. */
-static inline __attribute__((always_inline)) void bn_gsum_k(KAct a, bool store, const float *x,
-                                                            const float *dy, float *out, int c,
-                                                            int r0, int r1, int w,
-                                                            const BnBlock *bk, double *s1,
-                                                            double *s2) {
-    double a1[BN_CB] = {0}, a2[BN_CB] = {0};
-    for (int r = r0; r < r1; r++) {
-        const float *xr = x + (size_t)r * c, *gr = dy + (size_t)r * c;
-        float *orow = store ? out + (size_t)r * c : NULL;
-#pragma omp simd
-        for (int j = 0; j < w; j++) {
-            float xh = (xr[j] - bk->m[j]) * bk->is[j];
-            float dp = gr[j] * act_slope(a, xh * bk->g[j] + bk->b[j]);
-            a1[j] += dp;
-            a2[j] += (double)dp * xh;
-            if (store) orow[j] = dp * bk->o[j];
-        }
-    }
-    memcpy(s1, a1, w * sizeof(double));
-    memcpy(s2, a2, w * sizeof(double));
-}
-
-/* Training backward's second pass over one item: dx holds dp and becomes
- * (dp - k1 - xhat*k2) * g*is. */
-static void bn_dx_item(const float *x, float *dx, int c, int r0, int r1, int w, const BnBlock *bk) {
-    for (int r = r0; r < r1; r++) {
-        const float *xr = x + (size_t)r * c;
-        float *dr = dx + (size_t)r * c;
-#pragma omp simd
-        for (int j = 0; j < w; j++) {
-            float xh = (xr[j] - bk->m[j]) * bk->is[j];
-            dr[j] = (dr[j] - bk->k1[j] - xh * bk->k2[j]) * (bk->g[j] * bk->is[j]);
-        }
-    }
-}
-
-static void bn_apply_item(KAct a, const float *x, float *y, int c, int r0, int r1, int w,
-                          const BnBlock *bk) {
-    ACT_DISPATCH(a, bn_apply_k, x, y, c, r0, r1, w, bk)
-}
-#define BN_GSUM_STORE(a, ...) bn_gsum_k(a, true, __VA_ARGS__)
-#define BN_GSUM_SUMS(a, ...) bn_gsum_k(a, false, __VA_ARGS__)
-static void bn_gsum_item(KAct a, const float *x, const float *dy, float *out, int c, int r0, int r1,
-                         int w, const BnBlock *bk, double *s1, double *s2) {
-    if (out) {
-        ACT_DISPATCH(a, BN_GSUM_STORE, x, dy, out, c, r0, r1, w, bk, s1, s2)
-    } else {
-        ACT_DISPATCH(a, BN_GSUM_SUMS, x, dy, NULL, c, r0, r1, w, bk, s1, s2)
-    }
-}
-
 /* ------------------------------------------------------------------------ */
 /* Batchnorm drivers */
 
 static inline int bn_tiles(int rows) { return (rows + CPU_TILE - 1) / CPU_TILE; }
 
+/* Each batchnorm op runs as ONE parallel region (if large enough): the
+ * functions below are its team steps — orphaned `omp for`s and `omp single`s
+ * that every thread of the region calls — and everything they share (sums,
+ * tile partials, coefficients) lives in the op's BnShared, on the calling
+ * thread's stack. */
+typedef struct BnShared {
+    double s1[BN_W], s2[BN_W];     /* per-channel sums of a super-block */
+    double p1[BN_BUF], p2[BN_BUF]; /* tile partials of one round */
+    float k1[BN_W], k2[BN_W];      /* training backward: mean(dp), mean(dp*xhat) */
+} BnShared;
+
+static bool bn_par(const KBn *p) { return (size_t)p->rows * p->c >= PAR_MIN; }
+
 /* Per-channel double sums over all rows for channels [j0, j0+w), w <= BN_W:
  * statistics (src == NULL: shifted sums of x) or gradient sums (src given:
  * sum dp, sum dp*xhat; `out`, when not NULL, receives dp*o as in
- * bn_gsum_k). Overwrites s1, s2 [w]. */
+ * the gsum item kernel). Overwrites sh->s1, sh->s2 [w]. Team step. */
 static void bn_reduce(const KBn *p, const float *x, const float *dy, float *out, const BnSrc *src,
-                      int j0, int w, double *s1, double *s2) {
-    double p1[BN_BUF], p2[BN_BUF];
+                      int j0, int w, BnShared *sh) {
+    const CpuVec *v = cpu_vec();
     int rows = p->rows, c = p->c, ntiles = bn_tiles(rows);
     int nblk = (w + BN_CB - 1) / BN_CB, per_round = BN_BUF / w;
+    double *p1 = sh->p1, *p2 = sh->p2, *s1 = sh->s1, *s2 = sh->s2;
+#pragma omp for schedule(static)
     for (int j = 0; j < w; j++) s1[j] = s2[j] = 0;
-#pragma omp parallel if ((size_t)rows * w >= PAR_MIN)
     for (int t0 = 0; t0 < ntiles; t0 += per_round) {
         int nt = imin(per_round, ntiles - t0);
 #pragma omp for schedule(static)
@@ -198,12 +116,12 @@ static void bn_reduce(const KBn *p, const float *x, const float *dy, float *out,
             int r0 = (t0 + t) * CPU_TILE, r1 = imin(rows, r0 + CPU_TILE);
             size_t at = (size_t)t * w + (jb - j0);
             if (!src) {
-                bn_stats_item(x + jb, x + jb, c, r0, r1, wb, p1 + at, p2 + at);
+                v->bn_stats(x + jb, x + jb, c, r0, r1, wb, p1 + at, p2 + at);
             } else {
                 BnBlock bk;
                 bn_block_load(src, jb, wb, &bk);
-                bn_gsum_item(p->act, x + jb, dy + jb, out ? out + jb : NULL, c, r0, r1, wb, &bk,
-                             p1 + at, p2 + at);
+                v->bn_gsum(p->act, x + jb, dy + jb, out ? out + jb : NULL, c, r0, r1, wb, &bk,
+                           p1 + at, p2 + at);
             }
         }
 #pragma omp for schedule(static)
@@ -216,20 +134,22 @@ static void bn_reduce(const KBn *p, const float *x, const float *dy, float *out,
 }
 
 /* Elementwise pass over channels [j0, j0+w): out = act(bn(x)) (forward),
- * or, when `grad`, out = dx from the dp it holds (bn_dx_item). One thread
- * per (tile, block). */
+ * or, when `grad`, out = dx from the dp it holds. One thread per (tile,
+ * block). Team step (no barrier at its end: `nowait`, the region's end
+ * is one). */
 static void bn_pass(const KBn *p, const float *x, float *out, const BnSrc *src, int j0, int w,
                     bool grad) {
+    const CpuVec *v = cpu_vec();
     int rows = p->rows, c = p->c, ntiles = bn_tiles(rows);
     int nblk = (w + BN_CB - 1) / BN_CB;
-#pragma omp parallel for schedule(static) if ((size_t)rows * w >= PAR_MIN)
+#pragma omp for schedule(static) nowait
     for (int it = 0; it < ntiles * nblk; it++) {
         int t = it / nblk, jb = j0 + (it % nblk) * BN_CB, wb = imin(BN_CB, j0 + w - jb);
         int r0 = t * CPU_TILE, r1 = imin(rows, r0 + CPU_TILE);
         BnBlock bk;
         bn_block_load(src, jb, wb, &bk);
-        if (grad) bn_dx_item(x + jb, out + jb, c, r0, r1, wb, &bk);
-        else bn_apply_item(p->act, x + jb, out + jb, c, r0, r1, wb, &bk);
+        if (grad) v->bn_dx(x + jb, out + jb, c, r0, r1, wb, &bk);
+        else v->bn_apply(p->act, x + jb, out + jb, c, r0, r1, wb, &bk);
     }
 }
 
@@ -241,27 +161,31 @@ static void cpu_bn_train_fwd(const KBn *p, const float *x, const float *gamma, c
                              float *run_mean, float *run_var, bool update_running, float *mean,
                              float *invstd, float *y) {
     VB_ASSERT(p->rows > 0);
-    double s1[BN_W], s2[BN_W];
-    double n = p->rows, mom = p->momentum;
-    for (int j0 = 0; j0 < p->c; j0 += BN_W) {
-        int w = imin(BN_W, p->c - j0);
-        bn_reduce(p, x, NULL, NULL, NULL, j0, w, s1, s2);
-        for (int j = 0; j < w; j++) {
-            double md = s1[j] / n;
-            double var = s2[j] / n - md * md;
-            if (var < 0) var = 0;
-            double mu = (double)x[j0 + j] + md;
-            mean[j0 + j] = (float)mu;
-            invstd[j0 + j] = (float)(1.0 / sqrt(var + (double)p->eps));
-            if (update_running) {
-                double unbiased = p->rows > 1 ? var * n / (n - 1) : var;
-                run_mean[j0 + j] = (float)((1 - mom) * run_mean[j0 + j] + mom * mu);
-                run_var[j0 + j] = (float)((1 - mom) * run_var[j0 + j] + mom * unbiased);
+    BnShared sh;
+    const double n = p->rows, mom = p->momentum;
+    const BnSrc src = {.gamma = gamma, .beta = beta, .mean = mean, .invstd = invstd};
+#pragma omp parallel if (bn_par(p))
+    {
+        for (int j0 = 0; j0 < p->c; j0 += BN_W) {
+            int w = imin(BN_W, p->c - j0);
+            bn_reduce(p, x, NULL, NULL, NULL, j0, w, &sh);
+#pragma omp single
+            for (int j = 0; j < w; j++) {
+                double md = sh.s1[j] / n;
+                double var = sh.s2[j] / n - md * md;
+                if (var < 0) var = 0;
+                double mu = (double)x[j0 + j] + md;
+                mean[j0 + j] = (float)mu;
+                invstd[j0 + j] = (float)(1.0 / sqrt(var + (double)p->eps));
+                if (update_running) {
+                    double unbiased = p->rows > 1 ? var * n / (n - 1) : var;
+                    run_mean[j0 + j] = (float)((1 - mom) * run_mean[j0 + j] + mom * mu);
+                    run_var[j0 + j] = (float)((1 - mom) * run_var[j0 + j] + mom * unbiased);
+                }
             }
         }
+        bn_pass(p, x, y, &src, 0, p->c, false);
     }
-    BnSrc src = {.gamma = gamma, .beta = beta, .mean = mean, .invstd = invstd};
-    bn_pass(p, x, y, &src, 0, p->c, false);
 }
 
 /* Evaluation forward with running statistics: y = act(gamma*(x-rm)/
@@ -270,6 +194,7 @@ static void cpu_bn_eval_fwd(const KBn *p, const float *x, const float *gamma, co
                             const float *run_mean, const float *run_var, float *y) {
     BnSrc src = {
         .gamma = gamma, .beta = beta, .run_mean = run_mean, .run_var = run_var, .eps = p->eps};
+#pragma omp parallel if (bn_par(p))
     bn_pass(p, x, y, &src, 0, p->c, false);
 }
 
@@ -283,22 +208,24 @@ static void cpu_bn_train_bwd(const KBn *p, const float *x, const float *gamma, c
                              float *dgamma, float *dbeta) {
     if (!dx && !dgamma && !dbeta) return;
     VB_ASSERT(p->rows > 0);
-    double s1[BN_W], s2[BN_W];
-    float k1[BN_W], k2[BN_W];
-    BnSrc src = {.gamma = gamma, .beta = beta, .mean = mean, .invstd = invstd};
+    BnShared sh;
+    const BnSrc src = {.gamma = gamma, .beta = beta, .mean = mean, .invstd = invstd};
+#pragma omp parallel if (bn_par(p))
     for (int j0 = 0; j0 < p->c; j0 += BN_W) {
         int w = imin(BN_W, p->c - j0);
-        bn_reduce(p, x, dy, dx, &src, j0, w, s1, s2);
+        bn_reduce(p, x, dy, dx, &src, j0, w, &sh);
+#pragma omp single
         for (int j = 0; j < w; j++) {
-            if (dbeta) dbeta[j0 + j] = (float)((double)dbeta[j0 + j] + s1[j]);
-            if (dgamma) dgamma[j0 + j] = (float)((double)dgamma[j0 + j] + s2[j]);
-            k1[j] = (float)(s1[j] / p->rows);
-            k2[j] = (float)(s2[j] / p->rows);
+            if (dbeta) dbeta[j0 + j] = (float)((double)dbeta[j0 + j] + sh.s1[j]);
+            if (dgamma) dgamma[j0 + j] = (float)((double)dgamma[j0 + j] + sh.s2[j]);
+            sh.k1[j] = (float)(sh.s1[j] / p->rows);
+            sh.k2[j] = (float)(sh.s2[j] / p->rows);
         }
         if (dx) {
             BnSrc s = src;
-            s.k1 = k1, s.k2 = k2, s.j0 = j0;
+            s.k1 = sh.k1, s.k2 = sh.k2, s.j0 = j0;
             bn_pass(p, x, dx, &s, j0, w, true);
+#pragma omp barrier /* the next super-block's sums reuse sh */
         }
     }
 }
@@ -316,13 +243,15 @@ static void cpu_bn_eval_bwd(const KBn *p, const float *x, const float *gamma, co
                  .run_var = run_var,
                  .eps = p->eps,
                  .store_dx = true};
-    double s1[BN_W], s2[BN_W];
+    BnShared sh;
+#pragma omp parallel if (bn_par(p))
     for (int j0 = 0; j0 < p->c; j0 += BN_W) {
         int w = imin(BN_W, p->c - j0);
-        bn_reduce(p, x, dy, dx, &src, j0, w, s1, s2);
+        bn_reduce(p, x, dy, dx, &src, j0, w, &sh);
+#pragma omp single
         for (int j = 0; j < w; j++) {
-            if (dbeta) dbeta[j0 + j] = (float)((double)dbeta[j0 + j] + s1[j]);
-            if (dgamma) dgamma[j0 + j] = (float)((double)dgamma[j0 + j] + s2[j]);
+            if (dbeta) dbeta[j0 + j] = (float)((double)dbeta[j0 + j] + sh.s1[j]);
+            if (dgamma) dgamma[j0 + j] = (float)((double)dgamma[j0 + j] + sh.s2[j]);
         }
     }
 }
@@ -330,32 +259,25 @@ static void cpu_bn_eval_bwd(const KBn *p, const float *x, const float *gamma, co
 /* ------------------------------------------------------------------------ */
 /* Global average pooling, x [n,hw,c] -> y [n,c]. */
 
-/* out[n,c] = scale * sum over hw of a (times b when given), summed in
- * double on one thread per (sample, channel block). */
-static void hw_reduce(int n, int hw, int c, const float *a, const float *b, double scale,
-                      float *out) {
-    int nblk = (c + BN_CB - 1) / BN_CB;
-#pragma omp parallel for schedule(static) if ((size_t)n * hw * c >= PAR_MIN)
-    for (int it = 0; it < n * nblk; it++) {
-        int i = it / nblk, j0 = (it % nblk) * BN_CB, w = imin(BN_CB, c - j0);
-        double acc[BN_CB] = {0};
-        for (int q = 0; q < hw; q++) {
-            size_t o = ((size_t)i * hw + q) * c + j0;
-            if (b) {
-#pragma omp simd
-                for (int j = 0; j < w; j++) acc[j] += (double)a[o + j] * b[o + j];
-            } else {
-#pragma omp simd
-                for (int j = 0; j < w; j++) acc[j] += a[o + j];
-            }
-        }
-        for (int j = 0; j < w; j++) out[(size_t)i * c + j0 + j] = (float)(acc[j] * scale);
+/* out[n,c] = (sum over hw of a (times b when given)) / div, double
+ * accumulators in hw order, one sample per work unit (the active path's
+ * hw_sum). A team step (orphaned `omp for`): the ops below open one region
+ * for all their steps when the map is large enough. */
+static bool hw_par(int n, int hw, int c) { return (size_t)n * hw * c >= PAR_MIN && n > 1; }
+
+static void hw_reduce(int n, int hw, int c, const float *a, const float *b, float div, float *out) {
+    const CpuVec *v = cpu_vec();
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; i++) {
+        const size_t o = (size_t)i * hw * c;
+        v->hw_sum(hw, c, a + o, b ? b + o : NULL, div, out + (size_t)i * c);
     }
 }
 
 /* y[n,c] = mean over hw of x[n,hw,c] (overwrite). */
 static void cpu_gap_fwd(int n, int hw, int c, const float *x, float *y) {
-    hw_reduce(n, hw, c, x, NULL, 1.0 / hw, y);
+#pragma omp parallel if (hw_par(n, hw, c))
+    hw_reduce(n, hw, c, x, NULL, (float)hw, y);
 }
 
 /* dx[n,hw,c] = dy[n,c] / hw (overwrite). */
@@ -371,15 +293,13 @@ static void cpu_gap_bwd(int n, int hw, int c, const float *dy, float *dx) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Squeeze-excitation. The small [n,c]x[c,cr] products run as single
- * cpu_sgemm calls (fixed order, one thread). */
+/* Squeeze-excitation. The small [n,c]x[c,cr] products run as single-threaded
+ * own-GEMM calls (gemm_st; the weights' packed copies when registered). */
 
 /* y[rows,out] = x[rows,in] W^T + b (W [out,in]; b may be NULL), overwrite. */
 static void small_linear(int rows, int in, int out, const float *x, const float *w, const float *b,
                          float *y) {
-    if (b)
-        for (int i = 0; i < rows; i++) memcpy(y + (size_t)i * out, b, out * sizeof(float));
-    cpu_sgemm(false, true, rows, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
+    gemm_st(false, true, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out, b, true);
 }
 
 /* db[cols] += column sums of g[rows,cols] in double, rows in order. */
@@ -391,14 +311,15 @@ static void small_col_sum_acc(int rows, int cols, const float *g, float *db) {
     }
 }
 
-/* y[n,hw,c] = x * g[n,c] broadcast over hw (overwrite). */
-static void scale_by_channel(int n, int hw, int c, const float *x, const float *g, float *y) {
-#pragma omp parallel for schedule(static) if ((size_t)n * hw * c >= PAR_MIN)
-    for (int r = 0; r < n * hw; r++) {
-        const float *gr = g + (size_t)(r / hw) * c, *xr = x + (size_t)r * c;
-        float *yr = y + (size_t)r * c;
-#pragma omp simd
-        for (int j = 0; j < c; j++) yr[j] = xr[j] * gr[j];
+/* y[n,hw,c] = x * g[n,c] broadcast over hw (+ add[n,c] when given),
+ * overwrite; one sample per work unit. Team step. */
+static void scale_by_channel(int n, int hw, int c, const float *x, const float *g, const float *add,
+                             float *y) {
+    const CpuVec *v = cpu_vec();
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; i++) {
+        const size_t o = (size_t)i * hw * c, oc = (size_t)i * c;
+        v->chan_scale(hw, c, x + o, g + oc, add ? add + oc : NULL, y + o);
     }
 }
 
@@ -409,13 +330,19 @@ static void cpu_se_fwd(int n, int hw, int c, int cr, const float *x, const float
                        const float *b1, const float *w2, const float *b2, float *save, float *y) {
     VB_ASSERT((size_t)hw * c >= (size_t)cr);
     float *s = save, *rpre = save + (size_t)n * c, *g = rpre + (size_t)n * cr;
-    hw_reduce(n, hw, c, x, NULL, 1.0 / hw, s);
-    small_linear(n, c, cr, s, w1, b1, rpre);
-    float *r = y; /* scratch */
-    for (size_t i = 0; i < (size_t)n * cr; i++) r[i] = act_value(K_ACT_SILU, rpre[i]);
-    small_linear(n, cr, c, r, w2, b2, g);
-    for (size_t i = 0; i < (size_t)n * c; i++) g[i] = sigmoid_f(g[i]);
-    scale_by_channel(n, hw, c, x, g, y);
+#pragma omp parallel if (hw_par(n, hw, c)) /* one region: squeeze, excite, scale */
+    {
+        hw_reduce(n, hw, c, x, NULL, (float)hw, s);
+#pragma omp single
+        {
+            small_linear(n, c, cr, s, w1, b1, rpre);
+            float *r = y; /* scratch */
+            for (size_t i = 0; i < (size_t)n * cr; i++) r[i] = act_value(K_ACT_SILU, rpre[i]);
+            small_linear(n, cr, c, r, w2, b2, g);
+            for (size_t i = 0; i < (size_t)n * c; i++) g[i] = sigmoid_f(g[i]);
+        }
+        scale_by_channel(n, hw, c, x, g, NULL, y);
+    }
 }
 
 /* Backward. dy, x, dx [n,hw,c]; dx overwrite (must not alias dy); dw1 [cr,c],
@@ -428,30 +355,32 @@ static void cpu_se_bwd(int n, int hw, int c, int cr, const float *x, const float
     const float *s = save, *rpre = save + (size_t)n * c, *g = rpre + (size_t)n * cr;
     float *A = ws, *B = ws + (size_t)n * c;
     size_t nc = (size_t)n * c, ncr = (size_t)n * cr;
-    /* dL/dg = sum_hw dy*x; through the sigmoid */
-    hw_reduce(n, hw, c, dy, x, 1.0, A);
-    for (size_t i = 0; i < nc; i++) A[i] *= g[i] * (1.0f - g[i]);
-    for (size_t i = 0; i < ncr; i++) B[i] = act_value(K_ACT_SILU, rpre[i]);
-    if (dw2) cpu_sgemm(true, false, c, cr, n, 1.0f, A, c, B, cr, 1.0f, dw2, cr);
-    if (db2) small_col_sum_acc(n, c, A, db2);
-    if (!dx && !dw1 && !db1) return;
-    /* dL/dr = A W2, through the SiLU */
-    cpu_sgemm(false, false, n, cr, c, 1.0f, A, c, w2, cr, 0.0f, B, cr);
-    for (size_t i = 0; i < ncr; i++) B[i] *= act_slope(K_ACT_SILU, rpre[i]);
-    if (dw1) cpu_sgemm(true, false, cr, c, n, 1.0f, B, cr, s, c, 1.0f, dw1, c);
-    if (db1) small_col_sum_acc(n, cr, B, db1);
-    if (!dx) return;
-    /* dL/ds = B W1; dx = dy*g + dL/ds / hw */
-    cpu_sgemm(false, false, n, c, cr, 1.0f, B, cr, w1, c, 0.0f, A, c);
-    float fhw = (float)hw;
-    for (size_t i = 0; i < nc; i++) A[i] /= fhw;
-#pragma omp parallel for schedule(static) if ((size_t)n * hw * c >= PAR_MIN)
-    for (int r = 0; r < n * hw; r++) {
-        size_t o = (size_t)(r / hw) * c;
-        const float *gr = g + o, *ar = A + o, *dr = dy + (size_t)r * c;
-        float *xr = dx + (size_t)r * c;
-#pragma omp simd
-        for (int j = 0; j < c; j++) xr[j] = dr[j] * gr[j] + ar[j];
+#pragma omp parallel if (hw_par(n, hw, c)) /* one region for all steps */
+    {
+        /* dL/dg = sum_hw dy*x; through the sigmoid */
+        hw_reduce(n, hw, c, dy, x, 1.0f, A);
+#pragma omp single
+        {
+            for (size_t i = 0; i < nc; i++) A[i] *= g[i] * (1.0f - g[i]);
+            for (size_t i = 0; i < ncr; i++) B[i] = act_value(K_ACT_SILU, rpre[i]);
+            if (dw2) gemm_st(true, false, c, cr, n, 1.0f, A, c, B, cr, 1.0f, dw2, cr, NULL, false);
+            if (db2) small_col_sum_acc(n, c, A, db2);
+            if (dx || dw1 || db1) {
+                /* dL/dr = A W2, through the SiLU */
+                gemm_st(false, false, n, cr, c, 1.0f, A, c, w2, cr, 0.0f, B, cr, NULL, false);
+                for (size_t i = 0; i < ncr; i++) B[i] *= act_slope(K_ACT_SILU, rpre[i]);
+                if (dw1)
+                    gemm_st(true, false, cr, c, n, 1.0f, B, cr, s, c, 1.0f, dw1, c, NULL, false);
+                if (db1) small_col_sum_acc(n, cr, B, db1);
+            }
+            if (dx) { /* dL/ds = B W1 (divided by hw) */
+                gemm_st(false, false, n, c, cr, 1.0f, B, cr, w1, c, 0.0f, A, c, NULL, false);
+                float fhw = (float)hw;
+                for (size_t i = 0; i < nc; i++) A[i] /= fhw;
+            }
+        }
+        /* dx = dy*g + dL/ds / hw */
+        if (dx) scale_by_channel(n, hw, c, dy, g, A, dx);
     }
 }
 

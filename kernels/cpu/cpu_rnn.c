@@ -12,33 +12,29 @@
  *
  * How it runs: the input projection of all timesteps is one GEMM (x seen as
  * [b*t, in] with row stride ldx, times W_ih^T); each step is a [b,H]x[H,nH]
- * GEMM against W_hh^T followed by fused gate math. The backward is BPTT that
+ * GEMM against W_hh^T (packed once per call, or its registered packed copy)
+ * followed by fused gate math. The backward is BPTT that
  * stores every step's gate gradients in `ws`, then does the weight-gradient
  * GEMMs once over all b*t rows (dW_ih += dG^T X, dW_hh += dG^T H_prev), the
  * input gradient as one GEMM (dx = dG W_ih) and the bias gradients as column
  * sums.
  *
- * Determinism: every GEMM is cut into fixed tiles of its OUTPUT (RNN_TM
- * rows x RNN_TN or RNN_TS columns), each tile one full-K cpu_sgemm, and the
- * tiles are shared out to OpenMP threads. Tile boundaries depend only on the
- * shapes, so each output element gets the same arithmetic for any thread
- * count. Column sums run over fixed column tiles, rows in order, in double.
+ * Determinism: every GEMM is the own fixed-order SGEMM (gemm.h: one FMA
+ * chain over K per output element, whatever the tiling or thread count),
+ * its tiles shared out to the region's threads. Column sums run over fixed column tiles, rows in order, in double.
  * Elementwise work is split over (batch row, hidden chunk), each element
  * written by one thread. Results are therefore bit-identical for any thread
- * count. Nothing is allocated.
+ * count. Nothing is allocated but the GEMM's grow-only packing scratch.
  *
  * Not for: multi-layer or bidirectional stacks in one call, non-zero initial
  * states, packed/variable-length sequences, x or y aliasing each other. */
 #include "cpu_internal.h"
+#include "kernels/kmath.h"
 
 #include <math.h>
 #include <string.h>
 
-#define RNN_TM 64 /* output rows per GEMM tile */
-#define RNN_TN 64 /* output columns per GEMM tile (whole-sequence GEMMs) */
-/* output columns per tile of the per-step GEMMs (only b rows: narrower tiles
- * keep more threads busy), and hidden units per elementwise chunk */
-#define RNN_TS 32
+#define RNN_TS 32 /* hidden units per elementwise chunk */
 #define RNN_TC 64 /* columns per column-sum tile */
 /* Below this many multiply-adds an op runs on one thread: fork and per-step
  * barriers would cost more than they save. The tiling is the same either
@@ -51,25 +47,29 @@ static double rnn_work(const KRnn *r, int gates) {
 }
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
-static inline float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
 static inline float bias_at(const float *bias, int j) { return bias ? bias[j] : 0.0f; }
 
-/* C[m,n] = op(A) op(B) + beta*C (alpha = 1), row-major, op(A) is [m,k].
- * Cut into fixed RNN_TM x tn tiles of C (tn is a constant per call site),
- * each one full-K cpu_sgemm, shared out by an orphaned `omp for` (ends with
- * a barrier): call it from every thread of a parallel region, or serially.
- * beta = 0 overwrites, 1 adds. */
+/* C[m,n] = op(A) op(B) + beta*C (alpha = 1), row-major, op(A) is [m,k]:
+ * the own GEMM shared among the current team (gemm_team: orphaned `omp
+ * for`s ending with a barrier), so call it from every thread of a parallel
+ * region, or serially. `weight`: B is a layer weight used as W^T (its packed
+ * copy is used when registered). beta = 0 overwrites, 1 adds. */
 static void gemm_tiles(bool ta, bool tb, int m, int n, int k, const float *a, int lda,
-                       const float *b, int ldb, float beta, float *c, int ldc, int tn) {
-    int mt = (m + RNN_TM - 1) / RNN_TM, nt = (n + tn - 1) / tn;
-#pragma omp for schedule(static)
-    for (int tile = 0; tile < mt * nt; tile++) {
-        int i0 = (tile / nt) * RNN_TM, j0 = (tile % nt) * tn;
-        const float *at = ta ? a + i0 : a + (size_t)i0 * lda;
-        const float *bt = tb ? b + (size_t)j0 * ldb : b + j0;
-        cpu_sgemm(ta, tb, imin(RNN_TM, m - i0), imin(tn, n - j0), k, 1.0f, at, lda, bt, ldb, beta,
-                  c + (size_t)i0 * ldc + j0, ldc);
-    }
+                       const float *b, int ldb, float beta, float *c, int ldc, bool weight) {
+    gemm_team(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc, NULL, weight);
+}
+
+/* The packed op(B) of a recurrent weight used at every step: its registered
+ * copy, or packed once per call into the team's shared scratch (`omp
+ * single` + `omp for`, so every thread of the region must call this). */
+static const float *g_step_P;
+static const float *step_pack(bool tb, int k, int n, const float *w) {
+    const float *reg = tb ? gemm_lookup(w, k, n) : NULL;
+    if (reg) return reg;
+#pragma omp single
+    g_step_P = cpu_shared_scratch(0, gemm_pack_floats(k, n));
+    gemm_pack_team(tb, k, n, w, tb ? k : n, (float *)g_step_P);
+    return g_step_P;
 }
 
 /* out1[j] += s_j and out2[j] += s_j (either may be NULL) for j < n, where
@@ -135,18 +135,19 @@ static void lstm_fwd(const KRnn *r, const float *x, const float *w_ih, const flo
 #pragma omp parallel if (rnn_work(r, 4) >= RNN_PAR_MIN)
     {
         /* pre-activations of all steps: X W_ih^T + b_ih + b_hh */
-        gemm_tiles(false, true, B * T, G, r->in, x, r->ldx, w_ih, r->in, 0.0f, save, S, RNN_TN);
+        gemm_tiles(false, true, B * T, G, r->in, x, r->ldx, w_ih, r->in, 0.0f, save, S, true);
 #pragma omp for schedule(static)
         for (int row = 0; row < B * T; row++) {
             float *g = save + (size_t)row * S;
             for (int j = 0; j < G; j++) g[j] += bias_at(b_ih, j) + bias_at(b_hh, j);
         }
+        const float *Phh = T > 1 ? step_pack(true, H, G, w_hh) : NULL;
         for (int s = 0; s < T; s++) {
             const int ti = step_pos(r, s), tp = prev_pos(r, ti);
             /* rows (bi,ti) of the gates += h_prev W_hh^T, h_prev = y at tp */
             if (s > 0)
-                gemm_tiles(false, true, B, G, H, y + (size_t)tp * r->ldy, T * r->ldy, w_hh, H, 1.0f,
-                           save + (size_t)ti * S, T * S, RNN_TS);
+                gemm_packed_team(false, B, G, H, 1.0f, y + (size_t)tp * r->ldy, T * r->ldy, Phh,
+                                 1.0f, save + (size_t)ti * S, T * S, NULL);
 #pragma omp for schedule(static)
             for (int task = 0; task < B * nch; task++) {
                 const int bi = task / nch, j0 = (task % nch) * RNN_TS, j1 = imin(H, j0 + RNN_TS);
@@ -154,12 +155,11 @@ static void lstm_fwd(const KRnn *r, const float *x, const float *w_ih, const flo
                 const float *cp = s > 0 ? save + ((size_t)bi * T + tp) * S + G : NULL;
                 float *h = y + ((size_t)bi * T + ti) * r->ldy;
                 for (int j = j0; j < j1; j++) {
-                    float ig = sigm(g[j]), fg = sigm(g[H + j]);
-                    float gg = tanhf(g[2 * H + j]), og = sigm(g[3 * H + j]);
-                    float c = fg * (cp ? cp[j] : 0.0f) + ig * gg, tc = tanhf(c);
-                    g[j] = ig, g[H + j] = fg, g[2 * H + j] = gg, g[3 * H + j] = og;
-                    g[G + j] = c, g[5 * H + j] = tc;
-                    h[j] = og * tc;
+                    KLstmCell q =
+                        k_lstm_cell(g[j], g[H + j], g[2 * H + j], g[3 * H + j], cp ? cp[j] : 0.0f);
+                    g[j] = q.i, g[H + j] = q.f, g[2 * H + j] = q.g, g[3 * H + j] = q.o;
+                    g[G + j] = q.c, g[5 * H + j] = q.tc;
+                    h[j] = q.h;
                 }
             }
         }
@@ -183,6 +183,7 @@ static void lstm_bwd(const KRnn *r, const float *x, const float *w_ih, const flo
     {
 #pragma omp for schedule(static)
         for (int i = 0; i < 2 * B * H; i++) dh[i] = 0.0f; /* dh and dc are adjacent */
+        const float *Phh = T > 1 ? step_pack(false, G, H, w_hh) : NULL;
         for (int s = T - 1; s >= 0; s--) {
             const int ti = step_pos(r, s), tp = prev_pos(r, ti);
 #pragma omp for schedule(static)
@@ -194,28 +195,24 @@ static void lstm_bwd(const KRnn *r, const float *x, const float *w_ih, const flo
                 const float *dyr = dy + row * r->ldy;
                 float *d = dg + row * G, *dhr = dh + (size_t)bi * H, *dcr = dc + (size_t)bi * H;
                 for (int j = j0; j < j1; j++) {
-                    float ig = g[j], fg = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
-                    float tc = g[5 * H + j], cprev = cp ? cp[j] : 0.0f;
-                    float dht = dyr[j] + dhr[j];
-                    float dct = dcr[j] + dht * og * (1.0f - tc * tc);
-                    d[j] = dct * gg * ig * (1.0f - ig);
-                    d[H + j] = dct * cprev * fg * (1.0f - fg);
-                    d[2 * H + j] = dct * ig * (1.0f - gg * gg);
-                    d[3 * H + j] = dht * tc * og * (1.0f - og);
-                    dcr[j] = dct * fg;
+                    float dq[4];
+                    dcr[j] =
+                        k_lstm_cell_bwd(g[j], g[H + j], g[2 * H + j], g[3 * H + j], g[5 * H + j],
+                                        cp ? cp[j] : 0.0f, dyr[j] + dhr[j], dcr[j], dq);
+                    d[j] = dq[0], d[H + j] = dq[1], d[2 * H + j] = dq[2], d[3 * H + j] = dq[3];
                 }
             }
             /* dh for the previous step = dG_t W_hh (not needed after the first step) */
             if (s > 0)
-                gemm_tiles(false, false, B, H, G, dg + (size_t)ti * G, T * G, w_hh, H, 0.0f, dh, H,
-                           RNN_TS);
+                gemm_packed_team(false, B, H, G, 1.0f, dg + (size_t)ti * G, T * G, Phh, 0.0f, dh, H,
+                                 NULL);
         }
-        if (dx) gemm_tiles(false, false, R, r->in, G, dg, G, w_ih, r->in, 0.0f, dx, r->ldx, RNN_TN);
+        if (dx) gemm_tiles(false, false, R, r->in, G, dg, G, w_ih, r->in, 0.0f, dx, r->ldx, false);
         if (dw_ih)
-            gemm_tiles(true, false, G, r->in, R, dg, G, x, r->ldx, 1.0f, dw_ih, r->in, RNN_TN);
+            gemm_tiles(true, false, G, r->in, R, dg, G, x, r->ldx, 1.0f, dw_ih, r->in, false);
         if (dw_hh) {
             gather_hprev(r, y, hp);
-            gemm_tiles(true, false, G, H, R, dg, G, hp, H, 1.0f, dw_hh, H, RNN_TN);
+            gemm_tiles(true, false, G, H, R, dg, G, hp, H, 1.0f, dw_hh, H, false);
         }
         if (db_ih || db_hh) col_sums(R, G, dg, G, NULL, db_ih, db_hh);
     }
@@ -245,17 +242,18 @@ static void gru_fwd(const KRnn *r, const float *x, const float *w_ih, const floa
     float *gh = ws; /* [B, 3H] */
 #pragma omp parallel if (rnn_work(r, 3) >= RNN_PAR_MIN)
     {
-        gemm_tiles(false, true, B * T, G, r->in, x, r->ldx, w_ih, r->in, 0.0f, save, S, RNN_TN);
+        gemm_tiles(false, true, B * T, G, r->in, x, r->ldx, w_ih, r->in, 0.0f, save, S, true);
 #pragma omp for schedule(static)
         for (int row = 0; row < B * T; row++) {
             float *g = save + (size_t)row * S;
             for (int j = 0; j < G; j++) g[j] += bias_at(b_ih, j);
         }
+        const float *Phh = T > 1 ? step_pack(true, H, G, w_hh) : NULL;
         for (int s = 0; s < T; s++) {
             const int ti = step_pos(r, s), tp = prev_pos(r, ti);
             if (s > 0)
-                gemm_tiles(false, true, B, G, H, y + (size_t)tp * r->ldy, T * r->ldy, w_hh, H, 0.0f,
-                           gh, G, RNN_TS);
+                gemm_packed_team(false, B, G, H, 1.0f, y + (size_t)tp * r->ldy, T * r->ldy, Phh,
+                                 0.0f, gh, G, NULL);
 #pragma omp for schedule(static)
             for (int task = 0; task < B * nch; task++) {
                 const int bi = task / nch, j0 = (task % nch) * RNN_TS, j1 = imin(H, j0 + RNN_TS);
@@ -267,11 +265,10 @@ static void gru_fwd(const KRnn *r, const float *x, const float *w_ih, const floa
                     float hr = (q ? q[j] : 0.0f) + bias_at(b_hh, j);
                     float hz = (q ? q[H + j] : 0.0f) + bias_at(b_hh, H + j);
                     float hn = (q ? q[2 * H + j] : 0.0f) + bias_at(b_hh, 2 * H + j);
-                    float rg = sigm(g[j] + hr), zg = sigm(g[H + j] + hz);
-                    float ng = tanhf(g[2 * H + j] + rg * hn);
-                    float hv = (1.0f - zg) * ng + zg * (hprev ? hprev[j] : 0.0f);
-                    g[j] = rg, g[H + j] = zg, g[2 * H + j] = ng, g[3 * H + j] = hn;
-                    h[j] = hv;
+                    KGruCell c = k_gru_cell(g[j], g[H + j], g[2 * H + j], hr, hz, hn,
+                                            hprev ? hprev[j] : 0.0f);
+                    g[j] = c.r, g[H + j] = c.z, g[2 * H + j] = c.n, g[3 * H + j] = hn;
+                    h[j] = c.h;
                 }
             }
         }
@@ -294,6 +291,7 @@ static void gru_bwd(const KRnn *r, const float *x, const float *w_ih, const floa
     {
 #pragma omp for schedule(static)
         for (int i = 0; i < B * H; i++) dh[i] = 0.0f;
+        const float *Phh = T > 1 ? step_pack(false, G, H, w_hh) : NULL;
         for (int s = T - 1; s >= 0; s--) {
             const int ti = step_pos(r, s), tp = prev_pos(r, ti);
 #pragma omp for schedule(static)
@@ -305,27 +303,24 @@ static void gru_bwd(const KRnn *r, const float *x, const float *w_ih, const floa
                 const float *dyr = dy + row * r->ldy;
                 float *di = dgi + row * G, *dhh = dgh + row * G, *dhr = dh + (size_t)bi * H;
                 for (int j = j0; j < j1; j++) {
-                    float rg = g[j], zg = g[H + j], ng = g[2 * H + j], hn = g[3 * H + j];
-                    float dht = dyr[j] + dhr[j];
-                    float dan = dht * (1.0f - zg) * (1.0f - ng * ng);
-                    float daz = dht * ((hprev ? hprev[j] : 0.0f) - ng) * zg * (1.0f - zg);
-                    float dar = dan * hn * rg * (1.0f - rg);
-                    di[j] = dar, di[H + j] = daz, di[2 * H + j] = dan;
-                    dhh[j] = dar, dhh[H + j] = daz, dhh[2 * H + j] = dan * rg;
-                    dhr[j] = dht * zg; /* the direct path; dGh W_hh is added below */
+                    float a[3], b[3];
+                    /* the direct path; dGh W_hh is added below */
+                    dhr[j] = k_gru_cell_bwd(g[j], g[H + j], g[2 * H + j], g[3 * H + j],
+                                            hprev ? hprev[j] : 0.0f, dyr[j] + dhr[j], a, b);
+                    di[j] = a[0], di[H + j] = a[1], di[2 * H + j] = a[2];
+                    dhh[j] = b[0], dhh[H + j] = b[1], dhh[2 * H + j] = b[2];
                 }
             }
             if (s > 0)
-                gemm_tiles(false, false, B, H, G, dgh + (size_t)ti * G, T * G, w_hh, H, 1.0f, dh, H,
-                           RNN_TS);
+                gemm_packed_team(false, B, H, G, 1.0f, dgh + (size_t)ti * G, T * G, Phh, 1.0f, dh,
+                                 H, NULL);
         }
-        if (dx)
-            gemm_tiles(false, false, R, r->in, G, dgi, G, w_ih, r->in, 0.0f, dx, r->ldx, RNN_TN);
+        if (dx) gemm_tiles(false, false, R, r->in, G, dgi, G, w_ih, r->in, 0.0f, dx, r->ldx, false);
         if (dw_ih)
-            gemm_tiles(true, false, G, r->in, R, dgi, G, x, r->ldx, 1.0f, dw_ih, r->in, RNN_TN);
+            gemm_tiles(true, false, G, r->in, R, dgi, G, x, r->ldx, 1.0f, dw_ih, r->in, false);
         if (dw_hh) {
             gather_hprev(r, y, hp);
-            gemm_tiles(true, false, G, H, R, dgh, G, hp, H, 1.0f, dw_hh, H, RNN_TN);
+            gemm_tiles(true, false, G, H, R, dgh, G, hp, H, 1.0f, dw_hh, H, false);
         }
         if (db_ih) col_sums(R, G, dgi, G, NULL, db_ih, NULL);
         if (db_hh) col_sums(R, G, dgh, G, NULL, db_hh, NULL);
@@ -350,7 +345,7 @@ static void attn_fwd(int b, int t, int d, int a, const float *h, const float *w1
     }
 #pragma omp parallel if ((double)R * a * d >= RNN_PAR_MIN)
     {
-        gemm_tiles(false, true, R, a, d, h, d, w1, d, 0.0f, u, a, RNN_TN);
+        gemm_tiles(false, true, R, a, d, h, d, w1, d, 0.0f, u, a, true);
 #pragma omp for schedule(static)
         for (int row = 0; row < R; row++) {
             float *ur = u + (size_t)row * a;
@@ -425,9 +420,9 @@ static void attn_bwd(int b, int t, int d, int a, const float *h, const float *w1
                 float *dhr = dh + (size_t)row * d;
                 for (int k = 0; k < d; k++) dhr[k] = al * dyr[k];
             }
-            gemm_tiles(false, false, R, d, a, dpre, a, w1, d, 1.0f, dh, d, RNN_TN);
+            gemm_tiles(false, false, R, d, a, dpre, a, w1, d, 1.0f, dh, d, false);
         }
-        if (dw1) gemm_tiles(true, false, a, d, R, dpre, a, h, d, 1.0f, dw1, d, RNN_TN);
+        if (dw1) gemm_tiles(true, false, a, d, R, dpre, a, h, d, 1.0f, dw1, d, false);
         if (db1) col_sums(R, a, dpre, a, NULL, db1, NULL);
         if (dw2) col_sums(R, a, u, a, de, dw2, NULL);
         if (db2) {

@@ -407,8 +407,9 @@ class HybridTwin(nn.Module):
             if c["vae_target"] == "normalized":
                 target = frames
             else:
-                sd = torch.tensor(IMAGENET_STD, dtype=frames.dtype).view(1, 3, 1, 1)
-                mn = torch.tensor(IMAGENET_MEAN, dtype=frames.dtype).view(1, 3, 1, 1)
+                sd = torch.tensor(IMAGENET_STD, dtype=frames.dtype, device=frames.device)
+                mn = torch.tensor(IMAGENET_MEAN, dtype=frames.dtype, device=frames.device)
+                sd, mn = sd.view(1, 3, 1, 1), mn.view(1, 3, 1, 1)
                 target = (frames * sd + mn) * 2 - 1
         mu, logvar = v.fc_mu(h), v.fc_logvar(h)
         z = mu + noise["vae.eps"].to(mu.dtype) * torch.exp(0.5 * logvar) if self.training else mu
