@@ -212,7 +212,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= experiment safetensors checkpoint archive idx framecache store
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_SANFL   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS   = $(CSTD) -O2 -g -march=x86-64-v2 -ffp-contract=off $(filter-out -Wno-format-truncation,$(WARN)) -Wno-pass-failed $(FUZZ_SANFL) -fsanitize=fuzzer-no-link -fopenmp \
+FUZZ_CFLAGS   = $(CSTD) -O2 -g -march=x86-64-v2 -ffp-contract=off $(filter-out -Wno-format-truncation,$(WARN)) -Wno-pass-failed $(FUZZ_SANFL) -fsanitize=fuzzer-no-link -fopenmp -MMD -MP \
                 -DVB_VERSION='"$(VERSION)"' -I. $(PKG_CFLAGS)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/tests/fuzz/fuzz_util.o \
                 $(FUZZ_DIR)/obj/gen/templates_embedded.o
