@@ -166,6 +166,16 @@ Test(store, refuses_newer_schemas_and_foreign_databases) {
     raw_exec(db, "CREATE TABLE t(a);");
     cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_ERR_DB);
     cr_assert(strstr(vb_errmsg(), "not a vadbench results store"), "%s", vb_errmsg());
+    /* a negative version indexed the migrations out of bounds (tests/fuzz) */
+    tsu_path("negative", db, sizeof db);
+    raw_exec(db, "CREATE TABLE t(a); PRAGMA user_version = -5;");
+    StoreOpenMode modes[] = {STORE_EXISTING, STORE_READONLY};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(store_open(db, modes[i], &st), VB_ERR_DB);
+        cr_assert(strstr(vb_errmsg(), "schema version -5 is not one vadbench ever wrote"), "%s",
+                  vb_errmsg());
+    }
+    cr_assert_eq(q1(db, "PRAGMA user_version"), -5.0, "the damaged file was changed");
 }
 
 Test(store, missing_directory_and_corrupt_files_name_the_path) {

@@ -109,6 +109,11 @@ VbStatus store_open_readonly(Store *st) {
                        "%s: schema version %d was written by a newer vadbench (this one knows "
                        "versions up to %d)",
                        st->path, version, STORE_SCHEMA_VERSION);
+    if (version < 0)
+        return VB_FAIL(VB_ERR_DB,
+                       "%s: schema version %d is not one vadbench ever wrote (a damaged "
+                       "database?)",
+                       st->path, version);
     if (version == 0 && ntables > 0)
         return VB_FAIL(
             VB_ERR_DB,

@@ -265,6 +265,13 @@ static VbStatus ensure_locked(Store *st) {
                        "%s: schema version %d was written by a newer vadbench (this one knows "
                        "versions up to %d)",
                        st->path, version, STORE_SCHEMA_VERSION);
+    /* no vadbench writes one; it indexed the migrations out of bounds (found
+     * by tests/fuzz) */
+    if (version < 0)
+        return VB_FAIL(VB_ERR_DB,
+                       "%s: schema version %d is not one vadbench ever wrote (a damaged "
+                       "database?)",
+                       st->path, version);
     if (version == 0) {
         VB_TRY(count_tables(st, &ntables));
         if (ntables > 0)
