@@ -70,7 +70,7 @@ NVCC_FLAGS := -O3 -std=c++17 -I. $(NVCC_ARCH) --fmad=false -Werror all-warnings 
               -DCUDNN_WARN_DEPRECATED \
               $(DEFS)
 ifeq ($(USE_CUDA),1)
-  CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath=$(CUDA_HOME)/lib64 -lcudnn -lcublas \
+  CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath=$(CUDA_HOME)/lib64 -lcudnn \
                -lcudart_static -ldl -lrt -lstdc++
 else
   CUDA_LIBS :=

@@ -11,7 +11,9 @@
  *  - the completeness check refuses a table with any op missing, naming it;
  *  - asking for `cuda` where it cannot run (no device or driver, or not
  *    compiled in) exits 2 with one line and records nothing, through the
- *    real binary. Where a GPU is usable the last test is skipped. */
+ *    real binary. Where a GPU is usable the last test is skipped;
+ *  - cuBLAS, loaded at backend start (kernels/cuda/cu_blas.h), resolves
+ *    every entry point the backend calls in the installed library. */
 #include "testutil.h"
 
 #include <sys/stat.h>
@@ -205,4 +207,17 @@ Test(cuda_plan, backend_cuda_without_a_device_exits_2_and_records_nothing, .time
     rc = system(cmd);
     cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "bf16 on the cpu: exit %d", WEXITSTATUS(rc));
     cr_assert_neq(stat(db, &sb), 0, "the database was created");
+}
+
+/* The binary does not link cuBLAS (it would cost every process ~215 MB of
+ * resident memory); the backend opens it at start. Every symbol it looks up
+ * must exist in the library the build was made against. */
+Test(cuda_plan, cublas_loads_lazily_with_every_entry_point) {
+#ifdef VB_HAVE_CUDA
+    char why[256] = "";
+    cr_assert(cu_blas_load(why, sizeof why), "%s", why);
+    cr_assert(cu_blas_load(why, sizeof why), "a second load must succeed too: %s", why);
+#else
+    cr_skip("the CUDA backend is not compiled in");
+#endif
 }

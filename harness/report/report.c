@@ -154,18 +154,21 @@ static void section_overview(RepDoc *doc, const RepData *d, int vb, const RepPlo
     if (*pl->note) text_add(&notes, "Figures: %s\n", pl->note);
     if (notes.s) rep_doc_list(doc, notes.s);
     free(notes.s);
-    rep_doc_para(doc,
-                 "How to read the numbers: a value is the mean over a variant's runs (seeds "
-                 "\xc3\x97 holdouts) \xc2\xb1 the half-width of its Student-t 95%% interval; a "
-                 "difference pairs runs by seed and holdout and gives the mean paired difference "
-                 "with a percentile-bootstrap 95%% interval (10000 resamples). The verdict is "
-                 "\"better\" or \"worse\" when that interval excludes 0 (in the metric's own "
-                 "direction: lower is better for false positives, latency, memory and time), else "
-                 "\"no detectable difference\". Numbers carry only the digits their interval "
-                 "supports; with one run there is no interval. Intervals from 2\xe2\x80\x93"
-                 "3 seeds "
-                 "are wide, and a bootstrap over so few pairs is too narrow: treat verdicts from "
-                 "few seeds as indications.");
+    rep_doc_para(
+        doc,
+        "How to read the numbers: a value is the mean over a variant's runs (seeds "
+        "\xc3\x97 holdouts) \xc2\xb1 the half-width of its Student-t 95%% interval; a "
+        "difference pairs runs by seed and holdout and gives the mean paired difference "
+        "with a percentile-bootstrap 95%% interval (10000 resamples). The verdict is "
+        "\"better\" or \"worse\" only when both that interval and the Student-t 95%% "
+        "interval of the paired differences exclude 0 (in the metric's own direction: "
+        "lower is better for false positives, latency, memory and time), else \"no "
+        "detectable difference\" (so a bootstrap interval that excludes 0 can stand "
+        "beside that verdict when the t-interval does not). Numbers carry only the digits their interval "
+        "supports; with one run there is no interval. Intervals from 2\xe2\x80\x93"
+        "3 seeds "
+        "are wide, and a bootstrap over so few pairs is too narrow: treat verdicts from "
+        "few seeds as indications.");
 }
 
 /* The experiment's claims (compare.claims) against the measurements. */

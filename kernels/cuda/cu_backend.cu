@@ -45,7 +45,7 @@ bool cu_check_rt(cudaError_t e, const char *what, const char *file, int line) {
 bool cu_check_blas(cublasStatus_t s, const char *what, const char *file, int line) {
     if (s == CUBLAS_STATUS_SUCCESS) return true;
     cu_note(s == CUBLAS_STATUS_ALLOC_FAILED ? VB_ERR_NOMEM : VB_ERR_BACKEND, file, line,
-            "cuBLAS: %s: %s", what, cublasGetStatusString(s));
+            "cuBLAS: %s: %s", what, cu_blas.status_string(s));
     return false;
 }
 
@@ -155,7 +155,7 @@ static void cu_info(KInfo *out) {
     int drv = 0, rt = 0, bl = 0;
     cudaDriverGetVersion(&drv);
     cudaRuntimeGetVersion(&rt);
-    cublasGetVersion(c->blas, &bl);
+    cu_blas.get_version(c->blas, &bl);
     char kmod[64];
     driver_version(kmod, sizeof kmod);
     snprintf(out->driver, sizeof out->driver, "%s%sCUDA %d.%d", kmod, kmod[0] ? " " : "",
@@ -205,7 +205,7 @@ static void ctx_destroy(void) {
     if (c->scalar) cudaFree(c->scalar);
     if (c->red_host) cudaFreeHost(c->red_host);
     cu_dnn_destroy(c->dnn);
-    if (c->blas) cublasDestroy(c->blas);
+    if (c->blas) cu_blas.destroy(c->blas);
     if (c->blas_ws) cudaFree(c->blas_ws);
     if (c->stream) cudaStreamDestroy(c->stream);
     free(c->plans);
@@ -257,12 +257,14 @@ static VbStatus ctx_create(void) {
         if (e != cudaSuccess) ok = false, snprintf(why, sizeof why, "%s", cudaGetErrorString(e));
     }
     c->blas_ws_bytes = (size_t)32 << 20;
-    if (ok && (cublasCreate(&c->blas) != CUBLAS_STATUS_SUCCESS ||
-               cublasSetStream(c->blas, c->stream) != CUBLAS_STATUS_SUCCESS ||
-               cudaMalloc(&c->blas_ws, c->blas_ws_bytes) != cudaSuccess ||
-               cublasSetWorkspace(c->blas, c->blas_ws, c->blas_ws_bytes) != CUBLAS_STATUS_SUCCESS ||
-               cublasSetAtomicsMode(c->blas, CUBLAS_ATOMICS_NOT_ALLOWED) != CUBLAS_STATUS_SUCCESS ||
-               cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS))
+    if (ok && !cu_blas_load(why, sizeof why)) ok = false;
+    if (ok &&
+        (cu_blas.create(&c->blas) != CUBLAS_STATUS_SUCCESS ||
+         cu_blas.set_stream(c->blas, c->stream) != CUBLAS_STATUS_SUCCESS ||
+         cudaMalloc(&c->blas_ws, c->blas_ws_bytes) != cudaSuccess ||
+         cu_blas.set_workspace(c->blas, c->blas_ws, c->blas_ws_bytes) != CUBLAS_STATUS_SUCCESS ||
+         cu_blas.set_atomics_mode(c->blas, CUBLAS_ATOMICS_NOT_ALLOWED) != CUBLAS_STATUS_SUCCESS ||
+         cu_blas.set_math_mode(c->blas, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS))
         ok = false, snprintf(why, sizeof why, "cuBLAS could not be set up");
     if (ok && !c->conv_gemm_only) {
         char dw[160] = "";

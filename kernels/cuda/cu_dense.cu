@@ -43,10 +43,10 @@ void cu_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a,
     cublasOperation_t ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N, oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasHandle_t h = cu_ctx()->blas;
     if (use_bf16(allow_bf16))
-        CUBLAS_CHECK(cublasGemmEx(h, ob, oa, n, m, k, &alpha, b, CUDA_R_32F, ldb, a, CUDA_R_32F,
-                                  lda, &beta, c, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_FAST_16BF,
-                                  CUBLAS_GEMM_DEFAULT));
-    else CUBLAS_CHECK(cublasSgemm(h, ob, oa, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc));
+        CUBLAS_CHECK(cu_blas.gemm_ex(h, ob, oa, n, m, k, &alpha, b, CUDA_R_32F, ldb, a, CUDA_R_32F,
+                                     lda, &beta, c, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_FAST_16BF,
+                                     CUBLAS_GEMM_DEFAULT));
+    else CUBLAS_CHECK(cu_blas.sgemm(h, ob, oa, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc));
 }
 
 void cu_gemm_strided(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -62,12 +62,12 @@ void cu_gemm_strided(bool ta, bool tb, int m, int n, int k, float alpha, const f
     cublasOperation_t ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N, oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasHandle_t h = cu_ctx()->blas;
     if (use_bf16(allow_bf16))
-        CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+        CUBLAS_CHECK(cu_blas.gemm_strided_batched_ex(
             h, ob, oa, n, m, k, &alpha, b, CUDA_R_32F, ldb, sb, a, CUDA_R_32F, lda, sa, &beta, c,
             CUDA_R_32F, ldc, sc, count, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
     else
-        CUBLAS_CHECK(cublasSgemmStridedBatched(h, ob, oa, n, m, k, &alpha, b, ldb, sb, a, lda, sa,
-                                               &beta, c, ldc, sc, count));
+        CUBLAS_CHECK(cu_blas.sgemm_strided_batched(h, ob, oa, n, m, k, &alpha, b, ldb, sb, a, lda,
+                                                   sa, &beta, c, ldc, sc, count));
 }
 
 static void cu_gemm_op(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,

@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/cuda/cu_blas.h"
+
 extern "C" {
 #include "kernels/cuda/cu_plan.h"
 #include "kernels/kernels.h"

@@ -95,4 +95,10 @@ size_t cu_gru_ws(const KRnn *r);
 #define CU_STAGE_SLOTS 4
 size_t cu_stage_capacity(size_t bytes);
 
+/* Open cuBLAS (libcublas.so.<major> of the build's toolkit) and look up
+ * every entry point the backend calls (kernels/cuda/cu_blas.h says why it is
+ * not linked); once per process. false with the reason in why. Defined in
+ * cu_blas.cu; plain C so that the tests check it without a GPU. */
+bool cu_blas_load(char *why, size_t nwhy);
+
 #endif
