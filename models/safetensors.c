@@ -72,39 +72,41 @@ static float bf16_to_float(uint16_t h) {
 static VbStatus read_whole_file(const char *path, unsigned char **data, size_t *size) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return VB_FAIL(VB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return VB_FAIL(VB_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    VbStatus st = VB_OK;
+    unsigned char *buf = NULL;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        st = VB_FAIL(VB_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        goto out;
     }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return ST_BAD(path, "not a regular file");
+    if (!S_ISREG(sb.st_mode)) {
+        st = ST_BAD(path, "not a regular file");
+        goto out;
     }
-    size_t n = (size_t)st.st_size;
-    unsigned char *buf = malloc(n ? n : 1);
+    size_t n = (size_t)sb.st_size;
+    buf = malloc(n ? n : 1);
     if (!buf) {
-        close(fd);
-        return VB_FAIL(VB_ERR_NOMEM, "%s: cannot allocate %zu bytes to read it", path, n);
+        st = VB_FAIL(VB_ERR_NOMEM, "%s: cannot allocate %zu bytes to read it", path, n);
+        goto out;
     }
     size_t got = 0;
     while (got < n) {
         ssize_t r = read(fd, buf + got, n - got);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return VB_FAIL(VB_ERR_IO, "%s: read failed: %s", path, strerror(e));
+            st = VB_FAIL(VB_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+            goto out;
         }
         if (r == 0) break; /* shrank while reading: validate what we have */
         got += (size_t)r;
     }
-    close(fd);
     *data = buf;
     *size = got;
-    return VB_OK;
+    buf = NULL; /* the caller's now */
+out:
+    close(fd);
+    free(buf);
+    return st;
 }
 
 /* A non-negative JSON integer, or false. */
@@ -239,27 +241,27 @@ static VbStatus parse_header(StFile *f) {
     if (!root)
         return ST_BAD(path, "header is not valid JSON: %s (header byte %d)", jerr.text,
                       jerr.position);
+    VbStatus st = VB_OK;
     if (!json_is_object(root)) {
-        json_decref(root);
-        return ST_BAD(path, "header is not a JSON object");
+        st = ST_BAD(path, "header is not a JSON object");
+        goto out;
     }
 
-    VbStatus s = VB_OK;
     json_t *meta = json_object_get(root, "__metadata__");
     if (meta) {
         if (!json_is_object(meta)) {
-            s = ST_BAD(path, "\"__metadata__\" is not an object");
-        } else {
-            const char *k;
-            json_t *v;
-            json_object_foreach(meta, k, v) {
-                if (!json_is_string(v)) {
-                    s = ST_BAD(path, "__metadata__ value for '%s' is not a string", k);
-                    break;
-                }
+            st = ST_BAD(path, "\"__metadata__\" is not an object");
+            goto out;
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(meta, k, v) {
+            if (!json_is_string(v)) {
+                st = ST_BAD(path, "__metadata__ value for '%s' is not a string", k);
+                goto out;
             }
         }
-        if (s == VB_OK) f->metadata = json_incref(meta);
+        f->metadata = json_incref(meta);
     } else {
         f->metadata = json_object();
     }
@@ -270,34 +272,32 @@ static VbStatus parse_header(StFile *f) {
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val) {
-        if (s != VB_OK) break;
         if (strcmp(key, "__metadata__") == 0) continue;
         StTensor *t = &f->t[f->n];
         memset(t, 0, sizeof *t);
-        s = parse_entry(path, key, val, data_size, t);
-        if (s == VB_OK) {
-            t->name = vb_xstrdup(key);
-            f->n++;
-        }
+        VB_CHECK(parse_entry(path, key, val, data_size, t));
+        t->name = vb_xstrdup(key);
+        f->n++;
     }
-    json_decref(root);
-    if (s != VB_OK) return s;
-    VB_TRY(check_overlap(path, f->t, f->n));
+    VB_CHECK(check_overlap(path, f->t, f->n));
     qsort(f->t, (size_t)f->n, sizeof *f->t, cmp_by_name);
     for (int i = 1; i < f->n; i++) /* JSON_REJECT_DUPLICATES already ensures this */
-        if (strcmp(f->t[i - 1].name, f->t[i].name) == 0)
-            return ST_BAD(path, "duplicate tensor name '%s'", f->t[i].name);
-    return VB_OK;
+        if (strcmp(f->t[i - 1].name, f->t[i].name) == 0) {
+            st = ST_BAD(path, "duplicate tensor name '%s'", f->t[i].name);
+            goto out;
+        }
+out:
+    json_decref(root);
+    return st;
 }
 
 VbStatus st_open(const char *path, StFile *f) {
     memset(f, 0, sizeof *f);
-    VbStatus s = read_whole_file(path, &f->data, &f->size);
-    if (s != VB_OK) return s;
+    VB_TRY(read_whole_file(path, &f->data, &f->size));
     f->path = vb_xstrdup(path);
-    s = parse_header(f);
-    if (s != VB_OK) st_close(f);
-    return s;
+    VbStatus st = parse_header(f);
+    if (st != VB_OK) st_close(f);
+    return st;
 }
 
 void st_close(StFile *f) {
@@ -498,6 +498,7 @@ static bool write_all(int fd, const void *buf, size_t n) {
 
 VbStatus st_writer_write(StWriter *w, const char *path) {
     if (w->err[0]) return ST_BAD(path, "%s", w->err);
+    VbStatus st = VB_OK;
     size_t hlen;
     char *header = build_header(w, &hlen);
 
@@ -511,11 +512,9 @@ VbStatus st_writer_write(StWriter *w, const char *path) {
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        free(header);
-        return VB_FAIL(VB_ERR_IO, "%s: cannot create a temporary file next to it: %s", path,
-                       strerror(e));
+        st = VB_FAIL(VB_ERR_IO, "%s: cannot create a temporary file next to it: %s", path,
+                     strerror(errno));
+        goto out;
     }
 
     const char *what = "write failed";
@@ -529,9 +528,8 @@ VbStatus st_writer_write(StWriter *w, const char *path) {
     if (ok && rename(tmp, path) != 0) ok = false, what = "rename failed", e = errno;
     if (!ok) {
         unlink(tmp);
-        free(tmp);
-        free(header);
-        return VB_FAIL(VB_ERR_IO, "%s: %s: %s", path, what, strerror(e));
+        st = VB_FAIL(VB_ERR_IO, "%s: %s: %s", path, what, strerror(e));
+        goto out;
     }
     /* Make the rename durable (best effort: not every file system allows
      * fsync on a directory). */
@@ -545,7 +543,8 @@ VbStatus st_writer_write(StWriter *w, const char *path) {
         }
         free(dir);
     }
+out:
     free(tmp);
     free(header);
-    return VB_OK;
+    return st;
 }

@@ -78,49 +78,46 @@ static VbStatus run_loader_bench(const BenchOpts *o, const ModelConfig *cfg) {
     sc.frames = 16 > o->clip ? 16 : o->clip;
     Dataset ds;
     VB_TRY(synth_generate(&sc, &ds));
+    VbStatus st = VB_OK;
+    ClipSet cs = {0};
+    Loader *l = NULL;
+    double *ms = NULL;
     uint32_t *vids = vb_xmalloc(ds.nvideos * sizeof *vids);
     size_t nv = 0;
     for (size_t v = 0; v < ds.nvideos; v++)
         if (ds.videos[v].split == DS_TRAIN) vids[nv++] = (uint32_t)v;
-    ClipSet cs;
-    VbStatus st = clips_build(&ds, vids, nv, clips_spec(o->clip), &cs);
-    free(vids);
-    if (st != VB_OK) {
-        dataset_free(&ds);
-        return st;
-    }
+    VB_CHECK(clips_build(&ds, vids, nv, clips_spec(o->clip), &cs));
     LoaderConfig lc;
     loader_defaults(&lc);
     lc.ds = &ds, lc.clips = &cs, lc.batch = o->batch, lc.seed = (uint64_t)o->seed;
     lc.workers = o->workers;
-    Loader *l;
-    st = loader_open(&lc, &l);
-    if (st == VB_OK) {
-        int total = o->warmup + o->steps;
-        double *ms = vb_xmalloc((size_t)total * sizeof(double));
-        for (int s = 0; s < total && st == VB_OK; s++) {
-            double t0 = (vb_now_s() * 1e3);
-            if (!loader_next(l)) st = VB_FAIL(VB_ERR_IO, "the loader stopped");
-            ms[s] = (vb_now_s() * 1e3) - t0;
+    VB_CHECK(loader_open(&lc, &l));
+    int total = o->warmup + o->steps;
+    ms = vb_xmalloc((size_t)total * sizeof(double));
+    for (int s = 0; s < total; s++) {
+        double t0 = (vb_now_s() * 1e3);
+        if (!loader_next(l)) {
+            st = VB_FAIL(VB_ERR_IO, "the loader stopped");
+            goto out;
         }
-        if (st == VB_OK) {
-            json_t *j = json_object();
-            json_object_set_new(j, "mode", json_string("loader"));
-            json_object_set_new(j, "workers", json_integer(o->workers));
-            json_object_set_new(j, "batch", json_integer(o->batch));
-            json_object_set_new(j, "clip", json_integer(o->clip));
-            json_object_set_new(j, "image", json_integer(cfg->image));
-            json_object_set_new(j, "clips_per_epoch", json_integer((json_int_t)cs.n));
-            double *t = ms + o->warmup;
-            double sum = 0;
-            for (int i = 0; i < o->steps; i++) sum += t[i];
-            json_object_set_new(j, "batches_per_s", json_real(o->steps / (sum / 1e3)));
-            print_timing(j, t, o->steps, (double)o->batch * o->clip);
-            print_json(j);
-        }
-        free(ms);
-        loader_close(l);
+        ms[s] = (vb_now_s() * 1e3) - t0;
     }
+    json_t *j = json_object();
+    json_object_set_new(j, "mode", json_string("loader"));
+    json_object_set_new(j, "workers", json_integer(o->workers));
+    json_object_set_new(j, "batch", json_integer(o->batch));
+    json_object_set_new(j, "clip", json_integer(o->clip));
+    json_object_set_new(j, "image", json_integer(cfg->image));
+    json_object_set_new(j, "clips_per_epoch", json_integer((json_int_t)cs.n));
+    double *t = ms + o->warmup;
+    double sum = 0;
+    for (int i = 0; i < o->steps; i++) sum += t[i];
+    json_object_set_new(j, "batches_per_s", json_real(o->steps / (sum / 1e3)));
+    print_timing(j, t, o->steps, (double)o->batch * o->clip);
+    print_json(j);
+out:
+    free(ms), free(vids);
+    loader_close(l);
     clips_free(&cs);
     dataset_free(&ds);
     return st;
@@ -176,16 +173,17 @@ static VbStatus run_bench(const BenchOpts *o) {
     size_t px = (size_t)nimg * S * S * cfg.channels;
     Hybrid m;
     VB_TRY(hybrid_build(&m, &cfg, k, B, T));
+    VbStatus st = VB_OK;
+    AdamW opt = {0};
+    Arena xa = {0};
+    LossWork lw = {0};
+    int *ya = NULL, *an = NULL;
+    float *lam = NULL;
+    double *ms = NULL;
     hybrid_init(&m, (uint64_t)o->seed);
     hybrid_set_train(&m, train);
-    AdamW opt;
-    VbStatus st = adamw_init(&opt, &m.pt, 0.9f, 0.999f, 1e-8f, 0.01f);
-    Arena xa;
-    if (st == VB_OK) st = arena_init(&xa, k, px * sizeof(float) + 64 + 8 * sizeof(double));
-    if (st != VB_OK) {
-        hybrid_free(&m);
-        return st;
-    }
+    VB_CHECK(adamw_init(&opt, &m.pt, 0.9f, 0.999f, 1e-8f, 0.01f));
+    VB_CHECK(arena_init(&xa, k, px * sizeof(float) + 64 + 8 * sizeof(double)));
     float *x = arena_floats(&xa, px);
     double *stats = (double *)arena_floats(&xa, 2 * K_LOSS_PARTS + 2); /* parts, grad norm */
     float *host = vb_xmalloc(px * sizeof(float));
@@ -193,8 +191,8 @@ static VbStatus run_bench(const BenchOpts *o) {
     k->upload(x, host, px * sizeof(float));
     free(host);
     /* labels: a fixed mix of classes, class 7 (NormalVideos) counts as normal */
-    int *ya = vb_xmalloc((size_t)B * sizeof(int)), *an = vb_xmalloc((size_t)B * sizeof(int));
-    float *lam = vb_xmalloc((size_t)B * sizeof(float));
+    ya = vb_xmalloc((size_t)B * sizeof(int)), an = vb_xmalloc((size_t)B * sizeof(int));
+    lam = vb_xmalloc((size_t)B * sizeof(float));
     for (int i = 0; i < B; i++) {
         ya[i] = i % cfg.classes;
         an[i] = ya[i] != 7 % cfg.classes;
@@ -203,20 +201,12 @@ static VbStatus run_bench(const BenchOpts *o) {
     LossTargets tg = {ya, ya, an, an, lam};
     LossConfig lc;
     loss_config_defaults(&lc);
-    LossWork lw;
-    if (st == VB_OK) st = loss_work_init(&lw, &m);
-    if (st != VB_OK) {
-        free(ya), free(an), free(lam);
-        adamw_free(&opt);
-        arena_free(&xa);
-        hybrid_free(&m);
-        return st;
-    }
+    VB_CHECK(loss_work_init(&lw, &m));
     int total = o->warmup + o->steps;
-    double *ms = vb_xmalloc((size_t)total * sizeof(double));
+    ms = vb_xmalloc((size_t)total * sizeof(double));
     double last_loss = 0;
     uint64_t flops0 = 0;
-    for (int s = 0; s < total && st == VB_OK; s++) {
+    for (int s = 0; s < total; s++) {
         if (s == o->warmup) flops0 = kcpu_flops();
         double t0 = (vb_now_s() * 1e3);
         m.net.step = (uint64_t)s;
@@ -231,43 +221,42 @@ static VbStatus run_bench(const BenchOpts *o) {
         }
         k->sync();
         ms[s] = (vb_now_s() * 1e3) - t0;
-        st = k->status();
+        VB_CHECK(k->status());
     }
-    if (st == VB_OK && train) {
+    if (train) {
         double parts[K_LOSS_PARTS];
         k->download(parts, stats, sizeof parts);
         LossParts lp = loss_parts_from(parts);
-        st = loss_parts_check(&lp);
+        VB_CHECK(loss_parts_check(&lp));
         last_loss = lp.total;
     }
-    if (st == VB_OK) {
-        json_t *j = json_object();
-        json_object_set_new(j, "mode", json_string(bench_mode_names[o->mode]));
-        json_object_set_new(j, "backend", json_string(k->name));
-        json_object_set_new(j, "precision", json_string(kprecision_names[o->precision]));
-        KInfo ki;
-        k->info(&ki);
-        if (ki.device[0]) json_object_set_new(j, "device", json_string(ki.device));
-        json_object_set_new(j, "threads", json_integer(kthreads_get()));
-        json_object_set_new(j, "batch", json_integer(B));
-        json_object_set_new(j, "clip", json_integer(T));
-        print_timing(j, ms + o->warmup, o->steps, nimg);
-        if (k == kops_cpu()) {
-            /* products of the measured steps; GFLOP/s at the median step */
-            double gflop = (double)(kcpu_flops() - flops0) / o->steps * 1e-9;
-            double med = json_real_value(json_object_get(j, "median_ms"));
-            json_object_set_new(j, "cpu_path", json_string(kisa_name(kisa_active())));
-            json_object_set_new(j, "gflop_per_step", json_real(gflop));
-            json_object_set_new(j, "gflops", json_real(med > 0 ? gflop / (med * 1e-3) : 0));
-        }
-        json_object_set_new(j, "param_bytes", json_integer((json_int_t)(m.pt.total * 4)));
-        json_object_set_new(j, "activation_arena_bytes", json_integer((json_int_t)m.net.act.cap));
-        json_object_set_new(j, "scratch_arena_bytes", json_integer((json_int_t)m.net.scratch.cap));
-        json_object_set_new(j, "trainable_params",
-                            json_integer((json_int_t)params_count(&m.pt, PARAM_TRAIN)));
-        if (train) json_object_set_new(j, "last_loss", json_real(last_loss));
-        print_json(j);
+    json_t *j = json_object();
+    json_object_set_new(j, "mode", json_string(bench_mode_names[o->mode]));
+    json_object_set_new(j, "backend", json_string(k->name));
+    json_object_set_new(j, "precision", json_string(kprecision_names[o->precision]));
+    KInfo ki;
+    k->info(&ki);
+    if (ki.device[0]) json_object_set_new(j, "device", json_string(ki.device));
+    json_object_set_new(j, "threads", json_integer(kthreads_get()));
+    json_object_set_new(j, "batch", json_integer(B));
+    json_object_set_new(j, "clip", json_integer(T));
+    print_timing(j, ms + o->warmup, o->steps, nimg);
+    if (k == kops_cpu()) {
+        /* products of the measured steps; GFLOP/s at the median step */
+        double gflop = (double)(kcpu_flops() - flops0) / o->steps * 1e-9;
+        double med = json_real_value(json_object_get(j, "median_ms"));
+        json_object_set_new(j, "cpu_path", json_string(kisa_name(kisa_active())));
+        json_object_set_new(j, "gflop_per_step", json_real(gflop));
+        json_object_set_new(j, "gflops", json_real(med > 0 ? gflop / (med * 1e-3) : 0));
     }
+    json_object_set_new(j, "param_bytes", json_integer((json_int_t)(m.pt.total * 4)));
+    json_object_set_new(j, "activation_arena_bytes", json_integer((json_int_t)m.net.act.cap));
+    json_object_set_new(j, "scratch_arena_bytes", json_integer((json_int_t)m.net.scratch.cap));
+    json_object_set_new(j, "trainable_params",
+                        json_integer((json_int_t)params_count(&m.pt, PARAM_TRAIN)));
+    if (train) json_object_set_new(j, "last_loss", json_real(last_loss));
+    print_json(j);
+out:
     free(ms), free(ya), free(an), free(lam);
     loss_work_free(&lw);
     adamw_free(&opt);

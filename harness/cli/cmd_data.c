@@ -409,6 +409,7 @@ static int run_probe(const DataOpts *o, const char *path) {
     UcfReport rep;
     const char *kind = NULL;
     if ((rc = load_data(&c_probe, o, path, &ds, &rep, &kind))) return rc;
+    uint32_t *fit = NULL, *score = NULL;
     /* --holdout: anomaly classes kept out of the fit */
     bool unseen[DS_MAX_CLASSES] = {false};
     char *list = vb_xstrdup(o->holdout ? o->holdout : ""), *save = NULL;
@@ -419,16 +420,14 @@ static int run_probe(const DataOpts *o, const char *path) {
             char msg[300];
             snprintf(msg, sizeof msg, "--holdout: '%s' is not an anomaly class of %s", t,
                      ds.source ? ds.source : "the data set");
-            free(list);
-            dataset_free(&ds);
-            return cli_usage_error(&c_probe, msg);
+            rc = cli_usage_error(&c_probe, msg);
+            goto out;
         }
         unseen[c] = true;
     }
-    free(list);
     size_t nv = ds.nvideos, nf = 0, ns = 0;
-    uint32_t *fit = vb_xmalloc((nv ? nv : 1) * sizeof *fit);
-    uint32_t *score = vb_xmalloc((nv ? nv : 1) * sizeof *score);
+    fit = vb_xmalloc((nv ? nv : 1) * sizeof *fit);
+    score = vb_xmalloc((nv ? nv : 1) * sizeof *score);
     for (size_t v = 0; v < nv; v++) {
         if (ds.videos[v].split == DS_TEST) score[ns++] = (uint32_t)v;
         else if (!unseen[ds.videos[v].cls]) fit[nf++] = (uint32_t)v;
@@ -436,10 +435,9 @@ static int run_probe(const DataOpts *o, const char *path) {
     ProbeSelect sel = {fit, nf, score, ns, unseen};
     ProbeResult r;
     VbStatus s = probe_run_select(&ds, &sel, o->alpha, &r);
-    free(fit), free(score);
     if (s != VB_OK) {
-        dataset_free(&ds);
-        return cli_fail("data probe", s);
+        rc = cli_fail("data probe", s);
+        goto out;
     }
     if (json) {
         json_t *d = probe_json(&ds, kind, &r, unseen, o->alpha);
@@ -450,8 +448,10 @@ static int run_probe(const DataOpts *o, const char *path) {
         probe_text(&ds, kind, &r, unseen, o->alpha);
     }
     probe_free(&r);
+out:
+    free(list), free(fit), free(score);
     dataset_free(&ds);
-    return 0;
+    return rc;
 }
 
 static int run_cache(const DataOpts *o, const char *path) {

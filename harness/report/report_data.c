@@ -160,7 +160,8 @@ static void load_compare(RepData *d) {
     for (int i = 0; i < e.nmetrics; i++) snprintf(c->metrics[i], REP_NAME, "%s", e.metrics[i]);
     c->nclaims = e.nclaims;
     c->claims = vb_xcalloc((size_t)(e.nclaims ? e.nclaims : 1), sizeof *c->claims);
-    if (e.nclaims) memcpy(c->claims, e.claims, (size_t)e.nclaims * sizeof *c->claims);
+    if (e.nclaims) /* e.claims is NULL without compare.claims: memcpy may not be given NULL */
+        memcpy(c->claims, e.claims, (size_t)e.nclaims * sizeof *c->claims);
     c->ntol = e.ntol;
     c->tol = vb_xcalloc((size_t)(e.ntol ? e.ntol : 1), sizeof *c->tol);
     for (int i = 0; i < e.ntol; i++) {

@@ -152,15 +152,17 @@ static VbStatus plot_roc(const RepData *d, const char *dir, const char *tdir, Re
         subset = pass ? "all" : "unseen";
         snprintf(kx, sizeof kx, "roc.%s.%s.fpr", d->score, subset);
         for (int i = 0; i < d->nruns; i++) {
-            int64_t *st;
+            int64_t *steps;
             double *v;
             int n;
-            rep_curve(&d->runs[i], "test", kx, &st, &v, &n);
+            rep_curve(&d->runs[i], "test", kx, &steps, &v, &n);
             with_curves += n > 1;
-            free(st), free(v);
+            free(steps), free(v);
         }
     }
     if (!with_curves) return VB_OK;
+    VbStatus st = VB_OK;
+    char *ser = NULL;
     snprintf(ky, sizeof ky, "roc.%s.%s.tpr", d->score, subset);
     double *mean = vb_xcalloc((size_t)d->nvariants * ROC_GRID, sizeof *mean);
     int *nruns = vb_xcalloc((size_t)d->nvariants, sizeof *nruns);
@@ -185,11 +187,7 @@ static VbStatus plot_roc(const RepData *d, const char *dir, const char *tdir, Re
             free(sx), free(sy), free(fx), free(ty);
         }
     PlotFiles f;
-    VbStatus st = open_files(dir, p->name, tdir, &f);
-    if (st != VB_OK) {
-        free(mean), free(nruns);
-        return st;
-    }
+    VB_CHECK(open_files(dir, p->name, tdir, &f));
     fprintf(f.dat,
             "# ROC of the %s score on %s test anomalies vs test normals: TPR averaged over\n"
             "# each variant's runs at evenly spaced FPR (vertical averaging).\n# fpr",
@@ -218,9 +216,7 @@ static VbStatus plot_roc(const RepData *d, const char *dir, const char *tdir, Re
                 v + 1);
         gp_str(gp, t);
     }
-    char *ser = str_close(&series);
-    free(mean);
-    free(nruns);
+    ser = str_close(&series);
     p->written = true;
     snprintf(p->caption, sizeof p->caption,
              "ROC curves of the `%s` score on the %s test anomalies against the test normals, "
@@ -231,8 +227,9 @@ static VbStatus plot_roc(const RepData *d, const char *dir, const char *tdir, Re
              d->score, strcmp(subset, "unseen") == 0 ? "unseen-class (held-out)" : "(all)",
              ROC_GRID);
     RepTplVar vars[] = {{"subset", subset}, {"score", d->score}, {"series", ser}};
-    st = close_files(&f, vars, 3);
-    free(ser);
+    VB_CHECK(close_files(&f, vars, 3));
+out:
+    free(mean), free(nruns), free(ser);
     return st;
 }
 
@@ -348,24 +345,22 @@ static VbStatus plot_training(const RepData *d, const char *dir, const char *tdi
     /* the template's sections, one per panel (its labels and ranges are there) */
     const char *panel[3] = {"train_loss", "val_loss", "val_accuracy"};
     bool have[3] = {false, false, false};
+    VbStatus st = VB_OK;
     /* which variants have each curve: block index in the data file, -1 none */
     int *block = vb_xmalloc((size_t)(3 * d->nvariants) * sizeof *block), nblocks = 0;
+    char *lists[3] = {NULL, NULL, NULL}; /* each panel's plot list, "" when it has no data */
+    int64_t *steps = NULL;
+    double *m = NULL;
     PlotFiles f;
     bool opened = false;
-    VbStatus s = VB_OK;
-    for (int c = 0; c < 3 && s == VB_OK; c++)
+    for (int c = 0; c < 3; c++)
         for (int v = 0; v < d->nvariants; v++) {
-            int64_t *st;
-            double *m;
             int n;
-            mean_curve(d, v, split[c], key[c], &st, &m, &n);
+            mean_curve(d, v, split[c], key[c], &steps, &m, &n);
             block[c * d->nvariants + v] = -1;
             if (n > 0) {
                 if (!opened) {
-                    if ((s = open_files(dir, p->name, tdir, &f)) != VB_OK) {
-                        free(st), free(m);
-                        break;
-                    }
+                    VB_CHECK(open_files(dir, p->name, tdir, &f));
                     opened = true;
                     fputs("# curves averaged over each variant's runs, one block per (curve, "
                           "variant); x = step (train) or epoch counted from 1 (val)\n",
@@ -375,18 +370,15 @@ static VbStatus plot_training(const RepData *d, const char *dir, const char *tdi
                 fprintf(f.dat, "# block %d: %s/%s of %s\n", nblocks, split[c], key[c],
                         d->variants[v].name);
                 for (int k = 0; k < n; k++)
-                    fprintf(f.dat, "%lld %.10g\n", (long long)(c ? st[k] + 1 : st[k]), m[k]);
+                    fprintf(f.dat, "%lld %.10g\n", (long long)(c ? steps[k] + 1 : steps[k]), m[k]);
                 block[c * d->nvariants + v] = nblocks++;
                 have[c] = true;
             }
-            free(st), free(m);
+            free(steps), free(m);
+            steps = NULL, m = NULL;
         }
-    if (s != VB_OK || !opened) {
-        free(block);
-        return s;
-    }
+    if (!opened) goto out;
     int panels = have[0] + have[1] + have[2];
-    char *lists[3]; /* each panel's plot list, "" when it has no data */
     for (int c = 0; c < 3; c++) {
         Str series;
         FILE *gp = str_open(&series);
@@ -402,7 +394,6 @@ static VbStatus plot_training(const RepData *d, const char *dir, const char *tdi
         }
         lists[c] = str_close(&series);
     }
-    free(block);
     p->written = true;
     snprintf(
         p->caption, sizeof p->caption,
@@ -420,9 +411,11 @@ static VbStatus plot_training(const RepData *d, const char *dir, const char *tdi
                         {panel[0], lists[0]},
                         {panel[1], lists[1]},
                         {panel[2], lists[2]}};
-    s = close_files(&f, vars, 5);
+    VB_CHECK(close_files(&f, vars, 5));
+out:
+    free(steps), free(m), free(block);
     for (int c = 0; c < 3; c++) free(lists[c]);
-    return s;
+    return st;
 }
 
 /* ---- latency per component -------------------------------------------------------- */
@@ -493,16 +486,18 @@ static VbStatus plot_pareto(const RepData *d, const char *dir, const char *tdir,
         mean_ci(d, v, &acc, &y[v], &lo, &hi, &n2);
         if (n1 && n2) npts++;
     }
-    VbStatus s = VB_OK;
+    VbStatus st = VB_OK;
+    int *blk = NULL;
+    bool *used = NULL;
+    char *ser = NULL;
     PlotFiles f;
-    if (!npts || (s = open_files(dir, p->name, tdir, &f)) != VB_OK) {
-        free(x), free(y);
-        return s;
-    }
+    if (!npts) goto out;
+    VB_CHECK(open_files(dir, p->name, tdir, &f));
     fputs("# one block per variant: name, latency mean lo hi (ms per clip, batch 1 median), "
           "test accuracy mean lo hi; the last block is the Pareto front\n",
           f.dat);
-    int *blk = vb_xmalloc((size_t)d->nvariants * sizeof *blk), nblk = 0;
+    blk = vb_xmalloc((size_t)d->nvariants * sizeof *blk);
+    int nblk = 0;
     for (int v = 0; v < d->nvariants; v++) {
         double m1, l1, h1, m2, l2, h2;
         int n1, n2;
@@ -521,7 +516,7 @@ static VbStatus plot_pareto(const RepData *d, const char *dir, const char *tdir,
             "\n\n# block %d: the Pareto front (no other variant is faster and more "
             "accurate), by latency\n",
             nblk);
-    bool *used = vb_xcalloc((size_t)d->nvariants, sizeof *used);
+    used = vb_xcalloc((size_t)d->nvariants, sizeof *used);
     double best = -INFINITY;
     for (;;) { /* variants by increasing latency; keep those more accurate than all faster ones */
         int k = -1;
@@ -534,7 +529,6 @@ static VbStatus plot_pareto(const RepData *d, const char *dir, const char *tdir,
             fprintf(f.dat, "%.10g %.10g\n", x[k], y[k]);
         }
     }
-    free(used), free(x), free(y);
     Str series;
     FILE *gp = str_open(&series);
     for (int v = 0; v < d->nvariants; v++) {
@@ -547,9 +541,9 @@ static VbStatus plot_pareto(const RepData *d, const char *dir, const char *tdir,
                 "notitle",
                 blk[v]);
     }
-    char *ser = str_close(&series), front[16];
+    ser = str_close(&series);
+    char front[16];
     snprintf(front, sizeof front, "%d", nblk);
-    free(blk);
     p->written = true;
     snprintf(p->caption, sizeof p->caption,
              "Test accuracy (`test/accuracy`) against whole-model latency (batch 1, median ms "
@@ -557,9 +551,10 @@ static VbStatus plot_pareto(const RepData *d, const char *dir, const char *tdir,
              "intervals in both directions; the dashed line joins the Pareto-optimal variants "
              "(no other variant is both faster and more accurate).");
     RepTplVar vars[] = {{"front_block", front}, {"series", ser}};
-    s = close_files(&f, vars, 2);
-    free(ser);
-    return s;
+    VB_CHECK(close_files(&f, vars, 2));
+out:
+    free(x), free(y), free(blk), free(used), free(ser);
+    return st;
 }
 
 /* ---- confusion matrix -------------------------------------------------------------- */
@@ -601,12 +596,11 @@ static VbStatus plot_confusion(const RepData *d, int vb, const char *dir, const 
                 if (rep_final(&d->runs[V->idx[i]], "test", key, &v))
                     cnt[a * nc + b] += v, any = true;
             }
-    VbStatus s = VB_OK;
+    VbStatus st = VB_OK;
+    char *variant = NULL, *tic = NULL;
     PlotFiles f;
-    if (!any || (s = open_files(dir, p->name, tdir, &f)) != VB_OK) {
-        free(cls), free(cnt);
-        return s;
-    }
+    if (!any) goto out;
+    VB_CHECK(open_files(dir, p->name, tdir, &f));
     fprintf(f.dat,
             "# confusion matrix of %s on the test split, summed over %d runs\n"
             "# predicted_index true_index fraction_of_true_class count\n",
@@ -627,14 +621,13 @@ static VbStatus plot_confusion(const RepData *d, int vb, const char *dir, const 
         gp_str(gp, cls[k]);
         fprintf(gp, " %d", k);
     }
-    char *variant = str_close(&vname), *tic = str_close(&tics);
+    variant = str_close(&vname), tic = str_close(&tics);
     int side = 260 + 46 * nc;
     char runs[16], last[16], width[16], height[16];
     snprintf(runs, sizeof runs, "%d", V->n);
     snprintf(last, sizeof last, "%d", nc - 1);
     snprintf(width, sizeof width, "%d", side + 120);
     snprintf(height, sizeof height, "%d", side);
-    free(cls), free(cnt);
     p->written = true;
     snprintf(p->caption, sizeof p->caption,
              "Confusion matrix of the baseline variant `%s` on the test split (closed set: the "
@@ -644,9 +637,10 @@ static VbStatus plot_confusion(const RepData *d, int vb, const char *dir, const 
              V->name, V->n);
     RepTplVar vars[] = {{"variant", variant}, {"runs", runs},   {"last", last},
                         {"tics", tic},        {"width", width}, {"height", height}};
-    s = close_files(&f, vars, 6);
-    free(variant), free(tic);
-    return s;
+    VB_CHECK(close_files(&f, vars, 6));
+out:
+    free(cls), free(cnt), free(variant), free(tic);
+    return st;
 }
 
 VbStatus rep_plots_make(const RepData *d, int vb, const char *dir, const char *gnuplot,

@@ -85,16 +85,20 @@ VbStatus eval_collect(Hybrid *m, Loader *l, const EvalContext *ec, int tta, bool
     float *mse = vb_xmalloc((size_t)m->max_b * T * sizeof(float));
     float *kl = vb_xmalloc((size_t)m->max_b * T * sizeof(float));
     double *acc = vb_xmalloc((size_t)m->max_b * (EVAL_NSCORES + C) * sizeof(double));
-    VbStatus st =
-        xdev ? loader_seek(l, (LoaderPos){0, 0}) : VB_FAIL(VB_ERR_NOMEM, "evaluation buffers");
+    VbStatus st = VB_OK;
     bool was = m->net.train;
     hybrid_set_train(m, false);
-    uint64_t nb = st == VB_OK ? loader_batches_per_epoch(l) : 0;
-    for (uint64_t b = 0; b < nb && st == VB_OK; b++) {
+    if (!xdev) {
+        st = VB_FAIL(VB_ERR_NOMEM, "evaluation buffers");
+        goto out;
+    }
+    VB_CHECK(loader_seek(l, (LoaderPos){0, 0}));
+    uint64_t nb = loader_batches_per_epoch(l);
+    for (uint64_t b = 0; b < nb; b++) {
         const Batch *bt = loader_next(l);
         if (!bt) {
             st = VB_FAIL(VB_ERR_IO, "evaluation loader stopped early");
-            break;
+            goto out;
         }
         int n = bt->n, W = EVAL_NSCORES + C;
         /* scores start at -inf for the max over views; logits are always averaged */
@@ -157,6 +161,7 @@ VbStatus eval_collect(Hybrid *m, Loader *l, const EvalContext *ec, int tta, bool
         }
     }
     if (!m->has_vae) out->nscores = EVAL_NSCORES; /* vae column stays NaN and is skipped */
+out:
     hybrid_set_train(m, was);
     if (xdev) k->free(xdev);
     free(xv), free(cls), free(bin), free(svdd), free(mse), free(kl), free(acc);
@@ -182,14 +187,18 @@ VbStatus eval_fuse(EvalScores *val, EvalScores *test) {
         K++;
     }
     VbStatus st = VB_OK;
-    if (m == 0) st = VB_FAIL(VB_ERR_INPUT, "no normal validation samples to standardise scores");
+    if (m == 0) {
+        st = VB_FAIL(VB_ERR_INPUT, "no normal validation samples to standardise scores");
+        goto out;
+    }
     double mean[EVAL_NSCORES], sd[EVAL_NSCORES];
-    if (st == VB_OK) st = metrics_fusion_fit(vals, (size_t)K, m, mean, sd);
-    for (int pass = 0; pass < 2 && st == VB_OK; pass++) {
+    VB_CHECK(metrics_fusion_fit(vals, (size_t)K, m, mean, sd));
+    for (int pass = 0; pass < 2; pass++) {
         EvalScores *s = pass ? test : val;
         for (int k = 0; k < K; k++) tests[k] = s->s[idx[k]];
         metrics_fusion_apply(tests, (size_t)K, s->n, mean, sd, s->s[SC_FUSED]);
     }
+out:
     for (int k = 0; k < K; k++) free(vn[k]);
     return st;
 }
@@ -223,69 +232,68 @@ static VbStatus ranking(const Logger *L, const EvalScores *s, int q, int which) 
         if (!keep) continue;
         sc[n] = s->s[q][i], lab[n] = s->anomaly[i], n++;
     }
+    VbStatus st = VB_OK;
+    Curve c = {0}, d = {0};
     char key[128];
     MetricResult r;
-    VbStatus st = metrics_auroc(sc, lab, n, &r);
-    if (st == VB_OK) {
-        snprintf(key, sizeof key, "auroc.%s.%s", eval_score_names[q], names[which]);
-        put_metric(L, key, &r);
-        st = metrics_average_precision(sc, lab, n, &r);
-    }
-    if (st == VB_OK) {
-        snprintf(key, sizeof key, "ap.%s.%s", eval_score_names[q], names[which]);
-        put_metric(L, key, &r);
-    }
-    if (st == VB_OK && which != 1) {
-        Curve c = {0}, d = {0};
-        st = metrics_roc_curve(sc, lab, n, &c);
-        if (st == VB_OK && c.defined) st = metrics_curve_downsample(&c, 200, &d);
-        if (st == VB_OK && d.defined)
+    VB_CHECK(metrics_auroc(sc, lab, n, &r));
+    snprintf(key, sizeof key, "auroc.%s.%s", eval_score_names[q], names[which]);
+    put_metric(L, key, &r);
+    VB_CHECK(metrics_average_precision(sc, lab, n, &r));
+    snprintf(key, sizeof key, "ap.%s.%s", eval_score_names[q], names[which]);
+    put_metric(L, key, &r);
+    if (which != 1) {
+        VB_CHECK(metrics_roc_curve(sc, lab, n, &c));
+        if (c.defined) VB_CHECK(metrics_curve_downsample(&c, 200, &d));
+        if (d.defined)
             for (size_t i = 0; i < d.n; i++) {
                 snprintf(key, sizeof key, "roc.%s.%s.fpr", eval_score_names[q], names[which]);
                 put(L, key, (int64_t)i, d.x[i]);
                 snprintf(key, sizeof key, "roc.%s.%s.tpr", eval_score_names[q], names[which]);
                 put(L, key, (int64_t)i, d.y[i]);
             }
-        metrics_curve_free(&c);
-        metrics_curve_free(&d);
     }
+out:
+    metrics_curve_free(&c);
+    metrics_curve_free(&d);
     free(sc), free(lab);
     return st;
 }
 
 static VbStatus thresholds(const Logger *L, const EvalContext *ec, const EvalScores *val,
                            const EvalScores *s, int q) {
+    VbStatus st = VB_OK;
+    uint8_t *mask = NULL;
     double *vn = vb_xmalloc((val->n ? val->n : 1) * sizeof(double));
     size_t m = 0;
     for (size_t i = 0; i < val->n; i++)
         if (!val->anomaly[i]) vn[m++] = val->s[q][i];
     double thr;
-    VbStatus st = metrics_threshold_at_fpr(vn, m, ec->target_fpr, &thr);
-    free(vn);
-    VB_TRY(st);
+    VB_CHECK(metrics_threshold_at_fpr(vn, m, ec->target_fpr, &thr));
     char key[160];
     snprintf(key, sizeof key, "threshold.%s", eval_score_names[q]);
     put(L, key, -1, thr);
-    uint8_t *mask = vb_xmalloc(s->n ? s->n : 1);
+    mask = vb_xmalloc(s->n ? s->n : 1);
     MetricResult r;
-    for (int kind = 0; kind < 3 && st == VB_OK; kind++) { /* normals, seen, unseen anomalies */
+    for (int kind = 0; kind < 3; kind++) { /* normals, seen, unseen anomalies */
         for (size_t i = 0; i < s->n; i++)
             mask[i] = kind == 0   ? !s->anomaly[i]
                       : kind == 1 ? s->anomaly[i] && !s->unseen[i]
                                   : s->anomaly[i] && s->unseen[i];
-        st = metrics_rate_above(s->s[q], mask, s->n, thr, &r);
+        VB_CHECK(metrics_rate_above(s->s[q], mask, s->n, thr, &r));
         static const char *fmt[] = {"fpr.%s", "detect.%s.seen", "detect.%s.unseen"};
         snprintf(key, sizeof key, fmt[kind], eval_score_names[q]);
-        if (st == VB_OK) put_metric(L, key, &r);
+        put_metric(L, key, &r);
     }
-    for (int c = 0; c < ec->nclasses && st == VB_OK; c++) {
+    for (int c = 0; c < ec->nclasses; c++) {
         if (ec->class_map[c] >= 0) continue; /* per-class rates for unseen classes */
         int cls = c;
-        st = metrics_rate_above_classes(s->s[q], s->cls, s->n, &cls, 1, thr, &r);
+        VB_CHECK(metrics_rate_above_classes(s->s[q], s->cls, s->n, &cls, 1, thr, &r));
         snprintf(key, sizeof key, "detect.%s.class.%s", eval_score_names[q], ec->class_names[c]);
-        if (st == VB_OK) put_metric(L, key, &r);
+        put_metric(L, key, &r);
     }
-    free(mask);
+out:
+    free(vn), free(mask);
     return st;
 }
 
@@ -304,18 +312,17 @@ static VbStatus video_level(const Logger *L, const EvalScores *s, int q, int whi
         if (keep) sc[n] = s->s[q][i], lab[n] = s->anomaly[i], vid[n] = s->video[i], n++;
     }
     VbStatus st = VB_OK;
+    VideoScores v = {0};
     if (n > 0) {
-        VideoScores v;
-        st = metrics_video_aggregate(sc, lab, vid, n, &v);
+        VB_CHECK(metrics_video_aggregate(sc, lab, vid, n, &v));
         MetricResult r;
-        if (st == VB_OK) {
-            st = metrics_auroc(v.scores, v.labels, v.n, &r);
-            metrics_video_free(&v);
-        }
+        VB_CHECK(metrics_auroc(v.scores, v.labels, v.n, &r));
         char key[128];
         snprintf(key, sizeof key, "video_auroc.%s.%s", eval_score_names[q], names[which]);
-        if (st == VB_OK) put_metric(L, key, &r);
+        put_metric(L, key, &r);
     }
+out:
+    metrics_video_free(&v);
     free(sc), free(lab), free(vid);
     return st;
 }
@@ -389,42 +396,40 @@ static VbStatus closed_set(const Logger *L, const EvalContext *ec, const EvalSco
         else ut[nu] = d2u[s->cls[i]], up[nu] = s->pred[i], nu++;
     }
     VbStatus st = VB_OK;
+    ClassReport r = {0};
+    size_t *cnt = NULL;
     char key[256];
     if (n > 0) {
-        ClassReport r;
-        st = metrics_classification(yt, yp, n, (size_t)C, &r);
-        if (st == VB_OK) {
-            put(L, "accuracy", -1, r.accuracy);
-            put(L, "macro_f1", -1, r.macro_f1);
-            put(L, "weighted_f1", -1, r.weighted_f1);
-            put(L, "macro_precision", -1, r.macro_precision);
-            put(L, "macro_recall", -1, r.macro_recall);
-            put(L, "weighted_precision", -1, r.weighted_precision);
-            put(L, "weighted_recall", -1, r.weighted_recall);
-            for (int c = 0; c < C; c++) {
-                if (mc2d[c] < 0) continue;
-                const char *nm = ec->class_names[mc2d[c]];
-                snprintf(key, sizeof key, "class.%s.precision", nm);
-                put(L, key, -1, r.precision[c]);
-                snprintf(key, sizeof key, "class.%s.recall", nm);
-                put(L, key, -1, r.recall[c]);
-                snprintf(key, sizeof key, "class.%s.f1", nm);
-                put(L, key, -1, r.f1[c]);
-                snprintf(key, sizeof key, "class.%s.support", nm);
-                put(L, key, -1, (double)r.support[c]);
-                for (int j = 0; j < C; j++) {
-                    if (mc2d[j] < 0) continue;
-                    snprintf(key, sizeof key, "confusion.%s.%s", nm, ec->class_names[mc2d[j]]);
-                    put(L, key, -1, (double)r.confusion[c * C + j]);
-                }
+        VB_CHECK(metrics_classification(yt, yp, n, (size_t)C, &r));
+        put(L, "accuracy", -1, r.accuracy);
+        put(L, "macro_f1", -1, r.macro_f1);
+        put(L, "weighted_f1", -1, r.weighted_f1);
+        put(L, "macro_precision", -1, r.macro_precision);
+        put(L, "macro_recall", -1, r.macro_recall);
+        put(L, "weighted_precision", -1, r.weighted_precision);
+        put(L, "weighted_recall", -1, r.weighted_recall);
+        for (int c = 0; c < C; c++) {
+            if (mc2d[c] < 0) continue;
+            const char *nm = ec->class_names[mc2d[c]];
+            snprintf(key, sizeof key, "class.%s.precision", nm);
+            put(L, key, -1, r.precision[c]);
+            snprintf(key, sizeof key, "class.%s.recall", nm);
+            put(L, key, -1, r.recall[c]);
+            snprintf(key, sizeof key, "class.%s.f1", nm);
+            put(L, key, -1, r.f1[c]);
+            snprintf(key, sizeof key, "class.%s.support", nm);
+            put(L, key, -1, (double)r.support[c]);
+            for (int j = 0; j < C; j++) {
+                if (mc2d[j] < 0) continue;
+                snprintf(key, sizeof key, "confusion.%s.%s", nm, ec->class_names[mc2d[j]]);
+                put(L, key, -1, (double)r.confusion[c * C + j]);
             }
-            metrics_class_report_free(&r);
         }
     }
-    if (st == VB_OK && nu > 0) {
-        size_t *cnt = vb_xcalloc((size_t)nunseen * C, sizeof(size_t));
-        st = metrics_assignment_counts(ut, up, nu, (size_t)nunseen, (size_t)C, cnt);
-        for (int d = 0; d < ec->nclasses && st == VB_OK; d++) {
+    if (nu > 0) {
+        cnt = vb_xcalloc((size_t)nunseen * C, sizeof(size_t));
+        VB_CHECK(metrics_assignment_counts(ut, up, nu, (size_t)nunseen, (size_t)C, cnt));
+        for (int d = 0; d < ec->nclasses; d++) {
             if (ec->class_map[d] >= 0) continue;
             for (int j = 0; j < C; j++) {
                 if (mc2d[j] < 0) continue;
@@ -433,8 +438,10 @@ static VbStatus closed_set(const Logger *L, const EvalContext *ec, const EvalSco
                 put(L, key, -1, (double)cnt[(size_t)d2u[d] * C + j]);
             }
         }
-        free(cnt);
     }
+out:
+    metrics_class_report_free(&r);
+    free(cnt);
     free(yt), free(yp), free(ut), free(up), free(mc2d), free(d2u);
     return st;
 }

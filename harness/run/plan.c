@@ -140,48 +140,42 @@ static VbStatus runplan_one(const char *file, const RunnerOptions *o, DataCache 
                             Plan *p) {
     memset(p, 0, sizeof *p);
     VB_TRY(experiment_load(file, &p->e));
+    VbStatus st = VB_OK;
+    const char **dig = NULL;
+    bool *want = NULL, *sel = NULL;
     if (o->backend != RUNNER_BACKEND_AS_WRITTEN) p->e.backend = (KBackend)o->backend;
-    if (!o->dry_run) {
-        VbStatus bs = check_backend(&p->e);
-        if (bs != VB_OK) {
-            experiment_free(&p->e);
-            return bs;
-        }
-    }
+    if (!o->dry_run) VB_CHECK(check_backend(&p->e));
     int nv = p->e.nvariants;
-    const char **dig = vb_xcalloc((size_t)nv, sizeof *dig);
-    bool *want = vb_xcalloc((size_t)nv, sizeof *want), *sel = NULL;
-    VbStatus st = expand(p, dig); /* the layout; hashes come once data is read */
-    if (st == VB_OK) {
-        sel = vb_xcalloc((size_t)p->ncells, sizeof *sel);
-        select_by_label(o, p, sel);
-        for (int i = 0; i < p->ncells; i++)
-            if (sel[i]) want[p->cells[i].variant] = true;
-    }
-    for (int v = 0; v < nv && st == VB_OK; v++) {
+    dig = vb_xcalloc((size_t)nv, sizeof *dig);
+    want = vb_xcalloc((size_t)nv, sizeof *want);
+    VB_CHECK(expand(p, dig)); /* the layout; hashes come once data is read */
+    sel = vb_xcalloc((size_t)p->ncells, sizeof *sel);
+    select_by_label(o, p, sel);
+    for (int i = 0; i < p->ncells; i++)
+        if (sel[i]) want[p->cells[i].variant] = true;
+    for (int v = 0; v < nv; v++) {
         if (!want[v] || dig[v]) continue;
         if (o->ncells > 0 && all_found(o, found)) break;
-        st = read_variant(o, dc, p, want, dig, v);
-        if (st == VB_OK && o->ncells > 0) {
-            st = expand(p, dig);
-            if (st == VB_OK) mark_found(o, p, sel, dig, found);
+        VB_CHECK(read_variant(o, dc, p, want, dig, v));
+        if (o->ncells > 0) {
+            VB_CHECK(expand(p, dig));
+            mark_found(o, p, sel, dig, found);
         }
     }
-    if (st == VB_OK) st = expand(p, dig);
-    if (st == VB_OK) {
-        p->selected = vb_xcalloc((size_t)p->ncells, sizeof(bool));
-        p->hashed = vb_xcalloc((size_t)p->ncells, sizeof(bool));
-        for (int i = 0; i < p->ncells; i++) {
-            p->hashed[i] = dig[p->cells[i].variant] != NULL;
-            bool ok = sel[i] && p->hashed[i];
-            if (ok && o->ncells > 0) {
-                bool match = false;
-                for (int j = 0; j < o->ncells; j++) match |= !strcmp(p->cells[i].hash, o->cells[j]);
-                ok = match;
-            }
-            p->selected[i] = ok;
+    VB_CHECK(expand(p, dig));
+    p->selected = vb_xcalloc((size_t)p->ncells, sizeof(bool));
+    p->hashed = vb_xcalloc((size_t)p->ncells, sizeof(bool));
+    for (int i = 0; i < p->ncells; i++) {
+        p->hashed[i] = dig[p->cells[i].variant] != NULL;
+        bool ok = sel[i] && p->hashed[i];
+        if (ok && o->ncells > 0) {
+            bool match = false;
+            for (int j = 0; j < o->ncells; j++) match |= !strcmp(p->cells[i].hash, o->cells[j]);
+            ok = match;
         }
+        p->selected[i] = ok;
     }
+out:
     free(dig), free(want), free(sel);
     if (st != VB_OK) runplan_free(p);
     return st;
@@ -192,17 +186,17 @@ VbStatus runplan_files(const char *const *files, int nfiles, const RunnerOptions
     bool *found = vb_xcalloc((size_t)(o->ncells > 0 ? o->ncells : 1), sizeof *found);
     VbStatus st = VB_OK;
     int np = 0;
-    for (; np < nfiles && st == VB_OK; np++) {
-        st = runplan_one(files[np], o, dc, found, &plans[np]);
-        if (st != VB_OK) break;
-    }
-    for (int j = 0; j < o->ncells && st == VB_OK; j++)
-        if (!found[j])
+    for (; np < nfiles; np++) VB_CHECK(runplan_one(files[np], o, dc, found, &plans[np]));
+    for (int j = 0; j < o->ncells; j++)
+        if (!found[j]) {
             st = vb_fail_plain(VB_ERR_INPUT,
                                "--cell %s: no cell of %s%s has this config hash (the file or its "
                                "data changed since the hash was taken, or --only/--shard leave "
                                "it out)",
                                o->cells[j], files[0], nfiles > 1 ? " and the other files" : "");
+            goto out;
+        }
+out:
     if (st != VB_OK)
         for (int i = 0; i < np; i++) runplan_free(&plans[i]);
     free(found);

@@ -174,17 +174,22 @@ static VbStatus run_set(const Dataset *ds, const double *feat, const uint8_t *ro
             memcpy(Xtr + i * dim, Z + v * dim, (size_t)dim * sizeof *Z);
             ytr[i++] = ds->videos[v].cls;
         }
-    /* one fitted class (the one-class protocol): nothing to classify */
-    VbStatus st =
-        nfitted < 2 ? VB_OK : probe_ridge_fit(Xtr, ytr, (int)ntr, dim, C, alpha, coef, icpt);
+    VbStatus st = VB_OK;
+    size_t *hit = NULL, *cnt = NULL;
+    double *score = NULL;
+    int *label = NULL;
     ps->dims = dim;
     ps->recall = vb_xmalloc((size_t)C * sizeof(double));
     ps->auroc = vb_xmalloc((size_t)C * sizeof(double));
     ps->accuracy = ps->balanced_accuracy = NAN;
     for (int c = 0; c < C; c++) ps->recall[c] = NAN;
-    if (st == VB_OK && nfitted >= 2) {
+    for (int c = 0; c < C; c++) ps->auroc[c] = NAN;
+    ps->auroc_all = ps->auroc_seen = ps->auroc_unseen = NAN;
+    /* one fitted class (the one-class protocol): nothing to classify */
+    if (nfitted >= 2) {
+        VB_CHECK(probe_ridge_fit(Xtr, ytr, (int)ntr, dim, C, alpha, coef, icpt));
         /* classification of the scored videos of seen classes, among the fitted classes */
-        size_t *hit = vb_xcalloc((size_t)C, sizeof *hit), *cnt = vb_xcalloc((size_t)C, sizeof *cnt);
+        hit = vb_xcalloc((size_t)C, sizeof *hit), cnt = vb_xcalloc((size_t)C, sizeof *cnt);
         size_t nte = 0, right = 0;
         for (size_t v = 0; v < nv; v++) {
             int truth = ds->videos[v].cls;
@@ -208,17 +213,14 @@ static VbStatus run_set(const Dataset *ds, const double *feat, const uint8_t *ro
         }
         ps->accuracy = nte ? (double)right / (double)nte : NAN;
         ps->balanced_accuracy = present ? bal / present : NAN;
-        free(hit), free(cnt);
     }
     /* distance from the fitted normal videos; AUROC per anomaly class and
      * for every, the seen and the unseen anomalies, against scored normals */
-    for (int c = 0; c < C; c++) ps->auroc[c] = NAN;
-    ps->auroc_all = ps->auroc_seen = ps->auroc_unseen = NAN;
-    if (st == VB_OK && nnorm > 0) {
+    if (nnorm > 0) {
         standardise(feat, nv, normal, cols, dim, Z);
-        double *score = vb_xmalloc(nv * sizeof *score);
-        int *label = vb_xmalloc(nv * sizeof *label);
-        for (int c = -3; c < C && st == VB_OK; c++) { /* -3 all, -2 seen, -1 unseen */
+        score = vb_xmalloc(nv * sizeof *score);
+        label = vb_xmalloc(nv * sizeof *label);
+        for (int c = -3; c < C; c++) { /* -3 all, -2 seen, -1 unseen */
             if (c == ds->normal) continue;
             size_t m = 0;
             for (size_t v = 0; v < nv; v++) {
@@ -233,16 +235,17 @@ static VbStatus run_set(const Dataset *ds, const double *feat, const uint8_t *ro
                 label[m++] = k != ds->normal;
             }
             MetricResult r;
-            st = metrics_auroc(score, label, m, &r);
+            VB_CHECK(metrics_auroc(score, label, m, &r));
             double *dst = c == -3   ? &ps->auroc_all
                           : c == -2 ? &ps->auroc_seen
                           : c == -1 ? &ps->auroc_unseen
                                     : &ps->auroc[c];
-            if (st == VB_OK && r.defined) *dst = r.value;
+            if (r.defined) *dst = r.value;
         }
-        free(score), free(label);
     }
+out:
     ps->defined = st == VB_OK;
+    free(hit), free(cnt), free(score), free(label);
     free(fit), free(normal), free(fitted), free(Z), free(Xtr), free(ytr), free(coef), free(icpt);
     return st;
 }
@@ -274,6 +277,8 @@ static VbStatus probe_core(const Dataset *ds, const double *given, const ProbeSe
                            double alpha, ProbeResult *out) {
     memset(out, 0, sizeof *out);
     if (!(alpha > 0)) return VB_FAIL(VB_ERR_INPUT, "ridge alpha must be > 0 (got %g)", alpha);
+    VbStatus st = VB_OK;
+    double *own = NULL;
     size_t nv = ds->nvideos;
     int C = ds->nclasses;
     uint8_t *role = vb_xcalloc(nv ? nv : 1, 1);
@@ -297,32 +302,30 @@ static VbStatus probe_core(const Dataset *ds, const double *given, const ProbeSe
         if (vfit[c] > vfit[big]) big = c;
         if (vsc[c] && !(sel->unseen && sel->unseen[c])) out->test_classes++;
     }
-    VbStatus st = VB_OK;
     /* one class is enough for the distance probe when it is the normal one */
-    if (fit_classes < 2 && !(fit_classes == 1 && vfit[ds->normal] > 0))
+    if (fit_classes < 2 && !(fit_classes == 1 && vfit[ds->normal] > 0)) {
         st = VB_FAIL(VB_ERR_INPUT,
                      "%s: the probe needs Train videos of at least two classes, or of the normal "
                      "class",
                      ds_name(ds));
-    else if (out->test_videos == 0)
+        goto out;
+    }
+    if (out->test_videos == 0) {
         st = VB_FAIL(VB_ERR_INPUT, "%s: the probe needs Test videos", ds_name(ds));
-    if (st != VB_OK) {
-        free(role), free(vfit), free(vsc);
-        return st;
+        goto out;
     }
     size_t seen_scored = 0;
     for (int c = 0; c < C; c++)
         if (!(sel->unseen && sel->unseen[c])) seen_scored += vsc[c];
     out->majority_accuracy = seen_scored ? (double)vsc[big] / (double)seen_scored : NAN;
 
-    double *own = NULL;
     if (!given) {
         own = vb_xcalloc((nv ? nv : 1) * N_FEAT, sizeof *own);
         features_into(ds, role, own); /* role != 0: fitted or scored */
     }
     const double *feat = given ? given : own;
     int cols[N_FEAT];
-    for (int s = 0; s < PROBE_NSETS && st == VB_OK; s++) {
+    for (int s = 0; s < PROBE_NSETS; s++) {
         ProbeSet *ps = &out->set[s];
         int dim = 0;
         for (int k = 0; k < 3; k++) {
@@ -334,8 +337,9 @@ static VbStatus probe_core(const Dataset *ds, const double *given, const ProbeSe
             ps->reason = "some videos have a single frame";
             continue;
         }
-        st = run_set(ds, feat, role, sel->unseen, cols, dim, alpha, ps);
+        VB_CHECK(run_set(ds, feat, role, sel->unseen, cols, dim, alpha, ps));
     }
+out:
     free(own), free(role), free(vfit), free(vsc);
     if (st != VB_OK) probe_free(out);
     return st;

@@ -128,25 +128,26 @@ static VbStatus write_and_submit(SlurmRecord *r, const char *job_sh, const char 
     const char *dirs[] = {r->subdir, r->log_dir, r->shard_dir, r->checkpoint_dir};
     for (int i = 0; i < 4; i++) VB_TRY(slurm_mkdirs(dirs[i]));
     VB_TRY(copy_file(r->source_file, r->file));
+    VbStatus st = VB_OK;
     char *jp = joinp(r->subdir, "job.sh"), *mp = joinp(r->subdir, "merge.sh");
-    VbStatus s = slurm_write_file(jp, job_sh, 0755);
-    if (s == VB_OK) s = slurm_write_file(mp, merge_sh, 0755);
-    if (s == VB_OK) s = slurm_record_write(r);
-    if (s == VB_OK) s = sbatch(jp, NULL, &r->array_job);
-    if (s == VB_OK) {
-        s = sbatch(mp, r->array_job, &r->merge_job);
-        if (s != VB_OK) { /* no merge job: do not leave the array running unmerged */
-            char *argv[] = {"scancel", r->array_job, NULL};
-            int rc;
-            char msg[2048];
-            snprintf(msg, sizeof msg, "%s", vb_errmsg());
-            slurm_run(argv, NULL, NULL, &rc);
-            s = vb_fail_plain(VB_ERR_IO, "%s (array job %s cancelled)", msg, r->array_job);
-        }
+    VB_CHECK(slurm_write_file(jp, job_sh, 0755));
+    VB_CHECK(slurm_write_file(mp, merge_sh, 0755));
+    VB_CHECK(slurm_record_write(r));
+    VB_CHECK(sbatch(jp, NULL, &r->array_job));
+    if (sbatch(mp, r->array_job, &r->merge_job) != VB_OK) {
+        /* no merge job: do not leave the array running unmerged */
+        char *argv[] = {"scancel", r->array_job, NULL};
+        int rc;
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", vb_errmsg());
+        slurm_run(argv, NULL, NULL, &rc);
+        st = vb_fail_plain(VB_ERR_IO, "%s (array job %s cancelled)", msg, r->array_job);
+        goto out;
     }
-    if (s == VB_OK) s = slurm_record_write(r);
+    VB_CHECK(slurm_record_write(r));
+out:
     free(jp), free(mp);
-    return s;
+    return st;
 }
 
 static VbStatus submit_file(const char *file, const SlurmOptions *o, DataCache *dc, SlurmRecord *r,
@@ -157,13 +158,16 @@ static VbStatus submit_file(const char *file, const SlurmOptions *o, DataCache *
     ro.only = o->only, ro.backend = o->backend, ro.quiet = o->quiet;
     Plan p;
     VB_TRY(runplan_files(&file, 1, &ro, dc, &p));
+    VbStatus st = VB_OK;
+    int n = 0, nsel = 0;
+    const char **hashes = NULL;
+    char **labels = NULL, *root = NULL, *expdir = NULL, *job_sh = NULL, *merge_sh = NULL;
     char *db = absolute(o->db ? o->db : store_default_path());
     StoreRunList done;
-    VbStatus s = done_hashes(db, p.e.name, &done);
-    int n = 0, nsel = 0;
-    const char **hashes = vb_xcalloc((size_t)p.ncells, sizeof *hashes);
-    char **labels = vb_xcalloc((size_t)p.ncells, sizeof *labels);
-    for (int i = 0; i < p.ncells && s == VB_OK; i++) {
+    VB_CHECK(done_hashes(db, p.e.name, &done));
+    hashes = vb_xcalloc((size_t)p.ncells, sizeof *hashes);
+    labels = vb_xcalloc((size_t)p.ncells, sizeof *labels);
+    for (int i = 0; i < p.ncells; i++) {
         if (!p.selected[i]) continue;
         nsel++;
         if (is_done(&done, p.cells[i].hash)) continue;
@@ -171,92 +175,94 @@ static VbStatus submit_file(const char *file, const SlurmOptions *o, DataCache *
         runplan_label(&p.e, &p.cells[i], labels[n], 256);
         hashes[n++] = p.cells[i].hash;
     }
-    if (s == VB_OK && n == 0)
+    if (n == 0) {
         fprintf(stderr,
                 "vadbench slurm: %s: all %d selected cells are done in %s; nothing to "
                 "submit\n",
                 p.e.name, nsel, db);
-    if (s == VB_OK && n > 0) {
-        char *root = absolute(o->dir ? o->dir : "results/slurm");
-        char *expdir = joinp(root, p.e.name);
-        char id[64];
-        submission_id(expdir, id, sizeof id);
-        char self[4096];
-        ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
-        self[k > 0 ? k : 0] = 0;
-        r->experiment = vb_xstrdup(p.e.name);
-        r->submission = vb_xstrdup(id);
-        r->command = vb_xstrdup(o->command ? o->command : "vadbench slurm submit");
-        r->subdir = joinp(expdir, id);
-        r->source_file = absolute(file);
-        r->file = joinp(r->subdir, "experiment.yaml");
-        r->db = vb_xstrdup(db);
-        r->shard_dir = joinp(r->subdir, "shards");
-        r->log_dir = joinp(r->subdir, "logs");
-        r->checkpoint_dir =
-            o->checkpoint_dir ? absolute(o->checkpoint_dir) : joinp(r->subdir, "checkpoints");
-        if (o->report_dir) r->report_dir = absolute(o->report_dir);
-        else {
-            char rel[256];
-            snprintf(rel, sizeof rel, "reports/%s", p.e.name);
-            r->report_dir = absolute(rel);
-        }
-        r->status_file = joinp(r->subdir, "merge.status");
-        /* #SBATCH lines are split at white space */
-        if (strpbrk(r->subdir, " \t\n'\"\\"))
-            s = vb_fail_plain(VB_ERR_USAGE,
-                              "%s: the submission directory's path must not contain white space "
-                              "or quotes (#SBATCH lines cannot hold them); choose --dir",
-                              r->subdir);
-        char created[32];
-        time_t t = time(NULL);
-        strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-        r->created = vb_xstrdup(created);
-        r->ncells = n;
-        r->hashes = vb_xcalloc((size_t)n, sizeof *r->hashes);
-        r->labels = vb_xcalloc((size_t)n, sizeof *r->labels);
-        for (int i = 0; i < n; i++)
-            r->hashes[i] = vb_xstrdup(hashes[i]), r->labels[i] = vb_xstrdup(labels[i]);
-        const char *args[2 * EXP_SLURM_MAX_ARGS + 64];
-        int nargs;
-        SlurmJob j = {0};
-        VB_ASSERT(o->nsbatch_args <= 64);
-        resolve(&j, o, &p.e.slurm, args, &nargs);
-        j.experiment = r->experiment, j.submission = r->submission, j.command = r->command;
-        j.vadbench = k > 0 ? self : "vadbench";
-        j.subdir = r->subdir, j.file = r->file, j.db = r->db, j.shard_dir = r->shard_dir;
-        j.checkpoint_dir = r->checkpoint_dir, j.log_dir = r->log_dir;
-        j.report_dir = r->report_dir, j.status_file = r->status_file;
-        j.ncells = n, j.hashes = (const char *const *)r->hashes;
-        j.labels = (const char *const *)r->labels;
-        char *job_sh = slurm_array_script(&j), *merge_sh = slurm_merge_script(&j);
-        if (s != VB_OK) {
-        } else if (o->dry_run) {
-            printf("# ---- %s/job.sh ----\n%s\n# ---- %s/merge.sh ----\n%s\n", r->subdir, job_sh,
-                   r->subdir, merge_sh);
-            printf("experiment %s: %d cells selected, %d done in %s, %d to submit "
-                   "(dry run: nothing submitted)\n",
-                   p.e.name, nsel, nsel - n, db, n);
-            for (int i = 0; i < n; i++) printf("  task %-4d %-40s %s\n", i, labels[i], hashes[i]);
-        } else {
-            s = write_and_submit(r, job_sh, merge_sh);
-            if (s == VB_OK) *submitted = true;
-            if (s == VB_OK && !o->quiet) {
-                printf("vadbench slurm: submitted %s/%s: array job %s (%d tasks: %d of %d "
-                       "selected cells; %d already done), merge job %s (afterany:%s)\n",
-                       r->experiment, r->submission, r->array_job, n, n, nsel, nsel - n,
-                       r->merge_job, r->array_job);
-                printf("  directory %s\n  watch     vadbench slurm status %s/%s%s%s\n", r->subdir,
-                       r->experiment, r->submission, o->dir ? " --dir " : "", o->dir ? o->dir : "");
-            }
-        }
-        free(job_sh), free(merge_sh), free(root), free(expdir);
+        goto out;
     }
+    root = absolute(o->dir ? o->dir : "results/slurm");
+    expdir = joinp(root, p.e.name);
+    char id[64];
+    submission_id(expdir, id, sizeof id);
+    char self[4096];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[k > 0 ? k : 0] = 0;
+    r->experiment = vb_xstrdup(p.e.name);
+    r->submission = vb_xstrdup(id);
+    r->command = vb_xstrdup(o->command ? o->command : "vadbench slurm submit");
+    r->subdir = joinp(expdir, id);
+    r->source_file = absolute(file);
+    r->file = joinp(r->subdir, "experiment.yaml");
+    r->db = vb_xstrdup(db);
+    r->shard_dir = joinp(r->subdir, "shards");
+    r->log_dir = joinp(r->subdir, "logs");
+    r->checkpoint_dir =
+        o->checkpoint_dir ? absolute(o->checkpoint_dir) : joinp(r->subdir, "checkpoints");
+    if (o->report_dir) r->report_dir = absolute(o->report_dir);
+    else {
+        char rel[256];
+        snprintf(rel, sizeof rel, "reports/%s", p.e.name);
+        r->report_dir = absolute(rel);
+    }
+    r->status_file = joinp(r->subdir, "merge.status");
+    /* #SBATCH lines are split at white space */
+    if (strpbrk(r->subdir, " \t\n'\"\\")) {
+        st = vb_fail_plain(VB_ERR_USAGE,
+                           "%s: the submission directory's path must not contain white space "
+                           "or quotes (#SBATCH lines cannot hold them); choose --dir",
+                           r->subdir);
+        goto out;
+    }
+    char created[32];
+    time_t t = time(NULL);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    r->created = vb_xstrdup(created);
+    r->ncells = n;
+    r->hashes = vb_xcalloc((size_t)n, sizeof *r->hashes);
+    r->labels = vb_xcalloc((size_t)n, sizeof *r->labels);
+    for (int i = 0; i < n; i++)
+        r->hashes[i] = vb_xstrdup(hashes[i]), r->labels[i] = vb_xstrdup(labels[i]);
+    const char *args[2 * EXP_SLURM_MAX_ARGS + 64];
+    int nargs;
+    SlurmJob j = {0};
+    VB_ASSERT(o->nsbatch_args <= 64);
+    resolve(&j, o, &p.e.slurm, args, &nargs);
+    j.experiment = r->experiment, j.submission = r->submission, j.command = r->command;
+    j.vadbench = k > 0 ? self : "vadbench";
+    j.subdir = r->subdir, j.file = r->file, j.db = r->db, j.shard_dir = r->shard_dir;
+    j.checkpoint_dir = r->checkpoint_dir, j.log_dir = r->log_dir;
+    j.report_dir = r->report_dir, j.status_file = r->status_file;
+    j.ncells = n, j.hashes = (const char *const *)r->hashes;
+    j.labels = (const char *const *)r->labels;
+    job_sh = slurm_array_script(&j), merge_sh = slurm_merge_script(&j);
+    if (o->dry_run) {
+        printf("# ---- %s/job.sh ----\n%s\n# ---- %s/merge.sh ----\n%s\n", r->subdir, job_sh,
+               r->subdir, merge_sh);
+        printf("experiment %s: %d cells selected, %d done in %s, %d to submit "
+               "(dry run: nothing submitted)\n",
+               p.e.name, nsel, nsel - n, db, n);
+        for (int i = 0; i < n; i++) printf("  task %-4d %-40s %s\n", i, labels[i], hashes[i]);
+    } else {
+        VB_CHECK(write_and_submit(r, job_sh, merge_sh));
+        *submitted = true;
+        if (!o->quiet) {
+            printf("vadbench slurm: submitted %s/%s: array job %s (%d tasks: %d of %d "
+                   "selected cells; %d already done), merge job %s (afterany:%s)\n",
+                   r->experiment, r->submission, r->array_job, n, n, nsel, nsel - n, r->merge_job,
+                   r->array_job);
+            printf("  directory %s\n  watch     vadbench slurm status %s/%s%s%s\n", r->subdir,
+                   r->experiment, r->submission, o->dir ? " --dir " : "", o->dir ? o->dir : "");
+        }
+    }
+out:
+    free(job_sh), free(merge_sh), free(root), free(expdir);
     for (int i = 0; i < n; i++) free(labels[i]);
     free(labels), free(hashes), free(db);
     store_run_list_free(&done);
     runplan_free(&p);
-    return s;
+    return st;
 }
 
 VbStatus slurm_submit(const char *const *files, int nfiles, const SlurmOptions *o, int *exit_code) {
@@ -266,26 +272,28 @@ VbStatus slurm_submit(const char *const *files, int nfiles, const SlurmOptions *
         VB_TRY(slurm_find_program("sbatch", &path));
         free(path);
     }
+    VbStatus st = VB_OK;
     DataCache dc = {0};
     SlurmRecord *recs = vb_xcalloc((size_t)nfiles, sizeof *recs);
     bool *sub = vb_xcalloc((size_t)nfiles, sizeof *sub);
-    VbStatus s = VB_OK;
-    for (int i = 0; i < nfiles && s == VB_OK; i++)
-        s = submit_file(files[i], o, &dc, &recs[i], &sub[i]);
-    data_free(&dc);
-    for (int i = 0; i < nfiles && s == VB_OK && o->wait; i++) {
+    for (int i = 0; i < nfiles && st == VB_OK; i++)
+        st = submit_file(files[i], o, &dc, &recs[i], &sub[i]);
+    data_free(&dc); /* before any waiting: the data sets are not needed any more */
+    if (st != VB_OK) goto out;
+    for (int i = 0; i < nfiles && o->wait; i++) {
         if (!sub[i]) continue;
         if (!o->quiet)
             fprintf(stderr, "vadbench slurm: waiting for merge job %s of %s/%s\n",
                     recs[i].merge_job, recs[i].experiment, recs[i].submission);
         int rc;
-        s = slurm_wait(&recs[i], 2.0, o->wait_timeout_s, &rc);
-        if (s == VB_OK && !o->quiet)
+        VB_CHECK(slurm_wait(&recs[i], 2.0, o->wait_timeout_s, &rc));
+        if (!o->quiet)
             fprintf(stderr, "vadbench slurm: merge job %s of %s/%s ended with exit %d\n",
                     recs[i].merge_job, recs[i].experiment, recs[i].submission, rc);
-        if (s == VB_OK && rc > *exit_code) *exit_code = rc;
+        if (rc > *exit_code) *exit_code = rc;
     }
+out:
     for (int i = 0; i < nfiles; i++) slurm_record_free(&recs[i]);
     free(recs), free(sub);
-    return s;
+    return st;
 }

@@ -79,21 +79,24 @@ VbStatus slurm_record_read(const char *subdir, SlurmRecord *r) {
     json_t *cells = json_object_get(j, "cells");
     size_t n = json_array_size(cells);
     VbStatus st = VB_OK;
-    if (!r->experiment || !r->subdir || !r->db || !r->shard_dir || !r->status_file || n == 0)
+    if (!r->experiment || !r->subdir || !r->db || !r->shard_dir || !r->status_file || n == 0) {
         st = vb_fail_plain(VB_ERR_INPUT, "%s: incomplete submission record", path);
-    r->hashes = vb_xcalloc(n ? n : 1, sizeof *r->hashes);
-    r->labels = vb_xcalloc(n ? n : 1, sizeof *r->labels);
-    for (size_t i = 0; i < n && st == VB_OK; i++) {
+        goto out;
+    }
+    r->hashes = vb_xcalloc(n, sizeof *r->hashes);
+    r->labels = vb_xcalloc(n, sizeof *r->labels);
+    for (size_t i = 0; i < n; i++) {
         const char *h = json_string_value(json_object_get(json_array_get(cells, i), "hash"));
         const char *l = json_string_value(json_object_get(json_array_get(cells, i), "label"));
         if (!h || !l) {
             st = vb_fail_plain(VB_ERR_INPUT, "%s: cell %zu has no hash or label", path, i);
-            break;
+            goto out;
         }
         r->hashes[i] = vb_xstrdup(h);
         r->labels[i] = vb_xstrdup(l);
         r->ncells++;
     }
+out:
     json_decref(j);
     if (st != VB_OK) slurm_record_free(r);
     return st;

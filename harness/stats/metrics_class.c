@@ -110,6 +110,7 @@ VbStatus metrics_classification(const int *y_true, const int *y_pred, size_t n, 
     memset(out, 0, sizeof *out);
     if (n == 0) return VB_FAIL(VB_ERR_INPUT, "classification metrics need at least one sample");
     if (n_classes == 0) return VB_FAIL(VB_ERR_INPUT, "classification metrics need a class");
+    VbStatus st = VB_OK;
     size_t c = n_classes;
     out->n_classes = c;
     out->n_samples = n;
@@ -121,14 +122,10 @@ VbStatus metrics_classification(const int *y_true, const int *y_pred, size_t n, 
     out->confusion = calloc(c * c, sizeof(size_t));
     if (!out->precision || !out->recall || !out->f1 || !out->support || !out->predicted ||
         !out->confusion) {
-        metrics_class_report_free(out);
-        return VB_FAIL(VB_ERR_NOMEM, "out of memory for %zu classes", c);
+        st = VB_FAIL(VB_ERR_NOMEM, "out of memory for %zu classes", c);
+        goto out;
     }
-    VbStatus s = metrics_assignment_counts(y_true, y_pred, n, c, c, out->confusion);
-    if (s != VB_OK) {
-        metrics_class_report_free(out);
-        return s;
-    }
+    VB_CHECK(metrics_assignment_counts(y_true, y_pred, n, c, c, out->confusion));
     size_t correct = 0;
     for (size_t i = 0; i < c; i++) {
         correct += out->confusion[i * c + i];
@@ -154,7 +151,9 @@ VbStatus metrics_classification(const int *y_true, const int *y_pred, size_t n, 
     }
     out->macro_precision /= (double)c, out->macro_recall /= (double)c, out->macro_f1 /= (double)c;
     out->weighted_precision /= wsum, out->weighted_recall /= wsum, out->weighted_f1 /= wsum;
-    return VB_OK;
+out:
+    if (st != VB_OK) metrics_class_report_free(out);
+    return st;
 }
 
 /* ------------------------------------------------------ video level */
@@ -198,11 +197,12 @@ VbStatus metrics_video_aggregate(const double *clip_scores, const int *clip_labe
         if (clip_labels[i] != 0 && clip_labels[i] != 1)
             return VB_FAIL(VB_ERR_INPUT, "clip label %zu is %d; labels must be 0 or 1", i,
                            clip_labels[i]);
+    VbStatus st = VB_OK;
     ClipRef *refs = malloc(n * sizeof *refs);
     VideoAcc *acc = malloc(n * sizeof *acc);
     if (!refs || !acc) {
-        free(refs), free(acc);
-        return VB_FAIL(VB_ERR_NOMEM, "out of memory aggregating %zu clips", n);
+        st = VB_FAIL(VB_ERR_NOMEM, "out of memory aggregating %zu clips", n);
+        goto out;
     }
     for (size_t i = 0; i < n; i++) refs[i] = (ClipRef){video_ids[i], i};
     qsort(refs, n, sizeof *refs, cmp_clip);
@@ -217,15 +217,13 @@ VbStatus metrics_video_aggregate(const double *clip_scores, const int *clip_labe
         if (clip_scores[j] > a->score) a->score = clip_scores[j];
         if (clip_labels[j] > a->label) a->label = clip_labels[j];
     }
-    free(refs);
     qsort(acc, nv, sizeof *acc, cmp_first);
     out->ids = malloc(nv * sizeof *out->ids);
     out->scores = malloc(nv * sizeof *out->scores);
     out->labels = malloc(nv * sizeof *out->labels);
     if (!out->ids || !out->scores || !out->labels) {
-        free(acc);
-        metrics_video_free(out);
-        return VB_FAIL(VB_ERR_NOMEM, "out of memory for %zu videos", nv);
+        st = VB_FAIL(VB_ERR_NOMEM, "out of memory for %zu videos", nv);
+        goto out;
     }
     for (size_t v = 0; v < nv; v++) {
         out->ids[v] = acc[v].id;
@@ -233,8 +231,10 @@ VbStatus metrics_video_aggregate(const double *clip_scores, const int *clip_labe
         out->labels[v] = acc[v].label;
     }
     out->n = nv;
-    free(acc);
-    return VB_OK;
+out:
+    free(refs), free(acc);
+    if (st != VB_OK) metrics_video_free(out);
+    return st;
 }
 
 /* ------------------------------------------------------ score fusion */

@@ -184,6 +184,7 @@ VbStatus metrics_roc_curve(const double *scores, const int *labels, size_t n, Cu
     }
     Groups g;
     VB_TRY(build_groups(scores, labels, n, &g));
+    VbStatus st = VB_OK;
     /* Keep group i when the second difference of FP or TP counts at i is
      * nonzero (a corner), plus the first and last group (sklearn keeps all
      * when there are at most two groups). */
@@ -199,19 +200,16 @@ VbStatus metrics_roc_curve(const double *scores, const int *labels, size_t n, Cu
             kept++;
         }
     }
-    VbStatus s = curve_alloc(out, kept + 1);
-    if (s != VB_OK) {
-        groups_free(&g);
-        return s;
-    }
+    VB_CHECK(curve_alloc(out, kept + 1));
     out->x[0] = 0.0, out->y[0] = 0.0, out->thr[0] = INFINITY;
     for (size_t i = 0; i < kept; i++) {
         out->x[i + 1] = (double)g.fps[i] / (double)neg;
         out->y[i + 1] = (double)g.tps[i] / (double)pos;
         out->thr[i + 1] = g.thr[i];
     }
+out:
     groups_free(&g);
-    return VB_OK;
+    return st;
 }
 
 VbStatus metrics_pr_curve(const double *scores, const int *labels, size_t n, Curve *out) {
@@ -225,11 +223,8 @@ VbStatus metrics_pr_curve(const double *scores, const int *labels, size_t n, Cur
     }
     Groups g;
     VB_TRY(build_groups(scores, labels, n, &g));
-    VbStatus s = curve_alloc(out, g.k + 1);
-    if (s != VB_OK) {
-        groups_free(&g);
-        return s;
-    }
+    VbStatus st = VB_OK;
+    VB_CHECK(curve_alloc(out, g.k + 1));
     for (size_t j = 0; j < g.k; j++) {
         size_t i = g.k - 1 - j; /* increasing thresholds */
         out->x[j] = (double)g.tps[i] / (double)pos;
@@ -237,8 +232,9 @@ VbStatus metrics_pr_curve(const double *scores, const int *labels, size_t n, Cur
         out->thr[j] = g.thr[i];
     }
     out->x[g.k] = 0.0, out->y[g.k] = 1.0, out->thr[g.k] = INFINITY;
+out:
     groups_free(&g);
-    return VB_OK;
+    return st;
 }
 
 /* ------------------------------------------------------- downsampling */

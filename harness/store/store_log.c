@@ -136,14 +136,12 @@ VbStatus store_log_latency(Store *st, int64_t run_id, const char *component, int
     if (!component || !*component) return VB_FAIL(VB_ERR_INPUT, "latency needs a component");
     if (n < 1 || batch < 1)
         return VB_FAIL(VB_ERR_INPUT, "latency of %s: %d samples at batch %d", component, n, batch);
+    for (int i = 0; i < n; i++)
+        if (isnan(samples_ms[i]))
+            return VB_FAIL(VB_ERR_INPUT, "latency of %s: sample %d is NaN", component, i);
     double *v = vb_xmalloc((size_t)n * sizeof *v), sum = 0;
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
-        if (isnan(samples_ms[i])) {
-            free(v);
-            json_decref(arr);
-            return VB_FAIL(VB_ERR_INPUT, "latency of %s: sample %d is NaN", component, i);
-        }
         v[i] = samples_ms[i];
         sum += v[i];
         json_array_append_new(arr, json_real(v[i]));

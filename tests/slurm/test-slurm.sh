@@ -224,6 +224,13 @@ for _ in $(seq 1 100); do
 done
 scontrol requeue "${KARR}_0" || fail "scontrol requeue of the killed task"
 scontrol update jobid="${KARR}_0" StartTime=now 2>/dev/null || true
+# release the merge only once the requeued attempt runs: the killed attempt's
+# end may already satisfy the merge job's dependency, and on a loaded machine
+# the merge could then start before the requeued task does
+for _ in $(seq 1 1200); do
+    grep -q "resuming from" "$KSUB/logs/${KARR}_0.out" 2>/dev/null && break
+    sleep 0.1
+done
 scontrol release "$KMERGE"
 set +e
 wait $ksubmit_pid
