@@ -1,6 +1,7 @@
 # vadbench build. Targets: all (./vadbench), test, demo, bench, fixtures, format,
-# format-check, layering, validate, validate-twin, test-cuda, cuda-checks,
-# device-bundle, clean. Switches: CUDA=auto|0|1, SAN=1, DEBUG=1, THREADS=N.
+# format-check, layering, validate, validate-twin, fuzz (FUZZ_SECONDS=N,
+# FUZZ_TARGETS="a b"), test-cuda, cuda-checks, device-bundle, test-slurm, clean.
+# Switches: CUDA=auto|0|1, SAN=1, DEBUG=1, THREADS=N.
 # Missing Debian packages are installed by harness/deps.sh (as root) before
 # anything is compiled. The report templates (reports/templates/*) are built
 # into the program: harness/report/embed_templates.sh turns them into a
@@ -82,7 +83,7 @@ VARIANT := $(BUILD)/$(if $(filter 1,$(SAN)),san,$(if $(filter 1,$(DEBUG)),debug,
 LIB_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c kernels/cuda/*.c models/*.c datasets/*.c harness/*/*.c)
 LIB_SRC  := $(filter-out harness/cli/main.c,$(LIB_SRC))
 CUDA_SRC := $(if $(filter 1,$(USE_CUDA)),$(wildcard kernels/cuda/*.cu),)
-TEST_SRC := $(wildcard tests/test_*.c)
+TEST_SRC := $(wildcard tests/test_*.c) $(wildcard tests/fuzz/fuzz_*.c)
 # The report templates, embedded as a generated source (harness/report/templates.h).
 TPL_FILES := $(sort $(filter-out %~,$(wildcard reports/templates/*)))
 TPL_BAD   := $(shell ls reports/templates 2>/dev/null | grep -v -e '^[A-Za-z0-9._-]*$$' -e '~$$')
@@ -98,7 +99,8 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 VERSION_H  := $(VARIANT)/version.h
 
 .PHONY: all test demo bench fixtures test-cuda cuda-checks device-bundle test-slurm clean deps \
-        layering format format-check validate validate-twin FORCE
+        layering format format-check validate validate-twin FORCE fuzz fuzz-build fuzz-deps \
+        fuzz-seeds
 .DEFAULT_GOAL := all
 
 all: vadbench
@@ -202,6 +204,70 @@ layering: $(TPL_SRC)
 test-slurm: vadbench
 	@sh harness/deps.sh --slurm
 	bash tests/slurm/test-slurm.sh
+
+# ---- fuzzing (tests/fuzz/README.md): libFuzzer targets built with Debian's
+# clang 14 under ASan + UBSan; `make test` replays their corpora without them ----
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= experiment safetensors checkpoint archive idx framecache store
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_SANFL   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS   = $(CSTD) -O2 -g -march=x86-64-v2 -ffp-contract=off $(filter-out -Wno-format-truncation,$(WARN)) -Wno-pass-failed $(FUZZ_SANFL) -fsanitize=fuzzer-no-link -fopenmp -MMD -MP \
+                -DVB_VERSION='"$(VERSION)"' -I. $(PKG_CFLAGS)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/tests/fuzz/fuzz_util.o \
+                $(FUZZ_DIR)/obj/gen/templates_embedded.o
+# the limits a fuzzing run works under: small, so that each input is quick
+FUZZ_ENV     := OMP_NUM_THREADS=1 VADBENCH_MAX_MEMBER_MB=16 VADBENCH_MAX_DECODED_GB=0.05 \
+                TMPDIR=$(if $(wildcard /dev/shm),/dev/shm,/tmp) \
+                ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+FUZZ_ARGS    ?=
+
+# the CPU backend's per-path units get their instruction sets, as in the build
+$(FUZZ_DIR)/obj/kernels/cpu/%_generic.o: XFLAGS = $(VEC_FLAGS)
+$(FUZZ_DIR)/obj/kernels/cpu/%_avx2.o: XFLAGS = $(VEC_FLAGS) $(ISA_AVX2)
+$(FUZZ_DIR)/obj/kernels/cpu/%_avx512.o: XFLAGS = $(VEC_FLAGS) $(ISA_AVX512)
+
+$(FUZZ_DIR)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@echo '  FUZZCC $<'; $(FUZZ_CC) $(FUZZ_CFLAGS) $(XFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/obj/gen/templates_embedded.o: $(TPL_SRC) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@echo '  FUZZCC $<'; $(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/obj/tests/fuzz/%.target.o: tests/fuzz/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@echo '  FUZZCC $< (target)'; $(FUZZ_CC) $(FUZZ_CFLAGS) -DVB_LIBFUZZER -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.target.o $(FUZZ_LIB_OBJ)
+	@echo '  FUZZLD $@'; $(FUZZ_CC) -o $@ $^ $(FUZZ_SANFL) -fsanitize=fuzzer -fopenmp $(PKG_LIBS) -lm -lpthread
+
+.SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_TARGETS:%=$(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.target.o)
+
+fuzz-deps:
+	@sh harness/deps.sh --fuzz
+
+# Regenerate the seed files only the program can make (tests/fuzz/make_seeds.c).
+FUZZ_SEED_OBJ = $(VARIANT)/tests/fuzz/make_seeds.o $(VARIANT)/tests/fuzz/fuzz_checkpoint.o \
+                $(VARIANT)/tests/fuzz/fuzz_framecache.o $(VARIANT)/tests/fuzz/fuzz_util.o
+fuzz-seeds: $(LIB_OBJ) $(FUZZ_SEED_OBJ)
+	@$(CC) -o $(VARIANT)/make_seeds $(LIB_OBJ) $(FUZZ_SEED_OBJ) $(LDLIBS_ALL)
+	$(VARIANT)/make_seeds tests/fuzz/corpus
+
+fuzz-build: fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+
+# Each target for FUZZ_SECONDS, one after the other, from the committed seeds;
+# new inputs go to build/fuzz/corpus/T, findings to build/fuzz/findings/T.
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/findings/$$t; \
+	  dict=tests/fuzz/dict/$$t.dict; [ -f $$dict ] && d="-dict=$$dict" || d=""; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  env $(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$$t $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/findings/$$t/ $$d $(FUZZ_ARGS) || exit 1; \
+	done
 
 # The CUDA test suites (cuda_*: every op against the CPU, the model, training
 # trajectories, determinism, resume). Without a usable GPU they skip; with

@@ -210,8 +210,8 @@ VbStatus dataset_finish(Dataset *ds, const char *digest) {
     /* sort classes; remap the videos' provisional indices */
     int n = ds->nclasses;
     char **sorted = vb_xmalloc(sizeof(char *) * (size_t)(n ? n : 1));
-    memcpy(sorted, ds->classes, sizeof(char *) * (size_t)n);
-    qsort(sorted, (size_t)n, sizeof(char *), cmp_str);
+    if (n > 0) memcpy(sorted, ds->classes, sizeof(char *) * (size_t)n);
+    if (n > 1) qsort(sorted, (size_t)n, sizeof(char *), cmp_str);
     int remap[DS_MAX_CLASSES];
     for (int c = 0; c < n; c++)
         for (int k = 0; k < n; k++)
@@ -219,7 +219,7 @@ VbStatus dataset_finish(Dataset *ds, const char *digest) {
     free(ds->classes);
     ds->classes = sorted;
     for (size_t v = 0; v < ds->nvideos; v++) ds->videos[v].cls = remap[ds->videos[v].cls];
-    qsort(ds->videos, ds->nvideos, sizeof(DsVideo), cmp_video);
+    if (ds->nvideos > 1) qsort(ds->videos, ds->nvideos, sizeof(DsVideo), cmp_video);
     ds->normal = -1;
 
     if (ds->nvideos == 0) return VB_FAIL(VB_ERR_INPUT, "no videos in the data set");

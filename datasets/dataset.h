@@ -58,8 +58,9 @@ typedef struct Dataset {
     size_t nvideos;
     DsVideo *videos; /* sorted by (split, class, id) after dataset_finish */
     FrameStore frames;
-    uint64_t skipped; /* entries a reader skipped (skip_bad) */
-    char digest[33];  /* 128-bit content digest, lowercase hex */
+    uint64_t skipped;  /* entries a reader skipped (skip_bad) */
+    char warning[512]; /* what the reader wants users to know ("" when nothing) */
+    char digest[33];   /* 128-bit content digest, lowercase hex */
     size_t cap_videos;
 } Dataset;
 

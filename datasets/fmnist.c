@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "datasets/safeio.h"
+
 const char *const fmnist_class_names[FMNIST_NCLASSES] = {
     "T-shirt_top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle_boot"};
@@ -40,40 +42,87 @@ bool fmnist_available(const char *dir) {
     return true;
 }
 
-/* Whole file, decompressed when it is gzip (or any filter libarchive knows). */
-static VbStatus read_all(const char *path, unsigned char **out, size_t *len) {
+static uint32_t be32(const unsigned char *p);
+
+/* Bytes an idx file declares (header + data) from its first 4 + 4*ndims
+ * bytes; 0 when the header is not one of unsigned bytes with `ndims`. */
+static uint64_t idx_declared(const unsigned char *b, size_t len, int ndims) {
+    if (len < 4 + 4 * (size_t)ndims || b[0] != 0 || b[1] != 0 || b[2] != 0x08 || b[3] != ndims)
+        return 0;
+    uint64_t total = 1;
+    for (int i = 0; i < ndims; i++)
+        if (__builtin_mul_overflow(total, (uint64_t)be32(b + 4 + 4 * i), &total)) return 0;
+    return total > UINT64_MAX - 64 ? 0 : 4 + 4 * (uint64_t)ndims + total;
+}
+
+/* A whole idx file, decompressed when it is gzip (or any filter libarchive
+ * knows). Decompression stops at the size the header declares (one byte
+ * more shows a file longer than declared) and never passes the member cap
+ * (safeio.h), so a small bomb cannot fill the memory; a failed allocation
+ * is an error naming the file. */
+static VbStatus read_all(const char *path, int ndims, unsigned char **out, size_t *len) {
     struct archive *a = archive_read_new();
     archive_read_support_filter_all(a);
     archive_read_support_format_raw(a);
     struct archive_entry *ent;
     VbStatus st = VB_OK;
-    size_t n = 0, cap = 1 << 20;
-    unsigned char *buf = NULL;
+    SafeBuf b = {0};
+    uint64_t cap = safeio_member_cap(), limit = cap;
+    size_t head = 4 + 4 * (size_t)ndims;
     if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK ||
         archive_read_next_header(a, &ent) != ARCHIVE_OK) {
         st = vb_fail_plain(VB_ERR_INPUT, "%s: %s", path,
                            archive_error_string(a) ? archive_error_string(a) : "cannot read");
         goto done;
     }
-    buf = vb_xmalloc(cap);
     for (;;) {
-        if (n == cap) buf = vb_xrealloc(buf, cap *= 2);
-        la_ssize_t r = archive_read_data(a, buf + n, cap - n);
+        if (b.len >= head && limit == cap) { /* the header is in: size the rest by it */
+            uint64_t d = idx_declared(b.p, b.len, ndims);
+            if (d == 0) break; /* not an idx header: idx_header names the problem */
+            if (d > cap) {
+                st = vb_fail_plain(VB_ERR_INPUT,
+                                   "%s: the idx header declares %llu bytes, more than the limit "
+                                   "of %llu MiB (%s)",
+                                   path, (unsigned long long)d, (unsigned long long)(cap >> 20),
+                                   SAFEIO_MEMBER_ENV);
+                goto done;
+            }
+            limit = d;
+        }
+        if (b.len > limit) {
+            st = vb_fail_plain(VB_ERR_INPUT,
+                               limit < cap ? "%s: more data than the idx header declares (%llu "
+                                             "bytes)"
+                                           : "%s: expands to more than %llu bytes",
+                               path, (unsigned long long)limit);
+            goto done;
+        }
+        size_t want = 1 << 20;
+        if (b.len < head) want = head - b.len;
+        else if (want > limit + 1 - b.len) want = (size_t)(limit + 1 - b.len);
+        if (!safebuf_reserve(&b, want)) {
+            st = vb_fail_plain(VB_ERR_NOMEM, "%s: out of memory holding %zu bytes", path,
+                               b.len + want);
+            goto done;
+        }
+        la_ssize_t r = archive_read_data(a, b.p + b.len, want);
         if (r == 0) break;
         if (r < 0) {
             st = vb_fail_plain(VB_ERR_INPUT, "%s: %s", path,
                                archive_error_string(a) ? archive_error_string(a) : "read error");
             goto done;
         }
-        n += (size_t)r;
+        b.len += (size_t)r;
     }
 done:
     archive_read_free(a);
     if (st != VB_OK) {
-        free(buf);
+        safebuf_free(&b);
         return st;
     }
-    *out = buf, *len = n;
+    if (!b.p && !safebuf_reserve(&b, 1))
+        return vb_fail_plain(VB_ERR_NOMEM, "%s: out of memory", path);
+    *out = b.p, *len = b.len;
     return VB_OK;
 }
 
@@ -87,11 +136,16 @@ static VbStatus idx_header(const char *path, const unsigned char *b, size_t len,
     if (len < 4 + 4 * (size_t)ndims || b[0] != 0 || b[1] != 0 || b[2] != 0x08 || b[3] != ndims)
         return vb_fail_plain(
             VB_ERR_INPUT, "%s: not an idx file of unsigned bytes with %d dimensions", path, ndims);
-    size_t total = 1;
-    for (int i = 0; i < ndims; i++) total *= (dims[i] = be32(b + 4 + 4 * i));
+    uint64_t total = 1;
+    bool overflow = false;
+    for (int i = 0; i < ndims; i++)
+        overflow |=
+            __builtin_mul_overflow(total, (uint64_t)(dims[i] = be32(b + 4 + 4 * i)), &total);
+    if (overflow || total > SIZE_MAX - 64)
+        return vb_fail_plain(VB_ERR_INPUT, "%s: the header announces an impossible size", path);
     if (len != 4 + 4 * (size_t)ndims + total)
         return vb_fail_plain(VB_ERR_INPUT, "%s: %zu bytes of data, the header announces %zu", path,
-                             len - 4 - 4 * (size_t)ndims, total);
+                             len - 4 - 4 * (size_t)ndims, (size_t)total);
     return VB_OK;
 }
 
@@ -138,8 +192,8 @@ static VbStatus load_split(const char *dir, int s, IdxPair *out) {
                              "Fashion-MNIST not found in %s (expected %s.gz and %s.gz; "
                              "Debian: apt-get install dataset-fashion-mnist)",
                              dir, file_stem[s][0], file_stem[s][1]);
-    VB_TRY(read_all(ip, &out->img, &out->img_len));
-    VbStatus st = read_all(lp, &out->lab, &out->lab_len);
+    VB_TRY(read_all(ip, 3, &out->img, &out->img_len));
+    VbStatus st = read_all(lp, 1, &out->lab, &out->lab_len);
     uint32_t d3[3], d1[1];
     if (st == VB_OK) st = idx_header(ip, out->img, out->img_len, 3, d3);
     if (st == VB_OK) st = idx_header(lp, out->lab, out->lab_len, 1, d1);
@@ -185,7 +239,17 @@ VbStatus fmnist_read(const FmnistOptions *o, Dataset *ds) {
         n[s] = o->limit > 0 && (uint32_t)o->limit < sp[s].n ? (uint32_t)o->limit : sp[s].n;
     ds->source = vb_xstrdup(dir);
     for (int c = 0; c < FMNIST_NCLASSES; c++) dataset_class_index(ds, fmnist_class_names[c]);
-    st = dataset_frames_alloc_c(ds, (uint64_t)n[0] + n[1], o->size, o->size, o->channels);
+    /* the decoded frames against the budget for what was read */
+    double need = ((double)n[0] + n[1]) * o->size * o->size * (double)o->channels;
+    uint64_t budget = safeio_decoded_budget(sp[0].img_len + sp[1].img_len);
+    if (need > (double)budget)
+        st = vb_fail_plain(VB_ERR_INPUT,
+                           "%s: %u images at %dx%d would take %.2f GiB, more than the budget of "
+                           "%.2f GiB (set %s to allow more, or dataset.limit / a smaller size)",
+                           dir, n[0] + n[1], o->size, o->size, need / 1073741824.0,
+                           (double)budget / 1073741824.0, SAFEIO_DECODED_ENV);
+    if (st == VB_OK)
+        st = dataset_frames_alloc_c(ds, (uint64_t)n[0] + n[1], o->size, o->size, o->channels);
     uint64_t slot = 0;
     for (int s = 0; s < 2 && st == VB_OK; s++) {
         for (uint32_t i = 0; i < n[s]; i++) {

@@ -11,8 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "datasets/safeio.h"
+
 #define CACHE_MAGIC "VBFRAMES"
-#define CACHE_VERSION 1u
+#define CACHE_VERSION 2u /* 2: checksums of the frames and the metadata */
 #define CACHE_HEADER 4096u
 
 typedef struct CacheHeader {
@@ -21,7 +23,15 @@ typedef struct CacheHeader {
     CacheKey key;
     uint32_t h, w;
     uint64_t nframes, frames_offset, meta_offset, meta_len;
+    uint64_t frames_sum, meta_sum; /* safeio_checksum of each part */
+    uint64_t header_sum;           /* of the fields above */
 } CacheHeader;
+
+#define SUM_SEED 0x5642434143484531ull /* "VBCACHE1" */
+
+static uint64_t header_sum(const CacheHeader *h) {
+    return safeio_checksum(h, offsetof(CacheHeader, header_sum), SUM_SEED);
+}
 
 static VbStatus mkdir_p(const char *dir) {
     char buf[1024];
@@ -141,8 +151,9 @@ static bool parse_meta(json_t *root, Dataset *ds, const char **digest, char *war
 }
 
 VbStatus framecache_load(const char *file, const CacheKey *key, const char *normal, Dataset *ds,
-                         char *warning, size_t wn, bool *hit) {
+                         char *warning, size_t wn, char *note, size_t nn, bool *hit) {
     *hit = false;
+    if (note && nn) note[0] = 0;
     dataset_init(ds);
     int fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return VB_OK;
@@ -151,21 +162,34 @@ VbStatus framecache_load(const char *file, const CacheKey *key, const char *norm
     char *meta = NULL;
     json_t *root = NULL;
     VbStatus status = VB_OK;
+    const char *corrupt = NULL; /* set: the file is ours but damaged */
     if (fstat(fd, &st) != 0 || !read_full(fd, &hd, sizeof hd, 0)) goto miss;
     if (memcmp(hd.magic, CACHE_MAGIC, 8) != 0 || hd.version != CACHE_VERSION ||
-        hd.header_bytes != CACHE_HEADER || memcmp(&hd.key, key, sizeof *key) != 0 || hd.h == 0 ||
-        hd.w == 0 || hd.h > 4096 || hd.w > 4096 || hd.frames_offset != CACHE_HEADER)
+        memcmp(&hd.key, key, sizeof *key) != 0)
+        goto miss; /* another format or another source: not this file's business */
+    /* the checksums are verified last, after everything was parsed safely */
+    corrupt = "its header is inconsistent";
+    if (hd.header_bytes != CACHE_HEADER || hd.h == 0 || hd.w == 0 || hd.h > 4096 || hd.w > 4096 ||
+        hd.frames_offset != CACHE_HEADER)
         goto miss;
     uint64_t fb = (uint64_t)hd.h * hd.w * 3;
     if (hd.nframes == 0 || hd.nframes > (UINT64_MAX - CACHE_HEADER) / fb ||
         hd.meta_offset != CACHE_HEADER + hd.nframes * fb || hd.meta_len == 0 ||
-        hd.meta_len > (1u << 30) || hd.meta_offset + hd.meta_len != (uint64_t)st.st_size)
+        hd.meta_len > (1u << 30))
         goto miss;
+    if (hd.meta_offset + hd.meta_len != (uint64_t)st.st_size) {
+        corrupt = "its size differs from what its header says (truncated?)";
+        goto miss;
+    }
+    corrupt = NULL;
     meta = malloc(hd.meta_len);
     if (!meta || !read_full(fd, meta, hd.meta_len, hd.meta_offset)) goto miss;
     root = json_loadb(meta, hd.meta_len, 0, NULL);
     const char *digest = NULL;
-    if (!root || !parse_meta(root, ds, &digest, warning, wn)) goto miss;
+    if (!root || !parse_meta(root, ds, &digest, warning, wn)) {
+        corrupt = "its metadata is malformed";
+        goto miss;
+    }
     void *map = mmap(NULL, hd.meta_offset, PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) goto miss;
     ds->frames.map = map;
@@ -174,7 +198,22 @@ VbStatus framecache_load(const char *file, const CacheKey *key, const char *norm
     ds->frames.nframes = hd.nframes;
     ds->frames.h = (int)hd.h;
     ds->frames.w = (int)hd.w;
-    if (dataset_finish(ds, digest) != VB_OK) goto miss; /* inconsistent file: rebuild it */
+    if (dataset_finish(ds, digest) != VB_OK) { /* inconsistent file: rebuild it */
+        corrupt = "its video table does not fit its frames";
+        goto miss;
+    }
+    if (hd.header_sum != header_sum(&hd)) {
+        corrupt = "its header checksum does not match";
+        goto miss;
+    }
+    if (safeio_checksum(meta, hd.meta_len, SUM_SEED) != hd.meta_sum) {
+        corrupt = "its metadata checksum does not match";
+        goto miss;
+    }
+    if (safeio_checksum(ds->frames.data, hd.nframes * fb, SUM_SEED) != hd.frames_sum) {
+        corrupt = "its frames checksum does not match (damaged frame bytes)";
+        goto miss;
+    }
     status = dataset_set_normal(ds, normal);
     if (status != VB_OK) dataset_free(ds);
     else *hit = true;
@@ -187,6 +226,14 @@ miss:
     json_decref(root);
     free(meta);
     close(fd);
+    if (corrupt) {
+        /* a damaged cache of this very source: drop it so that it is rebuilt */
+        bool gone = unlink(file) == 0 || errno == ENOENT;
+        if (note && nn)
+            snprintf(note, nn, "frame cache %s was discarded because %s%s", file, corrupt,
+                     gone ? "; it is rebuilt from the source" : " (and it cannot be removed)");
+        vb_clear_error();
+    }
     return VB_OK;
 }
 
@@ -259,6 +306,8 @@ VbStatus framecache_commit(CacheFile *cf, const CacheKey *key, const Dataset *ds
     VB_ASSERT(cf->map && ds->frames.map == NULL && ds->frames.nframes <= cf->nframes);
     uint64_t fb = (uint64_t)cf->h * (uint64_t)cf->w * 3;
     uint64_t meta_off = CACHE_HEADER + ds->frames.nframes * fb;
+    uint64_t frames_sum =
+        safeio_checksum(cf->map + CACHE_HEADER, ds->frames.nframes * fb, SUM_SEED);
     munmap(cf->map, cf->map_len);
     cf->map = NULL;
     json_t *root = make_meta(ds, warning);
@@ -276,6 +325,9 @@ VbStatus framecache_commit(CacheFile *cf, const CacheKey *key, const Dataset *ds
     hd.frames_offset = CACHE_HEADER;
     hd.meta_offset = meta_off;
     hd.meta_len = meta ? strlen(meta) : 0;
+    hd.frames_sum = frames_sum;
+    hd.meta_sum = meta ? safeio_checksum(meta, hd.meta_len, SUM_SEED) : 0;
+    hd.header_sum = header_sum(&hd);
     memset(block, 0, sizeof block);
     memcpy(block, &hd, sizeof hd);
     bool ok = meta && ftruncate(cf->fd, (off_t)meta_off) == 0 &&

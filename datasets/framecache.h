@@ -13,9 +13,18 @@
  * name is derived from the key, so a changed source gets a new file; a file
  * whose header does not match its key is treated as absent.
  *
+ * Integrity: the header carries checksums (safeio.h) of itself, the frame
+ * block and the metadata, all verified on every load (the frames in
+ * parallel, ~1 s per 10 GB from the page cache). A file of this key that is
+ * damaged — checksum, size or metadata wrong — is deleted and reported, so
+ * the caller rebuilds it from the source instead of reusing bad bytes under
+ * the original digest.
+ *
  * Writing is atomic: frames are decoded into "<file>.tmp.<pid>" (mapped
  * read-write) and renamed into place by framecache_commit, so concurrent
- * runners and interrupted builds never see a half-written cache.
+ * runners and interrupted builds never see a half-written cache; such a
+ * temporary file left by a killed process is removed by the next reader
+ * (ucf_read, safeio_clean_orphans).
  *
  * Must not be asked to: share cache files between machines of different
  * endianness (the header is host-order), or hold frames of several sizes. */
@@ -53,11 +62,12 @@ VbStatus framecache_path(const char *dir, const char *source, const CacheKey *ke
 
 /* Load a cache file into ds (classes, videos, frames mapped read-only,
  * normal class resolved, digest from the file). *hit is false, with VB_OK,
- * when the file is absent, from another key or unreadable; errors only for
- * a valid cache whose normal class is missing. `warning` (may be NULL)
- * receives the warning recorded at build time. */
+ * when the file is absent, from another key, unreadable or damaged; errors
+ * only for a valid cache whose normal class is missing. `warning` (may be
+ * NULL) receives the warning recorded at build time; `note` (may be NULL)
+ * says why a damaged file of this key was discarded ("" when none was). */
 VbStatus framecache_load(const char *file, const CacheKey *key, const char *normal, Dataset *ds,
-                         char *warning, size_t wn, bool *hit);
+                         char *warning, size_t wn, char *note, size_t nn, bool *hit);
 
 /* Create the temporary file for nframes frames of h x w x 3 and map it. */
 VbStatus framecache_begin(CacheFile *cf, const char *file, uint64_t nframes, int h, int w);

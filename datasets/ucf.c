@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "datasets/framecache.h"
+#include "datasets/safeio.h"
 #include "datasets/ucf_index.h"
 #include "kernels/clock.h"
 
@@ -56,7 +57,8 @@ static spng_ctx *png_open(Job *j) {
         j->fail = true;
         return NULL;
     }
-    spng_set_image_limits(ctx, 1u << 14, 1u << 14);
+    /* frames larger than the frame store accepts are refused by the header */
+    spng_set_image_limits(ctx, UCF_MAX_SIDE, UCF_MAX_SIDE);
     spng_set_chunk_limits(ctx, 1u << 26, 1u << 26);
     int r = spng_set_png_buffer(ctx, j->buf, j->len);
     struct spng_ihdr ih;
@@ -80,7 +82,7 @@ static bool png_size(Job *j, int *h, int *w) {
     return true;
 }
 
-static void png_decode(Job *j, int h, int w, uint8_t *out) {
+static void png_decode(Job *j, int h, int w, bool asked, uint8_t *out) {
     spng_ctx *ctx = png_open(j);
     if (!ctx) return;
     struct spng_ihdr ih;
@@ -88,8 +90,8 @@ static void png_decode(Job *j, int h, int w, uint8_t *out) {
     size_t need = 0;
     int r = 0;
     if ((int)ih.width != w || (int)ih.height != h) {
-        snprintf(j->msg, sizeof j->msg, "frame is %ux%u, expected %dx%d like the first frame",
-                 ih.width, ih.height, w, h);
+        snprintf(j->msg, sizeof j->msg, "frame is %ux%u, expected %dx%d %s", ih.width, ih.height, w,
+                 h, asked ? "(the size asked for)" : "like the first frame");
         j->fail = true;
     } else if ((r = spng_decoded_image_size(ctx, SPNG_FMT_RGB8, &need)) != 0 ||
                need != (size_t)h * (size_t)w * 3 ||
@@ -103,10 +105,20 @@ static void png_decode(Job *j, int h, int w, uint8_t *out) {
 /* ---- frame store ---- */
 
 static VbStatus store_open(Store *s, const Index *ix, int h, int w) {
-    if (h <= 0 || w <= 0 || h > 4096 || w > 4096)
+    if (h <= 0 || w <= 0 || h > UCF_MAX_SIDE || w > UCF_MAX_SIDE)
         return vb_fail_plain(VB_ERR_INPUT, "%s: frame size %dx%d is not supported", ix->path, w, h);
     s->h = h, s->w = w;
     size_t fb = (size_t)h * (size_t)w * 3;
+    /* the budget is checked before anything is allocated or reserved */
+    double need = (double)ix->nframes * (double)fb;
+    uint64_t budget = safeio_decoded_budget(ix->key.size);
+    if (need > (double)budget)
+        return vb_fail_plain(VB_ERR_INPUT,
+                             "%s: %zu frames of %dx%d would decode to %.2f GiB, more than the "
+                             "budget of %.2f GiB for a source of %.1f MB (set %s to allow more)",
+                             ix->path, ix->nframes, w, h, need / 1073741824.0,
+                             (double)budget / 1073741824.0, (double)ix->key.size / 1e6,
+                             SAFEIO_DECODED_ENV);
     if (s->use_cache) {
         VB_TRY(framecache_begin(&s->cf, s->file, ix->nframes, h, w));
         s->frames = framecache_frames(&s->cf);
@@ -132,6 +144,19 @@ static void store_drop(Store *s) {
 
 /* ---- pass 2 ---- */
 
+/* Room for `extra` more bytes in a job's buffer; false (with the job
+ * failed) when the allocation fails. */
+static bool job_reserve(Job *j, size_t extra) {
+    SafeBuf b = {j->buf, j->len, j->cap};
+    if (!safebuf_reserve(&b, extra)) {
+        snprintf(j->msg, sizeof j->msg, "out of memory holding %zu bytes", j->len + extra);
+        j->fail = true;
+        return false;
+    }
+    j->buf = b.p, j->cap = b.cap;
+    return true;
+}
+
 static void read_file(const Index *ix, Job *j) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", ix->path, ix->e[j->entry].raw);
@@ -142,11 +167,15 @@ static void read_file(const Index *ix, Job *j) {
         j->fail = true;
         return;
     }
+    uint64_t cap = safeio_member_cap();
     for (;;) {
-        if (j->len == j->cap) {
-            j->cap = j->cap ? j->cap * 2 : 1 << 15;
-            j->buf = vb_xrealloc(j->buf, j->cap);
+        if (j->len > cap) {
+            snprintf(j->msg, sizeof j->msg, "larger than %llu MiB (%s)",
+                     (unsigned long long)(cap >> 20), SAFEIO_MEMBER_ENV);
+            j->fail = true;
+            break;
         }
+        if (j->len == j->cap && !job_reserve(j, 1 << 15)) break;
         size_t r = fread(j->buf + j->len, 1, j->cap - j->len, f);
         j->len += r;
         if (r == 0) break;
@@ -167,6 +196,8 @@ static VbStatus run_batch(Pass *p) {
 #pragma omp parallel for schedule(dynamic, 4)
         for (long i = 0; i < nj; i++) read_file(ix, &p->jobs[i]);
     }
+    if (!s->ready && p->o->expect_size > 0)
+        VB_TRY(store_open(s, ix, p->o->expect_size, p->o->expect_size));
     for (long i = 0; i < nj && !s->ready; i++) {
         int h, w;
         if (!p->jobs[i].fail && png_size(&p->jobs[i], &h, &w)) VB_TRY(store_open(s, ix, h, w));
@@ -175,7 +206,8 @@ static VbStatus run_batch(Pass *p) {
 #pragma omp parallel for schedule(dynamic, 4)
     for (long i = 0; i < nj; i++) {
         Job *j = &p->jobs[i];
-        if (!j->fail && s->ready) png_decode(j, s->h, s->w, s->frames + ix->e[j->entry].slot * fb);
+        if (!j->fail && s->ready)
+            png_decode(j, s->h, s->w, p->o->expect_size > 0, s->frames + ix->e[j->entry].slot * fb);
     }
     for (long i = 0; i < nj; i++) {
         Job *j = &p->jobs[i];
@@ -196,15 +228,37 @@ static VbStatus queue(Pass *p, size_t entry) {
     return VB_OK;
 }
 
-/* Read one member's data into the next job; false on a fatal error. */
-static bool read_member(struct archive *a, Job *j) {
+/* Read one member's data into the next job; false on a fatal error. The
+ * data stops at the size the member declares, and at the member cap: a
+ * member that expands further is a bad entry, never an allocation. */
+static bool read_member(struct archive *a, struct archive_entry *ent, Job *j) {
     j->len = 0;
+    uint64_t cap = safeio_member_cap(), limit = cap;
+    bool declared = archive_entry_size_is_set(ent) && archive_entry_size(ent) >= 0;
+    if (declared && (uint64_t)archive_entry_size(ent) < limit)
+        limit = (uint64_t)archive_entry_size(ent);
+    if (declared && (uint64_t)archive_entry_size(ent) > cap) {
+        snprintf(j->msg, sizeof j->msg, "declares %lld bytes, more than the limit of %llu MiB (%s)",
+                 (long long)archive_entry_size(ent), (unsigned long long)(cap >> 20),
+                 SAFEIO_MEMBER_ENV);
+        j->fail = true;
+        return true;
+    }
     for (;;) {
-        if (j->len == j->cap) {
-            j->cap = j->cap ? j->cap * 2 : 1 << 15;
-            j->buf = vb_xrealloc(j->buf, j->cap);
+        if (j->len > limit) {
+            if (declared && limit < cap)
+                snprintf(j->msg, sizeof j->msg, "holds more data than the %llu bytes it declares",
+                         (unsigned long long)limit);
+            else
+                snprintf(j->msg, sizeof j->msg, "expands to more than %llu MiB (%s)",
+                         (unsigned long long)(cap >> 20), SAFEIO_MEMBER_ENV);
+            j->fail = true;
+            return true;
         }
-        la_ssize_t r = archive_read_data(a, j->buf + j->len, j->cap - j->len);
+        if (j->len == j->cap && !job_reserve(j, j->cap ? j->cap : 1 << 15)) return true;
+        size_t room = j->cap - j->len;
+        if (room > limit + 1 - j->len) room = (size_t)(limit + 1 - j->len);
+        la_ssize_t r = archive_read_data(a, j->buf + j->len, room);
         if (r == 0) return true;
         if (r < 0) {
             if (r == ARCHIVE_FATAL) return false;
@@ -258,7 +312,7 @@ static VbStatus decode_archive(Pass *p) {
             continue;
         }
         Job *j = &p->jobs[p->nj];
-        if (!read_member(a, j)) {
+        if (!read_member(a, ent, j)) {
             st = fatal_at(p, a, k);
             break;
         }
@@ -344,7 +398,7 @@ static VbStatus decode_all(Index *ix, Store *s, const UcfOptions *o, Dataset *ou
     dataset_free(&ds);
     if (st != VB_OK) return st;
     bool hit;
-    st = framecache_load(s->file, &ix->key, o->normal, out, NULL, 0, &hit);
+    st = framecache_load(s->file, &ix->key, o->normal, out, NULL, 0, NULL, 0, &hit);
     if (st == VB_OK && !hit)
         st =
             vb_fail_plain(VB_ERR_IO, "cache file %s cannot be read back after writing it", s->file);
@@ -371,13 +425,16 @@ VbStatus ucf_read(const char *path, const UcfOptions *o, Dataset *out, UcfReport
         if (o->cache_dir && o->cache_dir[0]) snprintf(dir, sizeof dir, "%s", o->cache_dir);
         else st = framecache_default_dir(dir, sizeof dir);
         if (st == VB_OK) st = framecache_path(dir, path, &ix.key, s.file, sizeof s.file);
+        /* decodes of killed processes leave "<file>.tmp.<pid>" behind */
+        if (st == VB_OK) rep->orphans_removed = safeio_clean_orphans(dir, 60.0, NULL);
         bool hit = false;
         if (st == VB_OK)
             st = framecache_load(s.file, &ix.key, o->normal, out, rep->warning, sizeof rep->warning,
-                                 &hit);
+                                 rep->cache_note, sizeof rep->cache_note, &hit);
         rep->cache_hit = hit;
         snprintf(rep->cache_file, sizeof rep->cache_file, "%s", s.file);
         if (st == VB_OK && hit) {
+            snprintf(out->warning, sizeof out->warning, "%s", rep->warning);
             ucf_index_free(&ix);
             rep->cache_bytes = out->frames.map_len;
             rep->seconds = vb_now_s() - t0;
@@ -385,6 +442,7 @@ VbStatus ucf_read(const char *path, const UcfOptions *o, Dataset *out, UcfReport
         }
     }
     if (st == VB_OK) st = decode_all(&ix, &s, o, out, rep);
+    if (st == VB_OK) snprintf(out->warning, sizeof out->warning, "%s", rep->warning);
     ucf_index_free(&ix);
     if (st == VB_OK && s.use_cache && stat(s.file, &sb) == 0)
         rep->cache_bytes = (uint64_t)sb.st_size;

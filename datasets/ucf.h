@@ -18,9 +18,13 @@
  *
  * Errors name the member: a corrupt PNG, an unreadable or truncated entry,
  * a file outside the layout, an empty class folder, a frame of another
- * size, a duplicate frame number. With skip_bad such entries are skipped
- * and counted in Dataset.skipped instead (a truncated archive then keeps
- * the members before the damage and reports a warning).
+ * size, a duplicate frame number, a name with control characters, a member
+ * that expands beyond its declared size or the member cap (safeio.h). With
+ * skip_bad such entries are skipped and counted in Dataset.skipped instead
+ * (a truncated archive then keeps the members before the damage and reports
+ * a warning). Before the frame store is allocated, its size is checked
+ * against the decoded-frame budget (safeio.h): a small archive cannot ask
+ * for gigabytes of frames.
  *
  * The writer stores a Dataset in the same layout (file names
  * <video id>_<10*t>.png, like the export's every-10th-frame numbering) as
@@ -37,8 +41,12 @@
 
 #include "datasets/dataset.h"
 
+/* Largest frame side accepted (pixels). */
+#define UCF_MAX_SIDE 4096
+
 typedef struct UcfOptions {
     const char *normal;    /* normal class name; NULL = NormalVideos */
+    int expect_size;       /* > 0: frames must be expect_size x expect_size */
     bool skip_bad;         /* skip and count bad entries instead of failing */
     bool no_cache;         /* decode into memory, no cache file */
     const char *cache_dir; /* NULL = framecache_default_dir() */
@@ -54,6 +62,8 @@ typedef struct UcfReport {
     uint64_t members;      /* archive members / files listed */
     double seconds;        /* wall time of ucf_read */
     char warning[512];     /* e.g. a truncated archive read with skip_bad */
+    char cache_note[512];  /* an existing cache file was discarded (why) */
+    int orphans_removed;   /* temporary cache files of dead processes removed */
 } UcfReport;
 
 void ucf_defaults(UcfOptions *o);

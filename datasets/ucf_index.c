@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "datasets/safeio.h"
+
 void ucf_index_free(Index *ix) {
     for (size_t i = 0; i < ix->n; i++) free(ix->e[i].raw);
     free(ix->e);
@@ -75,7 +77,7 @@ static VbStatus list_dir(Index *ix, const char *root, const char *rel, int depth
         names[n++] = vb_xstrdup(de->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(char *), cmp_cstr);
+    if (n > 1) qsort(names, n, sizeof(char *), cmp_cstr);
     VbStatus st = VB_OK;
     for (size_t i = 0; i < n; i++) {
         char sub[4096], full[8448];
@@ -272,6 +274,12 @@ static VbStatus classify(Index *ix) {
             continue;
         }
         int sp = split_of(comp[k], len[k]);
+        /* a newline or other control byte in a folder name would make a class
+         * of its own (and break every table and JSON file that names it) */
+        if (!safeio_printable_name(e->raw)) {
+            VB_TRY(ucf_index_bad(ix, e, "the name holds a control character or is not UTF-8"));
+            continue;
+        }
         if (e->kind == EK_DIR) {
             e->state = ES_IGNORED;
             if (depth == 2 && sp >= 0) {

@@ -8,6 +8,8 @@
 #                             and for the side-by-side benchmarks)
 #   harness/deps.sh --fmnist  also Debian's Fashion-MNIST (make validate and
 #                             the experiments on it)
+#   harness/deps.sh --fuzz    also clang 14 with libFuzzer and its OpenMP
+#                             runtime (only for `make fuzz`)
 #   harness/deps.sh --slurm   also a one-host Slurm for `make test-slurm`
 #                             (munge, slurmctld, slurmd, slurm-client; the
 #                             services are not enabled: tests/slurm/start-local.sh
@@ -49,7 +51,12 @@ for opt in "$@"; do
     --fmnist)
         [ -e /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] ||
             missing="$missing dataset-fashion-mnist" ;;
-    *) echo "deps.sh: unknown option $opt (--torch, --slurm, --fmnist)" >&2; exit 2 ;;
+    --fuzz)
+        command -v clang-14 >/dev/null 2>&1 || missing="$missing clang-14"
+        ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
+            missing="$missing libclang-rt-14-dev"
+        [ -e /usr/lib/llvm-14/lib/libomp.so ] || missing="$missing libomp-14-dev" ;;
+    *) echo "deps.sh: unknown option $opt (--torch, --slurm, --fmnist, --fuzz)" >&2; exit 2 ;;
     esac
 done
 

@@ -232,6 +232,7 @@ static void write_v2_store(const char *db, Cell *cells) {
                  "ALTER TABLE runs DROP COLUMN slurm_array_task_id;"
                  "ALTER TABLE runs DROP COLUMN slurm_node;"
                  "ALTER TABLE runs DROP COLUMN cpu_path; ALTER TABLE runs DROP COLUMN numerics;"
+                 "ALTER TABLE runs DROP COLUMN transient; ALTER TABLE runs DROP COLUMN resumes;"
                  "PRAGMA user_version = 2;");
 }
 

@@ -1,7 +1,8 @@
 /* Tests of the UCF-Crime reader and writer: round trips through every
  * container `data synth` writes, the frame cache, the layout rules, and
  * bad input (truncated archives, corrupt PNGs, wrong layout, empty class
- * folders, mixed frame sizes), with and without skip_bad. Files live under
+ * folders, mixed frame sizes, damaged frame caches, control characters in
+ * names), with and without skip_bad. Files live under
  * tests/tmp/data_ucf/<test>/. */
 #include "testutil.h"
 
@@ -172,7 +173,71 @@ Test(data_ucf, cache_is_rebuilt_when_the_source_changes_and_no_cache_decodes_to_
     dataset_free(&src);
 }
 
+/* A cache whose frame bytes were damaged after it was written (a flipped
+ * bit on disk) was reused under the source's digest: the frames checksum
+ * catches it, the file is discarded with a note, and the data come from the
+ * source again, identical to a fresh read. */
+Test(data_ucf, damaged_cache_is_discarded_and_rebuilt) {
+    fresh_dir("cachedmg");
+    Dataset src, r;
+    small_set(&src);
+    const char *p = path_in("a.tar");
+    cr_assert_eq(ucf_write(&src, p, NULL), VB_OK);
+    UcfReport r1, r2, r3;
+    cr_assert_eq(read_ucf(p, false, &r, &r1), VB_OK, "%s", vb_errmsg());
+    cr_assert(!r1.cache_hit && r1.cache_file[0]);
+    dataset_free(&r);
+    /* flip one bit of a frame (the frames follow the 4 KB header) */
+    FILE *f = fopen(r1.cache_file, "r+b");
+    cr_assert_not_null(f, "%s", r1.cache_file);
+    cr_assert_eq(fseek(f, 4096 + 100, SEEK_SET), 0);
+    int c = fgetc(f);
+    cr_assert_eq(fseek(f, 4096 + 100, SEEK_SET), 0);
+    fputc(c ^ 0x40, f);
+    fclose(f);
+    cr_assert_eq(read_ucf(p, false, &r, &r2), VB_OK, "%s", vb_errmsg());
+    cr_assert(!r2.cache_hit, "the damaged cache was used");
+    cr_assert(strstr(r2.cache_note, "was discarded because") &&
+                  strstr(r2.cache_note, "frames checksum does not match"),
+              "note: '%s'", r2.cache_note);
+    assert_same_dataset(&src, &r, "after a damaged cache");
+    dataset_free(&r);
+    /* the rebuilt cache is whole again */
+    cr_assert_eq(read_ucf(p, false, &r, &r3), VB_OK, "%s", vb_errmsg());
+    cr_assert(r3.cache_hit && !r3.cache_note[0], "note: '%s'", r3.cache_note);
+    assert_same_dataset(&src, &r, "rebuilt cache");
+    dataset_free(&r);
+    dataset_free(&src);
+}
+
 /* ---- layout rules ---- */
+
+/* A line break (or any control byte) in a member's name made a class of its
+ * own ("Arson\nX" beside "Arson"): refused, with skip_bad skipped. */
+Test(data_ucf, control_characters_in_names_are_refused) {
+    fresh_dir("ctrl");
+    size_t len;
+    void *png = png_of(16, 40, &len);
+    Member m[] = {
+        {"Train/NormalVideos/N001_x264_0.png", png, len, false},
+        {"Train/Arson/A001_x264_0.png", png, len, false},
+        {"Train/Arson\nX/A002_x264_0.png", png, len, false},
+        {"Test/NormalVideos/N002_x264_0.png", png, len, false},
+        {"Test/Arson/A003_x264_0.png", png, len, false},
+    };
+    const char *p = path_in("a.tar");
+    write_members(p, m, 5);
+    Dataset r;
+    cr_assert_eq(read_ucf(p, false, &r, NULL), VB_ERR_INPUT);
+    cr_assert(strstr(vb_errmsg(), "a.tar") && strstr(vb_errmsg(), "control character"), "%s",
+              vb_errmsg());
+    cr_assert_eq(read_ucf(p, true, &r, NULL), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(r.nclasses, 2, "%d classes", r.nclasses);
+    for (int i = 0; i < r.nclasses; i++) cr_assert_null(strchr(r.classes[i], '\n'));
+    cr_assert_eq(r.skipped, 1);
+    dataset_free(&r);
+    free(png);
+}
 
 Test(data_ucf, layout_top_folder_hidden_files_case_and_frame_order) {
     fresh_dir("layout");

@@ -68,7 +68,7 @@ static const char *GOOD2 =
     "experiment: good\n"
     "variants:\n"
     "  a:\n"
-    "  b: {train.sam.enabled: yes, model.vae.level: feature, model.vae.latent: 64}\n"
+    "  b: {train.sam.enabled: True, model.vae.level: feature, model.vae.latent: 64}\n"
     "  c: {extends: b, model.temporal.hidden: 32, train: {sam: {rho: 0.10}}}\n"
     "base:\n  train:\n    epochs: 3\n  model:\n    temporal: {type: gru}\n    backbone:\n      width: 0.50\n"
     "holdouts: [{classes: [Arson], name: h1}, {name: h2, classes: [Explosion, Robbery]}]\n"
@@ -140,6 +140,23 @@ Test(experiment, matrix_extends_overrides_and_hashes) {
     experiment_cells_free(cells3, n3);
     experiment_free(&e);
     experiment_free(&e3);
+}
+
+/* What the YAML guard lets through is read as written: quoted strings with
+ * escapes ('' anywhere but twice in a row), CRLF line ends, comments
+ * holding tabs and '?', and YAML 1.2 numbers. */
+Test(experiment, quoted_strings_crlf_and_comments_pass_the_guard) {
+    write_file("tests/tmp/guard_ok.yaml",
+               "experiment: guard_ok # a\tcomment? with a tab\r\n"
+               "description: '''it''s, it''s ''\"quoted\"'''\r\n"
+               "variants: {a: {train.lr: 1.5e-3}, b: {train.epochs: 10}}\r\n");
+    Experiment e;
+    cr_assert_eq(experiment_load("tests/tmp/guard_ok.yaml", &e), VB_OK, "%s", vb_errmsg());
+    cr_assert_str_eq(e.description, "'it's, it's '\"quoted\"'");
+    cr_assert_eq(e.nvariants, 2);
+    cr_assert_float_eq(e.vcfg[0].train.lr, 1.5e-3, 1e-12);
+    cr_assert_eq(e.vcfg[1].train.epochs, 10);
+    experiment_free(&e);
 }
 
 Test(experiment, leave_one_out_and_shipped_files_parse) {

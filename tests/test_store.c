@@ -115,7 +115,9 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(r.attempts, 1);
     cr_assert_null(r.checkpoint);
     cr_assert_null(r.cpu_path);
-    cr_assert_eq(r.numerics, 0); /* unknown for runs recorded before version 3 */
+    cr_assert_eq(r.numerics, 0); /* unknown for runs recorded before version 5 */
+    cr_assert(!r.transient);
+    cr_assert_null(r.resumes);
     cr_assert_float_eq(r.wall_s, 60.0, 1e-3);
     /* version 4: the Slurm columns, NULL for runs made outside Slurm */
     cr_assert_null(r.slurm_job_id);
@@ -134,11 +136,16 @@ Test(store, migrates_a_version_1_file) {
     cr_assert_eq(q1(db, "SELECT count(*) FROM variant_summary"), 1.0);
     cr_assert_eq(q1(db, "SELECT mean FROM variant_summary WHERE metric = 'auc'"), 0.75);
     cr_assert_eq(q1(db, "SELECT seconds FROM timings WHERE run_id = 1"), 60.0);
-    /* and what version 3 added */
+    /* and what version 5 added */
     StoreProvenance pv;
     store_provenance_local(&pv);
     cr_assert_eq(store_set_provenance(st, 2, &pv), VB_OK, "%s", vb_errmsg());
     cr_assert_eq(q1(db, "SELECT numerics FROM runs WHERE id = 2"), (double)VB_NUMERICS_VERSION);
+    /* and what version 6 added */
+    cr_assert_eq(store_note_resume(st, 1, "{\"step\": 7}"), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(store_note_resume(st, 1, "{\"step\": 9}"), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(q1(db, "SELECT json_extract(resumes, '$[1].step') FROM runs WHERE id = 1"), 9.0);
+    cr_assert_eq(q1(db, "SELECT resumed FROM run_summary WHERE run_id = 1"), 2.0);
     cr_assert_eq(store_close(st), VB_OK);
     cr_assert_eq(q1(db, "PRAGMA user_version"), (double)STORE_SCHEMA_VERSION);
     /* version 3: runs without a data-set digest keep their hash, remembered as legacy */
@@ -159,6 +166,16 @@ Test(store, refuses_newer_schemas_and_foreign_databases) {
     raw_exec(db, "CREATE TABLE t(a);");
     cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_ERR_DB);
     cr_assert(strstr(vb_errmsg(), "not a vadbench results store"), "%s", vb_errmsg());
+    /* a negative version indexed the migrations out of bounds (tests/fuzz) */
+    tsu_path("negative", db, sizeof db);
+    raw_exec(db, "CREATE TABLE t(a); PRAGMA user_version = -5;");
+    StoreOpenMode modes[] = {STORE_EXISTING, STORE_READONLY};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(store_open(db, modes[i], &st), VB_ERR_DB);
+        cr_assert(strstr(vb_errmsg(), "schema version -5 is not one vadbench ever wrote"), "%s",
+                  vb_errmsg());
+    }
+    cr_assert_eq(q1(db, "PRAGMA user_version"), -5.0, "the damaged file was changed");
 }
 
 Test(store, missing_directory_and_corrupt_files_name_the_path) {
@@ -671,5 +688,76 @@ Test(store, find_run_by_id_or_unique_hash_prefix) {
     cr_assert_eq(list.n, 5);
     cr_assert(list.runs[0].id == 1 && list.runs[4].id == 5);
     store_run_list_free(&list);
+    cr_assert_eq(store_close(st), VB_OK);
+}
+
+/* A read-only handle changes nothing (not even the journal mode's files
+ * when it can avoid them) and every write through it fails cleanly; a
+ * version-5 file is migrated (5 -> 6) first by a writing open. */
+Test(store, readonly_open_reads_and_refuses_writes) {
+    char db[256];
+    Store *st = tsu_fresh("ro", db, sizeof db);
+    int64_t exp;
+    cr_assert_eq(store_ensure_experiment(st, "e", "", "", &exp), VB_OK);
+    cr_assert_eq(store_close(st), VB_OK);
+    cr_assert_eq(store_open(db, STORE_READONLY, &st), VB_OK, "%s", vb_errmsg());
+    int64_t id;
+    cr_assert_eq(store_find_experiment(st, "e", &id), VB_OK);
+    cr_assert_eq(id, exp);
+    VbStatus s = store_ensure_experiment(st, "f", "", "", &id);
+    cr_assert_eq(s, VB_ERR_DB);
+    cr_assert(strstr(vb_errmsg(), db), "%s", vb_errmsg());
+    cr_assert_eq(store_close(st), VB_OK);
+    cr_assert_eq(q1(db, "SELECT count(*) FROM experiments"), 1.0);
+    /* an older file (version 5: before runs.transient and runs.resumes) is
+     * migrated through a writing open, then read */
+    StoreCell c = {"a", 0, "", "{\"x\":1}", "00112233445566778899aabbccddeeff"};
+    cr_assert_eq(store_open(db, STORE_EXISTING, &st), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(store_register_cells(st, exp, &c, 1, NULL), VB_OK, "%s", vb_errmsg());
+    cr_assert_eq(store_close(st), VB_OK);
+    raw_exec(db, "DROP VIEW run_summary; ALTER TABLE runs DROP COLUMN resumes;"
+                 "ALTER TABLE runs DROP COLUMN transient; PRAGMA user_version = 5;");
+    cr_assert_eq(store_open(db, STORE_READONLY, &st), VB_OK, "%s", vb_errmsg());
+    StoreRun r;
+    cr_assert_eq(store_find_run(st, "0011", &r), VB_OK, "%s", vb_errmsg());
+    cr_assert(!r.transient);
+    cr_assert_null(r.resumes);
+    store_run_free(&r);
+    cr_assert_eq(store_close(st), VB_OK);
+    cr_assert_eq(q1(db, "PRAGMA user_version"), (double)STORE_SCHEMA_VERSION);
+    cr_assert_eq(q1(db, "SELECT count(*) FROM runs WHERE transient = 0 AND resumes IS NULL"), 1.0);
+    cr_assert_eq(q1(db, "SELECT resumed IS NULL FROM run_summary"), 1.0);
+    /* an empty file is not a store */
+    char empty[256];
+    tsu_path("ro_empty", empty, sizeof empty);
+    FILE *f = fopen(empty, "w");
+    fclose(f);
+    cr_assert_eq(store_open(empty, STORE_READONLY, &st), VB_ERR_INPUT);
+    cr_assert(strstr(vb_errmsg(), "an empty database"), "%s", vb_errmsg());
+}
+
+/* A lease that ends further away than any runner asks for is taken over at
+ * once, and the claim says from whom. */
+Test(store, absurd_lease_is_taken_over) {
+    char db[256];
+    Store *st = tsu_fresh("absurd", db, sizeof db);
+    int64_t exp;
+    cr_assert_eq(store_ensure_experiment(st, "e", "", "", &exp), VB_OK);
+    StoreCell c = {"a", 0, "", "{\"x\":1}", "00112233445566778899aabbccddeeff"};
+    cr_assert_eq(store_register_cells(st, exp, &c, 1, NULL), VB_OK);
+    raw_exec(db, "UPDATE runs SET status = 'running', claim_owner = 'far:1',"
+                 " lease_expires = 1e12");
+    bool claimed;
+    StoreRun r;
+    cr_assert_eq(store_claim(st, NULL, 10, &claimed, &r), VB_OK, "%s", vb_errmsg());
+    cr_assert(claimed, "the absurd lease was waited on");
+    cr_assert_str_eq(r.prev_owner, "far:1");
+    cr_assert_float_eq(r.prev_lease_expires, 1e12, 1);
+    store_run_free(&r);
+    /* a normal lease of another owner is respected */
+    raw_exec(db, "UPDATE runs SET status = 'running', claim_owner = 'far:1',"
+                 " lease_expires = strftime('%s', 'now') + 600");
+    cr_assert_eq(store_claim(st, NULL, 10, &claimed, &r), VB_OK);
+    cr_assert(!claimed);
     cr_assert_eq(store_close(st), VB_OK);
 }

@@ -429,8 +429,10 @@ static void run_forward(const char *cname, const char *weights, const char *mode
     char noise[200] = "";
     if (strcmp(mode, "train") == 0) /* PyTorch's masks: the case fixture itself */
         snprintf(noise, sizeof noise, " --noise " FIX "model_%s.safetensors", cname);
+    /* LeakSanitizer on (in the sanitizer build): forward leaked before */
     snprintf(cmd, sizeof cmd,
-             "./vadbench forward --model " FIX "model_%s.yaml --weights %s --input %s --output %s "
+             "ASAN_OPTIONS=detect_leaks=1 ./vadbench forward --model " FIX
+             "model_%s.yaml --weights %s --input %s --output %s "
              "--mode %s%s --threads 1 >%s 2>&1",
              cname, weights, in, out, mode, noise, log);
     int rc = system(cmd);

@@ -154,6 +154,9 @@ static void tiny_setup(Tiny *t) {
     cr_assert_eq(rundata_load(d, &t->ds), VB_OK, "%s", vb_errmsg());
 }
 
+/* What the last train() call's trainer_resume discarded ("" when nothing). */
+static char g_discarded[1024];
+
 /* Train to the end (or stop after `stop` steps); returns host params. */
 static float *train(Tiny *t, int threads, uint64_t seed, const char *ckpt, int64_t stop, size_t *n,
                     VbStatus *status, bool *stopped) {
@@ -172,6 +175,8 @@ static float *train(Tiny *t, int threads, uint64_t seed, const char *ckpt, int64
                  vb_errmsg());
     bool resumed;
     cr_assert_eq(trainer_resume(tr, &resumed), VB_OK, "%s", vb_errmsg());
+    snprintf(g_discarded, sizeof g_discarded, "%s",
+             trainer_discarded(tr) ? trainer_discarded(tr) : "");
     if (stop >= 0) trainer_stop_after(tr, stop);
     TrainResult res;
     *status = trainer_run(tr, &res);
@@ -258,31 +263,51 @@ Test(train_loop, planted_nan_stops_with_reason, .timeout = 60) {
     dataset_free(&t.ds);
 }
 
-Test(train_loop, corrupt_checkpoint_is_refused, .timeout = 60) {
+/* A checkpoint that can never be resumed — not a checkpoint at all, or one
+ * with a flipped parameter bit (the checksum) — is discarded with a message
+ * naming it, and the cell starts over: its result is the uninterrupted
+ * run's, not one computed from damaged weights (which resumed silently
+ * before checkpoints carried a checksum). */
+Test(train_loop, corrupt_checkpoint_is_discarded_and_recomputed, .timeout = 120) {
     Tiny t;
     tiny_setup(&t);
+    t.rc.train.epochs = 1;
     const char *ck = "tests/tmp/train_corrupt.ckpt";
     FILE *f = fopen(ck, "wb");
     cr_assert_not_null(f);
     fputs("not a checkpoint at all", f);
     fclose(f);
-    kthreads_set(1);
-    CellData cd;
-    cr_assert_eq(celldata_open(&t.ds, &t.rc, &t.h, 1, &cd), VB_OK);
-    ModelConfig mc = t.rc.model;
-    mc.classes = cd.nmodel;
-    Hybrid m;
-    cr_assert_eq(hybrid_build(&m, &mc, kops_cpu(), 4, 2), VB_OK);
-    TrainData td = {cd.train, cd.train_eval, cd.val, cd.class_map, cd.normal_model, cd.counts};
-    Trainer *tr;
-    cr_assert_eq(trainer_new(&m, &t.rc.train, &td, 1, ck, "h", &tr), VB_OK);
-    bool resumed;
-    VbStatus s = trainer_resume(tr, &resumed);
-    cr_assert_eq(s, VB_ERR_INPUT);
-    cr_assert(strstr(vb_errmsg(), ck) != NULL, "message does not name the file: %s", vb_errmsg());
-    trainer_free(tr);
-    hybrid_free(&m);
-    celldata_close(&cd);
+    size_t n, n2;
+    VbStatus s;
+    float *a = train(&t, 1, 3, NULL, -1, &n, &s, NULL);
+    cr_assert_eq(s, VB_OK, "%s", vb_errmsg());
+    float *b = train(&t, 1, 3, ck, -1, &n2, &s, NULL);
+    cr_assert_eq(s, VB_OK, "%s", vb_errmsg());
+    cr_assert(strstr(g_discarded, ck) && strstr(g_discarded, "discarded"), "%s", g_discarded);
+    tu_assert_bytes_equal(a, b, n * sizeof(float), "after a garbage checkpoint");
+    free(b);
+    /* a real checkpoint after 1 step, one bit of its parameters flipped */
+    bool stopped = false;
+    remove(ck); /* the run above finished and left its final checkpoint */
+    b = train(&t, 1, 3, ck, 1, &n2, &s, &stopped);
+    cr_assert(s == VB_OK && stopped, "%s", vb_errmsg());
+    free(b);
+    f = fopen(ck, "r+b");
+    cr_assert_not_null(f);
+    unsigned char len8[8];
+    cr_assert_eq(fread(len8, 1, 8, f), 8);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | len8[i];
+    cr_assert_eq(fseek(f, (long)(8 + hlen + 40), SEEK_SET), 0);
+    int byte = fgetc(f);
+    cr_assert_eq(fseek(f, (long)(8 + hlen + 40), SEEK_SET), 0);
+    fputc(byte ^ 0x10, f);
+    fclose(f);
+    b = train(&t, 1, 3, ck, -1, &n2, &s, NULL);
+    cr_assert_eq(s, VB_OK, "%s", vb_errmsg());
+    cr_assert(strstr(g_discarded, "checksum"), "a flipped bit was not noticed: '%s'", g_discarded);
+    tu_assert_bytes_equal(a, b, n * sizeof(float), "after a damaged checkpoint");
+    free(a), free(b);
     dataset_free(&t.ds);
 }
 

@@ -18,6 +18,7 @@
 
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
+#include "harness/experiment/experiment.h"
 #include "harness/report/report.h"
 #include "harness/store/store.h"
 
@@ -44,7 +45,7 @@ int cmd_baseline(int argc, char **argv) {
     if (show && (experiment || variant))
         return cli_usage_error(cmd, "baseline show takes only NAME (and --db)");
     Store *st;
-    s = store_open(db ? db : store_default_path(), STORE_EXISTING, &st);
+    s = store_open(db ? db : store_default_path(), show ? STORE_READONLY : STORE_EXISTING, &st);
     if (s != VB_OK) return cli_fail(cmd->name, s);
     int64_t *ids = NULL;
     int n = 0;
@@ -305,7 +306,7 @@ int cmd_check(int argc, char **argv) {
         else if (a.runs && !parse_ids(a.runs, &a))
             s = VB_FAIL(VB_ERR_USAGE, "--runs expects run ids separated by commas, got '%s'",
                         a.runs);
-        else if (a.factor != 0 && !(a.factor > 1.0 && isfinite(a.factor)))
+        else if (a.factor != 0 && !vb_valid_latency_factor(a.factor))
             s = VB_FAIL(VB_ERR_USAGE, "--latency-factor must be a number > 1, got %g", a.factor);
     }
     if (s != VB_OK) {
@@ -314,7 +315,7 @@ int cmd_check(int argc, char **argv) {
         rc = 0;
     } else {
         Store *st;
-        s = store_open(a.db ? a.db : store_default_path(), STORE_EXISTING, &st);
+        s = store_open(a.db ? a.db : store_default_path(), STORE_READONLY, &st);
         if (s != VB_OK) {
             rc = check_error(cmd, json, s, false);
         } else {

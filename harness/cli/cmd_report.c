@@ -32,7 +32,7 @@ int cmd_report(int argc, char **argv) {
     if (out && !*out) return cli_usage_error(cmd, "--out needs a directory");
     if (templates && !*templates) return cli_usage_error(cmd, "--templates needs a directory");
     Store *st;
-    s = store_open(db ? db : store_default_path(), STORE_EXISTING, &st);
+    s = store_open(db ? db : store_default_path(), STORE_READONLY, &st);
     if (s != VB_OK) return cli_fail(cmd->name, s);
     ReportOptions o = {
         .experiment = pos[0], .out_dir = out, .gnuplot = NULL, .templates = templates};

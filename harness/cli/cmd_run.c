@@ -6,6 +6,7 @@
 #include "harness/cli/cli.h"
 #include "harness/cli/commands.h"
 #include "harness/run/run.h"
+#include "harness/store/store.h"
 
 int cmd_run(int argc, char **argv) {
     const CliCommand *cmd = cli_find("run");
@@ -23,6 +24,8 @@ int cmd_run(int argc, char **argv) {
                      {"threads", CLI_INT, &o.threads},
                      {"dry-run", CLI_FLAG, &o.dry_run},
                      {"quiet", CLI_FLAG, &o.quiet},
+                     {"retry-failed", CLI_FLAG, &o.retry_failed},
+                     {"lease", CLI_DOUBLE, &o.lease_s},
                      {NULL, 0, NULL}};
     char *files[64];
     int nfiles;
@@ -47,21 +50,31 @@ int cmd_run(int argc, char **argv) {
     }
     o.cells = cells.v, o.ncells = cells.n;
     if (o.threads < 0) return cli_usage_error(cmd, "--threads must be positive");
+    if (o.lease_s != 0 && !(o.lease_s >= 1 && o.lease_s <= STORE_LEASE_MAX_S))
+        return cli_usage_error(cmd, "--lease expects seconds between 1 and 3600");
     runner_install_signals();
     RunnerSummary sum;
     s = runner_run((const char *const *)files, nfiles, &o, &sum);
-    if (s != VB_OK) return cli_fail("run", s);
-    if (o.dry_run) return 0;
+    if (s != VB_OK) {
+        int rc = cli_fail("run", s);
+        return sum.stopped ? 130 : rc;
+    }
+    if (o.dry_run) return sum.stopped ? 130 : 0;
+    int earlier = sum.failed_total - sum.failed;
     fprintf(stderr,
-            "vadbench run: %d cells selected: %d ran, %d already done, %d failed, %d interrupted\n",
-            sum.cells, sum.ran, sum.skipped, sum.failed, sum.interrupted);
-    if (runner_requeue_exit(&sum)) {
+            "vadbench run: %d cells selected: %d ran, %d already done, %d failed, %d "
+            "interrupted\n",
+            sum.cells, sum.ran, sum.skipped, sum.failed_total, sum.interrupted);
+    if (earlier > 0)
+        fprintf(stderr,
+                "vadbench run: %d of the failed cells failed in an earlier run; `vadbench run "
+                "--retry-failed` runs them again (`vadbench runs --status failed` says why)\n",
+                earlier);
+    int rc = runner_exit_status(&sum);
+    if (rc == RUNNER_EXIT_REQUEUE)
         fprintf(stderr,
                 "vadbench run: stopped by SIGUSR1 for a requeue; checkpoints are written, "
                 "the same command resumes the cells (exit %d)\n",
                 RUNNER_EXIT_REQUEUE);
-        return RUNNER_EXIT_REQUEUE;
-    }
-    if (sum.interrupted) return 130;
-    return sum.failed ? 1 : 0;
+    return rc;
 }

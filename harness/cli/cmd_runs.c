@@ -269,7 +269,7 @@ static int browse_parse(const CliCommand *cmd, int argc, char **argv, BrowseOpts
 }
 
 static int open_store(const CliCommand *cmd, const BrowseOpts *o, Store **st) {
-    VbStatus s = store_open(o->db ? o->db : store_default_path(), STORE_EXISTING, st);
+    VbStatus s = store_open(o->db ? o->db : store_default_path(), STORE_READONLY, st);
     return s == VB_OK ? -1 : cli_fail(cmd->name, s);
 }
 
@@ -399,6 +399,26 @@ static int curve_end(const StoreMetricList *l, int i) {
 
 static void kv(const char *k, const char *v) { printf("  %-12s %s\n", k, v && *v ? v : "-"); }
 
+/* "resumed  2 times: from step 40 at T on HOST (git SHA); ..." */
+static void show_resumes(const StoreRun *r) {
+    json_t *a = r->resumes ? json_loads(r->resumes, 0, NULL) : NULL;
+    size_t n = json_array_size(a);
+    if (n > 0) {
+        printf("  %-12s %zu time%s:", "resumed", n, n == 1 ? "" : "s");
+        for (size_t i = 0; i < n; i++) {
+            json_t *e = json_array_get(a, i);
+            const char *at = json_string_value(json_object_get(e, "at"));
+            const char *host = json_string_value(json_object_get(e, "host"));
+            const char *sha = json_string_value(json_object_get(e, "git_sha"));
+            printf("%s from step %lld at %s on %s (git %s)", i ? ";" : "",
+                   (long long)json_integer_value(json_object_get(e, "step")), at ? at : "?",
+                   host ? host : "?", sha ? sha : "?");
+        }
+        putchar('\n');
+    }
+    json_decref(a);
+}
+
 static void show_text(const ShowData *d) {
     const StoreRun *r = &d->run;
     char buf[1024], name[512];
@@ -440,6 +460,7 @@ static void show_text(const ShowData *d) {
                  r->slurm_node ? r->slurm_node : "-");
         kv("slurm", buf);
     }
+    show_resumes(r);
     printf("\nfinal metrics\n");
     int nf = 0;
     for (int i = 0; i < d->metrics.n; i++) {
@@ -507,6 +528,9 @@ static void show_json(const ShowData *d) {
     json_object_set_new(o, "seed", json_integer((json_int_t)r->seed));
     json_object_set_new(o, "status", json_string(store_status_name(r->status)));
     json_object_set_new(o, "attempts", json_integer(r->attempts));
+    json_t *resumes = r->resumes ? json_loads(r->resumes, 0, NULL) : NULL;
+    json_object_set_new(o, "resumes", resumes ? resumes : json_array());
+    json_object_set_new(o, "transient", json_boolean(r->transient));
     json_object_set_new(o, "config_hash", jstr(r->config_hash));
     json_object_set_new(o, "created", jstr(r->created));
     json_object_set_new(o, "started", jstr(r->started));

@@ -6,7 +6,8 @@ const CliCommand cli_commands[] = {
     {"help", "describe the commands (`vadbench help CMD` for one)", "help [COMMAND]", NULL},
     {"run", "run experiment matrices (train, evaluate, measure, record)",
      "run FILE... [--dry-run] [--only PATTERN] [--shard i/n] [--cell HASH]... [--backend cpu|cuda]\n"
-     "        [--threads N] [--db PATH] [--checkpoint-dir DIR] [--mirror PATH] [--quiet]\n\n"
+     "        [--threads N] [--db PATH] [--checkpoint-dir DIR] [--mirror PATH] [--quiet]\n"
+     "        [--retry-failed] [--lease SECONDS]\n\n"
      "Runs every cell (variant x holdout x seed) of each experiment file; cells already done\n"
      "in the database are skipped, interrupted ones resume from their checkpoint, failed ones\n"
      "are recorded with the reason while the rest go on. --only matches fnmatch patterns\n"
@@ -18,11 +19,24 @@ const CliCommand cli_commands[] = {
      "--mirror writes a consistent copy of the database to PATH before every checkpoint (a\n"
      "node-local database mirrored to shared storage: a task killed with its node resumes\n"
      "from its checkpoint with every metric logged up to it).\n"
-     "Several processes may share one database. Exit 1 when a cell failed, 130 when\n"
-     "interrupted (Ctrl-C, SIGTERM: the checkpoint is written and the cell left resumable),\n"
-     "75 when SIGUSR1 (Slurm's warning before a time limit or preemption) stopped a cell the\n"
-     "same way: run the same command again (a requeue) to resume it.",
+     "Failed cells stay failed until --retry-failed queues them again from the beginning\n"
+     "(their checkpoints are deleted); a cell failed by a passing cause (disk full, out of\n"
+     "memory) is queued again by the next run without asking. Several processes may share\n"
+     "one database: a claimed cell's lease (--lease, default 120 s) is renewed every quarter\n"
+     "lease for as long as the cell runs; a lost runner's cell is taken over when its lease\n"
+     "ends. Exit status, first that applies: 130 when interrupted (Ctrl-C, SIGTERM: the\n"
+     "checkpoint is written and the cell left resumable; a second signal, or one outside a\n"
+     "cell, exits at once), 75 when SIGUSR1 (Slurm's warning before a time limit or\n"
+     "preemption) stopped a cell the same way or left cells to run: run the same command\n"
+     "again (a requeue) to resume them; 1 when a selected cell is failed (in this run or an\n"
+     "earlier one).",
      cmd_run},
+    {"retry", "queue failed runs again from the beginning",
+     "retry RUN... [--db PATH]\n\n"
+     "RUN is a run id or at least 4 hex digits of its config hash (see `vadbench runs --status\n"
+     "failed`). Each must be failed; it is queued again with its error, metrics and\n"
+     "checkpoint cleared, and the next `vadbench run` of its experiment file runs it.",
+     cmd_retry},
     {"forward", "run a model on a safetensors input (weights in and out of PyTorch)",
      "forward --model FILE.yaml [--variant NAME] [--weights W.safetensors] --input X.safetensors\n"
      "        --output Y.safetensors [--mode eval|train] [--noise N.safetensors] [--seed S]\n"

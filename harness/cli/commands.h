@@ -10,6 +10,7 @@ int cmd_show(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_check(int argc, char **argv);

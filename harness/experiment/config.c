@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datasets/safeio.h"
+#include "harness/experiment/validate.h"
+#include "harness/experiment/yaml_guard.h"
+
 #define MC(f) offsetof(ModelConfig, f)
 #define ANY 0, 0
 
@@ -121,65 +125,9 @@ VbStatus cfg_fail_at(const char *file, struct fy_node *n, const char *fmt, ...) 
 
 /* ---- parsing ---- */
 
-/* libfyaml reports errors through a diagnostic object; collect its first
- * error (with its position) instead of letting it print. */
-typedef struct DiagCapture {
-    char text[1024];
-    bool have;
-} DiagCapture;
-
-static void diag_capture(struct fy_diag *diag, void *user, const char *buf, size_t len) {
-    (void)diag;
-    DiagCapture *c = user;
-    if (c->have) return;
-    size_t n = len < sizeof c->text - 1 ? len : sizeof c->text - 1;
-    memcpy(c->text, buf, n);
-    c->text[n] = 0;
-    c->text[strcspn(c->text, "\n")] = 0;
-    c->have = n > 0;
-}
-
-VbStatus cfg_load(const char *path, struct fy_document **out) {
-    *out = NULL;
-    FILE *f = fopen(path, "r");
-    if (!f) return vb_fail_plain(VB_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    fclose(f);
-    DiagCapture cap = {{0}, false};
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = diag_capture;
-    dcfg.user = &cap;
-    dcfg.level = FYET_ERROR;
-    dcfg.colorize = false;
-    dcfg.show_source = false;
-    dcfg.show_position = true;
-    dcfg.show_type = false;
-    dcfg.show_module = false;
-    struct fy_diag *diag = fy_diag_create(&dcfg);
-    struct fy_parse_cfg pcfg = {0};
-    pcfg.flags = FYPCF_QUIET;
-    pcfg.diag = diag;
-    struct fy_document *doc = fy_document_build_from_file(&pcfg, path);
-    if (diag) fy_diag_destroy(diag);
-    if (!doc) {
-        /* libfyaml's text is "FILE:LINE:COL: error: message" (1-based) */
-        int line = 0, col = 0, used = 0;
-        const char *t = cap.text;
-        while (*t == ' ') t++;
-        if (strncmp(t, path, strlen(path)) == 0 && t[strlen(path)] == ':') t += strlen(path) + 1;
-        if (cap.have && sscanf(t, "%d:%d:%n", &line, &col, &used) == 2 && used > 0) {
-            const char *msg = t + used;
-            while (*msg == ' ') msg++;
-            if (strncmp(msg, "error: ", 7) == 0) msg += 7;
-            return vb_fail_plain(VB_ERR_INPUT, "%s:%d:%d: YAML syntax: %s", path, line, col, msg);
-        }
-        return vb_fail_plain(VB_ERR_INPUT, "%s: not valid YAML%s%s", path, cap.have ? ": " : "",
-                             cap.text);
-    }
-    *out = doc;
-    return VB_OK;
-}
+/* Every YAML file goes through the guard: bounded, checked bytes, one
+ * document, no tags, anchors, aliases or duplicate keys (yaml_guard.h). */
+VbStatus cfg_load(const char *path, struct fy_document **out) { return yaml_guard_load(path, out); }
 
 static int edit_distance(const char *a, const char *b) {
     int la = (int)strlen(a), lb = (int)strlen(b);
@@ -247,30 +195,25 @@ const char *cfg_choice_name(const CfgKey *k, int value) {
     return k->choices[value];
 }
 
-static bool parse_int(const char *v, long *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 0);
-    if (errno || end == v || *end) return false;
-    *out = x;
-    return true;
+/* Scalars are spelled as YAML 1.2 writes them (validate.h); *why gets a
+ * hint for spellings that other readers take differently. */
+static bool parse_int(const char *v, long *out, const char **why) {
+    return vb_text_integer(v, out, why);
 }
 
-bool cfg_parse_number(const char *v, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !isfinite(x)) return false;
-    *out = x;
-    return true;
+bool cfg_parse_number(const char *v, double *out) { return vb_text_number(v, out, NULL); }
+
+static bool parse_double(const char *v, double *out, const char **why) {
+    return vb_text_number(v, out, why);
 }
 
 static VbStatus read_scalar_int(const CfgSchema *s, const CfgKey *k, const char *file,
                                 struct fy_node *v, long *out) {
-    const char *txt = fy_node_is_scalar(v) ? fy_node_get_scalar0(v) : NULL;
-    if (!txt || !parse_int(txt, out))
-        return cfg_fail_at(file, v, "%s.%s: expected an integer%s%s%s", s->section, k->key,
-                           txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
+    const char *txt = fy_node_is_scalar(v) ? fy_node_get_scalar0(v) : NULL, *why = "";
+    if (!txt || !parse_int(txt, out, &why))
+        return cfg_fail_at(file, v, "%s.%s: expected an integer%s%s%s%s%s%s", s->section, k->key,
+                           txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "", *why ? " (" : "",
+                           why, *why ? ")" : "");
     if (*out < k->min || *out > k->max)
         return cfg_fail_at(file, v, "%s.%s: %ld is out of range [%g, %g]", s->section, k->key, *out,
                            k->min, k->max);
@@ -290,22 +233,24 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
     }
     case CFG_FLOAT: {
         double x;
-        if (!txt || !cfg_parse_number(txt, &x))
-            return cfg_fail_at(file, v, "%s.%s: expected a number%s%s%s", s->section, k->key,
-                               txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "");
+        const char *why = "";
+        if (!txt || !parse_double(txt, &x, &why))
+            return cfg_fail_at(file, v, "%s.%s: expected a number%s%s%s%s%s%s", s->section, k->key,
+                               txt ? ", got '" : "", txt ? txt : "", txt ? "'" : "",
+                               *why ? " (" : "", why, *why ? ")" : "");
         if (x < k->min || x > k->max)
             return cfg_fail_at(file, v, "%s.%s: %g is out of range [%g, %g]", s->section, k->key, x,
                                k->min, k->max);
         *(double *)field = x;
         return VB_OK;
     }
-    case CFG_BOOL:
-        if (txt && (!strcmp(txt, "true") || !strcmp(txt, "yes") || !strcmp(txt, "on")))
-            *(bool *)field = true;
-        else if (txt && (!strcmp(txt, "false") || !strcmp(txt, "no") || !strcmp(txt, "off")))
-            *(bool *)field = false;
-        else return cfg_fail_at(file, v, "%s.%s: expected true or false", s->section, k->key);
+    case CFG_BOOL: {
+        const char *why = "";
+        if (!vb_text_bool(txt, (bool *)field, &why))
+            return cfg_fail_at(file, v, "%s.%s: expected true or false%s%s%s", s->section, k->key,
+                               *why ? " (" : "", why, *why ? ")" : "");
         return VB_OK;
+    }
     case CFG_CHOICE: {
         char list[256];
         choice_list(k->choices, list, sizeof list);
@@ -320,6 +265,10 @@ static VbStatus read_value(const CfgSchema *s, const CfgKey *k, const char *file
     }
     case CFG_STRING:
         if (!txt) return cfg_fail_at(file, v, "%s.%s: expected a string", s->section, k->key);
+        if (!safeio_printable_name(txt))
+            return cfg_fail_at(file, v,
+                               "%s.%s: holds a control character (a line break, tab or \\0)",
+                               s->section, k->key);
         if (strlen(txt) >= k->size)
             return cfg_fail_at(file, v, "%s.%s: longer than %zu characters", s->section, k->key,
                                k->size - 1);

@@ -49,7 +49,8 @@ VbStatus cfg_fail_at(const char *file, struct fy_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The text of a scalar node; NULL for anything else (or NULL). */
 const char *cfg_scalar(struct fy_node *n);
-/* A finite number (strtod syntax, the whole text); false otherwise. */
+/* A finite number spelled as YAML 1.2 writes it (validate.h: no nan, inf,
+ * hex or leading zeros), the whole text; false otherwise. */
 bool cfg_parse_number(const char *text, double *out);
 
 /* Parse a YAML file; syntax errors come back as "FILE:LINE:COL: message". */

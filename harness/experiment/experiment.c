@@ -116,6 +116,11 @@ static VbStatus parse_holdouts(Experiment *e, const char *file, struct fy_node *
                                    "holdouts: unknown key '%s' (name, classes)", k ? k : "?");
         }
         if (!cfg_scalar(nm)) return cfg_fail_at(file, item, "holdouts: a holdout needs a `name`");
+        if (!vb_valid_name(cfg_scalar(nm)))
+            return cfg_fail_at(file, nm,
+                               "holdouts: a name is 1-%d letters, digits, _ - or . (it names "
+                               "cells and report rows)",
+                               VB_NAME_MAX);
         snprintf(o->name, EXP_NAME, "%s", cfg_scalar(nm));
         for (int j = 0; j < e->nholdouts; j++)
             if (!strcmp(e->holdout[j].name, o->name))
@@ -203,15 +208,6 @@ static VbStatus check_run_config(const char *file, struct fy_node *where, const 
     return VB_OK;
 }
 
-static bool valid_name(const char *s) {
-    if (!s || !*s || strlen(s) >= EXP_NAME) return false;
-    for (; *s; s++)
-        if (!(*s == '_' || *s == '-' || *s == '.' || (*s >= '0' && *s <= '9') ||
-              (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
-            return false;
-    return true;
-}
-
 static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c) {
     e->latency_factor = 1.5;
     if (!c) return VB_OK;
@@ -240,6 +236,8 @@ static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c
             while ((m = fy_node_sequence_iterate(vn, &i2))) {
                 if (!cfg_scalar(m))
                     return cfg_fail_at(file, m, "compare.metrics: expected metric names");
+                if (strlen(cfg_scalar(m)) >= 96)
+                    return cfg_fail_at(file, m, "compare.metrics: metric name too long");
                 snprintf(e->metrics[e->nmetrics++], 96, "%s", cfg_scalar(m));
             }
         } else if (k && !strcmp(k, "tolerances")) {
@@ -252,12 +250,14 @@ static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c
             while ((q = fy_node_mapping_iterate(vn, &i2))) {
                 const char *mk = cfg_scalar(fy_node_pair_key(q)),
                            *mv = cfg_scalar(fy_node_pair_value(q));
-                char *end = NULL;
-                double v = mv ? strtod(mv, &end) : -1;
-                if (!mk || !mv || *end || v < 0)
+                double v = -1;
+                if (!mk || !mv || !vb_text_number(mv, &v, NULL) || !vb_valid_tolerance(v))
                     return cfg_fail_at(
                         file, fy_node_pair_value(q) ? fy_node_pair_value(q) : fy_node_pair_key(q),
-                        "compare.tolerances: expected a non-negative number");
+                        "compare.tolerances: expected a finite non-negative number");
+                if (strlen(mk) >= sizeof e->tol[0].metric)
+                    return cfg_fail_at(file, fy_node_pair_key(q),
+                                       "compare.tolerances: metric name too long");
                 snprintf(e->tol[e->ntol].metric, 96, "%s", mk);
                 e->tol[e->ntol++].tol = v;
             }
@@ -265,11 +265,11 @@ static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c
             VB_TRY(claims_parse(file, vn, (const char(*)[64])e->variant, e->nvariants, &e->claims,
                                 &e->nclaims));
         } else if (k && !strcmp(k, "latency_factor")) {
-            char *end = NULL;
-            double v = cfg_scalar(vn) ? strtod(cfg_scalar(vn), &end) : 0;
-            if (!cfg_scalar(vn) || *end || v <= 1.0)
+            double v = 0;
+            if (!cfg_scalar(vn) || !vb_text_number(cfg_scalar(vn), &v, NULL) ||
+                !vb_valid_latency_factor(v))
                 return cfg_fail_at(file, vn ? vn : kn,
-                                   "compare.latency_factor: expected a number > 1");
+                                   "compare.latency_factor: expected a finite number > 1");
             e->latency_factor = v;
         } else {
             return cfg_fail_at(
@@ -278,6 +278,18 @@ static VbStatus parse_compare(Experiment *e, const char *file, struct fy_node *c
                 k ? k : "?");
         }
     }
+    return VB_OK;
+}
+
+/* Bounded expansion: a short file cannot ask for millions of cells. */
+static VbStatus check_matrix_size(const Experiment *e, const char *file) {
+    uint64_t cells = (uint64_t)e->nvariants * (uint64_t)e->nholdouts * (uint64_t)e->nseeds;
+    if (cells > EXP_MAX_CELLS)
+        return vb_fail_plain(VB_ERR_INPUT,
+                             "%s: %d variants x %d holdouts x %d seeds = %llu cells, more than the "
+                             "%d one file may hold; split it",
+                             file, e->nvariants, e->nholdouts, e->nseeds, (unsigned long long)cells,
+                             EXP_MAX_CELLS);
     return VB_OK;
 }
 
@@ -295,9 +307,8 @@ static VbStatus slurm_word(const char *file, struct fy_node *kn, struct fy_node 
 static VbStatus slurm_int(const char *file, struct fy_node *kn, struct fy_node *vn, const char *key,
                           int lo, int hi, int *out) {
     const char *v = cfg_scalar(vn);
-    char *end = NULL;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || !*v || *end || x < lo || x > hi)
+    long x = 0;
+    if (!v || !vb_text_integer(v, &x, NULL) || x < lo || x > hi)
         return cfg_fail_at(file, vn ? vn : kn, "slurm.%s: expected an integer from %d to %d", key,
                            lo, hi);
     *out = (int)x;
@@ -375,9 +386,9 @@ static const char *TOP_KEYS[] = {"experiment", "description", "dataset", "holdou
 
 VbStatus experiment_load(const char *path, Experiment *e) {
     memset(e, 0, sizeof *e);
-    e->file = vb_xstrdup(path);
     struct fy_document *doc;
-    VB_TRY(cfg_load(path, &doc));
+    VB_TRY(cfg_load(path, &doc)); /* before anything is allocated: nothing leaks */
+    e->file = vb_xstrdup(path);
     struct fy_node *root = fy_document_root(doc);
     VbStatus st = VB_OK;
     if (!root || !fy_node_is_mapping(root)) {
@@ -405,7 +416,7 @@ VbStatus experiment_load(const char *path, Experiment *e) {
         }
     }
     struct fy_node *name = fy_node_mapping_lookup_by_string(root, "experiment", FY_NT);
-    if (!valid_name(cfg_scalar(name))) {
+    if (!vb_valid_name(cfg_scalar(name))) {
         VB_CHECK(cfg_fail_at(path, name,
                              "`experiment:` must name the experiment (letters, digits, _ - .)"));
     }
@@ -440,7 +451,7 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     while (vars && (pair = fy_node_mapping_iterate(vars, &it))) {
         struct fy_node *kn = fy_node_pair_key(pair);
         const char *vname = cfg_scalar(kn);
-        if (!valid_name(vname))
+        if (!vb_valid_name(vname))
             VB_CHECK(cfg_fail_at(path, kn, "variant names use letters, digits, _ - ."));
         snprintf(e->variant[e->nvariants], EXP_NAME, "%s", vname);
         VB_CHECK(resolve_variant(path, vars, vname, &base, &e->vcfg[e->nvariants], 0, kn));
@@ -456,10 +467,12 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     void *is = NULL;
     struct fy_node *sn;
     while (seeds && (sn = fy_node_sequence_iterate(seeds, &is))) {
-        char *end = NULL;
-        long v = cfg_scalar(sn) ? strtol(cfg_scalar(sn), &end, 10) : -1;
-        if (!cfg_scalar(sn) || *end || v < 0 || v > 2147483647L)
-            VB_CHECK(cfg_fail_at(path, sn, "seeds: expected non-negative integers"));
+        long v = -1;
+        const char *why = "";
+        if (!cfg_scalar(sn) || !vb_text_integer(cfg_scalar(sn), &v, &why) || v < 0 ||
+            v > 2147483647L)
+            VB_CHECK(cfg_fail_at(path, sn, "seeds: expected non-negative integers%s%s%s",
+                                 *why ? " (" : "", why, *why ? ")" : ""));
         for (int i = 0; i < e->nseeds; i++)
             if (e->seeds[i] == (int)v)
                 VB_CHECK(cfg_fail_at(path, sn, "seeds: %ld is listed twice", v));
@@ -476,15 +489,15 @@ VbStatus experiment_load(const char *path, Experiment *e) {
     }
     struct fy_node *th = fy_node_mapping_lookup_by_string(root, "threads", FY_NT);
     if (th) {
-        char *end = NULL;
-        long v = cfg_scalar(th) ? strtol(cfg_scalar(th), &end, 10) : -1;
-        if (!cfg_scalar(th) || *end || v < 0 || v > 4096)
+        long v = -1;
+        if (!cfg_scalar(th) || !vb_text_integer(cfg_scalar(th), &v, NULL) || v < 0 || v > 4096)
             VB_CHECK(
                 cfg_fail_at(path, th, "threads: expected a non-negative integer (0 = all cores)"));
         e->threads = (int)v;
     }
     VB_CHECK(parse_compare(e, path, fy_node_mapping_lookup_by_string(root, "compare", FY_NT)));
     VB_CHECK(parse_slurm(e, path, fy_node_mapping_lookup_by_string(root, "slurm", FY_NT)));
+    VB_CHECK(check_matrix_size(e, path));
 out:
     fy_document_destroy(doc);
     if (st != VB_OK) {

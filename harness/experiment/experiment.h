@@ -20,8 +20,10 @@
 #include "harness/experiment/claims.h"
 #include "harness/experiment/confighash.h"
 #include "harness/experiment/schema.h"
+#include "harness/experiment/validate.h"
 
 #define EXP_MAX_CLASSES 64
+#define EXP_MAX_CELLS 100000 /* variants x holdouts x seeds of one file */
 #define EXP_NAME 64
 
 typedef struct Holdout {

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/experiment/experiment.h"
+
 const char *check_verdict_name(CheckVerdict v) {
     switch (v) {
     case CHECK_OK: return "ok";
@@ -24,10 +26,8 @@ VbStatus check_parse_tolerance(const char *text, RepTol *out) {
                        "--tolerance expects METRIC=ABS (e.g. test.accuracy=0.02), "
                        "got '%s'",
                        text);
-    char *end;
-    errno = 0;
-    double v = strtod(eq + 1, &end);
-    if (errno || end == eq + 1 || *end || !(v >= 0) || !isfinite(v))
+    double v = -1;
+    if (!vb_text_number(eq + 1, &v, NULL) || !vb_valid_tolerance(v))
         return VB_FAIL(VB_ERR_USAGE,
                        "--tolerance %s: the tolerance must be a non-negative "
                        "number",

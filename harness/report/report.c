@@ -73,6 +73,40 @@ static void text_add(Text *t, const char *fmt, ...) {
 
 static const char *nz(const char *s) { return s && *s ? s : "unknown"; }
 
+/* What the data reader skipped or could not use, per run (the runner stores
+ * it as data/skipped_entries and data/classes_missing_a_split): numbers
+ * from fewer videos than the source holds must say so. */
+static void report_data_notes(Text *notes, const RepData *d) {
+    double skipped = 0, missing = 0;
+    int runs_skipping = 0, runs_missing = 0, resumed = 0;
+    for (int i = 0; i < d->nruns; i++) {
+        double v;
+        if (rep_final(&d->runs[i], "data", "skipped_entries", &v) && v > 0)
+            runs_skipping++, skipped = v > skipped ? v : skipped;
+        if (rep_final(&d->runs[i], "data", "classes_missing_a_split", &v) && v > 0)
+            runs_missing++, missing = v > missing ? v : missing;
+        resumed += d->runs[i].run.resumes != NULL;
+    }
+    if (runs_skipping)
+        text_add(notes,
+                 "Warning: %d run%s read data from which %.0f bad data entr%s skipped "
+                 "(`dataset.skip_bad`): their numbers come from fewer videos than the source "
+                 "holds (`vadbench data inspect --skip-bad` lists them).\n",
+                 runs_skipping, runs_skipping == 1 ? "" : "s", skipped,
+                 skipped == 1 ? "y was" : "ies were");
+    if (runs_missing)
+        text_add(notes,
+                 "Warning: in the data of %d run%s, %.0f class%s videos in only one of Train and "
+                 "Test.\n",
+                 runs_missing, runs_missing == 1 ? "" : "s", missing,
+                 missing == 1 ? " has" : "es have");
+    if (resumed)
+        text_add(notes,
+                 "%d run%s resumed from a checkpoint (bit-identical to an uninterrupted run; "
+                 "`vadbench show` lists when and where).\n",
+                 resumed, resumed == 1 ? " was" : "s were");
+}
+
 /* ---- sections ------------------------------------------------------------------ */
 
 static void section_overview(RepDoc *doc, const RepData *d, int vb, const RepPlots *pl,
@@ -116,6 +150,7 @@ static void section_overview(RepDoc *doc, const RepData *d, int vb, const RepPlo
                  "%d done run%s replaced by a newer run of the same cell (the experiment "
                  "file changed); only the newest counts.\n",
                  d->n_superseded, d->n_superseded == 1 ? " was" : "s were");
+    report_data_notes(&notes, d);
     if (*pl->note) text_add(&notes, "Figures: %s\n", pl->note);
     if (notes.s) rep_doc_list(doc, notes.s);
     free(notes.s);

@@ -6,7 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datasets/safeio.h"
 #include "models/safetensors.h"
+
+/* Version 2 adds "checksum": safeio_checksum of every tensor's bytes, the
+ * state, the config hash and the layout, chained in that order. */
+#define CKPT_VERSION "2"
+#define SUM_SEED 0x564243484B505431ull /* "VBCHKPT1" */
+
+static uint64_t ckpt_sum(const float *p, size_t np, const float *m, const float *v, size_t nt,
+                         const float *swa, const char *state, const char *hash,
+                         const char *layout) {
+    uint64_t h = safeio_checksum(p, np * sizeof(float), SUM_SEED);
+    h = safeio_checksum(m, nt * sizeof(float), h);
+    h = safeio_checksum(v, nt * sizeof(float), h);
+    if (swa) h = safeio_checksum(swa, np * sizeof(float), h);
+    h = safeio_checksum(state, strlen(state), h);
+    h = safeio_checksum(hash, strlen(hash), h);
+    return safeio_checksum(layout, strlen(layout), h);
+}
 
 void ckpt_layout_digest(const ParamTable *pt, char out[17]) {
     uint64_t h = 0xCBF29CE484222325ull;
@@ -54,21 +72,60 @@ VbStatus ckpt_save(const char *path, const Hybrid *m, const AdamW *o, const floa
     json_decref(j);
     char layout[17];
     ckpt_layout_digest(pt, layout);
-    st_writer_meta(w, "vadbench.checkpoint", "1");
-    st_writer_meta(w, "config_hash", config_hash ? config_hash : "");
+    const char *hash = config_hash ? config_hash : "";
+    char sum[17];
+    snprintf(sum, sizeof sum, "%016llx",
+             (unsigned long long)ckpt_sum(p, pt->total, mm, vv, o->n, sw, state, hash, layout));
+    st_writer_meta(w, "vadbench.checkpoint", CKPT_VERSION);
+    st_writer_meta(w, "config_hash", hash);
     st_writer_meta(w, "layout", layout);
     st_writer_meta(w, "state", state);
+    st_writer_meta(w, "checksum", sum);
     VbStatus st = st_writer_write(w, path);
     st_writer_free(w);
     free(state), free(p), free(mm), free(vv), free(sw);
     return st;
 }
 
-static VbStatus read_flat(const StFile *f, const char *name, const KOps *k, float *dst, size_t n) {
-    float *h = vb_xmalloc(n * sizeof(float) + 4);
-    VbStatus st = st_read_f32_named(f, name, h, (int64_t)n);
-    if (st == VB_OK) k->upload(dst, h, n * sizeof(float));
-    free(h);
+/* A named tensor of exactly n floats into a new host buffer. */
+static VbStatus read_host(const StFile *f, const char *name, size_t n, float **out) {
+    *out = malloc(n * sizeof(float) + 4);
+    if (!*out) return vb_fail_plain(VB_ERR_NOMEM, "%s: out of memory reading '%s'", f->path, name);
+    return st_read_f32_named(f, name, *out, (int64_t)n);
+}
+
+static VbStatus parse_state(const char *path, const char *state, CkptState *s) {
+    json_error_t err;
+    json_t *j = json_loads(state, 0, &err);
+    json_int_t step, epoch, le, lb, as;
+    int swan, bad, be, svdd_on, fin;
+    double r2, secs;
+    const char *best;
+    VbStatus st = VB_OK;
+    if (!j ||
+        json_unpack(j, "{sI sI sI sI sI si sb sf si si sf sb ss}", "step", &step, "epoch", &epoch,
+                    "loader_epoch", &le, "loader_batch", &lb, "adam_step", &as, "swa_n", &swan,
+                    "svdd_on", &svdd_on, "svdd_r2", &r2, "bad_epochs", &bad, "best_epoch", &be,
+                    "seconds", &secs, "finished", &fin, "best_metric", &best) != 0) {
+        st = vb_fail_plain(VB_ERR_INPUT, "%s: checkpoint state is malformed", path);
+    } else if (step < 0 || epoch < 0 || epoch > 100000000 || le < 0 || lb < 0 || as < 0 ||
+               swan < 0 || bad < 0 ||
+               (json_is_integer(json_object_get(j, "epoch_loss_n")) &&
+                json_integer_value(json_object_get(j, "epoch_loss_n")) < 0)) {
+        st = vb_fail_plain(VB_ERR_INPUT, "%s: checkpoint state holds impossible values", path);
+    } else {
+        memset(s, 0, sizeof *s);
+        s->step = step, s->epoch = (int)epoch, s->loader_epoch = (uint64_t)le;
+        s->loader_batch = (uint64_t)lb, s->adam_step = as, s->swa_n = swan;
+        s->svdd_on = svdd_on, s->svdd_r2 = r2, s->bad_epochs = bad, s->best_epoch = be;
+        s->seconds = secs, s->finished = fin;
+        s->best_metric = strtod(best, NULL);
+        /* files written before these existed read as 0 */
+        json_t *ls = json_object_get(j, "epoch_loss_sum"), *ln = json_object_get(j, "epoch_loss_n");
+        s->epoch_loss_sum = json_is_number(ls) ? json_number_value(ls) : 0;
+        s->epoch_loss_n = json_is_integer(ln) ? json_integer_value(ln) : 0;
+    }
+    json_decref(j);
     return st;
 }
 
@@ -79,10 +136,17 @@ VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState 
     VbStatus st = VB_OK;
     const char *magic = st_meta(&f, "vadbench.checkpoint"), *hash = st_meta(&f, "config_hash");
     const char *layout = st_meta(&f, "layout"), *state = st_meta(&f, "state");
+    const char *sum = st_meta(&f, "checksum");
     char mine[17];
     ckpt_layout_digest(&m->pt, mine);
     if (!magic || !hash || !layout || !state)
         st = vb_fail_plain(VB_ERR_INPUT, "%s: not a vadbench checkpoint (metadata missing)", path);
+    else if (strcmp(magic, "1") != 0 && strcmp(magic, CKPT_VERSION) != 0)
+        st = vb_fail_plain(VB_ERR_INPUT,
+                           "%s: checkpoint format '%.16s' is not one this vadbench reads", path,
+                           magic);
+    else if (strcmp(magic, "1") != 0 && !sum)
+        st = vb_fail_plain(VB_ERR_INPUT, "%s: checkpoint has no checksum", path);
     else if (config_hash && strcmp(hash, config_hash) != 0 &&
              !(alias_hash && strcmp(hash, alias_hash) == 0))
         st =
@@ -92,44 +156,39 @@ VbStatus ckpt_load(const char *path, Hybrid *m, AdamW *o, float *swa, CkptState 
         st = vb_fail_plain(VB_ERR_INPUT,
                            "%s: checkpoint's parameter layout %s does not match this model's %s",
                            path, layout, mine);
-    json_t *j = NULL;
+    /* everything is read and verified on the host before the model is touched,
+     * so a refused checkpoint leaves the model as it was */
+    CkptState got;
+    if (st == VB_OK) st = parse_state(path, state, &got);
+    float *hp = NULL, *hm = NULL, *hv = NULL, *hs = NULL;
+    if (st == VB_OK) st = read_host(&f, "params", m->pt.total, &hp);
+    if (st == VB_OK) st = read_host(&f, "adam.m", o->n, &hm);
+    if (st == VB_OK) st = read_host(&f, "adam.v", o->n, &hv);
+    if (st == VB_OK && st_find(&f, "swa")) st = read_host(&f, "swa", m->pt.total, &hs);
+    if (st == VB_OK && sum) {
+        char want[17];
+        snprintf(
+            want, sizeof want, "%016llx",
+            (unsigned long long)ckpt_sum(hp, m->pt.total, hm, hv, o->n, hs, state, hash, layout));
+        if (strcmp(sum, want) != 0)
+            st =
+                vb_fail_plain(VB_ERR_INPUT,
+                              "%s: checkpoint checksum %.16s does not match its contents (%s): the "
+                              "file is damaged",
+                              path, sum, want);
+    }
     if (st == VB_OK) {
-        json_error_t err;
-        j = json_loads(state, 0, &err);
-        json_int_t step, epoch, le, lb, as;
-        int swan, bad, be, svdd_on, fin;
-        double r2, secs;
-        const char *best;
-        if (!j || json_unpack(j, "{sI sI sI sI sI si sb sf si si sf sb ss}", "step", &step, "epoch",
-                              &epoch, "loader_epoch", &le, "loader_batch", &lb, "adam_step", &as,
-                              "swa_n", &swan, "svdd_on", &svdd_on, "svdd_r2", &r2, "bad_epochs",
-                              &bad, "best_epoch", &be, "seconds", &secs, "finished", &fin,
-                              "best_metric", &best) != 0) {
-            st = vb_fail_plain(VB_ERR_INPUT, "%s: checkpoint state is malformed", path);
-        } else {
-            memset(s, 0, sizeof *s);
-            s->step = step, s->epoch = (int)epoch, s->loader_epoch = (uint64_t)le;
-            s->loader_batch = (uint64_t)lb, s->adam_step = as, s->swa_n = swan;
-            s->svdd_on = svdd_on, s->svdd_r2 = r2, s->bad_epochs = bad, s->best_epoch = be;
-            s->seconds = secs, s->finished = fin;
-            s->best_metric = strtod(best, NULL);
-            json_t *ls = json_object_get(j, "epoch_loss_sum"),
-                   *ln = json_object_get(j, "epoch_loss_n");
-            s->epoch_loss_sum = json_is_number(ls) ? json_number_value(ls) : 0;
-            s->epoch_loss_n = json_is_integer(ln) ? json_integer_value(ln) : 0;
-        }
+        const KOps *k = m->net.k;
+        k->upload(m->pt.data, hp, m->pt.total * sizeof(float));
+        hybrid_weights_changed(m); /* packed copies of the weights are stale */
+        k->upload(o->m, hm, o->n * sizeof(float));
+        k->upload(o->v, hv, o->n * sizeof(float));
+        if (swa && hs) k->upload(swa, hs, m->pt.total * sizeof(float));
+        else if (swa) k->zero(swa, m->pt.total * sizeof(float));
+        *s = got;
+        o->step = s->adam_step;
     }
-    json_decref(j);
-    const KOps *k = m->net.k;
-    if (st == VB_OK) st = read_flat(&f, "params", k, m->pt.data, m->pt.total);
-    hybrid_weights_changed(m);
-    if (st == VB_OK) st = read_flat(&f, "adam.m", k, o->m, o->n);
-    if (st == VB_OK) st = read_flat(&f, "adam.v", k, o->v, o->n);
-    if (st == VB_OK && swa) {
-        if (st_find(&f, "swa")) st = read_flat(&f, "swa", k, swa, m->pt.total);
-        else k->zero(swa, m->pt.total * sizeof(float));
-    }
-    if (st == VB_OK) o->step = s->adam_step;
+    free(hp), free(hm), free(hv), free(hs);
     if (st != VB_OK && strncmp(vb_errmsg(), path, strlen(path)) != 0) vb_wrap(st, "%s", path);
     st_close(&f);
     return st;

@@ -2,9 +2,13 @@
  * safetensors file written atomically (temp file + fsync + rename):
  * parameters and buffers (flat), AdamW moments, the SWA average, and a JSON
  * state (step, epoch, loader position, Adam step, SWA count, SVDD state,
- * early-stopping state, elapsed time, the running epoch loss) in the metadata, with the run's config
- * hash and a digest of the parameter layout. Loading refuses a file whose
- * hash or layout differs, or that is truncated or malformed, naming it. */
+ * early-stopping state, elapsed time, the running epoch loss) in the
+ * metadata, with the run's config hash, a digest of the parameter layout
+ * and a checksum of all of it. Loading reads and verifies everything on the
+ * host first and refuses (VB_ERR_INPUT, naming the file) one whose hash or
+ * layout differs, whose checksum does not match its bytes, or that is
+ * truncated or malformed; the model and optimiser are left untouched then.
+ * Checkpoints of format 1 (before checksums) are still read. */
 #ifndef VB_CHECKPOINT_H
 #define VB_CHECKPOINT_H
 

@@ -2,6 +2,7 @@
 #include "harness/run/rundata.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,50 @@ char *rundata_identity(const DataConfig *d) {
     return s;
 }
 
+/* What a reader skipped or discarded is printed, never silent: bad entries
+ * (dataset.skip_bad), damage, a discarded frame cache, removed temporary
+ * files, and classes left without Train or Test videos. */
+void rundata_print_notes(const Dataset *ds, const char *cache_note, int orphans) {
+    const char *src = ds->source ? ds->source : "the data set";
+    if (ds->skipped)
+        fprintf(stderr, "vadbench: warning: %s: %llu bad entr%s skipped (dataset.skip_bad)\n", src,
+                (unsigned long long)ds->skipped, ds->skipped == 1 ? "y" : "ies");
+    if (ds->warning[0]) fprintf(stderr, "vadbench: warning: %s\n", ds->warning);
+    if (cache_note && cache_note[0]) fprintf(stderr, "vadbench: warning: %s\n", cache_note);
+    if (orphans > 0)
+        fprintf(stderr, "vadbench: removed %d temporary cache file%s left by killed processes\n",
+                orphans, orphans == 1 ? "" : "s");
+    if (ds->nclasses <= 0 || ds->nclasses > DS_MAX_CLASSES) return;
+    uint64_t tv[DS_MAX_CLASSES], te[DS_MAX_CLASSES], fr[DS_MAX_CLASSES];
+    dataset_counts(ds, DS_TRAIN, tv, fr);
+    dataset_counts(ds, DS_TEST, te, fr);
+    for (int c = 0; c < ds->nclasses; c++)
+        if (!tv[c] != !te[c])
+            fprintf(stderr, "vadbench: warning: %s: class %s has no %s videos\n", src,
+                    ds->classes[c], tv[c] ? "Test" : "Train");
+}
+
+int rundata_classes_missing_a_split(const Dataset *ds) {
+    if (ds->nclasses <= 0 || ds->nclasses > DS_MAX_CLASSES) return 0;
+    uint64_t tv[DS_MAX_CLASSES], te[DS_MAX_CLASSES], fr[DS_MAX_CLASSES];
+    dataset_counts(ds, DS_TRAIN, tv, fr);
+    dataset_counts(ds, DS_TEST, te, fr);
+    int n = 0;
+    for (int c = 0; c < ds->nclasses; c++) n += !tv[c] != !te[c];
+    return n;
+}
+
+/* The frames a model of dataset.size pixels reads must be that size: any
+ * other size would be read out of bounds or as garbage. */
+static VbStatus rundata_check_frames(const DataConfig *d, Dataset *ds) {
+    if (ds->frames.h == d->size && ds->frames.w == d->size) return VB_OK;
+    VbStatus st = vb_fail_plain(VB_ERR_INPUT, "%s: frames are %dx%d, dataset.size is %d",
+                                ds->source ? ds->source : data_source_names[d->source],
+                                ds->frames.w, ds->frames.h, d->size);
+    dataset_free(ds);
+    return st;
+}
+
 VbStatus rundata_load(const DataConfig *d, Dataset *ds) {
     dataset_init(ds);
     if (d->source == DATA_SYNTHETIC) {
@@ -52,11 +97,13 @@ VbStatus rundata_load(const DataConfig *d, Dataset *ds) {
         ucf_defaults(&o);
         o.normal = d->normal_class;
         o.skip_bad = d->skip_bad;
+        o.expect_size = d->size; /* the model's input: refused before anything is decoded */
         UcfReport rep;
         VbStatus st = ucf_read(path, &o, ds, &rep);
         if (st != VB_OK)
             return vb_wrap(st,
                            "reading the UCF-Crime data set (dataset.path or $VADBENCH_UCF_CRIME)");
+        rundata_print_notes(ds, rep.cache_note, rep.orphans_removed);
     } else {
         FmnistOptions o;
         fmnist_defaults(&o);
@@ -79,7 +126,7 @@ VbStatus rundata_load(const DataConfig *d, Dataset *ds) {
             return st;
         }
     }
-    return VB_OK;
+    return rundata_check_frames(d, ds);
 }
 
 VbStatus celldata_open(const Dataset *ds, const RunConfig *rc, const Holdout *h, uint64_t seed,

@@ -11,8 +11,17 @@
 #include "harness/experiment/experiment.h"
 
 /* Read or generate the data set `d` describes. ucf_crime takes its path
- * from dataset.path or $VADBENCH_UCF_CRIME. */
+ * from dataset.path or $VADBENCH_UCF_CRIME. Frames of another size than
+ * dataset.size are an error (before a UCF-Crime archive is decoded); what
+ * the reader skipped or discarded is printed (rundata_print_notes). */
 VbStatus rundata_load(const DataConfig *d, Dataset *ds);
+/* Print to stderr what a reader skipped (ds->skipped), its warning, a
+ * discarded cache (`cache_note`, may be NULL), removed temporary files, and
+ * each class that has videos in one split only. */
+void rundata_print_notes(const Dataset *ds, const char *cache_note, int orphans);
+/* How many classes have videos in one split only (Train without Test or
+ * the reverse): stored with each run as data/classes_missing_a_split. */
+int rundata_classes_missing_a_split(const Dataset *ds);
 /* Canonical text of the settings that decide a data set's content (cells
  * whose texts are equal share one Dataset). Caller frees. */
 char *rundata_identity(const DataConfig *d);

@@ -14,18 +14,28 @@
 
 #include "harness/experiment/experiment.h"
 #include "harness/run/evaluate.h"
+#include "harness/run/heartbeat.h"
 #include "harness/run/plan.h"
 #include "harness/run/pretrain.h"
 #include "harness/run/probe.h"
 #include "harness/run/rundata.h"
 #include "harness/run/train.h"
+#include "harness/run/upkeep.h"
 #include "harness/store/store.h"
 #include "kernels/clock.h"
 #include "models/weights.h"
 
-static volatile sig_atomic_t g_stop, g_requeue;
+static volatile sig_atomic_t g_stop, g_in_cell, g_interrupt, g_requeue;
+/* In a cell the first signal asks it to stop at the next step (a checkpoint
+ * is written). SIGINT/SIGTERM outside a cell, or any second signal, find
+ * nothing to save: exit now (the store is transactional, checkpoints
+ * atomic), 130 when SIGINT/SIGTERM came, else RUNNER_EXIT_REQUEUE. SIGUSR1
+ * outside a cell lets the runner finish what it is doing and claim nothing
+ * more (runner_exit_status says 75 when cells are left). */
 static void on_signal(int sig) {
     if (sig == SIGUSR1) g_requeue = 1;
+    else g_interrupt = 1;
+    if (g_stop || (sig != SIGUSR1 && !g_in_cell)) _exit(g_interrupt ? 130 : RUNNER_EXIT_REQUEUE);
     g_stop = 1;
 }
 
@@ -45,8 +55,19 @@ bool runner_requeue_requested(void) { return g_requeue != 0; }
 
 int runner_requeue_exit(const RunnerSummary *sum) {
     if (!g_requeue) return 0;
-    int unfinished = sum->cells - sum->ran - sum->skipped - sum->failed;
+    /* failed cells (this run's and earlier ones) are finished: a requeue
+     * would not change them */
+    int failed = sum->failed_total > sum->failed ? sum->failed_total : sum->failed;
+    int unfinished = sum->cells - sum->ran - sum->skipped - failed;
     return sum->interrupted > 0 || unfinished > 0 ? RUNNER_EXIT_REQUEUE : 0;
+}
+
+int runner_exit_status(const RunnerSummary *sum) {
+    if (sum->stopped) return 130;
+    int rq = runner_requeue_exit(sum);
+    if (rq) return rq;
+    if (sum->interrupted) return 130;
+    return sum->failed_total > 0 || sum->failed > 0 ? 1 : 0;
 }
 
 /* ---- one cell ---- */
@@ -55,6 +76,8 @@ typedef struct CellRun {
     Store *st;
     int64_t run_id;
     Trainer *tr;
+    Heartbeat *hb;      /* renews the lease for the whole cell */
+    VbStatus fail_code; /* why the cell failed (for upkeep_transient) */
     bool lost, quiet, tty;
     const char *label;
     const RunnerOptions *o;
@@ -95,8 +118,7 @@ static void on_train_log(CellRun *c, const TrainEvent *ev) {
         for (int i = 0; i < 7; i++)
             note_status(c, store_log_metric(c->st, c->run_id, "train", keys[i], ev->step, ev->epoch,
                                             vals[i]));
-        bool owned = true;
-        note_status(c, store_heartbeat(c->st, c->run_id, &owned));
+        bool owned = !heartbeat_lost(c->hb);
         if (!owned) c->lost = true;
         if (g_stop || !owned) trainer_request_stop(c->tr);
         progress(c, ev);
@@ -145,8 +167,7 @@ static void on_train(void *ctx, const TrainEvent *ev) {
 static bool on_pretrain(void *ctx, int epoch, int epochs, double loss, double seconds) {
     CellRun *c = ctx;
     note_status(c, store_log_metric(c->st, c->run_id, "pretrain", "loss", epoch, epoch, loss));
-    bool owned = true;
-    note_status(c, store_heartbeat(c->st, c->run_id, &owned));
+    bool owned = !heartbeat_lost(c->hb); /* the heartbeat thread renews the lease */
     if (!owned) c->lost = true;
     if (!c->quiet && (!c->tty || epoch + 1 == epochs))
         fprintf(stderr, "%s[cell %d/%d] %s pretraining epoch %d/%d: loss %.6f (%.1f s)\n",
@@ -177,6 +198,9 @@ static VbStatus evaluate_cell(CellRun *c, Hybrid *m, const RunConfig *rc, CellDa
                       cd->normal_model,
                       rc->eval.target_fpr};
     double t0 = vb_now_s();
+    /* test hook: an evaluation that takes this much longer (the lease must
+     * survive it) */
+    if (c->o->test_eval_delay_s > 0) usleep((useconds_t)(c->o->test_eval_delay_s * 1e6));
     for (int pass = 0; pass < (rc->eval.tta > 1 ? 2 : 1); pass++) {
         int tta = pass ? rc->eval.tta : 0;
         bool mx = rc->eval.tta_reduce == TTA_REDUCE_MAX;
@@ -251,6 +275,9 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
     Trainer *tr = NULL;
     bool have_cd = false, have_m = false;
     CellOutcome out = CELL_FAILED;
+    /* what the reader skipped stays with the run (and shows in its report) */
+    on_metric(c, "data", "skipped_entries", -1, (double)ds->skipped);
+    on_metric(c, "data", "classes_missing_a_split", -1, rundata_classes_missing_a_split(ds));
     VbStatus st = celldata_open(ds, &rc, &e->holdout[cell->holdout], seed, &cd);
     have_cd = st == VB_OK;
     const KOps *k = NULL;
@@ -281,6 +308,11 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
     }
     bool resumed = false, pre_stopped = false;
     if (st == VB_OK) st = trainer_resume(tr, &resumed);
+    if (st == VB_OK && trainer_discarded(tr))
+        fprintf(stderr, "[cell %d/%d] %s: warning: %s\n", c->index, c->total, c->label,
+                trainer_discarded(tr));
+    if (st == VB_OK && resumed)
+        note_status(c, upkeep_note_resume(c->st, c->run_id, trainer_step(tr), ckpt));
     if (st == VB_OK && !resumed && rc.train.pretrain_epochs > 0) {
         /* a resumed run already holds its pretrained (and trained) weights */
         PretrainResult pr;
@@ -339,7 +371,11 @@ static CellOutcome run_cell(CellRun *c, const Experiment *e, const Cell *cell, D
             if (st == VB_OK) out = CELL_DONE;
         }
     }
-    if (out == CELL_FAILED) snprintf(why, nwhy, "%s", vb_errmsg());
+    if (out == CELL_DONE && heartbeat_lost(c->hb)) out = CELL_LOST;
+    if (out == CELL_FAILED) {
+        snprintf(why, nwhy, "%s", vb_errmsg());
+        c->fail_code = st != VB_OK ? st : c->log_status;
+    }
     trainer_free(tr);
     if (have_m) hybrid_free(&m);
     if (have_cd) celldata_close(&cd);
@@ -364,6 +400,20 @@ static VbStatus ensure_dir(const char *path) {
             return vb_fail_plain(VB_ERR_IO, "%s: cannot create directory", path);
     }
     return VB_OK;
+}
+
+/* Failed cells of the selection queued again before claiming: all of them
+ * with --retry-failed, else those that failed for a transient cause. */
+static VbStatus requeue_failed(Store *st, const StoreRegistered *reg, int nreg,
+                               const RunnerOptions *o, const char *ckpt_dir, RunnerSummary *sum) {
+    int64_t *ids = vb_xcalloc((size_t)(nreg ? nreg : 1), sizeof *ids);
+    int n = 0, requeued = 0;
+    for (int i = 0; i < nreg; i++)
+        if (reg[i].status == STORE_FAILED) ids[n++] = reg[i].run_id;
+    VbStatus s = upkeep_requeue_failed(st, ids, n, o->retry_failed, ckpt_dir, &requeued);
+    sum->requeued += requeued;
+    free(ids);
+    return s;
 }
 
 static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *dc,
@@ -398,8 +448,10 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
     for (int i = 0; i < nsel && s == VB_OK; i++)
         if (reg[i].status == STORE_DONE) sum->skipped++;
     sum->cells += nsel;
+    if (s == VB_OK) s = requeue_failed(st, reg, nsel, o, ckpt_dir, sum);
     StoreClaimFilter f = {p->exp_id, hashes, nsel};
     int index = 0;
+    double waited_print = 0;
     while (s == VB_OK && nsel > 0 && !g_stop) {
         bool claimed = false;
         StoreRun run;
@@ -409,6 +461,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
             StoreCounts cnt;
             s = store_counts(st, &f, &cnt);
             if (s != VB_OK || cnt.n[STORE_RUNNING] == 0) break;
+            upkeep_report_waiting(st, p->exp_id, hashes, nsel, &waited_print);
             sleep(2); /* another runner works on the rest; wait for its lease or its end */
             continue;
         }
@@ -424,6 +477,7 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
         Cell *cell = &p->cells[ci];
         char label[256], why[2048] = "";
         runplan_label(e, cell, label, sizeof label);
+        upkeep_report_takeover(&run, label);
         StoreProvenance pv;
         store_provenance_local(&pv);
         pv.backend = kbackend_names[e->backend];
@@ -459,11 +513,17 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
                      .total = nsel,
                      .log_status = VB_OK};
         c.mirror = o->mirror, c.checkpoint_every = cell->cfg.train.checkpoint_every;
+        s = heartbeat_start(st, run.id, o->lease_s, &c.hb);
+        if (s != VB_OK) break;
         if (!o->quiet)
             fprintf(stderr, "[cell %d/%d] %s (run %lld, %s)\n", index, nsel, label,
                     (long long)run.id, cell->hash);
         double t0 = vb_now_s();
+        g_in_cell = 1;
         CellOutcome out = run_cell(&c, e, cell, de, ckpt_dir, e->backend, why, sizeof why);
+        heartbeat_stop(c.hb);
+        c.hb = NULL;
+        bool transient = out == CELL_FAILED && upkeep_transient(c.fail_code, why);
         switch (out) {
         case CELL_DONE:
             s = store_mark_done(st, run.id);
@@ -473,9 +533,10 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
                         vb_now_s() - t0);
             break;
         case CELL_FAILED:
-            s = store_mark_failed(st, run.id, why);
+            s = store_mark_failed_as(st, run.id, why, transient);
             sum->failed++;
-            fprintf(stderr, "[cell %d/%d] %s: FAILED: %s\n", index, nsel, label, why);
+            fprintf(stderr, "[cell %d/%d] %s: FAILED%s: %s\n", index, nsel, label,
+                    transient ? " (transient: the next run retries it)" : "", why);
             break;
         case CELL_STOPPED:
             s = store_release(st, run.id);
@@ -491,8 +552,13 @@ static VbStatus run_plan(Plan *p, Store *st, const RunnerOptions *o, DataCache *
                     index, nsel, label);
             break;
         }
+        g_in_cell = 0;
         store_run_free(&run);
     }
+    /* every failed cell of the selection counts, whichever run failed it */
+    int failed = 0;
+    if (s == VB_OK && nsel > 0) s = upkeep_failed_count(st, p->exp_id, hashes, nsel, &failed);
+    sum->failed_total += failed;
     for (int i = 0; i < nsel; i++) free(canon[i]);
     free(canon), free(sc), free(hashes), free(reg);
     return s;
@@ -517,14 +583,21 @@ VbStatus runner_run(const char *const *files, int nfiles, const RunnerOptions *o
         const char *ck = o->checkpoint_dir ? o->checkpoint_dir : ckdir;
         Store *st = NULL;
         s = ensure_dir(ck);
+        /* absolute, so that the checkpoint paths recorded with the runs (and
+         * deleted by `vadbench retry`) mean the same file from anywhere */
+        char *ck_abs = s == VB_OK ? realpath(ck, NULL) : NULL;
+        if (ck_abs) ck = ck_abs;
+        if (s == VB_OK) upkeep_clean_tmp(ck, o->quiet);
         if (s == VB_OK) s = store_open(db, STORE_CREATE, &st);
         for (int i = 0; i < np && s == VB_OK && !g_stop; i++)
             s = run_plan(&plans[i], st, o, &dc, ck, sum);
         VbStatus c = store_close(st);
         if (s == VB_OK) s = c;
+        free(ck_abs);
     }
     for (int i = 0; i < np; i++) runplan_free(&plans[i]);
     free(plans);
     data_free(&dc);
+    sum->stopped = g_interrupt != 0;
     return s;
 }

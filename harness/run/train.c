@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness/run/checkpoint.h"
 #include "kernels/clock.h"
@@ -64,7 +65,8 @@ struct Trainer {
     void *log_ctx;
     volatile sig_atomic_t stop;
     int64_t stop_after;
-    char *legacy_hash; /* also accepted in a checkpoint to resume (NULL: none) */
+    char discarded[1024]; /* why trainer_resume threw a checkpoint away ("" if it did not) */
+    char *legacy_hash;    /* also accepted in a checkpoint to resume (NULL: none) */
 };
 
 VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint64_t seed,
@@ -194,6 +196,8 @@ void trainer_free(Trainer *t) {
 void trainer_set_logger(Trainer *t, TrainLogFn fn, void *ctx) { t->log = fn, t->log_ctx = ctx; }
 void trainer_request_stop(Trainer *t) { t->stop = 1; }
 void trainer_stop_after(Trainer *t, int64_t steps) { t->stop_after = steps; }
+const char *trainer_discarded(const Trainer *t) { return t->discarded[0] ? t->discarded : NULL; }
+int64_t trainer_step(const Trainer *t) { return t->s.step; }
 
 static VbStatus flush(Trainer *t);
 
@@ -216,7 +220,20 @@ VbStatus trainer_resume(Trainer *t, bool *resumed) {
     *resumed = false;
     struct stat sb;
     if (!t->ckpt || stat(t->ckpt, &sb) != 0) return VB_OK;
-    VB_TRY(ckpt_load(t->ckpt, t->m, &t->opt, t->swa, &t->s, t->hash, t->legacy_hash));
+    VbStatus st = ckpt_load(t->ckpt, t->m, &t->opt, t->swa, &t->s, t->hash, t->legacy_hash);
+    if (st == VB_ERR_INPUT) {
+        /* damaged, truncated or from another model: it can never be resumed, and
+         * ckpt_load left the model untouched, so start over without it */
+        char why[900];
+        snprintf(why, sizeof why, "%s", vb_errmsg());
+        bool gone = unlink(t->ckpt) == 0;
+        snprintf(t->discarded, sizeof t->discarded,
+                 "checkpoint discarded, the cell starts over: %s%s", why,
+                 gone ? "" : " (the file could not be removed)");
+        vb_clear_error();
+        return VB_OK;
+    }
+    VB_TRY(st); /* an unreadable file (I/O) is not proof of damage: fail, keep it */
     t->lc.svdd_on = t->s.svdd_on, t->lc.svdd_r2 = t->s.svdd_r2;
     LoaderPos p = {t->s.loader_epoch, t->s.loader_batch};
     VB_TRY(loader_seek(t->d.train, p));

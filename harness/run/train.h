@@ -67,8 +67,17 @@ VbStatus trainer_new(Hybrid *m, const TrainConfig *tc, const TrainData *d, uint6
                      const char *ckpt_path, const char *config_hash, Trainer **out);
 void trainer_free(Trainer *t);
 /* Resume from the checkpoint at ckpt_path if it exists (VB_OK and *resumed
- * = false when there is none). A corrupt or mismatched checkpoint is an error. */
+ * = false when there is none). A checkpoint that can never be resumed is
+ * discarded (see trainer_discarded). */
 VbStatus trainer_resume(Trainer *t, bool *resumed);
+/* Why trainer_resume discarded the checkpoint it found (damaged, truncated,
+ * another config or layout: VB_ERR_INPUT from ckpt_load; the file is
+ * deleted and training starts from the beginning), or NULL when it did
+ * not. An unreadable checkpoint (I/O error) is not discarded: trainer_resume
+ * fails with it. */
+const char *trainer_discarded(const Trainer *t);
+/* Optimiser steps done (after trainer_resume: the step resumed from). */
+int64_t trainer_step(const Trainer *t);
 void trainer_set_logger(Trainer *t, TrainLogFn fn, void *ctx);
 /* Also resume from a checkpoint written under the cell's legacy config hash
  * (a store migrated from hash format 1). */

@@ -181,16 +181,23 @@ static VbStatus set_wal(Store *st, char *mode, size_t size) {
     }
 }
 
-static VbStatus open_db(Store *st, StoreOpenMode mode) {
-    int flags = SQLITE_OPEN_READWRITE | (mode == STORE_CREATE ? SQLITE_OPEN_CREATE : 0);
-    if (sqlite3_open_v2(st->path, &st->db, flags, NULL) != SQLITE_OK)
-        return STORE_DB_FAIL(st, "opening");
+/* The connection's settings and functions, for every mode. */
+VbStatus store_setup_connection(Store *st) {
     sqlite3_extended_result_codes(st->db, 1);
     if (sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS) != SQLITE_OK)
         return STORE_DB_FAIL(st, "setting the busy timeout");
     if (sqlite3_create_function(st->db, "vb_owner_dead", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
                                 (void *)provenance_host(), owner_dead_fn, NULL, NULL) != SQLITE_OK)
         return STORE_DB_FAIL(st, "registering vb_owner_dead()");
+    return VB_OK;
+}
+
+static VbStatus open_db(Store *st, StoreOpenMode mode) {
+    if (mode == STORE_READONLY) return store_open_readonly(st);
+    int flags = SQLITE_OPEN_READWRITE | (mode == STORE_CREATE ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(st->path, &st->db, flags, NULL) != SQLITE_OK)
+        return STORE_DB_FAIL(st, "opening");
+    VB_TRY(store_setup_connection(st));
     VB_TRY(store_exec(st, "PRAGMA foreign_keys = ON"));
     char mode_now[16];
     VB_TRY(set_wal(st, mode_now, sizeof mode_now));
@@ -210,7 +217,7 @@ VbStatus store_open(const char *path, StoreOpenMode mode, Store **out) {
     if (stat(path, &sb) == 0) {
         if (S_ISDIR(sb.st_mode))
             return vb_fail_plain(VB_ERR_INPUT, "%s: is a directory, not a results database", path);
-    } else if (mode == STORE_EXISTING) {
+    } else if (mode != STORE_CREATE) {
         return vb_fail_plain(VB_ERR_INPUT,
                              "%s: no such results database (`vadbench run` creates it; pass "
                              "--db PATH or set VADBENCH_DB to use another)",
@@ -222,6 +229,7 @@ VbStatus store_open(const char *path, StoreOpenMode mode, Store **out) {
     st->path = vb_xstrdup(path);
     st->batch = STORE_BATCH_DEFAULT;
     st->lease_s = STORE_LEASE_DEFAULT_S;
+    st->schema_version = STORE_SCHEMA_VERSION;
     /* "host:pid", and "host:pid/N" for the N-th handle a process opens, so
      * that two handles of one process never own each other's cells */
     static int handles;
@@ -230,6 +238,21 @@ VbStatus store_open(const char *path, StoreOpenMode mode, Store **out) {
         snprintf(st->owner, sizeof st->owner, "%s:%ld", provenance_host(), (long)getpid());
     else snprintf(st->owner, sizeof st->owner, "%s:%ld/%d", provenance_host(), (long)getpid(), nth);
     VbStatus s = open_db(st, mode);
+    if (s == VB_OK && mode == STORE_READONLY && st->schema_version < STORE_SCHEMA_VERSION) {
+        /* an older file: migrate it through a writing handle, then read it */
+        int old = st->schema_version;
+        sqlite3_close(st->db);
+        st->db = NULL;
+        Store *rw;
+        s = store_open(path, STORE_EXISTING, &rw);
+        if (s == VB_OK) s = store_close(rw);
+        if (s != VB_OK)
+            s = vb_wrap(VB_ERR_DB,
+                        "%s: written by an older vadbench (schema version %d, this one reads %d) "
+                        "and it cannot be migrated here",
+                        path, old, STORE_SCHEMA_VERSION);
+        else s = open_db(st, mode);
+    }
     if (s != VB_OK) {
         sqlite3_close(st->db);
         free(st->path);
@@ -237,6 +260,13 @@ VbStatus store_open(const char *path, StoreOpenMode mode, Store **out) {
         return s;
     }
     *out = st;
+    return VB_OK;
+}
+
+VbStatus store_open_lease_keeper(const Store *main, Store **out) {
+    VB_TRY(store_open(main->path, STORE_EXISTING, out));
+    snprintf((*out)->owner, sizeof(*out)->owner, "%s", main->owner);
+    (*out)->lease_s = main->lease_s;
     return VB_OK;
 }
 
@@ -373,7 +403,8 @@ static VbStatus register_one(Store *st, sqlite3_stmt *ins, sqlite3_stmt *find, s
     store_bind_text(find, 1, c->config_hash);
     if (sqlite3_step(find) != SQLITE_ROW) return STORE_DB_FAIL(st, "finding a registered cell");
     out->run_id = sqlite3_column_int64(find, 0);
-    VB_ASSERT(store_status_parse((const char *)sqlite3_column_text(find, 1), &out->status));
+    if (!store_status_parse((const char *)sqlite3_column_text(find, 1), &out->status))
+        return store_bad_status(st, out->run_id);
     out->created = false;
     return VB_OK;
 }
@@ -437,7 +468,10 @@ VbStatus store_register_cells(Store *st, int64_t experiment_id, const StoreCell 
     " AND (?3 IS NULL OR config_hash IN (SELECT value FROM json_each(?3)))"
 #define TAKEOVER_SQL                                                       \
     "(status = 'running' AND (lease_expires IS NULL OR lease_expires < ?1" \
-    " OR vb_owner_dead(claim_owner)))"
+    " OR lease_expires > ?1 + " ABSURD_LEASE_S " OR vb_owner_dead(claim_owner)))"
+/* STORE_LEASE_MAX_S plus a minute of clock skew, as SQL text */
+#define ABSURD_LEASE_S "3660.0"
+_Static_assert((long)STORE_LEASE_MAX_S + 60 == 3660, "ABSURD_LEASE_S follows STORE_LEASE_MAX_S");
 
 static void bind_filter(sqlite3_stmt *s, const StoreClaimFilter *f, double now, char **hashes) {
     sqlite3_bind_double(s, 1, now);
@@ -457,17 +491,25 @@ static VbStatus claim_locked(Store *st, const StoreClaimFilter *f, double lease_
                              StoreRun *run) {
     sqlite3_stmt *s;
     VB_TRY(store_prepare(st,
-                         "SELECT id FROM runs WHERE (status = 'queued' OR " TAKEOVER_SQL
-                         ") AND " FILTER_SQL " ORDER BY status = 'running' DESC, id LIMIT 1",
+                         "SELECT id, CASE WHEN status = 'running' THEN claim_owner END,"
+                         " CASE WHEN status = 'running' THEN lease_expires END"
+                         " FROM runs WHERE (status = 'queued' OR " TAKEOVER_SQL ") AND " FILTER_SQL
+                         " ORDER BY status = 'running' DESC, id LIMIT 1",
                          &s));
     double now = store_now();
     char *hashes;
     bind_filter(s, f, now, &hashes);
     int rc = sqlite3_step(s);
     int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    /* whom a running cell is taken from, for the runner to report */
+    char *prev_owner = rc == SQLITE_ROW ? store_col_strdup(s, 1) : NULL;
+    double prev_lease = rc == SQLITE_ROW ? sqlite3_column_double(s, 2) : 0;
     sqlite3_finalize(s);
     free(hashes);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return STORE_DB_FAIL(st, "finding a cell to run");
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        free(prev_owner);
+        return STORE_DB_FAIL(st, "finding a cell to run");
+    }
     if (!id) return VB_OK;
     char iso[40];
     store_iso_time(now, iso, sizeof iso);
@@ -482,10 +524,19 @@ static VbStatus claim_locked(Store *st, const StoreClaimFilter *f, double lease_
     sqlite3_bind_int64(s, 4, id);
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return STORE_DB_FAIL(st, "claiming a cell");
+    if (rc != SQLITE_DONE) {
+        free(prev_owner);
+        return STORE_DB_FAIL(st, "claiming a cell");
+    }
     bool found;
-    VB_TRY(store_read_run(st, id, run, &found));
-    VB_ASSERT(found);
+    VbStatus r = store_read_run(st, id, run, &found);
+    if (r != VB_OK || !found) {
+        free(prev_owner);
+        return r != VB_OK ? r
+                          : VB_FAIL(VB_ERR_DB, "%s: run %lld vanished", st->path, (long long)id);
+    }
+    run->prev_owner = prev_owner;
+    run->prev_lease_expires = prev_owner ? prev_lease : 0;
     *claimed = true;
     return VB_OK;
 }
@@ -592,13 +643,36 @@ VbStatus store_mark_done(Store *st, int64_t run_id) {
                         NULL, "marking a run done");
 }
 
-VbStatus store_mark_failed(Store *st, int64_t run_id, const char *reason) {
+VbStatus store_mark_failed_as(Store *st, int64_t run_id, const char *reason, bool transient) {
     return finish_owned(st, run_id,
-                        "UPDATE runs SET status = 'failed', error = ?1, finished = ?2,"
-                        " claim_owner = NULL, lease_expires = NULL"
-                        " WHERE id = ?3 AND status = 'running' AND claim_owner = ?4",
+                        transient ? "UPDATE runs SET status = 'failed', error = ?1, finished = ?2,"
+                                    " claim_owner = NULL, lease_expires = NULL, transient = 1"
+                                    " WHERE id = ?3 AND status = 'running' AND claim_owner = ?4"
+                                  : "UPDATE runs SET status = 'failed', error = ?1, finished = ?2,"
+                                    " claim_owner = NULL, lease_expires = NULL, transient = 0"
+                                    " WHERE id = ?3 AND status = 'running' AND claim_owner = ?4",
                         reason && *reason ? reason : "failed (no reason given)",
                         "marking a run failed");
+}
+
+VbStatus store_mark_failed(Store *st, int64_t run_id, const char *reason) {
+    return store_mark_failed_as(st, run_id, reason, false);
+}
+
+VbStatus store_note_resume(Store *st, int64_t run_id, const char *entry_json) {
+    sqlite3_stmt *s;
+    VB_TRY(store_prepare(st,
+                         "UPDATE runs SET resumes = json_insert(coalesce(resumes, '[]'), '$[#]',"
+                         " json(?2)) WHERE id = ?1",
+                         &s));
+    sqlite3_bind_int64(s, 1, run_id);
+    store_bind_text(s, 2, entry_json);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return STORE_DB_FAIL(st, "recording a resume");
+    if (sqlite3_changes(st->db) != 1)
+        return VB_FAIL(VB_ERR_INPUT, "%s: no run %lld", st->path, (long long)run_id);
+    return VB_OK;
 }
 
 VbStatus store_release(Store *st, int64_t run_id) {
@@ -637,8 +711,9 @@ static VbStatus requeue_locked(Store *st, int64_t run_id) {
         "DELETE FROM metrics WHERE run_id = ?1",
         "DELETE FROM timings WHERE run_id = ?1",
         "DELETE FROM latency WHERE run_id = ?1",
-        "UPDATE runs SET status = 'queued', error = NULL, started = NULL, finished = NULL,"
-        " checkpoint = NULL, claim_owner = NULL, lease_expires = NULL WHERE id = ?1",
+        ("UPDATE runs SET status = 'queued', error = NULL, started = NULL, finished = NULL,"
+         " checkpoint = NULL, claim_owner = NULL, lease_expires = NULL, transient = 0,"
+         " resumes = NULL WHERE id = ?1"),
     };
     for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
         sqlite3_stmt *s;
@@ -672,7 +747,14 @@ VbStatus store_counts(Store *st, const StoreClaimFilter *filter, StoreCounts *ou
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         StoreStatus k;
-        VB_ASSERT(store_status_parse((const char *)sqlite3_column_text(s, 0), &k));
+        if (!store_status_parse((const char *)sqlite3_column_text(s, 0), &k)) {
+            sqlite3_finalize(s);
+            free(hashes);
+            return vb_fail_plain(VB_ERR_DB,
+                                 "%s: a run has a status vadbench never writes (a damaged "
+                                 "database?)",
+                                 st->path);
+        }
         out->n[k] = sqlite3_column_int(s, 1);
         if (k == STORE_RUNNING) out->running_expired = sqlite3_column_int(s, 2);
     }

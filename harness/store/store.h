@@ -33,9 +33,13 @@
 #include "kernels/status.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 /* Lease of a claimed cell when the caller passes 0, in seconds. */
 #define STORE_LEASE_DEFAULT_S 120.0
+/* The longest lease a runner may ask for. A lease that ends further in the
+ * future than this (plus a minute for clock skew) was written by no runner —
+ * a clock gone wrong, a hand edit — and is treated as expired. */
+#define STORE_LEASE_MAX_S 3600.0
 /* Metric rows buffered before store_log_metric flushes on its own. */
 #define STORE_BATCH_DEFAULT 512
 /* ...or seconds since the oldest buffered row, whichever comes first. */
@@ -63,14 +67,19 @@ const char *store_default_path(void);
 
 typedef enum StoreOpenMode {
     STORE_CREATE,   /* create the file (and its parent directories) if missing */
-    STORE_EXISTING, /* the file must exist: browsing commands */
+    STORE_EXISTING, /* the file must exist; opened for writing */
+    STORE_READONLY, /* the file must exist; read only (browsing commands): works in a
+                     * read-only directory and on a full disk (store_readonly.c) */
 } StoreOpenMode;
 
 /* Open (or create) the store at `path`, switch it to WAL mode, set the busy
  * timeout and foreign keys, and create or migrate the schema to
- * STORE_SCHEMA_VERSION. A missing file (STORE_EXISTING) or a directory is
- * VB_ERR_INPUT naming the path; a file that is not an SQLite database, or one
- * written by a newer schema, is VB_ERR_DB naming the path. *out is NULL on
+ * STORE_SCHEMA_VERSION. A missing file (STORE_EXISTING, STORE_READONLY) or a
+ * directory is VB_ERR_INPUT naming the path; a file that is not an SQLite
+ * database, or one written by a newer schema, is VB_ERR_DB naming the path.
+ * STORE_READONLY changes nothing in the file (an older schema is migrated
+ * first by a writing open when the file can be written, else it is an
+ * error), and every write through its handle fails. *out is NULL on
  * failure. */
 VbStatus store_open(const char *path, StoreOpenMode mode, Store **out);
 
@@ -164,12 +173,18 @@ typedef struct StoreRun {
     char *checkpoint;     /* path of its latest checkpoint, if any */
     char *cpu_path;       /* the CPU backend's instruction-set path ("avx512", ...) */
     int numerics;         /* the CPU backend's numerics version; 0 when unknown */
+    bool transient;       /* failed by a cause that may pass (disk full, out of memory) */
+    char *resumes;        /* JSON array, one object per resume; NULL when never resumed */
+    /* store_claim only, when it took the cell over from another owner: */
+    char *prev_owner;          /* that owner */
+    double prev_lease_expires; /* its lease's end (Unix seconds; 0 when none) */
 } StoreRun;
 
 void store_run_free(StoreRun *r);
 
 /* Claim the next runnable cell for this process, atomically (BEGIN
- * IMMEDIATE): a `running` cell whose lease expired or whose owner is a dead
+ * IMMEDIATE): a `running` cell whose lease expired, or ends more than
+ * STORE_LEASE_MAX_S away (an absurd lease), or whose owner is a dead
  * process on this host (taken first, so interrupted work is finished first),
  * otherwise the oldest `queued` cell; within `filter` (NULL: any). The cell
  * becomes `running`, owned by store_owner(st), with a lease of lease_s
@@ -180,6 +195,11 @@ void store_run_free(StoreRun *r);
  * resume from it. */
 VbStatus store_claim(Store *st, const StoreClaimFilter *filter, double lease_s, bool *claimed,
                      StoreRun *run);
+
+/* A second handle on main's database that acts as main's owner, for a
+ * thread that renews main's lease (heartbeat.h): only store_renew_lease may
+ * be called on it, from that one thread. */
+VbStatus store_open_lease_keeper(const Store *main, Store **out);
 
 /* Extend this process's lease on `run_id` to now + lease_s (0: the length
  * used when it was claimed). *owned is false when the cell is no longer ours
@@ -202,6 +222,14 @@ VbStatus store_mark_done(Store *st, int64_t run_id);
 
 /* As store_mark_done, with status failed and `reason` as the error text. */
 VbStatus store_mark_failed(Store *st, int64_t run_id, const char *reason);
+/* store_mark_failed, recording whether the cause may pass (transient: disk
+ * full, out of memory): the next `vadbench run` requeues such cells itself. */
+VbStatus store_mark_failed_as(Store *st, int64_t run_id, const char *reason, bool transient);
+
+/* Append `entry` (a JSON object, e.g. {"step": 40, "at": ..., "host": ...})
+ * to the run's `resumes` list: the provenance of a resumed run says when,
+ * where and from which step it was resumed. */
+VbStatus store_note_resume(Store *st, int64_t run_id, const char *entry_json);
 
 /* Give a cell this process owns back (Ctrl-C): status queued, no owner, no
  * lease; its checkpoint, metrics and start time stay, so the next claim
@@ -209,7 +237,8 @@ VbStatus store_mark_failed(Store *st, int64_t run_id, const char *reason);
 VbStatus store_release(Store *st, int64_t run_id);
 
 /* Put a failed cell back in the queue from scratch: status queued, error,
- * timestamps, checkpoint, metrics, timings and latency cleared. VB_ERR_INPUT
+ * timestamps, checkpoint, transient flag, resumes, metrics, timings and
+ * latency cleared (the caller deletes the checkpoint file). VB_ERR_INPUT
  * when the run is not failed. */
 VbStatus store_requeue(Store *st, int64_t run_id);
 

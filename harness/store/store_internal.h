@@ -26,6 +26,7 @@ struct Store {
     double hb_last; /* when (Unix seconds) */
     StoreMetricRow *buf;
     int nbuf, capbuf, batch;
+    int schema_version; /* STORE_READONLY: the version found (others: current) */
 };
 
 /* VB_ERR_DB "PATH: what: sqlite message" for the last error on st->db. */
@@ -57,11 +58,20 @@ void store_buffer_clear(Store *st, int64_t run_id);
  * BEGIN IMMEDIATE transaction; re-creates the views. */
 VbStatus store_schema_ensure(Store *st);
 
+/* Busy timeout, extended result codes and vb_owner_dead() on st->db. */
+VbStatus store_setup_connection(Store *st);
+/* Open st->path read-only into st->db (store_readonly.c). */
+VbStatus store_open_readonly(Store *st);
+/* PRAGMA user_version of st->db. */
+VbStatus store_read_version(Store *st, int *version);
+
 /* Read the row of `run_id` into *out (columns of STORE_RUN_COLUMNS). */
 VbStatus store_read_run(Store *st, int64_t run_id, StoreRun *out, bool *found);
 /* Fill *out from the current row of a statement selecting STORE_RUN_COLUMNS
- * starting at column 0. */
-void store_run_from_row(sqlite3_stmt *s, StoreRun *out);
+ * starting at column 0; false when its status is none vadbench writes (a
+ * damaged file: report it with store_bad_status, after store_run_free). */
+bool store_run_from_row(sqlite3_stmt *s, StoreRun *out);
+VbStatus store_bad_status(Store *st, int64_t run_id);
 extern const char STORE_RUN_COLUMNS[];
 
 /* Clocks: Unix seconds (CLOCK_REALTIME), and ISO 8601 UTC with ms. */

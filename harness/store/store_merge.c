@@ -39,7 +39,7 @@ static const char RUN_COLS[] =
     "variant, seed, holdout, status, error, created, started, finished, config_json,"
     " config_hash, git_sha, git_dirty, host, cpu_model, gpu, gpu_driver, build_opts, libraries,"
     " backend, threads, dataset_digest, attempts, checkpoint, legacy_hash, slurm_job_id,"
-    " slurm_array_task_id, slurm_node";
+    " slurm_array_task_id, slurm_node, cpu_path, numerics, transient, resumes";
 
 const char *store_merge_kind_name(StoreMergeKind k) {
     static const char *names[STORE_MERGE_NKINDS] = {"copied", "same",       "conflict",
@@ -146,7 +146,7 @@ static VbStatus copy_baselines(Store *st, int64_t from, int64_t to) {
 static VbStatus insert_run(Store *st, int64_t from, int64_t *to) {
     int64_t exp = 0;
     VB_TRY(out_experiment(st, from, &exp));
-    char sql[1024];
+    char sql[2048];
     snprintf(
         sql, sizeof sql,
         "INSERT INTO main.runs (experiment_id, %s) SELECT ?2, %s FROM shard.runs WHERE id = ?1",
@@ -168,7 +168,7 @@ static VbStatus replace_run(Store *st, int64_t from, int64_t to) {
     };
     for (size_t i = 0; i < sizeof clear / sizeof *clear; i++)
         VB_TRY(exec2(st, clear[i], to, 0, "clearing a run's rows"));
-    char sql[1200];
+    char sql[2048];
     snprintf(sql, sizeof sql,
              "UPDATE main.runs SET (%s, claim_owner, lease_expires) ="
              " (SELECT %s, NULL, NULL FROM shard.runs WHERE id = ?1) WHERE id = ?2",

@@ -22,10 +22,10 @@ const char STORE_RUN_COLUMNS[] =
     " r.config_json, r.config_hash, r.git_sha, r.git_dirty, r.host, r.cpu_model, r.gpu,"
     " r.gpu_driver, r.build_opts, r.libraries, r.backend, r.threads, r.dataset_digest,"
     " r.claim_owner, r.lease_expires, r.attempts, r.checkpoint, r.slurm_job_id,"
-    " r.slurm_array_task_id, r.slurm_node, r.cpu_path, r.numerics"
+    " r.slurm_array_task_id, r.slurm_node, r.cpu_path, r.numerics, r.transient, r.resumes"
     " FROM runs r JOIN experiments e ON e.id = r.experiment_id";
 
-void store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
+bool store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
     memset(o, 0, sizeof *o);
     int c = 0;
     o->id = sqlite3_column_int64(s, c++);
@@ -34,7 +34,9 @@ void store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
     o->variant = store_col_strdup(s, c++);
     o->seed = sqlite3_column_int64(s, c++);
     o->holdout = store_col_strdup(s, c++);
-    VB_ASSERT(store_status_parse((const char *)sqlite3_column_text(s, c++), &o->status));
+    /* a damaged file can hold any text here (CHECK constraints are not
+     * re-verified on reading): the caller reports it */
+    bool valid = store_status_parse((const char *)sqlite3_column_text(s, c++), &o->status);
     o->error = store_col_strdup(s, c++);
     o->created = store_col_strdup(s, c++);
     o->started = store_col_strdup(s, c++);
@@ -66,6 +68,15 @@ void store_run_from_row(sqlite3_stmt *s, StoreRun *o) {
     o->slurm_node = store_col_strdup(s, c++);
     o->cpu_path = store_col_strdup(s, c++);
     o->numerics = sqlite3_column_int(s, c++);
+    o->transient = sqlite3_column_int(s, c++) != 0;
+    o->resumes = store_col_strdup(s, c++);
+    return valid;
+}
+
+VbStatus store_bad_status(Store *st, int64_t run_id) {
+    return vb_fail_plain(VB_ERR_DB,
+                         "%s: run %lld has a status vadbench never writes (a damaged database?)",
+                         st->path, (long long)run_id);
 }
 
 void store_run_free(StoreRun *r) {
@@ -74,7 +85,8 @@ void store_run_free(StoreRun *r) {
                      &r->config_hash,  &r->git_sha,        &r->host,        &r->cpu_model,
                      &r->gpu,          &r->gpu_driver,     &r->build_opts,  &r->libraries,
                      &r->backend,      &r->dataset_digest, &r->claim_owner, &r->checkpoint,
-                     &r->slurm_job_id, &r->slurm_node,     &r->cpu_path};
+                     &r->slurm_job_id, &r->slurm_node,     &r->cpu_path,    &r->resumes,
+                     &r->prev_owner};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -98,11 +110,17 @@ VbStatus store_read_run(Store *st, int64_t run_id, StoreRun *out, bool *found) {
     VB_TRY(r);
     sqlite3_bind_int64(s, 1, run_id);
     int rc = sqlite3_step(s);
+    bool valid = true;
     if (rc == SQLITE_ROW) {
-        store_run_from_row(s, out);
+        valid = store_run_from_row(s, out);
         *found = true;
     }
     sqlite3_finalize(s);
+    if (!valid) {
+        store_run_free(out);
+        *found = false;
+        return store_bad_status(st, run_id);
+    }
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? VB_OK : STORE_DB_FAIL(st, "reading a run");
 }
 
@@ -120,7 +138,11 @@ static VbStatus collect_runs(Store *st, sqlite3_stmt *s, StoreRunList *out, cons
         if (out->n == cap)
             out->runs =
                 vb_xrealloc(out->runs, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *out->runs);
-        store_run_from_row(s, &out->runs[out->n++]);
+        if (!store_run_from_row(s, &out->runs[out->n++])) {
+            VbStatus e = store_bad_status(st, out->runs[out->n - 1].id);
+            store_run_list_free(out);
+            return e;
+        }
     }
     if (rc != SQLITE_DONE) {
         VbStatus e = STORE_DB_FAIL(st, what);
@@ -462,7 +484,7 @@ static int cmp_run_id(const void *key, const void *cell) {
 static VbStatus export_names(Store *st, const StoreRunFilter *f, MetricName **names, int *n) {
     sqlite3_stmt *s;
     VB_TRY(store_prepare(st,
-                         "SELECT DISTINCT m.split, m.key FROM metrics m"
+                         "SELECT DISTINCT coalesce(m.split, ''), coalesce(m.key, '') FROM metrics m"
                          " JOIN runs r ON r.id = m.run_id JOIN experiments e ON e.id ="
                          " r.experiment_id" RUN_FILTER " AND m.step IS NULL ORDER BY 1, 2",
                          &s));
@@ -506,7 +528,8 @@ static VbStatus export_values(Store *st, const StoreRunFilter *f, StoreTable *t,
                               const MetricName *names, int nnames, int nfixed) {
     sqlite3_stmt *s;
     VB_TRY(store_prepare(st,
-                         "SELECT m.run_id, m.split, m.key, m.value FROM metrics m"
+                         "SELECT m.run_id, coalesce(m.split, ''), coalesce(m.key, ''), m.value"
+                         " FROM metrics m"
                          " JOIN runs r ON r.id = m.run_id JOIN experiments e ON e.id ="
                          " r.experiment_id" RUN_FILTER " AND m.step IS NULL",
                          &s));
@@ -524,7 +547,13 @@ static VbStatus export_values(Store *st, const StoreRunFilter *f, StoreTable *t,
             else if (c < 0) hi = mid - 1;
             else lo = mid + 1;
         }
-        VB_ASSERT(name && row >= 0);
+        if (!name || row < 0) { /* the two queries disagree: only a damaged file does that */
+            sqlite3_finalize(s);
+            return vb_fail_plain(VB_ERR_DB,
+                                 "%s: exporting: the metrics and runs tables disagree "
+                                 "(a damaged database?)",
+                                 st->path);
+        }
         StoreValue *v =
             &t->cells[(size_t)row * (size_t)t->ncols + (size_t)(nfixed + (name - names))];
         if (sqlite3_column_type(s, 3) != SQLITE_NULL)

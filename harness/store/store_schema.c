@@ -18,6 +18,8 @@
  *      Slurm job that ran the cell; NULL outside Slurm)
  *   5  runs.cpu_path and runs.numerics: the CPU backend's instruction-set
  *      path and numerics version (kernels.h VB_NUMERICS_VERSION)
+ *   6  runs.transient (a failure the next run retries by itself) and
+ *      runs.resumes (JSON list of the times the cell was resumed)
  * results/README.md documents every table, column and view; keep it in step.
  * This file must not be asked to open files or talk to callers: store.c does. */
 #include <stdio.h>
@@ -68,7 +70,9 @@ static const char SCHEMA_TABLES[] =
     "  slurm_array_task_id INTEGER,\n"
     "  slurm_node     TEXT,\n"
     "  cpu_path       TEXT,\n"
-    "  numerics       INTEGER\n"
+    "  numerics       INTEGER,\n"
+    "  transient      INTEGER NOT NULL DEFAULT 0,\n"
+    "  resumes        TEXT\n"
     ");\n"
     "CREATE INDEX runs_cell ON runs(experiment_id, variant, holdout, seed);\n"
     "CREATE INDEX runs_status ON runs(status);\n"
@@ -134,6 +138,7 @@ static const char SCHEMA_VIEWS[] =
     "       round((julianday(r.finished) - julianday(r.started)) * 86400.0, 3) AS wall_s,\n"
     "       r.attempts, r.backend, r.threads, r.git_sha, r.git_dirty, r.host, r.error,\n"
     "       r.cpu_path, r.numerics,\n"
+    "       r.transient, json_array_length(r.resumes) AS resumed,\n"
     "       (SELECT json_group_object(name, value) FROM (\n"
     "          SELECT CASE WHEN m.split = '' THEN m.key ELSE m.split || '/' || m.key END\n"
     "                 AS name, m.value AS value\n"
@@ -215,11 +220,16 @@ static VbStatus migrate_4_to_5(Store *st) {
                           "ALTER TABLE runs ADD COLUMN numerics INTEGER;\n");
 }
 
+static VbStatus migrate_5_to_6(Store *st) {
+    return store_exec(st, "ALTER TABLE runs ADD COLUMN transient INTEGER NOT NULL DEFAULT 0;\n"
+                          "ALTER TABLE runs ADD COLUMN resumes TEXT;\n");
+}
+
 typedef VbStatus (*StoreMigration)(Store *st);
 static const StoreMigration migrations[STORE_SCHEMA_VERSION] = {
-    NULL, migrate_1_to_2, migrate_2_to_3, migrate_3_to_4, migrate_4_to_5};
+    NULL, migrate_1_to_2, migrate_2_to_3, migrate_3_to_4, migrate_4_to_5, migrate_5_to_6};
 
-static VbStatus read_version(Store *st, int *version) {
+VbStatus store_read_version(Store *st, int *version) {
     sqlite3_stmt *s;
     VB_TRY(store_prepare(st, "PRAGMA user_version", &s));
     int rc = sqlite3_step(s);
@@ -248,13 +258,20 @@ static VbStatus set_version(Store *st, int v) {
 /* The body of store_schema_ensure, inside its transaction. */
 static VbStatus ensure_locked(Store *st) {
     int version, ntables;
-    VB_TRY(read_version(st, &version));
+    VB_TRY(store_read_version(st, &version));
     if (version == STORE_SCHEMA_VERSION) return VB_OK;
     if (version > STORE_SCHEMA_VERSION)
         return VB_FAIL(VB_ERR_DB,
                        "%s: schema version %d was written by a newer vadbench (this one knows "
                        "versions up to %d)",
                        st->path, version, STORE_SCHEMA_VERSION);
+    /* no vadbench writes one; it indexed the migrations out of bounds (found
+     * by tests/fuzz) */
+    if (version < 0)
+        return VB_FAIL(VB_ERR_DB,
+                       "%s: schema version %d is not one vadbench ever wrote (a damaged "
+                       "database?)",
+                       st->path, version);
     if (version == 0) {
         VB_TRY(count_tables(st, &ntables));
         if (ntables > 0)
@@ -277,7 +294,7 @@ static VbStatus ensure_locked(Store *st) {
 
 VbStatus store_schema_ensure(Store *st) {
     int version;
-    VB_TRY(read_version(st, &version));
+    VB_TRY(store_read_version(st, &version));
     if (version == STORE_SCHEMA_VERSION) return VB_OK;
     VB_TRY(store_begin(st));
     VbStatus r = ensure_locked(st);
