@@ -158,8 +158,11 @@ $(VARIANT)/harness/cli/main.o: harness/cli/main.c $(VERSION_H) | $(DEPS_STAMP)
 $(VARIANT)/vadbench: $(LIB_OBJ) $(VARIANT)/harness/cli/main.o
 	@echo '  LD  $@'; $(CC) -o $@ $^ $(LDLIBS_ALL)
 
-vadbench: $(VARIANT)/vadbench
-	@cp $< $@.tmp && mv -f $@.tmp $@
+# ./vadbench is a copy of the variant built last: re-copied whenever it is not
+# that variant's binary (after `make SAN=1 test`, a plain `make` puts the
+# release binary back even though the SAN copy is newer).
+vadbench: $(VARIANT)/vadbench FORCE
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
 $(VARIANT)/vbtest: $(LIB_OBJ) $(TEST_OBJ)
 	@echo '  LD  $@'; $(CC) -o $@ $^ $(LDLIBS_ALL) $(CRIT_LIBS)
