@@ -64,6 +64,10 @@ VbStatus store_setup_connection(Store *st);
 VbStatus store_open_readonly(Store *st);
 /* PRAGMA user_version of st->db. */
 VbStatus store_read_version(Store *st, int *version);
+/* Whether a file at schema `version` (with `ntables` tables, counted when
+ * the version is 0) can be opened by this build: VB_ERR_DB naming st->path
+ * for a newer schema, a negative version or a foreign SQLite database. */
+VbStatus store_check_version(const Store *st, int version, int ntables);
 
 /* Read the row of `run_id` into *out (columns of STORE_RUN_COLUMNS). */
 VbStatus store_read_run(Store *st, int64_t run_id, StoreRun *out, bool *found);

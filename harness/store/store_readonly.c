@@ -104,22 +104,7 @@ VbStatus store_open_readonly(Store *st) {
         free(uri);
     }
     VB_TRY(s);
-    if (version > STORE_SCHEMA_VERSION)
-        return VB_FAIL(VB_ERR_DB,
-                       "%s: schema version %d was written by a newer vadbench (this one knows "
-                       "versions up to %d)",
-                       st->path, version, STORE_SCHEMA_VERSION);
-    if (version < 0)
-        return VB_FAIL(VB_ERR_DB,
-                       "%s: schema version %d is not one vadbench ever wrote (a damaged "
-                       "database?)",
-                       st->path, version);
-    if (version == 0 && ntables > 0)
-        return VB_FAIL(
-            VB_ERR_DB,
-            "%s: an SQLite database with %d tables but no vadbench schema version; not a "
-            "vadbench results store",
-            st->path, ntables);
+    VB_TRY(store_check_version(st, version, ntables));
     if (version == 0)
         return vb_fail_plain(VB_ERR_INPUT,
                              "%s: an empty database, not a results store yet (`vadbench run` "

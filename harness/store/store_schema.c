@@ -255,11 +255,7 @@ static VbStatus set_version(Store *st, int v) {
     return store_exec(st, sql);
 }
 
-/* The body of store_schema_ensure, inside its transaction. */
-static VbStatus ensure_locked(Store *st) {
-    int version, ntables;
-    VB_TRY(store_read_version(st, &version));
-    if (version == STORE_SCHEMA_VERSION) return VB_OK;
+VbStatus store_check_version(const Store *st, int version, int ntables) {
     if (version > STORE_SCHEMA_VERSION)
         return VB_FAIL(VB_ERR_DB,
                        "%s: schema version %d was written by a newer vadbench (this one knows "
@@ -272,13 +268,22 @@ static VbStatus ensure_locked(Store *st) {
                        "%s: schema version %d is not one vadbench ever wrote (a damaged "
                        "database?)",
                        st->path, version);
+    if (version == 0 && ntables > 0)
+        return VB_FAIL(VB_ERR_DB,
+                       "%s: an SQLite database with %d tables but no vadbench schema "
+                       "version; not a vadbench results store",
+                       st->path, ntables);
+    return VB_OK;
+}
+
+/* The body of store_schema_ensure, inside its transaction. */
+static VbStatus ensure_locked(Store *st) {
+    int version, ntables = 0;
+    VB_TRY(store_read_version(st, &version));
+    if (version == STORE_SCHEMA_VERSION) return VB_OK;
+    if (version == 0) VB_TRY(count_tables(st, &ntables));
+    VB_TRY(store_check_version(st, version, ntables));
     if (version == 0) {
-        VB_TRY(count_tables(st, &ntables));
-        if (ntables > 0)
-            return VB_FAIL(VB_ERR_DB,
-                           "%s: an SQLite database with %d tables but no vadbench schema "
-                           "version; not a vadbench results store",
-                           st->path, ntables);
         VB_TRY(store_exec(st, SCHEMA_TABLES));
         VB_TRY(store_exec(st, SCHEMA_LATENCY));
     } else {
