@@ -23,17 +23,6 @@
 
 #define DIR_ "tests/tmp/inputs"
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
-}
-
 static void write_bytes(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f, "%s", path);
@@ -58,8 +47,8 @@ static char *slurp(const char *path) {
  * stderr in DIR_/NAME.err; returns the exit status and the seconds taken. */
 static int vb(const char *name, const char *limits, const char *args, double *secs) {
     double t0 = vb_now_s();
-    int rc = sh("(%s timeout -k 2 60 ./vadbench %s) > " DIR_ "/%s.out 2> " DIR_ "/%s.err", limits,
-                args, name, name);
+    int rc = tu_sh("(%s timeout -k 2 60 ./vadbench %s) > " DIR_ "/%s.out 2> " DIR_ "/%s.err",
+                   limits, args, name, name);
     if (secs) *secs = vb_now_s() - t0;
     return rc;
 }
@@ -89,7 +78,7 @@ static void assert_err_has(const char *name, const char *text) {
 }
 
 Test(inputs, two_byte_directive_and_nul_files_exit_2_at_once, .timeout = 60) {
-    sh("mkdir -p " DIR_);
+    tu_sh("mkdir -p " DIR_);
     write_bytes(DIR_ "/hang.yaml", "%\xff", 2); /* looped forever, deaf to Ctrl-C */
     double t;
     cr_assert_eq(vb("hang", "", "run " DIR_ "/hang.yaml --dry-run", &t), 2);
@@ -140,7 +129,7 @@ static int run_bad_dir(const char *dir) {
 }
 
 Test(inputs, bad_experiment_files_exit_2_and_leak_nothing, .timeout = 300) {
-    sh("mkdir -p " DIR_);
+    tu_sh("mkdir -p " DIR_);
     int n = run_bad_dir("tests/bad_experiments");
     cr_assert(n >= 40, "%d bad files", n);
     n = run_bad_dir("tests/fuzz/regressions/experiment");
@@ -149,7 +138,7 @@ Test(inputs, bad_experiment_files_exit_2_and_leak_nothing, .timeout = 300) {
 }
 
 Test(inputs, files_past_the_size_cap_are_refused_unread, .timeout = 60) {
-    sh("mkdir -p " DIR_);
+    tu_sh("mkdir -p " DIR_);
     /* 48 MB of keys ran for more than 6 minutes; anything past 1 MiB is refused */
     FILE *f = fopen(DIR_ "/big.yaml", "w");
     cr_assert_not_null(f);
@@ -163,7 +152,7 @@ Test(inputs, files_past_the_size_cap_are_refused_unread, .timeout = 60) {
 }
 
 Test(inputs, forty_thousand_keys_take_linear_time, .timeout = 60) {
-    sh("mkdir -p " DIR_);
+    tu_sh("mkdir -p " DIR_);
     FILE *f = fopen(DIR_ "/keys.yaml", "w");
     cr_assert_not_null(f);
     fprintf(f, "experiment: keys\nbase:\n");
@@ -227,7 +216,7 @@ static size_t idx_bytes(uint8_t *b, uint32_t n, bool images) {
 }
 
 Test(inputs, decompression_bombs_under_a_memory_limit_exit_2, .timeout = 120) {
-    sh("rm -rf " DIR_ "/fm && mkdir -p " DIR_ "/fm");
+    tu_sh("rm -rf " DIR_ "/fm && mkdir -p " DIR_ "/fm");
     static uint8_t b[16 + 10 * 784];
     /* train images: the header says 10 images, the stream holds 400 MB more */
     write_gz(DIR_ "/fm/train-images-idx3-ubyte.gz", b, idx_bytes(b, 10, true), 400u << 20, false,
@@ -274,7 +263,7 @@ static void *flat_png(int side, size_t *len) {
 }
 
 Test(inputs, small_zip_of_huge_frames_is_refused_before_allocating, .timeout = 120) {
-    sh("mkdir -p " DIR_);
+    tu_sh("mkdir -p " DIR_);
     size_t len;
     void *png = flat_png(4096, &len);
     struct archive *a = archive_write_new();

@@ -72,17 +72,6 @@ static int run_hooked(const char *file, const char *db, Hooks h, const char *log
     return wait_status(run_hooked_start(file, db, h, log));
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
-}
-
 /* The first column of the first row of `sql` as an integer; -1 when the
  * query cannot run (yet): no assertion, for polling a database another
  * process is creating. */
@@ -157,13 +146,13 @@ static void write_exp(const char *path, const char *name, bool two, const char *
 #define RUN "./vadbench run "
 
 Test(reliability, failed_cell_counts_on_every_run_until_retried, .timeout = 240) {
-    sh("rm -rf " D "/fail && mkdir -p " D "/fail");
+    tu_sh("rm -rf " D "/fail && mkdir -p " D "/fail");
     write_exp(D "/fail/e.yaml", "failexp", true, NULL);
     const char *db = D "/fail/db";
     cr_assert_eq(run_hooked(D "/fail/e.yaml", db, (Hooks){.nan_variant = "c"}, NULL), 1);
     cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'failed'"), 1);
     /* printed "0 failed" and exited 0 before */
-    cr_assert_eq(sh(RUN D "/fail/e.yaml --db %s 2> " D "/fail/log2", db), 1);
+    cr_assert_eq(tu_sh(RUN D "/fail/e.yaml --db %s 2> " D "/fail/log2", db), 1);
     cr_assert(file_has(D "/fail/log2", "0 ran, 1 already done, 1 failed"), "summary");
     cr_assert(file_has(D "/fail/log2", "--retry-failed"), "no hint how to retry");
     /* a stale checkpoint of the failed cell must not be resumed */
@@ -176,60 +165,60 @@ Test(reliability, failed_cell_counts_on_every_run_until_retried, .timeout = 240)
     snprintf(hash, sizeof hash, "%s", (const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
     sqlite3_close(h);
-    cr_assert_eq(sh("echo stale > " D "/fail/checkpoints/%s.ckpt", hash), 0);
-    cr_assert_eq(sh(RUN D "/fail/e.yaml --db %s --retry-failed 2> " D "/fail/log3", db), 0);
+    cr_assert_eq(tu_sh("echo stale > " D "/fail/checkpoints/%s.ckpt", hash), 0);
+    cr_assert_eq(tu_sh(RUN D "/fail/e.yaml --db %s --retry-failed 2> " D "/fail/log3", db), 0);
     cr_assert(file_has(D "/fail/log3", "is queued again"), "the requeue is not said");
     cr_assert(!file_has(D "/fail/log3", "discarded"), "the stale checkpoint was still there");
     cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 2);
-    cr_assert_eq(sh(RUN D "/fail/e.yaml --db %s --quiet 2>/dev/null", db), 0);
+    cr_assert_eq(tu_sh(RUN D "/fail/e.yaml --db %s --quiet 2>/dev/null", db), 0);
 }
 
 Test(reliability, retry_command_requeues_and_drops_the_checkpoint, .timeout = 240) {
-    sh("rm -rf " D "/retry && mkdir -p " D "/retry");
+    tu_sh("rm -rf " D "/retry && mkdir -p " D "/retry");
     write_exp(D "/retry/e.yaml", "retryexp", false, NULL);
     const char *db = D "/retry/db";
     /* interrupted after 2 steps: a valid checkpoint; then the cell "fails" */
     cr_assert_eq(run_hooked(D "/retry/e.yaml", db, (Hooks){.stop_after = 2}, NULL), 130);
     exec_sql(db, "UPDATE runs SET status = 'failed', error = 'disk trouble'");
-    cr_assert_eq(sh("ls " D "/retry/checkpoints/*.ckpt >/dev/null 2>&1"), 0);
-    cr_assert_eq(sh("./vadbench retry 1 --db %s > " D "/retry/out", db), 0);
+    cr_assert_eq(tu_sh("ls " D "/retry/checkpoints/*.ckpt >/dev/null 2>&1"), 0);
+    cr_assert_eq(tu_sh("./vadbench retry 1 --db %s > " D "/retry/out", db), 0);
     cr_assert(file_has(D "/retry/out", "run 1 (retryexp / a / none / seed 0) queued again"));
-    cr_assert_eq(sh("ls " D "/retry/checkpoints/*.ckpt >/dev/null 2>&1"), 2,
+    cr_assert_eq(tu_sh("ls " D "/retry/checkpoints/*.ckpt >/dev/null 2>&1"), 2,
                  "the stale checkpoint is still there");
     cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'queued' AND error IS NULL"),
                  1);
-    cr_assert_eq(sh(RUN D "/retry/e.yaml --db %s 2> " D "/retry/log", db), 0);
+    cr_assert_eq(tu_sh(RUN D "/retry/e.yaml --db %s 2> " D "/retry/log", db), 0);
     cr_assert(!file_has(D "/retry/log", "resuming from"), "resumed a requeued cell");
     cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
     /* only failed runs are retried */
-    cr_assert_eq(sh("./vadbench retry 1 --db %s 2>/dev/null", db), 2);
+    cr_assert_eq(tu_sh("./vadbench retry 1 --db %s 2>/dev/null", db), 2);
 }
 
 Test(reliability, transient_failure_is_retried_by_the_next_run, .timeout = 240) {
-    sh("rm -rf " D "/full && mkdir -p " D "/full");
+    tu_sh("rm -rf " D "/full && mkdir -p " D "/full");
     write_exp(D "/full/e.yaml", "fullexp", false, NULL);
     const char *db = D "/full/db";
-    cr_assert_eq(sh(RUN D "/full/e.yaml --db %s --dry-run > /dev/null", db), 0);
+    cr_assert_eq(tu_sh(RUN D "/full/e.yaml --db %s --dry-run > /dev/null", db), 0);
     /* files may not grow past 300 KB: the checkpoint cannot be written, as on
      * a full disk (EFBIG here, ENOSPC there; both pass) */
-    int rc =
-        sh("(trap '' XFSZ; ulimit -f 600; " RUN D "/full/e.yaml --db %s) 2> " D "/full/log1", db);
+    int rc = tu_sh(
+        "(trap '' XFSZ; ulimit -f 600; " RUN D "/full/e.yaml --db %s) 2> " D "/full/log1", db);
     cr_assert_eq(rc, 1, "exit %d", rc);
     cr_assert(file_has(D "/full/log1", "FAILED (transient: the next run retries it)"),
               "not marked transient");
     cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'failed' AND transient = 1"),
                  1);
     /* space again: the next plain run takes it up by itself */
-    cr_assert_eq(sh(RUN D "/full/e.yaml --db %s 2> " D "/full/log2", db), 0);
+    cr_assert_eq(tu_sh(RUN D "/full/e.yaml --db %s 2> " D "/full/log2", db), 0);
     cr_assert(file_has(D "/full/log2", "queued again (its failure was transient)"));
     cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
 }
 
 Test(reliability, slow_evaluation_keeps_its_lease, .timeout = 240) {
-    sh("rm -rf " D "/lease && mkdir -p " D "/lease");
+    tu_sh("rm -rf " D "/lease && mkdir -p " D "/lease");
     write_exp(D "/lease/e.yaml", "leaseexp", false, NULL);
     const char *db = D "/lease/db";
-    cr_assert_eq(sh(RUN D "/lease/e.yaml --db %s --dry-run > /dev/null", db), 0);
+    cr_assert_eq(tu_sh(RUN D "/lease/e.yaml --db %s --dry-run > /dev/null", db), 0);
     /* a 2 s lease and an evaluation 5 s longer than it takes */
     pid_t a = run_hooked_start(D "/lease/e.yaml", db, (Hooks){.lease_s = 2, .eval_delay_s = 5},
                                D "/lease/a.log");
@@ -241,7 +230,7 @@ Test(reliability, slow_evaluation_keeps_its_lease, .timeout = 240) {
             try_count(db, "SELECT count(*) FROM timings WHERE phase = 'train'") > 0)
             break;
     }
-    int rb = sh(RUN D "/lease/e.yaml --db %s --lease 2 2> " D "/lease/b.log", db);
+    int rb = tu_sh(RUN D "/lease/e.yaml --db %s --lease 2 2> " D "/lease/b.log", db);
     cr_assert_eq(wait_status(a), 0, "the first runner failed");
     cr_assert_eq(rb, 0);
     cr_assert(!file_has(D "/lease/b.log", "taken over"), "the second runner took the cell");
@@ -250,7 +239,7 @@ Test(reliability, slow_evaluation_keeps_its_lease, .timeout = 240) {
 }
 
 Test(reliability, absurd_lease_is_taken_over_with_a_message, .timeout = 120) {
-    sh("rm -rf " D "/absurd && mkdir -p " D "/absurd");
+    tu_sh("rm -rf " D "/absurd && mkdir -p " D "/absurd");
     write_exp(D "/absurd/e.yaml", "absurdexp", false, NULL);
     const char *db = D "/absurd/db";
     /* the cell registered and stopped after a step, as on Ctrl-C */
@@ -258,7 +247,7 @@ Test(reliability, absurd_lease_is_taken_over_with_a_message, .timeout = 120) {
     /* a cell "running" on another host with a lease 30 years away */
     exec_sql(db, "UPDATE runs SET status = 'running', claim_owner = 'elsewhere:1',"
                  " lease_expires = strftime('%s', 'now') + 1e9, attempts = 1");
-    cr_assert_eq(sh("timeout 120 " RUN D "/absurd/e.yaml --db %s 2> " D "/absurd/log", db), 0);
+    cr_assert_eq(tu_sh("timeout 120 " RUN D "/absurd/e.yaml --db %s 2> " D "/absurd/log", db), 0);
     cr_assert(file_has(D "/absurd/log",
                        "taken over from elsewhere:1: its lease ran until 11574 days from now"),
               "no word about the lease");
@@ -266,7 +255,7 @@ Test(reliability, absurd_lease_is_taken_over_with_a_message, .timeout = 120) {
 }
 
 Test(reliability, ctrl_c_before_the_first_cell_exits_130, .timeout = 120) {
-    sh("rm -rf " D "/sigint && mkdir -p " D "/sigint");
+    tu_sh("rm -rf " D "/sigint && mkdir -p " D "/sigint");
     /* a data set that takes seconds to generate: the signal comes first */
     write_exp(D "/sigint/e.yaml", "sigexp", false,
               "source: synthetic, videos_per_class: 400, test_videos_per_class: 50, "
@@ -287,40 +276,42 @@ Test(reliability, ctrl_c_before_the_first_cell_exits_130, .timeout = 120) {
 }
 
 Test(reliability, orphans_removed_and_resume_recorded, .timeout = 240) {
-    sh("rm -rf " D "/orphan && mkdir -p " D "/orphan/checkpoints");
+    tu_sh("rm -rf " D "/orphan && mkdir -p " D "/orphan/checkpoints");
     write_exp(D "/orphan/e.yaml", "orphanexp", false, NULL);
     const char *db = D "/orphan/db";
     /* what a kill -9 during a checkpoint write leaves: an old temporary file
      * of a process that is gone */
     const char *tmp = D "/orphan/checkpoints/abc.ckpt.tmp.999999999.0";
-    cr_assert_eq(sh("echo partial > %s", tmp), 0);
+    cr_assert_eq(tu_sh("echo partial > %s", tmp), 0);
     struct utimbuf old = {time(NULL) - 3600, time(NULL) - 3600};
     utime(tmp, &old);
     cr_assert_eq(run_hooked(D "/orphan/e.yaml", db, (Hooks){.stop_after = 2}, D "/orphan/l1"), 130);
     cr_assert(access(tmp, F_OK) != 0, "the orphaned temporary file is still there");
     cr_assert(file_has(D "/orphan/l1", "removed 1 temporary file"));
     cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE resumes IS NULL"), 1);
-    cr_assert_eq(sh(RUN D "/orphan/e.yaml --db %s --quiet 2>/dev/null", db), 0);
+    cr_assert_eq(tu_sh(RUN D "/orphan/e.yaml --db %s --quiet 2>/dev/null", db), 0);
     /* the resume is in the run's provenance, with the step it resumed from */
     cr_assert_eq(count(db, "SELECT json_array_length(resumes) FROM runs"), 1);
     cr_assert_eq(count(db, "SELECT json_extract(resumes, '$[0].step') FROM runs"), 2);
-    cr_assert_eq(sh("./vadbench show 1 --db %s | grep -q 'resumed  *1 time: from step 2'", db), 0);
+    cr_assert_eq(tu_sh("./vadbench show 1 --db %s | grep -q 'resumed  *1 time: from step 2'", db),
+                 0);
 }
 
 Test(reliability, skipped_bad_data_is_printed_stored_and_reported, .timeout = 240) {
-    sh("rm -rf " D "/skip && mkdir -p " D "/skip/data");
-    cr_assert_eq(sh("./vadbench data synth --out " D "/skip/data/set --videos 2 --test-videos 1 "
-                    "--normal-factor 2 --frames 2 --size 32 > /dev/null 2>&1"),
+    tu_sh("rm -rf " D "/skip && mkdir -p " D "/skip/data");
+    cr_assert_eq(tu_sh("./vadbench data synth --out " D "/skip/data/set --videos 2 --test-videos 1 "
+                       "--normal-factor 2 --frames 2 --size 32 > /dev/null 2>&1"),
                  0);
     /* both frames of Arson's only test video damaged: the class loses its
      * test videos (two classes lost theirs silently before) */
-    cr_assert_eq(sh("for f in " D "/skip/data/set/Test/Arson/*.png; do echo broken > $f; done"), 0);
+    cr_assert_eq(tu_sh("for f in " D "/skip/data/set/Test/Arson/*.png; do echo broken > $f; done"),
+                 0);
     write_exp(D "/skip/e.yaml", "skipexp", false,
               "source: ucf_crime, path: " D "/skip/data/set, size: 32, skip_bad: true");
     const char *db = D "/skip/db";
-    cr_assert_eq(sh("VADBENCH_CACHE_DIR=" D "/skip/cache " RUN D "/skip/e.yaml --db %s 2> " D
-                    "/skip/log",
-                    db),
+    cr_assert_eq(tu_sh("VADBENCH_CACHE_DIR=" D "/skip/cache " RUN D "/skip/e.yaml --db %s 2> " D
+                       "/skip/log",
+                       db),
                  0);
     cr_assert(file_has(D "/skip/log", "2 bad entries skipped (dataset.skip_bad)"), "not printed");
     cr_assert(file_has(D "/skip/log", "class Arson has no Test videos"), "not printed");
@@ -331,7 +322,7 @@ Test(reliability, skipped_bad_data_is_printed_stored_and_reported, .timeout = 24
                            "key = 'classes_missing_a_split' AND step IS NULL"),
                  1);
     cr_assert_eq(
-        sh("./vadbench report skipexp --db %s --out " D "/skip/report > /dev/null 2>&1", db), 0);
+        tu_sh("./vadbench report skipexp --db %s --out " D "/skip/report > /dev/null 2>&1", db), 0);
     cr_assert(file_has(D "/skip/report/report.md", "from which 2 bad data entries were skipped"),
               "not in the report");
     cr_assert(
@@ -340,30 +331,32 @@ Test(reliability, skipped_bad_data_is_printed_stored_and_reported, .timeout = 24
 }
 
 Test(reliability, readonly_directory_serves_the_browsing_commands, .timeout = 240) {
-    sh("rm -rf " D "/ro && mkdir -p " D "/ro/w " D "/ro/out && chmod 777 " D "/ro/out");
+    tu_sh("rm -rf " D "/ro && mkdir -p " D "/ro/w " D "/ro/out && chmod 777 " D "/ro/out");
     write_exp(D "/ro/e.yaml", "roexp", false, NULL);
-    cr_assert_eq(sh(RUN D "/ro/e.yaml --db " D "/ro/w/db --quiet 2>/dev/null"), 0);
-    cr_assert_eq(sh("./vadbench baseline pin b --experiment roexp --db " D "/ro/w/db > /dev/null"),
-                 0);
+    cr_assert_eq(tu_sh(RUN D "/ro/e.yaml --db " D "/ro/w/db --quiet 2>/dev/null"), 0);
+    cr_assert_eq(
+        tu_sh("./vadbench baseline pin b --experiment roexp --db " D "/ro/w/db > /dev/null"), 0);
     /* read-only for whoever reads it: as root, read as nobody */
-    cr_assert_eq(sh("chmod 755 " D " " D "/ro && chmod 555 " D "/ro/w && chmod 444 " D "/ro/w/db"),
-                 0);
+    cr_assert_eq(
+        tu_sh("chmod 755 " D " " D "/ro && chmod 555 " D "/ro/w && chmod 444 " D "/ro/w/db"), 0);
     const char *as = getuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
     int rc[6];
-    rc[0] = sh("%s./vadbench runs --db " D "/ro/w/db > " D "/ro/out/runs 2>&1", as);
-    rc[1] = sh("%s./vadbench show 1 --db " D "/ro/w/db > " D "/ro/out/show 2>&1", as);
-    rc[2] = sh("%s./vadbench export --format csv --db " D "/ro/w/db > " D "/ro/out/csv 2>&1", as);
-    rc[3] = sh("%s./vadbench check --baseline b --experiment roexp --db " D "/ro/w/db > " D
-               "/ro/out/check 2>&1",
-               as);
-    rc[4] = sh("%s./vadbench report roexp --db " D "/ro/w/db --out " D "/ro/out/report > " D
-               "/ro/out/report.log 2>&1",
-               as);
+    rc[0] = tu_sh("%s./vadbench runs --db " D "/ro/w/db > " D "/ro/out/runs 2>&1", as);
+    rc[1] = tu_sh("%s./vadbench show 1 --db " D "/ro/w/db > " D "/ro/out/show 2>&1", as);
+    rc[2] =
+        tu_sh("%s./vadbench export --format csv --db " D "/ro/w/db > " D "/ro/out/csv 2>&1", as);
+    rc[3] = tu_sh("%s./vadbench check --baseline b --experiment roexp --db " D "/ro/w/db > " D
+                  "/ro/out/check 2>&1",
+                  as);
+    rc[4] = tu_sh("%s./vadbench report roexp --db " D "/ro/w/db --out " D "/ro/out/report > " D
+                  "/ro/out/report.log 2>&1",
+                  as);
     /* the README's advice for the sqlite3 shell there */
-    rc[5] = sh("%ssqlite3 'file:" D "/ro/w/db?immutable=1' 'SELECT count(*) FROM run_summary' > " D
-               "/ro/out/sqlite 2>&1",
-               as);
-    sh("chmod 755 " D "/ro/w && chmod 644 " D "/ro/w/db");
+    rc[5] =
+        tu_sh("%ssqlite3 'file:" D "/ro/w/db?immutable=1' 'SELECT count(*) FROM run_summary' > " D
+              "/ro/out/sqlite 2>&1",
+              as);
+    tu_sh("chmod 755 " D "/ro/w && chmod 644 " D "/ro/w/db");
     const char *what[] = {"runs", "show", "export", "check", "report", "sqlite3 immutable"};
     for (int i = 0; i < 6; i++)
         cr_assert_eq(rc[i], 0, "%s failed on a read-only directory", what[i]);
@@ -409,7 +402,7 @@ static bool wait_claimed(const char *db, int attempt) {
  * by SIGUSR1 for a requeue 75 (Slurm requeues only on 75), SIGUSR1 then
  * Ctrl-C 130, and a run that finishes the rest 1. */
 Test(reliability, exit_status_orders_interrupt_requeue_failure, .timeout = 300) {
-    sh("rm -rf " D "/prec && mkdir -p " D "/prec");
+    tu_sh("rm -rf " D "/prec && mkdir -p " D "/prec");
     FILE *f = fopen(D "/prec/e.yaml", "w");
     cr_assert_not_null(f);
     fprintf(f, "experiment: precexp\n"
@@ -452,6 +445,6 @@ Test(reliability, exit_status_orders_interrupt_requeue_failure, .timeout = 300) 
                          1, "case %d: the interrupted cell was not given back", k);
     }
     /* the rest runs to the end; the earlier failure still counts */
-    cr_assert_eq(sh(RUN "%s --db %s 2> " D "/prec/log_end", file, db), 1);
+    cr_assert_eq(tu_sh(RUN "%s --db %s 2> " D "/prec/log_end", file, db), 1);
     cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
 }

@@ -54,17 +54,6 @@ static void write_exp(const char *path, const char *name, int epochs, const char
     fclose(f);
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
-}
-
 /* Every final val/test metric as "split key value\n" lines, ordered, from db. */
 static char *finals(const char *db) {
     sqlite3 *h;
@@ -107,11 +96,12 @@ static int count(const char *db, const char *sql) {
 }
 
 Test(runner, rerun_skips_and_interrupt_resumes_exactly, .timeout = 240) {
-    sh("rm -rf tests/tmp/run_a tests/tmp/run_b");
+    tu_sh("rm -rf tests/tmp/run_a tests/tmp/run_b");
     write_exp("tests/tmp/run_tiny.yaml", "tiny", 2, "");
     /* uninterrupted reference */
     cr_assert_eq(
-        sh("./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_a/db --quiet"),
+        tu_sh(
+            "./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_a/db --quiet"),
         0);
     /* interrupted after 3 steps (a checkpoint exists), then resumed */
     RunnerSummary sum;
@@ -126,7 +116,8 @@ Test(runner, rerun_skips_and_interrupt_resumes_exactly, .timeout = 240) {
             "SELECT count(*) FROM runs WHERE status='queued' AND variant='b' AND seed=0 AND attempts=1"),
         1);
     cr_assert_eq(
-        sh("./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db --quiet"),
+        tu_sh(
+            "./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db --quiet"),
         0);
     char *fa = finals("tests/tmp/run_a/db"), *fb = finals("tests/tmp/run_b/db");
     cr_assert(strlen(fa) > 1000, "too few final metrics:\n%s", fa);
@@ -135,13 +126,15 @@ Test(runner, rerun_skips_and_interrupt_resumes_exactly, .timeout = 240) {
         count("tests/tmp/run_b/db", "SELECT attempts FROM runs WHERE variant='b' AND seed=0"), 2);
     /* the saved final weights are identical too */
     cr_assert_eq(
-        sh("cmp -s tests/tmp/run_a/checkpoints/*.safetensors tests/tmp/run_b/checkpoints/*.safetensors"),
+        tu_sh(
+            "cmp -s tests/tmp/run_a/checkpoints/*.safetensors tests/tmp/run_b/checkpoints/*.safetensors"),
         0);
     /* a finished file runs nothing the second time */
     cr_assert_eq(
-        sh("./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db 2> tests/tmp/run_b/log"),
+        tu_sh(
+            "./vadbench run tests/tmp/run_tiny.yaml --only 'b/*/seed0' --db tests/tmp/run_b/db 2> tests/tmp/run_b/log"),
         0);
-    cr_assert_eq(sh("grep -q '0 ran, 1 already done' tests/tmp/run_b/log"), 0);
+    cr_assert_eq(tu_sh("grep -q '0 ran, 1 already done' tests/tmp/run_b/log"), 0);
     free(fa), free(fb);
 }
 
@@ -152,10 +145,11 @@ static void kill_and_resume(const char *dir, const char *kill_isa, const char *r
     char da[256], db[256], cmd[1024];
     snprintf(da, sizeof da, "tests/tmp/%s_a", dir);
     snprintf(db, sizeof db, "tests/tmp/%s_b", dir);
-    sh("rm -rf %s %s", da, db);
+    tu_sh("rm -rf %s %s", da, db);
     write_exp("tests/tmp/kill_tiny.yaml", "killtiny", 6, "");
     cr_assert_eq(
-        sh("./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db %s/db --quiet", da), 0);
+        tu_sh("./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db %s/db --quiet", da),
+        0);
     snprintf(cmd, sizeof cmd, "%s/db", db);
     pid_t pid = fork();
     if (pid == 0) {
@@ -168,7 +162,7 @@ static void kill_and_resume(const char *dir, const char *kill_isa, const char *r
     bool killed = false;
     for (int i = 0; i < 3000 && !killed; i++) {
         usleep(10000);
-        if (sh("ls %s/checkpoints/*.ckpt >/dev/null 2>&1", db) == 0) {
+        if (tu_sh("ls %s/checkpoints/*.ckpt >/dev/null 2>&1", db) == 0) {
             usleep(30000);
             kill(pid, SIGKILL);
             killed = true;
@@ -179,9 +173,9 @@ static void kill_and_resume(const char *dir, const char *kill_isa, const char *r
     cr_assert(killed && WIFSIGNALED(status), "the run finished before it could be killed");
     cr_assert_eq(count(cmd, "SELECT count(*) FROM runs WHERE status='running'"), 1);
     /* the dead owner's cell is claimed again at once and resumed */
-    cr_assert_eq(sh("%s%s ./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db %s "
-                    "--quiet",
-                    resume_isa ? "VADBENCH_ISA=" : "", resume_isa ? resume_isa : "", cmd),
+    cr_assert_eq(tu_sh("%s%s ./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db %s "
+                       "--quiet",
+                       resume_isa ? "VADBENCH_ISA=" : "", resume_isa ? resume_isa : "", cmd),
                  0);
     snprintf(cmd, sizeof cmd, "%s/db", da);
     char *fa = finals(cmd);
@@ -203,7 +197,7 @@ Test(runner, sigkill_on_one_isa_path_resume_on_another, .timeout = 300) {
 }
 
 Test(runner, two_processes_share_cells_and_failures_are_recorded, .timeout = 300) {
-    sh("rm -rf tests/tmp/conc");
+    tu_sh("rm -rf tests/tmp/conc");
     /* two runner processes share the database; variant c gets a NaN planted in its
      * weights (RunnerOptions.test_nan_variant) */
     write_exp("tests/tmp/conc.yaml", "conc", 1, "  c: {train.lr: 0.002}\n");
@@ -279,38 +273,42 @@ Test(runner, two_processes_share_cells_and_failures_are_recorded, .timeout = 300
 Test(runner, variants_on_different_data_sets_hash_their_own_digest, .timeout = 60) {
     write_exp("tests/tmp/two_ds.yaml", "two_ds", 1, "  c: {dataset.videos_per_class: 3}\n");
     write_exp("tests/tmp/one_ds.yaml", "two_ds", 1, "");
-    cr_assert_eq(sh("./vadbench run tests/tmp/two_ds.yaml --dry-run --db tests/tmp/two_ds.db "
-                    "2>/dev/null | grep '^  run  a/h/seed0' > tests/tmp/two_ds.a"),
+    cr_assert_eq(tu_sh("./vadbench run tests/tmp/two_ds.yaml --dry-run --db tests/tmp/two_ds.db "
+                       "2>/dev/null | grep '^  run  a/h/seed0' > tests/tmp/two_ds.a"),
                  0);
-    cr_assert_eq(sh("./vadbench run tests/tmp/one_ds.yaml --dry-run --db tests/tmp/one_ds.db "
-                    "2>/dev/null | grep '^  run  a/h/seed0' > tests/tmp/one_ds.a"),
+    cr_assert_eq(tu_sh("./vadbench run tests/tmp/one_ds.yaml --dry-run --db tests/tmp/one_ds.db "
+                       "2>/dev/null | grep '^  run  a/h/seed0' > tests/tmp/one_ds.a"),
                  0);
-    cr_assert_eq(sh("test -s tests/tmp/two_ds.a && cmp -s tests/tmp/two_ds.a tests/tmp/one_ds.a"),
-                 0, "variant a's hash changed when another variant read another data set");
+    cr_assert_eq(
+        tu_sh("test -s tests/tmp/two_ds.a && cmp -s tests/tmp/two_ds.a tests/tmp/one_ds.a"), 0,
+        "variant a's hash changed when another variant read another data set");
 }
 
 Test(runner, only_and_shard_select_cells, .timeout = 60) {
     write_exp("tests/tmp/sel.yaml", "sel", 1, "");
     /* 2 variants x 1 holdout x 2 seeds = 4 cells, listed in matrix order */
-    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --dry-run > tests/tmp/sel.all 2>/dev/null"),
-                 0);
-    cr_assert_eq(sh("test $(grep -c '^  run ' tests/tmp/sel.all) -eq 4"), 0);
     cr_assert_eq(
-        sh("./vadbench run tests/tmp/sel.yaml --dry-run --only 'b/*' > tests/tmp/sel.only 2>/dev/null"),
+        tu_sh("./vadbench run tests/tmp/sel.yaml --dry-run > tests/tmp/sel.all 2>/dev/null"), 0);
+    cr_assert_eq(tu_sh("test $(grep -c '^  run ' tests/tmp/sel.all) -eq 4"), 0);
+    cr_assert_eq(
+        tu_sh(
+            "./vadbench run tests/tmp/sel.yaml --dry-run --only 'b/*' > tests/tmp/sel.only 2>/dev/null"),
         0);
-    cr_assert_eq(sh("test $(grep -c '^  run  b/h/seed' tests/tmp/sel.only) -eq 2 && "
-                    "test $(grep -c '^  run ' tests/tmp/sel.only) -eq 2"),
+    cr_assert_eq(tu_sh("test $(grep -c '^  run  b/h/seed' tests/tmp/sel.only) -eq 2 && "
+                       "test $(grep -c '^  run ' tests/tmp/sel.only) -eq 2"),
                  0);
     /* shards 0/2 and 1/2 partition the cells */
     cr_assert_eq(
-        sh("./vadbench run tests/tmp/sel.yaml --dry-run --shard 0/2 | grep '^  run ' > tests/tmp/sel.s0"),
+        tu_sh(
+            "./vadbench run tests/tmp/sel.yaml --dry-run --shard 0/2 | grep '^  run ' > tests/tmp/sel.s0"),
         0);
     cr_assert_eq(
-        sh("./vadbench run tests/tmp/sel.yaml --dry-run --shard 1/2 | grep '^  run ' > tests/tmp/sel.s1"),
+        tu_sh(
+            "./vadbench run tests/tmp/sel.yaml --dry-run --shard 1/2 | grep '^  run ' > tests/tmp/sel.s1"),
         0);
-    cr_assert_eq(sh("test $(cat tests/tmp/sel.s0 tests/tmp/sel.s1 | sort -u | wc -l) -eq 4 && "
-                    "test $(wc -l < tests/tmp/sel.s0) -eq 2"),
+    cr_assert_eq(tu_sh("test $(cat tests/tmp/sel.s0 tests/tmp/sel.s1 | sort -u | wc -l) -eq 4 && "
+                       "test $(wc -l < tests/tmp/sel.s0) -eq 2"),
                  0);
-    cr_assert_eq(sh("./vadbench run tests/tmp/sel.yaml --shard 2/2 2>/dev/null"), 2,
+    cr_assert_eq(tu_sh("./vadbench run tests/tmp/sel.yaml --shard 2/2 2>/dev/null"), 2,
                  "a bad shard is a usage error");
 }

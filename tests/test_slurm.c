@@ -22,17 +22,6 @@
 #include "harness/experiment/experiment.h"
 #include "harness/run/run.h"
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
-}
-
 static void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f, "%s", path);
@@ -132,7 +121,7 @@ Test(slurm, scripts_are_valid_bash) {
     char *s = slurm_array_script(&j), *m = slurm_merge_script(&j);
     write_text("tests/tmp/slurm_job.sh", s);
     write_text("tests/tmp/slurm_merge.sh", m);
-    cr_assert_eq(sh("bash -n tests/tmp/slurm_job.sh && bash -n tests/tmp/slurm_merge.sh"), 0);
+    cr_assert_eq(tu_sh("bash -n tests/tmp/slurm_job.sh && bash -n tests/tmp/slurm_merge.sh"), 0);
     free(s), free(m);
 }
 
@@ -141,7 +130,7 @@ Test(slurm, scripts_are_valid_bash) {
  * (or ends with 0 by itself); scontrol records its arguments. */
 static int run_job_sh(const char *dir, bool signal_it) {
     char cmd[2048];
-    sh("rm -rf %s && mkdir -p %s/bin %s/tmp", dir, dir, dir);
+    tu_sh("rm -rf %s && mkdir -p %s/bin %s/tmp", dir, dir, dir);
     snprintf(cmd, sizeof cmd, "%s/bin/vadbench", dir);
     char fake[1024];
     snprintf(fake, sizeof fake,
@@ -158,7 +147,7 @@ static int run_job_sh(const char *dir, bool signal_it) {
     snprintf(cmd, sizeof cmd, "%s/bin/scontrol", dir);
     snprintf(fake, sizeof fake, "#!/bin/sh\necho \"$@\" >> %s/scontrol.log\n", dir);
     write_text(cmd, fake);
-    sh("chmod +x %s/bin/vadbench %s/bin/scontrol", dir, dir);
+    tu_sh("chmod +x %s/bin/vadbench %s/bin/scontrol", dir, dir);
     SlurmJob j = base_job();
     char vb[512], shards[512], ck[512], logs[512];
     snprintf(vb, sizeof vb, "%s/bin/vadbench", dir);
@@ -200,20 +189,20 @@ Test(slurm, job_script_passes_usr1_on_and_requeues_itself, .timeout = 60) {
     const char *d = "tests/tmp/slurm_jobsh";
     int rc = run_job_sh(d, true);
     cr_assert_eq(rc, RUNNER_EXIT_REQUEUE, "job.sh exited %d", rc);
-    cr_assert_eq(sh("grep -qx 'requeue 7_1' %s/scontrol.log", d), 0, "no requeue of 7_1");
-    cr_assert_eq(sh("grep -qx shard-content %s/shards/%s.db", d, HASHES[1]), 0,
+    cr_assert_eq(tu_sh("grep -qx 'requeue 7_1' %s/scontrol.log", d), 0, "no requeue of 7_1");
+    cr_assert_eq(tu_sh("grep -qx shard-content %s/shards/%s.db", d, HASHES[1]), 0,
                  "the shard was not copied back");
     cr_assert_eq(
-        sh("grep -q -- '--cell %s --only b/h/seed1 --db %s/tmp/vadbench-%s-[0-9]*/shard.db "
-           "--mirror %s/shards/%s.db --checkpoint-dir %s/ck --threads 2$' %s/args",
-           HASHES[1], d, HASHES[1], d, HASHES[1], d, d),
+        tu_sh("grep -q -- '--cell %s --only b/h/seed1 --db %s/tmp/vadbench-%s-[0-9]*/shard.db "
+              "--mirror %s/shards/%s.db --checkpoint-dir %s/ck --threads 2$' %s/args",
+              HASHES[1], d, HASHES[1], d, HASHES[1], d, d),
         0, "the task's vadbench command");
-    cr_assert_eq(sh("test -z \"$(ls %s/tmp)\"", d), 0, "the node-local copy was left behind");
+    cr_assert_eq(tu_sh("test -z \"$(ls %s/tmp)\"", d), 0, "the node-local copy was left behind");
     /* a task that ends by itself is not requeued */
     rc = run_job_sh(d, false);
     cr_assert_eq(rc, 0);
-    cr_assert_eq(sh("test ! -e %s/scontrol.log", d), 0);
-    cr_assert_eq(sh("test -s %s/shards/%s.db", d, HASHES[1]), 0);
+    cr_assert_eq(tu_sh("test ! -e %s/scontrol.log", d), 0);
+    cr_assert_eq(tu_sh("test -s %s/shards/%s.db", d, HASHES[1]), 0);
 }
 
 static const char *TINY =
@@ -274,11 +263,11 @@ Test(slurm, experiment_slurm_section_and_command_line, .timeout = 60) {
     hash_of("tests/tmp/sl_nodef.yaml", "a/h/seed0", h2);
     cr_assert_str_eq(h1, h2);
     /* defaults from the file, the command line over them; no Slurm needed */
-    sh("rm -rf tests/tmp/sl_dry");
+    tu_sh("rm -rf tests/tmp/sl_dry");
     cr_assert_eq(
-        sh("PATH=/nonexistent ./vadbench slurm submit tests/tmp/sl_def.yaml --dry-run --db "
-           "tests/tmp/sl_dry/db --dir tests/tmp/sl_dry/subs --partition gpu "
-           "--sbatch-arg=--constraint=x > tests/tmp/sl_dry.out 2>/dev/null"),
+        tu_sh("PATH=/nonexistent ./vadbench slurm submit tests/tmp/sl_def.yaml --dry-run --db "
+              "tests/tmp/sl_dry/db --dir tests/tmp/sl_dry/subs --partition gpu "
+              "--sbatch-arg=--constraint=x > tests/tmp/sl_dry.out 2>/dev/null"),
         0);
     char *out = NULL;
     size_t n = 0;
@@ -295,22 +284,22 @@ Test(slurm, experiment_slurm_section_and_command_line, .timeout = 60) {
     cr_assert(strstr(out, "--threads 2 &"), "cpus_per_task is the task's thread count");
     cr_assert(strstr(out, "4 cells selected, 0 done in"));
     free(out);
-    cr_assert_eq(sh("test ! -e tests/tmp/sl_dry"), 0, "--dry-run wrote files");
+    cr_assert_eq(tu_sh("test ! -e tests/tmp/sl_dry"), 0, "--dry-run wrote files");
 }
 
 Test(slurm, submit_without_slurm_is_a_clear_error) {
     write_exp("tests/tmp/sl_nosl.yaml", "sl_nosl", 1, "");
-    cr_assert_eq(sh("PATH=/nonexistent ./vadbench slurm submit tests/tmp/sl_nosl.yaml --db "
-                    "tests/tmp/sl_nosl.db 2> tests/tmp/sl_nosl.err"),
+    cr_assert_eq(tu_sh("PATH=/nonexistent ./vadbench slurm submit tests/tmp/sl_nosl.yaml --db "
+                       "tests/tmp/sl_nosl.db 2> tests/tmp/sl_nosl.err"),
                  2);
-    cr_assert_eq(sh("head -n 1 tests/tmp/sl_nosl.err | grep -q '^vadbench slurm submit: sbatch "
-                    "not found: '"),
+    cr_assert_eq(tu_sh("head -n 1 tests/tmp/sl_nosl.err | grep -q '^vadbench slurm submit: sbatch "
+                       "not found: '"),
                  0);
-    cr_assert_eq(sh("test $(wc -l < tests/tmp/sl_nosl.err) -eq 1"), 0, "one line");
-    cr_assert_eq(sh("test ! -e tests/tmp/sl_nosl.db"), 0);
+    cr_assert_eq(tu_sh("test $(wc -l < tests/tmp/sl_nosl.err) -eq 1"), 0, "one line");
+    cr_assert_eq(tu_sh("test ! -e tests/tmp/sl_nosl.db"), 0);
     /* status and cancel without submissions: exit 2 */
-    cr_assert_eq(sh("./vadbench slurm status --dir tests/tmp/no_subs 2>/dev/null"), 2);
-    cr_assert_eq(sh("./vadbench slurm 2>/dev/null"), 2);
+    cr_assert_eq(tu_sh("./vadbench slurm status --dir tests/tmp/no_subs 2>/dev/null"), 2);
+    cr_assert_eq(tu_sh("./vadbench slurm 2>/dev/null"), 2);
 }
 
 Test(slurm, cell_reads_and_registers_only_its_own, .timeout = 120) {
@@ -318,43 +307,47 @@ Test(slurm, cell_reads_and_registers_only_its_own, .timeout = 120) {
     char hc[64];
     hash_of("tests/tmp/sl_cell.yaml", "c/h/seed1", hc);
     /* --cell with --only: one data set read (c's: 3 videos per class), one cell */
-    cr_assert_eq(sh("./vadbench run tests/tmp/sl_cell.yaml --cell %s --only c/h/seed1 --dry-run "
-                    "> tests/tmp/sl_cell.out 2> tests/tmp/sl_cell.err",
-                    hc),
+    cr_assert_eq(tu_sh("./vadbench run tests/tmp/sl_cell.yaml --cell %s --only c/h/seed1 --dry-run "
+                       "> tests/tmp/sl_cell.out 2> tests/tmp/sl_cell.err",
+                       hc),
                  0);
-    cr_assert_eq(sh("test $(grep -c 'loading data set' tests/tmp/sl_cell.err) -eq 1 && "
-                    "grep -q '\"videos\":3' tests/tmp/sl_cell.err"),
+    cr_assert_eq(tu_sh("test $(grep -c 'loading data set' tests/tmp/sl_cell.err) -eq 1 && "
+                       "grep -q '\"videos\":3' tests/tmp/sl_cell.err"),
                  0, "read another cell's data set");
-    cr_assert_eq(sh("test $(grep -c '^  run ' tests/tmp/sl_cell.out) -eq 1 && "
-                    "grep -q '^  run  c/h/seed1 *%s' tests/tmp/sl_cell.out",
-                    hc),
+    cr_assert_eq(tu_sh("test $(grep -c '^  run ' tests/tmp/sl_cell.out) -eq 1 && "
+                       "grep -q '^  run  c/h/seed1 *%s' tests/tmp/sl_cell.out",
+                       hc),
                  0);
     /* --only and --shard alone read only their variants' data sets */
-    cr_assert_eq(sh("./vadbench run tests/tmp/sl_cell.yaml --only 'a/*' --dry-run 2>&1 >/dev/null "
-                    "| grep -c 'loading data set' | grep -qx 1"),
-                 0);
+    cr_assert_eq(
+        tu_sh("./vadbench run tests/tmp/sl_cell.yaml --only 'a/*' --dry-run 2>&1 >/dev/null "
+              "| grep -c 'loading data set' | grep -qx 1"),
+        0);
     /* an unknown hash is an error naming it */
-    cr_assert_eq(sh("./vadbench run tests/tmp/sl_cell.yaml --cell 0000aaaa --dry-run 2> "
-                    "tests/tmp/sl_cell.err2"),
+    cr_assert_eq(tu_sh("./vadbench run tests/tmp/sl_cell.yaml --cell 0000aaaa --dry-run 2> "
+                       "tests/tmp/sl_cell.err2"),
                  2);
-    cr_assert_eq(sh("grep -q -- '--cell 0000aaaa: no cell of tests/tmp/sl_cell.yaml' "
-                    "tests/tmp/sl_cell.err2"),
+    cr_assert_eq(tu_sh("grep -q -- '--cell 0000aaaa: no cell of tests/tmp/sl_cell.yaml' "
+                       "tests/tmp/sl_cell.err2"),
                  0);
-    cr_assert_eq(sh("./vadbench run tests/tmp/sl_cell.yaml --cell XYZ 2>/dev/null"), 2);
+    cr_assert_eq(tu_sh("./vadbench run tests/tmp/sl_cell.yaml --cell XYZ 2>/dev/null"), 2);
     /* running it registers that cell and nothing else */
-    sh("rm -rf tests/tmp/sl_cell_db");
-    cr_assert_eq(sh("./vadbench run tests/tmp/sl_cell.yaml --cell %s --db tests/tmp/sl_cell_db/db "
-                    "--quiet 2>/dev/null",
-                    hc),
-                 0);
-    cr_assert_eq(sh("test \"$(sqlite3 tests/tmp/sl_cell_db/db 'SELECT count(*), min(config_hash), "
-                    "min(status) FROM runs')\" = '1|%s|done'",
-                    hc),
-                 0);
+    tu_sh("rm -rf tests/tmp/sl_cell_db");
+    cr_assert_eq(
+        tu_sh("./vadbench run tests/tmp/sl_cell.yaml --cell %s --db tests/tmp/sl_cell_db/db "
+              "--quiet 2>/dev/null",
+              hc),
+        0);
+    cr_assert_eq(
+        tu_sh("test \"$(sqlite3 tests/tmp/sl_cell_db/db 'SELECT count(*), min(config_hash), "
+              "min(status) FROM runs')\" = '1|%s|done'",
+              hc),
+        0);
     /* submit leaves the done cell out */
-    cr_assert_eq(sh("./vadbench slurm submit tests/tmp/sl_cell.yaml --dry-run --db "
-                    "tests/tmp/sl_cell_db/db 2>/dev/null | grep -q '4 cells selected, 1 done in'"),
-                 0);
+    cr_assert_eq(
+        tu_sh("./vadbench slurm submit tests/tmp/sl_cell.yaml --dry-run --db "
+              "tests/tmp/sl_cell_db/db 2>/dev/null | grep -q '4 cells selected, 1 done in'"),
+        0);
 }
 
 /* The final val/test metrics and every curve point but epoch durations, as
@@ -389,13 +382,14 @@ static char *results(const char *db) {
 
 Test(slurm, usr1_checkpoints_exits_75_and_resumes_to_the_same_bits, .timeout = 240) {
     write_exp("tests/tmp/sl_usr1.yaml", "sl_usr1", 6, "");
-    sh("rm -rf tests/tmp/sl_usr1_a tests/tmp/sl_usr1_b");
+    tu_sh("rm -rf tests/tmp/sl_usr1_a tests/tmp/sl_usr1_b");
     char h[64];
     hash_of("tests/tmp/sl_usr1.yaml", "a/h/seed1", h);
-    cr_assert_eq(sh("./vadbench run tests/tmp/sl_usr1.yaml --cell %s --db tests/tmp/sl_usr1_a/db "
-                    "--quiet 2>/dev/null",
-                    h),
-                 0);
+    cr_assert_eq(
+        tu_sh("./vadbench run tests/tmp/sl_usr1.yaml --cell %s --db tests/tmp/sl_usr1_a/db "
+              "--quiet 2>/dev/null",
+              h),
+        0);
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open("/dev/null", O_WRONLY);
@@ -421,25 +415,25 @@ Test(slurm, usr1_checkpoints_exits_75_and_resumes_to_the_same_bits, .timeout = 2
               "after SIGUSR1 the run must exit %d (requeue), got status %d", RUNNER_EXIT_REQUEUE,
               status);
     cr_assert_eq(access(ck, F_OK), 0, "the checkpoint is kept");
-    cr_assert_eq(sh("test \"$(sqlite3 tests/tmp/sl_usr1_b/db 'SELECT status, attempts, "
-                    "checkpoint IS NOT NULL FROM runs')\" = 'queued|1|1'"),
+    cr_assert_eq(tu_sh("test \"$(sqlite3 tests/tmp/sl_usr1_b/db 'SELECT status, attempts, "
+                       "checkpoint IS NOT NULL FROM runs')\" = 'queued|1|1'"),
                  0, "the cell is given back, resumable");
     /* the requeued task: the same command */
-    cr_assert_eq(sh("./vadbench run tests/tmp/sl_usr1.yaml --cell %s --only a/h/seed1 --db "
-                    "tests/tmp/sl_usr1_b/db 2> tests/tmp/sl_usr1_b/log",
-                    h),
+    cr_assert_eq(tu_sh("./vadbench run tests/tmp/sl_usr1.yaml --cell %s --only a/h/seed1 --db "
+                       "tests/tmp/sl_usr1_b/db 2> tests/tmp/sl_usr1_b/log",
+                       h),
                  0);
-    cr_assert_eq(sh("grep -q 'resuming from' tests/tmp/sl_usr1_b/log"), 0);
-    cr_assert_eq(sh("test \"$(sqlite3 tests/tmp/sl_usr1_b/db 'SELECT status, attempts FROM "
-                    "runs')\" = 'done|2'"),
+    cr_assert_eq(tu_sh("grep -q 'resuming from' tests/tmp/sl_usr1_b/log"), 0);
+    cr_assert_eq(tu_sh("test \"$(sqlite3 tests/tmp/sl_usr1_b/db 'SELECT status, attempts FROM "
+                       "runs')\" = 'done|2'"),
                  0);
     char *a = results("tests/tmp/sl_usr1_a/db"), *b = results("tests/tmp/sl_usr1_b/db");
     cr_assert(strlen(a) > 2000, "too few metrics:\n%s", a);
     cr_assert_str_eq(a, b, "metrics differ after SIGUSR1 + resume");
     free(a), free(b);
-    cr_assert_eq(sh("cmp -s tests/tmp/sl_usr1_a/checkpoints/%s.safetensors "
-                    "tests/tmp/sl_usr1_b/checkpoints/%s.safetensors",
-                    h, h),
+    cr_assert_eq(tu_sh("cmp -s tests/tmp/sl_usr1_a/checkpoints/%s.safetensors "
+                       "tests/tmp/sl_usr1_b/checkpoints/%s.safetensors",
+                       h, h),
                  0, "final weights differ");
 }
 
@@ -461,12 +455,12 @@ Test(slurm, requeue_exit_needs_the_signal_and_unfinished_work) {
  * with the same metrics, curves included, as an uninterrupted run. */
 Test(slurm, sigkill_with_the_local_database_lost_resumes_from_the_mirror, .timeout = 240) {
     write_exp("tests/tmp/sl_kill.yaml", "sl_kill", 6, "");
-    sh("rm -rf tests/tmp/sl_kill_a tests/tmp/sl_kill_b && mkdir -p tests/tmp/sl_kill_b/shared");
+    tu_sh("rm -rf tests/tmp/sl_kill_a tests/tmp/sl_kill_b && mkdir -p tests/tmp/sl_kill_b/shared");
     char h[64];
     hash_of("tests/tmp/sl_kill.yaml", "c/h/seed0", h);
-    cr_assert_eq(sh("./vadbench run tests/tmp/sl_kill.yaml --cell %s --only c/h/seed0 --db "
-                    "tests/tmp/sl_kill_a/db --quiet 2>/dev/null",
-                    h),
+    cr_assert_eq(tu_sh("./vadbench run tests/tmp/sl_kill.yaml --cell %s --only c/h/seed0 --db "
+                       "tests/tmp/sl_kill_a/db --quiet 2>/dev/null",
+                       h),
                  0);
     const char *mirror = "tests/tmp/sl_kill_b/shared/shard.db";
     const char *ckdir = "tests/tmp/sl_kill_b/shared/ck";
@@ -486,9 +480,9 @@ Test(slurm, sigkill_with_the_local_database_lost_resumes_from_the_mirror, .timeo
     bool killed = false;
     for (int i = 0; i < 3000 && !killed; i++) {
         usleep(10000);
-        if (sh("n=$(sqlite3 %s \"SELECT count(*) FROM metrics WHERE key = 'epoch_loss'\" "
-               "2>/dev/null); test \"${n:-0}\" -ge 2",
-               mirror) == 0 &&
+        if (tu_sh("n=$(sqlite3 %s \"SELECT count(*) FROM metrics WHERE key = 'epoch_loss'\" "
+                  "2>/dev/null); test \"${n:-0}\" -ge 2",
+                  mirror) == 0 &&
             access(ck, F_OK) == 0) {
             usleep(50000);
             kill(pid, SIGKILL);
@@ -499,20 +493,21 @@ Test(slurm, sigkill_with_the_local_database_lost_resumes_from_the_mirror, .timeo
     waitpid(pid, &status, 0);
     cr_assert(killed && WIFSIGNALED(status), "the run ended before it could be killed");
     /* the node is gone: its database with it */
-    sh("rm -rf tests/tmp/sl_kill_b/local && mkdir -p tests/tmp/sl_kill_b/local && cp %s "
-       "tests/tmp/sl_kill_b/local/db",
-       mirror);
-    cr_assert_eq(sh("./vadbench run tests/tmp/sl_kill.yaml --cell %s --only c/h/seed0 --db "
-                    "tests/tmp/sl_kill_b/local/db --mirror %s --checkpoint-dir %s 2> "
-                    "tests/tmp/sl_kill_b/log",
-                    h, mirror, ckdir),
+    tu_sh("rm -rf tests/tmp/sl_kill_b/local && mkdir -p tests/tmp/sl_kill_b/local && cp %s "
+          "tests/tmp/sl_kill_b/local/db",
+          mirror);
+    cr_assert_eq(tu_sh("./vadbench run tests/tmp/sl_kill.yaml --cell %s --only c/h/seed0 --db "
+                       "tests/tmp/sl_kill_b/local/db --mirror %s --checkpoint-dir %s 2> "
+                       "tests/tmp/sl_kill_b/log",
+                       h, mirror, ckdir),
                  0);
-    cr_assert_eq(sh("grep -q 'resuming from' tests/tmp/sl_kill_b/log"), 0);
+    cr_assert_eq(tu_sh("grep -q 'resuming from' tests/tmp/sl_kill_b/log"), 0);
     char *a = results("tests/tmp/sl_kill_a/db"), *b = results("tests/tmp/sl_kill_b/local/db");
     cr_assert(strlen(a) > 2000);
     cr_assert_str_eq(a, b, "metrics differ after SIGKILL + resume from the mirror");
     free(a), free(b);
-    cr_assert_eq(sh("test \"$(sqlite3 tests/tmp/sl_kill_b/local/db 'SELECT status, attempts FROM "
-                    "runs')\" = 'done|2'"),
-                 0);
+    cr_assert_eq(
+        tu_sh("test \"$(sqlite3 tests/tmp/sl_kill_b/local/db 'SELECT status, attempts FROM "
+              "runs')\" = 'done|2'"),
+        0);
 }

@@ -16,10 +16,12 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "kernels/kernels.h"
 
@@ -100,6 +102,19 @@ static inline void tu_gradcheck(tu_loss_fn loss, void *ctx, float *x, const floa
                   j, (double)grad[j], num, rtol, atol);
         if (j == n - 1) break;
     }
+}
+
+/* Run a shell command (printf-style); its exit status, or 128 + the signal
+ * that ended it. */
+static inline int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int tu_sh(const char *fmt, ...) {
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
 }
 
 #endif
