@@ -173,6 +173,11 @@ typedef struct KOps {
     void (*bn_train_fwd)(const KBn *p, const float *x, const float *gamma, const float *beta,
                          float *run_mean, float *run_var, bool update_running, float *mean,
                          float *invstd, float *y);
+    /* y = act(gamma*(x-mean)*invstd + beta) with the statistics a training
+     * forward saved: that forward's y bit for bit (a model may recompute y
+     * in its backward instead of keeping it). y must not alias x. */
+    void (*bn_apply)(const KBn *p, const float *x, const float *gamma, const float *beta,
+                     const float *mean, const float *invstd, float *y);
     /* Evaluation: running statistics. */
     void (*bn_eval_fwd)(const KBn *p, const float *x, const float *gamma, const float *beta,
                         const float *run_mean, const float *run_var, float *y);
@@ -212,6 +217,9 @@ typedef struct KOps {
      * (size n*(2c+cr) floats). w1 [cr,c], w2 [c,cr]. y must not alias x. */
     void (*se_fwd)(int n, int hw, int c, int cr, const float *x, const float *w1, const float *b1,
                    const float *w2, const float *b2, float *save, float *y);
+    /* y = x * g again from se_fwd's `save` (bit for bit its y), so a model need
+     * not keep y for its backward. y must not alias x. */
+    void (*se_scale)(int n, int hw, int c, int cr, const float *x, const float *save, float *y);
     /* dx overwrite (must not alias dy); dw*, db* accumulate. `ws`: n*(c+cr) floats. */
     void (*se_bwd)(int n, int hw, int c, int cr, const float *x, const float *w1, const float *b1,
                    const float *w2, const float *b2, const float *save, const float *dy, float *dx,
@@ -375,9 +383,9 @@ typedef struct KOps {
     X(gemm) X(linear_fwd) X(linear_bwd)                                                     \
     X(conv2d_ws) X(conv2d_fwd) X(conv2d_bwd) X(dwconv2d_fwd) X(dwconv2d_bwd)                \
     X(convt2d_ws) X(convt2d_fwd) X(convt2d_bwd)                                             \
-    X(bn_train_fwd) X(bn_eval_fwd) X(bn_train_bwd) X(bn_eval_bwd)                           \
+    X(bn_train_fwd) X(bn_apply) X(bn_eval_fwd) X(bn_train_bwd) X(bn_eval_bwd)                           \
     X(act_fwd) X(act_bwd) X(mul) X(axpy) X(scale) X(add) X(row_scale)                       \
-    X(group_mean_fwd) X(group_mean_bwd) X(gap_fwd) X(gap_bwd) X(se_fwd) X(se_bwd)           \
+    X(group_mean_fwd) X(group_mean_bwd) X(gap_fwd) X(gap_bwd) X(se_fwd) X(se_scale) X(se_bwd)           \
     X(maxpool_fwd) X(maxpool_bwd) X(leaky_fwd) X(leaky_bwd) X(upsample_fwd) X(upsample_bwd)  \
     X(lstm_save) X(lstm_ws) X(lstm_fwd) X(lstm_bwd) X(gru_save) X(gru_ws) X(gru_fwd)        \
     X(gru_bwd) X(attn_fwd) X(attn_bwd)                                                      \

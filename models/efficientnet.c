@@ -49,7 +49,6 @@ static void mbconv_make(MBConv *m, Net *n, Backbone *b, const char *prefix, int 
         bn_make_affine(&m->bn_expand, n, name, m->ce, K_ACT_SILU, c->bn_eps, c->bn_momentum,
                        c->bn_affine);
         plan_req(&n->plan, &m->e, in_sz * m->ce);
-        plan_req(&n->plan, &m->ea, in_sz * m->ce);
         plan_conv_ws(n, b, ws, &m->g_expand);
         idx++;
     }
@@ -79,15 +78,15 @@ static void mbconv_make(MBConv *m, Net *n, Backbone *b, const char *prefix, int 
     plan_req(&n->plan, &m->d, out_sz * m->ce);
     plan_req(&n->plan, &m->da, out_sz * m->ce);
     plan_req(&n->plan, &m->se_save, (size_t)max_n * (2 * m->ce + m->cr));
-    plan_req(&n->plan, &m->s, out_sz * m->ce);
     plan_req(&n->plan, &m->p, out_sz * m->cout);
     plan_req(&n->plan, &m->out, out_sz * m->cout);
     plan_req(&n->plan, &m->sd_scale, (size_t)max_n);
     if (in_sz * m->cin > b->gbuf_n) b->gbuf_n = in_sz * m->cin;
     if (out_sz * m->cout > b->gbuf_n) b->gbuf_n = out_sz * m->cout;
-    /* backward temporaries (see mbconv_bwd): t0 + t1 + t2 (+ t3) + SE ws */
-    size_t need = out_sz * m->cout + 2 * out_sz * m->ce + (m->expand ? in_sz * m->ce : 0) +
-                  (size_t)max_n * (m->ce + m->cr) + 4 * 16;
+    /* backward temporaries (see mbconv_bwd): t0 + t1 + t2 + ts (+ t3 + tea) + SE ws;
+     * the forward's temporaries (expansion output, SE output) fit in them */
+    size_t need = out_sz * m->cout + 3 * out_sz * m->ce + (m->expand ? 2 * in_sz * m->ce : 0) +
+                  (size_t)max_n * (m->ce + m->cr) + 6 * 16;
     net_need_scratch(n, need);
 }
 
@@ -180,18 +179,26 @@ static void mbconv_fwd(Net *n, Backbone *b, MBConv *m, int nimg, const float *x)
     const ParamTable *pt = n->pt;
     int h = m->g_dw.h, ho = m->g_dw.oh;
     int in_rows = nimg * h * h, out_rows = nimg * ho * ho;
-    const float *dw_in = x;
+    /* Kept for the backward: e (the expansion conv's output), d, da, p, out.
+     * Temporaries the backward recomputes instead (one [n,h,w,ce] tensor
+     * each per block): the expansion's BN+SiLU output and the SE output. */
+    size_t mark = arena_mark(&n->scratch);
     if (m->expand) {
+        float *ea = arena_floats(&n->scratch, (size_t)in_rows * m->ce);
         conv_fwd(n, b, m->g_expand, nimg, m->w_expand, x, m->e);
-        bn_fwd(n, &m->bn_expand, in_rows, m->e, m->ea);
-        dw_in = m->ea;
+        bn_fwd(n, &m->bn_expand, in_rows, m->e, ea);
+        conv_fwd(n, b, m->g_dw, nimg, m->w_dw, ea, m->d);
+        arena_reset(&n->scratch, mark);
+    } else {
+        conv_fwd(n, b, m->g_dw, nimg, m->w_dw, x, m->d);
     }
-    conv_fwd(n, b, m->g_dw, nimg, m->w_dw, dw_in, m->d);
     bn_fwd(n, &m->bn_dw, out_rows, m->d, m->da);
+    float *se_out = arena_floats(&n->scratch, (size_t)out_rows * m->ce);
     n->k->se_fwd(nimg, ho * ho, m->ce, m->cr, m->da, params_data(pt, m->se_w1),
                  params_data(pt, m->se_b1), params_data(pt, m->se_w2), params_data(pt, m->se_b2),
-                 m->se_save, m->s);
-    conv_fwd(n, b, m->g_proj, nimg, m->w_proj, m->s, m->p);
+                 m->se_save, se_out);
+    conv_fwd(n, b, m->g_proj, nimg, m->w_proj, se_out, m->p);
+    arena_reset(&n->scratch, mark);
     bn_fwd(n, &m->bn_proj, out_rows, m->p, m->out);
     if (m->residual) {
         size_t cnt = (size_t)out_rows * m->cout;
@@ -218,6 +225,7 @@ static void mbconv_bwd(Net *n, Backbone *b, MBConv *m, int nimg, const float *x,
     float *t0 = arena_floats(&n->scratch, (size_t)out_rows * m->cout);
     float *t1 = arena_floats(&n->scratch, (size_t)out_rows * m->ce);
     float *t2 = arena_floats(&n->scratch, (size_t)out_rows * m->ce);
+    float *ts = arena_floats(&n->scratch, (size_t)out_rows * m->ce);
     float *sews = arena_floats(&n->scratch, (size_t)nimg * (m->ce + m->cr));
     const float *dbranch = dy;
     if (m->residual && n->train && m->sd_prob > 0) {
@@ -225,7 +233,8 @@ static void mbconv_bwd(Net *n, Backbone *b, MBConv *m, int nimg, const float *x,
         dbranch = t0;
     }
     bn_bwd(n, &m->bn_proj, out_rows, m->p, dbranch, t0);
-    conv_bwd(n, b, m->g_proj, nimg, m->w_proj, m->s, t0, t1);
+    n->k->se_scale(nimg, ho * ho, m->ce, m->cr, m->da, m->se_save, ts);
+    conv_bwd(n, b, m->g_proj, nimg, m->w_proj, ts, t0, t1);
     n->k->se_bwd(nimg, ho * ho, m->ce, m->cr, m->da, params_data(pt, m->se_w1),
                  params_data(pt, m->se_b1), params_data(pt, m->se_w2), params_data(pt, m->se_b2),
                  m->se_save, t1, t2, params_grad(pt, m->se_w1), params_grad(pt, m->se_b1),
@@ -233,7 +242,9 @@ static void mbconv_bwd(Net *n, Backbone *b, MBConv *m, int nimg, const float *x,
     bn_bwd(n, &m->bn_dw, out_rows, m->d, t2, t2);
     if (m->expand) {
         float *t3 = arena_floats(&n->scratch, (size_t)in_rows * m->ce);
-        conv_bwd(n, b, m->g_dw, nimg, m->w_dw, m->ea, t2, t3);
+        float *tea = arena_floats(&n->scratch, (size_t)in_rows * m->ce);
+        bn_refwd(n, &m->bn_expand, in_rows, m->e, tea);
+        conv_bwd(n, b, m->g_dw, nimg, m->w_dw, tea, t2, t3);
         bn_bwd(n, &m->bn_expand, in_rows, m->e, t3, t3);
         conv_bwd(n, b, m->g_expand, nimg, m->w_expand, x, t3, dx);
     } else {

@@ -266,6 +266,11 @@ static void bn_case(const KOps *g, int rows, int ch, KAct act, bool train, bool 
         cu_check(g, "bn invstd", dinv, inv, ch, CU_TOL_FWD);
         cu_check(g, "bn running mean", drm, rm, ch, CU_TOL_FWD);
         cu_check(g, "bn running var", drv, rv, ch, CU_TOL_FWD);
+        /* bn_apply repeats the device's own forward bit for bit */
+        float *yh = cu_get(g, dyv, t), *dy2 = cu_nan(g, t);
+        g->bn_apply(&p, dx, dG, dB, dmean, dinv, dy2);
+        cu_check_bits(g, "bn_apply vs the training forward", dy2, yh, t);
+        free(yh), g->free(dy2);
     } else {
         c->bn_eval_fwd(&p, x, G, B, rm, rv, y);
         g->bn_eval_fwd(&p, dx, dG, dB, drm, drv, dyv);
@@ -324,6 +329,10 @@ Test(cuda_ops, pooling_and_squeeze_excitation, .timeout = 60) {
         g->se_fwd(n, hw, ch, cr, dx, dw1, db1, dw2, db2, dsave, dyv);
         cu_check(g, "se y", dyv, y, t, CU_TOL_FWD);
         cu_check(g, "se save", dsave, save, ns, CU_TOL_FWD);
+        float *yh = cu_get(g, dyv, t), *dy2 = cu_nan(g, t); /* se_scale: the same bits */
+        g->se_scale(n, hw, ch, cr, dx, dsave, dy2);
+        cu_check_bits(g, "se_scale vs se_fwd", dy2, yh, t);
+        free(yh), g->free(dy2);
         size_t nw = (size_t)cr * ch;
         float *gw1 = tu_rand(nw, 76, -1, 1), *gb1 = tu_rand(cr, 77, -1, 1);
         float *gw2 = tu_rand(nw, 78, -1, 1), *gb2 = tu_rand(ch, 79, -1, 1), *gx = tu_alloc(t);

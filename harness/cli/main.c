@@ -35,16 +35,19 @@ static void print_version(void) {
  * sleeping. When the cores are shared (the loader's own worker threads,
  * other processes) a spinning thread holds the core its partner needs, and
  * a training step measured 10x slower (16 vs 131 images/s at load 4.5 on 2
- * cores). Measured again with the own CPU engine (about 380 instead of 610
- * parallel regions a training step, Option A batch 32, 2 threads, load
- * 11-15 on 2 cores, interleaved): GOMP_SPINCOUNT=1000 37-44 images/s and
- * batch-1 inference 14-20 ms; libgomp's default 2.6-4.1 images/s and
- * 130-257 ms — still a collapse, so this stays. libgomp reads its settings
- * when it is loaded, so set a short spin count and re-execute once, unless
- * the user chose a policy. */
+ * cores). Too short a spin costs the other way: every one of the few hundred
+ * barriers of a step then sleeps and is woken through the kernel. Measured
+ * with the own CPU engine (Option A, 2 threads, this 2-core machine,
+ * 2026-12-03 session 5): quiet, GOMP_SPINCOUNT=1000 198 images/s training
+ * and 2.89 ms batch-1 inference; 3000 222 and 2.14 ms; 10000 to 300000 no
+ * better (226-230, 2.09-2.18). With two busy processes on the cores (3
+ * interleaved rounds): 1000 82-123 images/s and 6.0-9.4 ms; 3000 87-101 and
+ * 6.0-11.9 ms; 10000 67-99 and 6.0-28.7 ms; 30000 36-108 and 71-73 ms (the
+ * collapse). So 3000. libgomp reads its settings when it is loaded, so set
+ * the spin count and re-execute once, unless the user chose a policy. */
 static void tune_openmp(char **argv) {
     if (getenv("GOMP_SPINCOUNT") || getenv("OMP_WAIT_POLICY")) return;
-    setenv("GOMP_SPINCOUNT", "1000", 1);
+    setenv("GOMP_SPINCOUNT", "3000", 1);
     execv("/proc/self/exe", argv); /* returns only on failure: run with the defaults */
 }
 

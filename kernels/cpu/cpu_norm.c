@@ -188,6 +188,14 @@ static void cpu_bn_train_fwd(const KBn *p, const float *x, const float *gamma, c
     }
 }
 
+/* The training forward's second pass alone, from saved statistics. */
+static void cpu_bn_apply(const KBn *p, const float *x, const float *gamma, const float *beta,
+                         const float *mean, const float *invstd, float *y) {
+    const BnSrc src = {.gamma = gamma, .beta = beta, .mean = mean, .invstd = invstd};
+#pragma omp parallel if (bn_par(p))
+    bn_pass(p, x, y, &src, 0, p->c, false);
+}
+
 /* Evaluation forward with running statistics: y = act(gamma*(x-rm)/
  * sqrt(rv+eps) + beta), overwrite. x, y [rows,c]. */
 static void cpu_bn_eval_fwd(const KBn *p, const float *x, const float *gamma, const float *beta,
@@ -345,6 +353,14 @@ static void cpu_se_fwd(int n, int hw, int c, int cr, const float *x, const float
     }
 }
 
+/* The forward's y = x * g from its save. */
+static void cpu_se_scale(int n, int hw, int c, int cr, const float *x, const float *save,
+                         float *y) {
+    const float *g = save + (size_t)n * (c + cr);
+#pragma omp parallel if (hw_par(n, hw, c))
+    scale_by_channel(n, hw, c, x, g, NULL, y);
+}
+
 /* Backward. dy, x, dx [n,hw,c]; dx overwrite (must not alias dy); dw1 [cr,c],
  * db1 [cr], dw2 [c,cr], db2 [c] accumulate. ws = [A (n*c) | B (n*cr)]:
  * A = dL/dg_pre, B = r then dL/dr_pre, then A = dL/ds / hw. */
@@ -386,11 +402,13 @@ static void cpu_se_bwd(int n, int hw, int c, int cr, const float *x, const float
 
 void cpu_register_norm(KOps *k) {
     k->bn_train_fwd = cpu_bn_train_fwd;
+    k->bn_apply = cpu_bn_apply;
     k->bn_eval_fwd = cpu_bn_eval_fwd;
     k->bn_train_bwd = cpu_bn_train_bwd;
     k->bn_eval_bwd = cpu_bn_eval_bwd;
     k->gap_fwd = cpu_gap_fwd;
     k->gap_bwd = cpu_gap_bwd;
     k->se_fwd = cpu_se_fwd;
+    k->se_scale = cpu_se_scale;
     k->se_bwd = cpu_se_bwd;
 }

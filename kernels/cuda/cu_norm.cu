@@ -104,6 +104,15 @@ static void cu_bn_train_fwd(const KBn *p, const float *x, const float *gamma, co
     CU_LAUNCHED();
 }
 
+static void cu_bn_apply(const KBn *p, const float *x, const float *gamma, const float *beta,
+                        const float *mean, const float *invstd, float *y) {
+    size_t total = (size_t)p->rows * p->c;
+    if (!total) return;
+    BnView v = {mean, invstd, NULL, NULL, gamma, beta, p->eps};
+    k_bn_apply LAUNCH(total)(total, p->c, p->act, v, x, y);
+    CU_LAUNCHED();
+}
+
 static void cu_bn_eval_fwd(const KBn *p, const float *x, const float *gamma, const float *beta,
                            const float *run_mean, const float *run_var, float *y) {
     size_t total = (size_t)p->rows * p->c;
@@ -242,6 +251,13 @@ static void cu_se_fwd(int n, int hw, int c, int cr, const float *x, const float 
     CU_LAUNCHED();
 }
 
+static void cu_se_scale(int n, int hw, int c, int cr, const float *x, const float *save, float *y) {
+    const float *g = save + (size_t)n * (c + cr);
+    size_t total = (size_t)n * hw * c;
+    k_scale_by_channel LAUNCH(total)(total, hw, c, x, g, y);
+    CU_LAUNCHED();
+}
+
 __global__ static void k_sigmoid_grad(size_t n, const float *g, float *a) {
     GRID_LOOP(i, n) a[i] *= g[i] * (1.0f - g[i]);
 }
@@ -292,11 +308,13 @@ static void cu_se_bwd(int n, int hw, int c, int cr, const float *x, const float 
 
 void cu_register_norm(KOps *k) {
     k->bn_train_fwd = cu_bn_train_fwd;
+    k->bn_apply = cu_bn_apply;
     k->bn_eval_fwd = cu_bn_eval_fwd;
     k->bn_train_bwd = cu_bn_train_bwd;
     k->bn_eval_bwd = cu_bn_eval_bwd;
     k->gap_fwd = cu_gap_fwd;
     k->gap_bwd = cu_gap_bwd;
     k->se_fwd = cu_se_fwd;
+    k->se_scale = cu_se_scale;
     k->se_bwd = cu_se_bwd;
 }
