@@ -59,8 +59,11 @@ typedef struct GemmTile {
 /* ---- per-path vector kernels (bodies in cpu_vec_body.h) ---- */
 
 /* Batch-norm block coefficients for up to CPU_BN_CB channels (see cpu_norm.c);
- * item sums run in float over sub-tiles of CPU_BN_SUB rows, added in double. */
-#define CPU_BN_CB 64
+ * item sums run in float over sub-tiles of CPU_BN_SUB rows, added in double.
+ * The block width decides only which thread does which channel, never a
+ * bit of the result; 256 streams whole rows of most layers (Option A training
+ * step, 2 threads: 64 140-145 ms, 128 135-143, 256 131-136, 512 149-154). */
+#define CPU_BN_CB 256
 #define CPU_BN_SUB 16
 typedef struct BnBlock {
     float m[CPU_BN_CB], is[CPU_BN_CB], g[CPU_BN_CB], b[CPU_BN_CB], k1[CPU_BN_CB], k2[CPU_BN_CB],

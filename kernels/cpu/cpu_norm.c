@@ -30,7 +30,7 @@
 #include <string.h>
 
 #define BN_W 512        /* channels per super-block */
-#define BN_CB CPU_BN_CB /* channels per work item (64) */
+#define BN_CB CPU_BN_CB /* channels per work item (256) */
 #define BN_BUF 2048     /* doubles of tile partials per accumulator and round (stack) */
 #define PAR_MIN 32768   /* below this many elements, loops stay on one thread */
 
