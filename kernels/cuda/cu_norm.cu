@@ -89,6 +89,19 @@ __global__ static void k_bn_apply(size_t total, int c, KAct act, BnView v, const
     }
 }
 
+/* y = act(bn(x)) under the statistics v names (batch or running). */
+static void bn_apply_view(const KBn *p, BnView v, const float *x, float *y) {
+    size_t total = (size_t)p->rows * p->c;
+    if (!total) return;
+    k_bn_apply LAUNCH(total)(total, p->c, p->act, v, x, y);
+    CU_LAUNCHED();
+}
+
+static void cu_bn_apply(const KBn *p, const float *x, const float *gamma, const float *beta,
+                        const float *mean, const float *invstd, float *y) {
+    bn_apply_view(p, BnView{mean, invstd, NULL, NULL, gamma, beta, p->eps}, x, y);
+}
+
 static void cu_bn_train_fwd(const KBn *p, const float *x, const float *gamma, const float *beta,
                             float *run_mean, float *run_var, bool update_running, float *mean,
                             float *invstd, float *y) {
@@ -98,28 +111,12 @@ static void cu_bn_train_fwd(const KBn *p, const float *x, const float *gamma, co
     k_bn_stats_final LAUNCH(p->c)(p->c, p->rows, p->eps, (double)p->momentum, update_running, s, x,
                                   mean, invstd, run_mean, run_var);
     CU_LAUNCHED();
-    BnView v = {mean, invstd, NULL, NULL, gamma, beta, p->eps};
-    size_t total = (size_t)p->rows * p->c;
-    k_bn_apply LAUNCH(total)(total, p->c, p->act, v, x, y);
-    CU_LAUNCHED();
-}
-
-static void cu_bn_apply(const KBn *p, const float *x, const float *gamma, const float *beta,
-                        const float *mean, const float *invstd, float *y) {
-    size_t total = (size_t)p->rows * p->c;
-    if (!total) return;
-    BnView v = {mean, invstd, NULL, NULL, gamma, beta, p->eps};
-    k_bn_apply LAUNCH(total)(total, p->c, p->act, v, x, y);
-    CU_LAUNCHED();
+    cu_bn_apply(p, x, gamma, beta, mean, invstd, y);
 }
 
 static void cu_bn_eval_fwd(const KBn *p, const float *x, const float *gamma, const float *beta,
                            const float *run_mean, const float *run_var, float *y) {
-    size_t total = (size_t)p->rows * p->c;
-    if (!total) return;
-    BnView v = {NULL, NULL, run_mean, run_var, gamma, beta, p->eps};
-    k_bn_apply LAUNCH(total)(total, p->c, p->act, v, x, y);
-    CU_LAUNCHED();
+    bn_apply_view(p, BnView{NULL, NULL, run_mean, run_var, gamma, beta, p->eps}, x, y);
 }
 
 /* dbeta/dgamma += the sums (double, rounded once); k1, k2 = the means (training). */
