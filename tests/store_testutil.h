@@ -18,6 +18,20 @@
 
 #define TSU_DIR "tests/tmp/store"
 
+/* The first column of the first row of `sql` on database `db` (opened
+ * read-only, waiting up to 10 s for a writer), -1 when there is no row. */
+static inline int tsu_count(const char *db, const char *sql) {
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(h, 10000);
+    sqlite3_stmt *q;
+    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    int v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    return v;
+}
+
 /* TSU_DIR/NAME.db with any earlier file (and its -wal, -shm) removed. */
 static inline void tsu_path(const char *name, char *buf, size_t size) {
     mkdir("tests/tmp", 0777);

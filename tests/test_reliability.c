@@ -12,7 +12,7 @@
  * `check`, `report` and the README's sqlite3 command; and the exit status
  * orders an interruption (130) before a requeue (75) before failed cells
  * (1). */
-#include "testutil.h"
+#include "store_testutil.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -92,18 +92,6 @@ static int try_count(const char *db, const char *sql) {
     return v;
 }
 
-static int count(const char *db, const char *sql) {
-    sqlite3 *h;
-    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(h, 10000);
-    sqlite3_stmt *q;
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-    int v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
-    sqlite3_finalize(q);
-    sqlite3_close(h);
-    return v;
-}
-
 static void exec_sql(const char *db, const char *sql) {
     sqlite3 *h;
     cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
@@ -150,7 +138,7 @@ Test(reliability, failed_cell_counts_on_every_run_until_retried, .timeout = 240)
     write_exp(D "/fail/e.yaml", "failexp", true, NULL);
     const char *db = D "/fail/db";
     cr_assert_eq(run_hooked(D "/fail/e.yaml", db, (Hooks){.nan_variant = "c"}, NULL), 1);
-    cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'failed'"), 1);
+    cr_assert_eq(tsu_count(db, "SELECT count(*) FROM runs WHERE status = 'failed'"), 1);
     /* printed "0 failed" and exited 0 before */
     cr_assert_eq(tu_sh(RUN D "/fail/e.yaml --db %s 2> " D "/fail/log2", db), 1);
     cr_assert(file_has(D "/fail/log2", "0 ran, 1 already done, 1 failed"), "summary");
@@ -169,7 +157,7 @@ Test(reliability, failed_cell_counts_on_every_run_until_retried, .timeout = 240)
     cr_assert_eq(tu_sh(RUN D "/fail/e.yaml --db %s --retry-failed 2> " D "/fail/log3", db), 0);
     cr_assert(file_has(D "/fail/log3", "is queued again"), "the requeue is not said");
     cr_assert(!file_has(D "/fail/log3", "discarded"), "the stale checkpoint was still there");
-    cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 2);
+    cr_assert_eq(tsu_count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 2);
     cr_assert_eq(tu_sh(RUN D "/fail/e.yaml --db %s --quiet 2>/dev/null", db), 0);
 }
 
@@ -185,11 +173,11 @@ Test(reliability, retry_command_requeues_and_drops_the_checkpoint, .timeout = 24
     cr_assert(file_has(D "/retry/out", "run 1 (retryexp / a / none / seed 0) queued again"));
     cr_assert_eq(tu_sh("ls " D "/retry/checkpoints/*.ckpt >/dev/null 2>&1"), 2,
                  "the stale checkpoint is still there");
-    cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'queued' AND error IS NULL"),
-                 1);
+    cr_assert_eq(
+        tsu_count(db, "SELECT count(*) FROM runs WHERE status = 'queued' AND error IS NULL"), 1);
     cr_assert_eq(tu_sh(RUN D "/retry/e.yaml --db %s 2> " D "/retry/log", db), 0);
     cr_assert(!file_has(D "/retry/log", "resuming from"), "resumed a requeued cell");
-    cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
+    cr_assert_eq(tsu_count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
     /* only failed runs are retried */
     cr_assert_eq(tu_sh("./vadbench retry 1 --db %s 2>/dev/null", db), 2);
 }
@@ -206,12 +194,12 @@ Test(reliability, transient_failure_is_retried_by_the_next_run, .timeout = 240) 
     cr_assert_eq(rc, 1, "exit %d", rc);
     cr_assert(file_has(D "/full/log1", "FAILED (transient: the next run retries it)"),
               "not marked transient");
-    cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'failed' AND transient = 1"),
-                 1);
+    cr_assert_eq(
+        tsu_count(db, "SELECT count(*) FROM runs WHERE status = 'failed' AND transient = 1"), 1);
     /* space again: the next plain run takes it up by itself */
     cr_assert_eq(tu_sh(RUN D "/full/e.yaml --db %s 2> " D "/full/log2", db), 0);
     cr_assert(file_has(D "/full/log2", "queued again (its failure was transient)"));
-    cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
+    cr_assert_eq(tsu_count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
 }
 
 Test(reliability, slow_evaluation_keeps_its_lease, .timeout = 240) {
@@ -234,8 +222,8 @@ Test(reliability, slow_evaluation_keeps_its_lease, .timeout = 240) {
     cr_assert_eq(wait_status(a), 0, "the first runner failed");
     cr_assert_eq(rb, 0);
     cr_assert(!file_has(D "/lease/b.log", "taken over"), "the second runner took the cell");
-    cr_assert_eq(count(db, "SELECT attempts FROM runs"), 1, "the cell ran twice");
-    cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
+    cr_assert_eq(tsu_count(db, "SELECT attempts FROM runs"), 1, "the cell ran twice");
+    cr_assert_eq(tsu_count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
 }
 
 Test(reliability, absurd_lease_is_taken_over_with_a_message, .timeout = 120) {
@@ -251,7 +239,7 @@ Test(reliability, absurd_lease_is_taken_over_with_a_message, .timeout = 120) {
     cr_assert(file_has(D "/absurd/log",
                        "taken over from elsewhere:1: its lease ran until 11574 days from now"),
               "no word about the lease");
-    cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
+    cr_assert_eq(tsu_count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
 }
 
 Test(reliability, ctrl_c_before_the_first_cell_exits_130, .timeout = 120) {
@@ -288,11 +276,11 @@ Test(reliability, orphans_removed_and_resume_recorded, .timeout = 240) {
     cr_assert_eq(run_hooked(D "/orphan/e.yaml", db, (Hooks){.stop_after = 2}, D "/orphan/l1"), 130);
     cr_assert(access(tmp, F_OK) != 0, "the orphaned temporary file is still there");
     cr_assert(file_has(D "/orphan/l1", "removed 1 temporary file"));
-    cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE resumes IS NULL"), 1);
+    cr_assert_eq(tsu_count(db, "SELECT count(*) FROM runs WHERE resumes IS NULL"), 1);
     cr_assert_eq(tu_sh(RUN D "/orphan/e.yaml --db %s --quiet 2>/dev/null", db), 0);
     /* the resume is in the run's provenance, with the step it resumed from */
-    cr_assert_eq(count(db, "SELECT json_array_length(resumes) FROM runs"), 1);
-    cr_assert_eq(count(db, "SELECT json_extract(resumes, '$[0].step') FROM runs"), 2);
+    cr_assert_eq(tsu_count(db, "SELECT json_array_length(resumes) FROM runs"), 1);
+    cr_assert_eq(tsu_count(db, "SELECT json_extract(resumes, '$[0].step') FROM runs"), 2);
     cr_assert_eq(tu_sh("./vadbench show 1 --db %s | grep -q 'resumed  *1 time: from step 2'", db),
                  0);
 }
@@ -315,11 +303,11 @@ Test(reliability, skipped_bad_data_is_printed_stored_and_reported, .timeout = 24
                  0);
     cr_assert(file_has(D "/skip/log", "2 bad entries skipped (dataset.skip_bad)"), "not printed");
     cr_assert(file_has(D "/skip/log", "class Arson has no Test videos"), "not printed");
-    cr_assert_eq(count(db, "SELECT value FROM metrics WHERE split = 'data' AND "
-                           "key = 'skipped_entries' AND step IS NULL"),
+    cr_assert_eq(tsu_count(db, "SELECT value FROM metrics WHERE split = 'data' AND "
+                               "key = 'skipped_entries' AND step IS NULL"),
                  2);
-    cr_assert_eq(count(db, "SELECT value FROM metrics WHERE split = 'data' AND "
-                           "key = 'classes_missing_a_split' AND step IS NULL"),
+    cr_assert_eq(tsu_count(db, "SELECT value FROM metrics WHERE split = 'data' AND "
+                               "key = 'classes_missing_a_split' AND step IS NULL"),
                  1);
     cr_assert_eq(
         tu_sh("./vadbench report skipexp --db %s --out " D "/skip/report > /dev/null 2>&1", db), 0);
@@ -418,7 +406,7 @@ Test(reliability, exit_status_orders_interrupt_requeue_failure, .timeout = 300) 
     fclose(f);
     const char *db = D "/prec/db", *file = D "/prec/e.yaml";
     cr_assert_eq(run_hooked(file, db, (Hooks){.only = "c/*", .nan_variant = "c"}, NULL), 1);
-    cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'failed'"), 1);
+    cr_assert_eq(tsu_count(db, "SELECT count(*) FROM runs WHERE status = 'failed'"), 1);
     struct {
         int first, second; /* signals, in order (0: none) */
         int want;
@@ -440,11 +428,11 @@ Test(reliability, exit_status_orders_interrupt_requeue_failure, .timeout = 300) 
         /* one signal: the cell is given back with its checkpoint; a second one
          * exits at once, and the dead owner's cell is taken over next time */
         if (!cases[k].second)
-            cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE variant = 'a' AND "
-                                   "status = 'queued'"),
+            cr_assert_eq(tsu_count(db, "SELECT count(*) FROM runs WHERE variant = 'a' AND "
+                                       "status = 'queued'"),
                          1, "case %d: the interrupted cell was not given back", k);
     }
     /* the rest runs to the end; the earlier failure still counts */
     cr_assert_eq(tu_sh(RUN "%s --db %s 2> " D "/prec/log_end", file, db), 1);
-    cr_assert_eq(count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
+    cr_assert_eq(tsu_count(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
 }

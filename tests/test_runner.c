@@ -5,7 +5,7 @@
  * run; two concurrent processes on one database complete every cell exactly
  * once; a cell with a planted NaN is recorded as failed while the others
  * finish, and the exit status says so. */
-#include "testutil.h"
+#include "store_testutil.h"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -84,17 +84,6 @@ static char *finals(const char *db) {
     return out;
 }
 
-static int count(const char *db, const char *sql) {
-    sqlite3 *h;
-    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *q;
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-    int v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
-    sqlite3_finalize(q);
-    sqlite3_close(h);
-    return v;
-}
-
 Test(runner, rerun_skips_and_interrupt_resumes_exactly, .timeout = 240) {
     tu_sh("rm -rf tests/tmp/run_a tests/tmp/run_b");
     write_exp("tests/tmp/run_tiny.yaml", "tiny", 2, "");
@@ -111,7 +100,7 @@ Test(runner, rerun_skips_and_interrupt_resumes_exactly, .timeout = 240) {
     cr_assert_eq(sum.interrupted, 1, "the cell was not interrupted");
     cr_assert_eq(sum.ran, 0);
     cr_assert_eq(
-        count(
+        tsu_count(
             "tests/tmp/run_b/db",
             "SELECT count(*) FROM runs WHERE status='queued' AND variant='b' AND seed=0 AND attempts=1"),
         1);
@@ -123,7 +112,8 @@ Test(runner, rerun_skips_and_interrupt_resumes_exactly, .timeout = 240) {
     cr_assert(strlen(fa) > 1000, "too few final metrics:\n%s", fa);
     cr_assert_str_eq(fa, fb, "final metrics differ after interrupt + resume");
     cr_assert_eq(
-        count("tests/tmp/run_b/db", "SELECT attempts FROM runs WHERE variant='b' AND seed=0"), 2);
+        tsu_count("tests/tmp/run_b/db", "SELECT attempts FROM runs WHERE variant='b' AND seed=0"),
+        2);
     /* the saved final weights are identical too */
     cr_assert_eq(
         tu_sh(
@@ -171,7 +161,7 @@ static void kill_and_resume(const char *dir, const char *kill_isa, const char *r
     int status;
     waitpid(pid, &status, 0);
     cr_assert(killed && WIFSIGNALED(status), "the run finished before it could be killed");
-    cr_assert_eq(count(cmd, "SELECT count(*) FROM runs WHERE status='running'"), 1);
+    cr_assert_eq(tsu_count(cmd, "SELECT count(*) FROM runs WHERE status='running'"), 1);
     /* the dead owner's cell is claimed again at once and resumed */
     cr_assert_eq(tu_sh("%s%s ./vadbench run tests/tmp/kill_tiny.yaml --only 'a/*/seed1' --db %s "
                        "--quiet",
@@ -222,48 +212,51 @@ Test(runner, two_processes_share_cells_and_failures_are_recorded, .timeout = 300
         failed += WEXITSTATUS(st) == 1;
     }
     cr_assert(failed >= 1, "one of the runners must report the failed cells");
-    cr_assert_eq(count("tests/tmp/conc/db", "SELECT count(*) FROM runs"), 6);
-    cr_assert_eq(count("tests/tmp/conc/db", "SELECT count(*) FROM runs WHERE status='done'"), 4);
-    cr_assert_eq(count("tests/tmp/conc/db",
-                       "SELECT count(*) FROM runs WHERE status='failed' AND variant='c'"),
+    cr_assert_eq(tsu_count("tests/tmp/conc/db", "SELECT count(*) FROM runs"), 6);
+    cr_assert_eq(tsu_count("tests/tmp/conc/db", "SELECT count(*) FROM runs WHERE status='done'"),
+                 4);
+    cr_assert_eq(tsu_count("tests/tmp/conc/db",
+                           "SELECT count(*) FROM runs WHERE status='failed' AND variant='c'"),
                  2);
-    cr_assert_eq(count("tests/tmp/conc/db", "SELECT max(attempts) FROM runs"), 1,
+    cr_assert_eq(tsu_count("tests/tmp/conc/db", "SELECT max(attempts) FROM runs"), 1,
                  "a cell ran twice");
     cr_assert_eq(
-        count(
+        tsu_count(
             "tests/tmp/conc/db",
             "SELECT count(*) FROM runs WHERE status='failed' AND (error LIKE '%not finite%' OR error LIKE '%gradient norm%')"),
         2);
-    cr_assert_eq(count("tests/tmp/conc/db",
-                       "SELECT count(DISTINCT claim_owner) FROM runs WHERE status='done'"),
+    cr_assert_eq(tsu_count("tests/tmp/conc/db",
+                           "SELECT count(DISTINCT claim_owner) FROM runs WHERE status='done'"),
                  0);
     /* TTA metrics are stored beside the plain ones */
     cr_assert_eq(
-        count(
+        tsu_count(
             "tests/tmp/conc/db",
             "SELECT count(DISTINCT run_id) FROM metrics WHERE step IS NULL AND key = 'tta.accuracy'"),
         4);
     /* the experiment file is recorded as an absolute path (reports run anywhere) */
-    cr_assert_eq(count("tests/tmp/conc/db",
-                       "SELECT count(*) FROM experiments WHERE file LIKE '/%/tests/tmp/conc.yaml'"),
-                 1);
+    cr_assert_eq(
+        tsu_count("tests/tmp/conc/db",
+                  "SELECT count(*) FROM experiments WHERE file LIKE '/%/tests/tmp/conc.yaml'"),
+        1);
     /* the shortcut probe of each done cell; it sees the data and the split, not the
      * variant, so a and b agree seed by seed */
-    cr_assert_eq(count("tests/tmp/conc/db",
-                       "SELECT count(DISTINCT run_id) FROM metrics WHERE split = 'probe' AND "
-                       "key = 'all.video_balanced_accuracy'"),
+    cr_assert_eq(tsu_count("tests/tmp/conc/db",
+                           "SELECT count(DISTINCT run_id) FROM metrics WHERE split = 'probe' AND "
+                           "key = 'all.video_balanced_accuracy'"),
                  4);
     cr_assert_eq(
-        count("tests/tmp/conc/db",
-              "SELECT count(*) FROM metrics ma JOIN runs ra ON ra.id = ma.run_id "
-              "JOIN runs rb ON rb.seed = ra.seed AND rb.variant = 'b' "
-              "JOIN metrics mb ON mb.run_id = rb.id AND mb.split = 'probe' AND mb.key = ma.key "
-              "WHERE ra.variant = 'a' AND ma.split = 'probe' AND ma.value = mb.value"),
-        count("tests/tmp/conc/db", "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id "
-                                   "WHERE r.variant = 'a' AND m.split = 'probe'"));
-    cr_assert_eq(count("tests/tmp/conc/db",
-                       "SELECT count(DISTINCT run_id) FROM metrics WHERE split = 'test' AND "
-                       "key = 'video_auroc.fused.unseen'"),
+        tsu_count("tests/tmp/conc/db",
+                  "SELECT count(*) FROM metrics ma JOIN runs ra ON ra.id = ma.run_id "
+                  "JOIN runs rb ON rb.seed = ra.seed AND rb.variant = 'b' "
+                  "JOIN metrics mb ON mb.run_id = rb.id AND mb.split = 'probe' AND mb.key = ma.key "
+                  "WHERE ra.variant = 'a' AND ma.split = 'probe' AND ma.value = mb.value"),
+        tsu_count("tests/tmp/conc/db",
+                  "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id "
+                  "WHERE r.variant = 'a' AND m.split = 'probe'"));
+    cr_assert_eq(tsu_count("tests/tmp/conc/db",
+                           "SELECT count(DISTINCT run_id) FROM metrics WHERE split = 'test' AND "
+                           "key = 'video_auroc.fused.unseen'"),
                  4);
 }
 
