@@ -173,11 +173,6 @@ typedef struct KOps {
     void (*bn_train_fwd)(const KBn *p, const float *x, const float *gamma, const float *beta,
                          float *run_mean, float *run_var, bool update_running, float *mean,
                          float *invstd, float *y);
-    /* y = act(gamma*(x-mean)*invstd + beta) with the statistics a training
-     * forward saved: that forward's y bit for bit (a model may recompute y
-     * in its backward instead of keeping it). y must not alias x. */
-    void (*bn_apply)(const KBn *p, const float *x, const float *gamma, const float *beta,
-                     const float *mean, const float *invstd, float *y);
     /* Evaluation: running statistics. */
     void (*bn_eval_fwd)(const KBn *p, const float *x, const float *gamma, const float *beta,
                         const float *run_mean, const float *run_var, float *y);
@@ -383,7 +378,7 @@ typedef struct KOps {
     X(gemm) X(linear_fwd) X(linear_bwd)                                                     \
     X(conv2d_ws) X(conv2d_fwd) X(conv2d_bwd) X(dwconv2d_fwd) X(dwconv2d_bwd)                \
     X(convt2d_ws) X(convt2d_fwd) X(convt2d_bwd)                                             \
-    X(bn_train_fwd) X(bn_apply) X(bn_eval_fwd) X(bn_train_bwd) X(bn_eval_bwd)                           \
+    X(bn_train_fwd) X(bn_eval_fwd) X(bn_train_bwd) X(bn_eval_bwd)                           \
     X(act_fwd) X(act_bwd) X(mul) X(axpy) X(scale) X(add) X(row_scale)                       \
     X(group_mean_fwd) X(group_mean_bwd) X(gap_fwd) X(gap_bwd) X(se_fwd) X(se_scale) X(se_bwd)           \
     X(maxpool_fwd) X(maxpool_bwd) X(leaky_fwd) X(leaky_bwd) X(upsample_fwd) X(upsample_bwd)  \

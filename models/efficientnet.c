@@ -49,6 +49,7 @@ static void mbconv_make(MBConv *m, Net *n, Backbone *b, const char *prefix, int 
         bn_make_affine(&m->bn_expand, n, name, m->ce, K_ACT_SILU, c->bn_eps, c->bn_momentum,
                        c->bn_affine);
         plan_req(&n->plan, &m->e, in_sz * m->ce);
+        plan_req(&n->plan, &m->ea, in_sz * m->ce);
         plan_conv_ws(n, b, ws, &m->g_expand);
         idx++;
     }
@@ -83,11 +84,11 @@ static void mbconv_make(MBConv *m, Net *n, Backbone *b, const char *prefix, int 
     plan_req(&n->plan, &m->sd_scale, (size_t)max_n);
     if (in_sz * m->cin > b->gbuf_n) b->gbuf_n = in_sz * m->cin;
     if (out_sz * m->cout > b->gbuf_n) b->gbuf_n = out_sz * m->cout;
-    /* backward temporaries (see mbconv_bwd): t0 + t1 + t2 + ts (+ t3 + tea) + SE ws;
-     * the forward's temporaries (expansion output, SE output) fit in them */
-    size_t need = out_sz * m->cout + 3 * out_sz * m->ce + (m->expand ? 2 * in_sz * m->ce : 0) +
-                  (size_t)max_n * (m->ce + m->cr) + 6 * 16;
-    net_need_scratch(n, need);
+    /* backward temporaries (see mbconv_bwd): t2, then t0 + t1 + ts + SE ws, whose
+     * space t3 reuses; the forward's temporary (the SE output) fits in them */
+    size_t early = out_sz * m->cout + 2 * out_sz * m->ce + (size_t)max_n * (m->ce + m->cr);
+    size_t late = m->expand ? in_sz * m->ce : 0;
+    net_need_scratch(n, out_sz * m->ce + (early > late ? early : late) + 6 * 16);
 }
 
 void effnet_make(Backbone *b, Net *n, const char *prefix, const EffNetConfig *cfg, int max_n,
@@ -179,16 +180,15 @@ static void mbconv_fwd(Net *n, Backbone *b, MBConv *m, int nimg, const float *x)
     const ParamTable *pt = n->pt;
     int h = m->g_dw.h, ho = m->g_dw.oh;
     int in_rows = nimg * h * h, out_rows = nimg * ho * ho;
-    /* Kept for the backward: e (the expansion conv's output), d, da, p, out.
-     * Temporaries the backward recomputes instead (one [n,h,w,ce] tensor
-     * each per block): the expansion's BN+SiLU output and the SE output. */
+    /* Kept for the backward: e and ea (the expansion conv's output, before
+     * and after BN+SiLU), d, da, p, out. A temporary the backward recomputes
+     * instead: the SE output (a product with the saved gate; recomputing
+     * ea would cost an exp and a division per element). */
     size_t mark = arena_mark(&n->scratch);
     if (m->expand) {
-        float *ea = arena_floats(&n->scratch, (size_t)in_rows * m->ce);
         conv_fwd(n, b, m->g_expand, nimg, m->w_expand, x, m->e);
-        bn_fwd(n, &m->bn_expand, in_rows, m->e, ea);
-        conv_fwd(n, b, m->g_dw, nimg, m->w_dw, ea, m->d);
-        arena_reset(&n->scratch, mark);
+        bn_fwd(n, &m->bn_expand, in_rows, m->e, m->ea);
+        conv_fwd(n, b, m->g_dw, nimg, m->w_dw, m->ea, m->d);
     } else {
         conv_fwd(n, b, m->g_dw, nimg, m->w_dw, x, m->d);
     }
@@ -222,9 +222,10 @@ static void mbconv_bwd(Net *n, Backbone *b, MBConv *m, int nimg, const float *x,
     int h = m->g_dw.h, ho = m->g_dw.oh;
     int in_rows = nimg * h * h, out_rows = nimg * ho * ho;
     size_t mark = arena_mark(&n->scratch);
+    float *t2 = arena_floats(&n->scratch, (size_t)out_rows * m->ce);
+    size_t early = arena_mark(&n->scratch); /* t0, t1, ts, sews: dead once t2 is done */
     float *t0 = arena_floats(&n->scratch, (size_t)out_rows * m->cout);
     float *t1 = arena_floats(&n->scratch, (size_t)out_rows * m->ce);
-    float *t2 = arena_floats(&n->scratch, (size_t)out_rows * m->ce);
     float *ts = arena_floats(&n->scratch, (size_t)out_rows * m->ce);
     float *sews = arena_floats(&n->scratch, (size_t)nimg * (m->ce + m->cr));
     const float *dbranch = dy;
@@ -241,10 +242,9 @@ static void mbconv_bwd(Net *n, Backbone *b, MBConv *m, int nimg, const float *x,
                  params_grad(pt, m->se_w2), params_grad(pt, m->se_b2), sews);
     bn_bwd(n, &m->bn_dw, out_rows, m->d, t2, t2);
     if (m->expand) {
+        arena_reset(&n->scratch, early);
         float *t3 = arena_floats(&n->scratch, (size_t)in_rows * m->ce);
-        float *tea = arena_floats(&n->scratch, (size_t)in_rows * m->ce);
-        bn_refwd(n, &m->bn_expand, in_rows, m->e, tea);
-        conv_bwd(n, b, m->g_dw, nimg, m->w_dw, tea, t2, t3);
+        conv_bwd(n, b, m->g_dw, nimg, m->w_dw, m->ea, t2, t3);
         bn_bwd(n, &m->bn_expand, in_rows, m->e, t3, t3);
         conv_bwd(n, b, m->g_expand, nimg, m->w_expand, x, t3, dx);
     } else {

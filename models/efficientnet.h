@@ -32,7 +32,7 @@ typedef struct MBConv {
     int w_expand, w_dw, w_proj;
     int se_w1, se_b1, se_w2, se_b2;
     Bn bn_expand, bn_dw, bn_proj;
-    float *e;        /* expand conv out (BN+SiLU of it: a temporary) [n,h,w,ce] */
+    float *e, *ea;   /* expand conv out, after BN+SiLU    [n,h,w,ce] */
     float *d, *da;   /* depthwise out, after BN+SiLU      [n,oh,ow,ce] */
     float *se_save;  /* SE saved values (the SE output is a temporary) */
     float *p, *out;  /* project conv out, block output    [n,oh,ow,cout] */

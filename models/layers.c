@@ -175,15 +175,6 @@ void bn_fwd(Net *n, Bn *b, int rows, const float *x, float *y) {
                           params_data(pt, b->rvar), y);
 }
 
-void bn_refwd(Net *n, const Bn *b, int rows, const float *x, float *y) {
-    const ParamTable *pt = n->pt;
-    KBn d = bn_desc(n, b, rows);
-    if (n->train) n->k->bn_apply(&d, x, bn_gamma(n, b), bn_beta(n, b), b->mean, b->invstd, y);
-    else
-        n->k->bn_eval_fwd(&d, x, bn_gamma(n, b), bn_beta(n, b), params_data(pt, b->rmean),
-                          params_data(pt, b->rvar), y);
-}
-
 void bn_bwd(Net *n, const Bn *b, int rows, const float *x, const float *dy, float *dx) {
     const ParamTable *pt = n->pt;
     KBn d = bn_desc(n, b, rows);

@@ -101,9 +101,6 @@ void bn_make_affine(Bn *b, Net *n, const char *prefix, int c, KAct act, float ep
                     bool affine);
 void bn_fwd(Net *n, Bn *b, int rows, const float *x, float *y);
 void bn_bwd(Net *n, const Bn *b, int rows, const float *x, const float *dy, float *dx);
-/* y again, bit for bit as the last bn_fwd of x gave it (for a backward that
- * did not keep y). */
-void bn_refwd(Net *n, const Bn *b, int rows, const float *x, float *y);
 
 void dropout_make(Dropout *d, Net *n, const char *name, float p, size_t max_n);
 /* y = x * mask in training (mask drawn unless external), y = x in eval.

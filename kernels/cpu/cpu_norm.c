@@ -188,14 +188,6 @@ static void cpu_bn_train_fwd(const KBn *p, const float *x, const float *gamma, c
     }
 }
 
-/* The training forward's second pass alone, from saved statistics. */
-static void cpu_bn_apply(const KBn *p, const float *x, const float *gamma, const float *beta,
-                         const float *mean, const float *invstd, float *y) {
-    const BnSrc src = {.gamma = gamma, .beta = beta, .mean = mean, .invstd = invstd};
-#pragma omp parallel if (bn_par(p))
-    bn_pass(p, x, y, &src, 0, p->c, false);
-}
-
 /* Evaluation forward with running statistics: y = act(gamma*(x-rm)/
  * sqrt(rv+eps) + beta), overwrite. x, y [rows,c]. */
 static void cpu_bn_eval_fwd(const KBn *p, const float *x, const float *gamma, const float *beta,
@@ -402,7 +394,6 @@ static void cpu_se_bwd(int n, int hw, int c, int cr, const float *x, const float
 
 void cpu_register_norm(KOps *k) {
     k->bn_train_fwd = cpu_bn_train_fwd;
-    k->bn_apply = cpu_bn_apply;
     k->bn_eval_fwd = cpu_bn_eval_fwd;
     k->bn_train_bwd = cpu_bn_train_bwd;
     k->bn_eval_bwd = cpu_bn_eval_bwd;

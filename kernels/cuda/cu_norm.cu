@@ -97,11 +97,6 @@ static void bn_apply_view(const KBn *p, BnView v, const float *x, float *y) {
     CU_LAUNCHED();
 }
 
-static void cu_bn_apply(const KBn *p, const float *x, const float *gamma, const float *beta,
-                        const float *mean, const float *invstd, float *y) {
-    bn_apply_view(p, BnView{mean, invstd, NULL, NULL, gamma, beta, p->eps}, x, y);
-}
-
 static void cu_bn_train_fwd(const KBn *p, const float *x, const float *gamma, const float *beta,
                             float *run_mean, float *run_var, bool update_running, float *mean,
                             float *invstd, float *y) {
@@ -111,7 +106,7 @@ static void cu_bn_train_fwd(const KBn *p, const float *x, const float *gamma, co
     k_bn_stats_final LAUNCH(p->c)(p->c, p->rows, p->eps, (double)p->momentum, update_running, s, x,
                                   mean, invstd, run_mean, run_var);
     CU_LAUNCHED();
-    cu_bn_apply(p, x, gamma, beta, mean, invstd, y);
+    bn_apply_view(p, BnView{mean, invstd, NULL, NULL, gamma, beta, p->eps}, x, y);
 }
 
 static void cu_bn_eval_fwd(const KBn *p, const float *x, const float *gamma, const float *beta,
@@ -305,7 +300,6 @@ static void cu_se_bwd(int n, int hw, int c, int cr, const float *x, const float 
 
 void cu_register_norm(KOps *k) {
     k->bn_train_fwd = cu_bn_train_fwd;
-    k->bn_apply = cu_bn_apply;
     k->bn_eval_fwd = cu_bn_eval_fwd;
     k->bn_train_bwd = cu_bn_train_bwd;
     k->bn_eval_bwd = cu_bn_eval_bwd;
