@@ -43,7 +43,11 @@ static void print_version(void) {
  * better (226-230, 2.09-2.18). With two busy processes on the cores (3
  * interleaved rounds): 1000 82-123 images/s and 6.0-9.4 ms; 3000 87-101 and
  * 6.0-11.9 ms; 10000 67-99 and 6.0-28.7 ms; 30000 36-108 and 71-73 ms (the
- * collapse). So 3000. libgomp reads its settings when it is loaded, so set
+ * collapse). So 3000. Measured again in session 6 (2 interleaved rounds):
+ * quiet, 3000 243-255 images/s and 2.02-2.26 ms, the default 259-275 and
+ * 1.94-2.07 ms; with two busy loops, 3000 99-115 images/s and 6.3-11.3 ms,
+ * the default 5.3-87 images/s (6.7 s a step) and p99 664 ms: the default
+ * still collapses. libgomp reads its settings when it is loaded, so set
  * the spin count and re-execute once, unless the user chose a policy. */
 static void tune_openmp(char **argv) {
     if (getenv("GOMP_SPINCOUNT") || getenv("OMP_WAIT_POLICY")) return;
